@@ -1,0 +1,161 @@
+//! `woosmap-sandbox`: a local stand-in for the Woosmap Datasets API (see `woosmap::sandbox`).
+//!
+//! Prints `woosmap-sandbox listening on http://ADDR` as its first stdout line, logs requests on
+//! stderr and exits cleanly on SIGINT/SIGTERM.
+
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use woosmap::sandbox::{Sandbox, SandboxConfig};
+
+const CONTROL_API: &str = "\
+Control API (no auth, JSON bodies, every field optional unless noted):
+  PUT    /_sandbox/datasets/{id}  {\"exists\": true, \"previous_run\": \"success\"|\"failed\"|null,
+                                  \"duration_ms\": 20000, \"outcome\": \"success\"|\"failed\"|\"never\",
+                                  \"start_delay_ms\": 3000, \"reimport_key\": \"...\", \"running\": false}
+  POST   /_sandbox/keys           {\"key\": \"...\", \"state\": \"ok\"|\"no_quota\"|\"removed\"} (both required)
+  POST   /_sandbox/faults         {\"endpoint\": \"status\"|\"trigger\"|\"webhook\"|\"any\", \"dataset_id\": null,
+                                  \"kind\": \"http_500\"|\"http_502\"|\"http_503\"|\"reset\"|\"slow\"|\"garbage\"|
+                                          \"rate_limit\"|\"status_stale\" (required),
+                                  \"count\": 1, \"retry_after\": null, \"delay_ms\": null,
+                                  \"body\": \"text\"|\"json\"|\"html\"|\"truncated\"|\"empty\"}
+  DELETE /_sandbox/faults         drop queued faults
+  GET    /_sandbox/stats          {\"requests\", \"rate_limited\", \"injected\", \"triggers_while_running\",
+                                  \"datasets\": {\"<id>\": {\"triggers\", \"status_calls\", \"rate_limited\",
+                                  \"injected\", \"triggers_while_running\", \"runs\": [...]}}}
+  POST   /_sandbox/reset          forget datasets, counters and faults
+
+Any UUID is a dataset with one previous successful run unless configured otherwise.";
+
+/// A local sandbox of the Woosmap Datasets API (trigger, webhook, status) with rate limits,
+/// import timelines and fault injection.
+#[derive(Debug, Parser)]
+#[command(name = "woosmap-sandbox", version, after_long_help = CONTROL_API)]
+struct Args {
+    /// Address to listen on (loopback by default; port 0 picks a free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+
+    /// An accepted private key (repeatable); default `sandbox-private-key`.
+    #[arg(long = "private-key", value_name = "KEY", value_parser = non_empty)]
+    private_keys: Vec<String>,
+
+    /// One trigger (import or webhook) per dataset per this window; 0 disables.
+    #[arg(long, value_name = "DURATION", default_value = "90s", value_parser = duration)]
+    trigger_window: Duration,
+
+    /// One status call per dataset per this window; 0 disables.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = duration)]
+    status_window: Duration,
+
+    /// How long after a trigger the status still shows the previous run.
+    #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = duration)]
+    start_delay: Duration,
+
+    /// How long an import run takes.
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = positive_duration)]
+    import_duration: Duration,
+
+    /// Send `Retry-After: SECS` with rate-limit (429) answers.
+    #[arg(long, value_name = "SECS")]
+    retry_after: Option<u64>,
+
+    /// Unknown dataset ids answer 404 instead of being created on first reference.
+    #[arg(long)]
+    no_auto_create: bool,
+
+    /// Do not log requests on stderr.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+fn duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e} (expected e.g. 500ms, 5s, 2m)"))
+}
+
+fn positive_duration(s: &str) -> Result<Duration, String> {
+    let d = duration(s)?;
+    if d.is_zero() {
+        return Err("must be greater than zero".to_owned());
+    }
+    Ok(d)
+}
+
+fn non_empty(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        return Err("must not be empty".to_owned());
+    }
+    Ok(s.to_owned())
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    if !args.quiet {
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_target(false)
+            .with_max_level(tracing::Level::INFO)
+            .init();
+    }
+    if !args.listen.ip().is_loopback() {
+        eprintln!(
+            "woosmap-sandbox: warning: --listen {} is not a loopback address; anyone who can reach it can drive the control API",
+            args.listen
+        );
+    }
+    let cfg = SandboxConfig {
+        listen: args.listen,
+        private_keys: args.private_keys,
+        trigger_window: args.trigger_window,
+        status_window: args.status_window,
+        start_delay: args.start_delay,
+        import_duration: args.import_duration,
+        retry_after: args.retry_after,
+        auto_create: !args.no_auto_create,
+    };
+    let handle = match Sandbox::start(cfg).await {
+        Ok(handle) => handle,
+        Err(err) => {
+            eprintln!("woosmap-sandbox: cannot listen on {}: {err}", args.listen);
+            return ExitCode::FAILURE;
+        }
+    };
+    {
+        let mut stdout = std::io::stdout().lock();
+        let printed = writeln!(stdout, "woosmap-sandbox listening on {}", handle.base_url())
+            .and_then(|()| stdout.flush());
+        if let Err(err) = printed {
+            eprintln!("woosmap-sandbox: cannot write to stdout: {err}");
+            return ExitCode::FAILURE;
+        }
+    }
+    if let Err(err) = wait_for_signal().await {
+        eprintln!("woosmap-sandbox: cannot listen for signals: {err}");
+        return ExitCode::FAILURE;
+    }
+    tracing::info!("shutting down");
+    handle.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() -> std::io::Result<()> {
+    tokio::signal::ctrl_c().await
+}

@@ -1,0 +1,139 @@
+//! Progress events of an import and `EventSink`, the cheap-to-clone place they go.
+//!
+//! `EventSink` wraps an optional `Arc<dyn Fn(Event) + Send + Sync>`: the engine calls it
+//! synchronously, in order, from the task running the import, so the callback must be quick
+//! and must not block (push to a channel, update a progress bar, write a line). For a channel,
+//! use [`EventSink::channel`] or [`EventSink::from_sender`] (unbounded: the engine never waits
+//! on a slow consumer).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+
+use crate::api::{DatasetId, Run, RunStatus};
+
+/// What happened during an import. Every event names its dataset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The status read before anything else: the latest run so far (`None`: never imported).
+    Observed {
+        dataset_id: DatasetId,
+        previous: Option<Run>,
+    },
+    /// An import is already running; the engine waits for it to end before triggering.
+    /// Emitted once per running run.
+    WaitingForRunning {
+        dataset_id: DatasetId,
+        run_id: String,
+    },
+    /// Woosmap accepted the trigger (or a new run proved an unclear trigger went through).
+    Triggered {
+        dataset_id: DatasetId,
+        via_webhook: bool,
+    },
+    /// The run started by the trigger showed up in the status.
+    RunIdentified {
+        dataset_id: DatasetId,
+        run_id: String,
+    },
+    /// A step (`fetch`, `import`) of the run started.
+    StepStarted {
+        dataset_id: DatasetId,
+        run_id: String,
+        step: String,
+        start: Option<String>,
+    },
+    /// A step ended.
+    StepFinished {
+        dataset_id: DatasetId,
+        run_id: String,
+        step: String,
+        status: RunStatus,
+        end: Option<String>,
+    },
+    /// A new log entry of a step (each entry once, however many polls show it).
+    Entry {
+        dataset_id: DatasetId,
+        run_id: String,
+        step: String,
+        entry: crate::api::Entry,
+    },
+    /// A call failed or was refused and will be tried again after `delay`.
+    Retrying {
+        dataset_id: DatasetId,
+        reason: String,
+        delay: Duration,
+    },
+    /// The run ended.
+    Finished {
+        dataset_id: DatasetId,
+        run_id: String,
+        status: RunStatus,
+    },
+}
+
+impl Event {
+    /// The dataset this event is about.
+    pub fn dataset_id(&self) -> &DatasetId {
+        match self {
+            Event::Observed { dataset_id, .. }
+            | Event::WaitingForRunning { dataset_id, .. }
+            | Event::Triggered { dataset_id, .. }
+            | Event::RunIdentified { dataset_id, .. }
+            | Event::StepStarted { dataset_id, .. }
+            | Event::StepFinished { dataset_id, .. }
+            | Event::Entry { dataset_id, .. }
+            | Event::Retrying { dataset_id, .. }
+            | Event::Finished { dataset_id, .. } => dataset_id,
+        }
+    }
+}
+
+/// Where progress events go. Cheap to clone; [`EventSink::none`] (the default) drops them.
+#[derive(Clone, Default)]
+pub struct EventSink(Option<Arc<dyn Fn(Event) + Send + Sync>>);
+
+impl EventSink {
+    /// Discards every event.
+    pub fn none() -> EventSink {
+        EventSink(None)
+    }
+
+    /// Calls `f` for every event (synchronously; keep it quick).
+    pub fn new(f: impl Fn(Event) + Send + Sync + 'static) -> EventSink {
+        EventSink(Some(Arc::new(f)))
+    }
+
+    /// Sends every event into an unbounded channel; a closed receiver is ignored.
+    pub fn from_sender(tx: UnboundedSender<Event>) -> EventSink {
+        EventSink::new(move |e| {
+            let _ = tx.send(e);
+        })
+    }
+
+    /// A sink and the receiver of its events.
+    pub fn channel() -> (EventSink, UnboundedReceiver<Event>) {
+        let (tx, rx) = unbounded_channel();
+        (EventSink::from_sender(tx), rx)
+    }
+
+    /// Delivers one event.
+    pub fn emit(&self, event: Event) {
+        tracing::trace!(?event, "event");
+        if let Some(f) = &self.0 {
+            f(event);
+        }
+    }
+}
+
+impl fmt::Debug for EventSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "EventSink(fn)"
+        } else {
+            "EventSink(none)"
+        })
+    }
+}

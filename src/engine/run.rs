@@ -1,0 +1,312 @@
+//! The state machine of one import (`run_import`): observe, wait for a running import, trigger
+//! (confirming unclear triggers through the status before any second attempt), identify the
+//! new run, follow it to the end.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::events::{Event, EventSink};
+use super::progress::Progress;
+use super::{EngineError, ImportSpec, Outcome, TriggerVia};
+use crate::api::{ApiError, Client, DatasetId, Instant, Run, RunStatus, TRIGGER_MARGIN};
+
+/// After a trigger whose outcome is unknown, how long (at least) the engine looks for a new
+/// run before triggering again. The wait is also at least the trigger window, which a second
+/// trigger could not beat anyway; the minimum covers the delay before a new run shows.
+pub const CONFIRM_MIN: Duration = Duration::from_secs(10);
+
+/// Runs one import to its end (see the module doc of `engine`).
+///
+/// - Reads the status first; while an import runs (`in_progress`), waits for it to end
+///   (`WaitingForRunning`) and only then triggers: never triggers over a running import, even
+///   with `wait == false`.
+/// - The new run is the first status whose run id differs from the one seen just before the
+///   trigger; a 404 or the previous run showing right after the trigger means "not started
+///   yet".
+/// - With `wait == false`, returns once triggered (`run: None`). With a webhook and no private
+///   key (the status cannot be read), `wait == false` triggers directly without observing;
+///   `wait == true` fails with `MissingPrivateKey`.
+/// - `spec.timeout`, counted from the call, bounds everything → `TimedOut` with the last
+///   snapshot of the new run. Cancellation ends the wait promptly → `Cancelled`.
+pub async fn run_import(
+    client: &Client,
+    spec: ImportSpec,
+    events: EventSink,
+    cancel: CancellationToken,
+) -> Result<Outcome, EngineError> {
+    let start = Instant::now();
+    let observer_sink = events.clone();
+    let client = client.with_retry_observer(move |n| {
+        observer_sink.emit(Event::Retrying {
+            dataset_id: n.dataset_id.clone(),
+            reason: n.reason.clone(),
+            delay: n.delay,
+        })
+    });
+    let mut runner = Runner {
+        deadline: start.checked_add(spec.timeout).unwrap_or_else(far_future),
+        start,
+        client,
+        spec,
+        events,
+        cancel,
+        new_run: None,
+    };
+    let span = tracing::debug_span!("run_import", dataset_id = %runner.spec.dataset_id);
+    tracing::Instrument::instrument(runner.run(), span).await
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600)
+}
+
+struct Runner {
+    client: Client,
+    spec: ImportSpec,
+    events: EventSink,
+    cancel: CancellationToken,
+    start: Instant,
+    deadline: Instant,
+    /// The last snapshot of the new run (reported with TimedOut / Cancelled).
+    new_run: Option<Run>,
+}
+
+impl Runner {
+    fn id(&self) -> &DatasetId {
+        &self.spec.dataset_id
+    }
+
+    fn emit(&self, event: Event) {
+        self.events.emit(event);
+    }
+
+    fn timed_out(&self) -> EngineError {
+        EngineError::TimedOut {
+            run: self.new_run.clone(),
+            waited: self.start.elapsed(),
+        }
+    }
+
+    /// Awaits `fut` unless cancelled first; maps deadline errors to `TimedOut`.
+    async fn guarded<T>(
+        &self,
+        fut: impl Future<Output = Result<T, ApiError>>,
+    ) -> Result<T, EngineError> {
+        tokio::select! {
+            biased;
+            _ = self.cancel.cancelled() => Err(EngineError::Cancelled { run: self.new_run.clone() }),
+            r = fut => r.map_err(|e| self.api_error(e)),
+        }
+    }
+
+    fn api_error(&self, e: ApiError) -> EngineError {
+        let past_deadline = Instant::now() >= self.deadline;
+        match e {
+            ApiError::DeadlineExceeded { .. } => self.timed_out(),
+            ApiError::Timeout { .. } if past_deadline => self.timed_out(),
+            e => EngineError::Api(e),
+        }
+    }
+
+    async fn status(&self) -> Result<Option<Run>, EngineError> {
+        let (id, poll, deadline) = (self.id(), self.spec.poll_interval, self.deadline);
+        self.guarded(self.client.status(id, poll, deadline)).await
+    }
+
+    async fn run(&mut self) -> Result<Outcome, EngineError> {
+        let via_webhook = matches!(self.spec.via, TriggerVia::Webhook(_));
+        if via_webhook && !self.spec.wait && !self.client.has_private_key() {
+            // The status cannot be read without a private key: trigger blindly (documented).
+            tracing::debug!("no private key: triggering the webhook without observing");
+            self.trigger_once().await?;
+            self.emit(Event::Triggered {
+                dataset_id: self.id().clone(),
+                via_webhook,
+            });
+            return Ok(self.outcome(None, None));
+        }
+
+        // 1. Observe.
+        let mut current = self.status().await?;
+        self.emit(Event::Observed {
+            dataset_id: self.id().clone(),
+            previous: current.clone(),
+        });
+
+        // 2. Never trigger over a running import: wait for it to end.
+        let mut announced: Option<String> = None;
+        while let Some(run) = current
+            .as_ref()
+            .filter(|r| r.status == RunStatus::InProgress)
+        {
+            if announced.as_deref() != Some(run.id.as_str()) {
+                tracing::info!(run_id = %run.id, "an import is running: waiting for it to end");
+                self.emit(Event::WaitingForRunning {
+                    dataset_id: self.id().clone(),
+                    run_id: run.id.clone(),
+                });
+                announced = Some(run.id.clone());
+            }
+            current = self.status().await?;
+        }
+        let previous_id = current.map(|r| r.id);
+
+        // 3. Trigger (at most once in effect).
+        let seen_while_confirming = self.trigger_confirmed(&previous_id).await?;
+        if !self.spec.wait {
+            return Ok(self.outcome(previous_id, None));
+        }
+
+        // 4. Identify the new run and follow it.
+        let mut progress = Progress::default();
+        let mut snapshot = seen_while_confirming;
+        loop {
+            let run = match snapshot.take() {
+                Some(run) => Some(run),
+                None => self.status().await?,
+            };
+            let Some(run) = run else { continue };
+            if Some(&run.id) == previous_id.as_ref() {
+                continue; // the previous run still shows: the new one has not started yet
+            }
+            if let Some(known) = &self.new_run
+                && known.id != run.id
+            {
+                tracing::warn!(
+                    followed = %known.id,
+                    latest = %run.id,
+                    "another import started after ours; following the latest run"
+                );
+            }
+            progress.update(self.id(), &run, &self.events);
+            let terminal = run.status.is_terminal();
+            self.new_run = Some(run);
+            if terminal {
+                let run = self.new_run.clone();
+                return Ok(self.outcome(previous_id, run));
+            }
+        }
+    }
+
+    fn outcome(&self, previous_run_id: Option<String>, run: Option<Run>) -> Outcome {
+        Outcome {
+            dataset_id: self.id().clone(),
+            previous_run_id,
+            run,
+            triggered: true,
+        }
+    }
+
+    /// One trigger call through the configured endpoint.
+    async fn trigger_once(&self) -> Result<(), EngineError> {
+        let (id, deadline) = (self.id(), self.deadline);
+        match &self.spec.via {
+            TriggerVia::Api => self.guarded(self.client.trigger_import(id, deadline)).await,
+            TriggerVia::Webhook(key) => {
+                self.guarded(self.client.trigger_webhook(id, key, deadline))
+                    .await
+            }
+        }
+    }
+
+    /// Triggers an import, making sure at most one is started: when a trigger's outcome is
+    /// unknown (5xx, reset or timeout after sending, unreadable answer), reads the status for
+    /// a new run before trying again, for at least the trigger window (a second trigger could
+    /// not be sent sooner anyway) and at least [`CONFIRM_MIN`]. Returns the new run if it was
+    /// seen while confirming.
+    async fn trigger_confirmed(
+        &mut self,
+        previous_id: &Option<String>,
+    ) -> Result<Option<Run>, EngineError> {
+        let via_webhook = matches!(self.spec.via, TriggerVia::Webhook(_));
+        loop {
+            let err = match self.trigger_once().await {
+                Ok(()) => {
+                    tracing::info!("import triggered");
+                    self.emit(Event::Triggered {
+                        dataset_id: self.id().clone(),
+                        via_webhook,
+                    });
+                    return Ok(None);
+                }
+                Err(EngineError::Api(e)) if e.may_have_been_processed() => e,
+                Err(e) => return Err(e),
+            };
+
+            let window = self.client.limits().trigger + TRIGGER_MARGIN;
+            let confirm_until = (Instant::now() + window.max(CONFIRM_MIN)).min(self.deadline);
+            tracing::info!("the trigger's outcome is unknown ({err}); looking for a new run");
+            self.emit(Event::Retrying {
+                dataset_id: self.id().clone(),
+                reason: format!(
+                    "the trigger's outcome is unknown ({}); checking the status for a new run \
+                     before triggering again",
+                    short_reason(&err)
+                ),
+                delay: confirm_until.saturating_duration_since(Instant::now()),
+            });
+
+            if let Some(run) = self.look_for_new_run(previous_id, confirm_until).await? {
+                tracing::info!(run_id = %run.id, "the unclear trigger did start an import");
+                self.emit(Event::Triggered {
+                    dataset_id: self.id().clone(),
+                    via_webhook,
+                });
+                return Ok(Some(run));
+            }
+            if Instant::now() >= self.deadline {
+                return Err(self.timed_out());
+            }
+            tracing::info!("no new run appeared: triggering again");
+        }
+    }
+
+    /// Polls the status until a run other than `previous_id` shows (→ `Some`), or until
+    /// `until` has passed with at least one successful read showing no new run (→ `None`:
+    /// safe to trigger again). While no read has succeeded, keeps reading up to the overall
+    /// deadline instead: without a status there is no proof the first trigger failed.
+    async fn look_for_new_run(
+        &self,
+        previous_id: &Option<String>,
+        until: Instant,
+    ) -> Result<Option<Run>, EngineError> {
+        let (id, poll) = (self.id(), self.spec.poll_interval);
+        let mut absent_seen = false;
+        loop {
+            let limit = if absent_seen { until } else { self.deadline };
+            if Instant::now() >= limit {
+                return if absent_seen {
+                    Ok(None)
+                } else {
+                    Err(self.timed_out())
+                };
+            }
+            match self.guarded(self.client.status(id, poll, limit)).await {
+                Ok(Some(run)) if Some(&run.id) != previous_id.as_ref() => return Ok(Some(run)),
+                Ok(_) => absent_seen = true,
+                // The pacer's next slot lies past `limit`.
+                Err(EngineError::TimedOut { .. }) if absent_seen => return Ok(None),
+                // The client retried until `limit` already.
+                Err(EngineError::Api(e))
+                    if absent_seen
+                        && (e.is_retryable() || matches!(e, ApiError::RateLimited { .. })) =>
+                {
+                    return Ok(None);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+fn short_reason(err: &ApiError) -> String {
+    match err {
+        ApiError::Server { status, .. } => format!("HTTP {status}"),
+        ApiError::Timeout { .. } => "no answer in time".to_owned(),
+        ApiError::Transport { reason, .. } => format!("connection failed: {reason}"),
+        ApiError::InvalidResponse { status, .. } => format!("unreadable answer, HTTP {status}"),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,216 @@
+//! Command-line arguments of `woosmap-import`: every value is parsed and checked here, before
+//! any request is made, so a typo fails fast with a message that names the flag.
+
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::api::{DatasetId, Secret};
+
+/// Longest wait accepted for `--timeout`; past this a typo ("300h") is more likely than intent.
+const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    every import succeeded (with --no-wait: every import was triggered)
+  1    at least one import failed (its error entries are printed)
+  2    invalid arguments or configuration (nothing was sent)
+  3    timed out waiting (the import keeps running on Woosmap's side)
+  4    authentication failed: the private key is missing, unknown or lacks permission
+  5    out of quota (HTTP 402)
+  6    other API or network error (dataset not found, rate limited, server or network fault)
+  130  interrupted by Ctrl-C (the import keeps running on Woosmap's side)
+When several datasets end differently, the highest-ranked code in this order wins:
+130, 4, 5, 6, 3, 1.
+
+Environment:
+  WOOSMAP_PRIVATE_KEY   private key with write permission (sent as the X-Api-Key header)
+  WOOSMAP_BASE_URL      API base URL (default https://api.woosmap.com)";
+
+/// Trigger Woosmap dataset imports and wait for them to finish.
+#[derive(Debug, Parser)]
+#[command(name = "woosmap-import", version, after_long_help = EXIT_CODES, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Trigger an import of each dataset, wait for it and report the outcome.
+    Run(RunArgs),
+    /// Show the latest import run of a dataset.
+    Status(StatusArgs),
+}
+
+/// Options shared by every command that talks to the API.
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    /// Woosmap API base URL.
+    #[arg(long, env = "WOOSMAP_BASE_URL", default_value = "https://api.woosmap.com", value_parser = parse_base_url)]
+    pub base_url: String,
+
+    /// Print one JSON object per dataset on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Dataset to import (a UUID). Repeat the flag to import several datasets concurrently.
+    #[arg(long = "dataset-id", value_name = "UUID", required = true, value_parser = parse_dataset_id)]
+    pub dataset_ids: Vec<DatasetId>,
+
+    /// Trigger through the dataset's reimport webhook with this key instead of the private key.
+    /// Give it once per --dataset-id, in the same order. Prefer WOOSMAP_REIMPORT_KEY for one dataset.
+    #[arg(long = "reimport-key", value_name = "KEY", env = "WOOSMAP_REIMPORT_KEY", hide_env_values = true, value_parser = parse_secret)]
+    pub reimport_keys: Vec<Secret>,
+
+    /// Trigger the imports and return without waiting for them to finish.
+    #[arg(long)]
+    pub no_wait: bool,
+
+    /// Give up waiting after this long (e.g. 30m, 1h30m).
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_timeout)]
+    pub timeout: Duration,
+
+    /// Time between two status reads of a dataset (the API allows one every 5s).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_poll_interval)]
+    pub poll_interval: Duration,
+
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Dataset to inspect (a UUID). Repeat the flag for several datasets.
+    #[arg(long = "dataset-id", value_name = "UUID", required = true, value_parser = parse_dataset_id)]
+    pub dataset_ids: Vec<DatasetId>,
+
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+fn parse_dataset_id(s: &str) -> Result<DatasetId, String> {
+    DatasetId::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_secret(s: &str) -> Result<Secret, String> {
+    if s.trim().is_empty() {
+        return Err("the reimport key is empty".into());
+    }
+    Ok(Secret::new(s.trim()))
+}
+
+/// Parses a humantime duration, with a message that says what a valid value looks like.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("expected a duration such as 30s, 5m or 1h30m, got {s:?} ({e})"))
+}
+
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() {
+        return Err("the timeout must be longer than zero".into());
+    }
+    if d > MAX_TIMEOUT {
+        return Err(format!(
+            "the timeout must be at most {}",
+            humantime::format_duration(MAX_TIMEOUT)
+        ));
+    }
+    Ok(d)
+}
+
+fn parse_poll_interval(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_millis(100) {
+        return Err("the poll interval must be at least 100ms (the API allows one status read every 5s; shorter values are paced to that)".into());
+    }
+    if d > Duration::from_secs(3600) {
+        return Err("the poll interval must be at most 1h".into());
+    }
+    Ok(d)
+}
+
+fn parse_base_url(s: &str) -> Result<String, String> {
+    let s = s.trim().trim_end_matches('/');
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .ok_or_else(|| format!("expected an http:// or https:// URL, got {s:?}"))?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(format!("the URL {s:?} has no host"));
+    }
+    if s.contains('?') || s.contains('#') {
+        return Err("the base URL must not carry a query or fragment (keys go in headers)".into());
+    }
+    Ok(s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("woosmap-import").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn rejects_a_dataset_id_that_is_not_a_uuid() {
+        let err = parse(&["run", "--dataset-id", "stores"]).unwrap_err().to_string();
+        assert!(err.contains("--dataset-id"), "{err}");
+        assert!(err.to_lowercase().contains("uuid"), "{err}");
+    }
+
+    #[test]
+    fn rejects_a_bad_duration_naming_the_flag() {
+        let id = "8c4c51f1-f6f3-43bc-b65d-7415e8ef22c0";
+        let err = parse(&["run", "--dataset-id", id, "--timeout", "soon"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--timeout"), "{err}");
+        assert!(err.contains("duration"), "{err}");
+        let err = parse(&["run", "--dataset-id", id, "--poll-interval", "0s"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--poll-interval"), "{err}");
+    }
+
+    #[test]
+    fn rejects_a_base_url_with_a_query() {
+        let id = "8c4c51f1-f6f3-43bc-b65d-7415e8ef22c0";
+        let err = parse(&[
+            "run",
+            "--dataset-id",
+            id,
+            "--base-url",
+            "https://x.test/?private_key=1",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("--base-url"), "{err}");
+    }
+
+    #[test]
+    fn accepts_defaults() {
+        let id = "8C4C51F1-F6F3-43BC-B65D-7415E8EF22C0";
+        let cli = parse(&["run", "--dataset-id", id]).unwrap();
+        let Command::Run(run) = cli.command else {
+            panic!("expected run")
+        };
+        assert_eq!(run.timeout, Duration::from_secs(1800));
+        assert_eq!(run.poll_interval, Duration::from_secs(5));
+        assert_eq!(
+            run.dataset_ids[0].as_str(),
+            "8c4c51f1-f6f3-43bc-b65d-7415e8ef22c0"
+        );
+    }
+}

@@ -1,0 +1,95 @@
+//! Exit codes of `woosmap-import` and how per-dataset results rank into one process exit code.
+//! The table is documented in `--help` (see `args.rs`) and README.md.
+
+use crate::api::{ErrorKind, RunStatus};
+use crate::engine::{EngineError, Outcome};
+
+/// One process exit code; the discriminants are the documented numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    Success = 0,
+    ImportFailed = 1,
+    Usage = 2,
+    TimedOut = 3,
+    Auth = 4,
+    Quota = 5,
+    ApiError = 6,
+    Interrupted = 130,
+}
+
+impl ExitCode {
+    /// Higher wins when several datasets end differently: 130, 4, 5, 6, 3, 1, 0.
+    fn rank(self) -> u8 {
+        match self {
+            ExitCode::Success => 0,
+            ExitCode::ImportFailed => 1,
+            ExitCode::TimedOut => 2,
+            ExitCode::ApiError => 3,
+            ExitCode::Quota => 4,
+            ExitCode::Auth => 5,
+            ExitCode::Usage => 6,
+            ExitCode::Interrupted => 7,
+        }
+    }
+
+    /// The most severe of two codes.
+    pub fn worst(self, other: ExitCode) -> ExitCode {
+        if other.rank() > self.rank() {
+            other
+        } else {
+            self
+        }
+    }
+
+    /// The code for one dataset's result.
+    pub fn of(result: &Result<Outcome, EngineError>) -> ExitCode {
+        match result {
+            Ok(outcome) => match outcome.run.as_ref().map(|r| r.status) {
+                Some(RunStatus::Failed) => ExitCode::ImportFailed,
+                _ => ExitCode::Success,
+            },
+            Err(EngineError::TimedOut { .. }) => ExitCode::TimedOut,
+            Err(EngineError::Cancelled { .. }) => ExitCode::Interrupted,
+            Err(EngineError::Api(e)) => Self::of_kind(e.kind()),
+        }
+    }
+
+    /// The code for an API error class.
+    pub fn of_kind(kind: ErrorKind) -> ExitCode {
+        match kind {
+            ErrorKind::Auth => ExitCode::Auth,
+            ErrorKind::Quota => ExitCode::Quota,
+            ErrorKind::Usage => ExitCode::Usage,
+            ErrorKind::Timeout => ExitCode::TimedOut,
+            _ => ExitCode::ApiError,
+        }
+    }
+}
+
+impl From<ExitCode> for std::process::ExitCode {
+    fn from(code: ExitCode) -> Self {
+        std::process::ExitCode::from(code as u8)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ExitCode::*;
+
+    #[test]
+    fn ranks_as_documented() {
+        let order = [
+            Success,
+            ImportFailed,
+            TimedOut,
+            ApiError,
+            Quota,
+            Auth,
+            Interrupted,
+        ];
+        for pair in order.windows(2) {
+            assert_eq!(pair[0].worst(pair[1]), pair[1]);
+            assert_eq!(pair[1].worst(pair[0]), pair[1]);
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! Diagnostic logging of the CLI: `tracing` events to stderr, at the level named by
+//! `WOOSMAP_LOG` (off, error, warn, info, debug, trace; default warn). Progress and results are
+//! not logs: they are written by `progress.rs` and `report.rs`.
+
+use std::io::IsTerminal;
+
+use tracing_subscriber::filter::LevelFilter;
+
+/// The variable that sets the log level.
+pub const LOG_ENV: &str = "WOOSMAP_LOG";
+
+/// Parses a level name; `None` when the name is unknown.
+pub fn parse_level(s: &str) -> Option<LevelFilter> {
+    Some(match s.trim().to_ascii_lowercase().as_str() {
+        "off" | "none" => LevelFilter::OFF,
+        "error" => LevelFilter::ERROR,
+        "warn" | "warning" => LevelFilter::WARN,
+        "info" => LevelFilter::INFO,
+        "debug" => LevelFilter::DEBUG,
+        "trace" => LevelFilter::TRACE,
+        _ => return None,
+    })
+}
+
+/// Installs the stderr logger. An unknown level is reported once and treated as `warn`.
+pub fn init() {
+    let raw = std::env::var(LOG_ENV).unwrap_or_default();
+    let level = if raw.trim().is_empty() {
+        LevelFilter::WARN
+    } else {
+        parse_level(&raw).unwrap_or_else(|| {
+            eprintln!(
+                "warning: {LOG_ENV}={raw:?} is not a log level (off, error, warn, info, debug, trace); using warn"
+            );
+            LevelFilter::WARN
+        })
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .try_init();
+}

@@ -1,0 +1,136 @@
+//! Live progress while imports run, on stderr: a spinner line per dataset (indicatif) on a
+//! terminal, plain timestamped lines otherwise (CI logs, pipes). Both say the same things,
+//! worded once in [`describe`].
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::api::DatasetId;
+use crate::engine::{Event, EventSink};
+
+/// A sentence for an event, or `None` for events not worth a line.
+pub fn describe(event: &Event) -> Option<String> {
+    Some(match event {
+        Event::Observed { previous, .. } => match previous {
+            Some(run) => format!("latest run {} is {}", run.id, run.status),
+            None => "no import has run yet".to_string(),
+        },
+        Event::WaitingForRunning { run_id, .. } => {
+            format!("an import is already running (run {run_id}); waiting for it to end first")
+        }
+        Event::Triggered { via_webhook, .. } => {
+            if *via_webhook {
+                "import triggered through the reimport webhook".to_string()
+            } else {
+                "import triggered".to_string()
+            }
+        }
+        Event::RunIdentified { run_id, .. } => format!("new run {run_id} started"),
+        Event::StepStarted { step, .. } => format!("step {step} started"),
+        Event::StepFinished { step, status, .. } => format!("step {step} {status}"),
+        Event::Entry { step, entry, .. } => {
+            format!("[{step}] {}: {}", entry.level, entry.detail)
+        }
+        Event::Retrying { reason, delay, .. } => format!(
+            "{reason}; retrying in {}",
+            humantime::format_duration(Duration::from_millis(delay.as_millis() as u64))
+        ),
+        Event::Finished { run_id, status, .. } => format!("run {run_id} ended: {status}"),
+    })
+}
+
+/// How progress is shown.
+pub enum Progress {
+    /// One spinner per dataset; log entries scroll above them.
+    Tty {
+        multi: MultiProgress,
+        bars: Mutex<HashMap<DatasetId, ProgressBar>>,
+    },
+    /// Timestamped lines on stderr.
+    Plain,
+    /// Nothing (e.g. `--json` without a terminal: stdout is for machines, stderr stays quiet
+    /// but for errors).
+    Quiet,
+}
+
+impl Progress {
+    /// A spinner display on a terminal, plain lines otherwise.
+    pub fn for_stderr(quiet: bool) -> Progress {
+        use std::io::IsTerminal;
+        if std::io::stderr().is_terminal() {
+            Progress::Tty {
+                multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+                bars: Mutex::new(HashMap::new()),
+            }
+        } else if quiet {
+            Progress::Quiet
+        } else {
+            Progress::Plain
+        }
+    }
+
+    /// Prepares the display for these datasets (spinners appear in this order).
+    pub fn start(&self, ids: &[DatasetId]) {
+        if let Progress::Tty { multi, bars } = self {
+            let style = ProgressStyle::with_template("{spinner} {prefix:.bold} {elapsed:>4} {msg}")
+                .expect("static template")
+                .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏✓");
+            let mut bars = bars.lock().expect("progress lock");
+            for id in ids {
+                let bar = multi.add(ProgressBar::new_spinner());
+                bar.set_style(style.clone());
+                bar.set_prefix(id.to_string());
+                bar.set_message("reading status");
+                bar.enable_steady_tick(Duration::from_millis(120));
+                bars.insert(id.clone(), bar);
+            }
+        }
+    }
+
+    /// Shows one event.
+    pub fn show(&self, event: &Event) {
+        let Some(text) = describe(event) else { return };
+        match self {
+            Progress::Tty { multi, bars } => {
+                let bars = bars.lock().expect("progress lock");
+                let Some(bar) = bars.get(event.dataset_id()) else {
+                    return;
+                };
+                match event {
+                    Event::Entry { .. } | Event::Retrying { .. } => {
+                        let _ = multi.println(format!("  {}: {text}", event.dataset_id()));
+                    }
+                    Event::Finished { .. } => bar.finish_with_message(text),
+                    _ => bar.set_message(text),
+                }
+            }
+            Progress::Plain => {
+                let now = humantime::format_rfc3339_seconds(SystemTime::now());
+                let mut err = std::io::stderr().lock();
+                let _ = writeln!(err, "{now} {}: {text}", event.dataset_id());
+            }
+            Progress::Quiet => {}
+        }
+    }
+
+    /// Stops every spinner that is still turning (an error or Ctrl-C ended the wait).
+    pub fn finish(&self) {
+        if let Progress::Tty { bars, .. } = self {
+            for bar in bars.lock().expect("progress lock").values() {
+                if !bar.is_finished() {
+                    bar.abandon();
+                }
+            }
+        }
+    }
+
+    /// An event sink that shows events here.
+    pub fn sink(self: &std::sync::Arc<Self>) -> EventSink {
+        let me = self.clone();
+        EventSink::new(move |e| me.show(&e))
+    }
+}

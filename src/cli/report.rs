@@ -1,0 +1,139 @@
+//! The final word on each dataset, once its import is over: a few text lines for people, or one
+//! JSON object per line for machines (`--json`). Progress while waiting lives in `progress.rs`.
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use crate::api::{DatasetId, Run, RunStatus, Step};
+use crate::engine::{EngineError, Outcome};
+
+/// What `--json` prints for one dataset (one object per line).
+#[derive(Debug, Serialize)]
+pub struct DatasetReport<'a> {
+    pub dataset_id: &'a str,
+    pub run_id: Option<&'a str>,
+    /// success | failed | in_progress | triggered | timed_out | interrupted | error
+    pub status: &'static str,
+    pub previous_run_id: Option<&'a str>,
+    pub triggered: bool,
+    pub started_at: Option<&'a str>,
+    pub finished_at: Option<&'a str>,
+    pub error: Option<String>,
+    pub steps: &'a [Step],
+}
+
+impl<'a> DatasetReport<'a> {
+    pub fn new(id: &'a DatasetId, result: &'a Result<Outcome, EngineError>) -> Self {
+        let (run, status, error, previous, triggered) = match result {
+            Ok(o) => (
+                o.run.as_ref(),
+                match o.run.as_ref().map(|r| r.status) {
+                    None => "triggered",
+                    Some(s) => status_word(s),
+                },
+                None,
+                o.previous_run_id.as_deref(),
+                o.triggered,
+            ),
+            Err(e) => {
+                let (run, word) = match e {
+                    EngineError::TimedOut { run, .. } => (run.as_ref(), "timed_out"),
+                    EngineError::Cancelled { run } => (run.as_ref(), "interrupted"),
+                    EngineError::Api(_) => (None, "error"),
+                };
+                (run, word, Some(e.to_string()), None, false)
+            }
+        };
+        DatasetReport {
+            dataset_id: id.as_str(),
+            run_id: run.map(|r| r.id.as_str()),
+            status,
+            previous_run_id: previous,
+            triggered,
+            started_at: run.and_then(Run::started_at),
+            finished_at: run.and_then(Run::finished_at),
+            error,
+            steps: run.map(|r| r.steps.as_slice()).unwrap_or_default(),
+        }
+    }
+}
+
+/// The API's word for a run status.
+pub fn status_word(s: RunStatus) -> &'static str {
+    match s {
+        RunStatus::Success => "success",
+        RunStatus::InProgress => "in_progress",
+        RunStatus::Failed => "failed",
+    }
+}
+
+/// Writes one JSON line per dataset.
+pub fn write_json(out: &mut impl Write, report: &DatasetReport<'_>) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, report)?;
+    writeln!(out)
+}
+
+/// Writes the human summary of one dataset: its outcome line, and for a failed import the
+/// error entries of the failed step.
+pub fn write_text(out: &mut impl Write, report: &DatasetReport<'_>) -> std::io::Result<()> {
+    let run = report.run_id.unwrap_or("-");
+    match report.status {
+        "success" => writeln!(
+            out,
+            "{}: import succeeded (run {run}{})",
+            report.dataset_id,
+            duration_suffix(report)
+        )?,
+        "failed" => {
+            writeln!(
+                out,
+                "{}: import FAILED (run {run}{})",
+                report.dataset_id,
+                duration_suffix(report)
+            )?;
+            for step in report.steps.iter().filter(|s| s.status == RunStatus::Failed) {
+                let errors: Vec<_> = step.entries.iter().filter(|e| e.level == "error").collect();
+                writeln!(out, "  step {} failed:", step.name)?;
+                if errors.is_empty() {
+                    writeln!(out, "    (the step logged no error entry)")?;
+                }
+                for e in errors {
+                    writeln!(out, "    {} error: {}", e.created_at, e.detail)?;
+                }
+            }
+        }
+        "triggered" => writeln!(
+            out,
+            "{}: import triggered; not waiting for it (--no-wait)",
+            report.dataset_id
+        )?,
+        "in_progress" => writeln!(out, "{}: import in progress (run {run})", report.dataset_id)?,
+        _ => writeln!(
+            out,
+            "{}: {}",
+            report.dataset_id,
+            report.error.as_deref().unwrap_or(report.status)
+        )?,
+    }
+    Ok(())
+}
+
+fn duration_suffix(report: &DatasetReport<'_>) -> String {
+    let (Some(start), Some(end)) = (report.started_at, report.finished_at) else {
+        return String::new();
+    };
+    match (
+        humantime::parse_rfc3339_weak(start),
+        humantime::parse_rfc3339_weak(end),
+    ) {
+        (Ok(s), Ok(e)) => match e.duration_since(s) {
+            Ok(d) => format!(
+                ", took {}",
+                humantime::format_duration(std::time::Duration::from_secs(d.as_secs()))
+            ),
+            Err(_) => String::new(),
+        },
+        _ => String::new(),
+    }
+}

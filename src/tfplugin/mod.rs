@@ -1,0 +1,25 @@
+//! Terraform plugin protocol plumbing: go-plugin handshake and AutoMTLS, the tfplugin6 gRPC
+//! services, the msgpack/JSON DynamicValue codec, and schema/diagnostic types. Resource
+//! code implements [`Provider`] in terms of [`Value`], [`Schema`] and [`Diagnostics`] and
+//! never sees protobuf; [`serve`] runs it as a plugin. See docs/ARCHITECTURE.md
+//! ("tfplugin contract").
+
+pub mod codec;
+pub mod der;
+pub mod diag;
+mod goplugin;
+mod grpc;
+pub mod handshake;
+pub mod log;
+pub mod proto;
+pub mod provider;
+pub mod schema;
+mod serve;
+pub mod tls;
+pub mod value;
+
+pub use diag::{AttrPath, Diagnostic, Diagnostics, PathStep, Severity};
+pub use provider::*;
+pub use schema::{AttrType, Attribute, Block, NestedBlock, Nesting, ProviderSchema, Schema};
+pub use serve::{MAX_MESSAGE_SIZE, ServeError, serve, serve_async};
+pub use value::{Number, Value};

@@ -1,0 +1,313 @@
+//! The `Provider` trait resource code implements, and the plain request/response types of
+//! each operation. The gRPC layer ([`crate::tfplugin::grpc`]) turns Terraform's protobuf
+//! messages into these, decodes values against the schemas from
+//! [`Provider::get_schema`], and encodes what comes back.
+//!
+//! Methods are `async` (written `-> impl Future + Send` so the server can be generic over
+//! `P: Provider` without boxing). Each has a default: validation accepts everything,
+//! upgrade decodes stored JSON with the current schema, and resource operations report
+//! "not supported" errors, so a provider implements only what it declares.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use super::codec;
+use super::diag::{Diagnostic, Diagnostics};
+use super::schema::{ProviderSchema, Schema};
+use super::value::Value;
+
+/// `ConfigureProvider`: the provider block, once per provider instance, before any resource
+/// operation other than validation.
+#[derive(Debug, Clone)]
+pub struct ConfigureProviderRequest {
+    pub terraform_version: String,
+    /// May contain unknown values when the provider block refers to not-yet-created things.
+    pub config: Value,
+}
+
+/// `ValidateProviderConfig`, `ValidateResourceConfig`, `ValidateDataResourceConfig`.
+/// `type_name` is empty for the provider's own configuration.
+#[derive(Debug, Clone)]
+pub struct ValidateRequest {
+    pub type_name: String,
+    /// May contain unknown values.
+    pub config: Value,
+}
+
+/// `UpgradeResourceState`: called for every resource in state on every run, before it is
+/// read or planned.
+#[derive(Debug, Clone)]
+pub struct UpgradeResourceStateRequest {
+    pub type_name: String,
+    /// The schema version the state was written with.
+    pub version: i64,
+    /// The stored state, as JSON.
+    pub raw_state: serde_json::Value,
+    /// The current schema of `type_name`.
+    pub schema: Arc<Schema>,
+}
+
+/// The state in the current schema.
+#[derive(Debug, Clone, Default)]
+pub struct UpgradeResourceStateResponse {
+    pub state: Value,
+    pub diagnostics: Diagnostics,
+}
+
+/// `ReadResource`: refresh.
+#[derive(Debug, Clone)]
+pub struct ReadResourceRequest {
+    pub type_name: String,
+    pub current_state: Value,
+    pub private: Vec<u8>,
+}
+
+/// The refreshed state: `None` when the remote object is gone (Terraform then plans to
+/// create it). With errors and no state, the current state is kept.
+#[derive(Debug, Clone, Default)]
+pub struct ReadResourceResponse {
+    pub new_state: Option<Value>,
+    pub private: Vec<u8>,
+    pub diagnostics: Diagnostics,
+}
+
+/// `PlanResourceChange`: create (prior null), update, or — with `plan_destroy` off, never
+/// sent — destroy (proposed null). Called at plan and again at apply.
+#[derive(Debug, Clone)]
+pub struct PlanResourceChangeRequest {
+    pub type_name: String,
+    /// Null when creating.
+    pub prior_state: Value,
+    /// Config merged with prior state by Terraform: computed attributes that are null in
+    /// configuration keep their prior value (null on create).
+    pub proposed_new_state: Value,
+    pub config: Value,
+    pub prior_private: Vec<u8>,
+}
+
+/// The planned state (computed attributes that will change set to [`Value::Unknown`]),
+/// attribute paths whose change forces replacement, and private data handed to apply.
+#[derive(Debug, Clone, Default)]
+pub struct PlanResourceChangeResponse {
+    pub planned_state: Value,
+    pub requires_replace: Vec<super::diag::AttrPath>,
+    pub planned_private: Vec<u8>,
+    pub diagnostics: Diagnostics,
+}
+
+/// `ApplyResourceChange`: create, update, or destroy (planned state null).
+#[derive(Debug, Clone)]
+pub struct ApplyResourceChangeRequest {
+    pub type_name: String,
+    pub prior_state: Value,
+    /// Null when destroying.
+    pub planned_state: Value,
+    pub config: Value,
+    pub planned_private: Vec<u8>,
+}
+
+/// The new state: fully known and consistent with the plan; null after destroy. On error,
+/// return what exists (the prior state on a failed update, null if nothing was created).
+#[derive(Debug, Clone, Default)]
+pub struct ApplyResourceChangeResponse {
+    pub new_state: Value,
+    pub private: Vec<u8>,
+    pub diagnostics: Diagnostics,
+}
+
+/// `ImportResourceState`: `terraform import` / `import` blocks. Terraform calls
+/// `ReadResource` on each imported state afterwards.
+#[derive(Debug, Clone)]
+pub struct ImportResourceStateRequest {
+    pub type_name: String,
+    pub id: String,
+}
+
+/// One imported resource.
+#[derive(Debug, Clone)]
+pub struct ImportedResource {
+    pub type_name: String,
+    pub state: Value,
+    pub private: Vec<u8>,
+}
+
+/// The imported resources (normally one).
+#[derive(Debug, Clone, Default)]
+pub struct ImportResourceStateResponse {
+    pub imported: Vec<ImportedResource>,
+    pub diagnostics: Diagnostics,
+}
+
+/// `ReadDataSource`.
+#[derive(Debug, Clone)]
+pub struct ReadDataSourceRequest {
+    pub type_name: String,
+    /// Fully known (Terraform defers the read otherwise).
+    pub config: Value,
+}
+
+/// The data source's state (config plus computed attributes).
+#[derive(Debug, Clone, Default)]
+pub struct ReadDataSourceResponse {
+    pub state: Value,
+    pub diagnostics: Diagnostics,
+}
+
+fn unsupported(what: &str, type_name: &str) -> Diagnostics {
+    Diagnostic::error(
+        format!("Unsupported {what} type"),
+        format!("This provider does not implement {what} {type_name:?}."),
+    )
+    .into()
+}
+
+/// A Terraform provider, as resource code sees it. See the module docs.
+pub trait Provider: Send + Sync + 'static {
+    /// All schemas. Called once when serving starts; the result is cached.
+    fn get_schema(&self) -> ProviderSchema;
+
+    /// Checks the provider block (values may be unknown).
+    fn validate_provider_config(
+        &self,
+        req: ValidateRequest,
+    ) -> impl Future<Output = Diagnostics> + Send {
+        let _ = req;
+        async { Diagnostics::new() }
+    }
+
+    /// Configures the provider (credentials, endpoints).
+    fn configure_provider(
+        &self,
+        req: ConfigureProviderRequest,
+    ) -> impl Future<Output = Diagnostics> + Send {
+        let _ = req;
+        async { Diagnostics::new() }
+    }
+
+    /// Checks a resource block (values may be unknown).
+    fn validate_resource_config(
+        &self,
+        req: ValidateRequest,
+    ) -> impl Future<Output = Diagnostics> + Send {
+        let _ = req;
+        async { Diagnostics::new() }
+    }
+
+    /// Checks a data source block (values may be unknown).
+    fn validate_data_resource_config(
+        &self,
+        req: ValidateRequest,
+    ) -> impl Future<Output = Diagnostics> + Send {
+        let _ = req;
+        async { Diagnostics::new() }
+    }
+
+    /// Brings stored state to the current schema. The default decodes the JSON with the
+    /// current schema (missing attributes become null) and refuses newer versions.
+    fn upgrade_resource_state(
+        &self,
+        req: UpgradeResourceStateRequest,
+    ) -> impl Future<Output = UpgradeResourceStateResponse> + Send {
+        async move { default_upgrade(&req) }
+    }
+
+    /// Refreshes a managed resource.
+    fn read_resource(
+        &self,
+        req: ReadResourceRequest,
+    ) -> impl Future<Output = ReadResourceResponse> + Send {
+        async move {
+            ReadResourceResponse {
+                diagnostics: unsupported("resource", &req.type_name),
+                ..Default::default()
+            }
+        }
+    }
+
+    /// Plans a create or update.
+    fn plan_resource_change(
+        &self,
+        req: PlanResourceChangeRequest,
+    ) -> impl Future<Output = PlanResourceChangeResponse> + Send {
+        async move {
+            PlanResourceChangeResponse {
+                diagnostics: unsupported("resource", &req.type_name),
+                ..Default::default()
+            }
+        }
+    }
+
+    /// Applies a planned create, update or destroy.
+    fn apply_resource_change(
+        &self,
+        req: ApplyResourceChangeRequest,
+    ) -> impl Future<Output = ApplyResourceChangeResponse> + Send {
+        async move {
+            ApplyResourceChangeResponse {
+                new_state: req.prior_state,
+                diagnostics: unsupported("resource", &req.type_name),
+                ..Default::default()
+            }
+        }
+    }
+
+    /// Imports an existing object by id.
+    fn import_resource_state(
+        &self,
+        req: ImportResourceStateRequest,
+    ) -> impl Future<Output = ImportResourceStateResponse> + Send {
+        async move {
+            ImportResourceStateResponse {
+                diagnostics: unsupported("resource import for", &req.type_name),
+                ..Default::default()
+            }
+        }
+    }
+
+    /// Reads a data source.
+    fn read_data_source(
+        &self,
+        req: ReadDataSourceRequest,
+    ) -> impl Future<Output = ReadDataSourceResponse> + Send {
+        async move {
+            ReadDataSourceResponse {
+                diagnostics: unsupported("data source", &req.type_name),
+                ..Default::default()
+            }
+        }
+    }
+
+    /// Terraform was interrupted (Ctrl-C): cancel work in flight so that pending calls
+    /// return soon (with whatever state exists). The server keeps running. An `Err` is
+    /// shown to the user.
+    fn stop_provider(&self) -> impl Future<Output = Result<(), String>> + Send {
+        async { Ok(()) }
+    }
+}
+
+/// What [`Provider::upgrade_resource_state`] does by default.
+pub fn default_upgrade(req: &UpgradeResourceStateRequest) -> UpgradeResourceStateResponse {
+    let mut resp = UpgradeResourceStateResponse::default();
+    if req.version > req.schema.version {
+        resp.diagnostics.error(
+            "Resource state is from a newer provider",
+            format!(
+                "The stored state of this {} has schema version {}, but this provider only \
+                 knows version {}. Upgrade the provider.",
+                req.type_name, req.version, req.schema.version
+            ),
+        );
+        return resp;
+    }
+    match codec::from_json(&req.raw_state, &req.schema.value_type()) {
+        Ok(v) => resp.state = v,
+        Err(e) => resp.diagnostics.error(
+            "Stored state does not match the schema",
+            format!(
+                "Could not read the stored state of this {}: {e}.",
+                req.type_name
+            ),
+        ),
+    }
+    resp
+}

@@ -1,0 +1,285 @@
+//! Running a [`Provider`] as a Terraform plugin: environment checks, handshake, TLS,
+//! the tonic server with all services, SIGINT handling, and shutdown.
+//!
+//! Order matters: the listener is bound before the handshake line is printed; stdout gets
+//! nothing else. `GRPCController/Shutdown` stops accepting, lets in-flight calls finish for
+//! up to a second, then [`serve`] returns (Terraform kills the process after 2 s).
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::server::Connected;
+use tracing::{debug, error, info};
+
+use super::goplugin::{Broker, Controller, Stdio};
+use super::grpc::ProviderService;
+use super::handshake::{self, HandshakeError};
+use super::proto::{plugin, tfplugin6};
+use super::provider::Provider;
+use super::tls::{self, TlsError};
+
+/// Largest gRPC message accepted or sent (tonic's default is 4 MiB; schemas and states of
+/// many resources can be larger).
+pub const MAX_MESSAGE_SIZE: usize = 256 * 1024 * 1024;
+/// How long graceful shutdown may take before we stop waiting.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+/// How long a TLS handshake may take.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why serving failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Handshake(#[from] HandshakeError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("could not start the async runtime: {0}")]
+    Runtime(io::Error),
+    #[error("gRPC server failed: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// Runs `provider` as a Terraform plugin until Terraform shuts it down. The binary's
+/// `main` returns this. Run by hand (no magic cookie), it prints a friendly message on
+/// stderr and exits 1.
+pub fn serve<P: Provider>(provider: P) -> ExitCode {
+    if !handshake::launched_by_terraform() {
+        eprintln!("{}", handshake::NOT_A_PLUGIN_MESSAGE);
+        return ExitCode::from(1);
+    }
+    super::log::init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4)))
+        .enable_all()
+        .build()
+        .map_err(ServeError::Runtime);
+    let result = runtime.and_then(|rt| rt.block_on(serve_async(provider)));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e}");
+            eprintln!("Error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// [`serve`] inside an existing runtime, without the cookie check or logger setup.
+pub async fn serve_async<P: Provider>(provider: P) -> Result<(), ServeError> {
+    handshake::check_protocol_versions(std::env::var("PLUGIN_PROTOCOL_VERSIONS").ok().as_deref())?;
+    let listener = handshake::bind_listener(
+        std::env::var("PLUGIN_MIN_PORT").ok().as_deref(),
+        std::env::var("PLUGIN_MAX_PORT").ok().as_deref(),
+    )?;
+    listener
+        .set_nonblocking(true)
+        .map_err(HandshakeError::Bind)?;
+    let listener = TcpListener::from_std(listener).map_err(HandshakeError::Bind)?;
+    let addr = listener.local_addr().map_err(HandshakeError::Bind)?;
+
+    let (acceptor, cert) = match std::env::var("PLUGIN_CLIENT_CERT") {
+        Ok(pem) if !pem.trim().is_empty() => {
+            let client = tls::parse_pem_cert(&pem)?;
+            let server = tls::generate_server_cert()?;
+            let config = tls::server_config(&server, client)?;
+            (Some(TlsAcceptor::from(Arc::new(config))), Some(server.cert))
+        }
+        _ => (None, None),
+    };
+    let service = ProviderService::new(Arc::new(provider));
+    handshake::announce(&handshake::handshake_line(addr, cert.as_deref()))?;
+    info!(address = %addr, tls = acceptor.is_some(), "Plugin listening");
+
+    ignore_sigint();
+    let shutdown = CancellationToken::new();
+    let incoming = accept_loop(listener, acceptor, shutdown.clone());
+    run_server(service, incoming, shutdown).await
+}
+
+/// Serves all services on `incoming` until `shutdown` is cancelled (plus a grace period).
+async fn run_server<P: Provider>(
+    service: ProviderService<P>,
+    incoming: ReceiverStream<Result<Conn, io::Error>>,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_service_status("plugin", tonic_health::ServingStatus::Serving)
+        .await;
+    let provider = tfplugin6::provider_server::ProviderServer::new(service)
+        .max_decoding_message_size(MAX_MESSAGE_SIZE)
+        .max_encoding_message_size(MAX_MESSAGE_SIZE);
+    let server = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(provider)
+        .add_service(plugin::grpc_controller_server::GrpcControllerServer::new(
+            Controller {
+                shutdown: shutdown.clone(),
+            },
+        ))
+        .add_service(plugin::grpc_stdio_server::GrpcStdioServer::new(Stdio {
+            shutdown: shutdown.clone(),
+        }))
+        .add_service(plugin::grpc_broker_server::GrpcBrokerServer::new(Broker {
+            shutdown: shutdown.clone(),
+        }))
+        .serve_with_incoming_shutdown(incoming, shutdown.clone().cancelled_owned());
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => result?,
+        () = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => debug!("Shutdown grace period over"),
+    }
+    info!("Plugin stopped");
+    Ok(())
+}
+
+/// Terraform forwards Ctrl-C as `StopProvider`; the signal itself must not kill us.
+fn ignore_sigint() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::interrupt()) {
+            Ok(mut sigint) => {
+                tokio::spawn(async move {
+                    while sigint.recv().await.is_some() {
+                        debug!("Ignoring SIGINT; Terraform sends StopProvider");
+                    }
+                });
+            }
+            Err(e) => debug!("Could not install a SIGINT handler: {e}"),
+        }
+    }
+}
+
+/// Accepts connections (TLS handshakes run concurrently) and hands them to the server.
+fn accept_loop(
+    listener: TcpListener,
+    acceptor: Option<TlsAcceptor>,
+    shutdown: CancellationToken,
+) -> ReceiverStream<Result<Conn, io::Error>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(async move {
+        loop {
+            let (stream, peer) = tokio::select! {
+                () = shutdown.cancelled() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        debug!("accept failed: {e}");
+                        continue;
+                    }
+                },
+            };
+            let _ = stream.set_nodelay(true);
+            let tx = tx.clone();
+            match acceptor.clone() {
+                None => {
+                    if tx.send(Ok(Conn::Plain(stream, peer))).await.is_err() {
+                        break;
+                    }
+                }
+                Some(acceptor) => {
+                    tokio::spawn(async move {
+                        let handshake =
+                            tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+                        match handshake.await {
+                            Ok(Ok(tls)) => {
+                                let _ = tx.send(Ok(Conn::Tls(Box::new(tls), peer))).await;
+                            }
+                            Ok(Err(e)) => debug!(peer = %peer, "TLS handshake failed: {e}"),
+                            Err(_) => debug!(peer = %peer, "TLS handshake timed out"),
+                        }
+                    });
+                }
+            }
+        }
+    });
+    ReceiverStream::new(rx)
+}
+
+/// An accepted connection, plaintext or TLS.
+enum Conn {
+    Plain(TcpStream, SocketAddr),
+    Tls(Box<TlsStream<TcpStream>>, SocketAddr),
+}
+
+impl Connected for Conn {
+    type ConnectInfo = SocketAddr;
+    fn connect_info(&self) -> SocketAddr {
+        match self {
+            Conn::Plain(_, a) | Conn::Tls(_, a) => *a,
+        }
+    }
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s, _) => Pin::new(s).poll_read(cx, buf),
+            Conn::Tls(s, _) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Plain(s, _) => Pin::new(s).poll_write(cx, buf),
+            Conn::Tls(s, _) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Plain(s, _) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Conn::Tls(s, _) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Conn::Plain(s, _) => s.is_write_vectored(),
+            Conn::Tls(s, _) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s, _) => Pin::new(s).poll_flush(cx),
+            Conn::Tls(s, _) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(s, _) => Pin::new(s).poll_shutdown(cx),
+            Conn::Tls(s, _) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}

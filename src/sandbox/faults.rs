@@ -7,6 +7,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use tokio_stream::StreamExt;
 use uuid::Uuid;
 
 /// Which requests a fault applies to.
@@ -36,9 +37,10 @@ pub enum FaultKind {
     /// 503; text, or JSON with `body: "json"`.
     #[serde(rename = "http_503")]
     Http503,
-    /// The connection is cut while the response body is being sent (after the status line and
-    /// part of the body with `body: "truncated"`, the default; before any body byte with
-    /// `body: "empty"`). The request has no effect.
+    /// The connection is cut: by default (`body: "truncated"`) after the status line, headers
+    /// and half the body (the client gets a response whose body read fails); with
+    /// `body: "empty"` before any byte of the response (the client's send fails). The request
+    /// has no effect.
     #[serde(rename = "reset")]
     Reset,
     /// The request is handled normally on arrival (it counts, windows apply, a trigger starts a
@@ -260,23 +262,30 @@ fn text(status: StatusCode, content_type: &'static str, body: &'static str) -> R
     (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
-/// A response whose body stream fails: hyper then aborts the connection, so the client reads
-/// an incomplete message.
+/// A response whose body stream fails, so that hyper aborts the connection. With `Empty` the
+/// stream fails at once and nothing at all reaches the client (hyper has not flushed the head
+/// yet); otherwise the head and half the body are flushed first, then the connection is cut.
 fn cut_response(status: StatusCode, body: &str, variant: Option<FaultBody>) -> Response {
-    let sent = if variant == Some(FaultBody::Empty) {
-        Vec::new()
-    } else {
-        half(body).as_bytes().to_vec()
-    };
-    let mut chunks: Vec<Result<Bytes, std::io::Error>> = Vec::new();
-    if !sent.is_empty() {
-        chunks.push(Ok(Bytes::from(sent)));
-    }
-    chunks.push(Err(std::io::Error::new(
-        std::io::ErrorKind::ConnectionReset,
-        "sandbox fault: connection reset",
-    )));
-    let mut response = Response::new(Body::from_stream(tokio_stream::iter(chunks)));
+    let sent = Bytes::from(half(body).to_owned());
+    let partial = variant != Some(FaultBody::Empty);
+    let steps: &[bool] = if partial { &[true, false] } else { &[false] };
+    let stream = tokio_stream::iter(steps.iter().copied()).then(move |send_part| {
+        let sent = sent.clone();
+        async move {
+            if send_part {
+                return Ok(sent);
+            }
+            if partial {
+                // Let hyper flush what it has before the cut.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "sandbox fault: connection reset",
+            ))
+        }
+    });
+    let mut response = Response::new(Body::from_stream(stream));
     *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,

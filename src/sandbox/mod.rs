@@ -34,7 +34,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use control::{DatasetConfig, DatasetStats, KeyConfig, KeyState, Outcome, PreviousRun, Stats};
-pub use faults::{Fault, FaultEndpoint, FaultKind};
+pub use faults::{Fault, FaultBody, FaultEndpoint, FaultKind};
 
 use state::State;
 

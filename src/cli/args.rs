@@ -14,11 +14,12 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0    every import succeeded (with --no-wait: every import was triggered)
   1    at least one import failed (its error entries are printed)
-  2    invalid arguments or configuration (nothing was sent)
+  2    invalid arguments or configuration: a malformed value or a missing key (nothing
+       was sent), or a dataset the API does not know (404) or rejects (422)
   3    timed out waiting (the import keeps running on Woosmap's side)
   4    authentication failed: the private key is missing, unknown or lacks permission
   5    out of quota (HTTP 402)
-  6    other API or network error (dataset not found, rate limited, server or network fault)
+  6    other API or network error (rate limited past the timeout, server or network fault)
   130  interrupted by Ctrl-C (the import keeps running on Woosmap's side)
 When several datasets end differently, the highest-ranked code in this order wins:
 130, 4, 5, 6, 3, 1.

@@ -18,6 +18,8 @@ pub mod secret;
 pub mod types;
 
 #[cfg(test)]
+mod loopback_tests;
+#[cfg(test)]
 pub(crate) mod testserver;
 
 pub use client::{

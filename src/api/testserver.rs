@@ -3,6 +3,10 @@
 //! start delay and finish after a duration, enforces rate limits (counting 429s it had to
 //! send), records every request, and can inject scripted faults.
 
+// Handlers return an early `Response` as the `Err` of a `Result`; its size does not matter in
+// a test helper.
+#![allow(clippy::result_large_err)]
+
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};

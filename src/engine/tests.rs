@@ -1,1 +1,463 @@
+//! Engine tests against the in-process test server of `api` (short windows, real time).
 
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::*;
+use crate::api::testserver::{Fault, Kind, PRIVATE_KEY, TestServer};
+use crate::api::{ClientConfig, RateLimits};
+
+const TRIGGER_WINDOW: Duration = Duration::from_millis(400);
+const STATUS_WINDOW: Duration = Duration::from_millis(150);
+const START_DELAY: Duration = Duration::from_millis(300);
+const DURATION: Duration = Duration::from_millis(800);
+
+fn new_dataset() -> DatasetId {
+    DatasetId::parse(&uuid::Uuid::from_u128(fastrand::u128(..)).to_string()).unwrap()
+}
+
+async fn server() -> TestServer {
+    TestServer::start(TRIGGER_WINDOW, STATUS_WINDOW, START_DELAY, DURATION).await
+}
+
+fn client(srv: &TestServer, key: Option<&str>) -> Client {
+    Client::new(ClientConfig {
+        base_url: srv.base_url.clone(),
+        private_key: key.map(Secret::new),
+        request_timeout: Duration::from_secs(5),
+        limits: RateLimits {
+            trigger: TRIGGER_WINDOW,
+            status: STATUS_WINDOW,
+        },
+    })
+    .unwrap()
+}
+
+fn spec(id: &DatasetId) -> ImportSpec {
+    ImportSpec {
+        poll_interval: Duration::from_millis(100),
+        timeout: Duration::from_secs(20),
+        ..ImportSpec::new(id.clone())
+    }
+}
+
+fn recorder() -> (EventSink, Arc<Mutex<Vec<Event>>>) {
+    let out = Arc::new(Mutex::new(Vec::new()));
+    let o = out.clone();
+    (EventSink::new(move |e| o.lock().unwrap().push(e)), out)
+}
+
+/// A compact trace of the events, for order checks.
+fn names(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| match e {
+            Event::Observed { previous, .. } => {
+                format!(
+                    "observed {}",
+                    if previous.is_some() { "run" } else { "none" }
+                )
+            }
+            Event::WaitingForRunning { .. } => "waiting".into(),
+            Event::Triggered { via_webhook, .. } => format!("triggered webhook={via_webhook}"),
+            Event::RunIdentified { .. } => "identified".into(),
+            Event::StepStarted { step, .. } => format!("start {step}"),
+            Event::StepFinished { step, status, .. } => format!("end {step} {status}"),
+            Event::Entry { step, .. } => format!("entry {step}"),
+            Event::Retrying { .. } => "retrying".into(),
+            Event::Finished { status, .. } => format!("finished {status}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn imports_and_follows_the_new_run() {
+    let srv = server().await;
+    let id = new_dataset();
+    srv.add_dataset(id.as_str(), true, None);
+    let c = client(&srv, Some(PRIVATE_KEY));
+    let (sink, events) = recorder();
+    let t0 = Instant::now();
+    let out = run_import(&c, spec(&id), sink, CancellationToken::new())
+        .await
+        .unwrap();
+    let elapsed = t0.elapsed();
+
+    let run = out.run.clone().expect("waited");
+    assert_eq!(run.status, RunStatus::Success);
+    assert!(out.triggered && out.succeeded());
+    let prev = out.previous_run_id.clone().expect("had a previous run");
+    assert_ne!(prev, run.id);
+    assert_eq!(run.steps.len(), 2);
+
+    let events = events.lock().unwrap();
+    let trace = names(&events);
+    assert_eq!(trace[0], "observed run");
+    assert_eq!(trace[1], "triggered webhook=false");
+    assert_eq!(trace[2], "identified");
+    assert_eq!(trace.last().unwrap(), "finished success");
+    assert!(trace.contains(&"end fetch success".to_owned()), "{trace:?}");
+    assert!(
+        trace.contains(&"end import success".to_owned()),
+        "{trace:?}"
+    );
+    // each log entry once: the run has 2 fetch + 2 import entries
+    assert_eq!(trace.iter().filter(|t| t.starts_with("entry")).count(), 4);
+    assert!(events.iter().all(|e| e.dataset_id() == &id));
+    match &events[2] {
+        Event::RunIdentified { run_id, .. } => assert_eq!(run_id, &run.id),
+        e => panic!("{e:?}"),
+    }
+
+    assert_eq!(srv.rejected_429(), 0);
+    assert_eq!(srv.triggers_accepted(), 1);
+    // status calls ≤ ⌈T / interval⌉ + 2, the interval being the status window plus margin
+    let status_calls = srv.requests().iter().filter(|r| r.method == "GET").count();
+    let interval = STATUS_WINDOW + crate::api::STATUS_MARGIN;
+    let bound = (elapsed.as_secs_f64() / interval.as_secs_f64()).ceil() as usize + 2;
+    assert!(status_calls <= bound, "{status_calls} > {bound}");
+}
+
+#[tokio::test]
+async fn first_import_of_a_dataset_never_imported() {
+    let srv = server().await;
+    let id = new_dataset();
+    srv.add_dataset(id.as_str(), false, None);
+    let c = client(&srv, Some(PRIVATE_KEY));
+    let (sink, events) = recorder();
+    let out = run_import(&c, spec(&id), sink, CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(out.previous_run_id, None);
+    assert_eq!(out.status(), Some(RunStatus::Success));
+    assert_eq!(names(&events.lock().unwrap())[0], "observed none");
+}
+
+#[tokio::test]
+async fn waits_for_a_running_import_before_triggering() {
+    let srv = server().await;
+    let id = new_dataset();
+    srv.add_dataset(id.as_str(), true, None);
+    srv.start_run_now(id.as_str()); // someone else's import, running for DURATION
+    let running_until = Instant::now() + DURATION;
+    let c = client(&srv, Some(PRIVATE_KEY));
+    let (sink, events) = recorder();
+    let out = run_import(&c, spec(&id), sink, CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(out.status(), Some(RunStatus::Success));
+    let trace = names(&events.lock().unwrap());
+    assert_eq!(
+        &trace[..3],
+        ["observed run", "waiting", "triggered webhook=false"]
+    );
+    assert_eq!(trace.iter().filter(|t| *t == "waiting").count(), 1);
+    let trigger = srv
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST")
+        .unwrap();
+    assert!(
+        trigger.at >= running_until,
+        "triggered while a run was running"
+    );
+    assert_eq!(srv.run_count(id.as_str()), 3);
+}
+
+#[tokio::test]
+async fn no_wait_triggers_and_returns() {
+    let srv = server().await;
+    let id = new_dataset();
+    srv.add_dataset(id.as_str(), true, None);
+    let c = client(&srv, Some(PRIVATE_KEY));
+    let out = run_import(
+        &c,
+        ImportSpec {
+            wait: false,
+            ..spec(&id)
+        },
+        EventSink::none(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert!(out.triggered && out.run.is_none() && out.previous_run_id.is_some());
+    let methods: Vec<String> = srv.requests().into_iter().map(|r| r.method).collect();
+    assert_eq!(methods, ["GET", "POST"]);
+}
+
+#[tokio::test]
+async fn failed_import_is_an_outcome() {
+    let srv = server().await;
+    let id = new_dataset();
+    srv.add_dataset(id.as_str(), true, None);
+    srv.fail_next(id.as_str());
+    let c = client(&srv, Some(PRIVATE_KEY));
+    let out = run_import(&c, spec(&id), EventSink::none(), CancellationToken::new())
+        .await
+        .unwrap();
+    let run = out.run.as_ref().unwrap();
+    assert_eq!(run.status, RunStatus::Failed);
+    assert!(!out.succeeded());
+    let failed = run.failed_entries();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].0.name, "import");
+    assert!(failed[0].1.detail.contains("invalid latitude"));
+}
+
+#[tokio::test]
+async fn times_out_with_the_last_snapshot() {
+    let srv = TestServer::start(
+        TRIGGER_WINDOW,
+        STATUS_WINDOW,
+        Duration::from_millis(100),
+        Duration::from_secs(60),
+    )
+    .await;
+    let id = new_dataset();
+    srv.add_dataset(id.as_str(), true, None);
+    let c = client(&srv, Some(PRIVATE_KEY));
+    let t0 = Instant::now();
+    let err = run_import(
+        &c,
+        ImportSpec {
+            timeout: Duration::from_millis(1500),
+            ..spec(&id)
+        },
+        EventSink::none(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        t0.elapsed() <= Duration::from_millis(1600),
+        "{:?}",
+        t0.elapsed()
+    );
+    match &err {
+        EngineError::TimedOut { run, waited } => {
+            assert_eq!(run.as_ref().unwrap().status, RunStatus::InProgress);
+            assert!(*waited <= Duration::from_millis(1600));
+        }
+        e => panic!("{e:?}"),
+    }
+    let text = err.to_string();
+    assert!(text.contains("did not finish within 1s"), "{text}");
+    assert!(text.contains("in_progress"), "{text}");
+}
+
+#[tokio::test]
+async fn cancellation_is_prompt() {
+    let srv = TestServer::start(
+        TRIGGER_WINDOW,
+        STATUS_WINDOW,
+        Duration::from_millis(100),
+        Duration::from_secs(60),
+    )
+    .await;
+    let id = new_dataset();
+    srv.add_dataset(id.as_str(), true, None);
+    let c = client(&srv, Some(PRIVATE_KEY));
+    let cancel = CancellationToken::new();
+    let (sink, mut rx) = EventSink::channel();
+    let task = tokio::spawn({
+        let cancel = cancel.clone();
+        let spec = ImportSpec {
+            poll_interval: Duration::from_secs(2),
+            ..spec(&id)
+        };
+        async move { run_import(&c, spec, sink, cancel).await }
+    });
+    // Wait until the run is identified, then cancel in the middle of a long pacing wait.
+    loop {
+        match rx.recv().await.unwrap() {
+            Event::RunIdentified { .. } => break,
+            _ => continue,
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let t0 = Instant::now();
+    cancel.cancel();
+    let err = task.await.unwrap().unwrap_err();
+    assert!(
+        t0.elapsed() < Duration::from_millis(100),
+        "{:?}",
+        t0.elapsed()
+    );
+    match err {
+        EngineError::Cancelled { run } => assert!(run.is_some()),
+        e => panic!("{e:?}"),
+    }
+}
+
+#[tokio::test]
+async fn lost_trigger_response_is_confirmed_not_repeated() {
+    let srv = server().await;
+    let id = new_dataset();
+    srv.add_dataset(id.as_str(), true, None);
+    // The import is scheduled, but the connection breaks before the answer arrives.
+    srv.push_fault(Kind::Trigger, Fault::ProcessThenDrop);
+    let c = client(&srv, Some(PRIVATE_KEY));
+    let (sink, events) = recorder();
+    let out = run_import(&c, spec(&id), sink, CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(out.status(), Some(RunStatus::Success));
+    assert_eq!(srv.triggers_accepted(), 1);
+    let posts = srv.requests().iter().filter(|r| r.method == "POST").count();
+    assert_eq!(posts, 1, "never triggered twice");
+    let trace = names(&events.lock().unwrap());
+    assert_eq!(
+        &trace[..3],
+        ["observed run", "retrying", "triggered webhook=false"]
+    );
+}
+
+#[tokio::test]
+async fn failed_trigger_is_retried_after_confirming_no_run() {
+    let srv = server().await;
+    let id = new_dataset();
+    srv.add_dataset(id.as_str(), true, None);
+    // A 502 that did not schedule anything.
+    srv.push_fault(Kind::Trigger, Fault::Respond(502, "<html>502</html>", None));
+    let c = client(&srv, Some(PRIVATE_KEY));
+    let t0 = Instant::now();
+    let out = run_import(
+        &c,
+        ImportSpec {
+            timeout: Duration::from_secs(30),
+            ..spec(&id)
+        },
+        EventSink::none(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.status(), Some(RunStatus::Success));
+    assert!(t0.elapsed() >= CONFIRM_MIN, "looked for a new run first");
+    let posts = srv.requests().iter().filter(|r| r.method == "POST").count();
+    assert_eq!(posts, 2);
+    assert_eq!(srv.triggers_accepted(), 1);
+    assert_eq!(srv.rejected_429(), 0);
+}
+
+#[tokio::test]
+async fn webhook_import_and_blind_webhook_without_private_key() {
+    let srv = server().await;
+    let id = new_dataset();
+    srv.add_dataset(id.as_str(), true, Some("rk-0123456789"));
+    let c = client(&srv, Some(PRIVATE_KEY));
+    let (sink, events) = recorder();
+    let out = run_import(
+        &c,
+        ImportSpec {
+            via: TriggerVia::Webhook(Secret::new("rk-0123456789")),
+            ..spec(&id)
+        },
+        sink,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.status(), Some(RunStatus::Success));
+    assert!(names(&events.lock().unwrap()).contains(&"triggered webhook=true".to_owned()));
+
+    // No private key, no wait: trigger without observing.
+    let blind = client(&srv, None);
+    let out = run_import(
+        &blind,
+        ImportSpec {
+            via: TriggerVia::Webhook(Secret::new("rk-0123456789")),
+            wait: false,
+            ..spec(&id)
+        },
+        EventSink::none(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert!(out.triggered && out.run.is_none() && out.previous_run_id.is_none());
+    assert_eq!(srv.triggers_accepted(), 2);
+    assert_eq!(srv.rejected_429(), 0);
+
+    // No private key but asked to wait: a clear error, nothing sent.
+    let before = srv.requests().len();
+    let err = run_import(
+        &blind,
+        ImportSpec {
+            via: TriggerVia::Webhook(Secret::new("rk-0123456789")),
+            ..spec(&id)
+        },
+        EventSink::none(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        EngineError::Api(ApiError::MissingPrivateKey { .. })
+    ));
+    assert_eq!(srv.requests().len(), before);
+}
+
+#[tokio::test]
+async fn auth_errors_end_the_import() {
+    let srv = server().await;
+    let id = new_dataset();
+    srv.add_dataset(id.as_str(), true, None);
+    let c = client(&srv, Some("not-the-right-key"));
+    let err = run_import(&c, spec(&id), EventSink::none(), CancellationToken::new())
+        .await
+        .unwrap_err();
+    match err {
+        EngineError::Api(e) => {
+            assert!(matches!(e, ApiError::Forbidden { .. }), "{e:?}");
+            assert_eq!(e.kind(), crate::api::ErrorKind::Auth);
+        }
+        e => panic!("{e:?}"),
+    }
+}
+
+#[tokio::test]
+async fn many_datasets_at_once() {
+    let srv = server().await;
+    let c = client(&srv, Some(PRIVATE_KEY));
+    let ids: Vec<DatasetId> = (0..20).map(|_| new_dataset()).collect();
+    for (i, id) in ids.iter().enumerate() {
+        srv.add_dataset(id.as_str(), i % 2 == 0, None);
+    }
+    let mut specs: Vec<ImportSpec> = ids.iter().map(spec).collect();
+    specs.push(spec(&ids[3])); // listed twice: runs once
+    let (sink, events) = recorder();
+    let t0 = Instant::now();
+    let results = run_many(&c, specs, sink, CancellationToken::new()).await;
+    assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+    assert_eq!(results.len(), 20);
+    for ((id, result), want) in results.iter().zip(&ids) {
+        assert_eq!(id, want, "results in the order of the specs");
+        assert_eq!(result.as_ref().unwrap().status(), Some(RunStatus::Success));
+    }
+    assert_eq!(srv.triggers_accepted(), 20);
+    assert_eq!(srv.rejected_429(), 0);
+    let events = events.lock().unwrap();
+    for id in &ids {
+        let finished = events
+            .iter()
+            .filter(|e| matches!(e, Event::Finished { dataset_id, .. } if dataset_id == id))
+            .count();
+        assert_eq!(finished, 1);
+    }
+}
+
+#[tokio::test]
+async fn latest_run_reads_the_status() {
+    let srv = server().await;
+    let id = new_dataset();
+    let c = client(&srv, Some(PRIVATE_KEY));
+    assert_eq!(latest_run(&c, &id).await.unwrap(), None);
+    srv.add_dataset(id.as_str(), true, None);
+    let run = latest_run(&c, &id).await.unwrap().unwrap();
+    assert_eq!(run.status, RunStatus::Success);
+}

@@ -7,8 +7,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use std::future::Future;
 use tonic::{Request, Response, Status};
-use tracing::{Instrument, debug, info_span};
+
+use tracing::{Instrument, Span, info_span, trace};
 
 use super::codec;
 use super::diag::{AttrPath, Diagnostic, Diagnostics, PathStep, Severity};
@@ -205,6 +207,23 @@ fn encode(v: &Value, ty: &AttrType, what: &str) -> Result<pb::DynamicValue, Diag
         })
 }
 
+/// Runs a provider call inside its RPC span, with terraform-plugin-go's
+/// "Received request" / "Served request" trace lines around it.
+trait Traced: Future + Sized {
+    async fn traced(self, span: Span) -> Self::Output {
+        async move {
+            trace!("Received request");
+            let out = self.await;
+            trace!("Served request");
+            out
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+impl<F: Future> Traced for F {}
+
 fn unknown_type(kind: &str, type_name: &str) -> Diagnostic {
     Diagnostic::error(
         format!("Unknown {kind} type"),
@@ -260,6 +279,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         _request: Request<pb::get_metadata::Request>,
     ) -> Result<Response<pb::get_metadata::Response>, Status> {
         use pb::get_metadata::{DataSourceMetadata, ResourceMetadata};
+        trace!(tf_rpc = "GetMetadata", "Served request");
         Ok(Response::new(pb::get_metadata::Response {
             server_capabilities: Some(capabilities()),
             resources: self
@@ -286,7 +306,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         &self,
         _request: Request<pb::get_provider_schema::Request>,
     ) -> Result<Response<pb::get_provider_schema::Response>, Status> {
-        debug!(tf_rpc = "GetProviderSchema", "Served provider schema");
+        trace!(tf_rpc = "GetProviderSchema", "Served request");
         Ok(Response::new(self.schemas.response.clone()))
     }
 
@@ -294,6 +314,10 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         &self,
         _request: Request<pb::get_resource_identity_schemas::Request>,
     ) -> Result<Response<pb::get_resource_identity_schemas::Response>, Status> {
+        trace!(
+            tf_rpc = "GetResourceIdentitySchemas",
+            "Served request (no identities)"
+        );
         Ok(Response::new(Default::default()))
     }
 
@@ -301,6 +325,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         &self,
         _request: Request<pb::get_functions::Request>,
     ) -> Result<Response<pb::get_functions::Response>, Status> {
+        trace!(tf_rpc = "GetFunctions", "Served request (no functions)");
         Ok(Response::new(Default::default()))
     }
 
@@ -324,7 +349,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 type_name: String::new(),
                 config,
             })
-            .instrument(info_span!("rpc", tf_rpc = "ValidateProviderConfig"))
+            .traced(info_span!("rpc", tf_rpc = "ValidateProviderConfig"))
             .await;
         Ok(Response::new(pb::validate_provider_config::Response {
             diagnostics: diags_to_pb(diags),
@@ -350,7 +375,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 type_name: req.type_name,
                 config,
             })
-            .instrument(span)
+            .traced(span)
             .await;
         Ok(Response::new(pb::validate_resource_config::Response {
             diagnostics: diags_to_pb(diags),
@@ -375,7 +400,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 type_name: req.type_name,
                 config,
             })
-            .instrument(span)
+            .traced(span)
             .await;
         Ok(Response::new(pb::validate_data_resource_config::Response {
             diagnostics: diags_to_pb(diags),
@@ -421,7 +446,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 raw_state,
                 schema: typed.schema.clone(),
             })
-            .instrument(span)
+            .traced(span)
             .await;
         let mut diags = out.diagnostics;
         let upgraded_state = match encode(&out.state, &typed.ty, "upgraded state") {
@@ -457,7 +482,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 terraform_version: req.terraform_version,
                 config,
             })
-            .instrument(info_span!("rpc", tf_rpc = "ConfigureProvider"))
+            .traced(info_span!("rpc", tf_rpc = "ConfigureProvider"))
             .await;
         Ok(Response::new(pb::configure_provider::Response {
             diagnostics: diags_to_pb(diags),
@@ -483,7 +508,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 current_state,
                 private: req.private.clone(),
             })
-            .instrument(span)
+            .traced(span)
             .await;
         let mut diags = out.diagnostics;
         let (new_state, private) = match out.new_state {
@@ -532,7 +557,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 config,
                 prior_private: req.prior_private,
             })
-            .instrument(span)
+            .traced(span)
             .await;
         let mut diags = out.diagnostics;
         let planned_state = match encode(&out.planned_state, ty, "planned state") {
@@ -576,7 +601,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 config,
                 planned_private: req.planned_private,
             })
-            .instrument(span)
+            .traced(span)
             .await;
         let mut diags = out.diagnostics;
         let new_state = match encode(&out.new_state, ty, "new state") {
@@ -609,7 +634,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 type_name: req.type_name,
                 id: req.id,
             })
-            .instrument(span)
+            .traced(span)
             .await;
         let mut diags = out.diagnostics;
         let mut imported_resources = Vec::new();
@@ -653,7 +678,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 type_name: req.type_name,
                 config,
             })
-            .instrument(span)
+            .traced(span)
             .await;
         let mut diags = out.diagnostics;
         let state = match encode(&out.state, &typed.ty, "data source state") {
@@ -677,7 +702,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         let result = self
             .provider
             .stop_provider()
-            .instrument(info_span!("rpc", tf_rpc = "StopProvider"))
+            .traced(info_span!("rpc", tf_rpc = "StopProvider"))
             .await;
         Ok(Response::new(pb::stop_provider::Response {
             error: result.err().unwrap_or_default(),

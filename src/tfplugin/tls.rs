@@ -147,6 +147,7 @@ pub fn verify_p521_sha512(
     let fixed = der::ecdsa_signature_fixed(signature, 66).map_err(|_| bad())?;
     let sig = p521::ecdsa::Signature::from_slice(&fixed).map_err(|_| bad())?;
     vk.verify(message, &sig).map_err(|_| bad())?;
+    tracing::debug!("Verified the client's ECDSA P-521/SHA-512 handshake signature");
     Ok(HandshakeSignatureValid::assertion())
 }
 

@@ -229,6 +229,99 @@ mod tests {
         assert_eq!(key.point[0], 4);
     }
 
+    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        match content.len() {
+            n if n < 0x80 => out.push(n as u8),
+            n if n < 0x100 => out.extend([0x81, n as u8]),
+            n => out.extend([0x82, (n >> 8) as u8, n as u8]),
+        }
+        out.extend_from_slice(content);
+        out
+    }
+
+    fn der_int(bytes: &[u8]) -> Vec<u8> {
+        let mut b: Vec<u8> = bytes.iter().copied().skip_while(|x| *x == 0).collect();
+        if b.first().is_none_or(|x| x & 0x80 != 0) {
+            b.insert(0, 0);
+        }
+        tlv(0x02, &b)
+    }
+
+    /// A skeletal certificate carrying a P-521 public key: enough for the key extraction.
+    fn p521_cert(point: &[u8]) -> CertificateDer<'static> {
+        let alg = [
+            tlv(0x06, der::OID_EC_PUBLIC_KEY),
+            tlv(0x06, der::OID_SECP521R1),
+        ]
+        .concat();
+        let mut bits = vec![0];
+        bits.extend_from_slice(point);
+        let spki = tlv(0x30, &[tlv(0x30, &alg), tlv(0x03, &bits)].concat());
+        let empty = tlv(0x30, &[]);
+        let tbs = [
+            tlv(0xa0, &der_int(&[2])),
+            der_int(&[1]),
+            empty.clone(),
+            empty.clone(),
+            empty.clone(),
+            empty.clone(),
+            spki,
+        ]
+        .concat();
+        let cert = [tlv(0x30, &tbs), empty, tlv(0x03, &[0])].concat();
+        CertificateDer::from(tlv(0x30, &cert))
+    }
+
+    #[test]
+    fn p521_sha512_signatures() {
+        use p521::ecdsa::signature::RandomizedSigner;
+        let sk =
+            p521::ecdsa::SigningKey::from_slice(&[[0u8].as_slice(), &[7u8; 65]].concat()).unwrap();
+        let point = p521::ecdsa::VerifyingKey::from(&sk).to_encoded_point(false);
+        let cert = p521_cert(point.as_bytes());
+        let msg = b"TLS 1.3, client CertificateVerify";
+        let sig: p521::ecdsa::Signature = sk.sign_with_rng(&mut Counter(1), msg);
+        let raw = sig.to_bytes();
+        let der_sig = tlv(0x30, &[der_int(&raw[..66]), der_int(&raw[66..])].concat());
+
+        assert!(verify_p521_sha512(msg, &cert, &der_sig).is_ok());
+        assert!(verify_p521_sha512(b"another message", &cert, &der_sig).is_err());
+        let p256 = generate_server_cert().unwrap().cert;
+        assert!(verify_p521_sha512(msg, &p256, &der_sig).is_err());
+    }
+
+    /// A predictable RNG for the ECDSA nonce (tests only).
+    struct Counter(u64);
+
+    impl p521::ecdsa::signature::rand_core::RngCore for Counter {
+        fn next_u32(&mut self) -> u32 {
+            self.next_u64() as u32
+        }
+        fn next_u64(&mut self) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            self.0
+        }
+        fn fill_bytes(&mut self, dest: &mut [u8]) {
+            for chunk in dest.chunks_mut(8) {
+                let v = self.next_u64().to_le_bytes();
+                chunk.copy_from_slice(&v[..chunk.len()]);
+            }
+        }
+        fn try_fill_bytes(
+            &mut self,
+            dest: &mut [u8],
+        ) -> Result<(), p521::ecdsa::signature::rand_core::Error> {
+            self.fill_bytes(dest);
+            Ok(())
+        }
+    }
+
+    impl p521::ecdsa::signature::rand_core::CryptoRng for Counter {}
+
     #[test]
     fn verifier_pins_and_advertises_p521() {
         let a = generate_server_cert().unwrap();

@@ -141,9 +141,9 @@ pub enum ApiError {
     WebhookKeyRejected { dataset_id: DatasetId, status: u16 },
 
     #[error(
-        "Woosmap found no dataset {dataset_id} (HTTP 404 while {}). Check dataset_id, and that \
-         the private key belongs to the Woosmap project that owns the dataset.",
-        endpoint.doing()
+        "Dataset {dataset_id} was not found on Woosmap (HTTP 404 from the {endpoint} endpoint). \
+         Check dataset_id, and that the private key belongs to the Woosmap project that owns \
+         the dataset."
     )]
     NotFound {
         dataset_id: DatasetId,
@@ -371,9 +371,9 @@ fn format_validation(errors: &[(String, String)]) -> String {
         .join("; ")
 }
 
-/// A short human duration: `90s`, `1m 30s`, `300ms`.
+/// A short human duration: `90s` → `1m 30s`, `300ms`, `1s 500ms`; whole seconds from 10 s up.
 pub(crate) fn fmt_duration(d: Duration) -> String {
-    let d = if d.as_secs() >= 1 {
+    let d = if d.as_secs() >= 10 {
         Duration::from_secs(d.as_secs())
     } else {
         Duration::from_millis(d.as_millis() as u64)
@@ -547,6 +547,7 @@ mod tests {
         };
         assert!(e.to_string().contains("retry after 1m 30s"), "{e}");
         assert_eq!(fmt_duration(Duration::from_millis(300)), "300ms");
-        assert_eq!(fmt_duration(Duration::from_millis(5150)), "5s");
+        assert_eq!(fmt_duration(Duration::from_millis(5150)), "5s 150ms");
+        assert_eq!(fmt_duration(Duration::from_millis(12_345)), "12s");
     }
 }

@@ -104,7 +104,9 @@ pub enum EngineError {
     Api(#[from] ApiError),
 
     /// The timeout passed before the import ended. `run` is the last snapshot of the new run,
-    /// if it had shown up.
+    /// if it had shown up; `waited` is the timeout that ran out (`spec.timeout`). The engine
+    /// returns as soon as no further status read fits before the deadline, so this can come a
+    /// little (at most one poll interval) before the full timeout.
     #[error(
         "The import did not finish within {}{}. Allow a longer timeout (timeouts / --timeout / \
          timeout), or follow the import in the Woosmap console.",

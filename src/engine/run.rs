@@ -82,10 +82,12 @@ impl Runner {
         self.events.emit(event);
     }
 
+    /// The deadline ended the wait. `waited` is the timeout that ran out: the engine may stop
+    /// a little before it when no further status read fits inside it.
     fn timed_out(&self) -> EngineError {
         EngineError::TimedOut {
             run: self.new_run.clone(),
-            waited: self.start.elapsed(),
+            waited: self.spec.timeout,
         }
     }
 

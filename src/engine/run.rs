@@ -193,6 +193,11 @@ impl Runner {
     }
 
     fn outcome(&self, previous_run_id: Option<String>, run: Option<Run>) -> Outcome {
+        tracing::info!(
+            status = run.as_ref().map_or("triggered", |r| r.status.as_str()),
+            elapsed_ms = self.start.elapsed().as_millis() as u64,
+            "import done"
+        );
         Outcome {
             dataset_id: self.id().clone(),
             previous_run_id,

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+pub mod terraform;
+
 use woosmap::sandbox::{Sandbox, SandboxConfig, SandboxHandle};
 
 /// The private key the test sandboxes accept.

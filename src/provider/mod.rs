@@ -1,0 +1,237 @@
+//! Provider `woosmap`: its configuration (private key, base URL, with environment fallbacks)
+//! and the dispatch of Terraform operations to `woosmap_dataset_import` (resource.rs) and
+//! `woosmap_dataset_status` (data_source.rs). Everything here speaks engine and `tfplugin`
+//! values; protobuf stays in `tfplugin`.
+
+mod convert;
+mod data_source;
+mod resource;
+pub mod schema;
+
+use std::sync::{Arc, RwLock};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{Client, ClientConfig, RateLimits, Secret};
+use crate::tfplugin::{
+    self, AttrPath, ConfigureProviderRequest, Diagnostic, Diagnostics, ProviderSchema,
+    ValidateRequest, Value,
+};
+
+/// Default API root.
+pub const DEFAULT_BASE_URL: &str = "https://api.woosmap.com";
+
+/// What `ConfigureProvider` settled.
+#[derive(Clone)]
+pub(crate) struct Configured {
+    pub client: Client,
+    pub has_private_key: bool,
+}
+
+/// The `woosmap` provider.
+#[derive(Default)]
+pub struct WoosmapProvider {
+    configured: RwLock<Option<Configured>>,
+    /// Cancelled by `StopProvider` (Ctrl-C in Terraform): every wait in flight ends.
+    stop: Arc<RwLock<CancellationToken>>,
+}
+
+impl WoosmapProvider {
+    pub fn new() -> WoosmapProvider {
+        WoosmapProvider::default()
+    }
+
+    fn configured(&self) -> Result<Configured, Diagnostic> {
+        self.configured
+            .read()
+            .expect("config lock")
+            .clone()
+            .ok_or_else(|| {
+                Diagnostic::error(
+                    "Provider not configured",
+                    "Terraform called the woosmap provider before configuring it.",
+                )
+            })
+    }
+
+    fn stop_token(&self) -> CancellationToken {
+        self.stop.read().expect("stop lock").clone()
+    }
+}
+
+/// A non-empty environment variable.
+fn env(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// Checks a base URL: http(s), a host, no query (keys never go in URLs).
+fn check_base_url(url: &str) -> Result<String, String> {
+    let url = url.trim().trim_end_matches('/');
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("base_url must start with https:// or http://; got {url:?}."))?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(format!("base_url {url:?} has no host."));
+    }
+    if url.contains('?') || url.contains('#') {
+        return Err("base_url must not carry a query string or fragment.".into());
+    }
+    Ok(url.to_owned())
+}
+
+impl tfplugin::Provider for WoosmapProvider {
+    fn get_schema(&self) -> ProviderSchema {
+        schema::all()
+    }
+
+    async fn validate_provider_config(&self, req: ValidateRequest) -> Diagnostics {
+        let mut diags = Diagnostics::new();
+        if let Some(url) = req.config.attr("base_url").as_str()
+            && let Err(e) = check_base_url(url)
+        {
+            diags.push(Diagnostic::error("Invalid base_url", e).at(AttrPath::attr("base_url")));
+        }
+        if let Some(k) = req.config.attr("private_key").as_str()
+            && k.trim().is_empty()
+        {
+            diags.push(
+                Diagnostic::error(
+                    "Empty private_key",
+                    "private_key is empty: set it to a Woosmap private key with write permission, or leave it out to use WOOSMAP_PRIVATE_KEY.",
+                )
+                .at(AttrPath::attr("private_key")),
+            );
+        }
+        diags
+    }
+
+    async fn configure_provider(&self, req: ConfigureProviderRequest) -> Diagnostics {
+        let mut diags = Diagnostics::new();
+        let key = match req.config.attr("private_key") {
+            Value::String(k) if !k.trim().is_empty() => Some(k.trim().to_owned()),
+            // Unknown until apply: assume it will be there; apply configures again.
+            Value::Unknown => Some(String::new()),
+            _ => env("WOOSMAP_PRIVATE_KEY"),
+        };
+        let base_url = req
+            .config
+            .attr("base_url")
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| env("WOOSMAP_BASE_URL"))
+            .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
+        let base_url = match check_base_url(&base_url) {
+            Ok(u) => u,
+            Err(e) => {
+                diags.push(Diagnostic::error("Invalid base_url", e).at(AttrPath::attr("base_url")));
+                return diags;
+            }
+        };
+        let has_private_key = key.is_some();
+        let client = Client::new(ClientConfig {
+            base_url,
+            private_key: key.filter(|k| !k.is_empty()).map(Secret::new),
+            limits: RateLimits::from_env(),
+            ..ClientConfig::default()
+        });
+        match client {
+            Ok(client) => {
+                *self.configured.write().expect("config lock") = Some(Configured {
+                    client,
+                    has_private_key,
+                });
+            }
+            Err(e) => diags.error("Cannot configure the woosmap provider", e.to_string()),
+        }
+        diags
+    }
+
+    async fn validate_resource_config(&self, req: ValidateRequest) -> Diagnostics {
+        resource::validate(&req.config)
+    }
+
+    async fn validate_data_resource_config(&self, req: ValidateRequest) -> Diagnostics {
+        let mut diags = Diagnostics::new();
+        if let Err(d) = convert::dataset_id(&req.config) {
+            diags.push(d);
+        }
+        diags
+    }
+
+    async fn read_resource(
+        &self,
+        req: tfplugin::ReadResourceRequest,
+    ) -> tfplugin::ReadResourceResponse {
+        match self.configured() {
+            Ok(c) => resource::read(&c, req).await,
+            Err(d) => tfplugin::ReadResourceResponse {
+                new_state: Some(req.current_state),
+                private: req.private,
+                diagnostics: d.into(),
+            },
+        }
+    }
+
+    async fn plan_resource_change(
+        &self,
+        req: tfplugin::PlanResourceChangeRequest,
+    ) -> tfplugin::PlanResourceChangeResponse {
+        let has_key = self
+            .configured
+            .read()
+            .expect("config lock")
+            .as_ref()
+            .is_some_and(|c| c.has_private_key);
+        resource::plan(has_key, req)
+    }
+
+    async fn apply_resource_change(
+        &self,
+        req: tfplugin::ApplyResourceChangeRequest,
+    ) -> tfplugin::ApplyResourceChangeResponse {
+        if req.planned_state.is_null() {
+            // Destroy: the API has no "un-import"; forgetting is all there is to do.
+            return tfplugin::ApplyResourceChangeResponse::default();
+        }
+        match self.configured() {
+            Ok(c) => resource::apply(&c, req, self.stop_token()).await,
+            Err(d) => tfplugin::ApplyResourceChangeResponse {
+                new_state: req.prior_state,
+                diagnostics: d.into(),
+                ..Default::default()
+            },
+        }
+    }
+
+    async fn import_resource_state(
+        &self,
+        req: tfplugin::ImportResourceStateRequest,
+    ) -> tfplugin::ImportResourceStateResponse {
+        resource::import(req)
+    }
+
+    async fn read_data_source(
+        &self,
+        req: tfplugin::ReadDataSourceRequest,
+    ) -> tfplugin::ReadDataSourceResponse {
+        match self.configured() {
+            Ok(c) => data_source::read(&c, req).await,
+            Err(d) => tfplugin::ReadDataSourceResponse {
+                state: req.config,
+                diagnostics: d.into(),
+            },
+        }
+    }
+
+    async fn stop_provider(&self) -> Result<(), String> {
+        let mut token = self.stop.write().expect("stop lock");
+        token.cancel();
+        // Operations that start after the stop get a fresh token.
+        *token = CancellationToken::new();
+        Ok(())
+    }
+}

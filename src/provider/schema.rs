@@ -1,0 +1,159 @@
+//! The schemas of provider `woosmap`, resource `woosmap_dataset_import` and data source
+//! `woosmap_dataset_status`, with the description of every attribute (the docs pages are
+//! checked against these).
+
+use crate::tfplugin::{AttrType, Attribute, Block, NestedBlock, Nesting, ProviderSchema, Schema};
+
+/// Resource type name.
+pub const IMPORT_RESOURCE: &str = "woosmap_dataset_import";
+/// Data source type name.
+pub const STATUS_DATA_SOURCE: &str = "woosmap_dataset_status";
+
+/// `list(object({created_at, level, detail}))`.
+fn entries_type() -> AttrType {
+    AttrType::list(AttrType::object([
+        ("created_at", AttrType::String),
+        ("level", AttrType::String),
+        ("detail", AttrType::String),
+    ]))
+}
+
+/// The type of the `steps` attribute.
+pub fn steps_type() -> AttrType {
+    AttrType::list(AttrType::object([
+        ("name", AttrType::String),
+        ("status", AttrType::String),
+        ("start", AttrType::String),
+        ("end", AttrType::String),
+        ("entries", entries_type()),
+    ]))
+}
+
+/// The computed attributes describing a run, shared by the resource and the data source.
+fn run_attributes(block: Block) -> Block {
+    block
+        .attribute(
+            Attribute::new("run_id", AttrType::String)
+                .computed()
+                .description("Id of the import run (quote it to Woosmap support). Null when `wait` is false."),
+        )
+        .attribute(
+            Attribute::new("status", AttrType::String)
+                .computed()
+                .description("Status of the run: `success`, `failed` or `in_progress`; `triggered` when `wait` is false."),
+        )
+        .attribute(
+            Attribute::new("started_at", AttrType::String)
+                .computed()
+                .description("When the run's first step started (RFC 3339)."),
+        )
+        .attribute(
+            Attribute::new("finished_at", AttrType::String)
+                .computed()
+                .description("When the run's last step ended (RFC 3339); null while it runs."),
+        )
+        .attribute(
+            Attribute::new("steps", steps_type())
+                .computed()
+                .description("The steps of the run (`fetch`, then `import`), each with `name`, `status`, `start`, `end` and its log `entries` (`created_at`, `level`: info, warning or error, `detail`)."),
+        )
+}
+
+/// The provider block.
+pub fn provider() -> Schema {
+    Schema::new(
+        Block::new()
+            .description("Triggers Woosmap dataset imports and waits for them to finish.")
+            .attribute(
+                Attribute::new("private_key", AttrType::String)
+                    .optional()
+                    .sensitive()
+                    .description("Woosmap private key with write permission, sent as the `X-Api-Key` header. Defaults to the `WOOSMAP_PRIVATE_KEY` environment variable. Needed unless every import uses `reimport_key` with `wait = false`."),
+            )
+            .attribute(
+                Attribute::new("base_url", AttrType::String)
+                    .optional()
+                    .description("Base URL of the Woosmap API. Defaults to the `WOOSMAP_BASE_URL` environment variable, then `https://api.woosmap.com`."),
+            ),
+    )
+}
+
+/// `woosmap_dataset_import`.
+pub fn import_resource() -> Schema {
+    let timeouts = Block::new()
+        .description("How long to wait for the import.")
+        .attribute(
+            Attribute::new("create", AttrType::String)
+                .optional()
+                .description("Longest wait when the resource is created, as a duration such as `30m` (default) or `1h30m`."),
+        )
+        .attribute(
+            Attribute::new("update", AttrType::String)
+                .optional()
+                .description("Longest wait when `triggers` or `reimport_key` change, as a duration (default `30m`)."),
+        );
+    let block = Block::new()
+        .description("Triggers an import of a Woosmap dataset and waits for it to finish. Changing `triggers` runs a new import; destroying only forgets the resource.")
+        .attribute(
+            Attribute::new("id", AttrType::String)
+                .computed()
+                .description("The dataset id."),
+        )
+        .attribute(
+            Attribute::new("dataset_id", AttrType::String)
+                .required()
+                .description("Id (UUID) of the dataset to import. Changing it replaces the resource."),
+        )
+        .attribute(
+            Attribute::new("triggers", AttrType::map(AttrType::String))
+                .optional()
+                .description("Arbitrary map of strings; any change runs a new import in place (for example the checksum or version of the published file)."),
+        )
+        .attribute(
+            Attribute::new("reimport_key", AttrType::String)
+                .optional()
+                .sensitive()
+                .description("The dataset's reimport key: trigger through the reimport webhook instead of the private key."),
+        )
+        .attribute(
+            Attribute::new("wait", AttrType::Bool)
+                .optional()
+                .computed()
+                .description("Wait for the import to finish (default `true`). When false, apply returns once the import is triggered."),
+        )
+        .attribute(
+            Attribute::new("poll_interval", AttrType::String)
+                .optional()
+                .computed()
+                .description("Time between two status reads, as a duration (default `5s`, the API's limit; shorter values are paced to it)."),
+        );
+    Schema::new(
+        run_attributes(block).block(NestedBlock::new("timeouts", Nesting::Single, timeouts)),
+    )
+}
+
+/// `woosmap_dataset_status`.
+pub fn status_data_source() -> Schema {
+    let block = Block::new()
+        .description("The latest import run of a Woosmap dataset.")
+        .attribute(
+            Attribute::new("id", AttrType::String)
+                .computed()
+                .description("The dataset id."),
+        )
+        .attribute(
+            Attribute::new("dataset_id", AttrType::String)
+                .required()
+                .description("Id (UUID) of the dataset."),
+        );
+    Schema::new(run_attributes(block))
+}
+
+/// Everything the provider declares.
+pub fn all() -> ProviderSchema {
+    ProviderSchema {
+        provider: provider(),
+        resources: [(IMPORT_RESOURCE.to_owned(), import_resource())].into(),
+        data_sources: [(STATUS_DATA_SOURCE.to_owned(), status_data_source())].into(),
+    }
+}

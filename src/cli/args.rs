@@ -42,6 +42,10 @@ pub enum Command {
     Run(RunArgs),
     /// Show the latest import run of a dataset.
     Status(StatusArgs),
+    /// GitHub Action mode: read the `INPUT_*` variables set by action.yml, write
+    /// `$GITHUB_OUTPUT` and `$GITHUB_STEP_SUMMARY` (see docs/github-action.md).
+    #[command(hide = true)]
+    Action,
 }
 
 /// Options shared by every command that talks to the API.
@@ -93,7 +97,7 @@ pub struct StatusArgs {
     pub api: ApiArgs,
 }
 
-fn parse_dataset_id(s: &str) -> Result<DatasetId, String> {
+pub fn parse_dataset_id(s: &str) -> Result<DatasetId, String> {
     DatasetId::parse(s).map_err(|e| e.to_string())
 }
 
@@ -110,7 +114,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .map_err(|e| format!("expected a duration such as 30s, 5m or 1h30m, got {s:?} ({e})"))
 }
 
-fn parse_timeout(s: &str) -> Result<Duration, String> {
+pub fn parse_timeout(s: &str) -> Result<Duration, String> {
     let d = parse_duration(s)?;
     if d.is_zero() {
         return Err("the timeout must be longer than zero".into());
@@ -124,7 +128,7 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-fn parse_poll_interval(s: &str) -> Result<Duration, String> {
+pub fn parse_poll_interval(s: &str) -> Result<Duration, String> {
     let d = parse_duration(s)?;
     if d < Duration::from_millis(100) {
         return Err("the poll interval must be at least 100ms (the API allows one status read every 5s; shorter values are paced to that)".into());
@@ -135,7 +139,7 @@ fn parse_poll_interval(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-fn parse_base_url(s: &str) -> Result<String, String> {
+pub fn parse_base_url(s: &str) -> Result<String, String> {
     let s = s.trim().trim_end_matches('/');
     let rest = s
         .strip_prefix("https://")
@@ -166,7 +170,9 @@ mod tests {
 
     #[test]
     fn rejects_a_dataset_id_that_is_not_a_uuid() {
-        let err = parse(&["run", "--dataset-id", "stores"]).unwrap_err().to_string();
+        let err = parse(&["run", "--dataset-id", "stores"])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("--dataset-id"), "{err}");
         assert!(err.to_lowercase().contains("uuid"), "{err}");
     }

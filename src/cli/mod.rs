@@ -42,6 +42,7 @@ pub fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Run(args) => run(args).await,
             Command::Status(args) => status(args).await,
+            Command::Action => crate::action::run().await,
         }
     });
     code.into()

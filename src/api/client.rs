@@ -451,7 +451,12 @@ impl Client {
                         tracing::debug!(dataset_id = %id, %endpoint, kind = ?err.kind(), "not retrying: {err}");
                         return Err(err);
                     }
-                    let delay = backoff.next_delay();
+                    let mut delay = backoff.next_delay();
+                    if !matches!(err, ApiError::Connect { .. }) {
+                        // The request counted as sent: the pacer also holds the next attempt
+                        // back by the pacing interval; report the longer of the two waits.
+                        delay = delay.max(interval);
+                    }
                     (err, delay)
                 }
             };

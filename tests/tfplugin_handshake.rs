@@ -376,3 +376,41 @@ fn auto_mtls_with_pinned_client_certificate() {
         shutdown(channel, &mut plugin).await;
     });
 }
+
+#[test]
+fn ignores_sigint_and_shuts_down_with_open_streams() {
+    let mut plugin = start(&mut plugin_command());
+    runtime().block_on(async {
+        let channel = plain_channel(&plugin.addr).await;
+        // Terraform forwards Ctrl-C as StopProvider; the signal must not kill the plugin
+        let status = Command::new("kill")
+            .args(["-INT", &plugin.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            plugin.child.try_wait().unwrap().is_none(),
+            "SIGINT killed the plugin"
+        );
+        let stop = tfplugin6::provider_client::ProviderClient::new(channel.clone())
+            .stop_provider(tfplugin6::stop_provider::Request {})
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(stop.error, "");
+        assert_eq!(
+            health(channel.clone()).await.unwrap(),
+            ServingStatus::Serving
+        );
+
+        // go-plugin keeps a stdio stream open for the plugin's whole life
+        let mut stdio = plugin::grpc_stdio_client::GrpcStdioClient::new(channel.clone())
+            .stream_stdio(plugin::Empty {})
+            .await
+            .unwrap()
+            .into_inner();
+        shutdown(channel, &mut plugin).await;
+        assert!(matches!(stdio.message().await, Ok(None) | Err(_)));
+    });
+}

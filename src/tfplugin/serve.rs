@@ -77,6 +77,7 @@ pub fn serve<P: Provider>(provider: P) -> ExitCode {
 
 /// [`serve`] inside an existing runtime, without the cookie check or logger setup.
 pub async fn serve_async<P: Provider>(provider: P) -> Result<(), ServeError> {
+    ignore_sigint();
     handshake::check_protocol_versions(std::env::var("PLUGIN_PROTOCOL_VERSIONS").ok().as_deref())?;
     let listener = handshake::bind_listener(
         std::env::var("PLUGIN_MIN_PORT").ok().as_deref(),
@@ -101,7 +102,6 @@ pub async fn serve_async<P: Provider>(provider: P) -> Result<(), ServeError> {
     handshake::announce(&handshake::handshake_line(addr, cert.as_deref()))?;
     info!(address = %addr, tls = acceptor.is_some(), "Plugin listening");
 
-    ignore_sigint();
     let shutdown = CancellationToken::new();
     let incoming = accept_loop(listener, acceptor, shutdown.clone());
     run_server(service, incoming, shutdown).await

@@ -173,6 +173,7 @@ impl Provider for TestProvider {
             .as_str()
             .unwrap_or_default()
             .to_owned();
+        assert_ne!(input, "panic", "test provider asked to panic");
         let mut state = req.config;
         state.set("output", Value::string(format!("echo:{input}")));
         ReadDataSourceResponse {
@@ -311,6 +312,17 @@ fn scenario(tf: &Terraform) {
     );
 
     tf.ok(&["destroy", "-auto-approve", "-no-color"]);
+
+    // a provider panic is reported by Terraform as a plugin crash, with our panic line
+    tf.config("data \"woosmap_echo\" \"p\" {\n  input = \"panic\"\n}\n");
+    let out = tf.run(&["plan", "-no-color"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("panic: assertion `left != right` failed: test provider asked to panic"),
+        "{err}"
+    );
+    assert!(err.contains("plugin crashed"), "{err}");
 
     let log = std::fs::read_to_string(&tf.log).unwrap();
     for rpc in [

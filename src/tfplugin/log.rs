@@ -1,6 +1,6 @@
 //! Logging for a plugin: hclog-style JSON lines on stderr, which Terraform parses and
 //! re-emits as provider logs (`TF_LOG_PROVIDER`, else `TF_LOG`), and a panic hook that
-//! prints the `panic: ` line Terraform uses to report a provider crash.
+//! prints the `panic: ` line Terraform uses to report a provider crash, then exits.
 //!
 //! Line format: `{"@level":"info","@message":"...","@module":"provider",
 //! "@timestamp":"2006-01-02T15:04:05.000000Z", ...span and event fields}`. Nothing is ever
@@ -52,7 +52,8 @@ pub fn init() {
     install_panic_hook();
 }
 
-/// Prints `panic: <message>` and the location on stderr, then runs the previous hook.
+/// Prints `panic: <message>` and the location on stderr, runs the previous hook, and
+/// exits with status 2 (as a Go plugin does).
 pub fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -73,6 +74,9 @@ pub fn install_panic_hook() {
             "panic: {msg}\n\nthread '{name}' at {location}"
         );
         previous(info);
+        // Like a Go plugin: a panic anywhere (even in a request task that tokio would
+        // survive) ends the process, so Terraform reports the crash with this output.
+        std::process::exit(2);
     }));
 }
 

@@ -709,3 +709,156 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pb::provider_server::Provider as _;
+
+    /// One resource `t_r` with `id` (computed) and `name` (required).
+    struct Fake;
+
+    impl Provider for Fake {
+        fn get_schema(&self) -> ProviderSchema {
+            let block = Block::new()
+                .attribute(Attribute::new("id", AttrType::String).computed())
+                .attribute(Attribute::new("name", AttrType::String).required());
+            ProviderSchema {
+                resources: [("t_r".to_owned(), Schema::new(block))].into(),
+                ..Default::default()
+            }
+        }
+
+        async fn read_resource(&self, req: p::ReadResourceRequest) -> p::ReadResourceResponse {
+            let mut resp = p::ReadResourceResponse::default();
+            match req.current_state.attr("name").as_str() {
+                Some("fail") => resp.diagnostics.error("boom", ""),
+                Some("gone") => {}
+                Some("bad") => resp.new_state = Some(Value::object([("name", Value::int(1))])),
+                _ => resp.new_state = Some(req.current_state),
+            }
+            resp
+        }
+    }
+
+    fn service() -> ProviderService<Fake> {
+        ProviderService::new(Arc::new(Fake))
+    }
+
+    fn state(name: &str) -> pb::DynamicValue {
+        let ty = AttrType::object([("id", AttrType::String), ("name", AttrType::String)]);
+        let v = Value::object([("id", Value::from("x")), ("name", Value::from(name))]);
+        pb::DynamicValue {
+            msgpack: codec::to_msgpack(&v, &ty).unwrap(),
+            json: Vec::new(),
+        }
+    }
+
+    async fn read(name: &str) -> pb::read_resource::Response {
+        service()
+            .read_resource(Request::new(pb::read_resource::Request {
+                type_name: "t_r".into(),
+                current_state: Some(state(name)),
+                private: b"p".to_vec(),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn schema_response() {
+        let resp = rt()
+            .block_on(service().get_provider_schema(Request::new(Default::default())))
+            .unwrap()
+            .into_inner();
+        let attrs = &resp.resource_schemas["t_r"]
+            .block
+            .as_ref()
+            .unwrap()
+            .attributes;
+        assert_eq!(attrs[0].name, "id");
+        assert_eq!(attrs[0].r#type, br#""string""#);
+        assert!(attrs[0].computed && attrs[1].required);
+        assert!(!resp.server_capabilities.unwrap().plan_destroy);
+    }
+
+    #[test]
+    fn read_outcomes() {
+        rt().block_on(async {
+            let ok = read("keep").await;
+            assert_eq!(ok.new_state, Some(state("keep")));
+            assert!(ok.diagnostics.is_empty());
+
+            // an error without a state keeps the current state
+            let failed = read("fail").await;
+            assert_eq!(failed.new_state, Some(state("fail")));
+            assert_eq!(failed.private, b"p");
+            assert_eq!(failed.diagnostics[0].summary, "boom");
+
+            // no state, no error: gone (msgpack nil)
+            let gone = read("gone").await;
+            assert_eq!(gone.new_state.unwrap().msgpack, [0xc0]);
+
+            // a value that does not fit the schema is reported at its path
+            let bad = read("bad").await;
+            assert_eq!(bad.new_state, Some(state("bad")));
+            let d = &bad.diagnostics[0];
+            assert_eq!(d.summary, "Provider produced an invalid value");
+            assert_eq!(d.attribute, Some(path_to_pb(&AttrPath::attr("name"))));
+        });
+    }
+
+    #[test]
+    fn unknown_type_and_unimplemented_defaults_are_diagnostics() {
+        rt().block_on(async {
+            let resp = service()
+                .plan_resource_change(Request::new(pb::plan_resource_change::Request {
+                    type_name: "nope".into(),
+                    ..Default::default()
+                }))
+                .await
+                .unwrap()
+                .into_inner();
+            assert_eq!(resp.diagnostics[0].summary, "Unknown resource type");
+
+            let resp = service()
+                .apply_resource_change(Request::new(pb::apply_resource_change::Request {
+                    type_name: "t_r".into(),
+                    prior_state: Some(state("a")),
+                    ..Default::default()
+                }))
+                .await
+                .unwrap()
+                .into_inner();
+            assert_eq!(resp.diagnostics[0].summary, "Unsupported resource type");
+            assert_eq!(resp.new_state, Some(state("a")));
+        });
+    }
+
+    #[test]
+    fn upgrade_decodes_json_with_current_schema() {
+        let resp = rt()
+            .block_on(service().upgrade_resource_state(Request::new(
+                pb::upgrade_resource_state::Request {
+                    type_name: "t_r".into(),
+                    version: 0,
+                    raw_state: Some(pb::RawState {
+                        json: br#"{"id":"x","name":"n","removed":true}"#.to_vec(),
+                        flatmap: Default::default(),
+                    }),
+                },
+            )))
+            .unwrap()
+            .into_inner();
+        assert!(resp.diagnostics.is_empty());
+        assert_eq!(resp.upgraded_state, Some(state("n")));
+    }
+}

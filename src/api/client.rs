@@ -148,6 +148,9 @@ type RetryObserver = Arc<dyn Fn(&RetryNotice) + Send + Sync>;
 pub struct Client {
     inner: Arc<Inner>,
     on_retry: Option<RetryObserver>,
+    /// Triggers return a 429 at once instead of waiting it out (see
+    /// [`Client::surfacing_trigger_rate_limits`]).
+    surface_trigger_429: bool,
 }
 
 struct Inner {
@@ -249,6 +252,7 @@ impl Client {
                 limits: cfg.limits,
             }),
             on_retry: None,
+            surface_trigger_429: false,
         })
     }
 
@@ -259,8 +263,20 @@ impl Client {
         observer: impl Fn(&RetryNotice) + Send + Sync + 'static,
     ) -> Client {
         Client {
-            inner: self.inner.clone(),
             on_retry: Some(Arc::new(observer)),
+            ..self.clone()
+        }
+    }
+
+    /// A clone whose trigger calls (API and webhook) answer a 429 at once with
+    /// `ApiError::RateLimited` instead of waiting it out and retrying. The hold-off is still
+    /// recorded in the shared pacer, so a later trigger waits for it. The engine uses this: a
+    /// 429 on a trigger means someone else triggered the dataset, so it re-reads the status
+    /// (and waits for that import) before triggering again.
+    pub fn surfacing_trigger_rate_limits(&self) -> Client {
+        Client {
+            surface_trigger_429: true,
+            ..self.clone()
         }
     }
 
@@ -435,6 +451,9 @@ impl Client {
                         retry_after_header = retry_after.is_some(),
                         "rate limited (HTTP 429): waiting before retrying"
                     );
+                    if self.surface_trigger_429 && endpoint != Endpoint::Status {
+                        return Err(err);
+                    }
                     // The pacer's hold-off enforces the wait; the check below only decides
                     // whether it still fits before the deadline.
                     (err, wait)

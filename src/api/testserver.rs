@@ -157,12 +157,17 @@ impl TestServer {
 
     /// Starts a run now, as if someone else had triggered it (not counted as a trigger).
     pub fn start_run_now(&self, id: &str) {
+        self.start_run_in(id, Duration::ZERO);
+    }
+
+    /// Starts a run that shows up after `delay`, as if someone else had just triggered it.
+    pub fn start_run_in(&self, id: &str, delay: Duration) {
         let mut sim = self.sim.lock().unwrap();
         let ds = sim.datasets.get_mut(id).unwrap();
         ds.runs.push(SimRun {
             id: new_id(),
-            visible_at: Some(Instant::now()),
-            wall: SystemTime::now(),
+            visible_at: Some(Instant::now() + delay),
+            wall: SystemTime::now() + delay,
             fail: false,
         });
     }

@@ -25,6 +25,10 @@ pub const CONFIRM_MIN: Duration = Duration::from_secs(10);
 /// - The new run is the first status whose run id differs from the one seen just before the
 ///   trigger; a 404 or the previous run showing right after the trigger means "not started
 ///   yet".
+/// - A 429 on the trigger means someone else just triggered the dataset: the engine waits out
+///   the window (`Retry-After`, else the trigger limit, + margin; `Retrying`), then observes
+///   again (a second `Observed`, and `WaitingForRunning` if their import runs) before
+///   triggering.
 /// - With `wait == false`, returns once triggered (`run: None`). With a webhook and no private
 ///   key (the status cannot be read), `wait == false` triggers directly without observing;
 ///   `wait == true` fails with `MissingPrivateKey`.
@@ -38,13 +42,15 @@ pub async fn run_import(
 ) -> Result<Outcome, EngineError> {
     let start = Instant::now();
     let observer_sink = events.clone();
-    let client = client.with_retry_observer(move |n| {
-        observer_sink.emit(Event::Retrying {
-            dataset_id: n.dataset_id.clone(),
-            reason: n.reason.clone(),
-            delay: n.delay,
+    let client = client
+        .with_retry_observer(move |n| {
+            observer_sink.emit(Event::Retrying {
+                dataset_id: n.dataset_id.clone(),
+                reason: n.reason.clone(),
+                delay: n.delay,
+            })
         })
-    });
+        .surfacing_trigger_rate_limits();
     let mut runner = Runner {
         deadline: start.checked_add(spec.timeout).unwrap_or_else(far_future),
         start,
@@ -60,6 +66,14 @@ pub async fn run_import(
 
 fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600)
+}
+
+/// How a trigger attempt ended.
+enum Triggered {
+    /// An import started; the new run if it was already seen (while confirming).
+    Yes(Option<Run>),
+    /// Woosmap answered 429 (with this `Retry-After`): someone else triggered the dataset.
+    RateLimited(Option<Duration>),
 }
 
 struct Runner {
@@ -122,7 +136,15 @@ impl Runner {
         if via_webhook && !self.spec.wait && !self.client.has_private_key() {
             // The status cannot be read without a private key: trigger blindly (documented).
             tracing::debug!("no private key: triggering the webhook without observing");
-            self.trigger_once().await?;
+            loop {
+                match self.trigger_once().await {
+                    Ok(()) => break,
+                    Err(EngineError::Api(ApiError::RateLimited { retry_after, .. })) => {
+                        self.wait_out_rate_limit(retry_after).await?
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
             self.emit(Event::Triggered {
                 dataset_id: self.id().clone(),
                 via_webhook,
@@ -130,33 +152,41 @@ impl Runner {
             return Ok(self.outcome(None, None));
         }
 
-        // 1. Observe.
-        let mut current = self.status().await?;
-        self.emit(Event::Observed {
-            dataset_id: self.id().clone(),
-            previous: current.clone(),
-        });
-
-        // 2. Never trigger over a running import: wait for it to end.
         let mut announced: Option<String> = None;
-        while let Some(run) = current
-            .as_ref()
-            .filter(|r| r.status == RunStatus::InProgress)
-        {
-            if announced.as_deref() != Some(run.id.as_str()) {
-                tracing::info!(run_id = %run.id, "an import is running: waiting for it to end");
-                self.emit(Event::WaitingForRunning {
-                    dataset_id: self.id().clone(),
-                    run_id: run.id.clone(),
-                });
-                announced = Some(run.id.clone());
-            }
-            current = self.status().await?;
-        }
-        let previous_id = current.map(|r| r.id);
+        let (previous_id, seen_while_confirming) = loop {
+            // 1. Observe.
+            let mut current = self.status().await?;
+            self.emit(Event::Observed {
+                dataset_id: self.id().clone(),
+                previous: current.clone(),
+            });
 
-        // 3. Trigger (at most once in effect).
-        let seen_while_confirming = self.trigger_confirmed(&previous_id).await?;
+            // 2. Never trigger over a running import: wait for it to end.
+            while let Some(run) = current
+                .as_ref()
+                .filter(|r| r.status == RunStatus::InProgress)
+            {
+                if announced.as_deref() != Some(run.id.as_str()) {
+                    tracing::info!(run_id = %run.id, "an import is running: waiting for it to end");
+                    self.emit(Event::WaitingForRunning {
+                        dataset_id: self.id().clone(),
+                        run_id: run.id.clone(),
+                    });
+                    announced = Some(run.id.clone());
+                }
+                current = self.status().await?;
+            }
+            let previous_id = current.map(|r| r.id);
+
+            // 3. Trigger (at most once in effect). A 429 means someone else just triggered
+            // this dataset: wait out the window, then look again (their import may be running).
+            match self.trigger_confirmed(&previous_id).await? {
+                Triggered::Yes(seen) => break (previous_id, seen),
+                Triggered::RateLimited(retry_after) => {
+                    self.wait_out_rate_limit(retry_after).await?
+                }
+            }
+        };
         if !self.spec.wait {
             return Ok(self.outcome(previous_id, None));
         }
@@ -206,6 +236,38 @@ impl Runner {
         }
     }
 
+    /// After a 429 on a trigger: waits for `Retry-After` (else the trigger window) plus the
+    /// margin, cancellably, or fails at once with the 429 if that outlives the deadline.
+    async fn wait_out_rate_limit(&self, retry_after: Option<Duration>) -> Result<(), EngineError> {
+        let wait = retry_after.unwrap_or(self.client.limits().trigger) + TRIGGER_MARGIN;
+        if Instant::now() + wait >= self.deadline {
+            return Err(EngineError::Api(ApiError::RateLimited {
+                dataset_id: self.id().clone(),
+                endpoint: match self.spec.via {
+                    TriggerVia::Api => crate::api::Endpoint::Trigger,
+                    TriggerVia::Webhook(_) => crate::api::Endpoint::Webhook,
+                },
+                retry_after,
+            }));
+        }
+        tracing::info!(
+            wait_ms = wait.as_millis() as u64,
+            "trigger rate limited (HTTP 429): someone else triggered this dataset"
+        );
+        self.emit(Event::Retrying {
+            dataset_id: self.id().clone(),
+            reason: "rate limited (HTTP 429): another client triggered this dataset; waiting, \
+                     then checking its status again"
+                .to_owned(),
+            delay: wait,
+        });
+        tokio::select! {
+            biased;
+            _ = self.cancel.cancelled() => Err(EngineError::Cancelled { run: self.new_run.clone() }),
+            _ = tokio::time::sleep(wait) => Ok(()),
+        }
+    }
+
     /// One trigger call through the configured endpoint.
     async fn trigger_once(&self) -> Result<(), EngineError> {
         let (id, deadline) = (self.id(), self.deadline);
@@ -226,7 +288,7 @@ impl Runner {
     async fn trigger_confirmed(
         &mut self,
         previous_id: &Option<String>,
-    ) -> Result<Option<Run>, EngineError> {
+    ) -> Result<Triggered, EngineError> {
         let via_webhook = matches!(self.spec.via, TriggerVia::Webhook(_));
         loop {
             let err = match self.trigger_once().await {
@@ -236,7 +298,10 @@ impl Runner {
                         dataset_id: self.id().clone(),
                         via_webhook,
                     });
-                    return Ok(None);
+                    return Ok(Triggered::Yes(None));
+                }
+                Err(EngineError::Api(ApiError::RateLimited { retry_after, .. })) => {
+                    return Ok(Triggered::RateLimited(retry_after));
                 }
                 Err(EngineError::Api(e)) if e.may_have_been_processed() => e,
                 Err(e) => return Err(e),
@@ -261,7 +326,7 @@ impl Runner {
                     dataset_id: self.id().clone(),
                     via_webhook,
                 });
-                return Ok(Some(run));
+                return Ok(Triggered::Yes(Some(run)));
             }
             if Instant::now() >= self.deadline {
                 return Err(self.timed_out());

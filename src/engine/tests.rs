@@ -167,6 +167,48 @@ async fn waits_for_a_running_import_before_triggering() {
 }
 
 #[tokio::test]
+async fn a_429_on_the_trigger_means_look_again_before_triggering() {
+    let srv = server().await;
+    let id = new_dataset();
+    srv.add_dataset(id.as_str(), true, None);
+    // Someone else triggered just before us: their run shows up after a while, and our trigger
+    // is refused with a 429.
+    let others_end = Instant::now() + Duration::from_secs(1) + DURATION;
+    srv.start_run_in(id.as_str(), Duration::from_secs(1));
+    srv.push_fault(
+        Kind::Trigger,
+        Fault::Respond(429, r#"{"details":"Rate limit reached"}"#, None),
+    );
+    let c = client(&srv, Some(PRIVATE_KEY));
+    let (sink, events) = recorder();
+    let out = run_import(&c, spec(&id), sink, CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(out.status(), Some(RunStatus::Success));
+    let trace = names(&events.lock().unwrap());
+    assert_eq!(
+        &trace[..5],
+        [
+            "observed run",
+            "retrying",
+            "observed run",
+            "waiting",
+            "triggered webhook=false"
+        ],
+        "{trace:?}"
+    );
+    let accepted = srv
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .nth(1)
+        .unwrap();
+    assert!(accepted.at >= others_end, "triggered over a running import");
+    assert_eq!(srv.triggers_accepted(), 1);
+    assert_eq!(srv.rejected_429(), 0);
+}
+
+#[tokio::test]
 async fn no_wait_triggers_and_returns() {
     let srv = server().await;
     let id = new_dataset();

@@ -466,7 +466,7 @@ async fn auth_errors_end_the_import() {
 async fn many_datasets_at_once() {
     let srv = server().await;
     let c = client(&srv, Some(PRIVATE_KEY));
-    let ids: Vec<DatasetId> = (0..20).map(|_| new_dataset()).collect();
+    let ids: Vec<DatasetId> = (0..100).map(|_| new_dataset()).collect();
     for (i, id) in ids.iter().enumerate() {
         srv.add_dataset(id.as_str(), i % 2 == 0, None);
     }
@@ -476,12 +476,12 @@ async fn many_datasets_at_once() {
     let t0 = Instant::now();
     let results = run_many(&c, specs, sink, CancellationToken::new()).await;
     assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
-    assert_eq!(results.len(), 20);
+    assert_eq!(results.len(), 100);
     for ((id, result), want) in results.iter().zip(&ids) {
         assert_eq!(id, want, "results in the order of the specs");
         assert_eq!(result.as_ref().unwrap().status(), Some(RunStatus::Success));
     }
-    assert_eq!(srv.triggers_accepted(), 20);
+    assert_eq!(srv.triggers_accepted(), 100);
     assert_eq!(srv.rejected_429(), 0);
     let events = events.lock().unwrap();
     for id in &ids {

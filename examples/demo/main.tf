@@ -1,11 +1,13 @@
-# A self-contained demo for the local sandbox (woosmap-sandbox), which accepts any dataset id.
-# The provider block is empty: the key and the API root come from the environment, e.g.
+# A self-contained demo against the local sandbox (woosmap-sandbox), which accepts any dataset
+# id. The provider block is empty: the key and the API root come from the environment. Start
+# the sandbox with short windows and tell the provider about them:
 #
-#   export WOOSMAP_PRIVATE_KEY=sandbox-private-key
-#   export WOOSMAP_BASE_URL=http://127.0.0.1:8787
+#   woosmap-sandbox --listen 127.0.0.1:8787 --trigger-window 10s --status-window 1s \
+#     --import-duration 5s &
+#   export WOOSMAP_PRIVATE_KEY=sandbox-private-key WOOSMAP_BASE_URL=http://127.0.0.1:8787
+#   export WOOSMAP_TRIGGER_INTERVAL=10s WOOSMAP_STATUS_INTERVAL=1s
 #
-# then `terraform apply`, edit `catalog_version` (or pass -var catalog_version=2) and apply
-# again to run a new import in place.
+# then `terraform apply`; apply again with -var catalog_version=2 to run new imports in place.
 
 terraform {
   required_providers {

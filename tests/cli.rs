@@ -10,7 +10,14 @@ use common::{KEY, cli, dataset, run, sandbox};
 use woosmap::sandbox::{DatasetConfig, Fault, FaultEndpoint, FaultKind, KeyState, Outcome};
 
 fn json_run(id: &str) -> Vec<&str> {
-    vec!["run", "--dataset-id", id, "--poll-interval", "300ms", "--json"]
+    vec![
+        "run",
+        "--dataset-id",
+        id,
+        "--poll-interval",
+        "300ms",
+        "--json",
+    ]
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -112,7 +119,10 @@ async fn a_running_import_is_waited_on_and_not_doubled() {
     assert!(ran.stderr.contains("already running"), "{ran:?}");
     let stats = sb.stats();
     let ds = stats.dataset(&id).unwrap();
-    assert_eq!(ds.triggers_while_running, 0, "triggered over a running import");
+    assert_eq!(
+        ds.triggers_while_running, 0,
+        "triggered over a running import"
+    );
     assert_eq!(ds.triggers, 1);
     assert_eq!(ds.runs.len(), 2, "the running one, then ours: {ds:?}");
     assert_eq!(stats.rate_limited, 0);
@@ -327,7 +337,11 @@ async fn invalid_input_fails_before_any_request_naming_the_field() {
     let sb = sandbox().await;
     let id = dataset();
     let cases: Vec<(Vec<&str>, Option<&str>, &str)> = vec![
-        (vec!["run", "--dataset-id", "stores-2024"], None, "--dataset-id"),
+        (
+            vec!["run", "--dataset-id", "stores-2024"],
+            None,
+            "--dataset-id",
+        ),
         (
             vec!["run", "--dataset-id", &id, "--timeout", "ten minutes"],
             None,
@@ -338,7 +352,11 @@ async fn invalid_input_fails_before_any_request_naming_the_field() {
             None,
             "--poll-interval",
         ),
-        (vec!["run", "--dataset-id", &id], Some(""), "WOOSMAP_PRIVATE_KEY"),
+        (
+            vec!["run", "--dataset-id", &id],
+            Some(""),
+            "WOOSMAP_PRIVATE_KEY",
+        ),
         (
             vec!["status", "--dataset-id", &id],
             Some("  "),
@@ -353,9 +371,16 @@ async fn invalid_input_fails_before_any_request_naming_the_field() {
         cmd.args(&args);
         let ran = run(cmd).await;
         assert_eq!(ran.code, 2, "{args:?}: {ran:?}");
-        assert!(ran.stderr.contains(field), "{args:?} should name {field}: {ran:?}");
+        assert!(
+            ran.stderr.contains(field),
+            "{args:?} should name {field}: {ran:?}"
+        );
     }
-    assert_eq!(sb.stats().requests, 0, "a request was sent for invalid input");
+    assert_eq!(
+        sb.stats().requests,
+        0,
+        "a request was sent for invalid input"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -396,11 +421,16 @@ async fn ctrl_c_stops_the_wait_within_a_second() {
     let code = tokio::task::spawn_blocking(move || child.wait().unwrap())
         .await
         .unwrap();
-    assert!(sent.elapsed() < Duration::from_secs(1), "{:?}", sent.elapsed());
+    assert!(
+        sent.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        sent.elapsed()
+    );
     assert_eq!(code.code(), Some(130));
     let rest: Vec<String> = rx.try_iter().collect();
     assert!(
-        rest.iter().any(|l| l.contains("keep running on Woosmap's side")),
+        rest.iter()
+            .any(|l| l.contains("keep running on Woosmap's side")),
         "{seen:?} {rest:?}"
     );
 }

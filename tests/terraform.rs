@@ -82,11 +82,21 @@ async fn lifecycle_init_plan_apply_update_import_destroy() {
     let (tf, sb, id) = blocking(move || {
         tf.ok(&["state", "rm", "woosmap_dataset_import.stores"]);
         tf.ok(&["import", "-no-color", "woosmap_dataset_import.stores", &id]);
-        let show = tf.ok(&["state", "show", "-no-color", "woosmap_dataset_import.stores"]);
-        assert!(show.stdout.contains(&sb.stats().dataset(&id).unwrap().runs[1]), "{show:?}");
+        let show = tf.ok(&[
+            "state",
+            "show",
+            "-no-color",
+            "woosmap_dataset_import.stores",
+        ]);
+        assert!(
+            show.stdout
+                .contains(&sb.stats().dataset(&id).unwrap().runs[1]),
+            "{show:?}"
+        );
         let plan = tf.ok(&["plan", "-no-color"]);
         assert!(
-            !plan.stdout.contains("run_id") || !plan.stdout.contains("known after apply)\n      ~ run_id"),
+            !plan.stdout.contains("run_id")
+                || !plan.stdout.contains("known after apply)\n      ~ run_id"),
             "{plan:?}"
         );
         tf.ok(&["destroy", "-auto-approve", "-no-color"]);
@@ -95,10 +105,20 @@ async fn lifecycle_init_plan_apply_update_import_destroy() {
     .await;
     let stats = sb.stats();
     let ds = stats.dataset(&id).unwrap();
-    assert_eq!(ds.runs.len(), 2, "import or destroy triggered an import: {ds:?}");
+    assert_eq!(
+        ds.runs.len(),
+        2,
+        "import or destroy triggered an import: {ds:?}"
+    );
     assert_eq!(ds.triggers_while_running, 0);
-    assert_eq!(stats.rate_limited, 0, "our pacing provoked a 429: {stats:?}");
-    assert!(!tf.file("terraform.tfstate").contains("woosmap_dataset_import"));
+    assert_eq!(
+        stats.rate_limited, 0,
+        "our pacing provoked a 429: {stats:?}"
+    );
+    assert!(
+        !tf.file("terraform.tfstate")
+            .contains("woosmap_dataset_import")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -134,7 +154,11 @@ async fn the_create_timeout_ends_a_never_ending_import() {
     sb.configure_dataset(&id, DatasetConfig::default().outcome(Outcome::Never))
         .unwrap();
     let tf = Terraform::new(&sb.base_url());
-    tf.write(&import_config(&id, "1", "  timeouts {\n    create = \"3s\"\n  }"));
+    tf.write(&import_config(
+        &id,
+        "1",
+        "  timeouts {\n    create = \"3s\"\n  }",
+    ));
     blocking(move || {
         let started = Instant::now();
         let apply = tf.run(&["apply", "-auto-approve", "-no-color"]);
@@ -204,13 +228,26 @@ async fn ctrl_c_ends_the_apply_within_seconds() {
         let status = child.wait().unwrap();
         let waited = sent.elapsed();
         let mut out = String::new();
-        child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
         let mut err = String::new();
-        child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
         eprintln!("{out}\n{err}");
         assert!(waited < Duration::from_secs(5), "took {waited:?}");
         assert!(!status.success());
-        assert!(err.contains("Stopped waiting") || out.contains("Interrupt"), "{out}\n{err}");
+        assert!(
+            err.contains("Stopped waiting") || out.contains("Interrupt"),
+            "{out}\n{err}"
+        );
     })
     .await;
 }

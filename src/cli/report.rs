@@ -92,7 +92,11 @@ pub fn write_text(out: &mut impl Write, report: &DatasetReport<'_>) -> std::io::
                 report.dataset_id,
                 duration_suffix(report)
             )?;
-            for step in report.steps.iter().filter(|s| s.status == RunStatus::Failed) {
+            for step in report
+                .steps
+                .iter()
+                .filter(|s| s.status == RunStatus::Failed)
+            {
                 let errors: Vec<_> = step.entries.iter().filter(|e| e.level == "error").collect();
                 writeln!(out, "  step {} failed:", step.name)?;
                 if errors.is_empty() {

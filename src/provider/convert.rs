@@ -61,7 +61,8 @@ pub fn known_str<'a>(v: &'a Value, name: &str) -> Option<&'a str> {
 pub fn dataset_id(config: &Value) -> Result<Option<DatasetId>, Diagnostic> {
     match config.get("dataset_id") {
         Some(Value::String(s)) => DatasetId::parse(s).map(Some).map_err(|e| {
-            Diagnostic::error("Invalid dataset_id", format!("{e}.")).at(AttrPath::attr("dataset_id"))
+            Diagnostic::error("Invalid dataset_id", format!("{e}."))
+                .at(AttrPath::attr("dataset_id"))
         }),
         Some(Value::Null) => Err(Diagnostic::error(
             "Missing dataset_id",

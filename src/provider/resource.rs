@@ -16,7 +16,7 @@ use super::convert::{self, known_str};
 use crate::api::{ApiError, Run, RunStatus, Secret};
 use crate::engine::{self, EngineError, Event, EventSink, ImportSpec, TriggerVia};
 use crate::tfplugin::{
-    AttrPath, ApplyResourceChangeRequest, ApplyResourceChangeResponse, Diagnostic, Diagnostics,
+    ApplyResourceChangeRequest, ApplyResourceChangeResponse, AttrPath, Diagnostic, Diagnostics,
     ImportResourceStateRequest, ImportResourceStateResponse, ImportedResource,
     PlanResourceChangeRequest, PlanResourceChangeResponse, ReadResourceRequest,
     ReadResourceResponse, Value,
@@ -99,8 +99,8 @@ pub fn plan(has_private_key: bool, req: PlanResourceChangeRequest) -> PlanResour
     let dataset = planned.attr("dataset_id").clone();
     planned.set("id", dataset);
 
-    let webhook_without_wait =
-        !req.config.attr("reimport_key").is_null() && req.config.attr("wait").as_bool() == Some(false);
+    let webhook_without_wait = !req.config.attr("reimport_key").is_null()
+        && req.config.attr("wait").as_bool() == Some(false);
     if !has_private_key && !webhook_without_wait {
         resp.diagnostics.push(Diagnostic::error(
             "No Woosmap private key",
@@ -240,8 +240,7 @@ pub async fn apply(
                 ),
                 _ => e.to_string(),
             };
-            resp.diagnostics
-                .push(Diagnostic::error(summary, detail));
+            resp.diagnostics.push(Diagnostic::error(summary, detail));
             match run {
                 Some(run) => convert::set_run(&mut state, Some(run), None),
                 None => convert::set_run(&mut state, None, Some("in_progress")),
@@ -258,7 +257,10 @@ pub async fn apply(
 }
 
 /// An apply that failed before or without a new run: nothing changed.
-fn failed_apply(req: &ApplyResourceChangeRequest, diagnostics: Diagnostics) -> ApplyResourceChangeResponse {
+fn failed_apply(
+    req: &ApplyResourceChangeRequest,
+    diagnostics: Diagnostics,
+) -> ApplyResourceChangeResponse {
     ApplyResourceChangeResponse {
         new_state: req.prior_state.clone(),
         private: Vec::new(),
@@ -268,7 +270,10 @@ fn failed_apply(req: &ApplyResourceChangeRequest, diagnostics: Diagnostics) -> A
 
 /// An API error as a diagnostic; the message is the error's sentence.
 pub fn api_diag(dataset: &str, e: &ApiError) -> Diagnostic {
-    Diagnostic::error(format!("Woosmap API error for dataset {dataset}"), e.to_string())
+    Diagnostic::error(
+        format!("Woosmap API error for dataset {dataset}"),
+        e.to_string(),
+    )
 }
 
 /// ReadResource: refresh the recorded run. Only the latest run is visible through the API: when
@@ -292,9 +297,7 @@ pub async fn read(c: &Configured, req: ReadResourceRequest) -> ReadResourceRespo
     let mut new_state = state.clone();
     match engine::latest_run(&c.client, &id).await {
         Ok(Some(run)) => {
-            if recorded.as_deref() == Some(run.id.as_str())
-                || (recorded.is_none() && imported)
-            {
+            if recorded.as_deref() == Some(run.id.as_str()) || (recorded.is_none() && imported) {
                 convert::set_run(&mut new_state, Some(&run), None);
             }
         }

@@ -127,9 +127,11 @@ pub fn import_resource() -> Schema {
                 .computed()
                 .description("Time between two status reads, as a duration (default `5s`, the API's limit; shorter values are paced to it)."),
         );
-    Schema::new(
-        run_attributes(block).block(NestedBlock::new("timeouts", Nesting::Single, timeouts)),
-    )
+    Schema::new(run_attributes(block).block(NestedBlock::new(
+        "timeouts",
+        Nesting::Single,
+        timeouts,
+    )))
 }
 
 /// `woosmap_dataset_status`.

@@ -13,6 +13,7 @@
 pub mod client;
 pub mod error;
 mod pacer;
+mod pacer_file;
 mod retry;
 pub mod secret;
 pub mod types;

@@ -22,6 +22,7 @@ use std::time::Duration;
 use tokio::sync::OwnedMutexGuard;
 use tokio::time::Instant;
 
+use super::pacer_file;
 use super::types::DatasetId;
 
 /// Which rate limit a request counts against. Both trigger endpoints share one.
@@ -66,7 +67,19 @@ pub(crate) struct PaceError {
 /// The right to send one request for a key. Record the outcome with one of the methods; a
 /// slot dropped without one counts as used at the moment of the drop.
 pub(crate) struct Slot {
+    key: PaceKey,
     guard: Option<OwnedMutexGuard<SlotState>>,
+}
+
+/// Shares the slot's state with other processes (see `pacer_file`).
+fn publish(key: &PaceKey, state: &SlotState) {
+    pacer_file::store(
+        key,
+        pacer_file::Recorded {
+            last: state.last,
+            not_before: state.not_before,
+        },
+    );
 }
 
 impl Slot {
@@ -74,6 +87,7 @@ impl Slot {
     pub fn received(mut self) {
         if let Some(mut g) = self.guard.take() {
             g.last = Some(Instant::now());
+            publish(&self.key, &g);
         }
     }
 
@@ -90,6 +104,7 @@ impl Slot {
         if let Some(mut g) = self.guard.take() {
             let until = Instant::now() + wait;
             g.not_before = Some(g.not_before.map_or(until, |nb| nb.max(until)));
+            publish(&self.key, &g);
         }
     }
 }
@@ -98,6 +113,7 @@ impl Drop for Slot {
     fn drop(&mut self) {
         if let Some(mut g) = self.guard.take() {
             g.last = Some(Instant::now());
+            publish(&self.key, &g);
         }
     }
 }
@@ -111,10 +127,14 @@ pub(crate) async fn acquire(
     deadline: Instant,
 ) -> Result<Slot, PaceError> {
     let slot = slot_for(key);
-    let guard = match tokio::time::timeout_at(deadline, slot.lock_owned()).await {
+    let mut guard = match tokio::time::timeout_at(deadline, slot.lock_owned()).await {
         Ok(g) => g,
         Err(_) => return Err(PaceError { ready_at: None }),
     };
+    // Another process (an earlier Terraform walk, a previous CLI call) may have used the slot.
+    let other = pacer_file::load(key);
+    guard.last = guard.last.max(other.last);
+    guard.not_before = guard.not_before.max(other.not_before);
     let ready = ready_at(&guard, interval);
     if let Some(ready) = ready {
         if ready > deadline {
@@ -132,7 +152,10 @@ pub(crate) async fn acquire(
             tokio::time::sleep_until(ready).await;
         }
     }
-    Ok(Slot { guard: Some(guard) })
+    Ok(Slot {
+        key: key.clone(),
+        guard: Some(guard),
+    })
 }
 
 fn ready_at(state: &SlotState, interval: Duration) -> Option<Instant> {

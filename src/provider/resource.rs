@@ -28,11 +28,16 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 const DEFAULT_POLL_INTERVAL: &str = "5s";
 
 /// Private data kept with the state between operations.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
 struct Private {
-    /// Set by import: the first `triggers` recorded afterwards do not run an import.
+    /// Set by import: the first `triggers` and `reimport_key` recorded afterwards do not run an
+    /// import.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     imported: bool,
+    /// SHA-256 of the dataset id and the write-only `reimport_key`, to notice a new key
+    /// without storing it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key_sha256: Option<String>,
 }
 
 impl Private {
@@ -40,10 +45,28 @@ impl Private {
         serde_json::from_slice(bytes).unwrap_or_default()
     }
     fn encode(&self) -> Vec<u8> {
-        if !self.imported {
+        if *self == Private::default() {
             return Vec::new();
         }
         serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+/// What the configured `reimport_key` looks like in private data: `Err(())` while unknown.
+fn key_fingerprint(config: &Value) -> Result<Option<String>, ()> {
+    use sha2::{Digest, Sha256};
+    match config.attr("reimport_key") {
+        Value::Unknown => Err(()),
+        Value::String(k) => {
+            let mut h = Sha256::new();
+            h.update(config.attr("dataset_id").as_str().unwrap_or_default());
+            h.update([0]);
+            h.update(k.as_bytes());
+            Ok(Some(
+                h.finalize().iter().map(|b| format!("{b:02x}")).collect(),
+            ))
+        }
+        _ => Ok(None),
     }
 }
 
@@ -98,6 +121,9 @@ pub fn plan(has_private_key: bool, req: PlanResourceChangeRequest) -> PlanResour
     }
     let dataset = planned.attr("dataset_id").clone();
     planned.set("id", dataset);
+    // Write-only: never in plan or state.
+    planned.set("reimport_key", Value::Null);
+    let fingerprint = key_fingerprint(&req.config);
 
     let webhook_without_wait = !req.config.attr("reimport_key").is_null()
         && req.config.attr("wait").as_bool() == Some(false);
@@ -109,26 +135,30 @@ pub fn plan(has_private_key: bool, req: PlanResourceChangeRequest) -> PlanResour
     }
 
     let prior = &req.prior_state;
+    let private = Private::decode(&req.prior_private);
     let runs_import = if prior.is_null() {
         true
     } else {
         if prior.attr("dataset_id") != planned.attr("dataset_id") {
             resp.requires_replace.push(AttrPath::attr("dataset_id"));
         }
-        let private = Private::decode(&req.prior_private);
+        // Just imported: the first arguments recorded adopt the existing run.
         let adopting = private.imported && prior.attr("triggers").is_null();
-        let triggers_changed = prior.attr("triggers") != planned.attr("triggers") && !adopting;
-        let key_changed = prior.attr("reimport_key") != planned.attr("reimport_key");
+        let triggers_changed = prior.attr("triggers") != planned.attr("triggers");
+        let key_changed = fingerprint
+            .as_ref()
+            .map_or(true, |f| *f != private.key_sha256);
         let failed = known_str(prior, "status") == Some(RunStatus::Failed.as_str());
-        triggers_changed || key_changed || failed
+        failed || (!adopting && (triggers_changed || key_changed))
     };
     if runs_import {
         convert::unknown_run(&mut planned);
-    } else {
-        // Nothing to run: keep what was recorded, and carry the import mark until triggers
-        // are first recorded.
-        resp.planned_private = req.prior_private;
     }
+    resp.planned_private = Private {
+        imported: private.imported && !runs_import && planned.attr("triggers").is_null(),
+        key_sha256: fingerprint.unwrap_or_default(),
+    }
+    .encode();
     resp.planned_state = planned;
     resp
 }
@@ -169,6 +199,8 @@ pub async fn apply(
 ) -> ApplyResourceChangeResponse {
     let mut state = req.planned_state.clone();
     let mut resp = ApplyResourceChangeResponse::default();
+    // What plan settled for private data (the key fingerprint, the import mark).
+    resp.private = req.planned_private.clone();
     if state.attr("run_id").is_known() {
         // The plan ran no import: record the new arguments and keep the run.
         resp.new_state = state;
@@ -351,7 +383,11 @@ pub fn import(req: ImportResourceStateRequest) -> ImportResourceStateResponse {
     resp.imported.push(ImportedResource {
         type_name: IMPORT_RESOURCE.to_owned(),
         state,
-        private: Private { imported: true }.encode(),
+        private: Private {
+            imported: true,
+            key_sha256: None,
+        }
+        .encode(),
     });
     resp
 }

@@ -29,18 +29,30 @@ pub fn steps_type() -> AttrType {
     ]))
 }
 
-/// The computed attributes describing a run, shared by the resource and the data source.
-fn run_attributes(block: Block) -> Block {
+/// The computed attributes describing a run, shared by the resource (`waits`: it has the
+/// `wait` argument) and the data source.
+fn run_attributes(block: Block, waits: bool) -> Block {
+    let (run_id, status) = if waits {
+        (
+            "Id of the import run (quote it to Woosmap support). Null when `wait` is false.",
+            "Status of the run: `success`, `failed` or `in_progress`; `triggered` when `wait` is false.",
+        )
+    } else {
+        (
+            "Id of the latest import run (quote it to Woosmap support).",
+            "Status of the latest run: `success`, `failed` or `in_progress`.",
+        )
+    };
     block
         .attribute(
             Attribute::new("run_id", AttrType::String)
                 .computed()
-                .description("Id of the import run (quote it to Woosmap support). Null when `wait` is false."),
+                .description(run_id),
         )
         .attribute(
             Attribute::new("status", AttrType::String)
                 .computed()
-                .description("Status of the run: `success`, `failed` or `in_progress`; `triggered` when `wait` is false."),
+                .description(status),
         )
         .attribute(
             Attribute::new("started_at", AttrType::String)
@@ -113,7 +125,8 @@ pub fn import_resource() -> Schema {
             Attribute::new("reimport_key", AttrType::String)
                 .optional()
                 .sensitive()
-                .description("The dataset's reimport key: trigger through the reimport webhook instead of the private key."),
+                .write_only()
+                .description("The dataset's reimport key: trigger through the reimport webhook instead of the private key. Write-only: Terraform never stores it in plan or state (a salted hash is kept to notice a change)."),
         )
         .attribute(
             Attribute::new("wait", AttrType::Bool)
@@ -127,7 +140,7 @@ pub fn import_resource() -> Schema {
                 .computed()
                 .description("Time between two status reads, as a duration (default `5s`, the API's limit; shorter values are paced to it)."),
         );
-    Schema::new(run_attributes(block).block(NestedBlock::new(
+    Schema::new(run_attributes(block, true).block(NestedBlock::new(
         "timeouts",
         Nesting::Single,
         timeouts,
@@ -148,7 +161,7 @@ pub fn status_data_source() -> Schema {
                 .required()
                 .description("Id (UUID) of the dataset."),
         );
-    Schema::new(run_attributes(block))
+    Schema::new(run_attributes(block, false))
 }
 
 /// Everything the provider declares.

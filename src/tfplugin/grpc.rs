@@ -116,7 +116,7 @@ fn attribute_to_pb(a: &Attribute) -> pb::schema::Attribute {
         sensitive: a.sensitive,
         description_kind: pb::StringKind::Plain as i32,
         deprecated: a.deprecated,
-        write_only: false,
+        write_only: a.write_only,
         deprecation_message: String::new(),
     }
 }

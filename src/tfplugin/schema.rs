@@ -162,6 +162,8 @@ pub struct Attribute {
     pub computed: bool,
     pub sensitive: bool,
     pub deprecated: bool,
+    /// Sent in configuration only: never stored in plan or state (Terraform 1.11+).
+    pub write_only: bool,
 }
 
 impl Attribute {
@@ -177,6 +179,7 @@ impl Attribute {
             computed: false,
             sensitive: false,
             deprecated: false,
+            write_only: false,
         }
     }
 
@@ -201,6 +204,13 @@ impl Attribute {
     /// Hidden in plan output.
     pub fn sensitive(mut self) -> Attribute {
         self.sensitive = true;
+        self
+    }
+
+    /// Configuration-only: Terraform keeps the value out of plan and state; the provider reads
+    /// it from the config and must leave it null in planned and new state.
+    pub fn write_only(mut self) -> Attribute {
+        self.write_only = true;
         self
     }
 

@@ -33,6 +33,7 @@ variable "pois_reimport_key" {
   description = "Reimport key of the points-of-interest dataset."
   type        = string
   sensitive   = true
+  ephemeral   = true # kept out of plan files; reimport_key is write-only
 }
 
 resource "woosmap_dataset_import" "pois" {

@@ -102,9 +102,7 @@ fn to_wall(at: Option<Instant>, now_wall: SystemTime, now: Instant) -> u64 {
     let wall = if at >= now {
         now_wall + (at - now)
     } else {
-        now_wall
-            .checked_sub(now - at)
-            .unwrap_or(UNIX_EPOCH)
+        now_wall.checked_sub(now - at).unwrap_or(UNIX_EPOCH)
     };
     wall_ms(wall)
 }
@@ -117,7 +115,9 @@ pub(crate) fn load(key: &PaceKey) -> Recorded {
     let Ok(text) = std::fs::read_to_string(dir.join(file_name(key))) else {
         return Recorded::default();
     };
-    let mut fields = text.split_whitespace().map(|f| f.parse::<u64>().unwrap_or(0));
+    let mut fields = text
+        .split_whitespace()
+        .map(|f| f.parse::<u64>().unwrap_or(0));
     let (last, not_before) = (fields.next().unwrap_or(0), fields.next().unwrap_or(0));
     let (now_wall, now) = (SystemTime::now(), Instant::now());
     Recorded {

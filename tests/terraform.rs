@@ -129,7 +129,7 @@ async fn a_failed_import_fails_apply_with_the_step_error_and_taints() {
         .unwrap();
     let tf = Terraform::new(&sb.base_url());
     tf.write(&import_config(&id, "1", ""));
-    let (tf, _sb) = blocking(move || {
+    let (_tf, _sb) = blocking(move || {
         let apply = tf.run(&["apply", "-auto-approve", "-no-color"]);
         assert_ne!(apply.code, 0, "{apply:?}");
         assert!(apply.stderr.contains("failed"), "{apply:?}");

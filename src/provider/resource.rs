@@ -198,9 +198,11 @@ pub async fn apply(
     stop: CancellationToken,
 ) -> ApplyResourceChangeResponse {
     let mut state = req.planned_state.clone();
-    let mut resp = ApplyResourceChangeResponse::default();
     // What plan settled for private data (the key fingerprint, the import mark).
-    resp.private = req.planned_private.clone();
+    let mut resp = ApplyResourceChangeResponse {
+        private: req.planned_private.clone(),
+        ..Default::default()
+    };
     if state.attr("run_id").is_known() {
         // The plan ran no import: record the new arguments and keep the run.
         resp.new_state = state;

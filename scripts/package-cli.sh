@@ -39,6 +39,18 @@ if [ -z "$version" ]; then
   version=$(sed -n '/^\[package\]/,/^\[/ s/^version *= *"\(.*\)"/\1/p' "$root/Cargo.toml" | head -n 1)
 fi
 
+# zip_one ZIPFILE DIR NAME: a zip of DIR/NAME holding NAME (zip, else 7-Zip on Windows runners).
+zip_one() {
+  if command -v zip > /dev/null; then
+    (cd "$2" && zip -q -X "$1" "$3")
+  elif command -v 7z > /dev/null; then
+    (cd "$2" && 7z a -tzip -bd "$1" "$3" > /dev/null)
+  else
+    echo "$(basename "$0"): zip or 7z is needed" >&2
+    return 1
+  fi
+}
+
 platform_of() {
   local os arch
   case "$1" in
@@ -77,11 +89,10 @@ out=$(cd "$out" && pwd)
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 if [ "${platform%%_*}" = windows ]; then
-  command -v zip > /dev/null || { echo "package-cli: the zip command is needed" >&2; exit 1; }
   cp "$binary" "$stage/$name.exe"
   archive="$out/${name}_${version}_$platform.zip"
   rm -f "$archive"
-  (cd "$stage" && zip -q -X "$archive" "$name.exe")
+  zip_one "$archive" "$stage" "$name.exe"
 else
   cp "$binary" "$stage/$name"
   chmod 755 "$stage/$name"

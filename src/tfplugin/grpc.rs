@@ -449,7 +449,9 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
             .traced(span)
             .await;
         let mut diags = out.diagnostics;
-        let upgraded_state = match encode(&out.state, &typed.ty, "upgraded state") {
+        let mut state = out.state;
+        typed.schema.block.clear_write_only(&mut state);
+        let upgraded_state = match encode(&state, &typed.ty, "upgraded state") {
             Ok(v) => Some(v),
             Err(d) => {
                 diags.push(d);
@@ -511,8 +513,12 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
             .traced(span)
             .await;
         let mut diags = out.diagnostics;
-        let (new_state, private) = match out.new_state {
-            Some(v) => match encode(&v, &typed.ty, "refreshed state") {
+        let refreshed = out.new_state.map(|mut v| {
+            typed.schema.block.clear_write_only(&mut v);
+            encode(&v, &typed.ty, "refreshed state")
+        });
+        let (new_state, private) = match refreshed {
+            Some(encoded) => match encoded {
                 Ok(dv) => (Some(dv), out.private),
                 Err(d) => {
                     diags.push(d);
@@ -560,7 +566,9 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
             .traced(span)
             .await;
         let mut diags = out.diagnostics;
-        let planned_state = match encode(&out.planned_state, ty, "planned state") {
+        let mut planned = out.planned_state;
+        typed.schema.block.clear_write_only(&mut planned);
+        let planned_state = match encode(&planned, ty, "planned state") {
             Ok(v) => Some(v),
             Err(d) => {
                 diags.push(d);
@@ -604,7 +612,9 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
             .traced(span)
             .await;
         let mut diags = out.diagnostics;
-        let new_state = match encode(&out.new_state, ty, "new state") {
+        let mut state = out.new_state;
+        typed.schema.block.clear_write_only(&mut state);
+        let new_state = match encode(&state, ty, "new state") {
             Ok(v) => Some(v),
             Err(d) => {
                 diags.push(d);
@@ -639,9 +649,11 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         let mut diags = out.diagnostics;
         let mut imported_resources = Vec::new();
         for r in out.imported {
-            let encoded = self
-                .resource(&r.type_name)
-                .and_then(|t| encode(&r.state, &t.ty, "imported state"));
+            let encoded = self.resource(&r.type_name).and_then(|t| {
+                let mut state = r.state;
+                t.schema.block.clear_write_only(&mut state);
+                encode(&state, &t.ty, "imported state")
+            });
             match encoded {
                 Ok(state) => imported_resources.push(pb::import_resource_state::ImportedResource {
                     type_name: r.type_name,

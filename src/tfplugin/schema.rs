@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use super::value::Value;
+
 /// A value type, in cty terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttrType {
@@ -127,6 +129,29 @@ impl Block {
     /// The attribute named `name`.
     pub fn find_attribute(&self, name: &str) -> Option<&Attribute> {
         self.attributes.iter().find(|a| a.name == name)
+    }
+
+    /// Sets every write-only attribute in `value` (an object of this block, nested blocks
+    /// included) to null, as Terraform requires of planned and stored state.
+    pub fn clear_write_only(&self, value: &mut Value) {
+        let Value::Object(attrs) = value else {
+            return;
+        };
+        for a in self.attributes.iter().filter(|a| a.write_only) {
+            if let Some(v) = attrs.get_mut(&a.name) {
+                *v = Value::Null;
+            }
+        }
+        for b in &self.block_types {
+            match attrs.get_mut(&b.type_name) {
+                Some(Value::List(items) | Value::Set(items)) => {
+                    items.iter_mut().for_each(|v| b.block.clear_write_only(v));
+                }
+                Some(Value::Map(m)) => m.values_mut().for_each(|v| b.block.clear_write_only(v)),
+                Some(v) => b.block.clear_write_only(v),
+                None => {}
+            }
+        }
     }
 
     /// The object type of this block's values: every attribute, and every nested block as
@@ -292,6 +317,35 @@ mod tests {
             o.to_cty_json().to_string(),
             r#"["object",{"a":"string","b":["map","bool"]}]"#
         );
+    }
+
+    #[test]
+    fn write_only_cleared_in_nested_blocks() {
+        let inner = Block::new().attribute(
+            Attribute::new("k", AttrType::String)
+                .optional()
+                .write_only(),
+        );
+        let b = Block::new()
+            .attribute(
+                Attribute::new("key", AttrType::String)
+                    .optional()
+                    .write_only(),
+            )
+            .attribute(Attribute::new("name", AttrType::String).optional())
+            .block(NestedBlock::new("auth", Nesting::List, inner));
+        let mut v = Value::object([
+            ("key", Value::from("s3cret")),
+            ("name", Value::from("n")),
+            (
+                "auth",
+                Value::list([Value::object([("k", Value::from("x"))])]),
+            ),
+        ]);
+        b.clear_write_only(&mut v);
+        assert!(v.attr("key").is_null());
+        assert_eq!(v.attr("name").as_str(), Some("n"));
+        assert!(v.attr("auth").as_list().unwrap()[0].attr("k").is_null());
     }
 
     #[test]

@@ -128,3 +128,38 @@ fn both_linters_catch_a_bad_workflow() {
     assert_ne!(code, 0, "{out}");
     assert!(out.contains("template-injection"), "{out}");
 }
+
+/// The workflow example of README.md's "GitHub Action" section.
+fn readme_example() -> String {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = &readme[readme
+        .find("## GitHub Action")
+        .expect("README has a GitHub Action section")..];
+    let start = section.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
+    let len = section[start..].find("```").expect("the block ends");
+    section[start..start + len].to_owned()
+}
+
+#[test]
+fn the_readme_example_passes_both_linters() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("example.yml"), readme_example()).unwrap();
+    let (code, out) = run(actionlint(dir.path(), "example.yml"));
+    assert_eq!(code, 0, "actionlint findings in the README example:\n{out}");
+
+    // Only `@v1` itself may be reported (zizmor's default policy wants a commit SHA; the
+    // README says how to pin one).
+    let mut cmd = zizmor();
+    cmd.arg(dir.path().join("example.yml"));
+    let (_, out) = run(cmd);
+    let audits: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.split_once('[').filter(|(level, _)| !level.contains(' ')))
+        .filter_map(|(_, rest)| rest.split_once(']').map(|(audit, _)| audit))
+        .collect();
+    assert!(audits.contains(&"unpinned-uses"), "{out}");
+    assert!(
+        audits.iter().all(|a| *a == "unpinned-uses"),
+        "zizmor findings in the README example:\n{out}"
+    );
+}

@@ -1,5 +1,6 @@
-//! The release packaging, end to end: `scripts/package-provider.sh` (dev profile) builds the
-//! provider zip, its SHA256SUMS and the registry manifest; the zip, unpacked into a Terraform
+//! The release packaging, end to end: `scripts/package-provider.sh` packages the provider
+//! binary of this build (dev profile) as the release does — the zip, its SHA256SUMS and the
+//! registry manifest; the zip, unpacked into a Terraform
 //! filesystem mirror (`registry.terraform.io/woosmap/woosmap/VERSION/OS_ARCH/`), is what real
 //! `terraform init` installs through a CLI config that sends `woosmap/*` to the mirror and
 //! nothing to the network, and `terraform apply` then runs a `woosmap_dataset_import` against
@@ -31,12 +32,32 @@ fn ran(mut cmd: Command) -> Ran {
         .into()
 }
 
+/// The platform of this build in Terraform's words (`linux_amd64`).
+fn platform() -> String {
+    let os = match std::env::consts::OS {
+        "macos" => "darwin",
+        other => other,
+    };
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    format!("{os}_{arch}")
+}
+
 /// Runs the packaging script into `out`; returns the zip it made.
+///
+/// The script is given the provider binary this `cargo test` built (`--binary`) rather than
+/// building it (`PROFILE=dev`): a nested `cargo build` would not reuse the test build, whose
+/// dev-dependencies turn on extra tokio features, and would compile tokio and everything on it
+/// a second time — minutes on two cores. The release workflow packages the same way.
 fn package(out: &Path) -> PathBuf {
     let mut cmd = Command::new(root().join("scripts/package-provider.sh"));
     cmd.current_dir(root())
-        .env("PROFILE", "dev")
-        .arg("--out")
+        .arg("--binary")
+        .arg(env!("CARGO_BIN_EXE_terraform-provider-woosmap"))
+        .args(["--platform", &platform(), "--out"])
         .arg(out);
     let r = ran(cmd);
     assert_eq!(r.code, 0, "package-provider.sh failed: {r:?}");

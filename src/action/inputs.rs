@@ -91,9 +91,12 @@ pub fn raw(src: &dyn Source, input: &str) -> Option<String> {
 /// anything else is printed (a mask only hides the line it was registered with).
 pub fn secrets_to_mask(src: &dyn Source) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
+    // Both spellings of each key, used or not: a key in the job's environment is a key too.
     let values = [
-        raw(src, PRIVATE_KEY).or_else(|| src.var(crate::cli::PRIVATE_KEY_ENV)),
-        raw(src, REIMPORT_KEY).or_else(|| src.var(REIMPORT_KEY_ENV)),
+        raw(src, PRIVATE_KEY),
+        src.var(crate::cli::PRIVATE_KEY_ENV),
+        raw(src, REIMPORT_KEY),
+        src.var(REIMPORT_KEY_ENV),
     ];
     for value in values.into_iter().flatten() {
         let pieces = value
@@ -361,10 +364,11 @@ mod tests {
     fn secrets_to_mask_lists_every_piece() {
         let src = env(&[
             ("INPUT_PRIVATE-KEY", " pk "),
+            ("WOOSMAP_PRIVATE_KEY", "envkey"),
             ("INPUT_REIMPORT-KEY", "rk1\nrk2,rk3"),
         ]);
         let masks = secrets_to_mask(&src);
-        assert_eq!(masks, ["pk", "rk1", "rk2,rk3", "rk2", "rk3"]);
+        assert_eq!(masks, ["pk", "envkey", "rk1", "rk2,rk3", "rk2", "rk3"]);
         assert!(masks.iter().all(|m| !m.contains('\n')), "{masks:?}");
     }
 }

@@ -102,7 +102,11 @@ pub async fn run_with(src: &dyn Source) -> ExitCode {
     }
     for r in results.iter().filter(|r| !r.ok()) {
         say(&commands::error(
-            Some(&format!("Woosmap import {}: {}", r.status, r.dataset_id)),
+            Some(&format!(
+                "Woosmap import {}: {}",
+                r.status.replace('_', " "),
+                r.dataset_id
+            )),
             r.error.as_deref().unwrap_or(r.status),
         ));
     }

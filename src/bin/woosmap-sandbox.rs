@@ -19,11 +19,13 @@ Control API (no auth, JSON bodies, every field optional unless noted):
   POST   /_sandbox/keys           {\"key\": \"...\", \"state\": \"ok\"|\"no_quota\"|\"removed\"} (both required)
   POST   /_sandbox/faults         {\"endpoint\": \"status\"|\"trigger\"|\"webhook\"|\"any\", \"dataset_id\": null,
                                   \"kind\": \"http_500\"|\"http_502\"|\"http_503\"|\"reset\"|\"slow\"|\"garbage\"|
-                                          \"rate_limit\"|\"status_stale\" (required),
+                                          \"rate_limit\"|\"status_stale\"|\"http_401\"|\"http_402\"|
+                                          \"http_403\"|\"http_404\"|\"http_422\" (required),
                                   \"count\": 1, \"retry_after\": null, \"delay_ms\": null,
                                   \"body\": \"text\"|\"json\"|\"html\"|\"truncated\"|\"empty\"}
   DELETE /_sandbox/faults         drop queued faults
   GET    /_sandbox/stats          {\"requests\", \"rate_limited\", \"injected\", \"triggers_while_running\",
+                                  \"query_keys\" (requests with ?private_key=),
                                   \"datasets\": {\"<id>\": {\"triggers\", \"status_calls\", \"rate_limited\",
                                   \"injected\", \"triggers_while_running\", \"runs\": [...]}}}
   POST   /_sandbox/reset          forget datasets, counters and faults

@@ -156,6 +156,10 @@ pub struct Stats {
     pub injected: u64,
     /// Accepted triggers that replaced a scheduled or running run.
     pub triggers_while_running: u64,
+    /// Requests (to any path) that carried a `private_key` query parameter. Clients of this
+    /// project send the key as the `X-Api-Key` header only, so tests expect 0.
+    #[serde(default)]
+    pub query_keys: u64,
     /// Per dataset, keyed by the lowercase hyphenated id.
     pub datasets: BTreeMap<String, DatasetStats>,
 }

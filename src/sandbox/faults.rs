@@ -61,6 +61,23 @@ pub enum FaultKind {
     /// a status call: that answer shows the run before the latest visible one (404 if none).
     #[serde(rename = "status_stale")]
     StatusStale,
+    /// 401 `{"detail": "Unable to locate credentials"}`, as if no key had been sent. The
+    /// request has no effect.
+    #[serde(rename = "http_401")]
+    Http401,
+    /// 402 `{"detail": "Out of free quota"}`. The request has no effect.
+    #[serde(rename = "http_402")]
+    Http402,
+    /// 403 `{"detail": "Credentials found, but not matching"}`. The request has no effect.
+    #[serde(rename = "http_403")]
+    Http403,
+    /// 404 `{"details": "Dataset was not found"}`. The request has no effect.
+    #[serde(rename = "http_404")]
+    Http404,
+    /// 422 with a FastAPI validation body `{"detail": [{"type", "loc", "msg", "input"}]}`.
+    /// The request has no effect.
+    #[serde(rename = "http_422")]
+    Http422,
 }
 
 /// Body variant for faults that answer with a body (see [`FaultKind`]).
@@ -243,6 +260,24 @@ pub(crate) fn effect(fault: &Fault, success_status: StatusCode, success_body: &s
             }
             response
         }
+        FaultKind::Http401 => detail(StatusCode::UNAUTHORIZED, "Unable to locate credentials"),
+        FaultKind::Http402 => detail(StatusCode::PAYMENT_REQUIRED, "Out of free quota"),
+        FaultKind::Http403 => detail(StatusCode::FORBIDDEN, "Credentials found, but not matching"),
+        FaultKind::Http404 => (
+            StatusCode::NOT_FOUND,
+            axum::Json(serde_json::json!({"details": "Dataset was not found"})),
+        )
+            .into_response(),
+        FaultKind::Http422 => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            axum::Json(serde_json::json!({"detail": [{
+                "type": "missing",
+                "loc": ["body", "source"],
+                "msg": "Field required",
+                "input": {},
+            }]})),
+        )
+            .into_response(),
         FaultKind::Slow => {
             return Effect::Hold(fault.delay_ms.map_or(DEFAULT_SLOW, Duration::from_millis));
         }
@@ -251,6 +286,10 @@ pub(crate) fn effect(fault: &Fault, success_status: StatusCode, success_body: &s
         FaultKind::StatusStale => json_error(StatusCode::INTERNAL_SERVER_ERROR),
     };
     Effect::Replace(response)
+}
+
+fn detail(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(serde_json::json!({ "detail": message }))).into_response()
 }
 
 fn json_error(status: StatusCode) -> Response {

@@ -30,7 +30,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .merge(control::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn_with_state(shared.clone(), log_request))
         .with_state(shared)
 }
 
@@ -306,8 +306,20 @@ fn loggable_path(path: &str) -> String {
     }
 }
 
-/// Logs method, path (never the query: it may carry `private_key`), status and latency.
-async fn log_request(request: Request, next: Next) -> Response {
+/// Whether a query string carries a `private_key` parameter (any value, even empty).
+fn query_has_key(query: Option<&str>) -> bool {
+    query.is_some_and(|q| {
+        q.split('&')
+            .any(|pair| pair.split('=').next() == Some("private_key"))
+    })
+}
+
+/// Logs method, path (never the query: it may carry `private_key`), status and latency, and
+/// counts requests whose query carried a key (`query_keys` in the stats).
+async fn log_request(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    if query_has_key(request.uri().query()) {
+        shared.lock().counters.query_keys += 1;
+    }
     let method = request.method().clone();
     let path = loggable_path(request.uri().path());
     let started = Instant::now();
@@ -322,7 +334,15 @@ async fn log_request(request: Request, next: Next) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::loggable_path;
+    use super::{loggable_path, query_has_key};
+
+    #[test]
+    fn keys_in_queries_are_noticed() {
+        assert!(query_has_key(Some("private_key=abc")));
+        assert!(query_has_key(Some("a=1&private_key=")));
+        assert!(!query_has_key(Some("private_key_hint=1")));
+        assert!(!query_has_key(None));
+    }
 
     #[test]
     fn webhook_key_is_masked() {

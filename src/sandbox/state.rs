@@ -26,6 +26,7 @@ pub(crate) struct Counters {
     pub(crate) rate_limited: u64,
     pub(crate) injected: u64,
     pub(crate) triggers_while_running: u64,
+    pub(crate) query_keys: u64,
 }
 
 pub(crate) struct Dataset {
@@ -64,6 +65,7 @@ impl State {
             rate_limited: self.counters.rate_limited,
             injected: self.counters.injected,
             triggers_while_running: self.counters.triggers_while_running,
+            query_keys: self.counters.query_keys,
             datasets: self
                 .datasets
                 .iter()

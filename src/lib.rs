@@ -8,6 +8,8 @@ pub mod action;
 pub mod api;
 pub mod cli;
 pub mod engine;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod provider;
 pub mod sandbox;
 pub mod tfplugin;

@@ -88,6 +88,19 @@ impl Default for RateLimits {
     }
 }
 
+/// Environment variable that shortens (or lengthens) the per-request timeout, e.g. `2s`.
+pub const REQUEST_TIMEOUT_ENV: &str = "WOOSMAP_REQUEST_TIMEOUT";
+
+/// The per-request timeout: `WOOSMAP_REQUEST_TIMEOUT` (humantime, e.g. `10s`) when set to a
+/// readable, non-zero duration, else [`DEFAULT_REQUEST_TIMEOUT`] (an unreadable value is
+/// ignored with a warning). Front ends use it when they build their [`ClientConfig`]; tests
+/// set it to ride out slow-answer faults in seconds.
+pub fn request_timeout_from_env() -> Duration {
+    env_duration(REQUEST_TIMEOUT_ENV)
+        .filter(|d| !d.is_zero())
+        .unwrap_or(DEFAULT_REQUEST_TIMEOUT)
+}
+
 fn env_duration(name: &str) -> Option<Duration> {
     let raw = std::env::var(name).ok()?;
     let raw = raw.trim();
@@ -716,6 +729,41 @@ impl Client {
             },
         };
         Err(Failure::Error(err))
+    }
+
+    /// The fuzz targets' way in (`crate::fuzzing::api_response`): one received response,
+    /// mapped exactly as [`Client::call`] maps it (a 429 included), without the network.
+    pub(crate) fn interpret_for_fuzzing(
+        &self,
+        endpoint: Endpoint,
+        id: &DatasetId,
+        reimport_key: Option<&Secret>,
+        status: u16,
+        retry_after: Option<&str>,
+        body: Vec<u8>,
+    ) -> Result<Option<Run>, ApiError> {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::IM_A_TEAPOT);
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(ApiError::RateLimited {
+                dataset_id: id.clone(),
+                endpoint,
+                retry_after: retry_after.and_then(|v| parse_retry_after(v, SystemTime::now())),
+            });
+        }
+        let exchange = Exchange {
+            status,
+            headers: HeaderMap::new(),
+            body,
+        };
+        match self.interpret(endpoint, id, reimport_key, exchange) {
+            Ok(run) => Ok(run),
+            Err(Failure::Error(e)) => Err(e),
+            Err(Failure::RateLimited { retry_after }) => Err(ApiError::RateLimited {
+                dataset_id: id.clone(),
+                endpoint,
+                retry_after,
+            }),
+        }
     }
 
     fn secrets<'a>(&'a self, reimport_key: Option<&'a Secret>) -> Vec<&'a Secret> {

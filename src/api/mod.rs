@@ -14,7 +14,7 @@ pub mod client;
 pub mod error;
 mod pacer;
 mod pacer_file;
-mod retry;
+pub(crate) mod retry;
 pub mod secret;
 pub mod types;
 
@@ -24,8 +24,8 @@ mod loopback_tests;
 pub(crate) mod testserver;
 
 pub use client::{
-    Client, ClientConfig, DEFAULT_BASE_URL, DEFAULT_REQUEST_TIMEOUT, RateLimits, RetryNotice,
-    STATUS_MARGIN, TRIGGER_MARGIN,
+    Client, ClientConfig, DEFAULT_BASE_URL, DEFAULT_REQUEST_TIMEOUT, REQUEST_TIMEOUT_ENV,
+    RateLimits, RetryNotice, STATUS_MARGIN, TRIGGER_MARGIN, request_timeout_from_env,
 };
 pub use error::{ApiError, Endpoint, ErrorKind};
 pub use secret::Secret;

@@ -10,7 +10,7 @@ pub(crate) const BACKOFF_CAP: Duration = Duration::from_secs(8);
 /// Jitter: each delay is scaled by a random factor in `1 ± JITTER`.
 const JITTER: f64 = 0.2;
 /// A `Retry-After` longer than this is treated as this (the deadline bounds it anyway).
-const RETRY_AFTER_CAP: Duration = Duration::from_secs(24 * 3600);
+pub(crate) const RETRY_AFTER_CAP: Duration = Duration::from_secs(24 * 3600);
 
 /// Capped exponential backoff: 0.5 s, 1 s, 2 s, 4 s, 8 s, 8 s, … each ±20 %.
 #[derive(Debug, Clone, Default)]

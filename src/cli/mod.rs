@@ -69,7 +69,7 @@ pub fn client(base_url: &str, private_key: Option<Secret>) -> Result<Client, Str
         base_url: base_url.to_owned(),
         private_key,
         limits: RateLimits::from_env(),
-        ..ClientConfig::default()
+        request_timeout: crate::api::request_timeout_from_env(),
     })
     .map_err(|e| e.to_string())
 }

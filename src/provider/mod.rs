@@ -3,7 +3,7 @@
 //! `woosmap_dataset_status` (data_source.rs). Everything here speaks engine and `tfplugin`
 //! values; protobuf stays in `tfplugin`.
 
-mod convert;
+pub(crate) mod convert;
 mod data_source;
 mod resource;
 pub mod schema;
@@ -136,7 +136,7 @@ impl tfplugin::Provider for WoosmapProvider {
             base_url,
             private_key: key.filter(|k| !k.is_empty()).map(Secret::new),
             limits: RateLimits::from_env(),
-            ..ClientConfig::default()
+            request_timeout: crate::api::request_timeout_from_env(),
         });
         match client {
             Ok(client) => {

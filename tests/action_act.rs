@@ -43,11 +43,14 @@ fn act() -> PathBuf {
 
 /// Runs a command to its end or kills it after `limit`; returns (exit code, stdout + stderr).
 fn run_with_limit(mut cmd: Command, limit: Duration) -> (i32, String) {
-    let log = tempfile::NamedTempFile::new().unwrap();
+    // Separate files: two handles opened on one file would each write from their own offset
+    // and overwrite each other's lines.
+    let out = tempfile::NamedTempFile::new().unwrap();
+    let err = tempfile::NamedTempFile::new().unwrap();
     let mut child = cmd
         .stdin(Stdio::null())
-        .stdout(log.reopen().unwrap())
-        .stderr(log.reopen().unwrap())
+        .stdout(out.reopen().unwrap())
+        .stderr(err.reopen().unwrap())
         .spawn()
         .expect("act starts");
     let started = Instant::now();
@@ -63,7 +66,8 @@ fn run_with_limit(mut cmd: Command, limit: Duration) -> (i32, String) {
         std::thread::sleep(Duration::from_millis(100));
     };
     let mut text = String::new();
-    log.reopen().unwrap().read_to_string(&mut text).unwrap();
+    out.reopen().unwrap().read_to_string(&mut text).unwrap();
+    err.reopen().unwrap().read_to_string(&mut text).unwrap();
     (code, text)
 }
 

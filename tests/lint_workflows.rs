@@ -27,7 +27,15 @@ fn tool(rel: &str) -> PathBuf {
 
 fn zizmor() -> Command {
     let mut cmd = Command::new(tool(".venv/bin/zizmor"));
-    cmd.args(["--offline", "--no-progress", "--format", "plain"])
+    // Colour off: with CI=true zizmor colours its output, which hides the audit names.
+    cmd.args([
+        "--offline",
+        "--no-progress",
+        "--format",
+        "plain",
+        "--color",
+        "never",
+    ])
         .current_dir(root())
         .stdin(Stdio::null());
     cmd

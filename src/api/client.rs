@@ -204,30 +204,43 @@ enum Failure {
     Error(ApiError),
 }
 
+/// Parses a base URL as the client uses it: http(s), a host, and no query, fragment or
+/// credentials (keys never travel in URLs).
+fn parse_base_url(url: &str) -> Result<reqwest::Url, ApiError> {
+    let trimmed = url.trim().trim_end_matches('/');
+    let shown = shown_base_url(trimmed);
+    let bad = |reason: &str| ApiError::InvalidBaseUrl {
+        base_url: shown.clone(),
+        reason: reason.to_owned(),
+    };
+    let base = reqwest::Url::parse(trimmed).map_err(|e| bad(&e.to_string()))?;
+    if !matches!(base.scheme(), "http" | "https") {
+        return Err(bad("the scheme must be http or https"));
+    }
+    if base.host_str().is_none() {
+        return Err(bad("it has no host"));
+    }
+    if base.query().is_some() || base.fragment().is_some() {
+        return Err(bad(
+            "it must not have a query or fragment (credentials never go in a URL)",
+        ));
+    }
+    if !base.username().is_empty() || base.password().is_some() {
+        return Err(bad("it must not hold credentials"));
+    }
+    Ok(base)
+}
+
+/// Checks a base URL the way [`Client::new`] will, so front ends can refuse a bad one before
+/// anything runs. Returns it without trailing slashes.
+pub fn check_base_url(url: &str) -> Result<String, ApiError> {
+    parse_base_url(url).map(|u| u.as_str().trim_end_matches('/').to_owned())
+}
+
 impl Client {
     /// Builds a client. Fails on an unusable base URL or a private key that cannot be a header.
     pub fn new(cfg: ClientConfig) -> Result<Client, ApiError> {
-        let trimmed = cfg.base_url.trim().trim_end_matches('/');
-        let shown = shown_base_url(trimmed);
-        let bad = |reason: &str| ApiError::InvalidBaseUrl {
-            base_url: shown.clone(),
-            reason: reason.to_owned(),
-        };
-        let base = reqwest::Url::parse(trimmed).map_err(|e| bad(&e.to_string()))?;
-        if !matches!(base.scheme(), "http" | "https") {
-            return Err(bad("the scheme must be http or https"));
-        }
-        if base.host_str().is_none() {
-            return Err(bad("it has no host"));
-        }
-        if base.query().is_some() || base.fragment().is_some() {
-            return Err(bad(
-                "it must not have a query or fragment (credentials never go in a URL)",
-            ));
-        }
-        if !base.username().is_empty() || base.password().is_some() {
-            return Err(bad("it must not hold credentials"));
-        }
+        let base = parse_base_url(&cfg.base_url)?;
         let origin = base.origin().ascii_serialization();
         let base_key: Arc<str> = Arc::from(base.as_str().trim_end_matches('/'));
 
@@ -252,7 +265,10 @@ impl Client {
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(CONNECT_TIMEOUT.min(request_timeout))
             .build()
-            .map_err(|e| bad(&format!("the HTTP client could not start: {}", chain(&e))))?;
+            .map_err(|e| ApiError::InvalidBaseUrl {
+                base_url: shown_base_url(base.as_str()),
+                reason: format!("the HTTP client could not start: {}", chain(&e)),
+            })?;
 
         Ok(Client {
             inner: Arc::new(Inner {

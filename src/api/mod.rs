@@ -25,7 +25,8 @@ pub(crate) mod testserver;
 
 pub use client::{
     Client, ClientConfig, DEFAULT_BASE_URL, DEFAULT_REQUEST_TIMEOUT, REQUEST_TIMEOUT_ENV,
-    RateLimits, RetryNotice, STATUS_MARGIN, TRIGGER_MARGIN, request_timeout_from_env,
+    RateLimits, RetryNotice, STATUS_MARGIN, TRIGGER_MARGIN, check_base_url,
+    request_timeout_from_env,
 };
 pub use error::{ApiError, Endpoint, ErrorKind};
 pub use secret::Secret;

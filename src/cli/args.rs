@@ -140,18 +140,7 @@ pub fn parse_poll_interval(s: &str) -> Result<Duration, String> {
 }
 
 pub fn parse_base_url(s: &str) -> Result<String, String> {
-    let s = s.trim().trim_end_matches('/');
-    let rest = s
-        .strip_prefix("https://")
-        .or_else(|| s.strip_prefix("http://"))
-        .ok_or_else(|| format!("expected an http:// or https:// URL, got {s:?}"))?;
-    if rest.is_empty() || rest.starts_with('/') {
-        return Err(format!("the URL {s:?} has no host"));
-    }
-    if s.contains('?') || s.contains('#') {
-        return Err("the base URL must not carry a query or fragment (keys go in headers)".into());
-    }
-    Ok(s.to_string())
+    crate::api::check_base_url(s).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

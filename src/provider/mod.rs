@@ -67,20 +67,9 @@ fn env(name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// Checks a base URL: http(s), a host, no query (keys never go in URLs).
+/// Checks a base URL the way the client will use it.
 fn check_base_url(url: &str) -> Result<String, String> {
-    let url = url.trim().trim_end_matches('/');
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| format!("base_url must start with https:// or http://; got {url:?}."))?;
-    if rest.is_empty() || rest.starts_with('/') {
-        return Err(format!("base_url {url:?} has no host."));
-    }
-    if url.contains('?') || url.contains('#') {
-        return Err("base_url must not carry a query string or fragment.".into());
-    }
-    Ok(url.to_owned())
+    crate::api::check_base_url(url).map_err(|e| e.to_string())
 }
 
 impl tfplugin::Provider for WoosmapProvider {

@@ -10,7 +10,6 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use crate::api::DatasetId;
-use crate::cli::progress::describe;
 use crate::engine::{Event, EventSink};
 
 use super::commands::{end_group, group, neutralize};
@@ -82,9 +81,7 @@ impl<W: Write + Send + 'static> GroupedLog<W> {
 
     /// Shows one engine event.
     pub fn event(&self, event: &Event) {
-        if let Some(text) = describe(event) {
-            self.line(event.dataset_id(), &text);
-        }
+        self.line(event.dataset_id(), &event.to_string());
         if matches!(event, Event::Finished { .. }) {
             self.ended(event.dataset_id());
         }

@@ -1,6 +1,6 @@
 //! Live progress while imports run, on stderr: a spinner line per dataset (indicatif) on a
-//! terminal, plain timestamped lines otherwise (CI logs, pipes). Both say the same things,
-//! worded once in [`describe`].
+//! terminal, plain timestamped lines otherwise (CI logs, pipes). Both say the same things: each
+//! event's `Display` sentence.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -11,37 +11,6 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::api::DatasetId;
 use crate::engine::{Event, EventSink};
-
-/// A sentence for an event, or `None` for events not worth a line.
-pub fn describe(event: &Event) -> Option<String> {
-    Some(match event {
-        Event::Observed { previous, .. } => match previous {
-            Some(run) => format!("latest run {} is {}", run.id, run.status),
-            None => "no import has run yet".to_string(),
-        },
-        Event::WaitingForRunning { run_id, .. } => {
-            format!("an import is already running (run {run_id}); waiting for it to end first")
-        }
-        Event::Triggered { via_webhook, .. } => {
-            if *via_webhook {
-                "import triggered through the reimport webhook".to_string()
-            } else {
-                "import triggered".to_string()
-            }
-        }
-        Event::RunIdentified { run_id, .. } => format!("new run {run_id} started"),
-        Event::StepStarted { step, .. } => format!("step {step} started"),
-        Event::StepFinished { step, status, .. } => format!("step {step} {status}"),
-        Event::Entry { step, entry, .. } => {
-            format!("[{step}] {}: {}", entry.level, entry.detail)
-        }
-        Event::Retrying { reason, delay, .. } => format!(
-            "{reason}; retrying in {}",
-            humantime::format_duration(Duration::from_millis(delay.as_millis() as u64))
-        ),
-        Event::Finished { run_id, status, .. } => format!("run {run_id} ended: {status}"),
-    })
-}
 
 /// How progress is shown.
 pub enum Progress {
@@ -93,7 +62,7 @@ impl Progress {
 
     /// Shows one event.
     pub fn show(&self, event: &Event) {
-        let Some(text) = describe(event) else { return };
+        let text = event.to_string();
         match self {
             Progress::Tty { multi, bars } => {
                 let bars = bars.lock().expect("progress lock");

@@ -91,6 +91,39 @@ impl Event {
     }
 }
 
+/// One sentence per event, as every front end shows it (the dataset id is not included).
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::Observed { previous, .. } => match previous {
+                Some(run) => write!(f, "latest run {} is {}", run.id, run.status),
+                None => f.write_str("no import has run yet"),
+            },
+            Event::WaitingForRunning { run_id, .. } => write!(
+                f,
+                "an import is already running (run {run_id}); waiting for it to end first"
+            ),
+            Event::Triggered { via_webhook, .. } => f.write_str(if *via_webhook {
+                "import triggered through the reimport webhook"
+            } else {
+                "import triggered"
+            }),
+            Event::RunIdentified { run_id, .. } => write!(f, "new run {run_id} started"),
+            Event::StepStarted { step, .. } => write!(f, "step {step} started"),
+            Event::StepFinished { step, status, .. } => write!(f, "step {step} {status}"),
+            Event::Entry { step, entry, .. } => {
+                write!(f, "[{step}] {}: {}", entry.level, entry.detail)
+            }
+            Event::Retrying { reason, delay, .. } => write!(
+                f,
+                "{reason}; retrying in {}",
+                humantime::format_duration(Duration::from_millis(delay.as_millis() as u64))
+            ),
+            Event::Finished { run_id, status, .. } => write!(f, "run {run_id} ended: {status}"),
+        }
+    }
+}
+
 /// Where progress events go. Cheap to clone; [`EventSink::none`] (the default) drops them.
 #[derive(Clone, Default)]
 pub struct EventSink(Option<Arc<dyn Fn(Event) + Send + Sync>>);

@@ -169,11 +169,7 @@ fn log_events() -> EventSink {
         Event::Entry { entry, step, .. } if entry.level == "error" => {
             tracing::warn!(dataset_id = %event.dataset_id(), step = %step, "{}", entry.detail);
         }
-        _ => {
-            if let Some(text) = crate::cli::progress::describe(&event) {
-                tracing::info!(dataset_id = %event.dataset_id(), "{text}");
-            }
-        }
+        _ => tracing::info!(dataset_id = %event.dataset_id(), "{event}"),
     })
 }
 

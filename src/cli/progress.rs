@@ -12,6 +12,13 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::api::DatasetId;
 use crate::engine::{Event, EventSink};
 
+/// A spinner whose last frame (shown once finished) is `done`.
+fn spinner_style(done: &str) -> ProgressStyle {
+    ProgressStyle::with_template("{spinner} {prefix:.bold} {elapsed:>4} {msg}")
+        .expect("static template")
+        .tick_strings(&["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏", done])
+}
+
 /// How progress is shown.
 pub enum Progress {
     /// One spinner per dataset; log entries scroll above them.
@@ -45,9 +52,7 @@ impl Progress {
     /// Prepares the display for these datasets (spinners appear in this order).
     pub fn start(&self, ids: &[DatasetId]) {
         if let Progress::Tty { multi, bars } = self {
-            let style = ProgressStyle::with_template("{spinner} {prefix:.bold} {elapsed:>4} {msg}")
-                .expect("static template")
-                .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏✓");
+            let style = spinner_style("✓");
             let mut bars = bars.lock().expect("progress lock");
             for id in ids {
                 let bar = multi.add(ProgressBar::new_spinner());
@@ -73,7 +78,12 @@ impl Progress {
                     Event::Entry { .. } | Event::Retrying { .. } => {
                         let _ = multi.println(format!("  {}: {text}", event.dataset_id()));
                     }
-                    Event::Finished { .. } => bar.finish_with_message(text),
+                    Event::Finished { status, .. } => {
+                        if *status == crate::api::RunStatus::Failed {
+                            bar.set_style(spinner_style("✗"));
+                        }
+                        bar.finish_with_message(text)
+                    }
                     _ => bar.set_message(text),
                 }
             }

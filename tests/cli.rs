@@ -474,3 +474,39 @@ async fn no_key_appears_in_trace_logs() {
     }
     assert_eq!(outputs[1].code, 0, "{:?}", outputs[1]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_terminal_gets_a_live_line_per_dataset() {
+    // `script` (util-linux) gives the CLI a pseudo-terminal, as a person's shell would.
+    let sb = sandbox().await;
+    let ok = dataset();
+    let failed = dataset();
+    sb.configure_dataset(&failed, DatasetConfig::default().outcome(Outcome::Failed))
+        .unwrap();
+    let inner = format!(
+        "{} run --poll-interval 300ms --dataset-id {ok} --dataset-id {failed}",
+        common::bin("woosmap-import").display()
+    );
+    let typescript = tempfile::NamedTempFile::new().unwrap();
+    let mut cmd = cli(&sb);
+    cmd.current_dir(std::env::temp_dir());
+    let mut script = std::process::Command::new("script");
+    script
+        .args(["-qec", &inner])
+        .arg(typescript.path())
+        .envs(cmd.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
+        .stdin(Stdio::null());
+    let ran = run(script).await;
+    assert_eq!(ran.code, 1, "{ran:?}");
+    let screen = std::fs::read_to_string(typescript.path()).unwrap();
+    // Spinner lines redrawn in place (cursor movements), one per dataset, each closed with
+    // its outcome mark; log entries scroll above them; the summary follows.
+    assert!(screen.contains("\u{1b}[2K"), "no live redraw: {screen}");
+    assert!(screen.contains(&format!("✓ \u{1b}[1m{ok}")), "{screen}");
+    assert!(screen.contains(&format!("✗ \u{1b}[1m{failed}")), "{screen}");
+    assert!(
+        screen.contains(&format!("  {failed}: [import] error: Feature 17")),
+        "{screen}"
+    );
+    assert!(screen.contains("import FAILED"), "{screen}");
+}

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+pub mod act;
 pub mod terraform;
 
 use woosmap::sandbox::{Sandbox, SandboxConfig, SandboxHandle};
@@ -118,4 +119,54 @@ pub async fn run(mut cmd: Command) -> Ran {
     tokio::task::spawn_blocking(move || cmd.output().expect("command runs").into())
         .await
         .expect("join")
+}
+
+/// Credentials the suites use besides [`KEY`]: wrong keys, no-quota keys and reimport keys.
+/// Every one of them is a secret as far as [`assert_no_secrets`] is concerned.
+pub const OTHER_KEYS: &[&str] = &[
+    "not-the-right-key-41c7",
+    "quota-gone-key-9f03",
+    "rk-fault-matrix-5d2e",
+];
+
+/// Asserts that `text` (an output, a log, a state or plan file, named by `what`) holds none
+/// of the suites' keys ([`KEY`], [`OTHER_KEYS`]) nor any of `extra`. The message names the
+/// key by its position only, so a failing check does not print the key either.
+pub fn assert_no_secrets(what: &str, text: &str, extra: &[&str]) {
+    let keys = std::iter::once(KEY)
+        .chain(OTHER_KEYS.iter().copied())
+        .chain(extra.iter().copied());
+    for (i, key) in keys.enumerate() {
+        assert!(
+            key.len() >= 8,
+            "secret #{i} is too short to search for safely"
+        );
+        if let Some(at) = text.find(key) {
+            let line = text[..at].matches('\n').count() + 1;
+            panic!("secret #{i} appears in {what} (line {line})");
+        }
+    }
+}
+
+/// [`assert_no_secrets`] over every file under `dir` (recursively): Terraform state and its
+/// backups, plan files, JSON renderings, logs. Returns how many files were scanned.
+pub fn assert_no_secrets_in_dir(dir: &std::path::Path, extra: &[&str]) -> usize {
+    let mut scanned = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                let text = String::from_utf8_lossy(&bytes);
+                assert_no_secrets(&path.display().to_string(), &text, extra);
+                scanned += 1;
+            }
+        }
+    }
+    scanned
 }

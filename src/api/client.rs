@@ -455,7 +455,7 @@ impl Client {
                     }
                 }
                 Err(e) => {
-                    if matches!(e, ApiError::Connect { .. }) {
+                    if matches!(e, ApiError::Connect { .. } | ApiError::Tls { .. }) {
                         // Nothing reached the server: the slot is still free.
                         slot.not_sent();
                     } else {
@@ -803,7 +803,14 @@ impl Client {
     ) -> ApiError {
         let err = err.without_url();
         let dataset_id = id.clone();
-        if err.is_connect() {
+        if let Some(reason) = certificate_failure(&err) {
+            ApiError::Tls {
+                dataset_id,
+                endpoint,
+                origin: self.inner.origin.clone(),
+                reason: scrub(&reason, secrets),
+            }
+        } else if err.is_connect() {
             ApiError::Connect {
                 dataset_id,
                 endpoint,
@@ -824,6 +831,27 @@ impl Client {
             }
         }
     }
+}
+
+/// The certificate verification failure in an error's source chain, if that is what failed.
+/// rustls reports it inside (possibly nested) `io::Error`s of the connector, whose `source()`
+/// skips the wrapped error itself, so those are unwrapped with `get_ref`.
+fn certificate_failure(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if let Some(tls @ rustls::Error::InvalidCertificate(_)) = e.downcast_ref::<rustls::Error>()
+        {
+            return Some(tls.to_string());
+        }
+        cur = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    None
 }
 
 /// A base URL as shown in an error: without query, fragment or userinfo, which might hold a

@@ -200,6 +200,22 @@ pub enum ApiError {
         reason: String,
     },
 
+    /// The server's certificate failed verification (unknown issuer, wrong name, expired…).
+    /// Not retried: nothing was sent, and waiting does not make a certificate valid.
+    #[error(
+        "The TLS certificate of {origin} was not accepted while {} dataset {dataset_id}: \
+         {reason}. Nothing was sent. Check WOOSMAP_BASE_URL / base_url and any proxy that \
+         intercepts HTTPS (certificate checks cannot be turned off).",
+        endpoint.doing()
+    )]
+    Tls {
+        dataset_id: DatasetId,
+        endpoint: Endpoint,
+        /// Scheme, host and port of the base URL (never a path).
+        origin: String,
+        reason: String,
+    },
+
     #[error(
         "Woosmap did not answer within {} while {} dataset {dataset_id}. The service or the \
          network is slow; try again later.",
@@ -288,6 +304,7 @@ impl ApiError {
             RateLimited { .. }
             | Server { .. }
             | Connect { .. }
+            | Tls { .. }
             | Timeout { .. }
             | Transport { .. }
             | InvalidResponse { .. } => ErrorKind::Transient,
@@ -311,6 +328,7 @@ impl ApiError {
             | RateLimited { dataset_id, .. }
             | Server { dataset_id, .. }
             | Connect { dataset_id, .. }
+            | Tls { dataset_id, .. }
             | Timeout { dataset_id, .. }
             | Transport { dataset_id, .. }
             | InvalidResponse { dataset_id, .. }

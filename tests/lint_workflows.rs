@@ -36,8 +36,8 @@ fn zizmor() -> Command {
         "--color",
         "never",
     ])
-        .current_dir(root())
-        .stdin(Stdio::null());
+    .current_dir(root())
+    .stdin(Stdio::null());
     cmd
 }
 

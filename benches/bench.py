@@ -669,8 +669,8 @@ def section_profiles(a, tmp, out):
         stripped = size
         if "not stripped" in subprocess.run(["file", "-L", b], capture_output=True, text=True).stdout:
             copy = os.path.join(tmp, "stripped-" + os.path.basename(os.path.dirname(b)))
-            subprocess.run(["strip", "-o", copy, b], check=True)
-            stripped = os.path.getsize(copy)
+            if subprocess.run(["strip", "-o", copy, b], capture_output=True).returncode == 0:
+                stripped = os.path.getsize(copy)
         rows.append({"name": name, "size": size, "stripped": stripped, "ms": median(s["ms"]),
                      "ready": median(s["ready"]),
                      "rss": median(s["rss"]), "validate": median(validate[name])})

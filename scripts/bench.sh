@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks (not part of the test run): start-up, footprint, pacing and scale of our provider
 # and CLI, side by side with a Go (terraform-plugin-framework) provider. Prints a table and
-# (re)writes BENCHMARKS.md. About 5 minutes once the release binaries are built.
+# (re)writes BENCHMARKS.md. The measurements take about 2 minutes; a release build from
+# scratch about 6 more on 2 cores (each --profiles variant about 5 more, once).
 #
 #   scripts/bench.sh                  # build release binaries (if stale), run every section
 #   scripts/bench.sh --profiles       # also build the provider with other release profiles
@@ -25,17 +26,21 @@ for a in "$@"; do
   esac
 done
 
-for tool in openssl file; do
+# openssl (the client certificate), file (is it stripped?), GNU time (the CLI's peak RSS).
+for pair in openssl:openssl file:file /usr/bin/time:time; do
+  tool=${pair%%:*} pkg=${pair##*:}
   if ! command -v "$tool" >/dev/null; then
-    echo "bench: installing $tool" >&2
-    apt-get update -qq && apt-get install -y -qq "$tool" >/dev/null
+    echo "bench: installing $pkg" >&2
+    apt-get update -qq && apt-get install -y -qq "$pkg" >/dev/null
   fi
 done
 
 "$root/scripts/setup-tools.sh" >&2
 
 go_wheel="workato-terraform-provider==0.16.0"
-if ! "$root/.venv/bin/pip" show --disable-pip-version-check workato-terraform-provider 2>/dev/null | grep -q '^Version: 0.16.0$'; then
+# (No `pip show | grep -q`: grep quitting early SIGPIPEs pip, which fails under pipefail.)
+installed=$("$root/.venv/bin/pip" show --disable-pip-version-check workato-terraform-provider 2>/dev/null || true)
+if ! grep -qx 'Version: 0.16.0' <<<"$installed"; then
   echo "bench: installing $go_wheel into .venv" >&2
   "$root/.venv/bin/pip" install --disable-pip-version-check --quiet "$go_wheel"
 fi

@@ -9,3 +9,4 @@ export PATH="$root/scripts:$root/.venv/bin:$PATH"
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked --no-fail-fast "$@"
+scripts/fuzz.sh 20

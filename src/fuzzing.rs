@@ -139,7 +139,7 @@ pub fn api_response(data: &[u8]) {
         }
         Ok(None) => {}
         Err(e) => {
-            check_error(&e);
+            check_error(&e, reimport_key.is_some());
             if (200..300).contains(&status) {
                 assert!(
                     matches!(
@@ -168,16 +168,20 @@ pub fn retry_after_value(value: &str) {
     }
 }
 
-fn check_error(e: &ApiError) {
+/// No key the call held may show in its error. (A call holds the reimport key only when it
+/// is a webhook call: a status answer quoting a reimport key it was never sent is no leak.)
+fn check_error(e: &ApiError, holds_reimport_key: bool) {
     for shown in [e.to_string(), format!("{e:?}")] {
         assert!(
             !shown.contains(FUZZ_PRIVATE_KEY),
             "private key in {shown:?}"
         );
-        assert!(
-            !shown.contains(FUZZ_REIMPORT_KEY),
-            "reimport key in {shown:?}"
-        );
+        if holds_reimport_key {
+            assert!(
+                !shown.contains(FUZZ_REIMPORT_KEY),
+                "reimport key in {shown:?}"
+            );
+        }
     }
     let _ = (e.kind(), e.is_retryable(), e.may_have_been_processed());
 }

@@ -29,14 +29,14 @@ fn fuzz_dir() -> PathBuf {
 /// A value of type `ty` with something in every attribute (an unknown now and then).
 fn sample(ty: &AttrType, n: &mut u32) -> Value {
     *n += 1;
-    if *n % 11 == 0 {
+    if (*n).is_multiple_of(11) {
         return Value::Unknown;
     }
     match ty {
         AttrType::String => Value::string(format!("s{n}")),
-        AttrType::Bool => Value::Bool(*n % 2 == 0),
+        AttrType::Bool => Value::Bool((*n).is_multiple_of(2)),
         AttrType::Number => {
-            if *n % 3 == 0 {
+            if (*n).is_multiple_of(3) {
                 Value::float(0.5 + f64::from(*n))
             } else {
                 Value::int(i64::from(*n))
@@ -123,8 +123,18 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
                 response(0, 200, "", &run("failed", "failed", "error")),
                 response(0, 200, "", &run("in_progress", "in_progress", "warning")),
                 response(0, 200, "", "<html>maintenance</html>"),
-                response(1, 202, "", r#"{"dataset_id":"8c4c51f1-f6f3-43bc-b65d-7415e8ef22c0"}"#),
-                response(2, 202, "", r#"{"dataset_id":"0b5d3c4e-1f2a-4b3c-8d4e-5f6a7b8c9d0e"}"#),
+                response(
+                    1,
+                    202,
+                    "",
+                    r#"{"dataset_id":"8c4c51f1-f6f3-43bc-b65d-7415e8ef22c0"}"#,
+                ),
+                response(
+                    2,
+                    202,
+                    "",
+                    r#"{"dataset_id":"0b5d3c4e-1f2a-4b3c-8d4e-5f6a7b8c9d0e"}"#,
+                ),
                 response(1, 401, "", r#"{"detail":"Unable to locate credentials"}"#),
                 response(
                     0,
@@ -171,7 +181,12 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
 
 fn files_in(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .collect()
+        })
         .unwrap_or_default();
     files.sort();
     files

@@ -352,11 +352,11 @@ fn rows() -> Vec<Row> {
         Row {
             id: "already_running",
             title: "An import already running when we start",
-            setup_text: "a run is in progress (3 s; Terraform 8 s and the action 12 s, as they take longer to start); we wait for it, then trigger ours",
+            setup_text: "a run is in progress (3 s; Terraform 6 s and the action 12 s, as they take longer to start); we wait for it, then trigger ours",
             setup: |sb, id, front| {
                 let secs = match front {
                     Front::Cli => 3,
-                    Front::Terraform => 8,
+                    Front::Terraform => 6,
                     Front::Action => 12,
                 };
                 sb.configure_dataset(
@@ -783,6 +783,19 @@ fn run_terraform(sb: &SandboxHandle, row: &Row, id: &str) -> Ran {
         }
     };
     let text = text + &provider_log(&tf.file("terraform.log"));
+    if row.id == "none" {
+        // The control cell also renders its state and a plan as JSON, for the key scan.
+        let state = tf.command(&["show", "-json"]).output().unwrap();
+        std::fs::write(tf.dir.path().join("state.json"), &state.stdout).unwrap();
+        let plan = tf
+            .command(&["plan", "-out=tfplan", "-no-color"])
+            .output()
+            .unwrap();
+        assert!(plan.status.success(), "plan after apply failed");
+        let shown = tf.command(&["show", "-json", "tfplan"]).output().unwrap();
+        assert!(shown.stdout.starts_with(b"{"), "no plan JSON");
+        std::fs::write(tf.dir.path().join("plan.json"), &shown.stdout).unwrap();
+    }
     let run_in_state = state_run_id(&tf);
     let dir = tf.dir.path().to_path_buf();
     // Keep the directory until the key scan: leak the TempDir into a path we remove later.
@@ -1063,8 +1076,9 @@ faults included) / imports it started. No cell may trigger while an import runs 
 (`triggers_while_running` is 0 everywhere).\n\
 - **Message**: the phrase the test requires, and the first output line holding it (ids, times \
 and retry delays masked).\n\
-- Every cell's output, logs (`WOOSMAP_LOG=debug`, `TF_LOG=debug`) and Terraform state are \
-scanned for the private and reimport keys; no request carried a key in its query string; our \
+- Every cell's output, logs (`WOOSMAP_LOG=debug`, `TF_LOG=debug`) and Terraform state (and, \
+for the control row, `terraform show -json` of the state and of a plan) are scanned for the \
+private and reimport keys; no request carried a key in its query string; our \
 pacing provoked no 429.\n\n",
     );
     md.push_str("## Overview\n\n| Fault | CLI | Terraform | Action |\n|---|---|---|---|\n");
@@ -1148,13 +1162,16 @@ async fn fault_matrix() {
             .into_boxed_slice(),
     );
 
-    // Datasets and setup for every cell first, then everything runs at once.
+    // A dataset for every cell; the act cells are set up now, the others as they start.
     let mut cells: Vec<(&'static Row, Front, String)> = Vec::new();
     for row in rows {
         for front in Front::ALL {
             if row.expect(front).is_some() {
                 let id = dataset();
-                (row.setup)(&sb, &id, front);
+                if front == Front::Action && row.driver == Driver::Plain {
+                    // Set up before act starts; the other cells set up when they start.
+                    (row.setup)(&sb, &id, front);
+                }
                 cells.push((row, front, id));
             }
         }
@@ -1182,6 +1199,7 @@ async fn fault_matrix() {
             } else {
                 None
             };
+            (row.setup)(&sb, &id, front);
             let t0 = Instant::now();
             let ran = tokio::task::spawn_blocking({
                 let sb = sb.clone();

@@ -6,7 +6,8 @@
 //! - `failure`: a failed import (triggered through a reimport key that is no registered secret)
 //!   fails the job with the step's error entries in the log, an `::error` annotation and the
 //!   summary; a later step's echo of that key shows `***`, so the action's `::add-mask::` took.
-//! - `invalid`: a bad `timeout` is an `::error` naming the input, exit 2, and no request.
+//! - `invalid`: a bad `timeout` fails with exit 2 and the reason (naming the input) in the
+//!   `status`/`error` outputs; no request is sent.
 //!
 //! Offline: act skips `actions/checkout` for the repository it runs in (it copies the work
 //! tree, minus .gitignore'd paths, into the job's workspace), so nothing is fetched; the action
@@ -267,10 +268,13 @@ async fn the_action_runs_under_act_with_outputs_summary_annotations_and_masks() 
     // invalid: named input, exit 2, nothing sent.
     let invalid = job_lines(&log, "invalid");
     assert!(invalid.contains("🏁  Job failed"), "{invalid}");
+    // The reason as step outputs (act prints them from the outputs file after the step, so
+    // they do not depend on catching the last lines of a step that exits at once).
     assert!(
-        invalid.contains("::error title=Invalid input `timeout`::"),
+        invalid.contains("::set-output:: error=Invalid input `timeout`: "),
         "{invalid}"
     );
+    assert!(invalid.contains("::set-output:: status=error"), "{invalid}");
     assert!(invalid.contains("exit status 2"), "{invalid}");
     assert!(
         stats.dataset(&untouched).is_none(),

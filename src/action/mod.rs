@@ -68,19 +68,13 @@ pub async fn run_with(src: &dyn Source) -> ExitCode {
     let inputs = match Inputs::read(src) {
         Ok(i) => i,
         Err(e) => {
-            say(&commands::error(
-                Some(&format!("Invalid input `{}`", e.input)),
-                &e.to_string(),
-            ));
-            return ExitCode::Usage;
+            let title = format!("Invalid input `{}`", e.input);
+            return usage_error(src, &title, &e.to_string());
         }
     };
     let client = match crate::cli::client(&inputs.base_url, inputs.private_key.clone()) {
         Ok(c) => c,
-        Err(e) => {
-            say(&commands::error(Some("Invalid configuration"), &e));
-            return ExitCode::Usage;
-        }
+        Err(e) => return usage_error(src, "Invalid configuration", &e),
     };
 
     let cancel = CancellationToken::new();
@@ -115,6 +109,24 @@ pub async fn run_with(src: &dyn Source) -> ExitCode {
         code = code.worst(ExitCode::ApiError);
     }
     code
+}
+
+/// Refuses to start: an `::error` annotation, and `status=error` plus the reason as step
+/// outputs, so that a later step (`if: failure()`) can tell why. Nothing was sent.
+fn usage_error(src: &dyn Source, title: &str, message: &str) -> ExitCode {
+    say(&commands::error(Some(title), message));
+    if let Some(path) = src.var(OUTPUT_ENV).filter(|p| !p.trim().is_empty()) {
+        let outputs = [
+            ("status", "error".to_owned()),
+            ("error", format!("{title}: {message}")),
+        ];
+        if let Err(e) = outputs::append(&PathBuf::from(path), |buf| {
+            outputs::write_outputs(buf, &outputs)
+        }) {
+            eprintln!("could not write the step outputs: {e}");
+        }
+    }
+    ExitCode::Usage
 }
 
 /// One line per dataset at the end of the log.

@@ -16,82 +16,14 @@
 
 mod common;
 
-use std::io::Read;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{KEY, STATUS_WINDOW, TRIGGER_WINDOW, bin, dataset, sandbox};
+use common::{KEY, act, dataset, sandbox};
 use woosmap::sandbox::{DatasetConfig, Outcome};
 
 const WORKFLOW: &str = "tests/act/workflow.yml";
 const REIMPORT_KEY: &str = "rk-plain-var-7f3a91";
 const ACT_TIMEOUT: Duration = Duration::from_secs(180);
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn act() -> PathBuf {
-    let act = root().join(".venv/bin/act");
-    assert!(
-        act.exists(),
-        "{} is missing: run scripts/setup-tools.sh",
-        act.display()
-    );
-    act
-}
-
-/// Runs a command to its end or kills it after `limit`; returns (exit code, stdout + stderr).
-fn run_with_limit(mut cmd: Command, limit: Duration) -> (i32, String) {
-    // Separate files: two handles opened on one file would each write from their own offset
-    // and overwrite each other's lines.
-    let out = tempfile::NamedTempFile::new().unwrap();
-    let err = tempfile::NamedTempFile::new().unwrap();
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(out.reopen().unwrap())
-        .stderr(err.reopen().unwrap())
-        .spawn()
-        .expect("act starts");
-    let started = Instant::now();
-    let code = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status.code().unwrap_or(-1);
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            break -1;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let mut text = String::new();
-    out.reopen().unwrap().read_to_string(&mut text).unwrap();
-    err.reopen().unwrap().read_to_string(&mut text).unwrap();
-    (code, text)
-}
-
-/// The lines act printed for one job, without the `[workflow/job]` prefix.
-fn job_lines(log: &str, job: &str) -> String {
-    let prefix = format!("[action-under-act/{job}]");
-    let mut out = String::new();
-    let mut in_job = false;
-    for line in log.lines() {
-        if let Some(rest) = line.strip_prefix(&prefix) {
-            in_job = true;
-            out.push_str(rest.trim_start());
-            out.push('\n');
-        } else if line.starts_with('[') {
-            in_job = false;
-        } else if in_job {
-            // Continuation of a multi-line message (a summary, a multi-line output).
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    out
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_action_runs_under_act_with_outputs_summary_annotations_and_masks() {
@@ -105,52 +37,16 @@ async fn the_action_runs_under_act_with_outputs_summary_annotations_and_masks() 
     )
     .unwrap();
 
-    let bin_dir = bin("woosmap-import").parent().unwrap().to_path_buf();
-    let path = std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    )))
-    .unwrap();
     let scratch = tempfile::tempdir().unwrap();
-    let home = scratch.path().join("home");
-    std::fs::create_dir_all(&home).unwrap();
-    let empty = scratch.path().join("empty");
-    std::fs::write(&empty, "").unwrap();
-    let mut cmd = Command::new(act());
-    cmd.current_dir(root())
-        .env("PATH", path)
-        .env("HOME", &home)
-        .env_remove("WOOSMAP_PRIVATE_KEY")
-        .env_remove("WOOSMAP_BASE_URL")
-        .env_remove("WOOSMAP_REIMPORT_KEY")
-        .args(["push", "-P", "ubuntu-latest=-self-hosted", "-W", WORKFLOW])
-        .arg("--action-cache-path")
-        .arg(scratch.path().join("act"))
-        .args(["--no-cache-server", "--env-file"])
-        .arg(&empty)
-        .arg("--secret-file")
-        .arg(&empty)
-        .arg("--var-file")
-        .arg(&empty)
-        .args(["-s", &format!("WOOSMAP_PRIVATE_KEY={KEY}")])
+    let mut cmd = act::command(std::path::Path::new(WORKFLOW), scratch.path());
+    cmd.args(["-s", &format!("WOOSMAP_PRIVATE_KEY={KEY}")])
         .args(["--var", &format!("WOOSMAP_BASE_URL={}", sb.base_url())])
         .args(["--var", &format!("OK_DATASETS={ok_a},{ok_b}")])
         .args(["--var", &format!("FAILING_DATASET={failing}")])
         .args(["--var", &format!("REIMPORT_KEY={REIMPORT_KEY}")])
-        .args(["--var", &format!("UNTOUCHED_DATASET={untouched}")])
-        .args([
-            "--env",
-            &format!(
-                "WOOSMAP_TRIGGER_INTERVAL={}",
-                humantime::format_duration(TRIGGER_WINDOW)
-            ),
-            "--env",
-            &format!(
-                "WOOSMAP_STATUS_INTERVAL={}",
-                humantime::format_duration(STATUS_WINDOW)
-            ),
-        ]);
+        .args(["--var", &format!("UNTOUCHED_DATASET={untouched}")]);
     let started = Instant::now();
-    let (code, log) = tokio::task::spawn_blocking(move || run_with_limit(cmd, ACT_TIMEOUT))
+    let (code, log) = tokio::task::spawn_blocking(move || act::run_with_limit(cmd, ACT_TIMEOUT))
         .await
         .unwrap();
     eprintln!("act exited {code} after {:?}\n{log}", started.elapsed());
@@ -170,7 +66,7 @@ async fn the_action_runs_under_act_with_outputs_summary_annotations_and_masks() 
     let run_of = |id: &str| stats.dataset(id).unwrap().runs[0].clone();
 
     // success: outputs read by the next step, groups, summary.
-    let success = job_lines(&log, "success");
+    let success = act::job_lines(&log, "action-under-act", "success");
     assert!(success.contains("🏁  Job succeeded"), "{success}");
     assert!(
         success.contains("woosmap-import: using ") && !success.contains("downloading"),
@@ -228,7 +124,7 @@ async fn the_action_runs_under_act_with_outputs_summary_annotations_and_masks() 
     );
 
     // failure: the step error in the log, an annotation, outputs, the summary, the mask.
-    let failure = job_lines(&log, "failure");
+    let failure = act::job_lines(&log, "action-under-act", "failure");
     let run_f = run_of(&failing);
     assert!(failure.contains("🏁  Job failed"), "{failure}");
     assert!(
@@ -266,7 +162,7 @@ async fn the_action_runs_under_act_with_outputs_summary_annotations_and_masks() 
     assert_eq!(stats.dataset(&failing).unwrap().triggers, 1);
 
     // invalid: named input, exit 2, nothing sent.
-    let invalid = job_lines(&log, "invalid");
+    let invalid = act::job_lines(&log, "action-under-act", "invalid");
     assert!(invalid.contains("🏁  Job failed"), "{invalid}");
     // The reason as step outputs (act prints them from the outputs file after the step, so
     // they do not depend on catching the last lines of a step that exits at once).

@@ -54,13 +54,11 @@ pub fn bin(name: &str) -> PathBuf {
     }
 }
 
-/// `woosmap-import` set up for a sandbox: key, base URL and the sandbox's windows.
-pub fn cli(sb: &SandboxHandle) -> Command {
-    let mut cmd = Command::new(bin("woosmap-import"));
-    cmd.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("WOOSMAP_PRIVATE_KEY", KEY)
-        .env("WOOSMAP_BASE_URL", sb.base_url())
+/// The environment every front end gets in the tests: the key, the sandbox's URL and its
+/// windows (so that the client paces to them), and no terminal input.
+pub fn sandbox_env<'c>(cmd: &'c mut Command, base_url: &str) -> &'c mut Command {
+    cmd.env("WOOSMAP_PRIVATE_KEY", KEY)
+        .env("WOOSMAP_BASE_URL", base_url)
         .env(
             "WOOSMAP_TRIGGER_INTERVAL",
             humantime::format_duration(TRIGGER_WINDOW).to_string(),
@@ -69,7 +67,15 @@ pub fn cli(sb: &SandboxHandle) -> Command {
             "WOOSMAP_STATUS_INTERVAL",
             humantime::format_duration(STATUS_WINDOW).to_string(),
         )
-        .stdin(Stdio::null());
+        .stdin(Stdio::null())
+}
+
+/// `woosmap-import` set up for a sandbox: key, base URL and the sandbox's windows.
+pub fn cli(sb: &SandboxHandle) -> Command {
+    let mut cmd = Command::new(bin("woosmap-import"));
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    sandbox_env(&mut cmd, &sb.base_url());
     cmd
 }
 

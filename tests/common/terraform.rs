@@ -2,9 +2,7 @@
 //! through `dev_overrides`, in a scratch directory, against a sandbox.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-
-use super::{KEY, STATUS_WINDOW, TRIGGER_WINDOW};
+use std::process::{Command, Output};
 
 pub const HEADER: &str = r#"terraform {
   required_providers {
@@ -59,18 +57,8 @@ impl Terraform {
             .env("TF_CLI_CONFIG_FILE", self.dir.path().join("cli.tfrc"))
             .env("TF_IN_AUTOMATION", "1")
             .env("CHECKPOINT_DISABLE", "1")
-            .env("TF_LOG_PATH", &self.log)
-            .env("WOOSMAP_PRIVATE_KEY", KEY)
-            .env("WOOSMAP_BASE_URL", &self.base_url)
-            .env(
-                "WOOSMAP_TRIGGER_INTERVAL",
-                humantime::format_duration(TRIGGER_WINDOW).to_string(),
-            )
-            .env(
-                "WOOSMAP_STATUS_INTERVAL",
-                humantime::format_duration(STATUS_WINDOW).to_string(),
-            )
-            .stdin(Stdio::null());
+            .env("TF_LOG_PATH", &self.log);
+        super::sandbox_env(&mut cmd, &self.base_url);
         cmd
     }
 

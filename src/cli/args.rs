@@ -6,9 +6,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::api::{DatasetId, Secret};
-
-/// Longest wait accepted for `--timeout`; past this a typo ("300h") is more likely than intent.
-const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+use crate::engine::{MAX_POLL_INTERVAL, MAX_TIMEOUT, MIN_POLL_INTERVAL};
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -130,10 +128,10 @@ pub fn parse_timeout(s: &str) -> Result<Duration, String> {
 
 pub fn parse_poll_interval(s: &str) -> Result<Duration, String> {
     let d = parse_duration(s)?;
-    if d < Duration::from_millis(100) {
+    if d < MIN_POLL_INTERVAL {
         return Err("the poll interval must be at least 100ms (the API allows one status read every 5s; shorter values are paced to that)".into());
     }
-    if d > Duration::from_secs(3600) {
+    if d > MAX_POLL_INTERVAL {
         return Err("the poll interval must be at most 1h".into());
     }
     Ok(d)

@@ -29,6 +29,12 @@ pub use run::{CONFIRM_MIN, run_import};
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(5);
 /// Default limit on the whole `run_import`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// Shortest accepted poll interval (shorter values are paced to the API's limit anyway).
+pub const MIN_POLL_INTERVAL: Duration = Duration::from_millis(100);
+/// Longest accepted poll interval.
+pub const MAX_POLL_INTERVAL: Duration = Duration::from_secs(3600);
+/// Longest accepted timeout: past this a typo ("300h") is more likely than intent.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 /// How long [`latest_run`] may take (pacing included).
 pub const LATEST_RUN_BUDGET: Duration = Duration::from_secs(60);
 

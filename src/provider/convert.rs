@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::api::{DatasetId, Run};
+use crate::engine::{MAX_POLL_INTERVAL, MAX_TIMEOUT, MIN_POLL_INTERVAL};
 use crate::tfplugin::{AttrPath, Diagnostic, Value};
 
 /// The computed attributes of a run, merged into `into` (an object value).
@@ -73,9 +74,6 @@ pub fn dataset_id(config: &Value) -> Result<Option<DatasetId>, Diagnostic> {
     }
 }
 
-/// Longest accepted wait, to catch typos such as "300h".
-const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
-
 /// Reads a duration attribute at `path`; `Ok(None)` when null or unknown.
 pub fn duration_at(
     v: &Value,
@@ -114,8 +112,8 @@ pub fn poll_interval(config: &Value) -> Result<Option<Duration>, Diagnostic> {
         config.attr("poll_interval"),
         AttrPath::attr("poll_interval"),
         "poll_interval",
-        Duration::from_millis(100),
-        Duration::from_secs(3600),
+        MIN_POLL_INTERVAL,
+        MAX_POLL_INTERVAL,
     )
 }
 

@@ -6,8 +6,6 @@
 //! run failed (so a failed update does not converge silently). Plan marks the run attributes
 //! unknown exactly when apply will run an import; apply runs one exactly then.
 
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
@@ -24,7 +22,6 @@ use crate::tfplugin::{
 
 use super::schema::IMPORT_RESOURCE;
 
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 const DEFAULT_POLL_INTERVAL: &str = "5s";
 
 /// Private data kept with the state between operations.
@@ -212,11 +209,11 @@ pub async fn apply(
     };
     let which = if creating { "create" } else { "update" };
     let timeout = match convert::timeout(&req.config, which) {
-        Ok(t) => t.unwrap_or(DEFAULT_TIMEOUT),
+        Ok(t) => t.unwrap_or(engine::DEFAULT_TIMEOUT),
         Err(d) => return failed_apply(&req, d.into()),
     };
     let poll_interval = match convert::poll_interval(&state) {
-        Ok(p) => p.unwrap_or(Duration::from_secs(5)),
+        Ok(p) => p.unwrap_or(engine::DEFAULT_POLL_INTERVAL),
         Err(d) => return failed_apply(&req, d.into()),
     };
     let via = match known_str(&req.config, "reimport_key") {

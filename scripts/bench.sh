@@ -55,8 +55,8 @@ if [ ! -x "$go_bin" ] || ! cmp -s "$go_src" "$go_bin"; then
   chmod 755 "$go_bin"
 fi
 
-echo "bench: cargo build --release --bins" >&2
-cargo build --release --locked --bins >&2
+echo "bench: cargo build --release --workspace --bins" >&2
+cargo build --release --locked --workspace --bins >&2
 
 if [ "$build_profiles" = 1 ]; then
   # Custom profiles inheriting [profile.release], defined on the command line so Cargo.toml

@@ -6,8 +6,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 scripts/setup-tools.sh >/dev/null
-echo "==> building (cargo build --bins)"
-cargo build --quiet --locked --bins
+echo "==> building the CLI, the provider and the sandbox (cargo build --workspace --bins; the first build takes a few minutes)"
+cargo build --quiet --locked --workspace --bins
 bin="$root/target/debug"
 work=$(mktemp -d)
 sandbox_pid=

@@ -7,7 +7,7 @@
 #
 # scripts/test.sh runs it briefly after the tests; run it longer by hand, e.g.
 # `scripts/fuzz.sh 600`. A crash stops with the reproducer saved under fuzz/artifacts/TARGET/;
-# copy it to fuzz/regressions/TARGET/ once fixed, and `cargo test --test fuzz_entries`
+# copy it to fuzz/regressions/TARGET/ once fixed, and `cargo test --features fuzz --test fuzz_entries`
 # replays it from then on.
 #
 # Stable Rust is enough: RUSTC_BOOTSTRAP=1 lets cargo-fuzz pass its -Z flags (sanitizer

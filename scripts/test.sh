@@ -8,10 +8,13 @@ cd "$root"
 scripts/setup-tools.sh
 export PATH="$root/scripts:$root/.venv/bin:$PATH"
 cargo fmt --all -- --check
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --features fuzz --locked -- -D warnings
 mkdir -p target
 log="$root/target/test-output.log"
-cargo test --locked --no-fail-fast "$@" 2>&1 | tee "$log"
-scripts/fuzz.sh 20
-# One closing line for the whole run (cargo prints one per test binary, fuzzing came after).
-awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+status=0
+cargo test --workspace --features fuzz --locked --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
+scripts/fuzz.sh 20 || status=$?
+# One closing line for the whole run (cargo prints one per test binary, fuzzing came after),
+# printed whether or not something failed.
+awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"
+exit "$status"

@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::api::{ApiError, Client, ClientConfig, DatasetId, Endpoint, Run, Secret};
 use crate::engine::{EngineError, Event, Outcome};
-use crate::tfplugin::{AttrType, Value, codec};
+use tfplugin::{AttrType, Value, codec};
 
 /// The private key of the fuzzing client: must never show in an error.
 pub const FUZZ_PRIVATE_KEY: &str = "fuzz-private-key-5e1f0a";
@@ -261,7 +261,7 @@ impl Write for SharedBuf {
 
 fn show_result(id: &DatasetId, result: &Result<Outcome, EngineError>, events: &[Event]) {
     use crate::action::{commands, log::GroupedLog, outputs, summary};
-    use crate::cli::report::{DatasetReport, write_json, write_text};
+    use crate::frontend::report::{DatasetReport, write_json, write_text};
 
     let report = DatasetReport::new(id, result);
     let mut text = Vec::new();
@@ -309,7 +309,7 @@ fn show_result(id: &DatasetId, result: &Result<Outcome, EngineError>, events: &[
 /// the way the CLI flags, the action inputs and the provider attributes check it, and every
 /// accepted value must respect its documented bounds.
 pub fn cli_values(data: &[u8]) {
-    use crate::cli::args;
+    use crate::frontend::values as args;
     let Some((&selector, rest)) = data.split_first() else {
         return;
     };

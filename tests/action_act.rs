@@ -19,7 +19,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{KEY, act, dataset, sandbox};
-use woosmap::sandbox::{DatasetConfig, Outcome};
+use woosmap_sandbox::{DatasetConfig, Outcome};
 
 const WORKFLOW: &str = "tests/act/workflow.yml";
 const REIMPORT_KEY: &str = "rk-plain-var-7f3a91";

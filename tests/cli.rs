@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::{KEY, cli, dataset, run, sandbox};
-use woosmap::sandbox::{DatasetConfig, Fault, FaultEndpoint, FaultKind, KeyState, Outcome};
+use woosmap_sandbox::{DatasetConfig, Fault, FaultEndpoint, FaultKind, KeyState, Outcome};
 
 fn json_run(id: &str) -> Vec<&str> {
     vec![

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use common::terraform::Terraform;
 use common::{KEY, OTHER_KEYS, assert_no_secrets, assert_no_secrets_in_dir, dataset};
 use serde::Serialize;
-use woosmap::sandbox::{
+use woosmap_sandbox::{
     DatasetConfig, Fault, FaultBody, FaultEndpoint, FaultKind, KeyState, Outcome, SandboxHandle,
 };
 

@@ -10,8 +10,8 @@
 
 use std::path::{Path, PathBuf};
 
+use tfplugin::{AttrType, Value, codec};
 use woosmap::fuzzing::{self, FUZZ_PRIVATE_KEY, FUZZ_REIMPORT_KEY};
-use woosmap::tfplugin::{AttrType, Value, codec};
 
 type Entry = fn(&[u8]);
 
@@ -59,8 +59,8 @@ fn sample_json(v: &Value) -> serde_json::Value {
     match v {
         Value::Null | Value::Unknown => serde_json::Value::Null,
         Value::Bool(b) => (*b).into(),
-        Value::Number(woosmap::tfplugin::Number::Int(i)) => (*i).into(),
-        Value::Number(woosmap::tfplugin::Number::Float(f)) => (*f).into(),
+        Value::Number(tfplugin::Number::Int(i)) => (*i).into(),
+        Value::Number(tfplugin::Number::Float(f)) => (*f).into(),
         Value::String(s) => s.clone().into(),
         Value::List(items) | Value::Set(items) => items.iter().map(sample_json).collect(),
         Value::Map(m) | Value::Object(m) => m

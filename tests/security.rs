@@ -13,7 +13,7 @@ use common::{KEY, assert_no_secrets, cli, dataset, run, sandbox};
 use tokio::io::AsyncReadExt;
 use woosmap::api::{ApiError, ClientConfig, DatasetId, RateLimits, Secret};
 use woosmap::engine::{ImportSpec, TriggerVia};
-use woosmap::sandbox::{DatasetConfig, Fault, FaultEndpoint, FaultKind};
+use woosmap_sandbox::{DatasetConfig, Fault, FaultEndpoint, FaultKind};
 
 const RK: &str = "rk-fault-matrix-5d2e";
 const RK2: &str = "rk-security-action-8b1f";

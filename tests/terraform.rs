@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::terraform::Terraform;
 use common::{KEY, dataset, sandbox};
-use woosmap::sandbox::{DatasetConfig, Outcome};
+use woosmap_sandbox::{DatasetConfig, Outcome};
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(f).await.expect("join")

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use tfplugin::proto::{plugin, tfplugin6};
 use tonic::transport::{Channel, Endpoint, Uri};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
-use woosmap::tfplugin::proto::{plugin, tfplugin6};
 
 const BIN: &str = env!("CARGO_BIN_EXE_terraform-provider-woosmap");
 const COOKIE: &str = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2";

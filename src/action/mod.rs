@@ -24,8 +24,8 @@ use std::path::PathBuf;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::ExitCode;
 use crate::engine;
+use crate::frontend::ExitCode;
 use inputs::{Inputs, ProcessEnv, Source};
 use log::GroupedLog;
 use outputs::DatasetResult;
@@ -72,7 +72,7 @@ pub async fn run_with(src: &dyn Source) -> ExitCode {
             return usage_error(src, &title, &e.to_string());
         }
     };
-    let client = match crate::cli::client(&inputs.base_url, inputs.private_key.clone()) {
+    let client = match crate::frontend::client(&inputs.base_url, inputs.private_key.clone()) {
         Ok(c) => c,
         Err(e) => return usage_error(src, "Invalid configuration", &e),
     };

@@ -9,9 +9,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::api::{DatasetId, RunStatus};
-use crate::cli::ExitCode;
-use crate::cli::report::DatasetReport;
 use crate::engine::{EngineError, Outcome};
+use crate::frontend::ExitCode;
+use crate::frontend::report::DatasetReport;
 
 /// One error entry of a failed step.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -84,7 +84,7 @@ fn text(s: &str) -> String {
 mod tests {
     use super::super::outputs::FailedEntry;
     use super::*;
-    use crate::cli::ExitCode;
+    use crate::frontend::ExitCode;
 
     fn result(status: &'static str, exit: ExitCode) -> DatasetResult {
         DatasetResult {

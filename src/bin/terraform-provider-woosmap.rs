@@ -2,5 +2,5 @@
 //! hand it explains that and exits 1.
 
 fn main() -> std::process::ExitCode {
-    woosmap::tfplugin::serve(woosmap::provider::WoosmapProvider::new())
+    tfplugin::serve(woosmap::provider::WoosmapProvider::new())
 }

@@ -1,5 +1,30 @@
-//! `woosmap-import`: trigger Woosmap dataset imports and wait for them (see `--help`).
+//! `woosmap-import`: trigger Woosmap dataset imports and wait for them (see `--help`). Parses
+//! the command line and hands each subcommand to its front end: `run` and `status` to
+//! `woosmap::cli`, `action` (GitHub Action mode) to `woosmap::action`.
+
+use clap::Parser;
+use woosmap::cli::{Cli, Command};
+use woosmap::frontend::{ExitCode, logging};
 
 fn main() -> std::process::ExitCode {
-    woosmap::cli::main()
+    let cli = Cli::parse();
+    logging::init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return ExitCode::ApiError.into();
+        }
+    };
+    let code = runtime.block_on(async move {
+        match cli.command {
+            Command::Run(args) => woosmap::cli::run(args).await,
+            Command::Status(args) => woosmap::cli::status(args).await,
+            Command::Action => woosmap::action::run().await,
+        }
+    });
+    code.into()
 }

@@ -6,7 +6,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::api::{DatasetId, Secret};
-use crate::engine::{MAX_POLL_INTERVAL, MAX_TIMEOUT, MIN_POLL_INTERVAL};
+pub use crate::frontend::values::{
+    parse_base_url, parse_dataset_id, parse_duration, parse_poll_interval, parse_timeout,
+};
 
 const EXIT_CODES: &str = "\
 Exit codes:
@@ -95,50 +97,11 @@ pub struct StatusArgs {
     pub api: ApiArgs,
 }
 
-pub fn parse_dataset_id(s: &str) -> Result<DatasetId, String> {
-    DatasetId::parse(s).map_err(|e| e.to_string())
-}
-
 fn parse_secret(s: &str) -> Result<Secret, String> {
     if s.trim().is_empty() {
         return Err("the reimport key is empty".into());
     }
     Ok(Secret::new(s.trim()))
-}
-
-/// Parses a humantime duration, with a message that says what a valid value looks like.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s.trim())
-        .map_err(|e| format!("expected a duration such as 30s, 5m or 1h30m, got {s:?} ({e})"))
-}
-
-pub fn parse_timeout(s: &str) -> Result<Duration, String> {
-    let d = parse_duration(s)?;
-    if d.is_zero() {
-        return Err("the timeout must be longer than zero".into());
-    }
-    if d > MAX_TIMEOUT {
-        return Err(format!(
-            "the timeout must be at most {}",
-            humantime::format_duration(MAX_TIMEOUT)
-        ));
-    }
-    Ok(d)
-}
-
-pub fn parse_poll_interval(s: &str) -> Result<Duration, String> {
-    let d = parse_duration(s)?;
-    if d < MIN_POLL_INTERVAL {
-        return Err("the poll interval must be at least 100ms (the API allows one status read every 5s; shorter values are paced to that)".into());
-    }
-    if d > MAX_POLL_INTERVAL {
-        return Err("the poll interval must be at most 1h".into());
-    }
-    Ok(d)
-}
-
-pub fn parse_base_url(s: &str) -> Result<String, String> {
-    crate::api::check_base_url(s).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -1,77 +1,26 @@
-//! The `woosmap-import` command line: parses arguments, checks the environment, runs the
-//! engine for every dataset at once, shows progress and ends with one exit code.
+//! The `woosmap-import` command line (`run` and `status`): checks the parsed arguments and
+//! the environment, runs the engine for every dataset at once, shows progress and ends with
+//! one exit code. The binary (`src/bin/woosmap-import.rs`) parses and dispatches.
 
 pub mod args;
-pub mod exit;
-pub mod logging;
 pub mod progress;
-pub mod report;
 
 use std::io::Write;
 use std::sync::Arc;
 
-use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{Client, ClientConfig, DatasetId, RateLimits, Secret};
+use crate::api::DatasetId;
 use crate::engine::{self, ImportSpec, TriggerVia};
-pub use args::Cli;
-use args::{Command, RunArgs, StatusArgs};
-pub use exit::ExitCode;
+use crate::frontend::report::{self, DatasetReport};
+use crate::frontend::{ExitCode, PRIVATE_KEY_ENV, client, private_key_from_env};
+pub use args::{Cli, Command, RunArgs, StatusArgs};
 use progress::Progress;
-use report::DatasetReport;
-
-/// The environment variable holding the private key.
-pub const PRIVATE_KEY_ENV: &str = "WOOSMAP_PRIVATE_KEY";
-
-/// Entry point of the binary.
-pub fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
-    logging::init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: could not start the async runtime: {e}");
-            return ExitCode::ApiError.into();
-        }
-    };
-    let code = runtime.block_on(async move {
-        match cli.command {
-            Command::Run(args) => run(args).await,
-            Command::Status(args) => status(args).await,
-            Command::Action => crate::action::run().await,
-        }
-    });
-    code.into()
-}
 
 /// A usage error found after argument parsing: printed like clap's, exit code 2.
 fn usage_error(message: &str) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::Usage
-}
-
-/// The private key from the environment, if set and not blank.
-pub fn private_key_from_env() -> Option<Secret> {
-    std::env::var(PRIVATE_KEY_ENV)
-        .ok()
-        .map(|k| k.trim().to_owned())
-        .filter(|k| !k.is_empty())
-        .map(Secret::new)
-}
-
-/// Builds the API client, or says why not.
-pub fn client(base_url: &str, private_key: Option<Secret>) -> Result<Client, String> {
-    Client::new(ClientConfig {
-        base_url: base_url.to_owned(),
-        private_key,
-        limits: RateLimits::from_env(),
-        request_timeout: crate::api::request_timeout_from_env(),
-    })
-    .map_err(|e| e.to_string())
 }
 
 /// Builds the per-dataset specs of `run`, checking that every dataset can be triggered and
@@ -131,7 +80,8 @@ fn cancel_on_ctrl_c(cancel: CancellationToken) {
     });
 }
 
-async fn run(args: RunArgs) -> ExitCode {
+/// `woosmap-import run`.
+pub async fn run(args: RunArgs) -> ExitCode {
     let key = private_key_from_env();
     let specs = match specs(&args, key.is_some()) {
         Ok(s) => s,
@@ -167,7 +117,8 @@ async fn run(args: RunArgs) -> ExitCode {
     code
 }
 
-async fn status(args: StatusArgs) -> ExitCode {
+/// `woosmap-import status`.
+pub async fn status(args: StatusArgs) -> ExitCode {
     let Some(key) = private_key_from_env() else {
         return usage_error(&format!(
             "{PRIVATE_KEY_ENV} is not set: a private key is needed to read the import status"
@@ -251,6 +202,7 @@ fn write_status(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
 
     fn run_args(extra: &[&str]) -> RunArgs {
         let mut argv = vec![

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::api::{DatasetId, Run};
 use crate::engine::{MAX_POLL_INTERVAL, MAX_TIMEOUT, MIN_POLL_INTERVAL};
-use crate::tfplugin::{AttrPath, Diagnostic, Value};
+use tfplugin::{AttrPath, Diagnostic, Value};
 
 /// The computed attributes of a run, merged into `into` (an object value).
 pub fn set_run(into: &mut Value, run: Option<&Run>, status: Option<&str>) {

@@ -4,7 +4,7 @@ use super::Configured;
 use super::convert;
 use super::resource::api_diag;
 use crate::engine;
-use crate::tfplugin::{AttrPath, Diagnostic, ReadDataSourceRequest, ReadDataSourceResponse, Value};
+use tfplugin::{AttrPath, Diagnostic, ReadDataSourceRequest, ReadDataSourceResponse, Value};
 
 /// ReadDataSource.
 pub async fn read(c: &Configured, req: ReadDataSourceRequest) -> ReadDataSourceResponse {

@@ -13,7 +13,7 @@ use std::sync::{Arc, RwLock};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{Client, ClientConfig, RateLimits, Secret};
-use crate::tfplugin::{
+use tfplugin::{
     self, AttrPath, ConfigureProviderRequest, Diagnostic, Diagnostics, ProviderSchema,
     ValidateRequest, Value,
 };
@@ -73,6 +73,14 @@ fn check_base_url(url: &str) -> Result<String, String> {
 }
 
 impl tfplugin::Provider for WoosmapProvider {
+    fn run_by_hand_message(&self) -> String {
+        format!(
+            "{} The provider's address is woosmap/woosmap. For the command-line tool, use \
+             woosmap-import.",
+            tfplugin::handshake::NOT_A_PLUGIN_MESSAGE
+        )
+    }
+
     fn get_schema(&self) -> ProviderSchema {
         schema::all()
     }

@@ -13,7 +13,7 @@ use super::Configured;
 use super::convert::{self, known_str};
 use crate::api::{ApiError, Run, RunStatus, Secret};
 use crate::engine::{self, EngineError, Event, EventSink, ImportSpec, TriggerVia};
-use crate::tfplugin::{
+use tfplugin::{
     ApplyResourceChangeRequest, ApplyResourceChangeResponse, AttrPath, Diagnostic, Diagnostics,
     ImportResourceStateRequest, ImportResourceStateResponse, ImportedResource,
     PlanResourceChangeRequest, PlanResourceChangeResponse, ReadResourceRequest,

@@ -2,7 +2,7 @@
 //! `woosmap_dataset_status`, with the description of every attribute (the docs pages are
 //! checked against these).
 
-use crate::tfplugin::{AttrType, Attribute, Block, NestedBlock, Nesting, ProviderSchema, Schema};
+use tfplugin::{AttrType, Attribute, Block, NestedBlock, Nesting, ProviderSchema, Schema};
 
 /// Resource type name.
 pub const IMPORT_RESOURCE: &str = "woosmap_dataset_import";

@@ -9,7 +9,7 @@ use std::time::Duration;
 pub mod act;
 pub mod terraform;
 
-use woosmap::sandbox::{Sandbox, SandboxConfig, SandboxHandle};
+use woosmap_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
 
 /// The private key the test sandboxes accept.
 pub const KEY: &str = "test-key-0c0ffee-5ecret";
@@ -46,7 +46,6 @@ pub fn dataset() -> String {
 pub fn bin(name: &str) -> PathBuf {
     match name {
         "woosmap-import" => PathBuf::from(env!("CARGO_BIN_EXE_woosmap-import")),
-        "woosmap-sandbox" => PathBuf::from(env!("CARGO_BIN_EXE_woosmap-sandbox")),
         "terraform-provider-woosmap" => {
             PathBuf::from(env!("CARGO_BIN_EXE_terraform-provider-woosmap"))
         }

@@ -1,5 +1,5 @@
 //! The provider-facing dynamic value: what Terraform sends and receives, decoded from and
-//! encoded to msgpack/JSON by [`crate::tfplugin::codec`]. Resource code builds and reads
+//! encoded to msgpack/JSON by [`crate::codec`]. Resource code builds and reads
 //! these; it never sees the wire encoding.
 
 use std::collections::BTreeMap;

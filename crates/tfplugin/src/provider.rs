@@ -1,5 +1,5 @@
 //! The `Provider` trait resource code implements, and the plain request/response types of
-//! each operation. The gRPC layer ([`crate::tfplugin::grpc`]) turns Terraform's protobuf
+//! each operation. The gRPC layer ([`crate::grpc`]) turns Terraform's protobuf
 //! messages into these, decodes values against the schemas from
 //! [`Provider::get_schema`], and encodes what comes back.
 //!
@@ -163,6 +163,12 @@ fn unsupported(what: &str, type_name: &str) -> Diagnostics {
 
 /// A Terraform provider, as resource code sees it. See the module docs.
 pub trait Provider: Send + Sync + 'static {
+    /// What the binary prints on stderr when someone runs it by hand (no magic cookie): say
+    /// how to configure it in Terraform, and where to go instead.
+    fn run_by_hand_message(&self) -> String {
+        super::handshake::NOT_A_PLUGIN_MESSAGE.to_owned()
+    }
+
     /// All schemas. Called once when serving starts; the result is cached.
     fn get_schema(&self) -> ProviderSchema;
 

@@ -17,11 +17,11 @@ pub const CORE_PROTOCOL_VERSION: u32 = 1;
 /// The Terraform plugin protocol major version we speak.
 pub const APP_PROTOCOL_VERSION: u32 = 6;
 
-/// What we print when run by hand.
+/// What we print when run by hand, unless the provider says more
+/// ([`crate::Provider::run_by_hand_message`]).
 pub const NOT_A_PLUGIN_MESSAGE: &str = "This binary is a plugin for Terraform; it is not meant \
-to be run by hand. Configure it in Terraform (a required_providers entry for woosmap/woosmap, \
-or a dev_overrides entry in a CLI configuration file) and run terraform plan or apply, which \
-launches it. For the command-line tool, use woosmap-import.";
+to be run by hand. Configure it in Terraform (a required_providers entry, or a dev_overrides \
+entry in a CLI configuration file) and run terraform plan or apply, which launches it.";
 
 /// Why the handshake could not happen.
 #[derive(Debug, thiserror::Error)]

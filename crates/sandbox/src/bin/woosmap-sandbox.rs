@@ -1,4 +1,4 @@
-//! `woosmap-sandbox`: a local stand-in for the Woosmap Datasets API (see `woosmap::sandbox`).
+//! `woosmap-sandbox`: a local stand-in for the Woosmap Datasets API (see `woosmap_sandbox`).
 //!
 //! Prints `woosmap-sandbox listening on http://ADDR` as its first stdout line, logs requests on
 //! stderr and exits cleanly on SIGINT/SIGTERM.
@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use woosmap::sandbox::{Sandbox, SandboxConfig};
+use woosmap_sandbox::{Sandbox, SandboxConfig};
 
 const CONTROL_API: &str = "\
 Control API (no auth, JSON bodies, every field optional unless noted):

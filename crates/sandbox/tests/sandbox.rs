@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use woosmap::sandbox::{
+use woosmap_sandbox::{
     DatasetConfig, Fault, FaultBody, FaultEndpoint, FaultKind, KeyState, Outcome, PreviousRun,
     Sandbox, SandboxConfig, SandboxHandle, Stats,
 };
@@ -381,7 +381,7 @@ async fn missing_datasets_answer_404_everywhere() {
         strict
             .sb
             .configure_dataset("nope", DatasetConfig::default()),
-        Err(woosmap::sandbox::ControlError::InvalidDatasetId(
+        Err(woosmap_sandbox::ControlError::InvalidDatasetId(
             "nope".to_owned()
         ))
     );

@@ -57,7 +57,7 @@ pub enum ServeError {
 /// stderr and exits 1.
 pub fn serve<P: Provider>(provider: P) -> ExitCode {
     if !handshake::launched_by_terraform() {
-        eprintln!("{}", handshake::NOT_A_PLUGIN_MESSAGE);
+        eprintln!("{}", provider.run_by_hand_message());
         return ExitCode::from(1);
     }
     super::log::init();

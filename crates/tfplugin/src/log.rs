@@ -80,10 +80,31 @@ pub fn install_panic_hook() {
     }));
 }
 
+/// The transport and TLS crates under a plugin, whose debug output drowns everything else:
+/// they log at `info` at most, and their lines name them in a `target` field.
+const DEPENDENCIES: &[&str] = &[
+    "h2",
+    "hyper",
+    "hyper_util",
+    "tonic",
+    "tower",
+    "rustls",
+    "tokio_rustls",
+    "reqwest",
+    "mio",
+    "tokio",
+];
+
+/// Whether `target` (a tracing target, `crate::module`) belongs to one of [`DEPENDENCIES`].
+fn is_dependency(target: &str) -> bool {
+    let krate = target.split("::").next().unwrap_or(target);
+    DEPENDENCIES.contains(&krate)
+}
+
 /// A tracing layer writing hclog JSON lines to stderr.
 ///
-/// Events from this crate pass at the configured level; events from dependencies (h2,
-/// hyper, tonic, rustls) at most at `info`, since their debug output drowns everything.
+/// Events of the provider's own code pass at the configured level; events from the
+/// transport crates ([`DEPENDENCIES`]) at most at `info`.
 #[derive(Debug)]
 pub struct HclogLayer {
     max: LevelFilter,
@@ -100,9 +121,7 @@ impl HclogLayer {
         if LevelFilter::from_level(level) > self.max {
             return false;
         }
-        meta.target().starts_with("woosmap")
-            || meta.target().starts_with("terraform_provider")
-            || level <= Level::INFO
+        level <= Level::INFO || !is_dependency(meta.target())
     }
 }
 
@@ -173,7 +192,7 @@ pub fn format_line(
     fields
         .entry("@message")
         .or_insert_with(|| J::from(String::new()));
-    if !target.starts_with("woosmap") {
+    if is_dependency(target) {
         fields.insert("target".into(), J::from(target));
     }
     J::Object(fields).to_string()
@@ -186,7 +205,7 @@ where
     fn enabled(&self, meta: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
         if meta.is_span() {
             // our spans carry fields (tf_rpc, ...) for events of any level inside them
-            meta.target().starts_with("woosmap") || self.passes(meta)
+            !is_dependency(meta.target()) || self.passes(meta)
         } else {
             self.passes(meta)
         }
@@ -258,7 +277,7 @@ mod tests {
         f.insert("@message".into(), J::from("hello"));
         f.insert("tf_rpc".into(), J::from("ReadResource"));
         let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_micros(1_500_000);
-        let line = format_line(&Level::INFO, "woosmap::tfplugin", t, f);
+        let line = format_line(&Level::INFO, "tfplugin", t, f);
         assert_eq!(
             line,
             r#"{"@level":"info","@message":"hello","@module":"provider","@timestamp":"1970-01-01T00:00:01.500000Z","tf_rpc":"ReadResource"}"#

@@ -14,6 +14,10 @@
 //!   start; retrying blindly could import twice. Those are returned to the caller
 //!   ([`ApiError::may_have_been_processed`]); the engine then reads the status and only
 //!   triggers again if no new run shows up.
+//! - First contact (with [`Client::failing_fast_on_first_refusal`]): a connection refused
+//!   before this client ever got an answer is returned at once instead of retried; it almost
+//!   always means a wrong base URL, and a user should hear so within a second, not a minute.
+//!   Once any answer came, refusals are retried like other connect errors.
 //! - When the next attempt (pacing slot, backoff or Retry-After) would start after the
 //!   deadline, the call returns the last error it saw (or `DeadlineExceeded` if none) instead
 //!   of sleeping.
@@ -26,6 +30,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
@@ -164,7 +169,14 @@ pub struct Client {
     /// Triggers return a 429 at once instead of waiting it out (see
     /// [`Client::surfacing_trigger_rate_limits`]).
     surface_trigger_429: bool,
+    /// A refusal before any answer ends the call (see [`Client::failing_fast_on_first_refusal`]).
+    fail_fast_first_refusal: bool,
 }
+
+/// [`Inner::contact`] values: nothing yet, a connection refused before any answer, an answer.
+const CONTACT_NONE: u8 = 0;
+const CONTACT_REFUSED: u8 = 1;
+const CONTACT_ANSWERED: u8 = 2;
 
 struct Inner {
     http: reqwest::Client,
@@ -177,6 +189,8 @@ struct Inner {
     api_key: Option<(HeaderValue, Secret)>,
     request_timeout: Duration,
     limits: RateLimits,
+    /// Whether the server ever answered, or refused the connection before that (`CONTACT_*`).
+    contact: AtomicU8,
 }
 
 impl fmt::Debug for Client {
@@ -279,9 +293,11 @@ impl Client {
                 api_key,
                 request_timeout,
                 limits: cfg.limits,
+                contact: AtomicU8::new(CONTACT_NONE),
             }),
             on_retry: None,
             surface_trigger_429: false,
+            fail_fast_first_refusal: false,
         })
     }
 
@@ -305,6 +321,16 @@ impl Client {
     pub fn surfacing_trigger_rate_limits(&self) -> Client {
         Client {
             surface_trigger_429: true,
+            ..self.clone()
+        }
+    }
+
+    /// A clone that returns a refused connection at once, without retrying, as long as no
+    /// request of this client (or its clones) ever got an answer: a refusal at first contact
+    /// is almost always a wrong base URL. Front ends that a person watches use this.
+    pub fn failing_fast_on_first_refusal(&self) -> Client {
+        Client {
+            fail_fast_first_refusal: true,
             ..self.clone()
         }
     }
@@ -455,6 +481,14 @@ impl Client {
                     }
                 }
                 Err(e) => {
+                    if self.fail_fast_first_refusal
+                        && matches!(e, ApiError::Connect { .. })
+                        && self.inner.contact.load(Ordering::Relaxed) == CONTACT_REFUSED
+                    {
+                        slot.not_sent();
+                        tracing::debug!(dataset_id = %id, %endpoint, "refused at first contact: not retrying");
+                        return Err(e);
+                    }
                     if matches!(e, ApiError::Connect { .. } | ApiError::Tls { .. }) {
                         // Nothing reached the server: the slot is still free.
                         slot.not_sent();
@@ -596,7 +630,18 @@ impl Client {
         let transport =
             |e: reqwest::Error| self.transport_error(endpoint, id, e, timeout, &secrets);
 
-        let mut resp = req.send().await.map_err(transport)?;
+        let mut resp = req.send().await.map_err(|e| {
+            if is_refused(&e) {
+                let _ = inner.contact.compare_exchange(
+                    CONTACT_NONE,
+                    CONTACT_REFUSED,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+            }
+            transport(e)
+        })?;
+        inner.contact.store(CONTACT_ANSWERED, Ordering::Relaxed);
         let status = resp.status();
         let headers = std::mem::take(resp.headers_mut());
         let mut body = Vec::new();
@@ -852,6 +897,20 @@ fn certificate_failure(err: &(dyn std::error::Error + 'static)) -> Option<String
         };
     }
     None
+}
+
+/// Whether the connection was refused (nothing listens at the address).
+fn is_refused(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
 }
 
 /// A base URL as shown in an error: without query, fragment or userinfo, which might hold a

@@ -11,7 +11,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match &cli.command {
         Command::Completions { shell } => return woosmap::cli::completions(*shell).into(),
-        Command::Man => return woosmap::cli::man().into(),
+        Command::Man { dir } => return woosmap::cli::man(dir.as_deref()).into(),
         // A bad environment value is an error before anything else (the action reports
         // its own configuration problems as workflow annotations).
         Command::Run(_) | Command::Status(_) => {
@@ -37,7 +37,7 @@ fn main() -> std::process::ExitCode {
             Command::Run(args) => woosmap::cli::run(args).await,
             Command::Status(args) => woosmap::cli::status(args).await,
             Command::Action => woosmap::action::run().await,
-            Command::Completions { .. } | Command::Man => unreachable!("handled above"),
+            Command::Completions { .. } | Command::Man { .. } => unreachable!("handled above"),
         }
     });
     code.into()

@@ -63,8 +63,13 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the manual page (roff) on stdout (e.g. `woosmap-import man | man -l -`).
-    Man,
+    /// Print the manual page (roff) on stdout (e.g. `woosmap-import man | man -l -`), or
+    /// write one page per command into a directory.
+    Man {
+        /// Write woosmap-import.1 and a page per subcommand (woosmap-import-run.1…) here.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 /// Options shared by every command that talks to the API.

@@ -263,12 +263,20 @@ pub fn completions(shell: clap_complete::Shell) -> ExitCode {
     ExitCode::Success
 }
 
-/// `woosmap-import man`: the manual page (roff) on stdout.
-pub fn man() -> ExitCode {
+/// `woosmap-import man`: the manual page (roff) on stdout, or every page into `dir`.
+pub fn man(dir: Option<&std::path::Path>) -> ExitCode {
     use clap::CommandFactory;
-    let page = clap_mangen::Man::new(Cli::command());
-    let mut out = std::io::stdout().lock();
-    match page.render(&mut out).and_then(|()| out.flush()) {
+    let cmd = Cli::command().disable_help_subcommand(true);
+    let written = match dir {
+        Some(dir) => std::fs::create_dir_all(dir).and_then(|()| clap_mangen::generate_to(cmd, dir)),
+        None => {
+            let mut out = std::io::stdout().lock();
+            clap_mangen::Man::new(cmd)
+                .render(&mut out)
+                .and_then(|()| out.flush())
+        }
+    };
+    match written {
         Ok(()) => ExitCode::Success,
         Err(e) => {
             eprintln!("error: could not write the manual page: {e}");

@@ -225,7 +225,7 @@ async fn the_cli_and_the_action_name_their_own_timeout_setting() {
     let action = run(cmd).await;
     assert_eq!(action.code, 3, "{action:?}");
     let outputs = std::fs::read_to_string(scratch.path().join("output")).unwrap();
-    assert!(outputs.contains("the `timeout` input"), "{outputs}");
+    assert!(outputs.contains("the timeout input"), "{outputs}");
     assert!(!outputs.contains("--timeout"), "{outputs}");
     assert!(!outputs.contains("timeouts"), "{outputs}");
 }
@@ -415,7 +415,7 @@ async fn help_lists_every_variable_as_the_readme_table_does() {
     let in_help: Vec<String> = section
         .lines()
         .skip(1)
-        .filter_map(|l| l.trim_start().split_whitespace().next())
+        .filter_map(|l| l.split_whitespace().next())
         .filter(|w| w.starts_with("WOOSMAP_"))
         .map(str::to_owned)
         .collect();

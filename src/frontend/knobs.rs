@@ -39,11 +39,11 @@ impl Knobs {
 
     /// The GitHub Action (`action.yml` inputs).
     pub const ACTION: Knobs = Knobs {
-        timeout: "the `timeout` input",
-        base_url: "the `base-url` input",
-        private_key: "the `private-key` input",
-        reimport_key: "the `reimport-key` input",
-        dataset_id: "the `dataset-id` input",
+        timeout: "the timeout input",
+        base_url: "the base-url input",
+        private_key: "the private-key input",
+        reimport_key: "the reimport-key input",
+        dataset_id: "the dataset-id input",
     };
 
     /// The Terraform provider (resource arguments and provider configuration).
@@ -128,7 +128,7 @@ mod tests {
             (
                 "action",
                 Knobs::ACTION,
-                ["`timeout` input", "`base-url` input"],
+                ["timeout input", "base-url input"],
                 ["--timeout", "--base-url"],
             ),
             (

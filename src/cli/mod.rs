@@ -52,18 +52,17 @@ fn specs(args: &RunArgs, have_private_key: bool) -> Result<Vec<ImportSpec>, Stri
     }
     let keys = args.reimport_keys();
     if !keys.is_empty() && keys.len() != ids.len() {
+        let given = if args.reimport_key_flags.is_empty() {
+            "WOOSMAP_REIMPORT_KEY holds one key".to_owned()
+        } else {
+            format!("--reimport-key is given {}", times(keys.len()))
+        };
+        let datasets = match ids.len() {
+            1 => "one --dataset-id".to_owned(),
+            n => format!("{n} --dataset-id"),
+        };
         return Err(format!(
-            "{} reimport key{} given for {} --dataset-id: give --reimport-key once per \
-             dataset, in the same order (--reimport-key is given {}{})",
-            keys.len(),
-            if keys.len() == 1 { " is" } else { "s are" },
-            ids.len(),
-            times(args.reimport_key_flags.len()),
-            if args.reimport_key_flags.is_empty() {
-                ", WOOSMAP_REIMPORT_KEY holds one key"
-            } else {
-                ""
-            }
+            "{given} for {datasets}: give --reimport-key once per dataset, in the same order"
         ));
     }
     let needs_key = keys.is_empty() || !args.no_wait;

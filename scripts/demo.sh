@@ -38,7 +38,8 @@ url=$(head -n 1 "$work/sandbox.out" | awk '{print $NF}')
 echo "==> sandbox listening on $url"
 # The sandbox prints the export lines a user would paste (address, key and windows).
 eval "$(grep '^export WOOSMAP_' "$work/sandbox.out")"
-echo "==> $(grep '^export WOOSMAP_' "$work/sandbox.out" | tr '\n' ';' | sed 's/;$//')"
+echo "==> pointing the CLI and Terraform at it with the lines it printed:"
+grep '^export WOOSMAP_' "$work/sandbox.out" | sed 's/^/    /'
 
 echo "==> woosmap-import run (CLI)"
 "$bin/woosmap-import" run --dataset-id 5b7c4a43-6f41-4cd1-9a65-8a3f2c1d0e11 --poll-interval 1s

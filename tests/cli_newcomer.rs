@@ -338,9 +338,9 @@ async fn every_json_line_has_the_documented_shape() {
         cmd.args(["--dataset-id", id]);
     }
     let ran = run(cmd).await;
-    assert_eq!(ran.code, 2, "{ran:?}");
     let statuses = check_lines(&validator, &order, &ran.stdout);
     assert_eq!(statuses, ["success", "in_progress", "no_run"], "{ran:?}");
+    assert_eq!(ran.code, 2, "{ran:?}");
     assert!(ran.stderr.contains(&unread), "{ran:?}");
 
     // status: an error (nothing listens at the base URL).
@@ -348,8 +348,8 @@ async fn every_json_line_has_the_documented_shape() {
     cmd.env("WOOSMAP_BASE_URL", closed_port_url())
         .args(["status", "--json", "--dataset-id", &ok]);
     let ran = run(cmd).await;
-    assert_eq!(ran.code, 6, "{ran:?}");
     assert_eq!(check_lines(&validator, &order, &ran.stdout), ["error"]);
+    assert_eq!(ran.code, 6, "{ran:?}");
 }
 
 #[test]

@@ -4,6 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 #[test]
 fn the_binary_prints_ready_to_paste_export_lines() {
@@ -20,12 +21,19 @@ fn the_binary_prints_ready_to_paste_export_lines() {
         .stderr(Stdio::null())
         .spawn()
         .expect("binary starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // Read on a thread: a binary that prints fewer lines must fail the test, not hang it.
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
     let mut printed = Vec::new();
     while printed.len() < 4 {
-        match lines.next() {
-            Some(Ok(line)) => printed.push(line),
-            _ => break,
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(line) => printed.push(line),
+            Err(_) => break,
         }
     }
     child.kill().ok();

@@ -170,5 +170,6 @@ pub fn all() -> ProviderSchema {
         provider: provider(),
         resources: [(IMPORT_RESOURCE.to_owned(), import_resource())].into(),
         data_sources: [(STATUS_DATA_SOURCE.to_owned(), status_data_source())].into(),
+        actions: Default::default(),
     }
 }

@@ -86,7 +86,8 @@ impl Client {
         };
 
         loop {
-            let slot = match pacer::acquire(&key, interval, deadline).await {
+            let request_limit = self.inner.request_timeout;
+            let slot = match pacer::acquire(&key, interval, request_limit, deadline).await {
                 Ok(slot) => slot,
                 Err(_) => return Err(deadline_error(last_error)),
             };
@@ -114,7 +115,10 @@ impl Client {
                             .and_then(|v| v.to_str().ok())
                             .and_then(|v| parse_retry_after(v, SystemTime::now()));
                         // Every caller of this key holds off until then.
-                        slot.rate_limited(retry_after.unwrap_or(window) + margin);
+                        slot.rate_limited(
+                            retry_after.unwrap_or(window) + margin,
+                            retry_after.is_some(),
+                        );
                         Failure::RateLimited { retry_after }
                     }
                 }

@@ -2,16 +2,10 @@
 //! handles) mapped to the call's result or to one `ApiError` variant per documented cause,
 //! with any text from the server scrubbed of both keys.
 
-use std::time::SystemTime;
-
-use reqwest::StatusCode;
-use reqwest::header::HeaderMap;
-
 use super::call::Failure;
 use super::client::Client;
 use super::error::{ApiError, Endpoint, ErrorBody};
 use super::request::Exchange;
-use super::retry::parse_retry_after;
 use super::secret::{Secret, scrub};
 use super::types::{DatasetId, Run, Scheduled};
 
@@ -140,6 +134,7 @@ impl Client {
 
     /// The fuzz targets' way in (`crate::fuzzing::api_response`): one received response,
     /// mapped exactly as [`Client::call`] maps it (a 429 included), without the network.
+    #[cfg(feature = "fuzz")]
     pub(crate) fn interpret_for_fuzzing(
         &self,
         endpoint: Endpoint,
@@ -149,6 +144,12 @@ impl Client {
         retry_after: Option<&str>,
         body: Vec<u8>,
     ) -> Result<Option<Run>, ApiError> {
+        use reqwest::StatusCode;
+        use reqwest::header::HeaderMap;
+        use std::time::SystemTime;
+
+        use super::retry::parse_retry_after;
+
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::IM_A_TEAPOT);
         if status == StatusCode::TOO_MANY_REQUESTS {
             return Err(ApiError::RateLimited {

@@ -23,7 +23,9 @@ use reqwest::StatusCode;
 use reqwest::header::RETRY_AFTER;
 use tokio::time::Instant;
 
-use super::client::{Client, RetryNotice};
+use std::sync::atomic::Ordering;
+
+use super::client::{CONTACT_REFUSED, Client, RetryNotice};
 use super::error::{ApiError, Endpoint};
 use super::pacer::{self, PaceKey, PaceKind};
 use super::retry::{Backoff, parse_retry_after};
@@ -123,6 +125,14 @@ impl Client {
                     }
                 }
                 Err(e) => {
+                    if self.fail_fast_first_refusal
+                        && matches!(e, ApiError::Connect { .. })
+                        && self.inner.contact.load(Ordering::Relaxed) == CONTACT_REFUSED
+                    {
+                        slot.not_sent();
+                        tracing::debug!(dataset_id = %id, %endpoint, "refused at first contact: not retrying");
+                        return Err(e);
+                    }
                     if matches!(e, ApiError::Connect { .. } | ApiError::Tls { .. }) {
                         // Nothing reached the server: the slot is still free.
                         slot.not_sent();

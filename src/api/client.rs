@@ -3,6 +3,11 @@
 //! `config` (what a client is built from), `call` (the pacing and retry loop), `request` (one
 //! HTTP exchange), `interpret` (response → result or `ApiError`).
 //!
+//! First contact (with [`Client::failing_fast_on_first_refusal`]): a connection refused before
+//! this client ever got an answer is returned at once instead of retried; it almost always
+//! means a wrong base URL, and a user should hear so within a second, not a minute. Once any
+//! answer came, refusals are retried like other connect errors.
+//!
 //! Secrets: the private key travels only in the `X-Api-Key` header (marked sensitive); the
 //! reimport key only in the webhook path. URLs are never logged nor kept in errors (reqwest
 //! errors are stripped with `without_url`), the webhook path is logged as
@@ -11,6 +16,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU8;
 use std::time::Duration;
 
 use reqwest::header::HeaderValue;
@@ -50,7 +56,14 @@ pub struct Client {
     /// Triggers return a 429 at once instead of waiting it out (see
     /// [`Client::surfacing_trigger_rate_limits`]).
     pub(super) surface_trigger_429: bool,
+    /// A refusal before any answer ends the call (see [`Client::failing_fast_on_first_refusal`]).
+    pub(super) fail_fast_first_refusal: bool,
 }
+
+/// [`Inner::contact`] values: nothing yet, a connection refused before any answer, an answer.
+pub(super) const CONTACT_NONE: u8 = 0;
+pub(super) const CONTACT_REFUSED: u8 = 1;
+pub(super) const CONTACT_ANSWERED: u8 = 2;
 
 pub(super) struct Inner {
     pub(super) http: reqwest::Client,
@@ -63,6 +76,8 @@ pub(super) struct Inner {
     pub(super) api_key: Option<(HeaderValue, Secret)>,
     pub(super) request_timeout: Duration,
     pub(super) limits: RateLimits,
+    /// Whether the server ever answered, or refused the connection before that (`CONTACT_*`).
+    pub(super) contact: AtomicU8,
 }
 
 impl fmt::Debug for Client {
@@ -117,9 +132,11 @@ impl Client {
                 api_key,
                 request_timeout,
                 limits: cfg.limits,
+                contact: AtomicU8::new(CONTACT_NONE),
             }),
             on_retry: None,
             surface_trigger_429: false,
+            fail_fast_first_refusal: false,
         })
     }
 
@@ -143,6 +160,16 @@ impl Client {
     pub fn surfacing_trigger_rate_limits(&self) -> Client {
         Client {
             surface_trigger_429: true,
+            ..self.clone()
+        }
+    }
+
+    /// A clone that returns a refused connection at once, without retrying, as long as no
+    /// request of this client (or its clones) ever got an answer: a refusal at first contact
+    /// is almost always a wrong base URL. Front ends that a person watches use this.
+    pub fn failing_fast_on_first_refusal(&self) -> Client {
+        Client {
+            fail_fast_first_refusal: true,
             ..self.clone()
         }
     }

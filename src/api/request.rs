@@ -8,7 +8,9 @@ use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap};
 use tokio::time::Instant;
 
-use super::client::Client;
+use std::sync::atomic::Ordering;
+
+use super::client::{CONTACT_ANSWERED, CONTACT_NONE, CONTACT_REFUSED, Client};
 use super::error::{ApiError, Endpoint};
 use super::secret::{Secret, scrub};
 use super::types::DatasetId;
@@ -80,7 +82,18 @@ impl Client {
         let transport =
             |e: reqwest::Error| self.transport_error(endpoint, id, e, timeout, &secrets);
 
-        let mut resp = req.send().await.map_err(transport)?;
+        let mut resp = req.send().await.map_err(|e| {
+            if is_refused(&e) {
+                let _ = inner.contact.compare_exchange(
+                    CONTACT_NONE,
+                    CONTACT_REFUSED,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+            }
+            transport(e)
+        })?;
+        inner.contact.store(CONTACT_ANSWERED, Ordering::Relaxed);
         let status = resp.status();
         let headers = std::mem::take(resp.headers_mut());
         let mut body = Vec::new();
@@ -152,6 +165,20 @@ impl Client {
 /// The certificate verification failure in an error's source chain, if that is what failed.
 /// rustls reports it inside (possibly nested) `io::Error`s of the connector, whose `source()`
 /// skips the wrapped error itself, so those are unwrapped with `get_ref`.
+/// Whether the connection was refused (nothing listens at the address).
+fn is_refused(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
+}
+
 fn certificate_failure(err: &(dyn std::error::Error + 'static)) -> Option<String> {
     let mut cur = Some(err);
     while let Some(e) = cur {

@@ -238,3 +238,45 @@ async fn interrupt_ends_the_invoke_promptly_and_says_the_import_keeps_running() 
     // Generous: the import itself never ends, so anything but a prompt stop hits the limit.
     assert!(waited < Duration::from_secs(60), "took {waited:?}:\n{text}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn webhook_invoke_keeps_both_keys_out_of_output_and_log() {
+    let sb = sandbox().await;
+    let id = dataset();
+    let rk = "rk-action-4d2e-do-not-print";
+    sb.configure_dataset(&id, DatasetConfig::default().reimport_key(rk))
+        .unwrap();
+    let tf = Terraform::new(&sb.base_url());
+    tf.write(&format!(
+        r#"
+variable "reimport_key" {{
+  type      = string
+  sensitive = true
+  ephemeral = true
+}}
+{}"#,
+        action_config(&id, "    reimport_key = var.reimport_key")
+    ));
+    let (ran, log, sb, id) = blocking(move || {
+        let mut cmd = tf.command(&["apply", "-auto-approve", "-no-color", INVOKE]);
+        cmd.env("TF_LOG", "trace").env("TF_VAR_reimport_key", rk);
+        let ran: common::Ran = cmd.output().unwrap().into();
+        (ran, tf.file("terraform.log"), sb, id)
+    })
+    .await;
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert!(
+        ran.stdout
+            .contains("import triggered through the reimport webhook"),
+        "{ran:?}"
+    );
+    assert_eq!(triggers(&sb, &id), 1);
+    assert!(
+        log.contains("tf_rpc=InvokeAction"),
+        "provider log lines missing"
+    );
+    for (what, text) in [("output", ran.all()), ("log", log)] {
+        assert!(!text.contains(common::KEY), "private key in {what}");
+        assert!(!text.contains(rk), "reimport key in {what}");
+    }
+}

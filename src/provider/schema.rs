@@ -181,7 +181,8 @@ pub fn import_action() -> Schema {
                 Attribute::new("reimport_key", AttrType::String)
                     .optional()
                     .sensitive()
-                    .description("The dataset's reimport key: trigger through the reimport webhook instead of the private key."),
+                    .write_only()
+                    .description("The dataset's reimport key: trigger through the reimport webhook instead of the private key. Write-only, so it may come from an ephemeral variable."),
             )
             .attribute(
                 Attribute::new("wait", AttrType::Bool)

@@ -415,7 +415,7 @@ async fn help_lists_every_variable_as_the_readme_table_does() {
     let in_help: Vec<String> = section
         .lines()
         .skip(1)
-        .filter_map(|l| l.trim_start().split_whitespace().next())
+        .filter_map(|l| l.split_whitespace().next())
         .filter(|w| w.starts_with("WOOSMAP_"))
         .map(str::to_owned)
         .collect();

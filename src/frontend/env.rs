@@ -97,23 +97,21 @@ pub fn check_with(lookup: impl Fn(&str) -> Option<String>) -> Result<(), EnvErro
                     ));
                 }
             }
-            "WOOSMAP_LOG" => {
-                if logging::parse_level(value).is_none() {
-                    return Err(fail(
-                        "expected a log level: off, error, warn, info, debug or trace".into(),
-                    ));
-                }
+            "WOOSMAP_LOG" if logging::parse_level(value).is_none() => {
+                return Err(fail(
+                    "expected a log level: off, error, warn, info, debug or trace".into(),
+                ));
             }
-            "WOOSMAP_PRIVATE_KEY" | "WOOSMAP_REIMPORT_KEY" => {
-                if !value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-                    return Err(EnvError {
-                        name: var.name,
-                        shown: "(hidden)".into(),
-                        expected: "a key is printable ASCII without line breaks (check for \
-                                   stray quotes or control characters)"
-                            .into(),
-                    });
-                }
+            "WOOSMAP_PRIVATE_KEY" | "WOOSMAP_REIMPORT_KEY"
+                if !value.bytes().all(|b| (0x20..0x7f).contains(&b)) =>
+            {
+                return Err(EnvError {
+                    name: var.name,
+                    shown: "(hidden)".into(),
+                    expected: "a key is printable ASCII without line breaks (check for \
+                               stray quotes or control characters)"
+                        .into(),
+                });
             }
             // WOOSMAP_BASE_URL is checked by the argument parser, like --base-url.
             _ => {}

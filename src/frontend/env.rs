@@ -108,8 +108,8 @@ pub fn check_with(lookup: impl Fn(&str) -> Option<String>) -> Result<(), EnvErro
                 return Err(EnvError {
                     name: var.name,
                     shown: "(hidden)".into(),
-                    expected: "a key is printable ASCII without line breaks (check for stray \
-                               quotes or control characters)"
+                    expected: "a key is printable ASCII without line breaks (check for \
+                               stray quotes or control characters)"
                         .into(),
                 });
             }

@@ -67,6 +67,7 @@ fn names(events: &[Event]) -> Vec<String> {
             }
             Event::WaitingForRunning { .. } => "waiting".into(),
             Event::Triggered { via_webhook, .. } => format!("triggered webhook={via_webhook}"),
+            Event::Joined { .. } => "joined".into(),
             Event::RunIdentified { .. } => "identified".into(),
             Event::StepStarted { step, .. } => format!("start {step}"),
             Event::StepFinished { step, status, .. } => format!("end {step} {status}"),
@@ -177,43 +178,66 @@ async fn waits_for_a_running_import_before_triggering() {
 }
 
 #[tokio::test]
-async fn a_429_on_the_trigger_means_look_again_before_triggering() {
+async fn a_429_on_the_trigger_means_look_again_and_join_their_import() {
     let srv = server().await;
     let id = new_dataset();
     add_dataset(&srv, id.as_str(), true, None);
-    // Someone else triggered just before us: their run shows up after a while, and our trigger
-    // is refused with a 429.
-    let others_end = Instant::now() + Duration::from_secs(1) + DURATION;
+    // Someone else triggered just after we began: our trigger is refused with a 429, and their
+    // run shows up (started after our invocation began) while we wait the 429 out. It imports
+    // data published before we began, so it is ours to report: no second trigger.
     srv.configure_dataset(
         id.as_str(),
-        DatasetConfig::default().run_starts_in(Duration::from_secs(1)),
+        DatasetConfig::default().run_starts_in(Duration::from_secs(2)),
     )
     .unwrap();
-    srv.inject(Fault::new(FaultKind::RateLimit).on(FaultEndpoint::Trigger));
+    srv.inject(
+        Fault::new(FaultKind::RateLimit)
+            .on(FaultEndpoint::Trigger)
+            .retry_after(3),
+    );
     let c = client(&srv, Some(PRIVATE_KEY));
     let (sink, events) = recorder();
     let out = run_import(&c, spec(&id), sink, CancellationToken::new())
         .await
         .unwrap();
     assert_eq!(out.status(), Some(RunStatus::Success));
+    assert!(!out.triggered);
+    let theirs = srv.stats().dataset(id.as_str()).unwrap().runs[0].clone();
+    assert_eq!(out.run.unwrap().id, theirs);
     let trace = names(&events.lock().unwrap());
     assert_eq!(
-        &trace[..5],
-        [
-            "observed run",
-            "retrying",
-            "observed run",
-            "waiting",
-            "triggered webhook=false"
-        ],
+        &trace[..4],
+        ["observed run", "retrying", "observed run", "joined"],
         "{trace:?}"
     );
-    let accepted = requests_with(&srv, "POST").remove(1);
-    assert!(
-        accepted.at.unwrap() >= others_end,
-        "triggered over a running import"
-    );
+    assert_eq!(requests_with(&srv, "POST").len(), 1, "the refused one only");
+    assert_eq!(triggers_accepted(&srv), 0);
+    assert_eq!(rejected_429(&srv), 0);
+}
+
+#[tokio::test]
+async fn overlapping_invocations_send_one_trigger_and_report_one_run() {
+    let srv = server().await;
+    let id = new_dataset();
+    add_dataset(&srv, id.as_str(), true, None);
+    let c = client(&srv, Some(PRIVATE_KEY));
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..3 {
+        let (c, spec) = (c.clone(), spec(&id));
+        set.spawn(async move {
+            run_import(&c, spec, EventSink::none(), CancellationToken::new()).await
+        });
+    }
+    let mut runs = Vec::new();
+    let mut triggered = 0;
+    while let Some(r) = set.join_next().await {
+        let out = r.unwrap().unwrap();
+        triggered += usize::from(out.triggered);
+        runs.push(out.run.unwrap().id);
+    }
     assert_eq!(triggers_accepted(&srv), 1);
+    assert_eq!(triggered, 1);
+    assert!(runs.iter().all(|r| r == &runs[0]), "{runs:?}");
     assert_eq!(rejected_429(&srv), 0);
 }
 

@@ -12,8 +12,7 @@ use super::progress::Progress;
 use super::{EngineError, ImportSpec, Outcome, TriggerVia};
 use crate::api::clock::parse_rfc3339;
 use crate::api::{
-    ApiError, Client, DatasetId, Instant, Run, RunStatus, TRIGGER_MARGIN, TriggerAnswer,
-    TriggerClaim,
+    ApiError, Client, DatasetId, Instant, Run, TRIGGER_MARGIN, TriggerAnswer, TriggerClaim,
 };
 
 /// After a trigger whose outcome is unknown, how long (at least) the engine looks for a new
@@ -64,6 +63,7 @@ pub async fn run_import(
         events,
         cancel,
         new_run: None,
+        undocumented_noted: std::sync::Mutex::new(None),
     };
     let span = tracing::debug_span!("run_import", dataset_id = %runner.spec.dataset_id);
     tracing::Instrument::instrument(runner.run(), span).await
@@ -95,6 +95,8 @@ struct Runner {
     deadline: Instant,
     /// The last snapshot of the new run (reported with TimedOut / Cancelled).
     new_run: Option<Run>,
+    /// The run whose undocumented status was already reported.
+    undocumented_noted: std::sync::Mutex<Option<String>>,
 }
 
 impl Runner {
@@ -151,6 +153,28 @@ impl Runner {
         started >= self.client.latest_server_time(self.start_wall)
     }
 
+    /// Says once per run that its status is not a documented value while its steps are
+    /// still open (the engine keeps waiting, bounded by the deadline).
+    fn note_undocumented(&self, run: &Run) {
+        if !run.status.is_undocumented() {
+            return;
+        }
+        let mut noted = self
+            .undocumented_noted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if noted.as_deref() != Some(run.id.as_str()) {
+            tracing::warn!(
+                run_id = %run.id,
+                "run {} has the undocumented status {:?} and steps still open; waiting for \
+                 its steps to end",
+                run.id,
+                run.status.as_str()
+            );
+            *noted = Some(run.id.clone());
+        }
+    }
+
     fn joined(&self, run_id: Option<&str>) {
         tracing::info!(
             run_id = run_id.unwrap_or("(not visible yet)"),
@@ -205,9 +229,10 @@ impl Runner {
                     triggered_here = false;
                     break 'observe (None, current);
                 }
-                if run.status != RunStatus::InProgress {
+                if run.is_finished() {
                     break;
                 }
+                self.note_undocumented(run);
                 if announced.as_deref() != Some(run.id.as_str()) {
                     tracing::info!(run_id = %run.id, "an import is running: waiting for it to end");
                     self.emit(Event::WaitingForRunning {
@@ -260,7 +285,10 @@ impl Runner {
                 );
             }
             progress.update(self.id(), &run, &self.events);
-            let terminal = run.status.is_terminal();
+            let terminal = run.is_finished();
+            if !terminal {
+                self.note_undocumented(&run);
+            }
             self.new_run = Some(run);
             if terminal {
                 let run = self.new_run.clone();

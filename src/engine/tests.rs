@@ -550,3 +550,87 @@ async fn latest_run_reads_the_status() {
     let run = latest_run(&c, &id).await.unwrap().unwrap();
     assert_eq!(run.status, RunStatus::Success);
 }
+
+#[tokio::test]
+async fn an_undocumented_status_with_every_step_ended_is_final_at_once() {
+    let srv = server().await;
+    let id = new_dataset();
+    add_dataset(&srv, id.as_str(), true, None);
+    srv.configure_dataset(
+        id.as_str(),
+        DatasetConfig::default().outcome(RunOutcome::Cancelled),
+    )
+    .unwrap();
+    let c = client(&srv, Some(PRIVATE_KEY));
+    let (sink, events) = recorder();
+    let out = run_import(&c, spec(&id), sink, CancellationToken::new())
+        .await
+        .unwrap();
+    let run = out.run.clone().unwrap();
+    assert_eq!(run.status, RunStatus::Undocumented("cancelled"));
+    assert!(!out.succeeded());
+    let trace = names(&events.lock().unwrap());
+    assert_eq!(trace.last().unwrap(), "finished cancelled", "{trace:?}");
+    // Reported by the first status read that shows every step ended: the run's end (its
+    // last step's end) is at most two status intervals before that read.
+    let reads = requests_with(&srv, "GET");
+    let last_read = reads.last().unwrap().at.unwrap();
+    let end = crate::api::clock::parse_rfc3339(run.steps.last().unwrap().end.as_deref().unwrap())
+        .unwrap();
+    let since_end = std::time::SystemTime::now()
+        .duration_since(end)
+        .unwrap_or_default();
+    assert!(
+        since_end
+            < last_read.elapsed()
+                + (STATUS_WINDOW + crate::api::STATUS_MARGIN) * 2
+                + Duration::from_millis(500),
+        "{since_end:?}"
+    );
+
+    // It never blocks a later trigger: the next import is triggered without waiting.
+    srv.configure_dataset(
+        id.as_str(),
+        DatasetConfig::default().outcome(RunOutcome::Success),
+    )
+    .unwrap();
+    let (sink, events) = recorder();
+    let out = run_import(&c, spec(&id), sink, CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(out.status(), Some(RunStatus::Success));
+    assert_eq!(out.previous_run_id.as_deref(), Some(run.id.as_str()));
+    let trace = names(&events.lock().unwrap());
+    assert!(!trace.contains(&"waiting".to_owned()), "{trace:?}");
+    assert_eq!(triggers_accepted(&srv), 2);
+}
+
+#[tokio::test]
+async fn an_undocumented_status_with_open_steps_is_waited_on() {
+    let srv = server().await;
+    let id = new_dataset();
+    add_dataset(&srv, id.as_str(), true, None);
+    srv.configure_dataset(
+        id.as_str(),
+        DatasetConfig::default().outcome(RunOutcome::Queued),
+    )
+    .unwrap();
+    let c = client(&srv, Some(PRIVATE_KEY));
+    let err = run_import(
+        &c,
+        ImportSpec {
+            timeout: Duration::from_secs(3),
+            ..spec(&id)
+        },
+        EventSink::none(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap_err();
+    match &err {
+        EngineError::TimedOut { run, .. } => {
+            assert_eq!(run.as_ref().unwrap().status.as_str(), "queued")
+        }
+        e => panic!("{e:?}"),
+    }
+}

@@ -45,7 +45,8 @@ impl ExitCode {
     pub fn of(result: &Result<Outcome, EngineError>) -> ExitCode {
         match result {
             Ok(outcome) => match outcome.run.as_ref().map(|r| r.status) {
-                Some(RunStatus::Failed) => ExitCode::ImportFailed,
+                // An undocumented final status is not a success.
+                Some(RunStatus::Failed | RunStatus::Undocumented(_)) => ExitCode::ImportFailed,
                 _ => ExitCode::Success,
             },
             Err(EngineError::TimedOut { .. }) => ExitCode::TimedOut,

@@ -61,11 +61,8 @@ impl<'a> DatasetReport<'a> {
 
 /// The API's word for a run status.
 pub fn status_word(s: RunStatus) -> &'static str {
-    match s {
-        RunStatus::Success => "success",
-        RunStatus::InProgress => "in_progress",
-        RunStatus::Failed => "failed",
-    }
+    // An undocumented status is reported verbatim.
+    s.as_str()
 }
 
 /// Writes one JSON line per dataset.
@@ -127,11 +124,12 @@ fn duration_suffix(report: &DatasetReport<'_>) -> String {
     let (Some(start), Some(end)) = (report.started_at, report.finished_at) else {
         return String::new();
     };
+    // Any RFC 3339 offset (`+00:00` as well as `Z`).
     match (
-        humantime::parse_rfc3339_weak(start),
-        humantime::parse_rfc3339_weak(end),
+        crate::api::clock::parse_rfc3339(start),
+        crate::api::clock::parse_rfc3339(end),
     ) {
-        (Ok(s), Ok(e)) => match e.duration_since(s) {
+        (Some(s), Some(e)) => match e.duration_since(s) {
             Ok(d) => format!(
                 ", took {}",
                 humantime::format_duration(std::time::Duration::from_secs(d.as_secs()))

@@ -14,7 +14,7 @@ use woosmap_sandbox::{Sandbox, SandboxConfig};
 const CONTROL_API: &str = "\
 Control API (no auth, JSON bodies, every field optional unless noted):
   PUT    /_sandbox/datasets/{id}  {\"exists\": true, \"previous_run\": \"success\"|\"failed\"|null,
-                                  \"duration_ms\": 20000, \"outcome\": \"success\"|\"failed\"|\"never\",
+                                  \"duration_ms\": 20000, \"outcome\": \"success\"|\"failed\"|\"never\"|\"cancelled\"|\"queued\",
                                   \"start_delay_ms\": 3000, \"reimport_key\": \"...\", \"running\": false}
   POST   /_sandbox/keys           {\"key\": \"...\", \"state\": \"ok\"|\"no_quota\"|\"removed\"} (both required)
   POST   /_sandbox/faults         {\"endpoint\": \"status\"|\"trigger\"|\"webhook\"|\"any\", \"dataset_id\": null,

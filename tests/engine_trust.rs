@@ -1,0 +1,88 @@
+//! Engine promises at the edges, through the real `woosmap-import` binary against the sandbox:
+//! undocumented run statuses never hang, and their value is reported verbatim.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{cli, dataset, run, sandbox};
+use woosmap_sandbox::{DatasetConfig, Outcome};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_undocumented_final_status_is_reported_verbatim_at_once_with_exit_1() {
+    let sb = sandbox().await;
+    let id = dataset();
+    sb.configure_dataset(&id, DatasetConfig::default().outcome(Outcome::Cancelled))
+        .unwrap();
+    let pacer = tempfile::tempdir().unwrap();
+    let mut cmd = cli(&sb);
+    cmd.env("WOOSMAP_PACER_DIR", pacer.path()).args([
+        "run",
+        "--dataset-id",
+        &id,
+        "--poll-interval",
+        "300ms",
+        "--json",
+        "--timeout=60s",
+    ]);
+    let started = Instant::now();
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 1, "{ran:?}");
+    let out = &ran.json()[0];
+    assert_eq!(out["status"], "cancelled", "{ran:?}");
+    assert_eq!(
+        out["run_id"],
+        sb.stats().dataset(&id).unwrap().runs[0].as_str()
+    );
+    // Not waited on until the timeout: the sandbox's run lasts 1.5 s after a 0.5 s delay.
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // A later run triggers at once (the cancelled run does not count as running).
+    sb.configure_dataset(&id, DatasetConfig::default().outcome(Outcome::Success))
+        .unwrap();
+    let mut cmd = cli(&sb);
+    cmd.env("WOOSMAP_PACER_DIR", pacer.path()).args([
+        "run",
+        "--dataset-id",
+        &id,
+        "--poll-interval",
+        "300ms",
+        "--json",
+    ]);
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(ran.json()[0]["status"], "success");
+    let stats = sb.stats();
+    assert_eq!(stats.dataset(&id).unwrap().triggers_while_running, 0);
+    assert_eq!(stats.rate_limited, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_undocumented_status_with_open_steps_is_said_once_and_waited_on() {
+    let sb = sandbox().await;
+    let id = dataset();
+    sb.configure_dataset(&id, DatasetConfig::default().outcome(Outcome::Queued))
+        .unwrap();
+    let mut cmd = cli(&sb);
+    cmd.args([
+        "run",
+        "--dataset-id",
+        &id,
+        "--poll-interval",
+        "300ms",
+        "--json",
+        "--timeout=5s",
+    ]);
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 3, "{ran:?}");
+    assert_eq!(ran.json()[0]["status"], "timed_out");
+    assert_eq!(
+        ran.stderr.matches("undocumented status \"queued\"").count(),
+        1,
+        "{ran:?}"
+    );
+}

@@ -86,3 +86,44 @@ async fn an_undocumented_status_with_open_steps_is_said_once_and_waited_on() {
         "{ran:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deadline_before_the_trigger_slot_reports_not_triggered_exit_7() {
+    let sb = sandbox().await;
+    let id = dataset();
+    let pacer = tempfile::tempdir().unwrap();
+    let mut cmd = cli(&sb);
+    cmd.env("WOOSMAP_PACER_DIR", pacer.path()).args([
+        "run",
+        "--dataset-id",
+        &id,
+        "--no-wait",
+        "--json",
+    ]);
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 0, "{ran:?}");
+    // The next trigger slot opens a window (2 s) + margin after that trigger; the shared pacer
+    // tells the next process so.
+    let mut cmd = cli(&sb);
+    cmd.env("WOOSMAP_PACER_DIR", pacer.path()).args([
+        "run",
+        "--dataset-id",
+        &id,
+        "--json",
+        "--poll-interval=300ms",
+        "--timeout=1s",
+    ]);
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 7, "{ran:?}");
+    let out = &ran.json()[0];
+    assert_eq!(out["status"], "not_triggered", "{ran:?}");
+    let error = out["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("Nothing was triggered for dataset"),
+        "{error}"
+    );
+    assert!(error.contains("The next trigger slot opens in"), "{error}");
+    let stats = sb.stats();
+    assert_eq!(stats.dataset(&id).unwrap().triggers, 1);
+    assert_eq!(stats.rate_limited, 0);
+}

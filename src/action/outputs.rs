@@ -26,7 +26,8 @@ pub struct FailedEntry {
 pub struct DatasetResult {
     pub dataset_id: String,
     pub run_id: Option<String>,
-    /// success | failed | in_progress | triggered | timed_out | interrupted | error
+    /// success | failed | in_progress | triggered | timed_out | not_triggered | interrupted |
+    /// error, or an undocumented run status verbatim
     pub status: &'static str,
     pub previous_run_id: Option<String>,
     pub started_at: Option<String>,

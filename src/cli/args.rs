@@ -20,9 +20,10 @@ Exit codes:
   4    authentication failed: the private key is missing, unknown or lacks permission
   5    out of quota (HTTP 402)
   6    other API or network error (rate limited past the timeout, server or network fault)
+  7    nothing was triggered: the timeout passed first (rate limit or a running import)
   130  interrupted by Ctrl-C (the import keeps running on Woosmap's side)
 When several datasets end differently, the highest-ranked code in this order wins:
-130, 4, 5, 6, 3, 1.
+130, 4, 5, 6, 7, 3, 1.
 
 Environment:
   WOOSMAP_PRIVATE_KEY   private key with write permission (sent as the X-Api-Key header)

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::events::{Event, EventSink};
 use super::progress::Progress;
-use super::{EngineError, ImportSpec, Outcome, TriggerVia};
+use super::{EngineError, ImportSpec, NotTriggeredReason, Outcome, TriggerVia};
 use crate::api::clock::parse_rfc3339;
 use crate::api::{
     ApiError, Client, DatasetId, Instant, Run, TRIGGER_MARGIN, TriggerAnswer, TriggerClaim,
@@ -64,6 +64,7 @@ pub async fn run_import(
         cancel,
         new_run: None,
         undocumented_noted: std::sync::Mutex::new(None),
+        phase: std::sync::Mutex::new(Phase::Observing),
     };
     let span = tracing::debug_span!("run_import", dataset_id = %runner.spec.dataset_id);
     tracing::Instrument::instrument(runner.run(), span).await
@@ -97,6 +98,17 @@ struct Runner {
     new_run: Option<Run>,
     /// The run whose undocumented status was already reported.
     undocumented_noted: std::sync::Mutex<Option<String>>,
+    /// Where the run stands, for the right error when the deadline passes.
+    phase: std::sync::Mutex<Phase>,
+}
+
+/// How far `run_import` got: until a trigger may have been sent, a deadline means nothing
+/// was triggered (`NotTriggered`), after it that the import did not finish (`TimedOut`).
+#[derive(Debug, Clone)]
+enum Phase {
+    Observing,
+    WaitingFor(String),
+    Triggered,
 }
 
 impl Runner {
@@ -111,6 +123,15 @@ impl Runner {
     /// The deadline ended the wait. `waited` is the timeout that ran out: the engine may stop
     /// a little before it when no further status read fits inside it.
     fn timed_out(&self) -> EngineError {
+        let phase = self.phase.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let reason = match phase {
+            Phase::Triggered => None,
+            Phase::Observing => Some(NotTriggeredReason::StatusNotRead),
+            Phase::WaitingFor(run_id) => Some(NotTriggeredReason::RunningImport { run_id }),
+        };
+        if let Some(reason) = reason {
+            return self.not_triggered(reason, None);
+        }
         EngineError::TimedOut {
             run: self.new_run.clone(),
             waited: self.spec.timeout,
@@ -129,9 +150,27 @@ impl Runner {
         }
     }
 
+    fn not_triggered(&self, reason: NotTriggeredReason, next: Option<Duration>) -> EngineError {
+        EngineError::NotTriggered {
+            dataset_id: self.id().clone(),
+            reason,
+            next_slot_in: next,
+            waited: self.spec.timeout,
+        }
+    }
+
+    fn set_phase(&self, phase: Phase) {
+        *self.phase.lock().unwrap_or_else(|p| p.into_inner()) = phase;
+    }
+
     fn api_error(&self, e: ApiError) -> EngineError {
         let past_deadline = Instant::now() >= self.deadline;
         match e {
+            ApiError::DeadlineExceeded {
+                endpoint: crate::api::Endpoint::Trigger | crate::api::Endpoint::Webhook,
+                next_slot,
+                ..
+            } => self.not_triggered(NotTriggeredReason::TriggerWindow, next_slot),
             ApiError::DeadlineExceeded { .. } => self.timed_out(),
             ApiError::Timeout { .. } if past_deadline => self.timed_out(),
             e => EngineError::Api(e),
@@ -176,6 +215,7 @@ impl Runner {
     }
 
     fn joined(&self, run_id: Option<&str>) {
+        self.set_phase(Phase::Triggered);
         tracing::info!(
             run_id = run_id.unwrap_or("(not visible yet)"),
             "an import started since this invocation began: following it instead of triggering"
@@ -233,6 +273,7 @@ impl Runner {
                     break;
                 }
                 self.note_undocumented(run);
+                self.set_phase(Phase::WaitingFor(run.id.clone()));
                 if announced.as_deref() != Some(run.id.as_str()) {
                     tracing::info!(run_id = %run.id, "an import is running: waiting for it to end");
                     self.emit(Event::WaitingForRunning {
@@ -244,6 +285,7 @@ impl Runner {
                 current = self.status().await?;
             }
             let previous_id = current.map(|r| r.id);
+            self.set_phase(Phase::Observing);
 
             // 3. Trigger (at most once in effect). A 429 means someone else just triggered
             // this dataset: wait out the window, then look again (their import may be running).
@@ -321,14 +363,7 @@ impl Runner {
     async fn wait_out_rate_limit(&self, retry_after: Option<Duration>) -> Result<(), EngineError> {
         let wait = retry_after.unwrap_or(self.client.limits().trigger) + TRIGGER_MARGIN;
         if Instant::now() + wait >= self.deadline {
-            return Err(EngineError::Api(ApiError::RateLimited {
-                dataset_id: self.id().clone(),
-                endpoint: match self.spec.via {
-                    TriggerVia::Api => crate::api::Endpoint::Trigger,
-                    TriggerVia::Webhook(_) => crate::api::Endpoint::Webhook,
-                },
-                retry_after,
-            }));
+            return Err(self.not_triggered(NotTriggeredReason::RateLimited, Some(wait)));
         }
         tracing::info!(
             wait_ms = wait.as_millis() as u64,
@@ -383,6 +418,7 @@ impl Runner {
                     return Ok(Triggered::ByOther { previous_run_id });
                 }
                 Ok(TriggerAnswer::Sent) => {
+                    self.set_phase(Phase::Triggered);
                     tracing::info!("import triggered");
                     self.emit(Event::Triggered {
                         dataset_id: self.id().clone(),
@@ -393,7 +429,10 @@ impl Runner {
                 Err(EngineError::Api(ApiError::RateLimited { retry_after, .. })) => {
                     return Ok(Triggered::RateLimited(retry_after));
                 }
-                Err(EngineError::Api(e)) if e.may_have_been_processed() => e,
+                Err(EngineError::Api(e)) if e.may_have_been_processed() => {
+                    self.set_phase(Phase::Triggered);
+                    e
+                }
                 Err(e) => return Err(e),
             };
 

@@ -634,3 +634,91 @@ async fn an_undocumented_status_with_open_steps_is_waited_on() {
         e => panic!("{e:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_deadline_before_the_trigger_slot_means_nothing_was_triggered() {
+    let srv = server().await;
+    let id = new_dataset();
+    add_dataset(&srv, id.as_str(), true, None);
+    let c = client(&srv, Some(PRIVATE_KEY));
+    let no_wait = ImportSpec {
+        wait: false,
+        ..spec(&id)
+    };
+    run_import(&c, no_wait, EventSink::none(), CancellationToken::new())
+        .await
+        .unwrap();
+    // The next trigger slot opens a window + margin (1.4 s) after that trigger.
+    let t0 = Instant::now();
+    let err = run_import(
+        &c,
+        ImportSpec {
+            timeout: Duration::from_millis(500),
+            ..spec(&id)
+        },
+        EventSink::none(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap_err();
+    assert!(t0.elapsed() < Duration::from_millis(500), "fails fast");
+    match &err {
+        EngineError::NotTriggered {
+            reason,
+            next_slot_in,
+            ..
+        } => {
+            assert_eq!(reason, &NotTriggeredReason::TriggerWindow);
+            let next = next_slot_in.expect("when the next slot opens");
+            assert!(next > Duration::ZERO && next <= TRIGGER_WINDOW + crate::api::TRIGGER_MARGIN);
+        }
+        e => panic!("{e:?}"),
+    }
+    let text = err.to_string();
+    assert!(
+        text.starts_with("Nothing was triggered for dataset"),
+        "{text}"
+    );
+    assert!(text.contains("trigger rate limit"), "{text}");
+    assert!(text.contains("The next trigger slot opens in"), "{text}");
+    assert_eq!(triggers_accepted(&srv), 1);
+}
+
+#[tokio::test]
+async fn a_running_import_past_the_deadline_means_nothing_was_triggered() {
+    let srv = start(
+        TRIGGER_WINDOW,
+        STATUS_WINDOW,
+        Duration::from_millis(100),
+        Duration::from_secs(60),
+    )
+    .await;
+    let id = new_dataset();
+    add_dataset(&srv, id.as_str(), true, None);
+    srv.configure_dataset(id.as_str(), DatasetConfig::default().running())
+        .unwrap();
+    let running = srv.stats().dataset(id.as_str()).unwrap().runs[0].clone();
+    let c = client(&srv, Some(PRIVATE_KEY));
+    let err = run_import(
+        &c,
+        ImportSpec {
+            timeout: Duration::from_secs(1),
+            ..spec(&id)
+        },
+        EventSink::none(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap_err();
+    match &err {
+        EngineError::NotTriggered { reason, .. } => assert_eq!(
+            reason,
+            &NotTriggeredReason::RunningImport {
+                run_id: running.clone()
+            }
+        ),
+        e => panic!("{e:?}"),
+    }
+    assert!(err.to_string().contains(&running), "{err}");
+    assert_eq!(triggers_accepted(&srv), 0);
+}

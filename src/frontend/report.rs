@@ -13,7 +13,8 @@ use crate::engine::{EngineError, Outcome};
 pub struct DatasetReport<'a> {
     pub dataset_id: &'a str,
     pub run_id: Option<&'a str>,
-    /// success | failed | in_progress | triggered | timed_out | interrupted | error
+    /// success | failed | in_progress | triggered | timed_out | not_triggered | interrupted |
+    /// error, or an undocumented run status verbatim
     pub status: &'static str,
     pub previous_run_id: Option<&'a str>,
     pub triggered: bool,
@@ -39,6 +40,7 @@ impl<'a> DatasetReport<'a> {
             Err(e) => {
                 let (run, word) = match e {
                     EngineError::TimedOut { run, .. } => (run.as_ref(), "timed_out"),
+                    EngineError::NotTriggered { .. } => (None, "not_triggered"),
                     EngineError::Cancelled { run } => (run.as_ref(), "interrupted"),
                     EngineError::Api(_) => (None, "error"),
                 };

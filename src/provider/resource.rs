@@ -257,6 +257,10 @@ pub async fn apply(
                     format!("Stopped waiting for the import of dataset {dataset_id}"),
                     run.as_ref(),
                 ),
+                EngineError::NotTriggered { .. } => (
+                    format!("Nothing was triggered for dataset {dataset_id}"),
+                    None,
+                ),
                 EngineError::Api(api) => {
                     return failed_apply(&req, api_diag(&dataset_id.to_string(), api).into());
                 }

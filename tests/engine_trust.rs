@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{cli, dataset, run, sandbox};
@@ -126,4 +127,54 @@ async fn a_deadline_before_the_trigger_slot_reports_not_triggered_exit_7() {
     let stats = sb.stats();
     assert_eq!(stats.dataset(&id).unwrap().triggers, 1);
     assert_eq!(stats.rate_limited, 0);
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_mid_wait_writes_the_report_before_exiting() {
+    let sb = sandbox().await;
+    let id = dataset();
+    sb.configure_dataset(&id, DatasetConfig::default().outcome(Outcome::Never))
+        .unwrap();
+    let mut cmd = cli(&sb);
+    cmd.args([
+        "run",
+        "--dataset-id",
+        &id,
+        "--poll-interval",
+        "300ms",
+        "--json",
+    ])
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let pid = child.id();
+    // Wait until the import is triggered and followed, then terminate as CI would.
+    let until = Instant::now() + Duration::from_secs(30);
+    // (one status read before the trigger; the run shows after its 0.5 s start delay)
+    while sb
+        .stats()
+        .dataset(&id)
+        .is_none_or(|d| d.runs.is_empty() || d.status_calls < 5)
+    {
+        assert!(Instant::now() < until, "never followed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let ran = common::Ran::from(out);
+    assert_eq!(ran.code, 130, "{ran:?}");
+    let report = &ran.json()[0];
+    assert_eq!(report["status"], "interrupted", "{ran:?}");
+    assert_eq!(
+        report["run_id"],
+        sb.stats().dataset(&id).unwrap().runs[0].as_str()
+    );
+    assert!(ran.stderr.contains("Interrupted"), "{ran:?}");
 }

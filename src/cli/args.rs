@@ -21,7 +21,7 @@ Exit codes:
   5    out of quota (HTTP 402)
   6    other API or network error (rate limited past the timeout, server or network fault)
   7    nothing was triggered: the timeout passed first (rate limit or a running import)
-  130  interrupted by Ctrl-C (the import keeps running on Woosmap's side)
+  130  interrupted by Ctrl-C or SIGTERM (the import keeps running on Woosmap's side)
 When several datasets end differently, the highest-ranked code in this order wins:
 130, 4, 5, 6, 7, 3, 1.
 

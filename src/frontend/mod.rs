@@ -1,11 +1,13 @@
 //! What the command line and action mode share, so that neither imports the other: exit
 //! codes ([`exit`]), the per-dataset report and its renderings ([`report`]), values typed by
-//! users ([`values`]), diagnostic logging ([`logging`]), and reading the key and building the
+//! users ([`values`]), diagnostic logging ([`logging`]), the signals that stop a wait
+//! ([`signals`]), and reading the key and building the
 //! API client from the environment (here).
 
 pub mod exit;
 pub mod logging;
 pub mod report;
+pub mod signals;
 pub mod values;
 
 use crate::api::{Client, ClientConfig, RateLimits, Secret};

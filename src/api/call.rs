@@ -41,6 +41,8 @@ pub(super) enum Answer {
     Done(Option<Run>),
     /// A trigger was accepted since the claimed moment: nothing was sent.
     AlreadyTriggered { previous_run_id: Option<String> },
+    /// The trigger slot had to be waited for: nothing was sent; look at the status again.
+    Recheck,
 }
 
 /// One attempt's failure, with what the retry loop needs to decide.
@@ -67,7 +69,9 @@ impl Client {
             .await?
         {
             Answer::Done(run) => Ok(run),
-            Answer::AlreadyTriggered { .. } => unreachable!("no claim was made"),
+            Answer::AlreadyTriggered { .. } | Answer::Recheck => {
+                unreachable!("no claim was made")
+            }
         }
     }
 
@@ -126,6 +130,7 @@ impl Client {
             };
             let slot = match acquired {
                 Ok(Acquired::Slot(slot)) => slot,
+                Ok(Acquired::Waited) => return Ok(Answer::Recheck),
                 Ok(Acquired::AlreadyTriggered { previous_run_id }) => {
                     tracing::info!(
                         dataset_id = %id,

@@ -43,6 +43,10 @@ pub enum TriggerAnswer {
     /// A trigger sent since the claim's moment (by this or another local process) serves it;
     /// its new run is the first other than `previous_run_id`.
     AlreadyTriggered { previous_run_id: Option<String> },
+    /// Nothing was sent: the trigger slot had to be waited for (another trigger of the dataset
+    /// was recent), and an import may have started meanwhile. Read the status again, then
+    /// call again.
+    Recheck,
 }
 
 /// Longest connect phase of a request.
@@ -266,6 +270,7 @@ impl Client {
             Answer::AlreadyTriggered { previous_run_id } => {
                 TriggerAnswer::AlreadyTriggered { previous_run_id }
             }
+            Answer::Recheck => TriggerAnswer::Recheck,
         })
     }
 

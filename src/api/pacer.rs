@@ -66,6 +66,9 @@ pub(crate) enum Acquired {
     /// A trigger was sent (by this process or another sharing the folder) at or after the
     /// claimed moment: do not send; follow the run that replaces `previous_run_id`.
     AlreadyTriggered { previous_run_id: Option<String> },
+    /// The slot is free now, but the caller had to wait for it: an import may have started
+    /// meanwhile, so look at the status again before triggering (then claim again).
+    Waited,
 }
 
 type Slots = Mutex<HashMap<PaceKey, Arc<tokio::sync::Mutex<SlotState>>>>;
@@ -180,7 +183,9 @@ pub(crate) async fn acquire(
 ) -> Result<Slot, PaceError> {
     match acquire_with(key, interval, request_limit, deadline, true, None).await? {
         Acquired::Slot(slot) => Ok(slot),
-        Acquired::AlreadyTriggered { .. } => unreachable!("no claim was made"),
+        Acquired::AlreadyTriggered { .. } | Acquired::Waited => {
+            unreachable!("no claim was made")
+        }
     }
 }
 
@@ -211,6 +216,7 @@ async fn acquire_with(
         Ok(g) => g,
         Err(_) => return Err(PaceError { ready_at: None }),
     };
+    let mut waited = false;
     loop {
         let mut file = if share {
             pacer_file::lock(key).await
@@ -245,6 +251,7 @@ async fn acquire_with(
                     ready_at: Some(earliest),
                 });
             }
+            waited = true;
             tokio::time::sleep_until(busy_until.min(now + INFLIGHT_POLL)).await;
             continue;
         }
@@ -263,8 +270,10 @@ async fn acquire_with(
                     "pacing: waiting for the next slot"
                 );
                 // Look again afterwards: another process may have taken the slot meanwhile.
+                waited = true;
                 tokio::time::sleep_until(ready).await;
             }
+            _ if waited && since.is_some() => return Ok(Acquired::Waited),
             _ => {
                 let shared = file.is_some();
                 if let Some(file) = file {
@@ -306,7 +315,7 @@ mod tests {
     async fn local(k: &PaceKey, interval: Duration, deadline: Instant) -> Result<Slot, PaceError> {
         match acquire_with(k, interval, Duration::from_secs(30), deadline, false, None).await? {
             Acquired::Slot(slot) => Ok(slot),
-            Acquired::AlreadyTriggered { .. } => panic!("no claim was made"),
+            Acquired::AlreadyTriggered { .. } | Acquired::Waited => panic!("no claim was made"),
         }
     }
 
@@ -343,23 +352,29 @@ mod tests {
                 Acquired::AlreadyTriggered { previous_run_id } => {
                     assert_eq!(previous_run_id.as_deref(), Some("run-0"))
                 }
-                Acquired::Slot(_) => panic!("triggered twice"),
+                Acquired::Slot(_) | Acquired::Waited => panic!("triggered twice"),
             }
         }
         assert_eq!(Instant::now(), since);
-        // A claim from after it waits for the window and gets a slot.
+        // A claim from after it waits for the window, then is told to look again (an import
+        // may have started meanwhile); claiming again once the window is open gets the slot.
         let later = Instant::now() + Duration::from_millis(1);
         tokio::time::sleep(Duration::from_millis(1)).await;
-        let next = acquire_with(
-            &k,
-            Duration::from_secs(90),
-            Duration::from_secs(30),
-            far,
-            false,
-            Some(later),
-        );
-        assert!(matches!(next.await.unwrap(), Acquired::Slot(_)));
+        let claim = || {
+            acquire_with(
+                &k,
+                Duration::from_secs(90),
+                Duration::from_secs(30),
+                far,
+                false,
+                Some(later),
+            )
+        };
+        assert!(matches!(claim().await.unwrap(), Acquired::Waited));
         assert!(Instant::now() - since >= Duration::from_secs(90));
+        let waited_until = Instant::now();
+        assert!(matches!(claim().await.unwrap(), Acquired::Slot(_)));
+        assert_eq!(Instant::now(), waited_until, "no second wait");
     }
 
     fn uuid_v4() -> String {

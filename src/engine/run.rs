@@ -81,6 +81,8 @@ enum Triggered {
     /// Another invocation's trigger, sent since this one began, serves it: nothing was sent.
     /// Its run is the first other than this one.
     ByOther { previous_run_id: Option<String> },
+    /// Nothing was sent after waiting for the trigger slot: observe again first.
+    Recheck,
     /// Woosmap answered 429 (with this `Retry-After`): someone else triggered the dataset.
     RateLimited(Option<Duration>),
 }
@@ -233,6 +235,8 @@ impl Runner {
             tracing::debug!("no private key: triggering the webhook without observing");
             let answer = loop {
                 match self.trigger_once(&None).await {
+                    // Without a private key there is no status to look at: claim again.
+                    Ok(TriggerAnswer::Recheck) => continue,
                     Ok(answer) => break answer,
                     Err(EngineError::Api(ApiError::RateLimited { retry_after, .. })) => {
                         self.wait_out_rate_limit(retry_after).await?
@@ -291,6 +295,10 @@ impl Runner {
             // this dataset: wait out the window, then look again (their import may be running).
             match self.trigger_confirmed(&previous_id).await? {
                 Triggered::Yes(seen) => break (previous_id, seen),
+                Triggered::Recheck => {
+                    tracing::debug!("waited for the trigger slot: observing again first");
+                    continue 'observe;
+                }
                 Triggered::ByOther { previous_run_id } => {
                     self.joined(None);
                     triggered_here = false;
@@ -417,6 +425,7 @@ impl Runner {
                 Ok(TriggerAnswer::AlreadyTriggered { previous_run_id }) => {
                     return Ok(Triggered::ByOther { previous_run_id });
                 }
+                Ok(TriggerAnswer::Recheck) => return Ok(Triggered::Recheck),
                 Ok(TriggerAnswer::Sent) => {
                     self.set_phase(Phase::Triggered);
                     tracing::info!("import triggered");

@@ -57,6 +57,10 @@ struct Record {
     /// A request is in flight until its answer, or at most until this (wall ms; 0: none).
     #[serde(default)]
     inflight_until_ms: u64,
+    /// The process whose request is in flight (0: unknown). A reservation of a process that
+    /// no longer exists (killed mid-request) is dropped.
+    #[serde(default)]
+    inflight_pid: u32,
     /// When the last accepted trigger was sent (wall ms; 0: none), for trigger keys.
     #[serde(default)]
     triggered_ms: u64,
@@ -324,6 +328,10 @@ impl Locked {
         r.inflight_until_ms = r
             .inflight_until_ms
             .min(now_ms.saturating_add(ms(request_limit)));
+        if r.inflight_until_ms != 0 && r.inflight_pid != 0 && !process_exists(r.inflight_pid) {
+            r.inflight_until_ms = 0;
+            r.inflight_pid = 0;
+        }
         if r.triggered_previous
             .as_ref()
             .is_some_and(|id| id.len() > MAX_RUN_ID)
@@ -350,6 +358,7 @@ impl Locked {
     /// Reserves the slot: a request leaves now and may be in flight for `limit`.
     pub(crate) fn reserve(mut self, limit: Duration) {
         self.record.inflight_until_ms = wall_ms(SystemTime::now() + limit);
+        self.record.inflight_pid = std::process::id();
         self.write();
     }
 
@@ -374,6 +383,7 @@ pub(crate) fn record(key: &PaceKey, outcome: Outcome) {
     };
     let now = SystemTime::now();
     locked.record.inflight_until_ms = 0;
+    locked.record.inflight_pid = 0;
     match outcome {
         Outcome::Received => locked.record.last_ms = locked.record.last_ms.max(wall_ms(now)),
         Outcome::Triggered {
@@ -397,6 +407,23 @@ pub(crate) fn record(key: &PaceKey, outcome: Outcome) {
         }
     }
     locked.write();
+}
+
+/// Whether a process with this id exists (the folder is per user, so any such process is
+/// ours to signal).
+#[cfg(unix)]
+fn process_exists(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+    let alive = unsafe { libc::kill(pid, 0) } == 0;
+    alive || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+#[cfg(not(unix))]
+fn process_exists(_pid: u32) -> bool {
+    true
 }
 
 fn wall_ms(t: SystemTime) -> u64 {
@@ -516,6 +543,7 @@ mod tests {
                 hold_until_ms: far,
                 hold_retry_after: retry_after,
                 inflight_until_ms: far,
+                inflight_pid: 0,
                 triggered_ms: far,
                 triggered_previous: Some("x".repeat(1000)),
             };
@@ -545,6 +573,26 @@ mod tests {
             let mark = seen.triggered.clone().unwrap();
             assert!(mark.at <= after && mark.previous_run_id.is_none());
             assert!(seen.inflight_until.unwrap() <= after + Duration::from_secs(2));
+        }
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_reservation_of_a_process_that_is_gone_is_dropped() {
+        let k = key(PaceKind::Status);
+        let window = Duration::from_secs(5);
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let gone = child.id();
+        child.wait().unwrap();
+        let until = wall_ms(SystemTime::now() + Duration::from_secs(30));
+        for (pid, in_flight) in [(gone, false), (std::process::id(), true)] {
+            let planted = format!(r#"{{"v":1,"inflight_until_ms":{until},"inflight_pid":{pid}}}"#);
+            std::fs::write(path(&k), planted).unwrap();
+            let seen = lock(&k)
+                .await
+                .unwrap()
+                .shared(window, Duration::from_secs(30));
+            assert_eq!(seen.inflight_until.is_some(), in_flight, "pid {pid}");
         }
     }
 

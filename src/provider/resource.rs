@@ -244,6 +244,18 @@ pub async fn apply(
                             failed_entries(run)
                         ),
                     ));
+                } else if run.status.is_undocumented() {
+                    resp.diagnostics.push(Diagnostic::error(
+                        format!(
+                            "Import of dataset {dataset_id} ended with status {:?}",
+                            run.status.as_str()
+                        ),
+                        format!(
+                            "Woosmap reported run {} with the status {:?}, which its documentation does not list, and every step has ended. Check the run in the Woosmap console, then apply again.",
+                            run.id,
+                            run.status.as_str()
+                        ),
+                    ));
                 }
             }
         },

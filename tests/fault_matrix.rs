@@ -141,6 +141,43 @@ fn rows() -> Vec<Row> {
             na: "",
         },
         Row {
+            id: "undocumented_final_status",
+            title: "A run ends with a status the docs do not list",
+            setup_text: "outcome cancelled (run and import step `cancelled`, every step ended)",
+            setup: |sb, id, _| {
+                sb.configure_dataset(id, DatasetConfig::default().outcome(Outcome::Cancelled))
+                    .unwrap()
+            },
+            key: KEY,
+            request_timeout: None,
+            timeout: None,
+            driver: Driver::Plain,
+            cli: Some(ex("exit 1", "cancelled", 1, 1)),
+            terraform: Some(ex("apply exit 1", "ended with status \"cancelled\"", 1, 1)),
+            action: Some(ex("job failed, exit 1", "cancelled", 1, 1)),
+            na: "",
+        },
+        Row {
+            id: "not_triggered",
+            title: "The timeout passes before a trigger could be sent",
+            setup_text: "someone else's import runs forever; timeout 2s",
+            setup: |sb, id, _| {
+                sb.configure_dataset(
+                    id,
+                    DatasetConfig::default().outcome(Outcome::Never).running(),
+                )
+                .unwrap()
+            },
+            key: KEY,
+            request_timeout: None,
+            timeout: Some("2s"),
+            driver: Driver::Plain,
+            cli: Some(ex("exit 7", "Nothing was triggered", 0, 1)),
+            terraform: Some(ex("apply exit 1", "Nothing was triggered", 0, 1)),
+            action: Some(ex("job failed, exit 7", "Nothing was triggered", 0, 1)),
+            na: "",
+        },
+        Row {
             id: "status_5xx_burst",
             title: "5xx burst on the status",
             setup_text: "status: 503, 502 (HTML), 500 (JSON), 503",

@@ -187,25 +187,7 @@ fn report(src: &dyn Source, results: &[DatasetResult]) -> Result<(), ReportError
 /// Cancels on Ctrl-C, and on SIGTERM (a cancelled workflow run) where there is one.
 fn cancel_on_signal(cancel: CancellationToken) {
     tokio::spawn(async move {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            match signal(SignalKind::terminate()) {
-                Ok(mut term) => {
-                    tokio::select! {
-                        _ = tokio::signal::ctrl_c() => {}
-                        _ = term.recv() => {}
-                    }
-                }
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                }
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-        }
+        crate::frontend::signals::interrupted().await;
         say(
             "Interrupted: stopped waiting. Imports already triggered keep running on Woosmap's side.",
         );

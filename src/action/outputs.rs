@@ -26,7 +26,8 @@ pub struct FailedEntry {
 pub struct DatasetResult {
     pub dataset_id: String,
     pub run_id: Option<String>,
-    /// success | failed | in_progress | triggered | timed_out | interrupted | error
+    /// success | failed | in_progress | triggered | timed_out | not_triggered | interrupted |
+    /// error, or an undocumented run status verbatim
     pub status: &'static str,
     pub previous_run_id: Option<String>,
     pub started_at: Option<String>,
@@ -122,10 +123,10 @@ fn failure_reason(run_id: &str, steps: &[crate::api::Step], entries: &[FailedEnt
     }
 }
 
-/// The time between two RFC 3339 timestamps, if both parse and are in order.
+/// The time between two RFC 3339 timestamps (any offset), if both parse and are in order.
 pub fn duration_between(start: &str, end: &str) -> Option<Duration> {
-    let s = humantime::parse_rfc3339_weak(start).ok()?;
-    let e = humantime::parse_rfc3339_weak(end).ok()?;
+    let s = crate::api::clock::parse_rfc3339(start)?;
+    let e = crate::api::clock::parse_rfc3339(end)?;
     e.duration_since(s).ok()
 }
 

@@ -25,9 +25,9 @@ use tokio::time::Instant;
 
 use std::sync::atomic::Ordering;
 
-use super::client::{CONTACT_REFUSED, Client, RetryNotice};
+use super::client::{CONTACT_REFUSED, Client, RetryNotice, TriggerClaim};
 use super::error::{ApiError, Endpoint};
-use super::pacer::{self, PaceKey, PaceKind};
+use super::pacer::{self, Acquired, PaceKey, PaceKind};
 use super::retry::{Backoff, parse_retry_after};
 use super::secret::Secret;
 use super::types::{DatasetId, Run};
@@ -36,6 +36,16 @@ use super::types::{DatasetId, Run};
 pub const TRIGGER_MARGIN: Duration = Duration::from_secs(1);
 /// Extra spacing between two status reads of a dataset, on top of the status interval.
 pub const STATUS_MARGIN: Duration = Duration::from_millis(150);
+
+/// What a call gave.
+pub(super) enum Answer {
+    /// The run for `Status` (`None` on 404); `None` for an accepted trigger.
+    Done(Option<Run>),
+    /// A trigger was accepted since the claimed moment: nothing was sent.
+    AlreadyTriggered { previous_run_id: Option<String> },
+    /// The trigger slot had to be waited for: nothing was sent; look at the status again.
+    Recheck,
+}
 
 /// One attempt's failure, with what the retry loop needs to decide.
 pub(super) enum Failure {
@@ -56,6 +66,27 @@ impl Client {
         poll_interval: Duration,
         deadline: Instant,
     ) -> Result<Option<Run>, ApiError> {
+        match self
+            .call_claimed(endpoint, id, reimport_key, poll_interval, deadline, None)
+            .await?
+        {
+            Answer::Done(run) => Ok(run),
+            Answer::AlreadyTriggered { .. } | Answer::Recheck => {
+                unreachable!("no claim was made")
+            }
+        }
+    }
+
+    /// [`Client::call`], for a trigger made on behalf of `claim` (see [`TriggerClaim`]).
+    pub(super) async fn call_claimed(
+        &self,
+        endpoint: Endpoint,
+        id: &DatasetId,
+        reimport_key: Option<&Secret>,
+        poll_interval: Duration,
+        deadline: Instant,
+        claim: Option<&TriggerClaim>,
+    ) -> Result<Answer, ApiError> {
         let limits = self.inner.limits;
         // `window`: the documented limit (the wait after a 429 without Retry-After);
         // `interval`: our spacing between two requests, measured from the previous response.
@@ -84,14 +115,41 @@ impl Client {
             last.unwrap_or_else(|| ApiError::DeadlineExceeded {
                 dataset_id: id.clone(),
                 endpoint,
+                next_slot: None,
             })
         };
 
         loop {
             let request_limit = self.inner.request_timeout;
-            let slot = match pacer::acquire(&key, interval, request_limit, deadline).await {
-                Ok(slot) => slot,
-                Err(_) => return Err(deadline_error(last_error)),
+            let acquired = match claim {
+                Some(claim) => {
+                    pacer::acquire_trigger(&key, interval, request_limit, deadline, claim.since)
+                        .await
+                }
+                None => pacer::acquire(&key, interval, request_limit, deadline)
+                    .await
+                    .map(Acquired::Slot),
+            };
+            let slot = match acquired {
+                Ok(Acquired::Slot(slot)) => slot,
+                Ok(Acquired::Waited) => return Ok(Answer::Recheck),
+                Ok(Acquired::AlreadyTriggered { previous_run_id }) => {
+                    tracing::info!(
+                        dataset_id = %id,
+                        "a trigger was sent since this invocation began (by this or another \
+                         local process): not sending another"
+                    );
+                    return Ok(Answer::AlreadyTriggered { previous_run_id });
+                }
+                Err(e) => {
+                    return Err(last_error.unwrap_or_else(|| ApiError::DeadlineExceeded {
+                        dataset_id: id.clone(),
+                        endpoint,
+                        next_slot: e
+                            .ready_at
+                            .map(|at| at.saturating_duration_since(Instant::now())),
+                    }));
+                }
             };
             let now = Instant::now();
             if now >= deadline {
@@ -105,10 +163,18 @@ impl Client {
                 Ok(exchange) => {
                     // A 429 is not a use of the window: record it with its own hold-off below.
                     if exchange.status != StatusCode::TOO_MANY_REQUESTS {
-                        slot.received();
                         match self.interpret(endpoint, id, reimport_key, exchange) {
-                            Ok(run) => return Ok(run),
-                            Err(f) => f,
+                            Ok(run) => {
+                                match claim.filter(|_| endpoint != Endpoint::Status) {
+                                    Some(claim) => slot.triggered(claim.previous_run_id.clone()),
+                                    None => slot.received(),
+                                }
+                                return Ok(Answer::Done(run));
+                            }
+                            Err(f) => {
+                                slot.received();
+                                f
+                            }
                         }
                     } else {
                         let retry_after = exchange

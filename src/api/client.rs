@@ -17,11 +17,13 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU8;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use reqwest::header::HeaderValue;
 use tokio::time::Instant;
 
+use super::call::Answer;
+use super::clock::ServerClock;
 use super::config::{
     ClientConfig, DEFAULT_REQUEST_TIMEOUT, RateLimits, parse_base_url, shown_base_url,
 };
@@ -29,6 +31,29 @@ use super::error::{ApiError, Endpoint};
 use super::request::chain;
 use super::secret::Secret;
 use super::types::{DatasetId, Run};
+
+/// On whose behalf a trigger is sent: an invocation that began at `since` (its data was
+/// published before then, so any trigger sent at or after `since` serves it), and the run that
+/// was latest when it decided to trigger.
+#[derive(Debug, Clone)]
+pub struct TriggerClaim {
+    pub since: Instant,
+    pub previous_run_id: Option<String>,
+}
+
+/// How [`Client::trigger_claimed`] ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TriggerAnswer {
+    /// This call's trigger was accepted.
+    Sent,
+    /// A trigger sent since the claim's moment (by this or another local process) serves it;
+    /// its new run is the first other than `previous_run_id`.
+    AlreadyTriggered { previous_run_id: Option<String> },
+    /// Nothing was sent: the trigger slot had to be waited for (another trigger of the dataset
+    /// was recent), and an import may have started meanwhile. Read the status again, then
+    /// call again.
+    Recheck,
+}
 
 /// Longest connect phase of a request.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -78,6 +103,8 @@ pub(super) struct Inner {
     pub(super) limits: RateLimits,
     /// Whether the server ever answered, or refused the connection before that (`CONTACT_*`).
     pub(super) contact: AtomicU8,
+    /// The server's clock relative to ours, from `Date` headers.
+    pub(super) server_clock: ServerClock,
 }
 
 impl fmt::Debug for Client {
@@ -133,6 +160,7 @@ impl Client {
                 request_timeout,
                 limits: cfg.limits,
                 contact: AtomicU8::new(CONTACT_NONE),
+                server_clock: ServerClock::default(),
             }),
             on_retry: None,
             surface_trigger_429: false,
@@ -224,6 +252,59 @@ impl Client {
         self.call(Endpoint::Webhook, id, Some(key), Duration::ZERO, deadline)
             .await
             .map(|_| ())
+    }
+
+    /// Triggers an import on behalf of an invocation (see [`TriggerClaim`]): through the
+    /// webhook when `reimport_key` is given, else the import endpoint. If a trigger of this
+    /// dataset was accepted since `claim.since` (by this process or another one sharing the
+    /// pacer folder), or gets accepted while this call waits for its slot, sends nothing and
+    /// answers [`TriggerAnswer::AlreadyTriggered`]. Errors as for `trigger_import` /
+    /// `trigger_webhook`.
+    pub async fn trigger_claimed(
+        &self,
+        id: &DatasetId,
+        reimport_key: Option<&Secret>,
+        claim: &TriggerClaim,
+        deadline: Instant,
+    ) -> Result<TriggerAnswer, ApiError> {
+        let endpoint = match reimport_key {
+            Some(key) if key.is_blank() => {
+                return Err(ApiError::MissingReimportKey {
+                    dataset_id: id.clone(),
+                });
+            }
+            Some(_) => Endpoint::Webhook,
+            None if self.inner.api_key.is_none() => {
+                return Err(ApiError::MissingPrivateKey {
+                    dataset_id: id.clone(),
+                    endpoint: Endpoint::Trigger,
+                });
+            }
+            None => Endpoint::Trigger,
+        };
+        let answer = self
+            .call_claimed(
+                endpoint,
+                id,
+                reimport_key,
+                Duration::ZERO,
+                deadline,
+                Some(claim),
+            )
+            .await?;
+        Ok(match answer {
+            Answer::Done(_) => TriggerAnswer::Sent,
+            Answer::AlreadyTriggered { previous_run_id } => {
+                TriggerAnswer::AlreadyTriggered { previous_run_id }
+            }
+            Answer::Recheck => TriggerAnswer::Recheck,
+        })
+    }
+
+    /// The latest moment on the server's clock that the local moment `local` can be (from the
+    /// `Date` headers seen so far; `local` itself before any).
+    pub fn latest_server_time(&self, local: SystemTime) -> SystemTime {
+        self.inner.server_clock.latest_server_time(local)
     }
 
     /// `GET /datasets/{id}/status`: the latest run. `Ok(None)` on 404 (no run yet, or an

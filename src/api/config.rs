@@ -185,14 +185,52 @@ mod tests {
         }
     }
 
+    /// Set in the child process of [`rate_limits_from_env_values`]: the test then checks
+    /// `RateLimits::from_env` against the environment it was given.
+    const CHILD: &str = "WOOSMAP_TEST_RATE_LIMITS_CHILD";
+
+    /// `RateLimits::from_env` itself, in child processes of this test binary (the process
+    /// environment cannot be changed safely while other tests run in this one).
     #[test]
     fn rate_limits_from_env_values() {
-        // Only the parser: the process environment is shared by parallel tests.
-        assert_eq!(
-            humantime::parse_duration("300ms").unwrap(),
-            Duration::from_millis(300)
-        );
+        if let Ok(expected) = std::env::var(CHILD) {
+            let limits = RateLimits::from_env();
+            let got = format!("{:?} {:?}", limits.trigger, limits.status);
+            assert_eq!(got, expected);
+            return;
+        }
         assert_eq!(RateLimits::default(), RateLimits::PUBLISHED);
         assert_eq!(RateLimits::PUBLISHED.trigger, Duration::from_secs(90));
+        let cases: [(&[(&str, &str)], &str); 4] = [
+            (&[], "90s 5s"),
+            (
+                &[
+                    ("WOOSMAP_TRIGGER_INTERVAL", "2s"),
+                    ("WOOSMAP_STATUS_INTERVAL", "300ms"),
+                ],
+                "2s 300ms",
+            ),
+            // An unreadable value is ignored: the published limit is safe.
+            (&[("WOOSMAP_TRIGGER_INTERVAL", "soon")], "90s 5s"),
+            (&[("WOOSMAP_STATUS_INTERVAL", " 1m ")], "90s 60s"),
+        ];
+        let me = std::env::current_exe().unwrap();
+        for (vars, expected) in cases {
+            let mut child = std::process::Command::new(&me);
+            child
+                .args([
+                    "--exact",
+                    "api::config::tests::rate_limits_from_env_values",
+                    "--test-threads=1",
+                ])
+                .env_remove("WOOSMAP_TRIGGER_INTERVAL")
+                .env_remove("WOOSMAP_STATUS_INTERVAL")
+                .env(CHILD, expected)
+                .envs(vars.iter().copied());
+            let out = child.output().unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success(), "{vars:?}: {text}");
+            assert!(text.contains("1 passed"), "the child ran the check: {text}");
+        }
     }
 }

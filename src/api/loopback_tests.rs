@@ -558,6 +558,7 @@ fn no_variant_ever_shows_a_key() {
         ApiError::DeadlineExceeded {
             dataset_id: d(),
             endpoint: e,
+            next_slot: Some(Duration::from_secs(42)),
         },
         ApiError::WebhookDatasetMismatch {
             expected: d(),

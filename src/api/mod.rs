@@ -6,6 +6,7 @@
 //! - [`secret`]: `Secret`, a credential that never prints.
 //! - [`error`]: `ApiError` (one variant per cause), `ErrorKind`, `Endpoint`.
 //! - [`client`]: `Client`, its three calls.
+//! - [`clock`]: RFC 3339 timestamps (any offset) and the server's clock skew.
 //! - `config`: `ClientConfig`, `RateLimits`, base URL checks, environment overrides.
 //! - `call`: the pacing and retry loop every call runs through (the retry policy).
 //! - `request`: one HTTP exchange; `interpret`: a response mapped to a result or `ApiError`.
@@ -16,6 +17,7 @@
 
 mod call;
 pub mod client;
+pub mod clock;
 mod config;
 pub mod error;
 mod interpret;
@@ -32,7 +34,7 @@ mod loopback_tests;
 pub(crate) mod test_support;
 
 pub use call::{STATUS_MARGIN, TRIGGER_MARGIN};
-pub use client::{Client, RetryNotice};
+pub use client::{Client, RetryNotice, TriggerAnswer, TriggerClaim};
 pub use config::{
     ClientConfig, DEFAULT_BASE_URL, DEFAULT_REQUEST_TIMEOUT, REQUEST_TIMEOUT_ENV, RateLimits,
     check_base_url, request_timeout_from_env,

@@ -48,6 +48,27 @@ struct SlotState {
     last: Option<Instant>,
     /// Nobody may send before this instant (set by a 429).
     not_before: Option<Instant>,
+    /// The last trigger that Woosmap accepted, for `Trigger` keys.
+    triggered: Option<TriggerMark>,
+}
+
+/// A trigger accepted by Woosmap: when it was sent and the run that was latest before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TriggerMark {
+    pub at: Instant,
+    pub previous_run_id: Option<String>,
+}
+
+/// What [`acquire_trigger`] gives.
+pub(crate) enum Acquired {
+    /// The slot is ours: send.
+    Slot(Slot),
+    /// A trigger was sent (by this process or another sharing the folder) at or after the
+    /// claimed moment: do not send; follow the run that replaces `previous_run_id`.
+    AlreadyTriggered { previous_run_id: Option<String> },
+    /// The slot is free now, but the caller had to wait for it: an import may have started
+    /// meanwhile, so look at the status again before triggering (then claim again).
+    Waited,
 }
 
 type Slots = Mutex<HashMap<PaceKey, Arc<tokio::sync::Mutex<SlotState>>>>;
@@ -74,6 +95,8 @@ pub(crate) struct Slot {
     guard: Option<OwnedMutexGuard<SlotState>>,
     /// The slot is also reserved in the shared folder (see `pacer_file`).
     shared: bool,
+    /// When the slot was taken (the request left right after).
+    taken_at: Instant,
 }
 
 impl Slot {
@@ -97,16 +120,37 @@ impl Slot {
         self.finish(pacer_file::Outcome::Held { wait, retry_after });
     }
 
+    /// Woosmap accepted this trigger (answered now); `previous_run_id` was the latest run
+    /// before it. Other callers that claimed a moment at or before this request's departure
+    /// then follow its run instead of triggering again.
+    pub fn triggered(mut self, previous_run_id: Option<String>) {
+        let sent_wall = std::time::SystemTime::now()
+            .checked_sub(self.taken_at.elapsed())
+            .unwrap_or(std::time::UNIX_EPOCH);
+        if let Some(g) = self.guard.as_mut() {
+            g.triggered = Some(TriggerMark {
+                at: self.taken_at,
+                previous_run_id: previous_run_id.clone(),
+            });
+        }
+        self.finish(pacer_file::Outcome::Triggered {
+            sent: sent_wall,
+            previous_run_id,
+        });
+    }
+
     fn finish(&mut self, outcome: pacer_file::Outcome) {
         let Some(mut g) = self.guard.take() else {
             return;
         };
         let now = Instant::now();
-        match outcome {
-            pacer_file::Outcome::Received => g.last = Some(now),
+        match &outcome {
+            pacer_file::Outcome::Received | pacer_file::Outcome::Triggered { .. } => {
+                g.last = Some(now)
+            }
             pacer_file::Outcome::NotSent => {}
             pacer_file::Outcome::Held { wait, .. } => {
-                let until = now + wait;
+                let until = now + *wait;
                 g.not_before = Some(g.not_before.map_or(until, |nb| nb.max(until)));
             }
         }
@@ -137,7 +181,26 @@ pub(crate) async fn acquire(
     request_limit: Duration,
     deadline: Instant,
 ) -> Result<Slot, PaceError> {
-    acquire_with(key, interval, request_limit, deadline, true).await
+    match acquire_with(key, interval, request_limit, deadline, true, None).await? {
+        Acquired::Slot(slot) => Ok(slot),
+        Acquired::AlreadyTriggered { .. } | Acquired::Waited => {
+            unreachable!("no claim was made")
+        }
+    }
+}
+
+/// [`acquire`] for a trigger on behalf of an invocation that began at `since`: if a trigger
+/// of the key was accepted at or after `since` (in this process or another one sharing the
+/// folder), or gets accepted while this caller waits, answers `AlreadyTriggered` instead of a
+/// slot.
+pub(crate) async fn acquire_trigger(
+    key: &PaceKey,
+    interval: Duration,
+    request_limit: Duration,
+    deadline: Instant,
+    since: Instant,
+) -> Result<Acquired, PaceError> {
+    acquire_with(key, interval, request_limit, deadline, true, Some(since)).await
 }
 
 async fn acquire_with(
@@ -146,24 +209,38 @@ async fn acquire_with(
     request_limit: Duration,
     deadline: Instant,
     share: bool,
-) -> Result<Slot, PaceError> {
+    since: Option<Instant>,
+) -> Result<Acquired, PaceError> {
     let slot = slot_for(key);
     let mut guard = match tokio::time::timeout_at(deadline, slot.lock_owned()).await {
         Ok(g) => g,
         Err(_) => return Err(PaceError { ready_at: None }),
     };
+    let mut waited = false;
     loop {
-        let file = if share {
+        let mut file = if share {
             pacer_file::lock(key).await
         } else {
             None
         };
         let other = file
-            .as_ref()
+            .as_mut()
             .map(|f| f.shared(interval, request_limit))
             .unwrap_or_default();
         guard.last = guard.last.max(other.last);
         guard.not_before = guard.not_before.max(other.not_before);
+        if let Some(mark) = other.triggered
+            && guard.triggered.as_ref().is_none_or(|m| m.at < mark.at)
+        {
+            guard.triggered = Some(mark);
+        }
+        if let Some(since) = since
+            && let Some(mark) = guard.triggered.as_ref().filter(|m| m.at >= since)
+        {
+            return Ok(Acquired::AlreadyTriggered {
+                previous_run_id: mark.previous_run_id.clone(),
+            });
+        }
         let now = Instant::now();
         if let Some(busy_until) = other.inflight_until {
             // Another process's request is in flight: our window starts at its answer.
@@ -174,6 +251,7 @@ async fn acquire_with(
                     ready_at: Some(earliest),
                 });
             }
+            waited = true;
             tokio::time::sleep_until(busy_until.min(now + INFLIGHT_POLL)).await;
             continue;
         }
@@ -192,18 +270,21 @@ async fn acquire_with(
                     "pacing: waiting for the next slot"
                 );
                 // Look again afterwards: another process may have taken the slot meanwhile.
+                waited = true;
                 tokio::time::sleep_until(ready).await;
             }
+            _ if waited && since.is_some() => return Ok(Acquired::Waited),
             _ => {
                 let shared = file.is_some();
                 if let Some(file) = file {
                     file.reserve(request_limit);
                 }
-                return Ok(Slot {
+                return Ok(Acquired::Slot(Slot {
                     key: key.clone(),
                     guard: Some(guard),
                     shared,
-                });
+                    taken_at: Instant::now(),
+                }));
             }
         }
     }
@@ -232,7 +313,68 @@ mod tests {
     /// The in-process pacer alone (the tokio clock is paused here; the shared files, on the
     /// wall clock, are tested in `pacer_file` and across real processes in `tests/`).
     async fn local(k: &PaceKey, interval: Duration, deadline: Instant) -> Result<Slot, PaceError> {
-        acquire_with(k, interval, Duration::from_secs(30), deadline, false).await
+        match acquire_with(k, interval, Duration::from_secs(30), deadline, false, None).await? {
+            Acquired::Slot(slot) => Ok(slot),
+            Acquired::AlreadyTriggered { .. } | Acquired::Waited => panic!("no claim was made"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_trigger_sent_since_the_claim_is_not_repeated() {
+        let k = key(PaceKind::Trigger);
+        let far = Instant::now() + Duration::from_secs(3600);
+        let before = Instant::now();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let since = Instant::now();
+        let first = acquire_with(
+            &k,
+            Duration::from_secs(90),
+            Duration::from_secs(30),
+            far,
+            false,
+            Some(since),
+        );
+        let Acquired::Slot(slot) = first.await.unwrap() else {
+            panic!("nothing was triggered yet")
+        };
+        slot.triggered(Some("run-0".into()));
+        // A claim from before the trigger was sent is served by it, at once.
+        for claim in [since, before] {
+            let again = acquire_with(
+                &k,
+                Duration::from_secs(90),
+                Duration::from_secs(30),
+                far,
+                false,
+                Some(claim),
+            );
+            match again.await.unwrap() {
+                Acquired::AlreadyTriggered { previous_run_id } => {
+                    assert_eq!(previous_run_id.as_deref(), Some("run-0"))
+                }
+                Acquired::Slot(_) | Acquired::Waited => panic!("triggered twice"),
+            }
+        }
+        assert_eq!(Instant::now(), since);
+        // A claim from after it waits for the window, then is told to look again (an import
+        // may have started meanwhile); claiming again once the window is open gets the slot.
+        let later = Instant::now() + Duration::from_millis(1);
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        let claim = || {
+            acquire_with(
+                &k,
+                Duration::from_secs(90),
+                Duration::from_secs(30),
+                far,
+                false,
+                Some(later),
+            )
+        };
+        assert!(matches!(claim().await.unwrap(), Acquired::Waited));
+        assert!(Instant::now() - since >= Duration::from_secs(90));
+        let waited_until = Instant::now();
+        assert!(matches!(claim().await.unwrap(), Acquired::Slot(_)));
+        assert_eq!(Instant::now(), waited_until, "no second wait");
     }
 
     fn uuid_v4() -> String {

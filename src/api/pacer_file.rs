@@ -29,7 +29,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use super::pacer::{PaceKey, PaceKind};
+use super::pacer::{PaceKey, PaceKind, TriggerMark};
 use super::retry::RETRY_AFTER_CAP;
 
 /// The variable that moves the folder (`off`: no sharing).
@@ -40,7 +40,7 @@ pub(crate) const PACER_DIR_ENV: &str = "WOOSMAP_PACER_DIR";
 const LOCK_PATIENCE: Duration = Duration::from_secs(2);
 
 /// One file's content.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Record {
     /// Format version (1).
@@ -57,20 +57,35 @@ struct Record {
     /// A request is in flight until its answer, or at most until this (wall ms; 0: none).
     #[serde(default)]
     inflight_until_ms: u64,
+    /// The process whose request is in flight (0: unknown). A reservation of a process that
+    /// no longer exists (killed mid-request) is dropped.
+    #[serde(default)]
+    inflight_pid: u32,
+    /// When the last accepted trigger was sent (wall ms; 0: none), for trigger keys.
+    #[serde(default)]
+    triggered_ms: u64,
+    /// The run that was latest before that trigger.
+    #[serde(default)]
+    triggered_previous: Option<String>,
 }
+
+/// Longest run id kept from a file (ids are UUIDs).
+const MAX_RUN_ID: usize = 100;
 
 /// What other processes recorded for a key, as instants of this process's clock, bounded as
 /// the module doc says.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct Shared {
     pub last: Option<Instant>,
     pub not_before: Option<Instant>,
     /// Another request for the key is in flight; it ends by this instant at the latest.
     pub inflight_until: Option<Instant>,
+    /// The last accepted trigger (never later than now).
+    pub triggered: Option<TriggerMark>,
 }
 
 /// How an answer is recorded.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) enum Outcome {
     /// An answer arrived now (or the request was given up): the window counts from now.
     Received,
@@ -78,6 +93,11 @@ pub(crate) enum Outcome {
     NotSent,
     /// A 429: nobody sends before `now + wait`.
     Held { wait: Duration, retry_after: bool },
+    /// An answer arrived now and it says Woosmap accepted the trigger sent at `sent`.
+    Triggered {
+        sent: SystemTime,
+        previous_run_id: Option<String>,
+    },
 }
 
 /// The folder, once checked (`None`: sharing is off or the folder is not trusted).
@@ -287,24 +307,58 @@ fn lock_blocking(key: &PaceKey) -> Option<Locked> {
 impl Locked {
     /// What the file says, bounded: `window` is the longest hold-off a 429 without
     /// `Retry-After` can justify, `request_limit` the longest a request may be in flight.
-    pub(crate) fn shared(&self, window: Duration, request_limit: Duration) -> Shared {
+    ///
+    /// Values out of bounds are brought within them and written back, so that a planted or
+    /// corrupt file costs at most one window once, instead of a wait that recedes each time
+    /// it is read.
+    pub(crate) fn shared(&mut self, window: Duration, request_limit: Duration) -> Shared {
         let (now_wall, now) = (SystemTime::now(), Instant::now());
-        let at = |ms: u64, cap: Duration| to_instant(ms, now_wall, now).map(|t| t.min(now + cap));
+        let now_ms = wall_ms(now_wall);
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         let hold_cap = if self.record.hold_retry_after {
             RETRY_AFTER_CAP.max(window)
         } else {
             window
         };
+        let before = self.record.clone();
+        let r = &mut self.record;
+        r.last_ms = r.last_ms.min(now_ms);
+        r.triggered_ms = r.triggered_ms.min(now_ms);
+        r.hold_until_ms = r.hold_until_ms.min(now_ms.saturating_add(ms(hold_cap)));
+        r.inflight_until_ms = r
+            .inflight_until_ms
+            .min(now_ms.saturating_add(ms(request_limit)));
+        if r.inflight_until_ms != 0 && r.inflight_pid != 0 && !process_exists(r.inflight_pid) {
+            r.inflight_until_ms = 0;
+            r.inflight_pid = 0;
+        }
+        if r.triggered_previous
+            .as_ref()
+            .is_some_and(|id| id.len() > MAX_RUN_ID)
+        {
+            r.triggered_previous = None;
+        }
+        if self.record != before {
+            tracing::debug!("pacer: a shared slot file held values out of bounds; bounded them");
+            self.write();
+        }
+        let r = &self.record;
+        let at = |ms: u64| to_instant(ms, now_wall, now);
         Shared {
-            last: at(self.record.last_ms, Duration::ZERO),
-            not_before: at(self.record.hold_until_ms, hold_cap),
-            inflight_until: at(self.record.inflight_until_ms, request_limit).filter(|t| *t > now),
+            last: at(r.last_ms),
+            not_before: at(r.hold_until_ms),
+            inflight_until: at(r.inflight_until_ms).filter(|t| *t > now),
+            triggered: at(r.triggered_ms).map(|at| TriggerMark {
+                at,
+                previous_run_id: r.triggered_previous.clone(),
+            }),
         }
     }
 
     /// Reserves the slot: a request leaves now and may be in flight for `limit`.
     pub(crate) fn reserve(mut self, limit: Duration) {
         self.record.inflight_until_ms = wall_ms(SystemTime::now() + limit);
+        self.record.inflight_pid = std::process::id();
         self.write();
     }
 
@@ -329,8 +383,20 @@ pub(crate) fn record(key: &PaceKey, outcome: Outcome) {
     };
     let now = SystemTime::now();
     locked.record.inflight_until_ms = 0;
+    locked.record.inflight_pid = 0;
     match outcome {
         Outcome::Received => locked.record.last_ms = locked.record.last_ms.max(wall_ms(now)),
+        Outcome::Triggered {
+            sent,
+            previous_run_id,
+        } => {
+            locked.record.last_ms = locked.record.last_ms.max(wall_ms(now));
+            let sent = wall_ms(sent);
+            if sent >= locked.record.triggered_ms {
+                locked.record.triggered_ms = sent;
+                locked.record.triggered_previous = previous_run_id;
+            }
+        }
         Outcome::NotSent => {}
         Outcome::Held { wait, retry_after } => {
             let until = wall_ms(now + wait);
@@ -341,6 +407,23 @@ pub(crate) fn record(key: &PaceKey, outcome: Outcome) {
         }
     }
     locked.write();
+}
+
+/// Whether a process with this id exists (the folder is per user, so any such process is
+/// ours to signal).
+#[cfg(unix)]
+fn process_exists(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+    let alive = unsafe { libc::kill(pid, 0) } == 0;
+    alive || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+#[cfg(not(unix))]
+fn process_exists(_pid: u32) -> bool {
+    true
 }
 
 fn wall_ms(t: SystemTime) -> u64 {
@@ -411,7 +494,7 @@ mod tests {
     async fn reservation_and_outcomes_are_seen_by_the_next_reader() {
         let k = key(PaceKind::Trigger);
         let window = Duration::from_secs(90);
-        let locked = lock(&k).await.unwrap();
+        let mut locked = lock(&k).await.unwrap();
         assert_eq!(locked.shared(window, window), Shared::default());
         locked.reserve(Duration::from_secs(30));
         let seen = lock(&k)
@@ -419,9 +502,17 @@ mod tests {
             .unwrap()
             .shared(window, Duration::from_secs(30));
         assert!(seen.inflight_until.is_some(), "{seen:?}");
-        record(&k, Outcome::Received);
+        record(
+            &k,
+            Outcome::Triggered {
+                sent: SystemTime::now(),
+                previous_run_id: Some("run-1".into()),
+            },
+        );
         let seen = lock(&k).await.unwrap().shared(window, window);
         assert_eq!(seen.inflight_until, None);
+        let mark = seen.triggered.clone().unwrap();
+        assert_eq!(mark.previous_run_id.as_deref(), Some("run-1"));
         let last = seen.last.unwrap();
         assert!(last <= Instant::now() && last + Duration::from_secs(5) > Instant::now());
         record(
@@ -452,6 +543,9 @@ mod tests {
                 hold_until_ms: far,
                 hold_retry_after: retry_after,
                 inflight_until_ms: far,
+                inflight_pid: 0,
+                triggered_ms: far,
+                triggered_previous: Some("x".repeat(1000)),
             };
             std::fs::write(path(&k), serde_json::to_string(&planted).unwrap()).unwrap();
             let before = Instant::now();
@@ -466,8 +560,39 @@ mod tests {
             );
             let cap = if retry_after { RETRY_AFTER_CAP } else { window };
             assert!(seen.not_before.unwrap() <= after + cap);
-            assert!(seen.not_before.unwrap() >= before + cap.min(window));
+            let slack = Duration::from_millis(5);
+            assert!(seen.not_before.unwrap() + slack >= before + cap.min(window));
+            // Bounded once and written back: a later read does not push the wait further.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let again = lock(&k)
+                .await
+                .unwrap()
+                .shared(window, Duration::from_secs(2));
+            assert!(again.not_before.unwrap() <= seen.not_before.unwrap() + slack);
+            assert!(again.inflight_until.unwrap() <= seen.inflight_until.unwrap() + slack);
+            let mark = seen.triggered.clone().unwrap();
+            assert!(mark.at <= after && mark.previous_run_id.is_none());
             assert!(seen.inflight_until.unwrap() <= after + Duration::from_secs(2));
+        }
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_reservation_of_a_process_that_is_gone_is_dropped() {
+        let k = key(PaceKind::Status);
+        let window = Duration::from_secs(5);
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let gone = child.id();
+        child.wait().unwrap();
+        let until = wall_ms(SystemTime::now() + Duration::from_secs(30));
+        for (pid, in_flight) in [(gone, false), (std::process::id(), true)] {
+            let planted = format!(r#"{{"v":1,"inflight_until_ms":{until},"inflight_pid":{pid}}}"#);
+            std::fs::write(path(&k), planted).unwrap();
+            let seen = lock(&k)
+                .await
+                .unwrap()
+                .shared(window, Duration::from_secs(30));
+            assert_eq!(seen.inflight_until.is_some(), in_flight, "pid {pid}");
         }
     }
 

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, DATE, HeaderMap};
 use tokio::time::Instant;
 
 use std::sync::atomic::Ordering;
@@ -82,6 +82,7 @@ impl Client {
         let transport =
             |e: reqwest::Error| self.transport_error(endpoint, id, e, timeout, &secrets);
 
+        let sent_wall = std::time::SystemTime::now();
         let mut resp = req.send().await.map_err(|e| {
             if is_refused(&e) {
                 let _ = inner.contact.compare_exchange(
@@ -96,6 +97,9 @@ impl Client {
         inner.contact.store(CONTACT_ANSWERED, Ordering::Relaxed);
         let status = resp.status();
         let headers = std::mem::take(resp.headers_mut());
+        if let Some(date) = headers.get(DATE).and_then(|v| v.to_str().ok()) {
+            inner.server_clock.observe(date, sent_wall);
+        }
         let mut body = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(transport)? {
             if body.len() + chunk.len() > MAX_BODY {

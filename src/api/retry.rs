@@ -67,7 +67,7 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
 }
 
 /// IMF-fixdate only (the form HTTP/1.1 senders must generate).
-fn parse_http_date(value: &str) -> Option<SystemTime> {
+pub(crate) fn parse_http_date(value: &str) -> Option<SystemTime> {
     let parts: Vec<&str> = value.split_whitespace().collect();
     let [_dow, day, month, year, time, zone] = parts.as_slice() else {
         return None;
@@ -106,7 +106,7 @@ fn parse_http_date(value: &str) -> Option<SystemTime> {
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+pub(crate) fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;

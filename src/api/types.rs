@@ -73,30 +73,71 @@ impl<'de> Deserialize<'de> for DatasetId {
 
 /// The status of a run or of one of its steps.
 ///
-/// Deserialising is lenient: `success` and `failed` are terminal; `in_progress` and any status
-/// this client does not know yet count as in progress (the engine keeps waiting, bounded by its
-/// deadline) rather than making the whole response unreadable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// Deserialising is lenient: `success` (also `succeeded`, `done`), `failed` (also `failure`,
+/// `error`) and `in_progress` are the documented values; any other value is kept verbatim as
+/// [`RunStatus::Undocumented`] (at most [`MAX_STATUS_LEN`] characters) rather than making the
+/// whole response unreadable. Whether such a run has ended is read from its steps
+/// ([`Run::is_finished`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RunStatus {
     Success,
     InProgress,
     Failed,
+    /// A value the API documentation does not list (e.g. `cancelled`), lowercase, verbatim.
+    Undocumented(&'static str),
+}
+
+/// Longest undocumented status kept verbatim (longer ones are cut).
+pub const MAX_STATUS_LEN: usize = 40;
+/// Distinct undocumented statuses kept per process; later ones read as `undocumented`.
+const MAX_UNDOCUMENTED: usize = 32;
+
+/// An undocumented status as a `&'static str`: each distinct value is stored once per process
+/// (bounded by [`MAX_UNDOCUMENTED`]), which keeps `RunStatus` `Copy`.
+fn intern(value: &str) -> &'static str {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, OnceLock};
+    static SEEN: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let value: String = value
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_STATUS_LEN)
+        .collect();
+    let mut seen = SEEN
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if let Some(known) = seen.get(value.as_str()) {
+        return known;
+    }
+    if seen.len() >= MAX_UNDOCUMENTED {
+        return "undocumented";
+    }
+    let leaked: &'static str = Box::leak(value.into_boxed_str());
+    seen.insert(leaked);
+    leaked
 }
 
 impl RunStatus {
-    /// `success` or `failed`.
+    /// `success` or `failed`. An undocumented status is not known to be terminal by itself:
+    /// see [`Run::is_finished`].
     pub fn is_terminal(self) -> bool {
-        !matches!(self, RunStatus::InProgress)
+        matches!(self, RunStatus::Success | RunStatus::Failed)
     }
 
-    /// The API's spelling: `success`, `in_progress`, `failed`.
+    /// The API's spelling: `success`, `in_progress`, `failed`, or the undocumented value.
     pub fn as_str(self) -> &'static str {
         match self {
             RunStatus::Success => "success",
             RunStatus::InProgress => "in_progress",
             RunStatus::Failed => "failed",
+            RunStatus::Undocumented(value) => value,
         }
+    }
+
+    /// A value the documentation does not list.
+    pub fn is_undocumented(self) -> bool {
+        matches!(self, RunStatus::Undocumented(_))
     }
 }
 
@@ -106,13 +147,21 @@ impl fmt::Display for RunStatus {
     }
 }
 
+impl Serialize for RunStatus {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 impl<'de> Deserialize<'de> for RunStatus {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Ok(match s.to_ascii_lowercase().as_str() {
+        let lower = s.trim().to_ascii_lowercase();
+        Ok(match lower.as_str() {
             "success" | "succeeded" | "done" => RunStatus::Success,
             "failed" | "failure" | "error" => RunStatus::Failed,
-            _ => RunStatus::InProgress,
+            "in_progress" => RunStatus::InProgress,
+            other => RunStatus::Undocumented(intern(other)),
         })
     }
 }
@@ -166,6 +215,23 @@ impl Run {
     }
 
     /// The `error` entries of the failed steps (what to show when an import failed).
+    /// Whether the run has ended: its status is `success` or `failed`, or it is an
+    /// undocumented value and every step has ended (has an `end` and a status other than
+    /// `in_progress`). A run with an undocumented status and open steps is still going.
+    pub fn is_finished(&self) -> bool {
+        match self.status {
+            RunStatus::Success | RunStatus::Failed => true,
+            RunStatus::InProgress => false,
+            RunStatus::Undocumented(_) => {
+                !self.steps.is_empty()
+                    && self
+                        .steps
+                        .iter()
+                        .all(|s| s.end.is_some() && s.status != RunStatus::InProgress)
+            }
+        }
+    }
+
     pub fn failed_entries(&self) -> Vec<(&Step, &Entry)> {
         self.steps
             .iter()
@@ -225,14 +291,37 @@ mod tests {
     }
 
     #[test]
+    fn undocumented_status_ends_when_every_step_has_ended() {
+        let ended = r#"{"id":"r1","status":"cancelled","steps":[
+            {"name":"fetch","start":"2024-05-01T10:00:00+00:00","end":"2024-05-01T10:00:01+00:00","status":"success","entries":[]},
+            {"name":"import","start":"2024-05-01T10:00:01+00:00","end":"2024-05-01T10:00:02+00:00","status":"cancelled","entries":[]}]}"#;
+        let run: Run = serde_json::from_str(ended).unwrap();
+        assert_eq!(run.status.as_str(), "cancelled");
+        assert!(run.status.is_undocumented());
+        assert!(run.is_finished());
+        let open = ended.replace(
+            r#""end":"2024-05-01T10:00:02+00:00","status":"cancelled""#,
+            r#""end":null,"status":"in_progress""#,
+        );
+        let run: Run = serde_json::from_str(&open).unwrap();
+        assert!(!run.is_finished());
+        let no_steps: Run = serde_json::from_str(r#"{"id":"r","status":"paused"}"#).unwrap();
+        assert!(!no_steps.is_finished());
+        let long: RunStatus = serde_json::from_str(&format!("\"{}\"", "x".repeat(500))).unwrap();
+        assert_eq!(long.as_str().len(), MAX_STATUS_LEN);
+    }
+
+    #[test]
     fn running_run_has_no_end() {
         let body = r#"{"id":"r1","status":"in_progress","steps":[
             {"name":"fetch","start":"t0","end":null,"status":"in_progress","entries":[]}]}"#;
         let run: Run = serde_json::from_str(body).unwrap();
         assert_eq!(run.finished_at(), None);
         assert_eq!(run.steps[0].end, None);
-        let unknown: RunStatus = serde_json::from_str("\"queued\"").unwrap();
-        assert_eq!(unknown, RunStatus::InProgress);
+        let unknown: RunStatus = serde_json::from_str("\"Queued\"").unwrap();
+        assert_eq!(unknown, RunStatus::Undocumented("queued"));
+        assert_eq!(serde_json::to_string(&unknown).unwrap(), "\"queued\"");
+        assert!(!unknown.is_terminal());
         assert_eq!(
             serde_json::to_string(&RunStatus::InProgress).unwrap(),
             "\"in_progress\""

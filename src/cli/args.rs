@@ -22,9 +22,11 @@ Exit codes of `run`:
   5    out of quota (HTTP 402)
   6    other API or network error (connection refused at the base URL, rate limited past the
        timeout, server or network fault)
-  130  interrupted by Ctrl-C (an import already triggered keeps running on Woosmap's side)
+  7    nothing was triggered: the timeout passed first (rate limit or a running import)
+  130  interrupted by Ctrl-C or SIGTERM (an import already triggered keeps running on
+       Woosmap's side)
 When several datasets end differently, the highest-ranked code in this order wins:
-130, 2, 4, 5, 6, 3, 1.
+130, 2, 4, 5, 6, 7, 3, 1.
 
 Exit codes of `status`: 0 when the latest run was read, whatever its outcome (with
 --exit-status: 1 when it failed, 3 when it is still in progress); 2 when no run is found (the

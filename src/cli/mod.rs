@@ -92,16 +92,16 @@ fn specs(args: &RunArgs, have_private_key: bool) -> Result<Vec<ImportSpec>, Stri
         .collect())
 }
 
-/// Cancels `cancel` on the first Ctrl-C and says what that means for the imports.
+/// Cancels `cancel` on the first Ctrl-C or SIGTERM and says what that means for the imports
+/// (the report is then written as usual).
 fn cancel_on_ctrl_c(cancel: CancellationToken) {
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!(
-                "\nInterrupted: stopped waiting. Imports already triggered keep running on \
-                 Woosmap's side; check them with `woosmap-import status --dataset-id ID`."
-            );
-            cancel.cancel();
-        }
+        crate::frontend::signals::interrupted().await;
+        eprintln!(
+            "\nInterrupted: stopped waiting. Imports already triggered keep running on \
+             Woosmap's side; check them with `woosmap-import status --dataset-id ID`."
+        );
+        cancel.cancel();
     });
 }
 

@@ -120,6 +120,21 @@ pub enum EngineError {
     )]
     TimedOut { run: Option<Run>, waited: Duration },
 
+    /// The timeout passed before a trigger could be sent: nothing was triggered. `reason`
+    /// says what held the trigger back; `next_slot_in`, when known, how long after the
+    /// failure the next trigger could be sent.
+    #[error(
+        "Nothing was triggered for dataset {dataset_id}: the timeout of {} passed while {reason}.{}",
+        crate::api::error::fmt_duration(*waited),
+        next_slot_text(next_slot_in)
+    )]
+    NotTriggered {
+        dataset_id: DatasetId,
+        reason: NotTriggeredReason,
+        next_slot_in: Option<Duration>,
+        waited: Duration,
+    },
+
     /// The caller cancelled the wait. An import that was triggered keeps running on Woosmap.
     #[error("Cancelled while waiting for the import{}.", describe_run(run))]
     Cancelled { run: Option<Run> },
@@ -129,9 +144,56 @@ impl EngineError {
     /// The last snapshot of the new run, if any.
     pub fn run(&self) -> Option<&Run> {
         match self {
-            EngineError::Api(_) => None,
+            EngineError::Api(_) | EngineError::NotTriggered { .. } => None,
             EngineError::TimedOut { run, .. } | EngineError::Cancelled { run } => run.as_ref(),
         }
+    }
+}
+
+/// What kept a trigger from being sent before the deadline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotTriggeredReason {
+    /// The trigger rate limit of the dataset (one per window) had not reopened since the last
+    /// trigger.
+    TriggerWindow,
+    /// Another import was still running; a new one is never triggered over it.
+    RunningImport { run_id: String },
+    /// Woosmap refused the trigger (HTTP 429): another client had just triggered the dataset.
+    RateLimited,
+    /// The status, needed before triggering, could not be read in time.
+    StatusNotRead,
+}
+
+impl std::fmt::Display for NotTriggeredReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotTriggeredReason::TriggerWindow => f.write_str(
+                "waiting for the dataset's trigger rate limit (one trigger per window) to reopen \
+                 after the previous trigger",
+            ),
+            NotTriggeredReason::RunningImport { run_id } => write!(
+                f,
+                "waiting for import run {run_id}, still running, to end (a new import is never \
+                 triggered over a running one)"
+            ),
+            NotTriggeredReason::RateLimited => f.write_str(
+                "waiting out a rate limit answer (HTTP 429): another client had just triggered \
+                 this dataset",
+            ),
+            NotTriggeredReason::StatusNotRead => {
+                f.write_str("waiting to read the dataset's status, needed before triggering")
+            }
+        }
+    }
+}
+
+fn next_slot_text(next: &Option<Duration>) -> String {
+    match next {
+        Some(d) => format!(
+            " The next trigger slot opens in {}; allow a longer timeout or run again then.",
+            crate::api::error::fmt_duration(*d)
+        ),
+        None => " Allow a longer timeout.".to_owned(),
     }
 }
 

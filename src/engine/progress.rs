@@ -67,7 +67,9 @@ impl Progress {
                     });
                 }
             }
-            if step.status.is_terminal() && !seen.finished {
+            let step_ended =
+                step.status.is_terminal() || (step.status.is_undocumented() && step.end.is_some());
+            if step_ended && !seen.finished {
                 seen.finished = true;
                 sink.emit(Event::StepFinished {
                     dataset_id: dataset_id.clone(),
@@ -78,7 +80,7 @@ impl Progress {
                 });
             }
         }
-        if run.status.is_terminal() && !self.finished {
+        if run.is_finished() && !self.finished {
             self.finished = true;
             sink.emit(Event::Finished {
                 dataset_id: dataset_id.clone(),

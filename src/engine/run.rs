@@ -9,8 +9,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::events::{Event, EventSink};
 use super::progress::Progress;
-use super::{EngineError, ImportSpec, Outcome, TriggerVia};
-use crate::api::{ApiError, Client, DatasetId, Instant, Run, RunStatus, TRIGGER_MARGIN};
+use super::{EngineError, ImportSpec, NotTriggeredReason, Outcome, TriggerVia};
+use crate::api::clock::parse_rfc3339;
+use crate::api::{
+    ApiError, Client, DatasetId, Instant, Run, TRIGGER_MARGIN, TriggerAnswer, TriggerClaim,
+};
 
 /// After a trigger whose outcome is unknown, how long (at least) the engine looks for a new
 /// run before triggering again. The wait is also at least the trigger window, which a second
@@ -54,11 +57,14 @@ pub async fn run_import(
     let mut runner = Runner {
         deadline: start.checked_add(spec.timeout).unwrap_or_else(far_future),
         start,
+        start_wall: std::time::SystemTime::now(),
         client,
         spec,
         events,
         cancel,
         new_run: None,
+        undocumented_noted: std::sync::Mutex::new(None),
+        phase: std::sync::Mutex::new(Phase::Observing),
     };
     let span = tracing::debug_span!("run_import", dataset_id = %runner.spec.dataset_id);
     tracing::Instrument::instrument(runner.run(), span).await
@@ -72,6 +78,11 @@ fn far_future() -> Instant {
 enum Triggered {
     /// An import started; the new run if it was already seen (while confirming).
     Yes(Option<Run>),
+    /// Another invocation's trigger, sent since this one began, serves it: nothing was sent.
+    /// Its run is the first other than this one.
+    ByOther { previous_run_id: Option<String> },
+    /// Nothing was sent after waiting for the trigger slot: observe again first.
+    Recheck,
     /// Woosmap answered 429 (with this `Retry-After`): someone else triggered the dataset.
     RateLimited(Option<Duration>),
 }
@@ -82,9 +93,24 @@ struct Runner {
     events: EventSink,
     cancel: CancellationToken,
     start: Instant,
+    /// `start` on the wall clock (compared, through the server's clock, with run starts).
+    start_wall: std::time::SystemTime,
     deadline: Instant,
     /// The last snapshot of the new run (reported with TimedOut / Cancelled).
     new_run: Option<Run>,
+    /// The run whose undocumented status was already reported.
+    undocumented_noted: std::sync::Mutex<Option<String>>,
+    /// Where the run stands, for the right error when the deadline passes.
+    phase: std::sync::Mutex<Phase>,
+}
+
+/// How far `run_import` got: until a trigger may have been sent, a deadline means nothing
+/// was triggered (`NotTriggered`), after it that the import did not finish (`TimedOut`).
+#[derive(Debug, Clone)]
+enum Phase {
+    Observing,
+    WaitingFor(String),
+    Triggered,
 }
 
 impl Runner {
@@ -99,6 +125,15 @@ impl Runner {
     /// The deadline ended the wait. `waited` is the timeout that ran out: the engine may stop
     /// a little before it when no further status read fits inside it.
     fn timed_out(&self) -> EngineError {
+        let phase = self.phase.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let reason = match phase {
+            Phase::Triggered => None,
+            Phase::Observing => Some(NotTriggeredReason::StatusNotRead),
+            Phase::WaitingFor(run_id) => Some(NotTriggeredReason::RunningImport { run_id }),
+        };
+        if let Some(reason) = reason {
+            return self.not_triggered(reason, None);
+        }
         EngineError::TimedOut {
             run: self.new_run.clone(),
             waited: self.spec.timeout,
@@ -117,9 +152,27 @@ impl Runner {
         }
     }
 
+    fn not_triggered(&self, reason: NotTriggeredReason, next: Option<Duration>) -> EngineError {
+        EngineError::NotTriggered {
+            dataset_id: self.id().clone(),
+            reason,
+            next_slot_in: next,
+            waited: self.spec.timeout,
+        }
+    }
+
+    fn set_phase(&self, phase: Phase) {
+        *self.phase.lock().unwrap_or_else(|p| p.into_inner()) = phase;
+    }
+
     fn api_error(&self, e: ApiError) -> EngineError {
         let past_deadline = Instant::now() >= self.deadline;
         match e {
+            ApiError::DeadlineExceeded {
+                endpoint: crate::api::Endpoint::Trigger | crate::api::Endpoint::Webhook,
+                next_slot,
+                ..
+            } => self.not_triggered(NotTriggeredReason::TriggerWindow, next_slot),
             ApiError::DeadlineExceeded { .. } => self.timed_out(),
             ApiError::Timeout { .. } if past_deadline => self.timed_out(),
             e => EngineError::Api(e),
@@ -131,29 +184,80 @@ impl Runner {
         self.guarded(self.client.status(id, poll, deadline)).await
     }
 
+    /// Whether `run` started at or after this invocation began, on the server's clock (the
+    /// latest server time our start can be, so an older run is never taken for ours): such a
+    /// run imports data published before the invocation, so it is a valid result for it.
+    fn started_since_us(&self, run: &Run) -> bool {
+        let Some(started) = run.started_at().and_then(parse_rfc3339) else {
+            return false;
+        };
+        started >= self.client.latest_server_time(self.start_wall)
+    }
+
+    /// Says once per run that its status is not a documented value while its steps are
+    /// still open (the engine keeps waiting, bounded by the deadline).
+    fn note_undocumented(&self, run: &Run) {
+        if !run.status.is_undocumented() {
+            return;
+        }
+        let mut noted = self
+            .undocumented_noted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if noted.as_deref() != Some(run.id.as_str()) {
+            tracing::warn!(
+                run_id = %run.id,
+                "run {} has the undocumented status {:?} and steps still open; waiting for \
+                 its steps to end",
+                run.id,
+                run.status.as_str()
+            );
+            *noted = Some(run.id.clone());
+        }
+    }
+
+    fn joined(&self, run_id: Option<&str>) {
+        self.set_phase(Phase::Triggered);
+        tracing::info!(
+            run_id = run_id.unwrap_or("(not visible yet)"),
+            "an import started since this invocation began: following it instead of triggering"
+        );
+        self.emit(Event::Joined {
+            dataset_id: self.id().clone(),
+            run_id: run_id.map(str::to_owned),
+        });
+    }
+
     async fn run(&mut self) -> Result<Outcome, EngineError> {
         let via_webhook = matches!(self.spec.via, TriggerVia::Webhook(_));
         if via_webhook && !self.spec.wait && !self.client.has_private_key() {
             // The status cannot be read without a private key: trigger blindly (documented).
             tracing::debug!("no private key: triggering the webhook without observing");
-            loop {
-                match self.trigger_once().await {
-                    Ok(()) => break,
+            let answer = loop {
+                match self.trigger_once(&None).await {
+                    // Without a private key there is no status to look at: claim again.
+                    Ok(TriggerAnswer::Recheck) => continue,
+                    Ok(answer) => break answer,
                     Err(EngineError::Api(ApiError::RateLimited { retry_after, .. })) => {
                         self.wait_out_rate_limit(retry_after).await?
                     }
                     Err(e) => return Err(e),
                 }
+            };
+            if let TriggerAnswer::AlreadyTriggered { .. } = answer {
+                self.joined(None);
+                return Ok(self.outcome(None, None, false));
             }
             self.emit(Event::Triggered {
                 dataset_id: self.id().clone(),
                 via_webhook,
             });
-            return Ok(self.outcome(None, None));
+            return Ok(self.outcome(None, None, true));
         }
 
         let mut announced: Option<String> = None;
-        let (previous_id, seen_while_confirming) = loop {
+        let mut triggered_here = true;
+        let (previous_id, seen_while_confirming) = 'observe: loop {
             // 1. Observe.
             let mut current = self.status().await?;
             self.emit(Event::Observed {
@@ -161,11 +265,19 @@ impl Runner {
                 previous: current.clone(),
             });
 
-            // 2. Never trigger over a running import: wait for it to end.
-            while let Some(run) = current
-                .as_ref()
-                .filter(|r| r.status == RunStatus::InProgress)
-            {
+            // 2. Never trigger over a running import: wait for it to end. A run that started
+            // since this invocation began is ours: follow it instead.
+            while let Some(run) = current.as_ref() {
+                if self.started_since_us(run) {
+                    self.joined(Some(&run.id));
+                    triggered_here = false;
+                    break 'observe (None, current);
+                }
+                if run.is_finished() {
+                    break;
+                }
+                self.note_undocumented(run);
+                self.set_phase(Phase::WaitingFor(run.id.clone()));
                 if announced.as_deref() != Some(run.id.as_str()) {
                     tracing::info!(run_id = %run.id, "an import is running: waiting for it to end");
                     self.emit(Event::WaitingForRunning {
@@ -177,18 +289,28 @@ impl Runner {
                 current = self.status().await?;
             }
             let previous_id = current.map(|r| r.id);
+            self.set_phase(Phase::Observing);
 
             // 3. Trigger (at most once in effect). A 429 means someone else just triggered
             // this dataset: wait out the window, then look again (their import may be running).
             match self.trigger_confirmed(&previous_id).await? {
                 Triggered::Yes(seen) => break (previous_id, seen),
+                Triggered::Recheck => {
+                    tracing::debug!("waited for the trigger slot: observing again first");
+                    continue 'observe;
+                }
+                Triggered::ByOther { previous_run_id } => {
+                    self.joined(None);
+                    triggered_here = false;
+                    break (previous_run_id.or(previous_id), None);
+                }
                 Triggered::RateLimited(retry_after) => {
                     self.wait_out_rate_limit(retry_after).await?
                 }
             }
         };
         if !self.spec.wait {
-            return Ok(self.outcome(previous_id, None));
+            return Ok(self.outcome(previous_id, None, triggered_here));
         }
 
         // 4. Identify the new run and follow it.
@@ -213,16 +335,24 @@ impl Runner {
                 );
             }
             progress.update(self.id(), &run, &self.events);
-            let terminal = run.status.is_terminal();
+            let terminal = run.is_finished();
+            if !terminal {
+                self.note_undocumented(&run);
+            }
             self.new_run = Some(run);
             if terminal {
                 let run = self.new_run.clone();
-                return Ok(self.outcome(previous_id, run));
+                return Ok(self.outcome(previous_id, run, triggered_here));
             }
         }
     }
 
-    fn outcome(&self, previous_run_id: Option<String>, run: Option<Run>) -> Outcome {
+    fn outcome(
+        &self,
+        previous_run_id: Option<String>,
+        run: Option<Run>,
+        triggered: bool,
+    ) -> Outcome {
         tracing::info!(
             status = run.as_ref().map_or("triggered", |r| r.status.as_str()),
             elapsed_ms = self.start.elapsed().as_millis() as u64,
@@ -232,7 +362,7 @@ impl Runner {
             dataset_id: self.id().clone(),
             previous_run_id,
             run,
-            triggered: true,
+            triggered,
         }
     }
 
@@ -241,14 +371,7 @@ impl Runner {
     async fn wait_out_rate_limit(&self, retry_after: Option<Duration>) -> Result<(), EngineError> {
         let wait = retry_after.unwrap_or(self.client.limits().trigger) + TRIGGER_MARGIN;
         if Instant::now() + wait >= self.deadline {
-            return Err(EngineError::Api(ApiError::RateLimited {
-                dataset_id: self.id().clone(),
-                endpoint: match self.spec.via {
-                    TriggerVia::Api => crate::api::Endpoint::Trigger,
-                    TriggerVia::Webhook(_) => crate::api::Endpoint::Webhook,
-                },
-                retry_after,
-            }));
+            return Err(self.not_triggered(NotTriggeredReason::RateLimited, Some(wait)));
         }
         tracing::info!(
             wait_ms = wait.as_millis() as u64,
@@ -268,16 +391,23 @@ impl Runner {
         }
     }
 
-    /// One trigger call through the configured endpoint.
-    async fn trigger_once(&self) -> Result<(), EngineError> {
+    /// One trigger call through the configured endpoint, on behalf of this invocation (a
+    /// trigger another local process sent since it began is not repeated).
+    async fn trigger_once(
+        &self,
+        previous_id: &Option<String>,
+    ) -> Result<TriggerAnswer, EngineError> {
         let (id, deadline) = (self.id(), self.deadline);
-        match &self.spec.via {
-            TriggerVia::Api => self.guarded(self.client.trigger_import(id, deadline)).await,
-            TriggerVia::Webhook(key) => {
-                self.guarded(self.client.trigger_webhook(id, key, deadline))
-                    .await
-            }
-        }
+        let claim = TriggerClaim {
+            since: self.start,
+            previous_run_id: previous_id.clone(),
+        };
+        let key = match &self.spec.via {
+            TriggerVia::Api => None,
+            TriggerVia::Webhook(key) => Some(key),
+        };
+        self.guarded(self.client.trigger_claimed(id, key, &claim, deadline))
+            .await
     }
 
     /// Triggers an import, making sure at most one is started: when a trigger's outcome is
@@ -291,8 +421,13 @@ impl Runner {
     ) -> Result<Triggered, EngineError> {
         let via_webhook = matches!(self.spec.via, TriggerVia::Webhook(_));
         loop {
-            let err = match self.trigger_once().await {
-                Ok(()) => {
+            let err = match self.trigger_once(previous_id).await {
+                Ok(TriggerAnswer::AlreadyTriggered { previous_run_id }) => {
+                    return Ok(Triggered::ByOther { previous_run_id });
+                }
+                Ok(TriggerAnswer::Recheck) => return Ok(Triggered::Recheck),
+                Ok(TriggerAnswer::Sent) => {
+                    self.set_phase(Phase::Triggered);
                     tracing::info!("import triggered");
                     self.emit(Event::Triggered {
                         dataset_id: self.id().clone(),
@@ -303,7 +438,10 @@ impl Runner {
                 Err(EngineError::Api(ApiError::RateLimited { retry_after, .. })) => {
                     return Ok(Triggered::RateLimited(retry_after));
                 }
-                Err(EngineError::Api(e)) if e.may_have_been_processed() => e,
+                Err(EngineError::Api(e)) if e.may_have_been_processed() => {
+                    self.set_phase(Phase::Triggered);
+                    e
+                }
                 Err(e) => return Err(e),
             };
 

@@ -67,6 +67,7 @@ fn names(events: &[Event]) -> Vec<String> {
             }
             Event::WaitingForRunning { .. } => "waiting".into(),
             Event::Triggered { via_webhook, .. } => format!("triggered webhook={via_webhook}"),
+            Event::Joined { .. } => "joined".into(),
             Event::RunIdentified { .. } => "identified".into(),
             Event::StepStarted { step, .. } => format!("start {step}"),
             Event::StepFinished { step, status, .. } => format!("end {step} {status}"),
@@ -177,43 +178,66 @@ async fn waits_for_a_running_import_before_triggering() {
 }
 
 #[tokio::test]
-async fn a_429_on_the_trigger_means_look_again_before_triggering() {
+async fn a_429_on_the_trigger_means_look_again_and_join_their_import() {
     let srv = server().await;
     let id = new_dataset();
     add_dataset(&srv, id.as_str(), true, None);
-    // Someone else triggered just before us: their run shows up after a while, and our trigger
-    // is refused with a 429.
-    let others_end = Instant::now() + Duration::from_secs(1) + DURATION;
+    // Someone else triggered just after we began: our trigger is refused with a 429, and their
+    // run shows up (started after our invocation began) while we wait the 429 out. It imports
+    // data published before we began, so it is ours to report: no second trigger.
     srv.configure_dataset(
         id.as_str(),
-        DatasetConfig::default().run_starts_in(Duration::from_secs(1)),
+        DatasetConfig::default().run_starts_in(Duration::from_secs(2)),
     )
     .unwrap();
-    srv.inject(Fault::new(FaultKind::RateLimit).on(FaultEndpoint::Trigger));
+    srv.inject(
+        Fault::new(FaultKind::RateLimit)
+            .on(FaultEndpoint::Trigger)
+            .retry_after(3),
+    );
     let c = client(&srv, Some(PRIVATE_KEY));
     let (sink, events) = recorder();
     let out = run_import(&c, spec(&id), sink, CancellationToken::new())
         .await
         .unwrap();
     assert_eq!(out.status(), Some(RunStatus::Success));
+    assert!(!out.triggered);
+    let theirs = srv.stats().dataset(id.as_str()).unwrap().runs[0].clone();
+    assert_eq!(out.run.unwrap().id, theirs);
     let trace = names(&events.lock().unwrap());
     assert_eq!(
-        &trace[..5],
-        [
-            "observed run",
-            "retrying",
-            "observed run",
-            "waiting",
-            "triggered webhook=false"
-        ],
+        &trace[..4],
+        ["observed run", "retrying", "observed run", "joined"],
         "{trace:?}"
     );
-    let accepted = requests_with(&srv, "POST").remove(1);
-    assert!(
-        accepted.at.unwrap() >= others_end,
-        "triggered over a running import"
-    );
+    assert_eq!(requests_with(&srv, "POST").len(), 1, "the refused one only");
+    assert_eq!(triggers_accepted(&srv), 0);
+    assert_eq!(rejected_429(&srv), 0);
+}
+
+#[tokio::test]
+async fn overlapping_invocations_send_one_trigger_and_report_one_run() {
+    let srv = server().await;
+    let id = new_dataset();
+    add_dataset(&srv, id.as_str(), true, None);
+    let c = client(&srv, Some(PRIVATE_KEY));
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..3 {
+        let (c, spec) = (c.clone(), spec(&id));
+        set.spawn(async move {
+            run_import(&c, spec, EventSink::none(), CancellationToken::new()).await
+        });
+    }
+    let mut runs = Vec::new();
+    let mut triggered = 0;
+    while let Some(r) = set.join_next().await {
+        let out = r.unwrap().unwrap();
+        triggered += usize::from(out.triggered);
+        runs.push(out.run.unwrap().id);
+    }
     assert_eq!(triggers_accepted(&srv), 1);
+    assert_eq!(triggered, 1);
+    assert!(runs.iter().all(|r| r == &runs[0]), "{runs:?}");
     assert_eq!(rejected_429(&srv), 0);
 }
 
@@ -525,4 +549,176 @@ async fn latest_run_reads_the_status() {
     add_dataset(&srv, id.as_str(), true, None);
     let run = latest_run(&c, &id).await.unwrap().unwrap();
     assert_eq!(run.status, RunStatus::Success);
+}
+
+#[tokio::test]
+async fn an_undocumented_status_with_every_step_ended_is_final_at_once() {
+    let srv = server().await;
+    let id = new_dataset();
+    add_dataset(&srv, id.as_str(), true, None);
+    srv.configure_dataset(
+        id.as_str(),
+        DatasetConfig::default().outcome(RunOutcome::Cancelled),
+    )
+    .unwrap();
+    let c = client(&srv, Some(PRIVATE_KEY));
+    let (sink, events) = recorder();
+    let out = run_import(&c, spec(&id), sink, CancellationToken::new())
+        .await
+        .unwrap();
+    let run = out.run.clone().unwrap();
+    assert_eq!(run.status, RunStatus::Undocumented("cancelled"));
+    assert!(!out.succeeded());
+    let trace = names(&events.lock().unwrap());
+    assert_eq!(trace.last().unwrap(), "finished cancelled", "{trace:?}");
+    // Reported by the first status read that shows every step ended: the run's end (its
+    // last step's end) is at most two status intervals before that read.
+    let reads = requests_with(&srv, "GET");
+    let last_read = reads.last().unwrap().at.unwrap();
+    let end = crate::api::clock::parse_rfc3339(run.steps.last().unwrap().end.as_deref().unwrap())
+        .unwrap();
+    let since_end = std::time::SystemTime::now()
+        .duration_since(end)
+        .unwrap_or_default();
+    assert!(
+        since_end
+            < last_read.elapsed()
+                + (STATUS_WINDOW + crate::api::STATUS_MARGIN) * 2
+                + Duration::from_millis(500),
+        "{since_end:?}"
+    );
+
+    // It never blocks a later trigger: the next import is triggered without waiting.
+    srv.configure_dataset(
+        id.as_str(),
+        DatasetConfig::default().outcome(RunOutcome::Success),
+    )
+    .unwrap();
+    let (sink, events) = recorder();
+    let out = run_import(&c, spec(&id), sink, CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(out.status(), Some(RunStatus::Success));
+    assert_eq!(out.previous_run_id.as_deref(), Some(run.id.as_str()));
+    let trace = names(&events.lock().unwrap());
+    assert!(!trace.contains(&"waiting".to_owned()), "{trace:?}");
+    assert_eq!(triggers_accepted(&srv), 2);
+}
+
+#[tokio::test]
+async fn an_undocumented_status_with_open_steps_is_waited_on() {
+    let srv = server().await;
+    let id = new_dataset();
+    add_dataset(&srv, id.as_str(), true, None);
+    srv.configure_dataset(
+        id.as_str(),
+        DatasetConfig::default().outcome(RunOutcome::Queued),
+    )
+    .unwrap();
+    let c = client(&srv, Some(PRIVATE_KEY));
+    let err = run_import(
+        &c,
+        ImportSpec {
+            timeout: Duration::from_secs(3),
+            ..spec(&id)
+        },
+        EventSink::none(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap_err();
+    match &err {
+        EngineError::TimedOut { run, .. } => {
+            assert_eq!(run.as_ref().unwrap().status.as_str(), "queued")
+        }
+        e => panic!("{e:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_deadline_before_the_trigger_slot_means_nothing_was_triggered() {
+    let srv = server().await;
+    let id = new_dataset();
+    add_dataset(&srv, id.as_str(), true, None);
+    let c = client(&srv, Some(PRIVATE_KEY));
+    let no_wait = ImportSpec {
+        wait: false,
+        ..spec(&id)
+    };
+    run_import(&c, no_wait, EventSink::none(), CancellationToken::new())
+        .await
+        .unwrap();
+    // The next trigger slot opens a window + margin (1.4 s) after that trigger.
+    let t0 = Instant::now();
+    let err = run_import(
+        &c,
+        ImportSpec {
+            timeout: Duration::from_millis(500),
+            ..spec(&id)
+        },
+        EventSink::none(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap_err();
+    assert!(t0.elapsed() < Duration::from_millis(500), "fails fast");
+    match &err {
+        EngineError::NotTriggered {
+            reason,
+            next_slot_in,
+            ..
+        } => {
+            assert_eq!(reason, &NotTriggeredReason::TriggerWindow);
+            let next = next_slot_in.expect("when the next slot opens");
+            assert!(next > Duration::ZERO && next <= TRIGGER_WINDOW + crate::api::TRIGGER_MARGIN);
+        }
+        e => panic!("{e:?}"),
+    }
+    let text = err.to_string();
+    assert!(
+        text.starts_with("Nothing was triggered for dataset"),
+        "{text}"
+    );
+    assert!(text.contains("trigger rate limit"), "{text}");
+    assert!(text.contains("The next trigger slot opens in"), "{text}");
+    assert_eq!(triggers_accepted(&srv), 1);
+}
+
+#[tokio::test]
+async fn a_running_import_past_the_deadline_means_nothing_was_triggered() {
+    let srv = start(
+        TRIGGER_WINDOW,
+        STATUS_WINDOW,
+        Duration::from_millis(100),
+        Duration::from_secs(60),
+    )
+    .await;
+    let id = new_dataset();
+    add_dataset(&srv, id.as_str(), true, None);
+    srv.configure_dataset(id.as_str(), DatasetConfig::default().running())
+        .unwrap();
+    let running = srv.stats().dataset(id.as_str()).unwrap().runs[0].clone();
+    let c = client(&srv, Some(PRIVATE_KEY));
+    let err = run_import(
+        &c,
+        ImportSpec {
+            timeout: Duration::from_secs(1),
+            ..spec(&id)
+        },
+        EventSink::none(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap_err();
+    match &err {
+        EngineError::NotTriggered { reason, .. } => assert_eq!(
+            reason,
+            &NotTriggeredReason::RunningImport {
+                run_id: running.clone()
+            }
+        ),
+        e => panic!("{e:?}"),
+    }
+    assert!(err.to_string().contains(&running), "{err}");
+    assert_eq!(triggers_accepted(&srv), 0);
 }

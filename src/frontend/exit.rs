@@ -14,21 +14,24 @@ pub enum ExitCode {
     Auth = 4,
     Quota = 5,
     ApiError = 6,
+    /// The timeout passed before a trigger could be sent: nothing was triggered.
+    NotTriggered = 7,
     Interrupted = 130,
 }
 
 impl ExitCode {
-    /// Higher wins when several datasets end differently: 130, 4, 5, 6, 3, 1, 0.
+    /// Higher wins when several datasets end differently: 130, 4, 5, 6, 7, 3, 1, 0.
     fn rank(self) -> u8 {
         match self {
             ExitCode::Success => 0,
             ExitCode::ImportFailed => 1,
             ExitCode::TimedOut => 2,
-            ExitCode::ApiError => 3,
-            ExitCode::Quota => 4,
-            ExitCode::Auth => 5,
-            ExitCode::Usage => 6,
-            ExitCode::Interrupted => 7,
+            ExitCode::NotTriggered => 3,
+            ExitCode::ApiError => 4,
+            ExitCode::Quota => 5,
+            ExitCode::Auth => 6,
+            ExitCode::Usage => 7,
+            ExitCode::Interrupted => 8,
         }
     }
 
@@ -45,10 +48,12 @@ impl ExitCode {
     pub fn of(result: &Result<Outcome, EngineError>) -> ExitCode {
         match result {
             Ok(outcome) => match outcome.run.as_ref().map(|r| r.status) {
-                Some(RunStatus::Failed) => ExitCode::ImportFailed,
+                // An undocumented final status is not a success.
+                Some(RunStatus::Failed | RunStatus::Undocumented(_)) => ExitCode::ImportFailed,
                 _ => ExitCode::Success,
             },
             Err(EngineError::TimedOut { .. }) => ExitCode::TimedOut,
+            Err(EngineError::NotTriggered { .. }) => ExitCode::NotTriggered,
             Err(EngineError::Cancelled { .. }) => ExitCode::Interrupted,
             Err(EngineError::Api(e)) => Self::of_kind(e.kind()),
         }
@@ -82,6 +87,7 @@ mod tests {
             Success,
             ImportFailed,
             TimedOut,
+            NotTriggered,
             ApiError,
             Quota,
             Auth,

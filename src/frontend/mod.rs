@@ -1,14 +1,16 @@
 //! What the command line and action mode share, so that neither imports the other: exit
 //! codes ([`exit`]), the per-dataset report and its renderings ([`report`]), values typed by
 //! users ([`values`]), the environment variables and their check ([`env`]), each front end's
-//! names for its settings in messages ([`knobs`]), diagnostic logging ([`logging`]), and
-//! reading the key and building the API client from the environment (here).
+//! names for its settings in messages ([`knobs`]), diagnostic logging ([`logging`]), the
+//! signals that stop a wait ([`signals`]), and reading the key and building the API client
+//! from the environment (here).
 
 pub mod env;
 pub mod exit;
 pub mod knobs;
 pub mod logging;
 pub mod report;
+pub mod signals;
 pub mod values;
 
 use crate::api::{Client, ClientConfig, RateLimits, Secret};

@@ -19,8 +19,9 @@ use super::knobs::Knobs;
 pub struct DatasetReport<'a> {
     pub dataset_id: &'a str,
     pub run_id: Option<&'a str>,
-    /// success | failed | in_progress | triggered | timed_out | interrupted | error | no_run
-    /// (see the schema: new values may be added, so readers must accept others).
+    /// success | failed | in_progress | triggered | timed_out | not_triggered | interrupted |
+    /// error | no_run, or an undocumented run status verbatim (see the schema: new values may
+    /// be added, so readers must accept others).
     pub status: &'static str,
     pub previous_run_id: Option<&'a str>,
     pub triggered: bool,
@@ -46,6 +47,7 @@ impl<'a> DatasetReport<'a> {
             Err(e) => {
                 let (run, word) = match e {
                     EngineError::TimedOut { run, .. } => (run.as_ref(), "timed_out"),
+                    EngineError::NotTriggered { .. } => (None, "not_triggered"),
                     EngineError::Cancelled { run } => (run.as_ref(), "interrupted"),
                     EngineError::Api(_) => (None, "error"),
                 };
@@ -126,11 +128,8 @@ impl<'a> DatasetReport<'a> {
 
 /// The API's word for a run status.
 pub fn status_word(s: RunStatus) -> &'static str {
-    match s {
-        RunStatus::Success => "success",
-        RunStatus::InProgress => "in_progress",
-        RunStatus::Failed => "failed",
-    }
+    // An undocumented status is reported verbatim.
+    s.as_str()
 }
 
 /// Writes one JSON line per dataset.
@@ -192,11 +191,12 @@ fn duration_suffix(report: &DatasetReport<'_>) -> String {
     let (Some(start), Some(end)) = (report.started_at, report.finished_at) else {
         return String::new();
     };
+    // Any RFC 3339 offset (`+00:00` as well as `Z`).
     match (
-        humantime::parse_rfc3339_weak(start),
-        humantime::parse_rfc3339_weak(end),
+        crate::api::clock::parse_rfc3339(start),
+        crate::api::clock::parse_rfc3339(end),
     ) {
-        (Ok(s), Ok(e)) => match e.duration_since(s) {
+        (Some(s), Some(e)) => match e.duration_since(s) {
             Ok(d) => format!(
                 ", took {}",
                 humantime::format_duration(std::time::Duration::from_secs(d.as_secs()))

@@ -145,12 +145,27 @@ pub async fn invoke(
                     failed_entries(run)
                 ),
             )),
+            Some(run) if run.status.is_undocumented() => diags.push(Diagnostic::error(
+                format!(
+                    "Import of dataset {dataset_id} ended with status {:?}",
+                    run.status.as_str()
+                ),
+                format!(
+                    "Woosmap reported run {} with the status {:?}, which its documentation does not list, and every step has ended. Check the run in the Woosmap console, then invoke the action again.",
+                    run.id,
+                    run.status.as_str()
+                ),
+            )),
             Some(_) => {}
         },
         Err(EngineError::Api(e)) => diags.push(api_diag(dataset_id.as_str(), &e)),
         Err(e @ EngineError::TimedOut { .. }) => diags.push(Diagnostic::error(
             format!("Import of dataset {dataset_id} did not finish in time"),
             format!("{e} The import keeps running on Woosmap's side."),
+        )),
+        Err(e @ EngineError::NotTriggered { .. }) => diags.push(Diagnostic::error(
+            format!("Nothing was triggered for dataset {dataset_id}"),
+            e.to_string(),
         )),
         Err(e @ EngineError::Cancelled { .. }) => diags.push(Diagnostic::error(
             format!("Stopped waiting for the import of dataset {dataset_id}"),

@@ -69,6 +69,14 @@ impl WoosmapProvider {
     }
 }
 
+/// The diagnostic of a read that `StopProvider` ended.
+fn stopped(what: &str) -> Diagnostic {
+    Diagnostic::error(
+        "Stopped",
+        format!("Terraform asked the provider to stop while {what}; nothing was changed."),
+    )
+}
+
 /// A non-empty environment variable.
 fn env(name: &str) -> Option<String> {
     std::env::var(name)
@@ -174,7 +182,18 @@ impl tfplugin::Provider for WoosmapProvider {
         req: tfplugin::ReadResourceRequest,
     ) -> tfplugin::ReadResourceResponse {
         match self.configured() {
-            Ok(c) => resource::read(&c, req).await,
+            Ok(c) => {
+                let (state, private) = (req.current_state.clone(), req.private.clone());
+                let stop = self.stop_token();
+                tokio::select! {
+                    resp = resource::read(&c, req) => resp,
+                    () = stop.cancelled() => tfplugin::ReadResourceResponse {
+                        new_state: Some(state),
+                        private,
+                        diagnostics: stopped("refreshing the import run").into(),
+                    },
+                }
+            }
             Err(d) => tfplugin::ReadResourceResponse {
                 new_state: Some(req.current_state),
                 private: req.private,
@@ -220,7 +239,17 @@ impl tfplugin::Provider for WoosmapProvider {
         req: tfplugin::ReadDataSourceRequest,
     ) -> tfplugin::ReadDataSourceResponse {
         match self.configured() {
-            Ok(c) => data_source::read(&c, req).await,
+            Ok(c) => {
+                let config = req.config.clone();
+                let stop = self.stop_token();
+                tokio::select! {
+                    resp = data_source::read(&c, req) => resp,
+                    () = stop.cancelled() => tfplugin::ReadDataSourceResponse {
+                        state: config,
+                        diagnostics: stopped("reading the dataset status").into(),
+                    },
+                }
+            }
             Err(d) => tfplugin::ReadDataSourceResponse {
                 state: req.config,
                 diagnostics: d.into(),
@@ -255,5 +284,89 @@ impl tfplugin::Provider for WoosmapProvider {
         // Operations that start after the stop get a fresh token.
         *token = CancellationToken::new();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod stop_tests {
+    use std::time::Duration;
+
+    use tfplugin::Provider as _;
+    use woosmap_sandbox::{Fault, FaultEndpoint, FaultKind};
+
+    use super::*;
+    use crate::api::test_support::{PRIVATE_KEY, add_dataset, start};
+
+    /// `StopProvider` ends a `ReadDataSource` / `ReadResource` whose status read is held by a
+    /// slow server, at once and with a diagnostic.
+    #[tokio::test]
+    async fn stop_provider_cancels_reads_in_progress() {
+        let sb = start(
+            Duration::from_millis(400),
+            Duration::from_millis(150),
+            Duration::from_millis(100),
+            Duration::from_secs(1),
+        )
+        .await;
+        let id = uuid::Uuid::from_u128(fastrand::u128(..)).to_string();
+        add_dataset(&sb, &id, true, None);
+        let provider = Arc::new(WoosmapProvider::new());
+        *provider.configured.write().unwrap() = Some(Configured {
+            client: Client::new(ClientConfig {
+                base_url: sb.base_url(),
+                private_key: Some(Secret::new(PRIVATE_KEY)),
+                limits: RateLimits {
+                    trigger: Duration::from_millis(400),
+                    status: Duration::from_millis(150),
+                },
+                request_timeout: Duration::from_secs(60),
+            })
+            .unwrap(),
+            has_private_key: true,
+        });
+        let config = Value::object([("dataset_id", Value::string(&id))]);
+        for which in ["data source", "resource"] {
+            sb.inject(
+                Fault::new(FaultKind::Slow)
+                    .on(FaultEndpoint::Status)
+                    .delay(Duration::from_secs(30)),
+            );
+            let p = provider.clone();
+            let config = config.clone();
+            let read = tokio::spawn(async move {
+                let started = tokio::time::Instant::now();
+                let diags = if which == "data source" {
+                    p.read_data_source(tfplugin::ReadDataSourceRequest {
+                        type_name: "woosmap_dataset_status".into(),
+                        config,
+                    })
+                    .await
+                    .diagnostics
+                } else {
+                    p.read_resource(tfplugin::ReadResourceRequest {
+                        type_name: "woosmap_dataset_import".into(),
+                        current_state: config,
+                        private: Vec::new(),
+                    })
+                    .await
+                    .diagnostics
+                };
+                (started.elapsed(), diags)
+            });
+            // Let the read reach the held status request.
+            while sb.requests().len() < if which == "data source" { 1 } else { 2 } {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            provider.stop_provider().await.unwrap();
+            let (took, diags) = tokio::time::timeout(Duration::from_secs(10), read)
+                .await
+                .expect("the read ended")
+                .unwrap();
+            assert!(took < Duration::from_secs(10), "{which}: {took:?}");
+            assert!(
+                diags.iter().any(|d| d.summary == "Stopped"),
+                "{which}: {diags:?}"
+            );
+        }
     }
 }

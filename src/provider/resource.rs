@@ -255,6 +255,18 @@ pub async fn apply(
                             failed_entries(run)
                         ),
                     ));
+                } else if run.status.is_undocumented() {
+                    resp.diagnostics.push(Diagnostic::error(
+                        format!(
+                            "Import of dataset {dataset_id} ended with status {:?}",
+                            run.status.as_str()
+                        ),
+                        format!(
+                            "Woosmap reported run {} with the status {:?}, which its documentation does not list, and every step has ended. Check the run in the Woosmap console, then apply again.",
+                            run.id,
+                            run.status.as_str()
+                        ),
+                    ));
                 }
             }
         },
@@ -267,6 +279,10 @@ pub async fn apply(
                 EngineError::Cancelled { run } => (
                     format!("Stopped waiting for the import of dataset {dataset_id}"),
                     run.as_ref(),
+                ),
+                EngineError::NotTriggered { .. } => (
+                    format!("Nothing was triggered for dataset {dataset_id}"),
+                    None,
                 ),
                 EngineError::Api(api) => {
                     return failed_apply(&req, api_diag(&dataset_id.to_string(), api).into());

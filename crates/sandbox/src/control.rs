@@ -27,6 +27,12 @@ pub enum Outcome {
     Failed,
     /// In progress forever.
     Never,
+    /// Ends like a successful run but with the run and import step status `cancelled` (a
+    /// value the API documentation does not list), every step ended.
+    Cancelled,
+    /// In progress forever, but with the run status `queued` (undocumented) while its steps
+    /// are still open.
+    Queued,
 }
 
 /// The seeded run a dataset shows before its first trigger.

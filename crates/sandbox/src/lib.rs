@@ -15,7 +15,8 @@
 //!   - `POST /_sandbox/faults` with a [`Fault`] body; `DELETE /_sandbox/faults` drops queued faults;
 //!   - `GET  /_sandbox/stats` answers [`Stats`];
 //!   - `GET  /_sandbox/requests` answers the request log, a list of [`RequestRecord`];
-//!   - `POST /_sandbox/reset` forgets datasets, counters and faults (keys go back to the start-up set).
+//!   - `POST /_sandbox/reset` forgets datasets, counters, faults and the request log (keys go
+//!     back to the start-up set).
 //!
 //! Time is the process's monotonic clock; run states are computed from timestamps on each
 //! request, so no background task runs.

@@ -81,7 +81,7 @@ impl Run {
         if self.hidden || self.historic || self.aborted_at.is_some() {
             return false;
         }
-        self.t0 > now || self.outcome == Outcome::Never || now - self.t0 < self.duration
+        self.t0 > now || !self.outcome.finishes() || now - self.t0 < self.duration
     }
 
     /// Cancels an active run because a newer one replaces it.
@@ -183,7 +183,12 @@ impl Run {
                             .to_owned(),
                     ));
                 }
-                Outcome::Never => {}
+                Outcome::Cancelled => script.push((
+                    total,
+                    "warning",
+                    "Import cancelled by an administrator".to_owned(),
+                )),
+                Outcome::Never | Outcome::Queued => {}
             }
             let mut entries = Vec::new();
             for (offset, level, detail) in script {
@@ -191,7 +196,7 @@ impl Run {
                     entries.push(entry(offset, level, detail));
                 }
             }
-            let finishes = self.outcome != Outcome::Never;
+            let finishes = self.outcome.finishes();
             let (status, end) = match self.aborted_at {
                 Some(a) if !finishes || a < total => {
                     entries.push(entry(a, "error", cancelled));
@@ -199,6 +204,7 @@ impl Run {
                 }
                 _ if finishes && horizon >= total => match self.outcome {
                     Outcome::Failed => (Status::Failed, Some(total)),
+                    Outcome::Cancelled => (Status::Cancelled, Some(total)),
                     _ => (Status::Success, Some(total)),
                 },
                 _ => (Status::InProgress, None),
@@ -213,6 +219,9 @@ impl Run {
             });
         }
 
+        if self.outcome == Outcome::Queued && run_status == Status::InProgress {
+            run_status = Status::Queued;
+        }
         RunView {
             id: self.id.to_string(),
             status: run_status,
@@ -232,6 +241,17 @@ pub(crate) enum Status {
     Success,
     InProgress,
     Failed,
+    /// Undocumented (outcome `cancelled`).
+    Cancelled,
+    /// Undocumented (outcome `queued`).
+    Queued,
+}
+
+impl Outcome {
+    /// Whether runs with this outcome end.
+    pub(crate) fn finishes(self) -> bool {
+        !matches!(self, Outcome::Never | Outcome::Queued)
+    }
 }
 
 /// The 200 body of `GET /datasets/{id}/status`.

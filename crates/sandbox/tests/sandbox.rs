@@ -434,6 +434,36 @@ async fn failed_and_never_ending_outcomes() {
 }
 
 #[tokio::test]
+async fn undocumented_statuses_cancelled_and_queued() {
+    let api = Api::start(fast()).await;
+    let short = Duration::from_millis(400);
+    for (id, outcome) in [(DS, Outcome::Cancelled), (DS2, Outcome::Queued)] {
+        let cfg = DatasetConfig::default()
+            .outcome(outcome)
+            .duration(short)
+            .start_delay(Duration::ZERO);
+        api.sb.configure_dataset(id, cfg).unwrap();
+        assert_eq!(api.trigger(id).await.0, StatusCode::ACCEPTED);
+    }
+    tokio::time::sleep(short + Duration::from_millis(200)).await;
+    let (_, cancelled) = api.status(DS).await;
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(step(&cancelled, "fetch").unwrap()["status"], "success");
+    let import = step(&cancelled, "import").unwrap();
+    assert_eq!(import["status"], "cancelled");
+    assert_rfc3339(&import["end"]);
+    assert!(details(&cancelled).contains(&"Import cancelled by an administrator".to_owned()));
+    // It ended: a trigger now does not replace an active run.
+    tokio::time::sleep(TRIGGER_WINDOW).await;
+    assert_eq!(api.trigger(DS).await.0, StatusCode::ACCEPTED);
+    assert_eq!(api.stats().triggers_while_running, 0);
+
+    let (_, queued) = api.status(DS2).await;
+    assert_eq!(queued["status"], "queued");
+    assert!(step(&queued, "import").unwrap()["end"].is_null());
+}
+
+#[tokio::test]
 async fn a_trigger_during_a_run_is_accepted_replaces_it_and_is_counted() {
     let api = Api::start(fast()).await;
     api.sb

@@ -15,21 +15,26 @@ use woosmap_sandbox::{DEFAULT_PRIVATE_KEY, Sandbox, SandboxConfig};
 const CONTROL_API: &str = "\
 Control API (no auth, JSON bodies, every field optional unless noted):
   PUT    /_sandbox/datasets/{id}  {\"exists\": true, \"previous_run\": \"success\"|\"failed\"|null,
-                                  \"duration_ms\": 20000, \"outcome\": \"success\"|\"failed\"|\"never\",
-                                  \"start_delay_ms\": 3000, \"reimport_key\": \"...\", \"running\": false}
+                                  \"duration_ms\": 20000, \"outcome\": \"success\"|\"failed\"|\"never\"|\"cancelled\"|\"queued\",
+                                  \"start_delay_ms\": 3000, \"reimport_key\": \"...\", \"running\": false,
+                                  \"run_starts_in_ms\": null (a run another client started)}
   POST   /_sandbox/keys           {\"key\": \"...\", \"state\": \"ok\"|\"no_quota\"|\"removed\"} (both required)
   POST   /_sandbox/faults         {\"endpoint\": \"status\"|\"trigger\"|\"webhook\"|\"any\", \"dataset_id\": null,
                                   \"kind\": \"http_500\"|\"http_502\"|\"http_503\"|\"reset\"|\"slow\"|\"garbage\"|
                                           \"rate_limit\"|\"status_stale\"|\"http_401\"|\"http_402\"|
-                                          \"http_403\"|\"http_404\"|\"http_422\" (required),
+                                          \"http_403\"|\"http_404\"|\"http_422\"|\"http_status\" (required),
                                   \"count\": 1, \"retry_after\": null, \"delay_ms\": null,
-                                  \"body\": \"text\"|\"json\"|\"html\"|\"truncated\"|\"empty\"}
+                                  \"body\": \"text\"|\"json\"|\"html\"|\"truncated\"|\"empty\",
+                                  \"status\": 418, \"detail\": \"...\" (http_status),
+                                  \"processed\": false (true: handle the request, then answer the fault)}
   DELETE /_sandbox/faults         drop queued faults
   GET    /_sandbox/stats          {\"requests\", \"rate_limited\", \"injected\", \"triggers_while_running\",
-                                  \"query_keys\" (requests with ?private_key=),
+                                  \"query_keys\" (requests with ?private_key=), \"runs_triggered\",
                                   \"datasets\": {\"<id>\": {\"triggers\", \"status_calls\", \"rate_limited\",
                                   \"injected\", \"triggers_while_running\", \"runs\": [...]}}}
-  POST   /_sandbox/reset          forget datasets, counters and faults
+  GET    /_sandbox/requests       the API requests received: [{\"method\", \"path\", \"query\",
+                                  \"headers\": [[name, value]], \"body\", \"at_ms\"}] (last 10000)
+  POST   /_sandbox/reset          forget datasets, counters, faults and the request log
 
 Any UUID is a dataset with one previous successful run unless configured otherwise.";
 

@@ -54,7 +54,7 @@ impl Front {
             Front::Cli => "CLI",
             Front::Terraform => "Terraform",
             Front::TfAction => "Terraform action",
-            Front::Action => "Action",
+            Front::Action => "GitHub Action",
         }
     }
 }
@@ -379,12 +379,12 @@ fn rows() -> Vec<Row> {
         Row {
             id: "already_running",
             title: "An import already running when we start",
-            setup_text: "a run is in progress (3 s; Terraform 6 s and the action 12 s, as they take longer to start); we wait for it, then trigger ours",
+            setup_text: "a run is in progress (3 s; Terraform 12 s and the GitHub Action 20 s, as they take longer to start on loaded cores); we wait for it, then trigger ours",
             setup: |sb, id, front| {
                 let secs = match front {
                     Front::Cli => 3,
-                    Front::Terraform | Front::TfAction => 6,
-                    Front::Action => 12,
+                    Front::Terraform | Front::TfAction => 12,
+                    Front::Action => 20,
                 };
                 sb.configure_dataset(
                     id,
@@ -525,11 +525,12 @@ fn rows() -> Vec<Row> {
         Row {
             id: "killed_rerun",
             title: "Killed mid-wait (SIGKILL), then run again",
-            setup_text: "imports last 4 s; SIGKILL once our run shows, run again at once: it waits for that import, then triggers its own",
-            setup: |sb, id, _| {
+            setup_text: "imports last 4 s (Terraform: 10 s, as it takes longer to start on loaded cores); SIGKILL once our run shows, run again at once: it waits for that import, then triggers its own",
+            setup: |sb, id, front| {
+                let secs = if front == Front::Cli { 4 } else { 10 };
                 sb.configure_dataset(
                     id,
-                    DatasetConfig::default().duration(Duration::from_secs(4)),
+                    DatasetConfig::default().duration(Duration::from_secs(secs)),
                 )
                 .unwrap()
             },
@@ -1097,12 +1098,30 @@ fn normalise(line: &str) -> String {
 
 /// The first line holding `phrase`, normalised. Diagnostic log lines (`DEBUG`, `TRACE`)
 /// carry timings and are skipped. Terraform wraps its diagnostics at 78 columns, so for it
-/// each paragraph counts as one line. For the action, the `error` output (read by act from
+/// each paragraph counts as one line; for its action, a progress line (`progress: MESSAGE`) or
+/// the failure line (`Action failed: SUMMARY`) comes first. For the GitHub Action, the `error` output (read by act from
 /// the step's output file) comes first: act may drop the last lines a quick step printed.
 fn message_line(text: &str, phrase: &str, front: Front) -> Option<String> {
     let plain = |l: &&str| !l.contains(" DEBUG ") && !l.contains(" TRACE ");
     match front {
-        Front::Terraform | Front::TfAction => text
+        // The action's progress lines come one per line, without blank lines between them.
+        Front::TfAction => text
+            .lines()
+            .filter(plain)
+            .filter(|l| l.contains(phrase))
+            .find_map(|l| {
+                if l.starts_with("Action action.") {
+                    l.split_once("): ").map(|(_, m)| format!("progress: {m}"))
+                } else if l.starts_with("Action failed: ") {
+                    l.split_once(") - ")
+                        .map(|(_, m)| format!("Action failed: {m}"))
+                } else {
+                    None
+                }
+            })
+            .map(|l| normalise(&l))
+            .or_else(|| message_line(text, phrase, Front::Terraform)),
+        Front::Terraform => text
             .split("\n\n")
             .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
             .find(|p| p.contains(phrase))

@@ -1,7 +1,8 @@
 //! The fault matrix: every fault the API (or the machine) can throw at an import, through
 //! every front end — the real `woosmap-import` binary, the provider's resource and its action
-//! (`-invoke`) under real Terraform, and the GitHub Action under real `act` — against one in-process sandbox with short windows. Each cell
-//! gets its own dataset, so all cells run at once.
+//! (`-invoke`) under real Terraform, and the GitHub Action under real `act` — against one
+//! in-process sandbox with short windows. Each cell gets its own dataset, so all cells run at
+//! once.
 //!
 //! For each cell the run records the outcome (exit code / apply result / job result, and for a
 //! success whether the run reported is the one the sandbox started last), a key phrase of the

@@ -469,6 +469,36 @@ resource "woosmap_dataset_import" "d" {
 """
 
 
+ONE_HEADER = """terraform {
+  required_providers {
+    woosmap = { source = "woosmap/woosmap" }
+  }
+}
+
+provider "woosmap" {}
+
+variable "id" {
+  type = string
+}
+"""
+
+ACTION_ONE_TF = ONE_HEADER + """
+action "woosmap_dataset_import" "d" {
+  config {
+    dataset_id    = var.id
+    poll_interval = "1s"
+  }
+}
+"""
+
+RESOURCE_ONE_TF = ONE_HEADER + """
+resource "woosmap_dataset_import" "d" {
+  dataset_id    = var.id
+  poll_interval = "1s"
+}
+"""
+
+
 def tf_apply_dir(parent, name, provider_dir, ids):
     d = TfDir(parent, name, {OURS_SOURCE: provider_dir}, RESOURCE_TF)
     d.write("terraform.tfvars.json", json.dumps({"ids": ids}))
@@ -639,6 +669,58 @@ def section_scale(a, tmp, out):
         finally:
             sb.stop()
     out["scale"] = res
+
+
+def section_action(a, tmp, out):
+    """The action (`terraform apply -invoke`) next to the resource (`terraform apply`) on the same
+    sandbox import, one at a time, alternating: import end -> exit and last status read -> exit."""
+    sandbox_bin = os.path.join(a.bin_dir, "woosmap-sandbox")
+    start_delay, status_window = 1.0, 1.0
+    sb = Sandbox(sandbox_bin, ["--status-window", "1s", "--trigger-window", "2s", "--start-delay", "1s"])
+    try:
+        # The request log's times are milliseconds since the sandbox started: pin them to the
+        # wall clock with one request of ours, timed on both sides.
+        probe = new_id()
+        req = urllib.request.Request(f"{sb.url}/datasets/{probe}/status", headers={"X-Api-Key": SANDBOX_KEY})
+        t0 = time.time()
+        with urllib.request.urlopen(req, timeout=30) as r:
+            r.read()
+        t1 = time.time()
+        at = [x["at_ms"] for x in sb.call("GET", "/_sandbox/requests") if probe in x["path"]][0]
+        offset = (t0 + t1) / 2 - at / 1000.0
+        env = client_env(sb, "2s", "1s")
+        results = []
+        log(f"action: {len(a.action_durations)} imports each for the action and the resource, one at a time")
+        for d in a.action_durations:
+            for front in ("action", "resource"):
+                ds = new_id()
+                sb.configure(ds, duration_ms=int(d * 1000))
+                body = ACTION_ONE_TF if front == "action" else RESOURCE_ONE_TF
+                tdir = TfDir(tmp, f"action-{front}-{ds[:8]}", {OURS_SOURCE: a.bin_dir}, body)
+                tdir.write("terraform.tfvars.json", json.dumps({"id": ds}))
+                args = ["apply", "-auto-approve", "-input=false", "-no-color"]
+                if front == "action":
+                    args.append("-invoke=action.woosmap_dataset_import.d")
+                w = Watched(tf_cmd(a.terraform, args), cwd=tdir.path, env=tdir.env(env)).wait(300)
+                if w.code != 0:
+                    raise RuntimeError(f"{front} run failed ({w.code}):\n{w.stdout[-2000:]}\n{w.stderr[-3000:]}")
+                reads = [x["at_ms"] for x in sb.call("GET", "/_sandbox/requests")
+                         if x["method"] == "GET" and x["path"] == f"/datasets/{ds}/status"]
+                last_read = offset + max(reads) / 1000.0
+                time.sleep(status_window + 0.2)  # our own read below must not meet the window
+                req = urllib.request.Request(f"{sb.url}/datasets/{ds}/status", headers={"X-Api-Key": SANDBOX_KEY})
+                with urllib.request.urlopen(req, timeout=30) as r:
+                    run = json.loads(r.read())
+                finished = [st["end"] for st in run.get("steps", []) if st.get("end")][-1]
+                results.append({"front": front, "duration": d, "dataset": ds, "wall": w.wall,
+                                "end_to_exit": w.end - parse_ts(finished), "read_to_exit": w.end - last_read,
+                                "status_calls": len(reads)})
+        stats = sb.stats()
+        out["action"] = {"results": results, "start_delay": start_delay, "status_window": status_window,
+                         "rate_limited": stats["rate_limited"], "date": dt.datetime.now(dt.timezone.utc)
+                         .strftime("%Y-%m-%d %H:%M UTC"), "loadavg": os.getloadavg()}
+    finally:
+        sb.stop()
 
 
 def section_profiles(a, tmp, out):
@@ -864,6 +946,40 @@ def render(a, m, out, took):
             summary.append((f"{S['n']} datasets, {label}: status calls ≤ ⌈T/interval⌉ + 2 for each",
                             f"{r['over_bound']} over", verdict(r["over_bound"] == 0)))
 
+    if "action" in out:
+        A = out["action"]
+        L.append("## 5. Action: invoke → return, next to the resource's apply")
+        L.append("")
+        L.append(f"Run on {A['date']} (load average at start {A['loadavg'][0]:.2f} / {A['loadavg'][1]:.2f} / "
+                 f"{A['loadavg'][2]:.2f}) with `--only action`, separately from the sections above. One sandbox "
+                 f"(status window {A['status_window']:g} s, trigger window 2 s, start delay {A['start_delay']:g} s), "
+                 "poll interval 1 s; for each import duration, one dataset imported by the action "
+                 "(`terraform apply -invoke=action.woosmap_dataset_import.d`, a config with the action only) and one "
+                 "by the resource (`terraform apply` creating `woosmap_dataset_import`), one process at a time. "
+                 "*Import end → exit* = process exit (wall clock) − the end of the run's last step as the sandbox "
+                 "reports it (it includes waiting for the next status read, up to the 1 s interval). *Last status "
+                 "read → exit* = process exit − the arrival of the status read that saw the run end (the sandbox's "
+                 "request log, pinned to the wall clock with one timed request): what the front end adds once it "
+                 "knows, i.e. the invoke's overhead.")
+        L.append("")
+        L.append("| front end | imports | import end → exit: median (min–max) | last status read → exit: median "
+                 "(min–max) | wall: median |")
+        L.append("|---|---:|---:|---:|---:|")
+        for front, label in (("action", "action, `terraform apply -invoke`"), ("resource", "resource, `terraform apply`")):
+            rs = [r for r in A["results"] if r["front"] == front]
+            if not rs:
+                continue
+            e = [r["end_to_exit"] for r in rs]
+            q = [r["read_to_exit"] for r in rs]
+            L.append(f"| {label} | {len(rs)} | {median(e):.2f} s ({min(e):.2f}–{max(e):.2f}) | "
+                     f"{median(q) * 1000:.0f} ms ({min(q) * 1000:.0f}–{max(q) * 1000:.0f}) | "
+                     f"{median([r['wall'] for r in rs]):.2f} s |")
+        L.append("")
+        act = [r["end_to_exit"] for r in A["results"] if r["front"] == "action"]
+        if act:
+            summary.append(("action: finished → return ≤ poll_interval + 0.5 s (1.5 s here)",
+                            f"worst {max(act):.2f} s of {len(act)} invokes", verdict(max(act) <= 1.5)))
+
     if out.get("profiles"):
         L.append("## 4. Release profile")
         L.append("")
@@ -894,6 +1010,50 @@ def render(a, m, out, took):
     return "\n".join(L[:idx] + head + L[idx:]).rstrip() + "\n"
 
 
+ALL_SECTIONS = {"startup", "pacing", "scale", "profiles", "action"}
+
+
+def sections(md):
+    """Markdown split at its `## ` headings: [(heading or "", lines)]."""
+    parts = [("", [])]
+    for line in md.rstrip("\n").split("\n"):
+        if line.startswith("## "):
+            parts.append((line, []))
+        parts[-1][1].append(line)
+    return parts
+
+
+def splice(old, new):
+    """`old` with what a partial run measured: each numbered section of `new` replaces the one of
+    `old` with the same number (or goes after the last numbered one), and each row of `new`'s
+    target table replaces the row with the same target (or is appended to the table). The
+    preamble and everything else stay as they were."""
+    old_parts, new_parts = sections(old), sections(new)
+    num = lambda h: h[3:].split(".")[0] if h[3:4].isdigit() else None
+    for head, lines in new_parts:
+        if head == "## Targets":
+            rows = [l for l in lines if l.startswith("| ") and not l.startswith("| target")]
+            for i, (oh, ol) in enumerate(old_parts):
+                if oh != "## Targets":
+                    continue
+                for row in rows:
+                    key = row.split(" | ")[0]
+                    at = next((j for j, l in enumerate(ol) if l.split(" | ")[0] == key), None)
+                    if at is not None:
+                        ol[at] = row
+                    else:
+                        last = max(j for j, l in enumerate(ol) if l.startswith("|"))
+                        ol.insert(last + 1, row)
+        elif num(head):
+            at = next((i for i, (oh, _) in enumerate(old_parts) if num(oh) == num(head)), None)
+            if at is not None:
+                old_parts[at] = (head, lines)
+            else:
+                last = max((i for i, (oh, _) in enumerate(old_parts) if num(oh)), default=len(old_parts) - 1)
+                old_parts.insert(last + 1, (head, lines))
+    return "\n".join(l for _, ls in old_parts for l in ls).rstrip() + "\n"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin-dir", default=os.path.join(ROOT, "target", "release"))
@@ -909,13 +1069,17 @@ def main():
     ap.add_argument("--scale-n", type=int, default=100)
     ap.add_argument("--scale-min", type=float, default=10.0)
     ap.add_argument("--scale-max", type=float, default=20.0)
-    ap.add_argument("--only", default="startup,pacing,scale,profiles")
+    ap.add_argument("--action-durations", default="3,3.2,3.4,3.6,3.8,4,4.2",
+                    help="action section: import durations, seconds (sweep the phase of the 1 s status reads)")
+    ap.add_argument("--only", default="startup,pacing,scale,profiles,action",
+                    help="sections to run; with a subset, only their parts of --out are replaced")
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
     ap.add_argument("--notes", default=os.path.join(ROOT, "benches", "NOTES.md"),
                     help="hand-written analysis appended to the report")
     ap.add_argument("--json", help="also write the raw figures here")
     a = ap.parse_args()
     a.durations = [float(x) for x in a.durations.split(",") if x]
+    a.action_durations = [float(x) for x in a.action_durations.split(",") if x]
     for k in ("bin_dir", "target_dir", "go_provider", "terraform", "out"):
         setattr(a, k, os.path.abspath(getattr(a, k)))
     only = set(a.only.split(","))
@@ -931,7 +1095,12 @@ def main():
             section_scale(a, tmp, out)
         if "profiles" in only:
             section_profiles(a, tmp, out)
+        if "action" in only:
+            section_action(a, tmp, out)
     report = render(a, m, out, time.time() - t0)
+    if only != ALL_SECTIONS and os.path.exists(a.out):
+        with open(a.out) as f:
+            report = splice(f.read(), report)
     print(report)
     with open(a.out, "w") as f:
         f.write(report)

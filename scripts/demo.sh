@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo a new user runs first: starts the local sandbox of the Woosmap API, runs
 # `woosmap-import run` against it, then a real `terraform apply` of examples/demo that waits for
-# two dataset imports. Needs only what scripts/setup-tools.sh installs (it runs it).
+# two dataset imports, then the action woosmap_dataset_import firing after a file change.
+# Needs only what scripts/setup-tools.sh installs (it runs it).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -59,5 +60,50 @@ cd "$work/tf"
 "$root/scripts/terraform" apply -auto-approve -no-color
 echo "==> terraform plan (nothing to do)"
 "$root/scripts/terraform" plan -detailed-exitcode -no-color >/dev/null && echo "no changes: the imports are recorded"
+
+# The action (Terraform 1.14+): no state, it runs after the resource that publishes a file
+# changes (the same wiring as examples/actions/woosmap_dataset_import, with a local file).
+echo "==> the action woosmap_dataset_import after a file change (terraform_data + filemd5 + action_trigger)"
+mkdir -p "$work/tf-action"
+cd "$work/tf-action"
+cat >main.tf <<'TF'
+terraform {
+  required_providers {
+    woosmap = { source = "woosmap/woosmap" }
+  }
+}
+
+provider "woosmap" {}
+
+action "woosmap_dataset_import" "stores" {
+  config {
+    dataset_id    = "3e8f2b1c-9d4a-4c6e-b7f0-5a1d2c3b4e71"
+    poll_interval = "1s"
+  }
+}
+
+# Stands for the publish step: replaced when the file's checksum changes, then the action runs.
+resource "terraform_data" "stores_published" {
+  input = filemd5("${path.module}/stores.json")
+
+  lifecycle {
+    action_trigger {
+      events  = [after_create, after_update]
+      actions = [action.woosmap_dataset_import.stores]
+    }
+  }
+}
+TF
+action_lines='^(Action |Apply complete|No changes)'
+entries='\] (info|warn|error): '   # the import's log entries: shown by the run above, skipped here
+echo '[{"storeId": "s1"}]' >stores.json
+echo "--> publish stores.json (terraform apply: the create invokes the action)"
+"$root/scripts/terraform" apply -auto-approve -no-color | grep -E "$action_lines" | grep -Ev "$entries"
+echo "--> apply again, file unchanged: nothing is invoked"
+"$root/scripts/terraform" apply -auto-approve -no-color | grep -E "$action_lines" | grep -Ev "$entries"
+echo '[{"storeId": "s1"}, {"storeId": "s2"}]' >stores.json
+echo "--> edit stores.json and apply: the update invokes the action once more"
+"$root/scripts/terraform" apply -auto-approve -no-color | grep -E "$action_lines" | grep -Ev "$entries"
+cd "$root"
 echo "==> what the sandbox saw (our pacing should have drawn no 429)"
 curl -fsS "$url/_sandbox/stats" 2>/dev/null | python3 "$root/scripts/lib/sandbox-summary.py" || echo "sandbox counters unavailable"

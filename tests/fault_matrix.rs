@@ -1,7 +1,8 @@
 //! The fault matrix: every fault the API (or the machine) can throw at an import, through
-//! every front end — the real `woosmap-import` binary, the provider under real Terraform, and
-//! the action under real `act` — against one in-process sandbox with short windows. Each cell
-//! gets its own dataset, so all cells run at once.
+//! every front end — the real `woosmap-import` binary, the provider's resource and its action
+//! (`-invoke`) under real Terraform, and the GitHub Action under real `act` — against one
+//! in-process sandbox with short windows. Each cell gets its own dataset, so all cells run at
+//! once.
 //!
 //! For each cell the run records the outcome (exit code / apply result / job result, and for a
 //! success whether the run reported is the one the sandbox started last), a key phrase of the
@@ -42,16 +43,19 @@ const FAULTS_MD: &str = "FAULTS.md";
 enum Front {
     Cli,
     Terraform,
+    /// The Terraform action, invoked by hand (`terraform apply -invoke=action...`).
+    TfAction,
     Action,
 }
 
 impl Front {
-    const ALL: [Front; 3] = [Front::Cli, Front::Terraform, Front::Action];
+    const ALL: [Front; 4] = [Front::Cli, Front::Terraform, Front::TfAction, Front::Action];
     fn title(self) -> &'static str {
         match self {
             Front::Cli => "CLI",
             Front::Terraform => "Terraform",
-            Front::Action => "Action",
+            Front::TfAction => "Terraform action",
+            Front::Action => "GitHub Action",
         }
     }
 }
@@ -109,8 +113,31 @@ impl Row {
         match front {
             Front::Cli => self.cli,
             Front::Terraform => self.terraform,
+            Front::TfAction => self.terraform.map(tf_action_expect),
             Front::Action => self.action,
         }
+    }
+}
+
+/// The Terraform action's column, derived from the resource's: the same provider and engine
+/// behind another RPC, so the same triggers, runs and provider-log phrases. Only the outcome's
+/// wording differs (`invoke` for `apply`), and a success is found in the action's own
+/// progress line instead of the apply summary.
+fn tf_action_expect(resource: Expect) -> Expect {
+    let outcome = match resource.outcome {
+        TF_OK => TF_INVOKE_OK,
+        "apply exit 1" => "invoke exit 1",
+        "killed; re-apply exit 0 · newest run" => "killed; re-invoke exit 0 · newest run",
+        other => other,
+    };
+    let phrase = match resource.phrase {
+        "Apply complete! Resources: 1 added" => "ended: success",
+        other => other,
+    };
+    Expect {
+        outcome,
+        phrase,
+        ..resource
     }
 }
 
@@ -122,6 +149,7 @@ fn on(kind: FaultKind, endpoint: FaultEndpoint, id: &str) -> Fault {
 
 const OK: &str = "exit 0 · newest run";
 const TF_OK: &str = "apply exit 0 · newest run";
+const TF_INVOKE_OK: &str = "invoke exit 0 · newest run";
 const JOB_OK: &str = "job ok · newest run";
 
 fn rows() -> Vec<Row> {
@@ -389,12 +417,12 @@ fn rows() -> Vec<Row> {
         Row {
             id: "already_running",
             title: "An import already running when we start",
-            setup_text: "a run is in progress (3 s; Terraform 6 s and the action 12 s, as they take longer to start); we wait for it, then trigger ours",
+            setup_text: "a run is in progress (3 s; Terraform 12 s and the GitHub Action 20 s, as they take longer to start on loaded cores); we wait for it, then trigger ours",
             setup: |sb, id, front| {
                 let secs = match front {
                     Front::Cli => 3,
-                    Front::Terraform => 6,
-                    Front::Action => 12,
+                    Front::Terraform | Front::TfAction => 12,
+                    Front::Action => 20,
                 };
                 sb.configure_dataset(
                     id,
@@ -535,11 +563,12 @@ fn rows() -> Vec<Row> {
         Row {
             id: "killed_rerun",
             title: "Killed mid-wait (SIGKILL), then run again",
-            setup_text: "imports last 4 s; SIGKILL once our run shows, run again at once: it waits for that import, then triggers its own",
-            setup: |sb, id, _| {
+            setup_text: "imports last 4 s (Terraform: 10 s, as it takes longer to start on loaded cores); SIGKILL once our run shows, run again at once: it waits for that import, then triggers its own",
+            setup: |sb, id, front| {
+                let secs = if front == Front::Cli { 4 } else { 10 };
                 sb.configure_dataset(
                     id,
-                    DatasetConfig::default().duration(Duration::from_secs(4)),
+                    DatasetConfig::default().duration(Duration::from_secs(secs)),
                 )
                 .unwrap()
             },
@@ -775,7 +804,14 @@ output "run_id" {{ value = woosmap_dataset_import.this.run_id }}
 }
 
 fn tf_command(tf: &Terraform, row: &Row) -> Command {
-    let mut cmd = tf.command(&["apply", "-auto-approve", "-no-color"]);
+    tf_command_with(tf, row, &[])
+}
+
+/// `terraform apply` with the cell's key, log level and request timeout, plus `extra` args.
+fn tf_command_with(tf: &Terraform, row: &Row, extra: &[&str]) -> Command {
+    let mut args = vec!["apply", "-auto-approve", "-no-color"];
+    args.extend_from_slice(extra);
+    let mut cmd = tf.command(&args);
     cmd.env("WOOSMAP_PRIVATE_KEY", row.key)
         .env("TF_LOG", "debug")
         .env_remove("WOOSMAP_REQUEST_TIMEOUT");
@@ -842,6 +878,72 @@ fn run_terraform(sb: &SandboxHandle, row: &Row, id: &str) -> Ran {
         outcome,
         text,
         reported_run: run_in_state,
+        dirs: vec![dir],
+    }
+}
+
+fn tf_action_config(row: &Row, id: &str) -> String {
+    format!(
+        r#"
+provider "woosmap" {{}}
+
+action "woosmap_dataset_import" "this" {{
+  config {{
+    dataset_id    = "{id}"
+    poll_interval = "300ms"
+    timeout       = "{}"
+  }}
+}}
+"#,
+        row.timeout.unwrap_or("2m")
+    )
+}
+
+const TF_INVOKE: &str = "-invoke=action.woosmap_dataset_import.this";
+
+/// The Terraform action invoked by hand. It keeps no state: the run it reported is the one
+/// its progress lines name.
+fn run_tf_action(sb: &SandboxHandle, row: &Row, id: &str) -> Ran {
+    let tf = Terraform::new(&sb.base_url());
+    tf.write(&tf_action_config(row, id));
+    let reported = |text: &str| {
+        newest(sb, id).is_some_and(|r| text.contains(&format!("run {r} ended: success")))
+    };
+    let invoke = || tf_command_with(&tf, row, &[TF_INVOKE]);
+    let (outcome, text) = match row.driver {
+        Driver::Plain => {
+            let (code, text) = drive(invoke(), sb, id, None, true);
+            (
+                with_run(format!("invoke exit {code}"), code, reported(&text)),
+                text,
+            )
+        }
+        Driver::KillAndRerun => {
+            let (code, first) = drive(invoke(), sb, id, Some("-KILL"), true);
+            assert_eq!(code, 137, "SIGKILL: {first}");
+            let (code, text) = drive(invoke(), sb, id, None, true);
+            (
+                with_run(
+                    format!("killed; re-invoke exit {code}"),
+                    code,
+                    reported(&text),
+                ),
+                format!("{first}\n{text}"),
+            )
+        }
+        Driver::Interrupt => {
+            let (code, text) = drive(invoke(), sb, id, Some("-INT"), true);
+            (format!("invoke exit {code}"), text)
+        }
+    };
+    let text = text + &provider_log(&tf.file("terraform.log"));
+    let dir = tf.dir.path().to_path_buf();
+    let kept = tf.dir.keep();
+    assert_eq!(kept, dir);
+    Ran {
+        outcome,
+        text,
+        reported_run: None,
         dirs: vec![dir],
     }
 }
@@ -1034,11 +1136,29 @@ fn normalise(line: &str) -> String {
 
 /// The first line holding `phrase`, normalised. Diagnostic log lines (`DEBUG`, `TRACE`)
 /// carry timings and are skipped. Terraform wraps its diagnostics at 78 columns, so for it
-/// each paragraph counts as one line. For the action, the `error` output (read by act from
+/// each paragraph counts as one line; for its action, a progress line (`progress: MESSAGE`) or
+/// the failure line (`Action failed: SUMMARY`) comes first. For the GitHub Action, the `error` output (read by act from
 /// the step's output file) comes first: act may drop the last lines a quick step printed.
 fn message_line(text: &str, phrase: &str, front: Front) -> Option<String> {
     let plain = |l: &&str| !l.contains(" DEBUG ") && !l.contains(" TRACE ");
     match front {
+        // The action's progress lines come one per line, without blank lines between them.
+        Front::TfAction => text
+            .lines()
+            .filter(plain)
+            .filter(|l| l.contains(phrase))
+            .find_map(|l| {
+                if l.starts_with("Action action.") {
+                    l.split_once("): ").map(|(_, m)| format!("progress: {m}"))
+                } else if l.starts_with("Action failed: ") {
+                    l.split_once(") - ")
+                        .map(|(_, m)| format!("Action failed: {m}"))
+                } else {
+                    None
+                }
+            })
+            .map(|l| normalise(&l))
+            .or_else(|| message_line(text, phrase, Front::Terraform)),
         Front::Terraform => text
             .split("\n\n")
             .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
@@ -1095,8 +1215,9 @@ fn render(rows: &[Row], observed: &BTreeMap<(&'static str, Front), Observed>) ->
     md.push_str("# Fault matrix\n\n");
     md.push_str(
         "Every fault the API or the machine can throw at an import, through each front end: the \
-`woosmap-import` CLI, the provider under real Terraform 1.15 and the GitHub Action under real \
-`act` (host mode), against the sandbox with short windows (trigger 2 s, status 300 ms, start \
+`woosmap-import` CLI, the provider's resource under real Terraform 1.15 (`terraform apply`), \
+its action under the same Terraform (`terraform apply -invoke=action.woosmap_dataset_import.NAME`) \
+and the GitHub Action under real `act` (host mode), against the sandbox with short windows (trigger 2 s, status 300 ms, start \
 delay 500 ms, imports 1.5 s, poll interval 300 ms).\n\n",
     );
     md.push_str(
@@ -1105,8 +1226,8 @@ The test fails when this file and a run disagree; `WOOSMAP_UPDATE_FAULTS=1 cargo
 fault_matrix` rewrites it. The raw observations are in `target/fault-matrix.json`.\n\n",
     );
     md.push_str(
-        "- **Outcome**: the CLI's exit code (see README), `terraform apply`'s exit code, the act \
-job's result and the exit code of its failed step. *newest run* means the run the front end \
+        "- **Outcome**: the CLI's exit code (see README), `terraform apply`'s exit code (with \
+`-invoke` for the action), the act job's result and the exit code of its failed step. *newest run* means the run the front end \
 reported is the one the sandbox started last (never a stale previous run).\n\
 - **Triggers / runs**: trigger requests the sandbox received for the cell's dataset (any answer, \
 faults included) / imports it started. No cell may trigger while an import runs \
@@ -1118,7 +1239,13 @@ for the control row, `terraform show -json` of the state and of a plan) are scan
 private and reimport keys; no request carried a key in its query string; our \
 pacing provoked no 429.\n\n",
     );
-    md.push_str("## Overview\n\n| Fault | CLI | Terraform | Action |\n|---|---|---|---|\n");
+    md.push_str("## Overview\n\n| Fault |");
+    for front in Front::ALL {
+        let _ = write!(md, " {} |", front.title());
+    }
+    md.push_str("\n|---|");
+    md.push_str(&"---|".repeat(Front::ALL.len()));
+    md.push('\n');
     for row in rows {
         let _ = write!(md, "| [{}](#{}) |", row.title, row.id.replace('_', "-"));
         for front in Front::ALL {
@@ -1231,7 +1358,7 @@ async fn fault_matrix() {
         let sb = sb.clone();
         let slots = tf_slots.clone();
         tasks.spawn(async move {
-            let _slot = if front == Front::Terraform {
+            let _slot = if matches!(front, Front::Terraform | Front::TfAction) {
                 Some(slots.acquire_owned().await.unwrap())
             } else {
                 None
@@ -1244,6 +1371,7 @@ async fn fault_matrix() {
                 move || match front {
                     Front::Cli => run_cli(&sb, row, &id),
                     Front::Terraform => run_terraform(&sb, row, &id),
+                    Front::TfAction => run_tf_action(&sb, row, &id),
                     Front::Action => run_action_direct(&sb, row, &id),
                 }
             })

@@ -164,7 +164,7 @@ pub async fn invoke(
             format!("{e} The import keeps running on Woosmap's side."),
         )),
         Err(e @ EngineError::NotTriggered { .. }) => diags.push(Diagnostic::error(
-            format!("Nothing was triggered for dataset {dataset_id}"),
+            "The timeout passed before an import could be triggered".to_owned(),
             e.to_string(),
         )),
         Err(e @ EngineError::Cancelled { .. }) => diags.push(Diagnostic::error(

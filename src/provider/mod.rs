@@ -25,7 +25,11 @@ pub const DEFAULT_BASE_URL: &str = "https://api.woosmap.com";
 #[derive(Clone)]
 pub(crate) struct Configured {
     pub client: Client,
+    /// A private key is configured, or will be once its value is known (apply).
     pub has_private_key: bool,
+    /// The private key is known now: reads can be sent. False while the provider block's
+    /// `private_key` is unknown (plan), when reads are skipped.
+    pub key_known: bool,
 }
 
 /// The `woosmap` provider.
@@ -129,6 +133,7 @@ impl tfplugin::Provider for WoosmapProvider {
             }
         };
         let has_private_key = key.is_some();
+        let key_known = key.as_ref().is_some_and(|k| !k.is_empty());
         let client = Client::new(ClientConfig {
             base_url,
             private_key: key.filter(|k| !k.is_empty()).map(Secret::new),
@@ -140,6 +145,7 @@ impl tfplugin::Provider for WoosmapProvider {
                 *self.configured.write().expect("config lock") = Some(Configured {
                     client,
                     has_private_key,
+                    key_known,
                 });
             }
             Err(e) => diags.error("Cannot configure the woosmap provider", e.to_string()),

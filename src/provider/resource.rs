@@ -2,16 +2,21 @@
 //! engine and record the run), read (refresh the recorded run), import (adopt the latest run)
 //! and delete (forget).
 //!
-//! A new import runs on create, when `triggers` or `reimport_key` change, and when the recorded
-//! run failed (so a failed update does not converge silently). Plan marks the run attributes
-//! unknown exactly when apply will run an import; apply runs one exactly then.
+//! A new import runs on create, when `triggers` or `reimport_key` change, and when a run this
+//! resource started failed (so a failed update does not converge silently; a failed run adopted
+//! by `terraform import` is recorded, not retried). Plan marks the run attributes unknown
+//! exactly when apply will run an import; apply runs one exactly then.
+//!
+//! Plan also settles what the framework would: `wait` and `poll_interval` left out of the
+//! configuration plan back to their defaults, and `dataset_id` is compared as a UUID (any
+//! accepted spelling of the recorded id is no change).
 
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use super::Configured;
 use super::convert::{self, known_str};
-use crate::api::{ApiError, Run, RunStatus, Secret};
+use crate::api::{ApiError, ErrorKind, Run, RunStatus, Secret};
 use crate::engine::{self, EngineError, Event, EventSink, ImportSpec, TriggerVia};
 use tfplugin::{
     ApplyResourceChangeRequest, ApplyResourceChangeResponse, AttrPath, Diagnostic, Diagnostics,
@@ -35,6 +40,10 @@ struct Private {
     /// without storing it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     key_sha256: Option<String>,
+    /// The run adopted by import (the dataset's latest run then): recorded as it is, never
+    /// retried even if it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    adopted_run: Option<String>,
 }
 
 impl Private {
@@ -55,8 +64,12 @@ fn key_fingerprint(config: &Value) -> Result<Option<String>, ()> {
     match config.attr("reimport_key") {
         Value::Unknown => Err(()),
         Value::String(k) => {
+            // Salted with the canonical id, so that respelling the id is no new key.
+            let Ok(Some(id)) = convert::dataset_id(config) else {
+                return Err(());
+            };
             let mut h = Sha256::new();
-            h.update(config.attr("dataset_id").as_str().unwrap_or_default());
+            h.update(id.as_str());
             h.update([0]);
             h.update(k.as_bytes());
             Ok(Some(
@@ -99,6 +112,37 @@ fn wait_of(v: &Value) -> bool {
     v.attr("wait").as_bool().unwrap_or(true)
 }
 
+/// The defaults of optional attributes, applied at plan time when the configuration leaves
+/// them out (as the framework's `Default` does): removing `wait = false` from the
+/// configuration plans `wait` back to `true`.
+fn apply_defaults(config: &Value, planned: &mut Value) {
+    if config.attr("wait").is_null() {
+        planned.set("wait", Value::Bool(true));
+    }
+    if config.attr("poll_interval").is_null() {
+        planned.set("poll_interval", Value::string(DEFAULT_POLL_INTERVAL));
+    }
+}
+
+/// The same dataset, spelled either way (case, braces, `urn:uuid:`, no hyphens).
+fn same_dataset(a: &Value, b: &Value) -> bool {
+    match (a.as_str(), b.as_str()) {
+        (Some(a), Some(b)) => matches!(
+            (crate::api::DatasetId::parse(a), crate::api::DatasetId::parse(b)),
+            (Ok(a), Ok(b)) if a == b
+        ),
+        _ => false,
+    }
+}
+
+/// The canonical spelling of a known dataset id value; other values as they are.
+fn canonical_dataset(v: &Value) -> Value {
+    match v.as_str().map(crate::api::DatasetId::parse) {
+        Some(Ok(id)) => Value::string(id.as_str()),
+        _ => v.clone(),
+    }
+}
+
 /// PlanResourceChange.
 pub fn plan(has_private_key: bool, req: PlanResourceChangeRequest) -> PlanResourceChangeResponse {
     let mut resp = PlanResourceChangeResponse {
@@ -109,34 +153,25 @@ pub fn plan(has_private_key: bool, req: PlanResourceChangeRequest) -> PlanResour
         resp.planned_state = req.proposed_new_state;
         return resp;
     }
+    let prior = &req.prior_state;
     let mut planned = req.proposed_new_state.clone();
-    if planned.attr("wait").is_null() {
-        planned.set("wait", Value::Bool(true));
+    apply_defaults(&req.config, &mut planned);
+    // Semantic equality: another spelling of the recorded id keeps the recorded value
+    // (Terraform accepts the prior value in place of an equivalent configured one).
+    if !prior.is_null() && same_dataset(prior.attr("dataset_id"), planned.attr("dataset_id")) {
+        planned.set("dataset_id", prior.attr("dataset_id").clone());
     }
-    if planned.attr("poll_interval").is_null() {
-        planned.set("poll_interval", Value::string(DEFAULT_POLL_INTERVAL));
-    }
-    let dataset = planned.attr("dataset_id").clone();
-    planned.set("id", dataset);
+    planned.set("id", canonical_dataset(planned.attr("dataset_id")));
     // Write-only: never in plan or state.
     planned.set("reimport_key", Value::Null);
     let fingerprint = key_fingerprint(&req.config);
 
-    let webhook_without_wait = !req.config.attr("reimport_key").is_null()
-        && req.config.attr("wait").as_bool() == Some(false);
-    if !has_private_key && !webhook_without_wait {
-        resp.diagnostics.push(Diagnostic::error(
-            "No Woosmap private key",
-            "Set private_key in the woosmap provider block or the WOOSMAP_PRIVATE_KEY environment variable: a private key with write permission is needed to trigger imports and read their status (only reimport_key with wait = false works without it).",
-        ));
-    }
-
-    let prior = &req.prior_state;
     let private = Private::decode(&req.prior_private);
     let runs_import = if prior.is_null() {
         true
     } else {
-        if prior.attr("dataset_id") != planned.attr("dataset_id") {
+        if !same_dataset(prior.attr("dataset_id"), planned.attr("dataset_id")) {
+            // Another dataset, or one not known yet: a new resource.
             resp.requires_replace.push(AttrPath::attr("dataset_id"));
         }
         // Just imported: the first arguments recorded adopt the existing run.
@@ -145,15 +180,31 @@ pub fn plan(has_private_key: bool, req: PlanResourceChangeRequest) -> PlanResour
         let key_changed = fingerprint
             .as_ref()
             .map_or(true, |f| *f != private.key_sha256);
-        let failed = known_str(prior, "status") == Some(RunStatus::Failed.as_str());
+        let adopted = private.adopted_run.is_some()
+            && known_str(prior, "run_id") == private.adopted_run.as_deref();
+        let failed = known_str(prior, "status") == Some(RunStatus::Failed.as_str()) && !adopted;
         failed || (!adopting && (triggers_changed || key_changed))
     };
     if runs_import {
         convert::unknown_run(&mut planned);
+        // Only a plan that sends something needs a key to send it with.
+        let webhook_without_wait = !req.config.attr("reimport_key").is_null()
+            && req.config.attr("wait").as_bool() == Some(false);
+        if !has_private_key && !webhook_without_wait {
+            resp.diagnostics.push(Diagnostic::error(
+                "No Woosmap private key",
+                "Set private_key in the woosmap provider block or the WOOSMAP_PRIVATE_KEY environment variable: a private key with write permission is needed to trigger imports and read their status (only reimport_key with wait = false works without it).",
+            ));
+        }
     }
     resp.planned_private = Private {
         imported: private.imported && !runs_import && planned.attr("triggers").is_null(),
         key_sha256: fingerprint.unwrap_or_default(),
+        adopted_run: if runs_import {
+            None
+        } else {
+            private.adopted_run
+        },
     }
     .encode();
     resp.planned_state = planned;
@@ -303,44 +354,21 @@ pub fn api_diag(dataset: &str, e: &ApiError) -> Diagnostic {
     )
 }
 
+/// How long a refresh keeps retrying a transient fault before it settles for the recorded
+/// state (shorter than an apply's wait: a plan should not hang on a flaky API).
+const REFRESH_BUDGET: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// ReadResource: refresh the recorded run. Only the latest run is visible through the API: when
 /// it is the recorded one, its status and steps are updated; when another run has started
-/// since, the record stays as it is (no invented diff).
+/// since, the record stays as it is (no invented diff). A transient API fault keeps the
+/// recorded state with a warning; a dataset the API no longer knows (404 after a run was
+/// recorded) leaves the state, with a warning.
 pub async fn read(c: &Configured, req: ReadResourceRequest) -> ReadResourceResponse {
-    let mut resp = ReadResourceResponse {
-        new_state: Some(req.current_state.clone()),
-        private: req.private.clone(),
-        ..Default::default()
-    };
-    if !c.has_private_key {
-        return resp;
-    }
-    let state = &req.current_state;
-    let Ok(Some(id)) = convert::dataset_id(state) else {
-        return resp;
-    };
-    let recorded = known_str(state, "run_id").map(str::to_owned);
-    let imported = Private::decode(&req.private).imported;
-    let mut new_state = state.clone();
-    match engine::latest_run(&c.client, &id).await {
-        Ok(Some(run)) => {
-            if recorded.as_deref() == Some(run.id.as_str()) || (recorded.is_none() && imported) {
-                convert::set_run(&mut new_state, Some(&run), None);
-            }
-        }
-        Ok(None) => {
-            if recorded.is_some() {
-                resp.diagnostics.push(Diagnostic::warning(
-                    format!("Dataset {id} reports no import run"),
-                    "The status endpoint answered 404 for this dataset: it may have been deleted. The recorded run is kept.",
-                ));
-            }
-        }
-        Err(e) => {
-            resp.diagnostics.push(api_diag(id.as_str(), &e));
-            return resp;
-        }
-    }
+    let mut new_state = req.current_state.clone();
+    // State holds the canonical id whatever spelling created it.
+    let canonical = canonical_dataset(new_state.attr("dataset_id"));
+    new_state.set("id", canonical.clone());
+    new_state.set("dataset_id", canonical);
     for name in ["wait", "poll_interval"] {
         if new_state.attr(name).is_null() {
             let default = if name == "wait" {
@@ -349,6 +377,70 @@ pub async fn read(c: &Configured, req: ReadResourceRequest) -> ReadResourceRespo
                 Value::string(DEFAULT_POLL_INTERVAL)
             };
             new_state.set(name, default);
+        }
+    }
+    let mut resp = ReadResourceResponse {
+        new_state: Some(new_state.clone()),
+        private: req.private.clone(),
+        ..Default::default()
+    };
+    if !c.key_known {
+        // No key, or one not known until apply: nothing to read with.
+        return resp;
+    }
+    let Ok(Some(id)) = convert::dataset_id(&new_state) else {
+        return resp;
+    };
+    let recorded = known_str(&new_state, "run_id").map(str::to_owned);
+    let mut private = Private::decode(&req.private);
+    let adopting = recorded.is_none() && private.imported;
+    let deadline = crate::api::Instant::now() + REFRESH_BUDGET;
+    match c
+        .client
+        .status(&id, std::time::Duration::ZERO, deadline)
+        .await
+    {
+        Ok(Some(run)) => {
+            if recorded.as_deref() == Some(run.id.as_str()) || adopting {
+                convert::set_run(&mut new_state, Some(&run), None);
+                if adopting {
+                    private.adopted_run = Some(run.id.clone());
+                    resp.private = private.encode();
+                    if run.status == RunStatus::Failed {
+                        resp.diagnostics.push(Diagnostic::warning(
+                            format!("The adopted run of dataset {id} failed"),
+                            format!(
+                                "Run {} is the dataset's latest run and it failed:\n{}\nImporting records it as it is and triggers nothing. Change triggers (or replace the resource) to run a new import.",
+                                run.id,
+                                failed_entries(&run)
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(None) if recorded.is_some() || adopting => {
+            resp.diagnostics.push(Diagnostic::warning(
+                format!("Dataset {id} not found"),
+                format!(
+                    "The status endpoint answered 404 for dataset {id}: the dataset was deleted, or the private key belongs to another Woosmap project. The resource is removed from the state; the next apply creates it again, and its trigger will say what is wrong if the dataset is still missing."
+                ),
+            ));
+            resp.new_state = None;
+            resp.private = Vec::new();
+            return resp;
+        }
+        Ok(None) => {}
+        Err(e) if matches!(e.kind(), ErrorKind::Transient | ErrorKind::Timeout) => {
+            resp.diagnostics.push(Diagnostic::warning(
+                format!("Could not refresh the import of dataset {id}"),
+                format!("{e} The recorded state is kept as it is; the next refresh tries again."),
+            ));
+            return resp;
+        }
+        Err(e) => {
+            resp.diagnostics.push(api_diag(id.as_str(), &e));
+            return resp;
         }
     }
     resp.new_state = Some(new_state);
@@ -380,7 +472,7 @@ pub fn import(req: ImportResourceStateRequest) -> ImportResourceStateResponse {
         state,
         private: Private {
             imported: true,
-            key_sha256: None,
+            ..Private::default()
         }
         .encode(),
     });

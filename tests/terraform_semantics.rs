@@ -1,0 +1,306 @@
+//! What a Terraform user sees in plans, as terraform-plugin-framework providers behave: defaults
+//! planned back, dataset ids compared as UUIDs, plans that need no key when they send nothing,
+//! refresh faults that keep the state, adoption of a failed run. Real Terraform 1.15 against
+//! the sandbox; every test has its own sandbox and directory, so the harness runs them at once.
+
+mod common;
+
+use common::terraform::Terraform;
+use common::{KEY, dataset, sandbox};
+use woosmap_sandbox::{DatasetConfig, Fault, FaultEndpoint, FaultKind, PreviousRun};
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.expect("join")
+}
+
+/// One `woosmap_dataset_import` with `id` and the extra lines `extra`.
+fn config(id: &str, extra: &str) -> String {
+    format!(
+        r#"
+provider "woosmap" {{}}
+
+resource "woosmap_dataset_import" "stores" {{
+  dataset_id = "{id}"
+  triggers   = {{ version = "1" }}
+{extra}
+}}
+"#
+    )
+}
+
+/// `terraform state show` of the resource.
+fn show(tf: &Terraform) -> String {
+    tf.ok(&[
+        "state",
+        "show",
+        "-no-color",
+        "woosmap_dataset_import.stores",
+    ])
+    .stdout
+}
+
+/// The resource's attributes in the state file.
+fn state_attrs(tf: &Terraform) -> serde_json::Value {
+    let state: serde_json::Value = serde_json::from_str(&tf.file("terraform.tfstate")).unwrap();
+    state["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["type"] == "woosmap_dataset_import")
+        .map(|r| r["instances"][0]["attributes"].clone())
+        .unwrap_or(serde_json::Value::Null)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn removing_wait_plans_it_back_to_true_without_an_import() {
+    let sb = sandbox().await;
+    let id = dataset();
+    let tf = Terraform::new(&sb.base_url());
+    tf.write(&config(
+        &id,
+        "  wait          = false\n  poll_interval = \"300ms\"",
+    ));
+    let (tf, id) = blocking(move || {
+        tf.ok(&["apply", "-auto-approve", "-no-color"]);
+        assert_eq!(state_attrs(&tf)["wait"], false);
+        // Both lines removed: both attributes plan back to their defaults, in place.
+        tf.write(&config(&id, ""));
+        let plan = tf.run(&["plan", "-detailed-exitcode", "-no-color"]);
+        assert_eq!(plan.code, 2, "expected changes: {plan:?}");
+        assert!(plan.stdout.contains("updated in-place"), "{plan:?}");
+        assert!(plan.stdout.contains("~ wait"), "{plan:?}");
+        assert!(plan.stdout.contains("false -> true"), "{plan:?}");
+        assert!(plan.stdout.contains("\"300ms\" -> \"5s\""), "{plan:?}");
+        assert!(!plan.stdout.contains("known after apply"), "{plan:?}");
+        assert!(!plan.stdout.contains("must be replaced"), "{plan:?}");
+        tf.ok(&["apply", "-auto-approve", "-no-color"]);
+        let attrs = state_attrs(&tf);
+        assert_eq!(attrs["wait"], true, "{attrs}");
+        assert_eq!(attrs["poll_interval"], "5s", "{attrs}");
+        assert_eq!(attrs["status"], "triggered", "{attrs}");
+        let again = tf.run(&["plan", "-detailed-exitcode", "-no-color"]);
+        assert_eq!(again.code, 0, "{again:?}");
+        (tf, id)
+    })
+    .await;
+    let runs = sb.stats().dataset(&id).unwrap().runs.len();
+    assert_eq!(runs, 1, "a default planned back triggered an import");
+    drop(tf);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn another_spelling_of_the_dataset_id_is_no_change() {
+    let sb = sandbox().await;
+    let id = dataset();
+    let tf = Terraform::new(&sb.base_url());
+    tf.write(&config(&id, "  poll_interval = \"300ms\""));
+    let (tf, id) = blocking(move || {
+        tf.ok(&["apply", "-auto-approve", "-no-color"]);
+        for spelling in [
+            id.to_uppercase(),
+            format!("{{{id}}}"),
+            format!("{{{}}}", id.to_uppercase()),
+            id.replace('-', ""),
+        ] {
+            tf.write(&config(&spelling, "  poll_interval = \"300ms\""));
+            let plan = tf.run(&["plan", "-detailed-exitcode", "-no-color"]);
+            assert_eq!(plan.code, 0, "{spelling}: expected no changes: {plan:?}");
+            assert!(plan.stdout.contains("No changes"), "{plan:?}");
+        }
+        tf.ok(&["apply", "-auto-approve", "-no-color"]);
+        let attrs = state_attrs(&tf);
+        assert_eq!(attrs["dataset_id"], id.as_str(), "{attrs}");
+        assert_eq!(attrs["id"], id.as_str(), "{attrs}");
+        (tf, id)
+    })
+    .await;
+    assert_eq!(sb.stats().dataset(&id).unwrap().runs.len(), 1);
+
+    // Created with an upper-case id: the next refresh stores the canonical form, and the
+    // configuration (still upper case) plans nothing.
+    let other = dataset();
+    let tf2 = Terraform::new(&sb.base_url());
+    tf2.write(&config(
+        &other.to_uppercase(),
+        "  poll_interval = \"300ms\"",
+    ));
+    let tf2 = blocking(move || {
+        tf2.ok(&["apply", "-auto-approve", "-no-color"]);
+        tf2.ok(&["apply", "-refresh-only", "-auto-approve", "-no-color"]);
+        let attrs = state_attrs(&tf2);
+        assert_eq!(attrs["dataset_id"], other.as_str(), "{attrs}");
+        assert_eq!(attrs["id"], other.as_str(), "{attrs}");
+        let plan = tf2.run(&["plan", "-detailed-exitcode", "-no-color"]);
+        assert_eq!(plan.code, 0, "{plan:?}");
+        tf2
+    })
+    .await;
+    drop((tf, tf2));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plan_that_sends_nothing_needs_no_key_and_unknowns_plan_known_after_apply() {
+    let sb = sandbox().await;
+    let id = dataset();
+    let tf = Terraform::new(&sb.base_url());
+    tf.write(&config(&id, "  poll_interval = \"300ms\""));
+    let tf = blocking(move || {
+        tf.ok(&["apply", "-auto-approve", "-no-color"]);
+        // No key at all: a plan that changes only how to wait sends nothing.
+        tf.write(&config(&id, "  poll_interval = \"2s\""));
+        let mut cmd = tf.command(&["plan", "-detailed-exitcode", "-no-color"]);
+        cmd.env_remove("WOOSMAP_PRIVATE_KEY");
+        let plan: common::Ran = cmd.output().unwrap().into();
+        assert_eq!(plan.code, 2, "{plan:?}");
+        assert!(plan.stdout.contains("\"300ms\" -> \"2s\""), "{plan:?}");
+        // A plan that would trigger still says what is missing.
+        tf.write(&config(&id, "  poll_interval = \"2s\"").replace("\"1\"", "\"2\""));
+        let mut cmd = tf.command(&["plan", "-no-color"]);
+        cmd.env_remove("WOOSMAP_PRIVATE_KEY");
+        let plan: common::Ran = cmd.output().unwrap().into();
+        assert_ne!(plan.code, 0, "{plan:?}");
+        assert!(plan.stderr.contains("No Woosmap private key"), "{plan:?}");
+
+        // A key and a dataset id known only after apply: refresh and plan go through, and
+        // the run attributes are "known after apply".
+        let unknown = format!(
+            r#"
+variable "key" {{
+  type      = string
+  sensitive = true
+}}
+resource "terraform_data" "key" {{
+  input            = var.key
+  triggers_replace = ["2"]
+}}
+resource "terraform_data" "other" {{
+  input = "{other}"
+}}
+provider "woosmap" {{
+  private_key = terraform_data.key.output
+}}
+resource "woosmap_dataset_import" "stores" {{
+  dataset_id    = "{id}"
+  triggers      = {{ version = "1" }}
+  poll_interval = "300ms"
+}}
+resource "woosmap_dataset_import" "other" {{
+  dataset_id    = terraform_data.other.output
+  poll_interval = "300ms"
+}}
+"#,
+            other = dataset(),
+        );
+        tf.write(&unknown);
+        let mut cmd = tf.command(&["plan", "-no-color"]);
+        cmd.env_remove("WOOSMAP_PRIVATE_KEY").env("TF_VAR_key", KEY);
+        let plan: common::Ran = cmd.output().unwrap().into();
+        assert_eq!(plan.code, 0, "{plan:?}");
+        let other_block = plan
+            .stdout
+            .split("woosmap_dataset_import.other will be created")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{plan:?}"));
+        assert!(
+            other_block.contains("dataset_id    = (known after apply)"),
+            "{plan:?}"
+        );
+        assert!(
+            other_block.contains("run_id        = (known after apply)"),
+            "{plan:?}"
+        );
+        tf
+    })
+    .await;
+    drop(tf);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refresh_fault_keeps_the_state_with_a_warning_and_a_404_removes_it() {
+    let sb = sandbox().await;
+    let id = dataset();
+    let tf = Terraform::new(&sb.base_url());
+    tf.write(&config(&id, "  poll_interval = \"300ms\""));
+    let tf = blocking(move || {
+        tf.ok(&["apply", "-auto-approve", "-no-color"]);
+        tf
+    })
+    .await;
+    let before = state_attrs(&tf);
+    // Every status read answers 500: retries run out, the plan carries on with the record.
+    sb.inject(
+        Fault::new(FaultKind::Http500)
+            .on(FaultEndpoint::Status)
+            .for_dataset(&id)
+            .times(1000),
+    );
+    let tf = blocking(move || {
+        let plan = tf.run(&["plan", "-detailed-exitcode", "-no-color"]);
+        assert_eq!(plan.code, 0, "expected no changes and no error: {plan:?}");
+        assert!(plan.all().contains("Warning"), "{plan:?}");
+        assert!(
+            plan.all()
+                .contains("Could not refresh the import of dataset"),
+            "{plan:?}"
+        );
+        assert!(plan.all().contains("HTTP 500"), "{plan:?}");
+        tf
+    })
+    .await;
+    assert_eq!(state_attrs(&tf), before, "the refresh changed the state");
+    sb.clear_faults();
+
+    // The dataset is gone: the refresh removes the resource, with a warning.
+    sb.configure_dataset(&id, DatasetConfig::missing()).unwrap();
+    blocking(move || {
+        let plan = tf.run(&["plan", "-no-color"]);
+        assert_eq!(plan.code, 0, "{plan:?}");
+        assert!(plan.all().contains("not found"), "{plan:?}");
+        assert!(plan.stdout.contains("will be created"), "{plan:?}");
+        let apply = tf.run(&["apply", "-auto-approve", "-no-color"]);
+        assert_ne!(apply.code, 0, "{apply:?}");
+        assert!(apply.stderr.contains("was not found"), "{apply:?}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn importing_a_failed_run_adopts_it_without_triggering() {
+    let sb = sandbox().await;
+    let id = dataset();
+    sb.configure_dataset(
+        &id,
+        DatasetConfig::default().previous_run(Some(PreviousRun::Failed)),
+    )
+    .unwrap();
+    let tf = Terraform::new(&sb.base_url());
+    tf.write(&config(&id, "  poll_interval = \"300ms\""));
+    let (tf, id) = blocking(move || {
+        let import = tf.ok(&["import", "-no-color", "woosmap_dataset_import.stores", &id]);
+        assert!(import.all().contains("adopted run"), "{import:?}");
+        assert!(show(&tf).contains("\"failed\""));
+        // The first plan records the configured triggers, in place, without an import.
+        let plan = tf.run(&["plan", "-detailed-exitcode", "-no-color"]);
+        assert_eq!(plan.code, 2, "{plan:?}");
+        assert!(!plan.stdout.contains("known after apply"), "{plan:?}");
+        tf.ok(&["apply", "-auto-approve", "-no-color"]);
+        let plan = tf.run(&["plan", "-detailed-exitcode", "-no-color"]);
+        assert_eq!(plan.code, 0, "the adopted failed run was retried: {plan:?}");
+        (tf, id)
+    })
+    .await;
+    let runs = sb.stats().dataset(&id).map_or(0, |d| d.runs.len());
+    assert_eq!(runs, 0, "importing triggered an import");
+
+    // New triggers run a new import as usual.
+    sb.configure_dataset(&id, DatasetConfig::default()).unwrap();
+    let (tf, id) = blocking(move || {
+        tf.write(&config(&id, "  poll_interval = \"300ms\"").replace("\"1\"", "\"2\""));
+        let apply = tf.ok(&["apply", "-auto-approve", "-no-color"]);
+        assert!(apply.stdout.contains("updated in-place"), "{apply:?}");
+        (tf, id)
+    })
+    .await;
+    assert_eq!(sb.stats().dataset(&id).unwrap().runs.len(), 1);
+    assert_eq!(state_attrs(&tf)["status"], "success");
+}

@@ -304,3 +304,69 @@ async fn importing_a_failed_run_adopts_it_without_triggering() {
     assert_eq!(sb.stats().dataset(&id).unwrap().runs.len(), 1);
     assert_eq!(state_attrs(&tf)["status"], "success");
 }
+
+/// The saved state of the first release (schema version 0) for dataset `id`, written in upper
+/// case as a user may have configured it, with `schema_version` set to `version`.
+fn v0_state(id: &str, version: u32) -> String {
+    let fixture = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/dataset_import_v0.tfstate"),
+    )
+    .unwrap();
+    assert!(fixture.contains("\"schema_version\": 0"));
+    fixture
+        .replace("{DATASET_ID_UPPER}", &id.to_uppercase())
+        .replace(
+            "\"schema_version\": 0",
+            &format!("\"schema_version\": {version}"),
+        )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_v0_state_upgrades_and_a_newer_one_is_refused() {
+    let sb = sandbox().await;
+    let id = dataset();
+    let tf = Terraform::new(&sb.base_url());
+    std::fs::write(tf.dir.path().join("terraform.tfstate"), v0_state(&id, 0)).unwrap();
+    tf.write(&config(&id.to_uppercase(), "  poll_interval = \"1s\""));
+    let newer = Terraform::new(&sb.base_url());
+    std::fs::write(newer.dir.path().join("terraform.tfstate"), v0_state(&id, 2)).unwrap();
+    newer.write(&config(&id.to_uppercase(), ""));
+    let (tf, id) = blocking(move || {
+        // No refresh: only the upgrade can have canonicalised the id.
+        let apply = tf.ok(&["apply", "-refresh=false", "-auto-approve", "-no-color"]);
+        assert!(apply.stdout.contains("1 changed"), "{apply:?}");
+        let state: serde_json::Value = serde_json::from_str(&tf.file("terraform.tfstate")).unwrap();
+        let instance = &state["resources"][0]["instances"][0];
+        assert_eq!(instance["schema_version"], 1, "{instance}");
+        assert_eq!(instance["attributes"]["dataset_id"], id.as_str());
+        assert_eq!(instance["attributes"]["id"], id.as_str());
+        assert_eq!(instance["attributes"]["poll_interval"], "1s");
+        assert_eq!(
+            instance["attributes"]["run_id"],
+            "7d3c9a52-1f0e-4b8a-a6c2-90e4d1b7f388"
+        );
+        let plan = tf.run(&["plan", "-detailed-exitcode", "-no-color"]);
+        assert_eq!(plan.code, 0, "{plan:?}");
+
+        // Terraform refuses a newer schema version itself, before asking the provider (whose
+        // own refusal, for a Terraform that would ask, is unit-tested in provider::resource).
+        let refused = newer.run(&["plan", "-no-color"]);
+        assert_ne!(refused.code, 0, "{refused:?}");
+        assert!(
+            refused.stderr.contains("managed by newer provider version"),
+            "{refused:?}"
+        );
+        assert!(
+            refused.stderr.contains("Upgrade the woosmap provider"),
+            "{refused:?}"
+        );
+        (tf, id)
+    })
+    .await;
+    assert!(
+        sb.stats().dataset(&id).is_none_or(|d| d.runs.is_empty()),
+        "the upgrade triggered an import"
+    );
+    drop(tf);
+}

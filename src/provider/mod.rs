@@ -165,6 +165,13 @@ impl tfplugin::Provider for WoosmapProvider {
         diags
     }
 
+    async fn upgrade_resource_state(
+        &self,
+        req: tfplugin::UpgradeResourceStateRequest,
+    ) -> tfplugin::UpgradeResourceStateResponse {
+        resource::upgrade(&req)
+    }
+
     async fn read_resource(
         &self,
         req: tfplugin::ReadResourceRequest,

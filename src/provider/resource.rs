@@ -22,7 +22,7 @@ use tfplugin::{
     ApplyResourceChangeRequest, ApplyResourceChangeResponse, AttrPath, Diagnostic, Diagnostics,
     ImportResourceStateRequest, ImportResourceStateResponse, ImportedResource,
     PlanResourceChangeRequest, PlanResourceChangeResponse, ReadResourceRequest,
-    ReadResourceResponse, Value,
+    ReadResourceResponse, UpgradeResourceStateRequest, UpgradeResourceStateResponse, Value,
 };
 
 use super::schema::IMPORT_RESOURCE;
@@ -447,6 +447,46 @@ pub async fn read(c: &Configured, req: ReadResourceRequest) -> ReadResourceRespo
     resp
 }
 
+/// UpgradeResourceState. Version 0 (the first release) stored `dataset_id` and `id` as
+/// configured, in any spelling the provider accepts; version 1 stores the canonical id (and
+/// `wait` / `poll_interval` never null). A state written by a newer provider is refused.
+pub fn upgrade(req: &UpgradeResourceStateRequest) -> UpgradeResourceStateResponse {
+    let mut resp = UpgradeResourceStateResponse::default();
+    if req.version > req.schema.version {
+        resp.diagnostics.error(
+            "Resource state is from a newer provider",
+            format!(
+                "The stored state of this {} has schema version {}, but this version of the woosmap provider only reads versions 0 to {}: the state was written by a newer release. Use that release (or a later one) of woosmap/woosmap; downgrading the provider would lose what the newer state records.",
+                req.type_name, req.version, req.schema.version
+            ),
+        );
+        return resp;
+    }
+    let decoded = tfplugin::default_upgrade(req);
+    resp.diagnostics = decoded.diagnostics;
+    if resp.diagnostics.has_errors() {
+        return resp;
+    }
+    let mut state = decoded.state;
+    if req.version < 1 {
+        let canonical = canonical_dataset(state.attr("dataset_id"));
+        state.set("id", canonical.clone());
+        state.set("dataset_id", canonical);
+        for name in ["wait", "poll_interval"] {
+            if state.attr(name).is_null() {
+                let default = if name == "wait" {
+                    Value::Bool(true)
+                } else {
+                    Value::string(DEFAULT_POLL_INTERVAL)
+                };
+                state.set(name, default);
+            }
+        }
+    }
+    resp.state = state;
+    resp
+}
+
 /// ImportResourceState: the id is the dataset id; the following read adopts the latest run.
 pub fn import(req: ImportResourceStateRequest) -> ImportResourceStateResponse {
     let mut resp = ImportResourceStateResponse::default();
@@ -477,4 +517,47 @@ pub fn import(req: ImportResourceStateRequest) -> ImportResourceStateResponse {
         .encode(),
     });
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn upgrade_request(version: i64, raw: serde_json::Value) -> UpgradeResourceStateRequest {
+        UpgradeResourceStateRequest {
+            type_name: IMPORT_RESOURCE.to_owned(),
+            version,
+            raw_state: raw,
+            schema: Arc::new(super::super::schema::import_resource()),
+        }
+    }
+
+    #[test]
+    fn v0_state_gets_the_canonical_id_and_defaults() {
+        let raw = serde_json::json!({
+            "dataset_id": "{6F1D3C2A-8B4E-4F7A-9C1D-2E5B8A7F0C13}",
+            "id": "{6F1D3C2A-8B4E-4F7A-9C1D-2E5B8A7F0C13}",
+            "run_id": "r1",
+            "status": "success",
+        });
+        let out = upgrade(&upgrade_request(0, raw));
+        assert!(out.diagnostics.is_empty(), "{:?}", out.diagnostics);
+        let canonical = "6f1d3c2a-8b4e-4f7a-9c1d-2e5b8a7f0c13";
+        assert_eq!(out.state.attr("dataset_id").as_str(), Some(canonical));
+        assert_eq!(out.state.attr("id").as_str(), Some(canonical));
+        assert_eq!(out.state.attr("wait").as_bool(), Some(true));
+        assert_eq!(out.state.attr("poll_interval").as_str(), Some("5s"));
+        assert_eq!(out.state.attr("run_id").as_str(), Some("r1"));
+    }
+
+    #[test]
+    fn a_newer_state_is_refused_naming_both_versions() {
+        let out = upgrade(&upgrade_request(2, serde_json::json!({})));
+        assert!(out.diagnostics.has_errors());
+        let d = out.diagnostics.iter().next().unwrap();
+        assert_eq!(d.summary, "Resource state is from a newer provider");
+        assert!(d.detail.contains("schema version 2"), "{}", d.detail);
+        assert!(d.detail.contains("versions 0 to 1"), "{}", d.detail);
+    }
 }

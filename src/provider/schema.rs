@@ -90,6 +90,10 @@ pub fn provider() -> Schema {
     )
 }
 
+/// Schema version of `woosmap_dataset_import`: 1 stores the canonical dataset id (see
+/// `resource::upgrade` for the path from 0).
+pub const IMPORT_RESOURCE_VERSION: i64 = 1;
+
 /// `woosmap_dataset_import`.
 pub fn import_resource() -> Schema {
     let timeouts = Block::new()
@@ -145,6 +149,7 @@ pub fn import_resource() -> Schema {
         Nesting::Single,
         timeouts,
     )))
+    .version(IMPORT_RESOURCE_VERSION)
 }
 
 /// `woosmap_dataset_status`.

@@ -370,3 +370,85 @@ async fn a_v0_state_upgrades_and_a_newer_one_is_refused() {
     );
     drop(tf);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn debug_mode_serves_terraform_through_tf_reattach_providers() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    let sb = sandbox().await;
+    let id = dataset();
+    // The provider runs on its own, with the sandbox settings in its environment.
+    let mut cmd = Command::new(common::bin("terraform-provider-woosmap"));
+    cmd.arg("-debug")
+        .env_remove("TF_PLUGIN_MAGIC_COOKIE")
+        .env("TF_LOG_PROVIDER", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    common::sandbox_env(&mut cmd, &sb.base_url());
+    let mut debug = cmd.spawn().unwrap();
+    let mut stderr = debug.stderr.take().unwrap();
+    let log = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let mut stdout = BufReader::new(debug.stdout.take().unwrap());
+    let mut banner = String::new();
+    let reattach = loop {
+        let mut line = String::new();
+        assert_ne!(stdout.read_line(&mut line).unwrap(), 0, "{banner}");
+        banner.push_str(&line);
+        if let Some(rest) = line.strip_prefix("\tTF_REATTACH_PROVIDERS='") {
+            break rest.trim_end().trim_end_matches('\'').to_owned();
+        }
+    };
+    assert!(banner.starts_with("Provider started."), "{banner}");
+    let parsed: serde_json::Value = serde_json::from_str(&reattach).unwrap();
+    let entry = &parsed["registry.terraform.io/woosmap/woosmap"];
+    assert_eq!(entry["Protocol"], "grpc");
+    assert_eq!(entry["ProtocolVersion"], 6);
+    assert_eq!(entry["Pid"], debug.id());
+    assert_eq!(entry["Test"], true);
+    assert_eq!(entry["Addr"]["Network"], "tcp");
+
+    let tf = Terraform::new(&sb.base_url());
+    // No dev_overrides and no init: only the reattached process can serve the provider.
+    std::fs::write(tf.dir.path().join("cli.tfrc"), "").unwrap();
+    tf.write(&config(&id, "  poll_interval = \"300ms\""));
+    let (tf, debug) = blocking(move || {
+        let run = |args: &[&str]| -> common::Ran {
+            let mut cmd = tf.command(args);
+            cmd.env("TF_REATTACH_PROVIDERS", &reattach)
+                .env_remove("WOOSMAP_PRIVATE_KEY");
+            let ran: common::Ran = cmd.output().unwrap().into();
+            eprintln!("$ terraform {args:?}\n{ran:?}");
+            ran
+        };
+        let apply = run(&["apply", "-auto-approve", "-no-color"]);
+        assert_eq!(apply.code, 0, "{apply:?}");
+        assert!(apply.stdout.contains("1 added"), "{apply:?}");
+        // The same process serves the next run too.
+        let plan = run(&["plan", "-detailed-exitcode", "-no-color"]);
+        assert_eq!(plan.code, 0, "{plan:?}");
+        (tf, debug)
+    })
+    .await;
+    assert_eq!(state_attrs(&tf)["status"], "success");
+    assert_eq!(sb.stats().dataset(&id).unwrap().runs.len(), 1);
+
+    // Ctrl-C ends the debug session.
+    let mut debug = debug;
+    let kill = Command::new("kill")
+        .args(["-INT", &debug.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let sent = Instant::now();
+    let status = blocking(move || debug.wait().unwrap()).await;
+    assert!(status.success(), "{status:?}");
+    assert!(sent.elapsed() < Duration::from_secs(10));
+    let log = log.join().unwrap();
+    assert!(log.contains("ApplyResourceChange"), "{log}");
+}

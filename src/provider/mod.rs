@@ -18,6 +18,9 @@ use tfplugin::{
     ValidateRequest, Value,
 };
 
+/// The provider's source address, as Terraform names it (debug mode's reattach line).
+pub const PROVIDER_ADDRESS: &str = "registry.terraform.io/woosmap/woosmap";
+
 /// Default API root.
 pub const DEFAULT_BASE_URL: &str = "https://api.woosmap.com";
 
@@ -79,7 +82,8 @@ fn check_base_url(url: &str) -> Result<String, String> {
 impl tfplugin::Provider for WoosmapProvider {
     fn run_by_hand_message(&self) -> String {
         format!(
-            "{} The provider's address is woosmap/woosmap. For the command-line tool, use \
+            "{} The provider's address is woosmap/woosmap. To debug it, run it with -debug and \
+             set TF_REATTACH_PROVIDERS as it prints. For the command-line tool, use \
              woosmap-import.",
             tfplugin::handshake::NOT_A_PLUGIN_MESSAGE
         )

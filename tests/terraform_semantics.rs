@@ -310,7 +310,7 @@ async fn importing_a_failed_run_adopts_it_without_triggering() {
 fn v0_state(id: &str, version: u32) -> String {
     let fixture = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/dataset_import_v0.tfstate"),
+            .join("tests/fixtures/dataset_import_v0.tfstate.json"),
     )
     .unwrap();
     assert!(fixture.contains("\"schema_version\": 0"));
@@ -451,4 +451,113 @@ async fn debug_mode_serves_terraform_through_tf_reattach_providers() {
     assert!(sent.elapsed() < Duration::from_secs(10));
     let log = log.join().unwrap();
     assert!(log.contains("ApplyResourceChange"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_import_block_with_identity_adopts_the_latest_run_without_triggering() {
+    let sb = sandbox().await;
+    let id = dataset();
+    let tf = Terraform::new(&sb.base_url());
+    tf.write(&format!(
+        "{}\nimport {{\n  to       = woosmap_dataset_import.stores\n  identity = {{ dataset_id = \"{id}\" }}\n}}\n",
+        config(&id, "  poll_interval = \"300ms\"")
+    ));
+    let (tf, id) = blocking(move || {
+        let schema = tf.ok(&["providers", "schema", "-json"]);
+        let schema: serde_json::Value = serde_json::from_str(&schema.stdout).unwrap();
+        let provider = &schema["provider_schemas"]["registry.terraform.io/woosmap/woosmap"];
+        let identity = &provider["resource_identity_schemas"]["woosmap_dataset_import"];
+        assert_eq!(
+            identity["attributes"]["dataset_id"]["required_for_import"], true,
+            "{identity}"
+        );
+        // Descriptions written in Markdown are declared so.
+        let status = &provider["resource_schemas"]["woosmap_dataset_import"]["block"]["attributes"]
+            ["status"];
+        assert_eq!(status["description_kind"], "markdown", "{status}");
+
+        let plan = tf.ok(&["plan", "-no-color"]);
+        assert!(plan.stdout.contains("will be imported"), "{plan:?}");
+        assert!(!plan.stdout.contains("known after apply"), "{plan:?}");
+        let apply = tf.ok(&["apply", "-auto-approve", "-no-color"]);
+        assert!(apply.stdout.contains("1 imported"), "{apply:?}");
+        let state: serde_json::Value = serde_json::from_str(&tf.file("terraform.tfstate")).unwrap();
+        let instance = &state["resources"][0]["instances"][0];
+        assert_eq!(
+            instance["identity"]["dataset_id"],
+            id.as_str(),
+            "{instance}"
+        );
+        assert_eq!(instance["attributes"]["status"], "success", "{instance}");
+        assert!(instance["attributes"]["run_id"].is_string(), "{instance}");
+        let plan = tf.run(&["plan", "-detailed-exitcode", "-no-color"]);
+        assert_eq!(plan.code, 0, "{plan:?}");
+        (tf, id)
+    })
+    .await;
+    assert!(
+        sb.stats().dataset(&id).is_none_or(|d| d.runs.is_empty()),
+        "importing by identity triggered an import"
+    );
+    drop(tf);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn terraform_1_10_works_but_refuses_reimport_key_naming_1_11() {
+    let sb = sandbox().await;
+    let id = dataset();
+    let tf = Terraform::new(&sb.base_url());
+    // The oldest Terraform installed by scripts/setup-tools.sh: 1.10, without write-only
+    // attributes.
+    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-tf1.10");
+    let (tf, id) = blocking(move || {
+        let run = |args: &[&str]| -> common::Ran {
+            let mut cmd = tf.command(args);
+            cmd.env("WOOSMAP_TF_VENV", &venv);
+            let ran: common::Ran = cmd.output().unwrap().into();
+            eprintln!("$ terraform(1.10) {args:?}\n{ran:?}");
+            ran
+        };
+        let version = run(&["version"]);
+        assert!(
+            version.stdout.starts_with("Terraform v1.10."),
+            "{version:?}"
+        );
+        tf.write(&format!(
+            "variable \"rk\" {{\n  type      = string\n  sensitive = true\n}}\n{}",
+            config(&id, "  poll_interval = \"300ms\"\n  reimport_key  = var.rk",)
+        ));
+        let validate = {
+            let mut cmd = tf.command(&["validate", "-no-color"]);
+            cmd.env("WOOSMAP_TF_VENV", &venv)
+                .env("TF_VAR_rk", "rk-old-terraform-1f2e");
+            let ran: common::Ran = cmd.output().unwrap().into();
+            ran
+        };
+        assert_ne!(validate.code, 0, "{validate:?}");
+        assert!(
+            validate
+                .stderr
+                .contains("reimport_key needs a newer Terraform"),
+            "{validate:?}"
+        );
+        assert!(
+            validate.stderr.contains("Terraform 1.11 or later"),
+            "{validate:?}"
+        );
+        assert!(
+            !validate.all().contains("rk-old-terraform-1f2e"),
+            "{validate:?}"
+        );
+        // Everything else works.
+        tf.write(&config(&id, "  poll_interval = \"300ms\""));
+        let apply = run(&["apply", "-auto-approve", "-no-color"]);
+        assert_eq!(apply.code, 0, "{apply:?}");
+        let plan = run(&["plan", "-detailed-exitcode", "-no-color"]);
+        assert_eq!(plan.code, 0, "{plan:?}");
+        (tf, id)
+    })
+    .await;
+    assert_eq!(sb.stats().dataset(&id).unwrap().runs.len(), 1);
+    drop(tf);
 }

@@ -158,7 +158,7 @@ impl tfplugin::Provider for WoosmapProvider {
     }
 
     async fn validate_resource_config(&self, req: ValidateRequest) -> Diagnostics {
-        resource::validate(&req.config)
+        resource::validate(&req.config, Some(req.client_capabilities))
     }
 
     async fn validate_data_resource_config(&self, req: ValidateRequest) -> Diagnostics {
@@ -180,14 +180,17 @@ impl tfplugin::Provider for WoosmapProvider {
         &self,
         req: tfplugin::ReadResourceRequest,
     ) -> tfplugin::ReadResourceResponse {
-        match self.configured() {
+        let mut resp = match self.configured() {
             Ok(c) => resource::read(&c, req).await,
             Err(d) => tfplugin::ReadResourceResponse {
                 new_state: Some(req.current_state),
                 private: req.private,
                 diagnostics: d.into(),
+                ..Default::default()
             },
-        }
+        };
+        resp.new_identity = resp.new_state.as_ref().and_then(resource::identity_of);
+        resp
     }
 
     async fn plan_resource_change(
@@ -211,14 +214,16 @@ impl tfplugin::Provider for WoosmapProvider {
             // Destroy: the API has no "un-import"; forgetting is all there is to do.
             return tfplugin::ApplyResourceChangeResponse::default();
         }
-        match self.configured() {
+        let mut resp = match self.configured() {
             Ok(c) => resource::apply(&c, req, self.stop_token()).await,
             Err(d) => tfplugin::ApplyResourceChangeResponse {
                 new_state: req.prior_state,
                 diagnostics: d.into(),
                 ..Default::default()
             },
-        }
+        };
+        resp.new_identity = resource::identity_of(&resp.new_state);
+        resp
     }
 
     async fn import_resource_state(

@@ -19,9 +19,9 @@ use super::convert::{self, known_str};
 use crate::api::{ApiError, ErrorKind, Run, RunStatus, Secret};
 use crate::engine::{self, EngineError, Event, EventSink, ImportSpec, TriggerVia};
 use tfplugin::{
-    ApplyResourceChangeRequest, ApplyResourceChangeResponse, AttrPath, Diagnostic, Diagnostics,
-    ImportResourceStateRequest, ImportResourceStateResponse, ImportedResource,
-    PlanResourceChangeRequest, PlanResourceChangeResponse, ReadResourceRequest,
+    ApplyResourceChangeRequest, ApplyResourceChangeResponse, AttrPath, ClientCapabilities,
+    Diagnostic, Diagnostics, ImportResourceStateRequest, ImportResourceStateResponse,
+    ImportedResource, PlanResourceChangeRequest, PlanResourceChangeResponse, ReadResourceRequest,
     ReadResourceResponse, UpgradeResourceStateRequest, UpgradeResourceStateResponse, Value,
 };
 
@@ -80,9 +80,28 @@ fn key_fingerprint(config: &Value) -> Result<Option<String>, ()> {
     }
 }
 
-/// Plan-time checks of values that are known.
-pub fn validate(config: &Value) -> Diagnostics {
+/// The first Terraform release that knows write-only attributes (`reimport_key`).
+pub const MIN_WRITE_ONLY_TERRAFORM: &str = "1.11";
+
+/// Plan-time checks of values that are known. With `caps` (ValidateResourceConfig), also what
+/// the calling Terraform supports: `reimport_key` is write-only, and a Terraform that does not
+/// know write-only attributes would keep it in plan and state, so it is refused there.
+pub fn validate(config: &Value, caps: Option<ClientCapabilities>) -> Diagnostics {
     let mut diags = Diagnostics::new();
+    if let Some(caps) = caps
+        && !caps.write_only_attributes_allowed
+        && !config.attr("reimport_key").is_null()
+    {
+        diags.push(
+            Diagnostic::error(
+                "reimport_key needs a newer Terraform",
+                format!(
+                    "reimport_key is a write-only argument, which needs Terraform {MIN_WRITE_ONLY_TERRAFORM} or later: this Terraform does not support write-only arguments and would store the key in plan files and state. Upgrade Terraform to {MIN_WRITE_ONLY_TERRAFORM}+, or remove reimport_key and trigger with the private key."
+                ),
+            )
+            .at(AttrPath::attr("reimport_key")),
+        );
+    }
     let checks = [
         convert::dataset_id(config).map(|_| ()),
         convert::poll_interval(config).map(|_| ()),
@@ -143,10 +162,17 @@ fn canonical_dataset(v: &Value) -> Value {
     }
 }
 
+/// The identity of a resource whose state (or planned state) is `state`: its canonical
+/// dataset id; none while the id is unknown or null.
+pub fn identity_of(state: &Value) -> Option<Value> {
+    let id = crate::api::DatasetId::parse(state.get("dataset_id")?.as_str()?).ok()?;
+    Some(Value::object([("dataset_id", Value::string(id.as_str()))]))
+}
+
 /// PlanResourceChange.
 pub fn plan(has_private_key: bool, req: PlanResourceChangeRequest) -> PlanResourceChangeResponse {
     let mut resp = PlanResourceChangeResponse {
-        diagnostics: validate(&req.config),
+        diagnostics: validate(&req.config, None),
         ..Default::default()
     };
     if resp.diagnostics.has_errors() {
@@ -207,6 +233,7 @@ pub fn plan(has_private_key: bool, req: PlanResourceChangeRequest) -> PlanResour
         },
     }
     .encode();
+    resp.planned_identity = identity_of(&planned);
     resp.planned_state = planned;
     resp
 }
@@ -343,6 +370,7 @@ fn failed_apply(
         new_state: req.prior_state.clone(),
         private: Vec::new(),
         diagnostics,
+        new_identity: None,
     }
 }
 
@@ -487,11 +515,28 @@ pub fn upgrade(req: &UpgradeResourceStateRequest) -> UpgradeResourceStateRespons
     resp
 }
 
-/// ImportResourceState: the id is the dataset id; the following read adopts the latest run.
+/// ImportResourceState: by id (the dataset id) or by identity (`dataset_id`, Terraform
+/// 1.12+); the following read adopts the latest run.
 pub fn import(req: ImportResourceStateRequest) -> ImportResourceStateResponse {
     let mut resp = ImportResourceStateResponse::default();
-    let id = match crate::api::DatasetId::parse(&req.id) {
+    let by_identity = req.id.is_empty() && !req.identity.is_null();
+    let given = if by_identity {
+        req.identity.attr("dataset_id").as_str().unwrap_or_default()
+    } else {
+        req.id.as_str()
+    };
+    let id = match crate::api::DatasetId::parse(given) {
         Ok(id) => id,
+        Err(e) if by_identity => {
+            resp.diagnostics.push(
+                Diagnostic::error(
+                    "Invalid identity",
+                    format!("identity.dataset_id must be the dataset's id (a UUID): {e}."),
+                )
+                .at(AttrPath::attr("dataset_id")),
+            );
+            return resp;
+        }
         Err(e) => {
             resp.diagnostics.error(
                 "Invalid import id",
@@ -509,6 +554,7 @@ pub fn import(req: ImportResourceStateRequest) -> ImportResourceStateResponse {
     convert::set_run(&mut state, None, None);
     resp.imported.push(ImportedResource {
         type_name: IMPORT_RESOURCE.to_owned(),
+        identity: identity_of(&state),
         state,
         private: Private {
             imported: true,
@@ -549,6 +595,33 @@ mod tests {
         assert_eq!(out.state.attr("wait").as_bool(), Some(true));
         assert_eq!(out.state.attr("poll_interval").as_str(), Some("5s"));
         assert_eq!(out.state.attr("run_id").as_str(), Some("r1"));
+    }
+
+    #[test]
+    fn reimport_key_needs_a_terraform_with_write_only_support() {
+        let config = Value::object([
+            (
+                "dataset_id",
+                Value::from("6f1d3c2a-8b4e-4f7a-9c1d-2e5b8a7f0c13"),
+            ),
+            ("reimport_key", Value::Unknown),
+        ]);
+        let old = ClientCapabilities::default();
+        let diags = validate(&config, Some(old));
+        let d = diags.iter().next().expect("an error");
+        assert!(d.detail.contains("Terraform 1.11 or later"), "{}", d.detail);
+        assert_eq!(d.attribute, Some(AttrPath::attr("reimport_key")));
+        let new = ClientCapabilities {
+            write_only_attributes_allowed: true,
+            ..old
+        };
+        assert!(validate(&config, Some(new)).is_empty());
+        // Without reimport_key any Terraform will do.
+        let plain = Value::object([(
+            "dataset_id",
+            Value::from("6f1d3c2a-8b4e-4f7a-9c1d-2e5b8a7f0c13"),
+        )]);
+        assert!(validate(&plain, Some(old)).is_empty());
     }
 
     #[test]

@@ -68,6 +68,7 @@ impl Provider for EchoProvider {
             ),
             resources: [("echo_thing".to_owned(), Schema::new(thing).version(1))].into(),
             data_sources: [("echo_message".to_owned(), Schema::new(echo))].into(),
+            ..Default::default()
         }
     }
 
@@ -139,6 +140,7 @@ impl Provider for EchoProvider {
             new_state: Some(req.current_state),
             private: req.private,
             diagnostics: Diagnostics::new(),
+            ..Default::default()
         }
     }
 
@@ -159,6 +161,7 @@ impl Provider for EchoProvider {
                 type_name: req.type_name,
                 state,
                 private: Vec::new(),
+                ..Default::default()
             }],
             diagnostics: Diagnostics::new(),
         }

@@ -23,6 +23,9 @@ pub mod value;
 pub use debug::{REATTACH_ENV, serve_debug, serve_debug_async};
 pub use diag::{AttrPath, Diagnostic, Diagnostics, PathStep, Severity};
 pub use provider::*;
-pub use schema::{AttrType, Attribute, Block, NestedBlock, Nesting, ProviderSchema, Schema};
+pub use schema::{
+    AttrType, Attribute, Block, DescriptionKind, IdentityAttribute, IdentitySchema, NestedBlock,
+    Nesting, ProviderSchema, Schema,
+};
 pub use serve::{MAX_MESSAGE_SIZE, ServeError, serve, serve_async};
 pub use value::{Number, Value};

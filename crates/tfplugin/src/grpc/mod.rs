@@ -7,6 +7,8 @@
 //! `Unimplemented` (the generated default stubs).
 
 mod convert;
+#[cfg(test)]
+mod identity_tests;
 
 use std::collections::BTreeMap;
 use std::future::Future;

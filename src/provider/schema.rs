@@ -1,5 +1,5 @@
-//! The schemas of provider `woosmap`, resource `woosmap_dataset_import` and data source
-//! `woosmap_dataset_status`, with the description of every attribute (the docs pages are
+//! The schemas of provider `woosmap`, resource `woosmap_dataset_import`, data source
+//! `woosmap_dataset_status` and action `woosmap_dataset_import`, with the description of every attribute (the docs pages are
 //! checked against these).
 
 use tfplugin::{
@@ -9,6 +9,9 @@ use tfplugin::{
 
 /// Resource type name.
 pub const IMPORT_RESOURCE: &str = "woosmap_dataset_import";
+/// Action type name (the same name as the resource: actions have their own namespace,
+/// `action.woosmap_dataset_import.NAME`).
+pub const IMPORT_ACTION: &str = "woosmap_dataset_import";
 /// Data source type name.
 pub const STATUS_DATA_SOURCE: &str = "woosmap_dataset_status";
 
@@ -195,6 +198,41 @@ fn mark_markdown(block: &mut Block) {
     }
 }
 
+/// Action `woosmap_dataset_import`: its `config` block.
+pub fn import_action() -> Schema {
+    Schema::new(
+        Block::new()
+            .description("Triggers an import of a Woosmap dataset and waits for it to finish, showing its progress in the Terraform run. An action keeps no state: run it by hand with `terraform apply -invoke=action.woosmap_dataset_import.NAME` or after a change with a resource's `lifecycle { action_trigger { ... } }`.")
+            .attribute(
+                Attribute::new("dataset_id", AttrType::String)
+                    .required()
+                    .description("Id (UUID) of the dataset to import."),
+            )
+            .attribute(
+                Attribute::new("reimport_key", AttrType::String)
+                    .optional()
+                    .sensitive()
+                    .write_only()
+                    .description("The dataset's reimport key: trigger through the reimport webhook instead of the private key. Write-only, so it may come from an ephemeral variable."),
+            )
+            .attribute(
+                Attribute::new("wait", AttrType::Bool)
+                    .optional()
+                    .description("Wait for the import to finish (default `true`). When false, the action ends once the import is triggered."),
+            )
+            .attribute(
+                Attribute::new("timeout", AttrType::String)
+                    .optional()
+                    .description("Longest wait, as a duration such as `30m` (default) or `1h30m`. The import keeps running on Woosmap's side after a timeout."),
+            )
+            .attribute(
+                Attribute::new("poll_interval", AttrType::String)
+                    .optional()
+                    .description("Time between two status reads, as a duration (default `5s`, the API's limit; shorter values are paced to it)."),
+            ),
+    )
+}
+
 /// Everything the provider declares.
 pub fn all() -> ProviderSchema {
     let mut schema = ProviderSchema {
@@ -202,12 +240,14 @@ pub fn all() -> ProviderSchema {
         resources: [(IMPORT_RESOURCE.to_owned(), import_resource())].into(),
         data_sources: [(STATUS_DATA_SOURCE.to_owned(), status_data_source())].into(),
         identities: [(IMPORT_RESOURCE.to_owned(), import_identity())].into(),
+        actions: [(IMPORT_ACTION.to_owned(), import_action())].into(),
     };
     mark_markdown(&mut schema.provider.block);
     for s in schema
         .resources
         .values_mut()
         .chain(schema.data_sources.values_mut())
+        .chain(schema.actions.values_mut())
     {
         mark_markdown(&mut s.block);
     }

@@ -18,10 +18,10 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info};
 
 use super::goplugin::{Broker, Controller, Stdio};
@@ -153,7 +153,7 @@ pub(crate) async fn run_server(
     router: Router<Incoming>,
     shutdown: CancellationToken,
 ) {
-    let connections = TaskTracker::new();
+    let mut connections = JoinSet::new();
     let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
     http2.max_header_list_size(MAX_HEADER_LIST_SIZE);
     let http2 = Arc::new(http2);
@@ -168,6 +168,8 @@ pub(crate) async fn run_server(
                 }
             },
         };
+        // reap the connections that ended
+        while connections.try_join_next().is_some() {}
         let _ = stream.set_nodelay(true);
         let (acceptor, router, http2, shutdown) = (
             acceptor.clone(),
@@ -192,11 +194,9 @@ pub(crate) async fn run_server(
             debug!(peer = %peer, "Connection closed");
         });
     }
-    connections.close();
-    if tokio::time::timeout(SHUTDOWN_GRACE, connections.wait())
-        .await
-        .is_err()
-    {
+    let drained = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(SHUTDOWN_GRACE, drained).await.is_err() {
+        // dropping the set aborts what is left
         debug!("Shutdown grace period over");
     }
     info!("Plugin stopped");

@@ -2,10 +2,11 @@
 //! takes one path ([`ProviderService::handle`]): look up the typed schema, decode the
 //! request's values, call the provider inside the RPC's span, encode what comes back and
 //! turn [`Diagnostics`] into protobuf diagnostics. Unknown type names and values that do not
-//! fit their schema become error diagnostics, never gRPC errors. RPCs we do not serve
-//! (ephemeral resources, lists, state stores, actions, function calls, moves) answer
-//! `Unimplemented` (the generated default stubs).
+//! fit their schema become error diagnostics, never gRPC errors. `InvokeAction`'s stream is
+//! in [`action`]. RPCs we do not serve (ephemeral resources, lists, state stores, function
+//! calls, moves, identities) answer `Unimplemented` (the generated default stubs).
 
+mod action;
 mod convert;
 #[cfg(test)]
 mod identity_tests;
@@ -14,6 +15,9 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
+use std::sync::RwLock;
+
+use tonic::codegen::BoxStream;
 use tonic::{Request, Response, Status};
 use tracing::{Instrument, Span, info_span, trace};
 
@@ -23,7 +27,7 @@ use self::convert::{
 };
 use super::diag::{Diagnostic, Diagnostics};
 use super::proto::tfplugin6 as pb;
-use super::provider::{self as p, Provider};
+use super::provider::{self as p, CancellationToken, Provider};
 use super::schema::{AttrType, IdentitySchema, ProviderSchema, Schema};
 use super::value::Value;
 
@@ -108,6 +112,7 @@ struct Schemas {
     provider: Typed,
     resources: BTreeMap<String, Typed>,
     data_sources: BTreeMap<String, Typed>,
+    actions: BTreeMap<String, Typed>,
     response: pb::get_provider_schema::Response,
     identity_response: pb::get_resource_identity_schemas::Response,
 }
@@ -123,6 +128,14 @@ impl Schemas {
             provider: Some(schema_to_pb(&s.provider)),
             resource_schemas: to_pb(&s.resources),
             data_source_schemas: to_pb(&s.data_sources),
+            action_schemas: s
+                .actions
+                .iter()
+                .map(|(k, v)| {
+                    let schema = Some(schema_to_pb(v));
+                    (k.clone(), pb::ActionSchema { schema })
+                })
+                .collect(),
             server_capabilities: Some(capabilities()),
             ..Default::default()
         };
@@ -152,6 +165,7 @@ impl Schemas {
             provider: Typed::new(s.provider),
             resources,
             data_sources: typed(s.data_sources),
+            actions: typed(s.actions),
             response,
             identity_response,
         }
@@ -209,6 +223,8 @@ diagnosed!(
     apply_resource_change,
     import_resource_state,
     read_data_source,
+    validate_action_config,
+    plan_action,
 );
 
 fn unknown_type(kind: &str, type_name: &str) -> Diagnostic {
@@ -222,13 +238,27 @@ fn unknown_type(kind: &str, type_name: &str) -> Diagnostic {
 pub struct ProviderService<P> {
     provider: Arc<P>,
     schemas: Arc<Schemas>,
+    /// Parent of every action invocation's cancellation token; `StopProvider` cancels it
+    /// and puts a fresh one in its place for invocations that start afterwards.
+    stop: RwLock<CancellationToken>,
 }
 
 impl<P: Provider> ProviderService<P> {
     /// Wraps `provider`, computing and caching its schemas.
     pub fn new(provider: Arc<P>) -> ProviderService<P> {
         let schemas = Arc::new(Schemas::new(provider.get_schema()));
-        ProviderService { provider, schemas }
+        ProviderService {
+            provider,
+            schemas,
+            stop: RwLock::default(),
+        }
+    }
+
+    fn action(&self, type_name: &str) -> Result<&Typed, Diagnostic> {
+        self.schemas
+            .actions
+            .get(type_name)
+            .ok_or_else(|| unknown_type("action", type_name))
     }
 
     fn provider_schema(&self) -> Result<&Typed, Diagnostic> {
@@ -307,7 +337,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         &self,
         _request: Request<pb::get_metadata::Request>,
     ) -> Result<Response<pb::get_metadata::Response>, Status> {
-        use pb::get_metadata::{DataSourceMetadata, ResourceMetadata};
+        use pb::get_metadata::{ActionMetadata, DataSourceMetadata, ResourceMetadata};
         trace!(tf_rpc = "GetMetadata", "Served request");
         let names = |m: &BTreeMap<String, Typed>| m.keys().cloned().collect::<Vec<_>>();
         Ok(Response::new(pb::get_metadata::Response {
@@ -319,6 +349,10 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
             data_sources: names(&self.schemas.data_sources)
                 .into_iter()
                 .map(|type_name| DataSourceMetadata { type_name })
+                .collect(),
+            actions: names(&self.schemas.actions)
+                .into_iter()
+                .map(|type_name| ActionMetadata { type_name })
                 .collect(),
             ..Default::default()
         }))
@@ -702,10 +736,77 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
             .await
     }
 
+    async fn validate_action_config(
+        &self,
+        request: Request<pb::validate_action_config::Request>,
+    ) -> Result<Response<pb::validate_action_config::Response>, Status> {
+        let req = request.into_inner();
+        let span =
+            info_span!("rpc", tf_rpc = "ValidateActionConfig", tf_action_type = %req.type_name);
+        let call = |t: &Typed| {
+            let config = t.decode(req.config.as_ref(), "configuration")?;
+            Ok(self.provider.validate_action_config(p::ValidateRequest {
+                type_name: req.type_name.clone(),
+                config,
+                // Actions exist from Terraform 1.14, which knows write-only attributes.
+                client_capabilities: p::ClientCapabilities {
+                    write_only_attributes_allowed: true,
+                    ..Default::default()
+                },
+            }))
+        };
+        self.handle(self.action(&req.type_name), span, call, only_diagnostics)
+            .await
+    }
+
+    async fn plan_action(
+        &self,
+        request: Request<pb::plan_action::Request>,
+    ) -> Result<Response<pb::plan_action::Response>, Status> {
+        let req = request.into_inner();
+        let span = info_span!("rpc", tf_rpc = "PlanAction", tf_action_type = %req.action_type);
+        let call = |t: &Typed| {
+            Ok(self.provider.plan_action(p::PlanActionRequest {
+                config: t.decode(req.config.as_ref(), "configuration")?,
+                action_type: req.action_type.clone(),
+            }))
+        };
+        self.handle(self.action(&req.action_type), span, call, only_diagnostics)
+            .await
+    }
+
+    async fn invoke_action(
+        &self,
+        request: Request<pb::invoke_action::Request>,
+    ) -> Result<Response<BoxStream<pb::invoke_action::Event>>, Status> {
+        let req = request.into_inner();
+        let span = info_span!("rpc", tf_rpc = "InvokeAction", tf_action_type = %req.action_type);
+        let decoded = self
+            .action(&req.action_type)
+            .and_then(|t| t.decode(req.config.as_ref(), "configuration"));
+        let stream = match decoded {
+            Err(d) => action::failed(d),
+            Ok(config) => {
+                let cancel = self.stop.read().expect("stop lock").child_token();
+                let invocation = p::InvokeActionRequest {
+                    action_type: req.action_type,
+                    config,
+                };
+                action::invoke(Arc::clone(&self.provider), invocation, cancel, span)
+            }
+        };
+        Ok(Response::new(stream))
+    }
+
     async fn stop_provider(
         &self,
         _request: Request<pb::stop_provider::Request>,
     ) -> Result<Response<pb::stop_provider::Response>, Status> {
+        {
+            let mut stop = self.stop.write().expect("stop lock");
+            stop.cancel();
+            *stop = CancellationToken::new();
+        }
         let result = self
             .provider
             .stop_provider()
@@ -725,18 +826,42 @@ mod tests {
     use crate::schema::{Attribute, Block};
     use pb::provider_server::Provider as _;
 
-    /// One resource `t_r` with `id` (computed) and `name` (required).
-    struct Fake;
+    /// One resource `t_r` with `id` (computed) and `name` (required), and one action `t_a`
+    /// with `mode`: "ok" sends two messages and warns, "wait" sends one and waits for
+    /// cancellation, then reports it on `cancelled` and fails.
+    struct Fake {
+        cancelled: tokio::sync::mpsc::UnboundedSender<()>,
+    }
 
     impl Provider for Fake {
         fn get_schema(&self) -> ProviderSchema {
             let block = Block::new()
                 .attribute(Attribute::new("id", AttrType::String).computed())
                 .attribute(Attribute::new("name", AttrType::String).required());
+            let action =
+                Block::new().attribute(Attribute::new("mode", AttrType::String).required());
             ProviderSchema {
                 resources: [("t_r".to_owned(), Schema::new(block))].into(),
+                actions: [("t_a".to_owned(), Schema::new(action))].into(),
                 ..Default::default()
             }
+        }
+
+        async fn invoke_action(
+            &self,
+            req: p::InvokeActionRequest,
+            progress: p::ActionProgress,
+            cancel: CancellationToken,
+        ) -> Diagnostics {
+            if req.config.attr("mode").as_str() == Some("ok") {
+                progress.send("one");
+                progress.send("two");
+                return Diagnostic::warning("done", "").into();
+            }
+            progress.send("waiting");
+            cancel.cancelled().await;
+            let _ = self.cancelled.send(());
+            Diagnostic::error("cancelled", "").into()
         }
 
         async fn read_resource(&self, req: p::ReadResourceRequest) -> p::ReadResourceResponse {
@@ -752,7 +877,49 @@ mod tests {
     }
 
     fn service() -> ProviderService<Fake> {
-        ProviderService::new(Arc::new(Fake))
+        service_with(tokio::sync::mpsc::unbounded_channel().0)
+    }
+
+    fn service_with(cancelled: tokio::sync::mpsc::UnboundedSender<()>) -> ProviderService<Fake> {
+        ProviderService::new(Arc::new(Fake { cancelled }))
+    }
+
+    async fn invoke(
+        service: &ProviderService<Fake>,
+        action: &str,
+        mode: &str,
+    ) -> BoxStream<pb::invoke_action::Event> {
+        let ty = AttrType::object([("mode", AttrType::String)]);
+        let config = Value::object([("mode", Value::from(mode))]);
+        service
+            .invoke_action(Request::new(pb::invoke_action::Request {
+                action_type: action.into(),
+                config: Some(pb::DynamicValue {
+                    msgpack: codec::to_msgpack(&config, &ty).unwrap(),
+                    json: Vec::new(),
+                }),
+                client_capabilities: None,
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
+    /// "progress:MESSAGE" or "completed:SUMMARY,SUMMARY".
+    fn describe(event: pb::invoke_action::Event) -> String {
+        use pb::invoke_action::event::Type;
+        match event.r#type.unwrap() {
+            Type::Progress(p) => format!("progress:{}", p.message),
+            Type::Completed(c) => {
+                let summaries: Vec<_> = c.diagnostics.into_iter().map(|d| d.summary).collect();
+                format!("completed:{}", summaries.join(","))
+            }
+        }
+    }
+
+    async fn events(stream: BoxStream<pb::invoke_action::Event>) -> Vec<String> {
+        use tokio_stream::StreamExt;
+        stream.map(|e| describe(e.unwrap())).collect().await
     }
 
     fn state(name: &str) -> pb::DynamicValue {
@@ -905,6 +1072,76 @@ mod tests {
                 .into_inner();
             assert_eq!(resp.diagnostics[0].summary, "Unsupported state format");
             assert_eq!(resp.upgraded_state, None);
+        });
+    }
+
+    #[test]
+    fn actions_are_listed_and_their_schemas_served() {
+        rt().block_on(async {
+            let svc = service();
+            let meta = svc
+                .get_metadata(Request::new(Default::default()))
+                .await
+                .unwrap()
+                .into_inner();
+            assert_eq!(meta.actions[0].type_name, "t_a");
+            let schema = svc
+                .get_provider_schema(Request::new(Default::default()))
+                .await
+                .unwrap()
+                .into_inner();
+            let block = schema.action_schemas["t_a"].schema.as_ref().unwrap();
+            assert_eq!(block.block.as_ref().unwrap().attributes[0].name, "mode");
+        });
+    }
+
+    #[test]
+    fn invoke_streams_progress_then_one_completed_event() {
+        rt().block_on(async {
+            let svc = service();
+            assert_eq!(
+                events(invoke(&svc, "t_a", "ok").await).await,
+                ["progress:one", "progress:two", "completed:done"]
+            );
+            // an unknown action still ends with a completed event
+            assert_eq!(
+                events(invoke(&svc, "nope", "ok").await).await,
+                ["completed:Unknown action type"]
+            );
+        });
+    }
+
+    #[test]
+    fn stop_provider_cancels_invocations_in_flight_only() {
+        use tokio_stream::StreamExt;
+        rt().block_on(async {
+            let svc = service();
+            let mut stream = invoke(&svc, "t_a", "wait").await;
+            let first = describe(stream.next().await.unwrap().unwrap());
+            assert_eq!(first, "progress:waiting");
+            svc.stop_provider(Request::new(Default::default()))
+                .await
+                .unwrap();
+            assert_eq!(events(stream).await, ["completed:cancelled"]);
+            // invocations after the stop are not cancelled by it
+            assert_eq!(
+                events(invoke(&svc, "t_a", "ok").await).await,
+                ["progress:one", "progress:two", "completed:done"]
+            );
+        });
+    }
+
+    #[test]
+    fn dropping_the_stream_cancels_the_invocation() {
+        use tokio_stream::StreamExt;
+        rt().block_on(async {
+            let (tx, mut cancelled) = tokio::sync::mpsc::unbounded_channel();
+            let svc = service_with(tx);
+            let mut stream = invoke(&svc, "t_a", "wait").await;
+            let first = describe(stream.next().await.unwrap().unwrap());
+            assert_eq!(first, "progress:waiting");
+            drop(stream);
+            assert_eq!(cancelled.recv().await, Some(()));
         });
     }
 }

@@ -243,11 +243,14 @@ async fn a_refresh_fault_keeps_the_state_with_a_warning_and_a_404_removes_it() {
                 .contains("Could not refresh the import of dataset"),
             "{plan:?}"
         );
-        assert!(plan.all().contains("HTTP 500"), "{plan:?}");
         tf
     })
     .await;
     assert_eq!(state_attrs(&tf), before, "the refresh changed the state");
+    // The refresh retried the 500s before settling (the last attempt may end on the deadline
+    // instead, so the warning quotes whichever fault came last).
+    let injected = sb.stats().dataset(&id).unwrap().injected;
+    assert!(injected >= 2, "only {injected} status answers were 500s");
     sb.clear_faults();
 
     // The dataset is gone: the refresh removes the resource, with a warning.

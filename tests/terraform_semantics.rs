@@ -209,6 +209,18 @@ resource "woosmap_dataset_import" "other" {{
             other_block.contains("run_id        = (known after apply)"),
             "{plan:?}"
         );
+        // A data source reads while planning: it says why it cannot.
+        tf.write(&format!(
+            "{unknown}\ndata \"woosmap_dataset_status\" \"s\" {{\n  dataset_id = \"{id}\"\n}}\n"
+        ));
+        let mut cmd = tf.command(&["plan", "-no-color"]);
+        cmd.env_remove("WOOSMAP_PRIVATE_KEY").env("TF_VAR_key", KEY);
+        let plan: common::Ran = cmd.output().unwrap().into();
+        assert_ne!(plan.code, 0, "{plan:?}");
+        assert!(
+            plan.stderr.contains("Private key not known yet"),
+            "{plan:?}"
+        );
         tf
     })
     .await;

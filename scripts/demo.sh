@@ -5,8 +5,17 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+if [ -x .venv/bin/act ] && [ -x scripts/terraform ] && [ -d .venv ]; then
+  echo "==> checking the tools (scripts/setup-tools.sh)"
+else
+  echo "==> first run: installing Terraform, act and the linters into .venv and .tools (scripts/setup-tools.sh; a few minutes, nothing system-wide)"
+fi
 scripts/setup-tools.sh >/dev/null
-echo "==> building the CLI, the provider and the sandbox (cargo build --workspace --bins; the first build takes a few minutes)"
+if [ -x target/debug/woosmap-import ] && [ -x target/debug/terraform-provider-woosmap ] && [ -x target/debug/woosmap-sandbox ]; then
+  echo "==> building the CLI, the provider and the sandbox (cargo build --workspace --bins)"
+else
+  echo "==> first build: compiling the CLI, the provider and the sandbox (cargo build --workspace --bins; several minutes on a fresh clone)"
+fi
 cargo build --quiet --locked --workspace --bins
 bin="$root/target/debug"
 work=$(mktemp -d)
@@ -22,13 +31,14 @@ trap cleanup EXIT
   --import-duration 8s >"$work/sandbox.out" 2>"$work/sandbox.err" &
 sandbox_pid=$!
 for _ in $(seq 50); do
-  [ -s "$work/sandbox.out" ] && break
+  grep -q '^export WOOSMAP_TRIGGER_INTERVAL' "$work/sandbox.out" 2>/dev/null && break
   sleep 0.1
 done
 url=$(head -n 1 "$work/sandbox.out" | awk '{print $NF}')
 echo "==> sandbox listening on $url"
-export WOOSMAP_BASE_URL="$url" WOOSMAP_PRIVATE_KEY=sandbox-private-key
-export WOOSMAP_TRIGGER_INTERVAL=10s WOOSMAP_STATUS_INTERVAL=1s
+# The sandbox prints the export lines a user would paste (address, key and windows).
+eval "$(grep '^export WOOSMAP_' "$work/sandbox.out")"
+echo "==> $(grep '^export WOOSMAP_' "$work/sandbox.out" | tr '\n' ';' | sed 's/;$//')"
 
 echo "==> woosmap-import run (CLI)"
 "$bin/woosmap-import" run --dataset-id 5b7c4a43-6f41-4cd1-9a65-8a3f2c1d0e11 --poll-interval 1s
@@ -48,4 +58,5 @@ cd "$work/tf"
 "$root/scripts/terraform" apply -auto-approve -no-color
 echo "==> terraform plan (nothing to do)"
 "$root/scripts/terraform" plan -detailed-exitcode -no-color >/dev/null && echo "no changes: the imports are recorded"
-echo "==> sandbox counters: $(curl -fsS "$url/_sandbox/stats" 2>/dev/null || echo unavailable)"
+echo "==> what the sandbox saw (our pacing should have drawn no 429)"
+curl -fsS "$url/_sandbox/stats" 2>/dev/null | python3 "$root/scripts/lib/sandbox-summary.py" || echo "sandbox counters unavailable"

@@ -9,8 +9,9 @@ pub(crate) const BACKOFF_BASE: Duration = Duration::from_millis(500);
 pub(crate) const BACKOFF_CAP: Duration = Duration::from_secs(8);
 /// Jitter: each delay is scaled by a random factor in `1 ± JITTER`.
 const JITTER: f64 = 0.2;
-/// A `Retry-After` longer than this is treated as this (the deadline bounds it anyway).
-pub(crate) const RETRY_AFTER_CAP: Duration = Duration::from_secs(24 * 3600);
+/// A `Retry-After` longer than this is treated as this (the deadline bounds it anyway, and it
+/// is what other processes may be told to hold off through the shared pacer).
+pub(crate) const RETRY_AFTER_CAP: Duration = Duration::from_secs(15 * 60);
 
 /// Capped exponential backoff: 0.5 s, 1 s, 2 s, 4 s, 8 s, 8 s, … each ±20 %.
 #[derive(Debug, Clone, Default)]

@@ -1,6 +1,7 @@
 //! `woosmap-import`: trigger Woosmap dataset imports and wait for them (see `--help`). Parses
-//! the command line and hands each subcommand to its front end: `run` and `status` to
-//! `woosmap::cli`, `action` (GitHub Action mode) to `woosmap::action`.
+//! the command line and hands each subcommand to its front end: `run`, `status`,
+//! `completions` and `man` to `woosmap::cli`, `action` (GitHub Action mode) to
+//! `woosmap::action`.
 
 use clap::Parser;
 use woosmap::cli::{Cli, Command};
@@ -8,6 +9,18 @@ use woosmap::frontend::{ExitCode, logging};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    match &cli.command {
+        Command::Completions { shell } => return woosmap::cli::completions(*shell).into(),
+        Command::Man { dir } => return woosmap::cli::man(dir.as_deref()).into(),
+        // A bad environment value is an error before anything else (the action reports
+        // its own configuration problems as workflow annotations).
+        Command::Run(_) | Command::Status(_) => {
+            if let Err(code) = woosmap::cli::check_env() {
+                return code.into();
+            }
+        }
+        Command::Action => {}
+    }
     logging::init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -24,6 +37,7 @@ fn main() -> std::process::ExitCode {
             Command::Run(args) => woosmap::cli::run(args).await,
             Command::Status(args) => woosmap::cli::status(args).await,
             Command::Action => woosmap::action::run().await,
+            Command::Completions { .. } | Command::Man { .. } => unreachable!("handled above"),
         }
     });
     code.into()

@@ -1,19 +1,22 @@
-//! The `woosmap-import` command line (`run` and `status`): checks the parsed arguments and
-//! the environment, runs the engine for every dataset at once, shows progress and ends with
-//! one exit code. The binary (`src/bin/woosmap-import.rs`) parses and dispatches.
+//! The `woosmap-import` command line (`run`, `status`, `completions`, `man`): checks the parsed
+//! arguments and the environment, runs the engine for every dataset at once, shows progress
+//! and ends with one exit code. The binary (`src/bin/woosmap-import.rs`) parses and
+//! dispatches.
 
 pub mod args;
 pub mod progress;
 
+use std::collections::HashMap;
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::api::DatasetId;
-use crate::engine::{self, ImportSpec, TriggerVia};
+use crate::api::{DatasetId, RunStatus};
+use crate::engine::{self, Event, EventSink, ImportSpec, TriggerVia};
+use crate::frontend::knobs::Knobs;
 use crate::frontend::report::{self, DatasetReport};
-use crate::frontend::{ExitCode, PRIVATE_KEY_ENV, client, private_key_from_env};
+use crate::frontend::{ExitCode, PRIVATE_KEY_ENV, client, env, private_key_from_env};
 pub use args::{Cli, Command, RunArgs, StatusArgs};
 use progress::Progress;
 
@@ -21,6 +24,21 @@ use progress::Progress;
 fn usage_error(message: &str) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::Usage
+}
+
+/// Checks every environment variable the program reads (see `frontend::env`); a bad value
+/// is a usage error naming the variable. Called before anything else by `run` and `status`.
+pub fn check_env() -> Result<(), ExitCode> {
+    env::check().map_err(|e| usage_error(&e.to_string()))
+}
+
+/// "once", "twice", "3 times".
+fn times(n: usize) -> String {
+    match n {
+        1 => "once".to_owned(),
+        2 => "twice".to_owned(),
+        n => format!("{n} times"),
+    }
 }
 
 /// Builds the per-dataset specs of `run`, checking that every dataset can be triggered and
@@ -32,12 +50,20 @@ fn specs(args: &RunArgs, have_private_key: bool) -> Result<Vec<ImportSpec>, Stri
             return Err(format!("--dataset-id {id} is given twice"));
         }
     }
-    let keys = &args.reimport_keys;
+    let keys = args.reimport_keys();
     if !keys.is_empty() && keys.len() != ids.len() {
         return Err(format!(
-            "--reimport-key is given {} time(s) for {} --dataset-id: give one key per dataset, in the same order",
+            "{} reimport key{} given for {} --dataset-id: give --reimport-key once per \
+             dataset, in the same order (--reimport-key is given {}{})",
             keys.len(),
-            ids.len()
+            if keys.len() == 1 { " is" } else { "s are" },
+            ids.len(),
+            times(args.reimport_key_flags.len()),
+            if args.reimport_key_flags.is_empty() {
+                ", WOOSMAP_REIMPORT_KEY holds one key"
+            } else {
+                ""
+            }
         ));
     }
     let needs_key = keys.is_empty() || !args.no_wait;
@@ -80,29 +106,67 @@ fn cancel_on_ctrl_c(cancel: CancellationToken) {
     });
 }
 
+/// What the engine's events told about each dataset's trigger, for the final report.
+#[derive(Debug, Default, Clone)]
+struct TriggerPhase {
+    triggered: bool,
+    /// The running import (someone else's) being waited for before the trigger.
+    waiting_for: Option<String>,
+}
+
+/// An event sink that shows events on `progress` and notes each dataset's [`TriggerPhase`].
+fn tracking_sink(
+    progress: &Arc<Progress>,
+    phases: &Arc<Mutex<HashMap<DatasetId, TriggerPhase>>>,
+) -> EventSink {
+    let (show, phases) = (progress.sink(), phases.clone());
+    EventSink::new(move |event: Event| {
+        {
+            let mut phases = phases.lock().expect("phase lock");
+            let phase = phases.entry(event.dataset_id().clone()).or_default();
+            match &event {
+                Event::WaitingForRunning { run_id, .. } => phase.waiting_for = Some(run_id.clone()),
+                Event::Triggered { .. } => phase.triggered = true,
+                _ => {}
+            }
+        }
+        show.emit(event);
+    })
+}
+
 /// `woosmap-import run`.
 pub async fn run(args: RunArgs) -> ExitCode {
+    let base_url = match args.api.base_url() {
+        Ok(u) => u,
+        Err(e) => return usage_error(&e),
+    };
     let key = private_key_from_env();
     let specs = match specs(&args, key.is_some()) {
         Ok(s) => s,
         Err(e) => return usage_error(&e),
     };
-    let client = match client(&args.api.base_url, key) {
+    let client = match client(&base_url, key) {
         Ok(c) => c,
-        Err(e) => return usage_error(&e),
+        Err(e) => return usage_error(&Knobs::CLI.word(&e)),
     };
     let cancel = CancellationToken::new();
     cancel_on_ctrl_c(cancel.clone());
     let progress = Arc::new(Progress::for_stderr(args.api.json));
     progress.start(&args.dataset_ids);
-    let results = engine::run_many(&client, specs, progress.sink(), cancel).await;
+    let phases = Arc::new(Mutex::new(HashMap::new()));
+    let sink = tracking_sink(&progress, &phases);
+    let results = engine::run_many(&client, specs, sink, cancel).await;
     progress.finish();
 
+    let phases = phases.lock().expect("phase lock").clone();
     let mut out = std::io::stdout().lock();
     let mut code = ExitCode::Success;
     for (id, result) in &results {
         code = code.worst(ExitCode::of(result));
-        let report = DatasetReport::new(id, result);
+        let phase = phases.get(id).cloned().unwrap_or_default();
+        let report = DatasetReport::new(id, result)
+            .triggered(phase.triggered, phase.waiting_for.as_deref())
+            .named_for(&Knobs::CLI);
         let written = if args.api.json {
             report::write_json(&mut out, &report)
         } else {
@@ -119,14 +183,18 @@ pub async fn run(args: RunArgs) -> ExitCode {
 
 /// `woosmap-import status`.
 pub async fn status(args: StatusArgs) -> ExitCode {
+    let base_url = match args.api.base_url() {
+        Ok(u) => u,
+        Err(e) => return usage_error(&e),
+    };
     let Some(key) = private_key_from_env() else {
         return usage_error(&format!(
             "{PRIVATE_KEY_ENV} is not set: a private key is needed to read the import status"
         ));
     };
-    let client = match client(&args.api.base_url, Some(key)) {
+    let client = match client(&base_url, Some(key)) {
         Ok(c) => c,
-        Err(e) => return usage_error(&e),
+        Err(e) => return usage_error(&Knobs::CLI.word(&e)),
     };
     let mut set = tokio::task::JoinSet::new();
     for (i, id) in args.dataset_ids.iter().enumerate() {
@@ -139,64 +207,82 @@ pub async fn status(args: StatusArgs) -> ExitCode {
     let mut out = std::io::stdout().lock();
     let mut code = ExitCode::Success;
     for ((_, result), id) in found.into_iter().zip(&args.dataset_ids) {
-        code = code.worst(write_status(&mut out, id, result, args.api.json));
+        code = code.worst(write_status(&mut out, id, result, &args));
     }
     let _ = out.flush();
     code
 }
 
-/// Prints one dataset's latest run; the code says whether it is a failed run or an error.
+/// Prints one dataset's latest run (stdout) or why it could not be read (stderr, and the
+/// JSON line on stdout with `--json`); returns the dataset's exit code.
 fn write_status(
     out: &mut impl Write,
     id: &DatasetId,
     result: Result<Option<crate::api::Run>, crate::api::ApiError>,
-    json: bool,
+    args: &StatusArgs,
 ) -> ExitCode {
-    let run = match result {
-        Ok(Some(run)) => run,
-        Ok(None) => {
-            let message = format!(
-                "{id}: no import run found (the dataset was never imported, or it does not exist)"
-            );
-            if json {
-                let _ = writeln!(
-                    out,
-                    "{}",
-                    serde_json::json!({"dataset_id": id, "run_id": null, "status": null, "error": message})
-                );
+    let (report, code) = match &result {
+        Ok(Some(run)) => {
+            let result = Ok(engine::Outcome {
+                dataset_id: id.clone(),
+                previous_run_id: None,
+                run: Some(run.clone()),
+                triggered: false,
+            });
+            let report = DatasetReport::new(id, &result);
+            let code = match run.status {
+                RunStatus::Failed if args.exit_status => ExitCode::ImportFailed,
+                RunStatus::InProgress if args.exit_status => ExitCode::TimedOut,
+                _ => ExitCode::Success,
+            };
+            let _ = if args.api.json {
+                report::write_json(out, &report)
             } else {
-                let _ = writeln!(out, "{message}");
-            }
-            return ExitCode::ApiError;
-        }
-        Err(e) => {
-            let code = ExitCode::of_kind(e.kind());
-            if json {
-                let _ = writeln!(
-                    out,
-                    "{}",
-                    serde_json::json!({"dataset_id": id, "run_id": null, "status": "error", "error": e.to_string()})
-                );
-            } else {
-                eprintln!("{id}: {e}");
-            }
+                report::write_text(out, &report)
+            };
             return code;
         }
+        Ok(None) => (DatasetReport::no_run(id), ExitCode::Usage),
+        Err(e) => (
+            DatasetReport::api_error(id, e).named_for(&Knobs::CLI),
+            ExitCode::of_kind(e.kind()),
+        ),
     };
-    let outcome = Ok(engine::Outcome {
-        dataset_id: id.clone(),
-        previous_run_id: None,
-        run: Some(run),
-        triggered: false,
-    });
-    let report = DatasetReport::new(id, &outcome);
-    let _ = if json {
-        report::write_json(out, &report)
-    } else {
-        report::write_text(out, &report)
-    };
-    // A status query succeeds when it could read the status, whatever the run's outcome.
+    eprintln!("{id}: {}", report.error.as_deref().unwrap_or(report.status));
+    if args.api.json {
+        let _ = report::write_json(out, &report);
+    }
+    code
+}
+
+/// `woosmap-import completions SHELL`: the completion script on stdout.
+pub fn completions(shell: clap_complete::Shell) -> ExitCode {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    clap_complete::generate(shell, &mut cmd, "woosmap-import", &mut std::io::stdout());
     ExitCode::Success
+}
+
+/// `woosmap-import man`: the manual page (roff) on stdout, or every page into `dir`.
+pub fn man(dir: Option<&std::path::Path>) -> ExitCode {
+    use clap::CommandFactory;
+    let cmd = Cli::command().disable_help_subcommand(true);
+    let written = match dir {
+        Some(dir) => std::fs::create_dir_all(dir).and_then(|()| clap_mangen::generate_to(cmd, dir)),
+        None => {
+            let mut out = std::io::stdout().lock();
+            clap_mangen::Man::new(cmd)
+                .render(&mut out)
+                .and_then(|()| out.flush())
+        }
+    };
+    match written {
+        Ok(()) => ExitCode::Success,
+        Err(e) => {
+            eprintln!("error: could not write the manual page: {e}");
+            ExitCode::ApiError
+        }
+    }
 }
 
 #[cfg(test)]

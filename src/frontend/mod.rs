@@ -1,9 +1,12 @@
 //! What the command line and action mode share, so that neither imports the other: exit
 //! codes ([`exit`]), the per-dataset report and its renderings ([`report`]), values typed by
-//! users ([`values`]), diagnostic logging ([`logging`]), and reading the key and building the
-//! API client from the environment (here).
+//! users ([`values`]), the environment variables and their check ([`env`]), each front end's
+//! names for its settings in messages ([`knobs`]), diagnostic logging ([`logging`]), and
+//! reading the key and building the API client from the environment (here).
 
+pub mod env;
 pub mod exit;
+pub mod knobs;
 pub mod logging;
 pub mod report;
 pub mod values;
@@ -23,7 +26,8 @@ pub fn private_key_from_env() -> Option<Secret> {
         .map(Secret::new)
 }
 
-/// Builds the API client, or says why not.
+/// Builds the API client, or says why not. A connection refused before the API ever answered
+/// is reported at once (a wrong base URL), not retried for a minute.
 pub fn client(base_url: &str, private_key: Option<Secret>) -> Result<Client, String> {
     Client::new(ClientConfig {
         base_url: base_url.to_owned(),
@@ -31,5 +35,6 @@ pub fn client(base_url: &str, private_key: Option<Secret>) -> Result<Client, Str
         limits: RateLimits::from_env(),
         request_timeout: crate::api::request_timeout_from_env(),
     })
+    .map(|c| c.failing_fast_on_first_refusal())
     .map_err(|e| e.to_string())
 }

@@ -1,19 +1,26 @@
-//! The final word on each dataset, once its import is over: a few text lines for people, or one
-//! JSON object per line for machines (`--json`). Progress while waiting lives in `progress.rs`.
+//! The final word on each dataset, once its import is over (or, for `status`, its latest run
+//! read): a few text lines for people, or one JSON object per line for machines (`--json`).
+//! Every JSON line has the same keys in the same order, `null` where a value is unknown; the
+//! shape is documented by `docs/cli-json.schema.json`. Progress while waiting lives in
+//! `src/cli/progress.rs`.
 
 use std::io::Write;
 
 use serde::Serialize;
 
-use crate::api::{DatasetId, Run, RunStatus, Step};
+use crate::api::{ApiError, DatasetId, Run, RunStatus, Step};
 use crate::engine::{EngineError, Outcome};
 
-/// What `--json` prints for one dataset (one object per line).
+use super::knobs::Knobs;
+
+/// What `--json` prints for one dataset (one object per line). The field order is the key
+/// order of the JSON object; keep it in step with `docs/cli-json.schema.json`.
 #[derive(Debug, Serialize)]
 pub struct DatasetReport<'a> {
     pub dataset_id: &'a str,
     pub run_id: Option<&'a str>,
-    /// success | failed | in_progress | triggered | timed_out | interrupted | error
+    /// success | failed | in_progress | triggered | timed_out | interrupted | error | no_run
+    /// (see the schema: new values may be added, so readers must accept others).
     pub status: &'static str,
     pub previous_run_id: Option<&'a str>,
     pub triggered: bool,
@@ -56,6 +63,64 @@ impl<'a> DatasetReport<'a> {
             error,
             steps: run.map(|r| r.steps.as_slice()).unwrap_or_default(),
         }
+    }
+}
+
+impl<'a> DatasetReport<'a> {
+    /// A report that has no run: every run field `null`, no steps.
+    fn without_run(id: &'a DatasetId, status: &'static str, error: String) -> Self {
+        DatasetReport {
+            dataset_id: id.as_str(),
+            run_id: None,
+            status,
+            previous_run_id: None,
+            triggered: false,
+            started_at: None,
+            finished_at: None,
+            error: Some(error),
+            steps: &[],
+        }
+    }
+
+    /// `status` found no run: the dataset was never imported, or does not exist.
+    pub fn no_run(id: &'a DatasetId) -> Self {
+        Self::without_run(
+            id,
+            "no_run",
+            "No import run found: the dataset was never imported, or it does not exist (check \
+             the id, and that the private key belongs to the dataset's project)."
+                .to_owned(),
+        )
+    }
+
+    /// `status` could not read the latest run.
+    pub fn api_error(id: &'a DatasetId, e: &ApiError) -> Self {
+        Self::without_run(id, "error", e.to_string())
+    }
+
+    /// Records whether an import was triggered (known from the engine's events: an error
+    /// carries no such field), and says so when an interruption came before any trigger:
+    /// nothing was started then. `waiting_for`: the running import waited for at the time.
+    pub fn triggered(mut self, seen: bool, waiting_for: Option<&str>) -> Self {
+        self.triggered |= seen;
+        if !self.triggered && self.status == "interrupted" {
+            self.error = Some(match waiting_for {
+                Some(run) => format!(
+                    "Interrupted while waiting for the running import (run {run}) to end: no \
+                     import was triggered."
+                ),
+                None => {
+                    "Interrupted before an import was triggered: nothing was started.".to_owned()
+                }
+            });
+        }
+        self
+    }
+
+    /// The report with its error message naming the settings as this front end calls them.
+    pub fn named_for(mut self, knobs: &Knobs) -> Self {
+        self.error = self.error.map(|e| knobs.word(&e));
+        self
     }
 }
 

@@ -2,14 +2,17 @@
 //! counters), the fault queue and the global counters. Everything here is synchronous and
 //! guarded by one mutex in [`super::Shared`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 
 use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::SandboxConfig;
-use super::control::{DatasetConfig, DatasetStats, KeyState, Outcome, PreviousRun, Stats};
+use super::control::{
+    DatasetConfig, DatasetStats, KeyState, Outcome, PreviousRun, REQUEST_LOG_LIMIT, RequestRecord,
+    Stats,
+};
 use super::faults::FaultQueue;
 use super::timeline::Run;
 
@@ -18,6 +21,8 @@ pub(crate) struct State {
     datasets: BTreeMap<Uuid, Dataset>,
     pub(crate) faults: FaultQueue,
     pub(crate) counters: Counters,
+    /// The request log, oldest first, at most [`REQUEST_LOG_LIMIT`] long.
+    pub(crate) requests: VecDeque<RequestRecord>,
 }
 
 #[derive(Debug, Default)]
@@ -27,6 +32,7 @@ pub(crate) struct Counters {
     pub(crate) injected: u64,
     pub(crate) triggers_while_running: u64,
     pub(crate) query_keys: u64,
+    pub(crate) runs_triggered: u64,
 }
 
 pub(crate) struct Dataset {
@@ -52,7 +58,15 @@ impl State {
             datasets: BTreeMap::new(),
             faults: FaultQueue::default(),
             counters: Counters::default(),
+            requests: VecDeque::new(),
         }
+    }
+
+    pub(crate) fn log_request(&mut self, record: RequestRecord) {
+        if self.requests.len() >= REQUEST_LOG_LIMIT {
+            self.requests.pop_front();
+        }
+        self.requests.push_back(record);
     }
 
     pub(crate) fn reset(&mut self, cfg: &SandboxConfig) {
@@ -66,6 +80,7 @@ impl State {
             injected: self.counters.injected,
             triggers_while_running: self.counters.triggers_while_running,
             query_keys: self.counters.query_keys,
+            runs_triggered: self.counters.runs_triggered,
             datasets: self
                 .datasets
                 .iter()
@@ -150,6 +165,9 @@ impl State {
         }
         if dc.running == Some(true) {
             ds.start_run(cfg, now, Some(Duration::ZERO));
+        }
+        if let Some(ms) = dc.run_starts_in_ms {
+            ds.start_run(cfg, now, Some(Duration::from_millis(ms)));
         }
     }
 }

@@ -1,7 +1,8 @@
 //! `woosmap-sandbox`: a local stand-in for the Woosmap Datasets API (see `woosmap_sandbox`).
 //!
-//! Prints `woosmap-sandbox listening on http://ADDR` as its first stdout line, logs requests on
-//! stderr and exits cleanly on SIGINT/SIGTERM.
+//! Prints `woosmap-sandbox listening on http://ADDR` as its first stdout line (scripts parse
+//! it), then ready-to-paste `export` lines that point `woosmap-import`, Terraform or the action
+//! at it; logs requests on stderr and exits cleanly on SIGINT/SIGTERM.
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
@@ -9,7 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use woosmap_sandbox::{Sandbox, SandboxConfig};
+use woosmap_sandbox::{DEFAULT_PRIVATE_KEY, Sandbox, SandboxConfig};
 
 const CONTROL_API: &str = "\
 Control API (no auth, JSON bodies, every field optional unless noted):
@@ -74,6 +75,39 @@ struct Args {
     quiet: bool,
 }
 
+/// The lines a user pastes into a shell to use this sandbox: the address, an accepted key, and
+/// its windows (so that the client paces to them instead of the published limits).
+fn export_lines(base_url: &str, key: &str, trigger: Duration, status: Duration) -> String {
+    format!(
+        "# Point woosmap-import (or Terraform) at this sandbox: paste these lines into your shell.\n\
+         export WOOSMAP_BASE_URL={base_url} WOOSMAP_PRIVATE_KEY={}\n\
+         export WOOSMAP_TRIGGER_INTERVAL={} WOOSMAP_STATUS_INTERVAL={}\n",
+        shell_word(key),
+        shell_duration(trigger),
+        shell_duration(status)
+    )
+}
+
+/// A duration as one shell word that humantime reads back: `90s`, `1500ms`.
+fn shell_duration(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+/// `s` quoted for a POSIX shell when it holds anything but plain characters.
+fn shell_word(s: &str) -> String {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_.:/@%+=".contains(c))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
 fn duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e} (expected e.g. 500ms, 5s, 2m)"))
 }
@@ -110,6 +144,12 @@ async fn main() -> ExitCode {
             args.listen
         );
     }
+    let key = args
+        .private_keys
+        .first()
+        .cloned()
+        .unwrap_or_else(|| DEFAULT_PRIVATE_KEY.to_owned());
+    let windows = (args.trigger_window, args.status_window);
     let cfg = SandboxConfig {
         listen: args.listen,
         private_keys: args.private_keys,
@@ -130,6 +170,13 @@ async fn main() -> ExitCode {
     {
         let mut stdout = std::io::stdout().lock();
         let printed = writeln!(stdout, "woosmap-sandbox listening on {}", handle.base_url())
+            .and_then(|()| {
+                write!(
+                    stdout,
+                    "{}",
+                    export_lines(&handle.base_url(), &key, windows.0, windows.1)
+                )
+            })
             .and_then(|()| stdout.flush());
         if let Err(err) = printed {
             eprintln!("woosmap-sandbox: cannot write to stdout: {err}");

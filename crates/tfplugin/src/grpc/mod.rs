@@ -339,20 +339,29 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
     ) -> Result<Response<pb::get_metadata::Response>, Status> {
         use pb::get_metadata::{ActionMetadata, DataSourceMetadata, ResourceMetadata};
         trace!(tf_rpc = "GetMetadata", "Served request");
-        let names = |m: &BTreeMap<String, Typed>| m.keys().cloned().collect::<Vec<_>>();
+        let s = &self.schemas;
         Ok(Response::new(pb::get_metadata::Response {
             server_capabilities: Some(capabilities()),
-            resources: names(&self.schemas.resources)
-                .into_iter()
-                .map(|type_name| ResourceMetadata { type_name })
+            resources: s
+                .resources
+                .keys()
+                .map(|t| ResourceMetadata {
+                    type_name: t.clone(),
+                })
                 .collect(),
-            data_sources: names(&self.schemas.data_sources)
-                .into_iter()
-                .map(|type_name| DataSourceMetadata { type_name })
+            data_sources: s
+                .data_sources
+                .keys()
+                .map(|t| DataSourceMetadata {
+                    type_name: t.clone(),
+                })
                 .collect(),
-            actions: names(&self.schemas.actions)
-                .into_iter()
-                .map(|type_name| ActionMetadata { type_name })
+            actions: s
+                .actions
+                .keys()
+                .map(|t| ActionMetadata {
+                    type_name: t.clone(),
+                })
                 .collect(),
             ..Default::default()
         }))

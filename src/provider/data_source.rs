@@ -27,6 +27,13 @@ pub async fn read(c: &Configured, req: ReadDataSourceRequest) -> ReadDataSourceR
         ));
         return resp;
     }
+    if !c.key_known {
+        resp.diagnostics.push(Diagnostic::error(
+            "Private key not known yet",
+            "The provider's private_key is only known after apply, but woosmap_dataset_status reads the status while planning. Set private_key from a value known at plan time (a variable, or WOOSMAP_PRIVATE_KEY).",
+        ));
+        return resp;
+    }
     match engine::latest_run(&c.client, &id).await {
         Ok(Some(run)) => {
             let mut state = req.config;

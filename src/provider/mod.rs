@@ -20,6 +20,9 @@ use tfplugin::{
     InvokeActionRequest, PlanActionRequest, ProviderSchema, ValidateRequest, Value,
 };
 
+/// The provider's source address, as Terraform names it (debug mode's reattach line).
+pub const PROVIDER_ADDRESS: &str = "registry.terraform.io/woosmap/woosmap";
+
 /// Default API root.
 pub const DEFAULT_BASE_URL: &str = "https://api.woosmap.com";
 
@@ -27,7 +30,11 @@ pub const DEFAULT_BASE_URL: &str = "https://api.woosmap.com";
 #[derive(Clone)]
 pub(crate) struct Configured {
     pub client: Client,
+    /// A private key is configured, or will be once its value is known (apply).
     pub has_private_key: bool,
+    /// The private key is known now: reads can be sent. False while the provider block's
+    /// `private_key` is unknown (plan), when reads are skipped.
+    pub key_known: bool,
 }
 
 /// The `woosmap` provider.
@@ -93,7 +100,8 @@ fn check_base_url(url: &str) -> Result<String, String> {
 impl tfplugin::Provider for WoosmapProvider {
     fn run_by_hand_message(&self) -> String {
         format!(
-            "{} The provider's address is woosmap/woosmap. For the command-line tool, use \
+            "{} The provider's address is woosmap/woosmap. To debug it, run it with -debug and \
+             set TF_REATTACH_PROVIDERS as it prints. For the command-line tool, use \
              woosmap-import.",
             tfplugin::handshake::NOT_A_PLUGIN_MESSAGE
         )
@@ -147,6 +155,7 @@ impl tfplugin::Provider for WoosmapProvider {
             }
         };
         let has_private_key = key.is_some();
+        let key_known = key.as_ref().is_some_and(|k| !k.is_empty());
         let client = Client::new(ClientConfig {
             base_url,
             private_key: key.filter(|k| !k.is_empty()).map(Secret::new),
@@ -158,6 +167,7 @@ impl tfplugin::Provider for WoosmapProvider {
                 *self.configured.write().expect("config lock") = Some(Configured {
                     client,
                     has_private_key,
+                    key_known,
                 });
             }
             Err(e) => diags.error("Cannot configure the woosmap provider", e.to_string()),
@@ -166,7 +176,7 @@ impl tfplugin::Provider for WoosmapProvider {
     }
 
     async fn validate_resource_config(&self, req: ValidateRequest) -> Diagnostics {
-        resource::validate(&req.config)
+        resource::validate(&req.config, Some(req.client_capabilities))
     }
 
     async fn validate_data_resource_config(&self, req: ValidateRequest) -> Diagnostics {
@@ -177,11 +187,18 @@ impl tfplugin::Provider for WoosmapProvider {
         diags
     }
 
+    async fn upgrade_resource_state(
+        &self,
+        req: tfplugin::UpgradeResourceStateRequest,
+    ) -> tfplugin::UpgradeResourceStateResponse {
+        resource::upgrade(&req)
+    }
+
     async fn read_resource(
         &self,
         req: tfplugin::ReadResourceRequest,
     ) -> tfplugin::ReadResourceResponse {
-        match self.configured() {
+        let mut resp = match self.configured() {
             Ok(c) => {
                 let (state, private) = (req.current_state.clone(), req.private.clone());
                 let stop = self.stop_token();
@@ -191,6 +208,7 @@ impl tfplugin::Provider for WoosmapProvider {
                         new_state: Some(state),
                         private,
                         diagnostics: stopped("refreshing the import run").into(),
+                        ..Default::default()
                     },
                 }
             }
@@ -198,8 +216,11 @@ impl tfplugin::Provider for WoosmapProvider {
                 new_state: Some(req.current_state),
                 private: req.private,
                 diagnostics: d.into(),
+                ..Default::default()
             },
-        }
+        };
+        resp.new_identity = resp.new_state.as_ref().and_then(resource::identity_of);
+        resp
     }
 
     async fn plan_resource_change(
@@ -217,14 +238,16 @@ impl tfplugin::Provider for WoosmapProvider {
             // Destroy: the API has no "un-import"; forgetting is all there is to do.
             return tfplugin::ApplyResourceChangeResponse::default();
         }
-        match self.configured() {
+        let mut resp = match self.configured() {
             Ok(c) => resource::apply(&c, req, self.stop_token()).await,
             Err(d) => tfplugin::ApplyResourceChangeResponse {
                 new_state: req.prior_state,
                 diagnostics: d.into(),
                 ..Default::default()
             },
-        }
+        };
+        resp.new_identity = resource::identity_of(&resp.new_state);
+        resp
     }
 
     async fn import_resource_state(
@@ -323,6 +346,7 @@ mod stop_tests {
             })
             .unwrap(),
             has_private_key: true,
+            key_known: true,
         });
         let config = Value::object([("dataset_id", Value::string(&id))]);
         for which in ["data source", "resource"] {
@@ -347,6 +371,8 @@ mod stop_tests {
                         type_name: "woosmap_dataset_import".into(),
                         current_state: config,
                         private: Vec::new(),
+                        client_capabilities: Default::default(),
+                        current_identity: Value::Null,
                     })
                     .await
                     .diagnostics

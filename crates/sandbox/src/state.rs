@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::SandboxConfig;
 use super::control::{DatasetConfig, DatasetStats, KeyState, Outcome, PreviousRun, Stats};
+use super::datasets::Catalog;
 use super::faults::FaultQueue;
 use super::timeline::Run;
 
@@ -18,6 +19,8 @@ pub(crate) struct State {
     datasets: BTreeMap<Uuid, Dataset>,
     pub(crate) faults: FaultQueue,
     pub(crate) counters: Counters,
+    /// Names, URLs and deletion dates of the management endpoints (`datasets.rs`).
+    pub(crate) catalog: Catalog,
 }
 
 #[derive(Debug, Default)]
@@ -34,7 +37,7 @@ pub(crate) struct Dataset {
     duration: Option<Duration>,
     outcome: Outcome,
     start_delay: Option<Duration>,
-    reimport_key: Option<String>,
+    pub(crate) reimport_key: Option<String>,
     runs: Vec<Run>,
     pub(crate) last_trigger: Option<Instant>,
     pub(crate) last_status: Option<Instant>,
@@ -52,6 +55,7 @@ impl State {
             datasets: BTreeMap::new(),
             faults: FaultQueue::default(),
             counters: Counters::default(),
+            catalog: Catalog::default(),
         }
     }
 
@@ -66,12 +70,25 @@ impl State {
             injected: self.counters.injected,
             triggers_while_running: self.counters.triggers_while_running,
             query_keys: self.counters.query_keys,
+            dataset_api_calls: self.catalog.calls,
+            dataset_api_rate_limited: self.catalog.rate_limited,
+            datasets_created: self.catalog.created,
+            deletions_scheduled: self.catalog.deletions_scheduled,
             datasets: self
                 .datasets
                 .iter()
-                .map(|(id, ds)| (id.to_string(), ds.stats.clone()))
+                .map(|(id, ds)| {
+                    let mut stats = ds.stats.clone();
+                    stats.scheduled_for_deletion_after = self.catalog.deletion_date(id);
+                    (id.to_string(), stats)
+                })
                 .collect(),
         }
+    }
+
+    /// Every dataset known so far (existing or not).
+    pub(crate) fn dataset_ids(&self) -> Vec<Uuid> {
+        self.datasets.keys().copied().collect()
     }
 
     pub(crate) fn set_key(&mut self, key: &str, state: KeyState) {

@@ -189,6 +189,30 @@ impl fmt::Debug for Client {
     }
 }
 
+/// The parts of a client's transport that the dataset management calls (`datasets.rs`) share.
+pub(super) struct Transport<'a> {
+    pub http: &'a reqwest::Client,
+    pub base: &'a reqwest::Url,
+    pub base_key: &'a Arc<str>,
+    pub origin: &'a str,
+    pub api_key: Option<&'a (HeaderValue, Secret)>,
+    pub request_timeout: Duration,
+}
+
+impl Client {
+    /// See [`Transport`].
+    pub(super) fn transport(&self) -> Transport<'_> {
+        Transport {
+            http: &self.inner.http,
+            base: &self.inner.base,
+            base_key: &self.inner.base_key,
+            origin: &self.inner.origin,
+            api_key: self.inner.api_key.as_ref(),
+            request_timeout: self.inner.request_timeout,
+        }
+    }
+}
+
 /// What one HTTP exchange gave.
 struct Exchange {
     status: StatusCode,
@@ -836,7 +860,7 @@ impl Client {
 /// The certificate verification failure in an error's source chain, if that is what failed.
 /// rustls reports it inside (possibly nested) `io::Error`s of the connector, whose `source()`
 /// skips the wrapped error itself, so those are unwrapped with `get_ref`.
-fn certificate_failure(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+pub(super) fn certificate_failure(err: &(dyn std::error::Error + 'static)) -> Option<String> {
     let mut cur = Some(err);
     while let Some(e) = cur {
         if let Some(tls @ rustls::Error::InvalidCertificate(_)) = e.downcast_ref::<rustls::Error>()
@@ -867,7 +891,7 @@ fn shown_base_url(raw: &str) -> String {
 }
 
 /// An error and its sources, joined with ": ", skipping repeats.
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+pub(super) fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cur {

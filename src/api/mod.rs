@@ -6,11 +6,14 @@
 //! - [`secret`]: `Secret`, a credential that never prints.
 //! - [`error`]: `ApiError` (one variant per cause), `ErrorKind`, `Endpoint`.
 //! - [`client`]: `Client`, `ClientConfig`, `RateLimits`, the retry policy.
+//! - [`datasets`]: the dataset management calls (create, get, update, delete, list) and
+//!   `DatasetError`.
 //! - `pacer`, `retry`: pacing slots and backoff / Retry-After timing (internal).
 //!
 //! Deadlines are `tokio::time::Instant`s (convert a `std::time::Instant` with `.into()`).
 
 pub mod client;
+pub mod datasets;
 pub mod error;
 mod pacer;
 mod pacer_file;
@@ -27,6 +30,10 @@ pub use client::{
     Client, ClientConfig, DEFAULT_BASE_URL, DEFAULT_REQUEST_TIMEOUT, REQUEST_TIMEOUT_ENV,
     RateLimits, RetryNotice, STATUS_MARGIN, TRIGGER_MARGIN, check_base_url,
     request_timeout_from_env,
+};
+pub use datasets::{
+    Dataset, DatasetChanges, DatasetError, DatasetOp, DatasetPage, DatasetSummary, Deletion,
+    NewDataset, SchemaMapping,
 };
 pub use error::{ApiError, Endpoint, ErrorKind};
 pub use secret::Secret;

@@ -1,10 +1,13 @@
 //! Provider `woosmap`: its configuration (private key, base URL, with environment fallbacks)
-//! and the dispatch of Terraform operations to `woosmap_dataset_import` (resource.rs) and
-//! `woosmap_dataset_status` (data_source.rs). Everything here speaks engine and `tfplugin`
+//! and the dispatch of Terraform operations to `woosmap_dataset_import` (resource.rs),
+//! `woosmap_dataset_status` (data_source.rs), `woosmap_dataset` (dataset.rs) and the data
+//! sources `woosmap_dataset` / `woosmap_datasets` (datasets_data.rs). Everything here speaks engine and `tfplugin`
 //! values; protobuf stays in `tfplugin`.
 
 pub(crate) mod convert;
 mod data_source;
+mod dataset;
+mod datasets_data;
 mod resource;
 pub mod schema;
 
@@ -148,10 +151,16 @@ impl tfplugin::Provider for WoosmapProvider {
     }
 
     async fn validate_resource_config(&self, req: ValidateRequest) -> Diagnostics {
+        if req.type_name == dataset::DATASET_RESOURCE {
+            return dataset::validate(&req.config);
+        }
         resource::validate(&req.config)
     }
 
     async fn validate_data_resource_config(&self, req: ValidateRequest) -> Diagnostics {
+        if req.type_name != schema::STATUS_DATA_SOURCE {
+            return datasets_data::validate(&req.type_name, &req.config);
+        }
         let mut diags = Diagnostics::new();
         if let Err(d) = convert::dataset_id(&req.config) {
             diags.push(d);
@@ -164,6 +173,7 @@ impl tfplugin::Provider for WoosmapProvider {
         req: tfplugin::ReadResourceRequest,
     ) -> tfplugin::ReadResourceResponse {
         match self.configured() {
+            Ok(c) if req.type_name == dataset::DATASET_RESOURCE => dataset::read(&c, req).await,
             Ok(c) => resource::read(&c, req).await,
             Err(d) => tfplugin::ReadResourceResponse {
                 new_state: Some(req.current_state),
@@ -183,6 +193,9 @@ impl tfplugin::Provider for WoosmapProvider {
             .expect("config lock")
             .as_ref()
             .is_some_and(|c| c.has_private_key);
+        if req.type_name == dataset::DATASET_RESOURCE {
+            return dataset::plan(has_key, req);
+        }
         resource::plan(has_key, req)
     }
 
@@ -190,6 +203,16 @@ impl tfplugin::Provider for WoosmapProvider {
         &self,
         req: tfplugin::ApplyResourceChangeRequest,
     ) -> tfplugin::ApplyResourceChangeResponse {
+        if req.type_name == dataset::DATASET_RESOURCE {
+            return match self.configured() {
+                Ok(c) => dataset::apply(&c, req, self.stop_token()).await,
+                Err(d) => tfplugin::ApplyResourceChangeResponse {
+                    new_state: req.prior_state,
+                    diagnostics: d.into(),
+                    ..Default::default()
+                },
+            };
+        }
         if req.planned_state.is_null() {
             // Destroy: the API has no "un-import"; forgetting is all there is to do.
             return tfplugin::ApplyResourceChangeResponse::default();
@@ -208,6 +231,9 @@ impl tfplugin::Provider for WoosmapProvider {
         &self,
         req: tfplugin::ImportResourceStateRequest,
     ) -> tfplugin::ImportResourceStateResponse {
+        if req.type_name == dataset::DATASET_RESOURCE {
+            return dataset::import(req);
+        }
         resource::import(req)
     }
 
@@ -216,6 +242,12 @@ impl tfplugin::Provider for WoosmapProvider {
         req: tfplugin::ReadDataSourceRequest,
     ) -> tfplugin::ReadDataSourceResponse {
         match self.configured() {
+            Ok(c) if req.type_name == datasets_data::DATASET_DATA_SOURCE => {
+                datasets_data::read_dataset(&c, req).await
+            }
+            Ok(c) if req.type_name == datasets_data::DATASETS_DATA_SOURCE => {
+                datasets_data::read_datasets(&c, req).await
+            }
             Ok(c) => data_source::read(&c, req).await,
             Err(d) => tfplugin::ReadDataSourceResponse {
                 state: req.config,

@@ -168,7 +168,25 @@ pub fn status_data_source() -> Schema {
 pub fn all() -> ProviderSchema {
     ProviderSchema {
         provider: provider(),
-        resources: [(IMPORT_RESOURCE.to_owned(), import_resource())].into(),
-        data_sources: [(STATUS_DATA_SOURCE.to_owned(), status_data_source())].into(),
+        resources: [
+            (IMPORT_RESOURCE.to_owned(), import_resource()),
+            (
+                super::dataset::DATASET_RESOURCE.to_owned(),
+                super::dataset::schema(),
+            ),
+        ]
+        .into(),
+        data_sources: [
+            (STATUS_DATA_SOURCE.to_owned(), status_data_source()),
+            (
+                super::datasets_data::DATASET_DATA_SOURCE.to_owned(),
+                super::datasets_data::dataset_schema(),
+            ),
+            (
+                super::datasets_data::DATASETS_DATA_SOURCE.to_owned(),
+                super::datasets_data::datasets_schema(),
+            ),
+        ]
+        .into(),
     }
 }

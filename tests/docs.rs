@@ -450,6 +450,26 @@ fn docs_embed_the_examples_verbatim() {
             "examples/data-sources/woosmap_dataset_status/data-source.tf",
             "terraform",
         ),
+        (
+            "docs/resources/dataset.md",
+            "examples/resources/woosmap_dataset/resource.tf",
+            "terraform",
+        ),
+        (
+            "docs/resources/dataset.md",
+            "examples/resources/woosmap_dataset/import.sh",
+            "shell",
+        ),
+        (
+            "docs/data-sources/dataset.md",
+            "examples/data-sources/woosmap_dataset/data-source.tf",
+            "terraform",
+        ),
+        (
+            "docs/data-sources/datasets.md",
+            "examples/data-sources/woosmap_datasets/data-source.tf",
+            "terraform",
+        ),
     ];
     for (page, example, lang) in cases {
         let text = read(page);
@@ -556,6 +576,9 @@ fn every_example_validates_and_is_formatted() {
         "examples/provider",
         "examples/resources/woosmap_dataset_import",
         "examples/data-sources/woosmap_dataset_status",
+        "examples/resources/woosmap_dataset",
+        "examples/data-sources/woosmap_dataset",
+        "examples/data-sources/woosmap_datasets",
         "examples/demo",
     ] {
         assert!(names.iter().any(|n| n == must), "{must} missing: {names:?}");

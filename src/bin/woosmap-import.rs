@@ -23,6 +23,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Run(args) => woosmap::cli::run(args).await,
             Command::Status(args) => woosmap::cli::status(args).await,
+            Command::Datasets(args) => woosmap::cli::datasets::datasets(args).await,
             Command::Action => woosmap::action::run().await,
         }
     });

@@ -3,6 +3,7 @@
 //! one exit code. The binary (`src/bin/woosmap-import.rs`) parses and dispatches.
 
 pub mod args;
+pub mod datasets;
 pub mod progress;
 
 use std::io::Write;

@@ -5,6 +5,7 @@
 //!   that `terraform providers schema -json` reports, each in the right section, with the
 //!   type label tfplugindocs would print, starting with the schema's description;
 //! - every page embeds its example files verbatim;
+//! - pages cover the provider, its resources, data sources and actions (`docs/actions`);
 //! - every directory under `examples/` passes `terraform validate` and `terraform fmt -check`;
 //! - the demo configuration applies against the sandbox, converges, and re-imports in place
 //!   when its version changes; the import command of `import.sh` adopts a run against it.
@@ -376,6 +377,7 @@ fn pages(schema: &Json) -> Vec<(String, Json, String, String)> {
     for (kind, dir, label) in [
         ("resource_schemas", "resources", "Resource"),
         ("data_source_schemas", "data-sources", "Data Source"),
+        ("action_schemas", "actions", "Action"),
     ] {
         let all = schema[kind].as_object().expect(kind);
         assert!(!all.is_empty(), "the provider declares no {kind}");
@@ -402,7 +404,7 @@ fn docs_pages_list_exactly_the_schema() {
         check_page(page, &read(page), block, title, page_title);
     }
     // No page for something the provider does not declare.
-    for dir in ["docs/resources", "docs/data-sources"] {
+    for dir in ["docs/resources", "docs/data-sources", "docs/actions"] {
         for entry in std::fs::read_dir(root().join(dir)).unwrap() {
             let rel = format!("{dir}/{}", entry.unwrap().file_name().to_string_lossy());
             assert!(
@@ -468,6 +470,11 @@ fn docs_embed_the_examples_verbatim() {
         (
             "docs/data-sources/datasets.md",
             "examples/data-sources/woosmap_datasets/data-source.tf",
+            "terraform",
+        ),
+        (
+            "docs/actions/dataset_import.md",
+            "examples/actions/woosmap_dataset_import/action.tf",
             "terraform",
         ),
     ];
@@ -579,6 +586,7 @@ fn every_example_validates_and_is_formatted() {
         "examples/resources/woosmap_dataset",
         "examples/data-sources/woosmap_dataset",
         "examples/data-sources/woosmap_datasets",
+        "examples/actions/woosmap_dataset_import",
         "examples/demo",
     ] {
         assert!(names.iter().any(|n| n == must), "{must} missing: {names:?}");

@@ -15,6 +15,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_server(true)
         .build_client(true)
+        // no `connect()` constructors: they need tonic's transport, which we do not compile
+        .build_transport(false)
         .generate_default_stubs(true)
         .compile_fds(fds)?;
     Ok(())

@@ -1,13 +1,15 @@
 //! Provider `woosmap`: its configuration (private key, base URL, with environment fallbacks)
-//! and the dispatch of Terraform operations to `woosmap_dataset_import` (resource.rs),
-//! `woosmap_dataset_status` (data_source.rs), `woosmap_dataset` (dataset.rs) and the data
-//! sources `woosmap_dataset` / `woosmap_datasets` (datasets_data.rs). Everything here speaks engine and `tfplugin`
+//! and the dispatch of Terraform operations to resource `woosmap_dataset_import`
+//! (resource.rs), data source `woosmap_dataset_status` (data_source.rs), action
+//! `woosmap_dataset_import` (import_action.rs), resource `woosmap_dataset` (dataset.rs) and
+//! data sources `woosmap_dataset` / `woosmap_datasets` (datasets_data.rs). Everything here speaks engine and `tfplugin`
 //! values; protobuf stays in `tfplugin`.
 
 pub(crate) mod convert;
 mod data_source;
 mod dataset;
 mod datasets_data;
+mod import_action;
 mod resource;
 pub mod schema;
 
@@ -17,8 +19,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{Client, ClientConfig, RateLimits, Secret};
 use tfplugin::{
-    self, AttrPath, ConfigureProviderRequest, Diagnostic, Diagnostics, ProviderSchema,
-    ValidateRequest, Value,
+    self, ActionProgress, AttrPath, ConfigureProviderRequest, Diagnostic, Diagnostics,
+    InvokeActionRequest, PlanActionRequest, ProviderSchema, ValidateRequest, Value,
 };
 
 /// Default API root.
@@ -55,6 +57,14 @@ impl WoosmapProvider {
                     "Terraform called the woosmap provider before configuring it.",
                 )
             })
+    }
+
+    fn has_private_key(&self) -> bool {
+        self.configured
+            .read()
+            .expect("config lock")
+            .as_ref()
+            .is_some_and(|c| c.has_private_key)
     }
 
     fn stop_token(&self) -> CancellationToken {
@@ -187,16 +197,10 @@ impl tfplugin::Provider for WoosmapProvider {
         &self,
         req: tfplugin::PlanResourceChangeRequest,
     ) -> tfplugin::PlanResourceChangeResponse {
-        let has_key = self
-            .configured
-            .read()
-            .expect("config lock")
-            .as_ref()
-            .is_some_and(|c| c.has_private_key);
         if req.type_name == dataset::DATASET_RESOURCE {
-            return dataset::plan(has_key, req);
+            return dataset::plan(self.has_private_key(), req);
         }
-        resource::plan(has_key, req)
+        resource::plan(self.has_private_key(), req)
     }
 
     async fn apply_resource_change(
@@ -253,6 +257,27 @@ impl tfplugin::Provider for WoosmapProvider {
                 state: req.config,
                 diagnostics: d.into(),
             },
+        }
+    }
+
+    async fn validate_action_config(&self, req: ValidateRequest) -> Diagnostics {
+        import_action::validate(&req.config)
+    }
+
+    async fn plan_action(&self, req: PlanActionRequest) -> Diagnostics {
+        import_action::plan(self.has_private_key(), &req.config)
+    }
+
+    async fn invoke_action(
+        &self,
+        req: InvokeActionRequest,
+        progress: ActionProgress,
+        cancel: CancellationToken,
+    ) -> Diagnostics {
+        // `cancel` is cancelled by tfplugin on StopProvider and when Terraform goes away.
+        match self.configured() {
+            Ok(c) => import_action::invoke(&c, &req.config, progress, cancel).await,
+            Err(d) => d.into(),
         }
     }
 

@@ -99,6 +99,17 @@ fn wait_of(v: &Value) -> bool {
     v.attr("wait").as_bool().unwrap_or(true)
 }
 
+/// The error when an import configured as `config` (resource or action) needs the private
+/// key and the provider has none: only `reimport_key` with `wait = false` works without it.
+pub(super) fn private_key_needed(has_private_key: bool, config: &Value) -> Option<Diagnostic> {
+    let webhook_without_wait =
+        !config.attr("reimport_key").is_null() && config.attr("wait").as_bool() == Some(false);
+    (!has_private_key && !webhook_without_wait).then(|| Diagnostic::error(
+            "No Woosmap private key",
+            "Set private_key in the woosmap provider block or the WOOSMAP_PRIVATE_KEY environment variable: a private key with write permission is needed to trigger imports and read their status (only reimport_key with wait = false works without it).",
+        ))
+}
+
 /// PlanResourceChange.
 pub fn plan(has_private_key: bool, req: PlanResourceChangeRequest) -> PlanResourceChangeResponse {
     let mut resp = PlanResourceChangeResponse {
@@ -122,13 +133,8 @@ pub fn plan(has_private_key: bool, req: PlanResourceChangeRequest) -> PlanResour
     planned.set("reimport_key", Value::Null);
     let fingerprint = key_fingerprint(&req.config);
 
-    let webhook_without_wait = !req.config.attr("reimport_key").is_null()
-        && req.config.attr("wait").as_bool() == Some(false);
-    if !has_private_key && !webhook_without_wait {
-        resp.diagnostics.push(Diagnostic::error(
-            "No Woosmap private key",
-            "Set private_key in the woosmap provider block or the WOOSMAP_PRIVATE_KEY environment variable: a private key with write permission is needed to trigger imports and read their status (only reimport_key with wait = false works without it).",
-        ));
+    if let Some(d) = private_key_needed(has_private_key, &req.config) {
+        resp.diagnostics.push(d);
     }
 
     let prior = &req.prior_state;
@@ -162,16 +168,21 @@ pub fn plan(has_private_key: bool, req: PlanResourceChangeRequest) -> PlanResour
 
 /// Logs engine progress; Terraform shows these lines with TF_LOG and in its log file.
 fn log_events() -> EventSink {
-    EventSink::new(|event| match &event {
+    EventSink::new(log_event)
+}
+
+/// Logs one engine event (error entries as warnings).
+pub(super) fn log_event(event: Event) {
+    match &event {
         Event::Entry { entry, step, .. } if entry.level == "error" => {
             tracing::warn!(dataset_id = %event.dataset_id(), step = %step, "{}", entry.detail);
         }
         _ => tracing::info!(dataset_id = %event.dataset_id(), "{event}"),
-    })
+    }
 }
 
 /// The error entries of a run's failed steps, one per line.
-fn failed_entries(run: &Run) -> String {
+pub(super) fn failed_entries(run: &Run) -> String {
     let lines: Vec<String> = run
         .failed_entries()
         .into_iter()

@@ -1,11 +1,14 @@
-//! The schemas of provider `woosmap`, resource `woosmap_dataset_import` and data source
-//! `woosmap_dataset_status`, with the description of every attribute (the docs pages are
+//! The schemas of provider `woosmap`, resource `woosmap_dataset_import`, data source
+//! `woosmap_dataset_status` and action `woosmap_dataset_import`, with the description of every attribute (the docs pages are
 //! checked against these).
 
 use tfplugin::{AttrType, Attribute, Block, NestedBlock, Nesting, ProviderSchema, Schema};
 
 /// Resource type name.
 pub const IMPORT_RESOURCE: &str = "woosmap_dataset_import";
+/// Action type name (the same name as the resource: actions have their own namespace,
+/// `action.woosmap_dataset_import.NAME`).
+pub const IMPORT_ACTION: &str = "woosmap_dataset_import";
 /// Data source type name.
 pub const STATUS_DATA_SOURCE: &str = "woosmap_dataset_status";
 
@@ -164,6 +167,41 @@ pub fn status_data_source() -> Schema {
     Schema::new(run_attributes(block, false))
 }
 
+/// Action `woosmap_dataset_import`: its `config` block.
+pub fn import_action() -> Schema {
+    Schema::new(
+        Block::new()
+            .description("Triggers an import of a Woosmap dataset and waits for it to finish, showing its progress in the Terraform run. An action keeps no state: run it by hand with `terraform apply -invoke=action.woosmap_dataset_import.NAME` or after a change with a resource's `lifecycle { action_trigger { ... } }`.")
+            .attribute(
+                Attribute::new("dataset_id", AttrType::String)
+                    .required()
+                    .description("Id (UUID) of the dataset to import."),
+            )
+            .attribute(
+                Attribute::new("reimport_key", AttrType::String)
+                    .optional()
+                    .sensitive()
+                    .write_only()
+                    .description("The dataset's reimport key: trigger through the reimport webhook instead of the private key. Write-only, so it may come from an ephemeral variable."),
+            )
+            .attribute(
+                Attribute::new("wait", AttrType::Bool)
+                    .optional()
+                    .description("Wait for the import to finish (default `true`). When false, the action ends once the import is triggered."),
+            )
+            .attribute(
+                Attribute::new("timeout", AttrType::String)
+                    .optional()
+                    .description("Longest wait, as a duration such as `30m` (default) or `1h30m`. The import keeps running on Woosmap's side after a timeout."),
+            )
+            .attribute(
+                Attribute::new("poll_interval", AttrType::String)
+                    .optional()
+                    .description("Time between two status reads, as a duration (default `5s`, the API's limit; shorter values are paced to it)."),
+            ),
+    )
+}
+
 /// Everything the provider declares.
 pub fn all() -> ProviderSchema {
     ProviderSchema {
@@ -188,5 +226,6 @@ pub fn all() -> ProviderSchema {
             ),
         ]
         .into(),
+        actions: [(IMPORT_ACTION.to_owned(), import_action())].into(),
     }
 }

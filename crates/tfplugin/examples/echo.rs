@@ -1,8 +1,10 @@
 //! A complete provider on `tfplugin`, small enough to read in one sitting: provider
 //! `example/echo` with a managed resource `echo_thing` (create, in-place update of `tags`,
 //! replacement when `name` changes, import by id, a computed list of objects, a `timeouts`
-//! block) and a data source `echo_message` that echoes its `input`. Nothing is stored
-//! anywhere: the resource's state is what Terraform keeps.
+//! block), a data source `echo_message` that echoes its `input`, and an action `echo_say`
+//! that reports its `message` as progress `times` times (`terraform apply
+//! -invoke=action.echo_say.NAME`). Nothing is stored anywhere: the resource's state is what
+//! Terraform keeps.
 //!
 //! Build it with `cargo build -p tfplugin --example echo`, point a CLI configuration's
 //! `dev_overrides` for `registry.terraform.io/example/echo` at a folder holding the binary as
@@ -10,9 +12,10 @@
 //! `tests/terraform_example.rs` does exactly that with real Terraform.
 
 use tfplugin::{
-    ApplyResourceChangeRequest, ApplyResourceChangeResponse, AttrPath, AttrType, Attribute, Block,
-    ConfigureProviderRequest, Diagnostics, ImportResourceStateRequest, ImportResourceStateResponse,
-    ImportedResource, NestedBlock, Nesting, PlanResourceChangeRequest, PlanResourceChangeResponse,
+    ActionProgress, ApplyResourceChangeRequest, ApplyResourceChangeResponse, AttrPath, AttrType,
+    Attribute, Block, CancellationToken, ConfigureProviderRequest, Diagnostic, Diagnostics,
+    ImportResourceStateRequest, ImportResourceStateResponse, ImportedResource, InvokeActionRequest,
+    NestedBlock, Nesting, PlanActionRequest, PlanResourceChangeRequest, PlanResourceChangeResponse,
     Provider, ProviderSchema, ReadDataSourceRequest, ReadDataSourceResponse, ReadResourceRequest,
     ReadResourceResponse, Schema, ValidateRequest, Value,
 };
@@ -59,6 +62,9 @@ impl Provider for EchoProvider {
                 Nesting::Single,
                 Block::new().attribute(Attribute::new("create", AttrType::String).optional()),
             ));
+        let say = Block::new()
+            .attribute(Attribute::new("message", AttrType::String).required())
+            .attribute(Attribute::new("times", AttrType::Number).optional());
         let echo = Block::new()
             .attribute(Attribute::new("input", AttrType::String).required())
             .attribute(Attribute::new("output", AttrType::String).computed());
@@ -68,7 +74,42 @@ impl Provider for EchoProvider {
             ),
             resources: [("echo_thing".to_owned(), Schema::new(thing).version(1))].into(),
             data_sources: [("echo_message".to_owned(), Schema::new(echo))].into(),
+            actions: [("echo_say".to_owned(), Schema::new(say))].into(),
         }
+    }
+
+    async fn plan_action(&self, req: PlanActionRequest) -> Diagnostics {
+        let mut d = Diagnostics::new();
+        if let Some(times) = req.config.attr("times").as_i64()
+            && !(1..=10).contains(&times)
+        {
+            d.error_at(
+                AttrPath::attr("times"),
+                "Invalid times",
+                format!("times must be between 1 and 10; got {times}."),
+            );
+        }
+        d
+    }
+
+    async fn invoke_action(
+        &self,
+        req: InvokeActionRequest,
+        progress: ActionProgress,
+        cancel: CancellationToken,
+    ) -> Diagnostics {
+        let message = req.config.attr("message").as_str().unwrap_or_default();
+        let times = req.config.attr("times").as_i64().unwrap_or(2);
+        for i in 1..=times {
+            if cancel.is_cancelled() {
+                return Diagnostic::error("Interrupted", "echo_say was cancelled.").into();
+            }
+            progress.send(format!("say {i}/{times}: {message}"));
+        }
+        if message == "fail" {
+            return Diagnostic::error("Echo failed", "echo_say was asked to fail.").into();
+        }
+        Diagnostics::new()
     }
 
     async fn validate_provider_config(&self, req: ValidateRequest) -> Diagnostics {

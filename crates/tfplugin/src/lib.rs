@@ -13,6 +13,7 @@ pub mod handshake;
 pub mod log;
 pub mod proto;
 pub mod provider;
+mod router;
 pub mod schema;
 mod serve;
 pub mod tls;

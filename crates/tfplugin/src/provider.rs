@@ -5,11 +5,14 @@
 //!
 //! Methods are `async` (written `-> impl Future + Send` so the server can be generic over
 //! `P: Provider` without boxing). Each has a default: validation accepts everything,
-//! upgrade decodes stored JSON with the current schema, and resource operations report
-//! "not supported" errors, so a provider implements only what it declares.
+//! upgrade decodes stored JSON with the current schema, and resource and action operations
+//! report "not supported" errors, so a provider implements only what it declares.
 
 use std::future::Future;
 use std::sync::Arc;
+
+use tokio::sync::mpsc::UnboundedSender;
+pub use tokio_util::sync::CancellationToken;
 
 use super::codec;
 use super::diag::{Diagnostic, Diagnostics};
@@ -153,6 +156,43 @@ pub struct ReadDataSourceResponse {
     pub diagnostics: Diagnostics,
 }
 
+/// `PlanAction`: the action is about to be invoked (by `-invoke` or a trigger); check what
+/// can be checked without side effects. Nothing is recorded: actions have no state.
+#[derive(Debug, Clone)]
+pub struct PlanActionRequest {
+    pub action_type: String,
+    /// The action's `config` block; may contain unknown values.
+    pub config: Value,
+}
+
+/// `InvokeAction`: run the action.
+#[derive(Debug, Clone)]
+pub struct InvokeActionRequest {
+    pub action_type: String,
+    /// The action's `config` block, fully known.
+    pub config: Value,
+}
+
+/// Where an invoked action reports progress: each message becomes one `progress` event, shown
+/// by Terraform as a line under the action (and as `action_progress` in `-json` output).
+/// Cheap to clone; sending never blocks, so it may be called from synchronous callbacks.
+/// Messages sent after Terraform went away are dropped.
+#[derive(Debug, Clone)]
+pub struct ActionProgress(UnboundedSender<String>);
+
+impl ActionProgress {
+    /// A sink and the receiver of its messages (what the gRPC layer and tests read).
+    pub fn channel() -> (ActionProgress, tokio::sync::mpsc::UnboundedReceiver<String>) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        (ActionProgress(tx), rx)
+    }
+
+    /// Reports one progress message.
+    pub fn send(&self, message: impl Into<String>) {
+        let _ = self.0.send(message.into());
+    }
+}
+
 fn unsupported(what: &str, type_name: &str) -> Diagnostics {
     Diagnostic::error(
         format!("Unsupported {what} type"),
@@ -281,6 +321,35 @@ pub trait Provider: Send + Sync + 'static {
                 ..Default::default()
             }
         }
+    }
+
+    /// Checks an action's `config` block (values may be unknown).
+    fn validate_action_config(
+        &self,
+        req: ValidateRequest,
+    ) -> impl Future<Output = Diagnostics> + Send {
+        let _ = req;
+        async { Diagnostics::new() }
+    }
+
+    /// Plans an action invocation: validate without side effects (values may be unknown).
+    fn plan_action(&self, req: PlanActionRequest) -> impl Future<Output = Diagnostics> + Send {
+        let _ = req;
+        async { Diagnostics::new() }
+    }
+
+    /// Runs an action. Report progress through `progress` while it runs; the returned
+    /// diagnostics end the invocation (errors fail the Terraform run). `cancel` is cancelled
+    /// when Terraform is interrupted (`StopProvider`) or stops listening; return promptly
+    /// then, saying what was left running.
+    fn invoke_action(
+        &self,
+        req: InvokeActionRequest,
+        progress: ActionProgress,
+        cancel: CancellationToken,
+    ) -> impl Future<Output = Diagnostics> + Send {
+        let _ = (progress, cancel);
+        async move { unsupported("action", &req.action_type) }
     }
 
     /// Terraform was interrupted (Ctrl-C): cancel work in flight so that pending calls

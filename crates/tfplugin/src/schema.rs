@@ -296,6 +296,10 @@ pub struct ProviderSchema {
     pub provider: Schema,
     pub resources: BTreeMap<String, Schema>,
     pub data_sources: BTreeMap<String, Schema>,
+    /// Actions (protocol 6.10, Terraform 1.14+): operations without state, run with
+    /// `terraform apply -invoke=action.TYPE.NAME` or from a resource's `action_trigger`.
+    /// Their schema describes the `config` block. Older Terraform ignores them.
+    pub actions: BTreeMap<String, Schema>,
 }
 
 #[cfg(test)]

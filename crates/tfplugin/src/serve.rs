@@ -1,25 +1,27 @@
 //! Running a [`Provider`] as a Terraform plugin: environment checks, handshake, TLS,
-//! the tonic server with all services, SIGINT handling, and shutdown.
+//! the HTTP/2 server (hyper) with all gRPC services behind a [`Router`], SIGINT handling,
+//! and shutdown.
 //!
 //! Order matters: the listener is bound before the handshake line is printed; stdout gets
 //! nothing else. `GRPCController/Shutdown` stops accepting, lets in-flight calls finish for
 //! up to a second, then [`serve`] returns (Terraform kills the process after 2 s).
 
+use std::convert::Infallible;
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
-use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::server::Connected;
 use tracing::{debug, error, info};
 
 use super::goplugin::{Broker, Controller, Stdio};
@@ -27,6 +29,7 @@ use super::grpc::ProviderService;
 use super::handshake::{self, HandshakeError};
 use super::proto::{plugin, tfplugin6};
 use super::provider::Provider;
+use super::router::Router;
 use super::tls::{self, TlsError};
 
 /// Largest gRPC message accepted or sent (tonic's default is 4 MiB; schemas and states of
@@ -36,6 +39,8 @@ pub const MAX_MESSAGE_SIZE: usize = 256 * 1024 * 1024;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 /// Tokio worker threads.
 const WORKER_THREADS: usize = 2;
+/// Largest header block accepted (hyper's default is 16 KiB; gRPC metadata stays far below).
+const MAX_HEADER_LIST_SIZE: u32 = 64 * 1024;
 /// How long a TLS handshake may take.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -48,8 +53,6 @@ pub enum ServeError {
     Tls(#[from] TlsError),
     #[error("could not start the async runtime: {0}")]
     Runtime(io::Error),
-    #[error("gRPC server failed: {0}")]
-    Transport(#[from] tonic::transport::Error),
 }
 
 /// Runs `provider` as a Terraform plugin until Terraform shuts it down. The binary's
@@ -107,16 +110,17 @@ pub async fn serve_async<P: Provider>(provider: P) -> Result<(), ServeError> {
     info!(address = %addr, tls = acceptor.is_some(), "Plugin listening");
 
     let shutdown = CancellationToken::new();
-    let incoming = accept_loop(listener, acceptor, shutdown.clone());
-    run_server(service, incoming, shutdown).await
+    let router = services(service, &shutdown).await;
+    run_server(listener, acceptor, router, shutdown).await;
+    Ok(())
 }
 
-/// Serves all services on `incoming` until `shutdown` is cancelled (plus a grace period).
-async fn run_server<P: Provider>(
+/// The five gRPC services behind one [`Router`]: health, tfplugin6 `Provider` and
+/// go-plugin's controller, stdio and broker.
+async fn services<P: Provider>(
     service: ProviderService<P>,
-    incoming: ReceiverStream<Result<Conn, io::Error>>,
-    shutdown: CancellationToken,
-) -> Result<(), ServeError> {
+    shutdown: &CancellationToken,
+) -> Router<Incoming> {
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_service_status("plugin", tonic_health::ServingStatus::Serving)
@@ -124,31 +128,103 @@ async fn run_server<P: Provider>(
     let provider = tfplugin6::provider_server::ProviderServer::new(service)
         .max_decoding_message_size(MAX_MESSAGE_SIZE)
         .max_encoding_message_size(MAX_MESSAGE_SIZE);
-    let server = tonic::transport::Server::builder()
-        .add_service(health_service)
-        .add_service(provider)
-        .add_service(plugin::grpc_controller_server::GrpcControllerServer::new(
+    Router::builder()
+        .add(health_service)
+        .add(provider)
+        .add(plugin::grpc_controller_server::GrpcControllerServer::new(
             Controller {
                 shutdown: shutdown.clone(),
             },
         ))
-        .add_service(plugin::grpc_stdio_server::GrpcStdioServer::new(Stdio {
+        .add(plugin::grpc_stdio_server::GrpcStdioServer::new(Stdio {
             shutdown: shutdown.clone(),
         }))
-        .add_service(plugin::grpc_broker_server::GrpcBrokerServer::new(Broker {
+        .add(plugin::grpc_broker_server::GrpcBrokerServer::new(Broker {
             shutdown: shutdown.clone(),
         }))
-        .serve_with_incoming_shutdown(incoming, shutdown.clone().cancelled_owned());
-    tokio::pin!(server);
-    tokio::select! {
-        result = &mut server => result?,
-        () = async {
-            shutdown.cancelled().await;
-            tokio::time::sleep(SHUTDOWN_GRACE).await;
-        } => debug!("Shutdown grace period over"),
+        .build()
+}
+
+/// Serves `router` on every connection `listener` accepts until `shutdown` is cancelled,
+/// then lets open connections finish their calls for up to [`SHUTDOWN_GRACE`].
+async fn run_server(
+    listener: TcpListener,
+    acceptor: Option<TlsAcceptor>,
+    router: Router<Incoming>,
+    shutdown: CancellationToken,
+) {
+    let mut connections = JoinSet::new();
+    let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    http2.max_header_list_size(MAX_HEADER_LIST_SIZE);
+    let http2 = Arc::new(http2);
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    debug!("accept failed: {e}");
+                    continue;
+                }
+            },
+        };
+        // reap the connections that ended
+        while connections.try_join_next().is_some() {}
+        let _ = stream.set_nodelay(true);
+        let (acceptor, router, http2, shutdown) = (
+            acceptor.clone(),
+            router.clone(),
+            Arc::clone(&http2),
+            shutdown.clone(),
+        );
+        connections.spawn(async move {
+            let conn = match acceptor {
+                None => Conn::Plain(stream),
+                Some(acceptor) => {
+                    let handshake =
+                        tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+                    match handshake.await {
+                        Ok(Ok(tls)) => Conn::Tls(Box::new(tls)),
+                        Ok(Err(e)) => return debug!(peer = %peer, "TLS handshake failed: {e}"),
+                        Err(_) => return debug!(peer = %peer, "TLS handshake timed out"),
+                    }
+                }
+            };
+            serve_connection(conn, &http2, router, &shutdown).await;
+            debug!(peer = %peer, "Connection closed");
+        });
+    }
+    let drained = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(SHUTDOWN_GRACE, drained).await.is_err() {
+        // dropping the set aborts what is left
+        debug!("Shutdown grace period over");
     }
     info!("Plugin stopped");
-    Ok(())
+}
+
+/// HTTP/2 on one connection; at shutdown, sends GOAWAY and lets in-flight calls finish.
+async fn serve_connection(
+    conn: Conn,
+    http2: &hyper::server::conn::http2::Builder<TokioExecutor>,
+    router: Router<Incoming>,
+    shutdown: &CancellationToken,
+) {
+    let service = hyper::service::service_fn(move |req| {
+        let response = router.call(req);
+        async move { Ok::<_, Infallible>(response.await) }
+    });
+    let connection = http2.serve_connection(TokioIo::new(conn), service);
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        () = shutdown.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(e) = result {
+        debug!("HTTP/2 connection error: {e}");
+    }
 }
 
 /// Terraform forwards Ctrl-C as `StopProvider`; the signal itself must not kill us.
@@ -169,65 +245,10 @@ fn ignore_sigint() {
     }
 }
 
-/// Accepts connections (TLS handshakes run concurrently) and hands them to the server.
-fn accept_loop(
-    listener: TcpListener,
-    acceptor: Option<TlsAcceptor>,
-    shutdown: CancellationToken,
-) -> ReceiverStream<Result<Conn, io::Error>> {
-    let (tx, rx) = tokio::sync::mpsc::channel(16);
-    tokio::spawn(async move {
-        loop {
-            let (stream, peer) = tokio::select! {
-                () = shutdown.cancelled() => break,
-                accepted = listener.accept() => match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        debug!("accept failed: {e}");
-                        continue;
-                    }
-                },
-            };
-            let _ = stream.set_nodelay(true);
-            let tx = tx.clone();
-            match acceptor.clone() {
-                None => {
-                    if tx.send(Ok(Conn::Plain(stream, peer))).await.is_err() {
-                        break;
-                    }
-                }
-                Some(acceptor) => {
-                    tokio::spawn(async move {
-                        let handshake =
-                            tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
-                        match handshake.await {
-                            Ok(Ok(tls)) => {
-                                let _ = tx.send(Ok(Conn::Tls(Box::new(tls), peer))).await;
-                            }
-                            Ok(Err(e)) => debug!(peer = %peer, "TLS handshake failed: {e}"),
-                            Err(_) => debug!(peer = %peer, "TLS handshake timed out"),
-                        }
-                    });
-                }
-            }
-        }
-    });
-    ReceiverStream::new(rx)
-}
-
 /// An accepted connection, plaintext or TLS.
 enum Conn {
-    Plain(TcpStream, SocketAddr),
-    Tls(Box<TlsStream<TcpStream>>, SocketAddr),
-}
-
-impl Connected for Conn {
-    type ConnectInfo = SocketAddr;
-    fn connect_info(&self) -> SocketAddr {
-        match self {
-            Conn::Plain(_, a) | Conn::Tls(_, a) => *a,
-        }
-    }
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
 }
 
 impl AsyncRead for Conn {
@@ -237,8 +258,8 @@ impl AsyncRead for Conn {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            Conn::Plain(s, _) => Pin::new(s).poll_read(cx, buf),
-            Conn::Tls(s, _) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -250,8 +271,8 @@ impl AsyncWrite for Conn {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
-            Conn::Plain(s, _) => Pin::new(s).poll_write(cx, buf),
-            Conn::Tls(s, _) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -261,29 +282,29 @@ impl AsyncWrite for Conn {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
-            Conn::Plain(s, _) => Pin::new(s).poll_write_vectored(cx, bufs),
-            Conn::Tls(s, _) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+            Conn::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
 
     fn is_write_vectored(&self) -> bool {
         match self {
-            Conn::Plain(s, _) => s.is_write_vectored(),
-            Conn::Tls(s, _) => s.is_write_vectored(),
+            Conn::Plain(s) => s.is_write_vectored(),
+            Conn::Tls(s) => s.is_write_vectored(),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            Conn::Plain(s, _) => Pin::new(s).poll_flush(cx),
-            Conn::Tls(s, _) => Pin::new(s.as_mut()).poll_flush(cx),
+            Conn::Plain(s) => Pin::new(s).poll_flush(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
-            Conn::Plain(s, _) => Pin::new(s).poll_shutdown(cx),
-            Conn::Tls(s, _) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Conn::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }

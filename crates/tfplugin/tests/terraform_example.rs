@@ -3,7 +3,8 @@
 //!
 //! This test binary is also the plugin: launched by Terraform (magic cookie set) it serves
 //! `EchoProvider`; launched by `cargo test` it drives Terraform through validate, plan,
-//! apply (create, in-place update, replace), import, a no-op plan and destroy, then checks
+//! apply (create, in-place update, replace), import, a no-op plan, destroy and an action
+//! invoked by hand, then checks
 //! the provider's JSON logs came through Terraform's log and that AutoMTLS was used.
 //! Fails, saying what to install, when Terraform is missing (`scripts/setup-tools.sh`).
 //! Terraform's own output (deliberate errors and a deliberate panic among it) goes to a
@@ -152,6 +153,47 @@ fn scenario(tf: &Terraform) {
 
     tf.ok(&["destroy", "-auto-approve", "-no-color"]);
 
+    // an action, invoked by hand: each progress message is printed under it
+    let say = |message: &str, times: i64| {
+        format!(
+            "action \"echo_say\" \"hi\" {{\n  config {{\n    message = \"{message}\"\n    times = {times}\n  }}\n}}\n"
+        )
+    };
+    tf.config(&say("hello", 3));
+    let out = tf.ok(&[
+        "apply",
+        "-auto-approve",
+        "-no-color",
+        "-invoke=action.echo_say.hi",
+    ]);
+    for i in 1..=3 {
+        assert!(out.contains(&format!("say {i}/3: hello")), "{out}");
+    }
+    // plan-time validation and a failing invocation
+    tf.config(&say("hello", 11));
+    let out = tf.run(&[
+        "apply",
+        "-auto-approve",
+        "-no-color",
+        "-invoke=action.echo_say.hi",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("times must be between 1 and 10; got 11."),
+        "{err}"
+    );
+    tf.config(&say("fail", 1));
+    let out = tf.run(&[
+        "apply",
+        "-auto-approve",
+        "-no-color",
+        "-invoke=action.echo_say.hi",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("echo_say was asked to fail."), "{err}");
+
     // a provider panic is reported by Terraform as a plugin crash, with our panic line
     tf.config("data \"echo_message\" \"p\" {\n  input = \"panic\"\n}\n");
     let out = tf.run(&["plan", "-no-color"]);
@@ -175,6 +217,9 @@ fn scenario(tf: &Terraform) {
         "ApplyResourceChange",
         "ImportResourceState",
         "ReadDataSource",
+        "ValidateActionConfig",
+        "PlanAction",
+        "InvokeAction",
     ] {
         assert!(
             log.contains(&format!("tf_rpc={rpc}")),

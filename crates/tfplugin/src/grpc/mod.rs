@@ -1,0 +1,1013 @@
+//! The tfplugin6 `Provider` gRPC service over a [`Provider`]. Every RPC that carries values
+//! takes one path ([`ProviderService::handle`]): look up the typed schema, decode the
+//! request's values, call the provider inside the RPC's span, encode what comes back and
+//! turn [`Diagnostics`] into protobuf diagnostics. Unknown type names and values that do not
+//! fit their schema become error diagnostics, never gRPC errors. `InvokeAction`'s stream is
+//! in [`action`]. RPCs we do not serve (ephemeral resources, lists, state stores, function
+//! calls, moves, identities) answer `Unimplemented` (the generated default stubs).
+
+mod action;
+mod convert;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use std::sync::RwLock;
+
+use tonic::codegen::BoxStream;
+use tonic::{Request, Response, Status};
+use tracing::{Instrument, Span, info_span, trace};
+
+use self::convert::{
+    capabilities, decode, diag_to_pb, diags_to_pb, encode, path_to_pb, schema_to_pb,
+};
+use super::diag::{Diagnostic, Diagnostics};
+use super::proto::tfplugin6 as pb;
+use super::provider::{self as p, CancellationToken, Provider};
+use super::schema::{AttrType, ProviderSchema, Schema};
+use super::value::Value;
+
+/// A schema with its value type, computed once.
+#[derive(Debug)]
+struct Typed {
+    schema: Arc<Schema>,
+    ty: AttrType,
+}
+
+impl Typed {
+    fn new(schema: Schema) -> Typed {
+        let ty = schema.value_type();
+        Typed {
+            schema: Arc::new(schema),
+            ty,
+        }
+    }
+
+    /// Decodes one request value; `what` names it in the error.
+    fn decode(&self, dv: Option<&pb::DynamicValue>, what: &str) -> Result<Value, Diagnostic> {
+        decode(dv, &self.ty, what)
+    }
+
+    /// Encodes one response value after clearing write-only attributes; on failure the
+    /// diagnostic joins `diags` and the result is `None`.
+    fn encode(
+        &self,
+        mut value: Value,
+        what: &str,
+        diags: &mut Diagnostics,
+    ) -> Option<pb::DynamicValue> {
+        self.schema.block.clear_write_only(&mut value);
+        encode(&value, &self.ty, what)
+            .map_err(|d| diags.push(d))
+            .ok()
+    }
+}
+
+/// The provider's schemas, typed, plus the prebuilt `GetProviderSchema` response.
+#[derive(Debug)]
+struct Schemas {
+    provider: Typed,
+    resources: BTreeMap<String, Typed>,
+    data_sources: BTreeMap<String, Typed>,
+    actions: BTreeMap<String, Typed>,
+    response: pb::get_provider_schema::Response,
+}
+
+impl Schemas {
+    fn new(s: ProviderSchema) -> Schemas {
+        let to_pb = |m: &BTreeMap<String, Schema>| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), schema_to_pb(v)))
+                .collect()
+        };
+        let response = pb::get_provider_schema::Response {
+            provider: Some(schema_to_pb(&s.provider)),
+            resource_schemas: to_pb(&s.resources),
+            data_source_schemas: to_pb(&s.data_sources),
+            action_schemas: s
+                .actions
+                .iter()
+                .map(|(k, v)| {
+                    let schema = Some(schema_to_pb(v));
+                    (k.clone(), pb::ActionSchema { schema })
+                })
+                .collect(),
+            server_capabilities: Some(capabilities()),
+            ..Default::default()
+        };
+        let typed = |m: BTreeMap<String, Schema>| {
+            m.into_iter()
+                .map(|(k, v)| (k, Typed::new(v)))
+                .collect::<BTreeMap<_, _>>()
+        };
+        Schemas {
+            provider: Typed::new(s.provider),
+            resources: typed(s.resources),
+            data_sources: typed(s.data_sources),
+            actions: typed(s.actions),
+            response,
+        }
+    }
+}
+
+/// Runs a provider call inside its RPC span, with terraform-plugin-go's
+/// "Received request" / "Served request" trace lines around it.
+trait Traced: Future + Sized {
+    async fn traced(self, span: Span) -> Self::Output {
+        async move {
+            trace!("Received request");
+            let out = self.await;
+            trace!("Served request");
+            out
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+impl<F: Future> Traced for F {}
+
+/// A protobuf response with a `diagnostics` field.
+trait Diagnosed: Default {
+    fn set_diagnostics(&mut self, diagnostics: Vec<pb::Diagnostic>);
+
+    /// The empty response carrying one error.
+    fn failed(d: Diagnostic) -> Self {
+        let mut resp = Self::default();
+        resp.set_diagnostics(vec![diag_to_pb(d)]);
+        resp
+    }
+}
+
+macro_rules! diagnosed {
+    ($($rpc:ident),* $(,)?) => {
+        $(impl Diagnosed for pb::$rpc::Response {
+            fn set_diagnostics(&mut self, diagnostics: Vec<pb::Diagnostic>) {
+                self.diagnostics = diagnostics;
+            }
+        })*
+    };
+}
+
+diagnosed!(
+    validate_provider_config,
+    validate_resource_config,
+    validate_data_resource_config,
+    upgrade_resource_state,
+    configure_provider,
+    read_resource,
+    plan_resource_change,
+    apply_resource_change,
+    import_resource_state,
+    read_data_source,
+    validate_action_config,
+    plan_action,
+);
+
+fn unknown_type(kind: &str, type_name: &str) -> Diagnostic {
+    Diagnostic::error(
+        format!("Unknown {kind} type"),
+        format!("This provider has no {kind} type {type_name:?}."),
+    )
+}
+
+/// The gRPC service. Generic over the provider so calls are static.
+pub struct ProviderService<P> {
+    provider: Arc<P>,
+    schemas: Arc<Schemas>,
+    /// Parent of every action invocation's cancellation token; `StopProvider` cancels it
+    /// and puts a fresh one in its place for invocations that start afterwards.
+    stop: RwLock<CancellationToken>,
+}
+
+impl<P: Provider> ProviderService<P> {
+    /// Wraps `provider`, computing and caching its schemas.
+    pub fn new(provider: Arc<P>) -> ProviderService<P> {
+        let schemas = Arc::new(Schemas::new(provider.get_schema()));
+        ProviderService {
+            provider,
+            schemas,
+            stop: RwLock::default(),
+        }
+    }
+
+    fn action(&self, type_name: &str) -> Result<&Typed, Diagnostic> {
+        self.schemas
+            .actions
+            .get(type_name)
+            .ok_or_else(|| unknown_type("action", type_name))
+    }
+
+    fn provider_schema(&self) -> Result<&Typed, Diagnostic> {
+        Ok(&self.schemas.provider)
+    }
+
+    fn resource(&self, type_name: &str) -> Result<&Typed, Diagnostic> {
+        self.schemas
+            .resources
+            .get(type_name)
+            .ok_or_else(|| unknown_type("resource", type_name))
+    }
+
+    fn data_source(&self, type_name: &str) -> Result<&Typed, Diagnostic> {
+        self.schemas
+            .data_sources
+            .get(type_name)
+            .ok_or_else(|| unknown_type("data source", type_name))
+    }
+
+    /// The one path of every value-carrying RPC: with the typed `schema`, `call` decodes the
+    /// request's values and starts the provider call (a decoding error answers at once);
+    /// the call runs traced in `span`; `respond` encodes its output into the response and
+    /// returns the diagnostics to attach.
+    async fn handle<'a, Resp, Fut>(
+        &self,
+        schema: Result<&'a Typed, Diagnostic>,
+        span: Span,
+        call: impl FnOnce(&'a Typed) -> Result<Fut, Diagnostic>,
+        respond: impl FnOnce(Fut::Output, &'a Typed) -> (Resp, Diagnostics),
+    ) -> Result<Response<Resp>, Status>
+    where
+        Resp: Diagnosed,
+        Fut: Future,
+    {
+        let started = schema.and_then(|typed| call(typed).map(|fut| (typed, fut)));
+        let (typed, fut) = match started {
+            Ok(started) => started,
+            Err(d) => return Ok(Response::new(Resp::failed(d))),
+        };
+        let out = fut.traced(span).await;
+        let (mut resp, diags) = respond(out, typed);
+        resp.set_diagnostics(diags_to_pb(diags));
+        Ok(Response::new(resp))
+    }
+}
+
+/// Responses whose only content is diagnostics.
+fn only_diagnostics<Resp: Default>(diags: Diagnostics, _: &Typed) -> (Resp, Diagnostics) {
+    (Resp::default(), diags)
+}
+
+/// `UpgradeResourceState`'s stored JSON, or why it cannot be read.
+fn raw_state_json(raw: Option<pb::RawState>) -> Result<serde_json::Value, Diagnostic> {
+    let raw = raw.unwrap_or_default();
+    if raw.json.is_empty() && !raw.flatmap.is_empty() {
+        return Err(Diagnostic::error(
+            "Unsupported state format",
+            "The stored state uses the legacy flatmap format, which this provider cannot read.",
+        ));
+    }
+    if raw.json.is_empty() {
+        return Ok(serde_json::Value::Null);
+    }
+    serde_json::from_slice(&raw.json).map_err(|e| {
+        Diagnostic::error(
+            "Invalid stored state",
+            format!("The stored state is not valid JSON: {e}."),
+        )
+    })
+}
+
+#[tonic::async_trait]
+impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
+    async fn get_metadata(
+        &self,
+        _request: Request<pb::get_metadata::Request>,
+    ) -> Result<Response<pb::get_metadata::Response>, Status> {
+        use pb::get_metadata::{ActionMetadata, DataSourceMetadata, ResourceMetadata};
+        trace!(tf_rpc = "GetMetadata", "Served request");
+        let names = |m: &BTreeMap<String, Typed>| m.keys().cloned().collect::<Vec<_>>();
+        Ok(Response::new(pb::get_metadata::Response {
+            server_capabilities: Some(capabilities()),
+            resources: names(&self.schemas.resources)
+                .into_iter()
+                .map(|type_name| ResourceMetadata { type_name })
+                .collect(),
+            data_sources: names(&self.schemas.data_sources)
+                .into_iter()
+                .map(|type_name| DataSourceMetadata { type_name })
+                .collect(),
+            actions: names(&self.schemas.actions)
+                .into_iter()
+                .map(|type_name| ActionMetadata { type_name })
+                .collect(),
+            ..Default::default()
+        }))
+    }
+
+    async fn get_provider_schema(
+        &self,
+        _request: Request<pb::get_provider_schema::Request>,
+    ) -> Result<Response<pb::get_provider_schema::Response>, Status> {
+        trace!(tf_rpc = "GetProviderSchema", "Served request");
+        Ok(Response::new(self.schemas.response.clone()))
+    }
+
+    async fn get_resource_identity_schemas(
+        &self,
+        _request: Request<pb::get_resource_identity_schemas::Request>,
+    ) -> Result<Response<pb::get_resource_identity_schemas::Response>, Status> {
+        trace!(
+            tf_rpc = "GetResourceIdentitySchemas",
+            "Served request (no identities)"
+        );
+        Ok(Response::new(Default::default()))
+    }
+
+    async fn get_functions(
+        &self,
+        _request: Request<pb::get_functions::Request>,
+    ) -> Result<Response<pb::get_functions::Response>, Status> {
+        trace!(tf_rpc = "GetFunctions", "Served request (no functions)");
+        Ok(Response::new(Default::default()))
+    }
+
+    async fn validate_provider_config(
+        &self,
+        request: Request<pb::validate_provider_config::Request>,
+    ) -> Result<Response<pb::validate_provider_config::Response>, Status> {
+        let req = request.into_inner();
+        let span = info_span!("rpc", tf_rpc = "ValidateProviderConfig");
+        let call = |t: &Typed| {
+            let config = t.decode(req.config.as_ref(), "provider configuration")?;
+            Ok(self.provider.validate_provider_config(p::ValidateRequest {
+                type_name: String::new(),
+                config,
+            }))
+        };
+        self.handle(self.provider_schema(), span, call, only_diagnostics)
+            .await
+    }
+
+    async fn validate_resource_config(
+        &self,
+        request: Request<pb::validate_resource_config::Request>,
+    ) -> Result<Response<pb::validate_resource_config::Response>, Status> {
+        let req = request.into_inner();
+        let span =
+            info_span!("rpc", tf_rpc = "ValidateResourceConfig", tf_resource_type = %req.type_name);
+        let call = |t: &Typed| {
+            let config = t.decode(req.config.as_ref(), "configuration")?;
+            Ok(self.provider.validate_resource_config(p::ValidateRequest {
+                type_name: req.type_name.clone(),
+                config,
+            }))
+        };
+        self.handle(self.resource(&req.type_name), span, call, only_diagnostics)
+            .await
+    }
+
+    async fn validate_data_resource_config(
+        &self,
+        request: Request<pb::validate_data_resource_config::Request>,
+    ) -> Result<Response<pb::validate_data_resource_config::Response>, Status> {
+        let req = request.into_inner();
+        let span = info_span!("rpc", tf_rpc = "ValidateDataResourceConfig", tf_data_source_type = %req.type_name);
+        let call = |t: &Typed| {
+            let config = t.decode(req.config.as_ref(), "configuration")?;
+            Ok(self
+                .provider
+                .validate_data_resource_config(p::ValidateRequest {
+                    type_name: req.type_name.clone(),
+                    config,
+                }))
+        };
+        self.handle(
+            self.data_source(&req.type_name),
+            span,
+            call,
+            only_diagnostics,
+        )
+        .await
+    }
+
+    async fn upgrade_resource_state(
+        &self,
+        request: Request<pb::upgrade_resource_state::Request>,
+    ) -> Result<Response<pb::upgrade_resource_state::Response>, Status> {
+        let req = request.into_inner();
+        let span =
+            info_span!("rpc", tf_rpc = "UpgradeResourceState", tf_resource_type = %req.type_name);
+        let call = |t: &Typed| {
+            Ok(self
+                .provider
+                .upgrade_resource_state(p::UpgradeResourceStateRequest {
+                    raw_state: raw_state_json(req.raw_state)?,
+                    type_name: req.type_name.clone(),
+                    version: req.version,
+                    schema: t.schema.clone(),
+                }))
+        };
+        let respond = |out: p::UpgradeResourceStateResponse, t: &Typed| {
+            let mut diags = out.diagnostics;
+            let upgraded_state = t.encode(out.state, "upgraded state", &mut diags);
+            (
+                pb::upgrade_resource_state::Response {
+                    upgraded_state,
+                    ..Default::default()
+                },
+                diags,
+            )
+        };
+        self.handle(self.resource(&req.type_name), span, call, respond)
+            .await
+    }
+
+    async fn configure_provider(
+        &self,
+        request: Request<pb::configure_provider::Request>,
+    ) -> Result<Response<pb::configure_provider::Response>, Status> {
+        let req = request.into_inner();
+        let span = info_span!("rpc", tf_rpc = "ConfigureProvider");
+        let call = |t: &Typed| {
+            let config = t.decode(req.config.as_ref(), "provider configuration")?;
+            Ok(self
+                .provider
+                .configure_provider(p::ConfigureProviderRequest {
+                    terraform_version: req.terraform_version,
+                    config,
+                }))
+        };
+        self.handle(self.provider_schema(), span, call, only_diagnostics)
+            .await
+    }
+
+    async fn read_resource(
+        &self,
+        request: Request<pb::read_resource::Request>,
+    ) -> Result<Response<pb::read_resource::Response>, Status> {
+        let req = request.into_inner();
+        let span = info_span!("rpc", tf_rpc = "ReadResource", tf_resource_type = %req.type_name);
+        let call = |t: &Typed| {
+            Ok(self.provider.read_resource(p::ReadResourceRequest {
+                current_state: t.decode(req.current_state.as_ref(), "current state")?,
+                type_name: req.type_name.clone(),
+                private: req.private.clone(),
+            }))
+        };
+        let respond = |out: p::ReadResourceResponse, t: &Typed| {
+            let mut diags = out.diagnostics;
+            let (new_state, private) = match out.new_state {
+                Some(state) => match t.encode(state, "refreshed state", &mut diags) {
+                    Some(dv) => (Some(dv), out.private),
+                    None => (req.current_state.clone(), req.private.clone()),
+                },
+                // an error without a state must not look like "the object is gone"
+                None if diags.has_errors() => (req.current_state.clone(), req.private.clone()),
+                None => (encode(&Value::Null, &t.ty, "state").ok(), Vec::new()),
+            };
+            let resp = pb::read_resource::Response {
+                new_state,
+                private,
+                ..Default::default()
+            };
+            (resp, diags)
+        };
+        self.handle(self.resource(&req.type_name), span, call, respond)
+            .await
+    }
+
+    async fn plan_resource_change(
+        &self,
+        request: Request<pb::plan_resource_change::Request>,
+    ) -> Result<Response<pb::plan_resource_change::Response>, Status> {
+        let req = request.into_inner();
+        let span =
+            info_span!("rpc", tf_rpc = "PlanResourceChange", tf_resource_type = %req.type_name);
+        let call = |t: &Typed| {
+            Ok(self
+                .provider
+                .plan_resource_change(p::PlanResourceChangeRequest {
+                    prior_state: t.decode(req.prior_state.as_ref(), "prior state")?,
+                    proposed_new_state: t
+                        .decode(req.proposed_new_state.as_ref(), "proposed new state")?,
+                    config: t.decode(req.config.as_ref(), "configuration")?,
+                    type_name: req.type_name.clone(),
+                    prior_private: req.prior_private,
+                }))
+        };
+        let respond = |out: p::PlanResourceChangeResponse, t: &Typed| {
+            let mut diags = out.diagnostics;
+            let resp = pb::plan_resource_change::Response {
+                planned_state: t.encode(out.planned_state, "planned state", &mut diags),
+                requires_replace: out.requires_replace.iter().map(path_to_pb).collect(),
+                planned_private: out.planned_private,
+                ..Default::default()
+            };
+            (resp, diags)
+        };
+        self.handle(self.resource(&req.type_name), span, call, respond)
+            .await
+    }
+
+    async fn apply_resource_change(
+        &self,
+        request: Request<pb::apply_resource_change::Request>,
+    ) -> Result<Response<pb::apply_resource_change::Response>, Status> {
+        let req = request.into_inner();
+        let span =
+            info_span!("rpc", tf_rpc = "ApplyResourceChange", tf_resource_type = %req.type_name);
+        let call = |t: &Typed| {
+            Ok(self
+                .provider
+                .apply_resource_change(p::ApplyResourceChangeRequest {
+                    prior_state: t.decode(req.prior_state.as_ref(), "prior state")?,
+                    planned_state: t.decode(req.planned_state.as_ref(), "planned state")?,
+                    config: t.decode(req.config.as_ref(), "configuration")?,
+                    type_name: req.type_name.clone(),
+                    planned_private: req.planned_private,
+                }))
+        };
+        let respond = |out: p::ApplyResourceChangeResponse, t: &Typed| {
+            let mut diags = out.diagnostics;
+            // a state that does not fit the schema keeps the prior state
+            let new_state = t
+                .encode(out.new_state, "new state", &mut diags)
+                .or_else(|| req.prior_state.clone());
+            let resp = pb::apply_resource_change::Response {
+                new_state,
+                private: out.private,
+                ..Default::default()
+            };
+            (resp, diags)
+        };
+        self.handle(self.resource(&req.type_name), span, call, respond)
+            .await
+    }
+
+    async fn import_resource_state(
+        &self,
+        request: Request<pb::import_resource_state::Request>,
+    ) -> Result<Response<pb::import_resource_state::Response>, Status> {
+        let req = request.into_inner();
+        let span =
+            info_span!("rpc", tf_rpc = "ImportResourceState", tf_resource_type = %req.type_name);
+        let call = |_: &Typed| {
+            Ok(self
+                .provider
+                .import_resource_state(p::ImportResourceStateRequest {
+                    type_name: req.type_name.clone(),
+                    id: req.id,
+                }))
+        };
+        let respond = |out: p::ImportResourceStateResponse, _: &Typed| {
+            let mut diags = out.diagnostics;
+            let mut imported_resources = Vec::new();
+            for r in out.imported {
+                // an import may return resources of other types than the one asked for
+                let state = match self.resource(&r.type_name) {
+                    Ok(t) => t.encode(r.state, "imported state", &mut diags),
+                    Err(d) => {
+                        diags.push(d);
+                        None
+                    }
+                };
+                if let Some(state) = state {
+                    imported_resources.push(pb::import_resource_state::ImportedResource {
+                        type_name: r.type_name,
+                        state: Some(state),
+                        private: r.private,
+                        identity: None,
+                    });
+                }
+            }
+            let resp = pb::import_resource_state::Response {
+                imported_resources,
+                ..Default::default()
+            };
+            (resp, diags)
+        };
+        self.handle(self.resource(&req.type_name), span, call, respond)
+            .await
+    }
+
+    async fn read_data_source(
+        &self,
+        request: Request<pb::read_data_source::Request>,
+    ) -> Result<Response<pb::read_data_source::Response>, Status> {
+        let req = request.into_inner();
+        let span =
+            info_span!("rpc", tf_rpc = "ReadDataSource", tf_data_source_type = %req.type_name);
+        let call = |t: &Typed| {
+            Ok(self.provider.read_data_source(p::ReadDataSourceRequest {
+                config: t.decode(req.config.as_ref(), "configuration")?,
+                type_name: req.type_name.clone(),
+            }))
+        };
+        let respond = |out: p::ReadDataSourceResponse, t: &Typed| {
+            let mut diags = out.diagnostics;
+            let resp = pb::read_data_source::Response {
+                state: t.encode(out.state, "data source state", &mut diags),
+                ..Default::default()
+            };
+            (resp, diags)
+        };
+        self.handle(self.data_source(&req.type_name), span, call, respond)
+            .await
+    }
+
+    async fn validate_action_config(
+        &self,
+        request: Request<pb::validate_action_config::Request>,
+    ) -> Result<Response<pb::validate_action_config::Response>, Status> {
+        let req = request.into_inner();
+        let span =
+            info_span!("rpc", tf_rpc = "ValidateActionConfig", tf_action_type = %req.type_name);
+        let call = |t: &Typed| {
+            let config = t.decode(req.config.as_ref(), "configuration")?;
+            Ok(self.provider.validate_action_config(p::ValidateRequest {
+                type_name: req.type_name.clone(),
+                config,
+            }))
+        };
+        self.handle(self.action(&req.type_name), span, call, only_diagnostics)
+            .await
+    }
+
+    async fn plan_action(
+        &self,
+        request: Request<pb::plan_action::Request>,
+    ) -> Result<Response<pb::plan_action::Response>, Status> {
+        let req = request.into_inner();
+        let span = info_span!("rpc", tf_rpc = "PlanAction", tf_action_type = %req.action_type);
+        let call = |t: &Typed| {
+            Ok(self.provider.plan_action(p::PlanActionRequest {
+                config: t.decode(req.config.as_ref(), "configuration")?,
+                action_type: req.action_type.clone(),
+            }))
+        };
+        self.handle(self.action(&req.action_type), span, call, only_diagnostics)
+            .await
+    }
+
+    async fn invoke_action(
+        &self,
+        request: Request<pb::invoke_action::Request>,
+    ) -> Result<Response<BoxStream<pb::invoke_action::Event>>, Status> {
+        let req = request.into_inner();
+        let span = info_span!("rpc", tf_rpc = "InvokeAction", tf_action_type = %req.action_type);
+        let decoded = self
+            .action(&req.action_type)
+            .and_then(|t| t.decode(req.config.as_ref(), "configuration"));
+        let stream = match decoded {
+            Err(d) => action::failed(d),
+            Ok(config) => {
+                let cancel = self.stop.read().expect("stop lock").child_token();
+                let invocation = p::InvokeActionRequest {
+                    action_type: req.action_type,
+                    config,
+                };
+                action::invoke(Arc::clone(&self.provider), invocation, cancel, span)
+            }
+        };
+        Ok(Response::new(stream))
+    }
+
+    async fn stop_provider(
+        &self,
+        _request: Request<pb::stop_provider::Request>,
+    ) -> Result<Response<pb::stop_provider::Response>, Status> {
+        {
+            let mut stop = self.stop.write().expect("stop lock");
+            stop.cancel();
+            *stop = CancellationToken::new();
+        }
+        let result = self
+            .provider
+            .stop_provider()
+            .traced(info_span!("rpc", tf_rpc = "StopProvider"))
+            .await;
+        Ok(Response::new(pb::stop_provider::Response {
+            error: result.err().unwrap_or_default(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec;
+    use crate::diag::AttrPath;
+    use crate::schema::{Attribute, Block};
+    use pb::provider_server::Provider as _;
+
+    /// One resource `t_r` with `id` (computed) and `name` (required), and one action `t_a`
+    /// with `mode`: "ok" sends two messages and warns, "wait" sends one and waits for
+    /// cancellation, then reports it on `cancelled` and fails.
+    struct Fake {
+        cancelled: tokio::sync::mpsc::UnboundedSender<()>,
+    }
+
+    impl Provider for Fake {
+        fn get_schema(&self) -> ProviderSchema {
+            let block = Block::new()
+                .attribute(Attribute::new("id", AttrType::String).computed())
+                .attribute(Attribute::new("name", AttrType::String).required());
+            let action =
+                Block::new().attribute(Attribute::new("mode", AttrType::String).required());
+            ProviderSchema {
+                resources: [("t_r".to_owned(), Schema::new(block))].into(),
+                actions: [("t_a".to_owned(), Schema::new(action))].into(),
+                ..Default::default()
+            }
+        }
+
+        async fn invoke_action(
+            &self,
+            req: p::InvokeActionRequest,
+            progress: p::ActionProgress,
+            cancel: CancellationToken,
+        ) -> Diagnostics {
+            if req.config.attr("mode").as_str() == Some("ok") {
+                progress.send("one");
+                progress.send("two");
+                return Diagnostic::warning("done", "").into();
+            }
+            progress.send("waiting");
+            cancel.cancelled().await;
+            let _ = self.cancelled.send(());
+            Diagnostic::error("cancelled", "").into()
+        }
+
+        async fn read_resource(&self, req: p::ReadResourceRequest) -> p::ReadResourceResponse {
+            let mut resp = p::ReadResourceResponse::default();
+            match req.current_state.attr("name").as_str() {
+                Some("fail") => resp.diagnostics.error("boom", ""),
+                Some("gone") => {}
+                Some("bad") => resp.new_state = Some(Value::object([("name", Value::int(1))])),
+                _ => resp.new_state = Some(req.current_state),
+            }
+            resp
+        }
+    }
+
+    fn service() -> ProviderService<Fake> {
+        service_with(tokio::sync::mpsc::unbounded_channel().0)
+    }
+
+    fn service_with(cancelled: tokio::sync::mpsc::UnboundedSender<()>) -> ProviderService<Fake> {
+        ProviderService::new(Arc::new(Fake { cancelled }))
+    }
+
+    async fn invoke(
+        service: &ProviderService<Fake>,
+        action: &str,
+        mode: &str,
+    ) -> BoxStream<pb::invoke_action::Event> {
+        let ty = AttrType::object([("mode", AttrType::String)]);
+        let config = Value::object([("mode", Value::from(mode))]);
+        service
+            .invoke_action(Request::new(pb::invoke_action::Request {
+                action_type: action.into(),
+                config: Some(pb::DynamicValue {
+                    msgpack: codec::to_msgpack(&config, &ty).unwrap(),
+                    json: Vec::new(),
+                }),
+                client_capabilities: None,
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
+    /// "progress:MESSAGE" or "completed:SUMMARY,SUMMARY".
+    fn describe(event: pb::invoke_action::Event) -> String {
+        use pb::invoke_action::event::Type;
+        match event.r#type.unwrap() {
+            Type::Progress(p) => format!("progress:{}", p.message),
+            Type::Completed(c) => {
+                let summaries: Vec<_> = c.diagnostics.into_iter().map(|d| d.summary).collect();
+                format!("completed:{}", summaries.join(","))
+            }
+        }
+    }
+
+    async fn events(stream: BoxStream<pb::invoke_action::Event>) -> Vec<String> {
+        use tokio_stream::StreamExt;
+        stream.map(|e| describe(e.unwrap())).collect().await
+    }
+
+    fn state(name: &str) -> pb::DynamicValue {
+        let ty = AttrType::object([("id", AttrType::String), ("name", AttrType::String)]);
+        let v = Value::object([("id", Value::from("x")), ("name", Value::from(name))]);
+        pb::DynamicValue {
+            msgpack: codec::to_msgpack(&v, &ty).unwrap(),
+            json: Vec::new(),
+        }
+    }
+
+    async fn read(name: &str) -> pb::read_resource::Response {
+        service()
+            .read_resource(Request::new(pb::read_resource::Request {
+                type_name: "t_r".into(),
+                current_state: Some(state(name)),
+                private: b"p".to_vec(),
+                ..Default::default()
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn schema_response() {
+        let resp = rt()
+            .block_on(service().get_provider_schema(Request::new(Default::default())))
+            .unwrap()
+            .into_inner();
+        let attrs = &resp.resource_schemas["t_r"]
+            .block
+            .as_ref()
+            .unwrap()
+            .attributes;
+        assert_eq!(attrs[0].name, "id");
+        assert_eq!(attrs[0].r#type, br#""string""#);
+        assert!(attrs[0].computed && attrs[1].required);
+        assert!(!resp.server_capabilities.unwrap().plan_destroy);
+    }
+
+    #[test]
+    fn read_outcomes() {
+        rt().block_on(async {
+            let ok = read("keep").await;
+            assert_eq!(ok.new_state, Some(state("keep")));
+            assert!(ok.diagnostics.is_empty());
+
+            // an error without a state keeps the current state
+            let failed = read("fail").await;
+            assert_eq!(failed.new_state, Some(state("fail")));
+            assert_eq!(failed.private, b"p");
+            assert_eq!(failed.diagnostics[0].summary, "boom");
+
+            // no state, no error: gone (msgpack nil)
+            let gone = read("gone").await;
+            assert_eq!(gone.new_state.unwrap().msgpack, [0xc0]);
+
+            // a value that does not fit the schema is reported at its path
+            let bad = read("bad").await;
+            assert_eq!(bad.new_state, Some(state("bad")));
+            let d = &bad.diagnostics[0];
+            assert_eq!(d.summary, "Provider produced an invalid value");
+            assert_eq!(d.attribute, Some(path_to_pb(&AttrPath::attr("name"))));
+        });
+    }
+
+    #[test]
+    fn unknown_type_and_unimplemented_defaults_are_diagnostics() {
+        rt().block_on(async {
+            let resp = service()
+                .plan_resource_change(Request::new(pb::plan_resource_change::Request {
+                    type_name: "nope".into(),
+                    ..Default::default()
+                }))
+                .await
+                .unwrap()
+                .into_inner();
+            assert_eq!(resp.diagnostics[0].summary, "Unknown resource type");
+
+            let resp = service()
+                .apply_resource_change(Request::new(pb::apply_resource_change::Request {
+                    type_name: "t_r".into(),
+                    prior_state: Some(state("a")),
+                    ..Default::default()
+                }))
+                .await
+                .unwrap()
+                .into_inner();
+            assert_eq!(resp.diagnostics[0].summary, "Unsupported resource type");
+            assert_eq!(resp.new_state, Some(state("a")));
+        });
+    }
+
+    #[test]
+    fn upgrade_decodes_json_with_current_schema() {
+        let resp = rt()
+            .block_on(service().upgrade_resource_state(Request::new(
+                pb::upgrade_resource_state::Request {
+                    type_name: "t_r".into(),
+                    version: 0,
+                    raw_state: Some(pb::RawState {
+                        json: br#"{"id":"x","name":"n","removed":true}"#.to_vec(),
+                        flatmap: Default::default(),
+                    }),
+                },
+            )))
+            .unwrap()
+            .into_inner();
+        assert!(resp.diagnostics.is_empty());
+        assert_eq!(resp.upgraded_state, Some(state("n")));
+    }
+
+    #[test]
+    fn undecodable_values_and_legacy_state_answer_with_a_diagnostic() {
+        rt().block_on(async {
+            let resp = service()
+                .validate_resource_config(Request::new(pb::validate_resource_config::Request {
+                    type_name: "t_r".into(),
+                    config: Some(pb::DynamicValue {
+                        msgpack: vec![0xa1, b'a'], // the string "a", not an object
+                        json: Vec::new(),
+                    }),
+                    ..Default::default()
+                }))
+                .await
+                .unwrap()
+                .into_inner();
+            assert_eq!(resp.diagnostics.len(), 1);
+            assert_eq!(resp.diagnostics[0].summary, "Invalid value from Terraform");
+            assert!(resp.diagnostics[0].detail.contains("configuration"));
+
+            let resp = service()
+                .upgrade_resource_state(Request::new(pb::upgrade_resource_state::Request {
+                    type_name: "t_r".into(),
+                    version: 0,
+                    raw_state: Some(pb::RawState {
+                        json: Vec::new(),
+                        flatmap: [("id".to_owned(), "x".to_owned())].into(),
+                    }),
+                }))
+                .await
+                .unwrap()
+                .into_inner();
+            assert_eq!(resp.diagnostics[0].summary, "Unsupported state format");
+            assert_eq!(resp.upgraded_state, None);
+        });
+    }
+
+    #[test]
+    fn actions_are_listed_and_their_schemas_served() {
+        rt().block_on(async {
+            let svc = service();
+            let meta = svc
+                .get_metadata(Request::new(Default::default()))
+                .await
+                .unwrap()
+                .into_inner();
+            assert_eq!(meta.actions[0].type_name, "t_a");
+            let schema = svc
+                .get_provider_schema(Request::new(Default::default()))
+                .await
+                .unwrap()
+                .into_inner();
+            let block = schema.action_schemas["t_a"].schema.as_ref().unwrap();
+            assert_eq!(block.block.as_ref().unwrap().attributes[0].name, "mode");
+        });
+    }
+
+    #[test]
+    fn invoke_streams_progress_then_one_completed_event() {
+        rt().block_on(async {
+            let svc = service();
+            assert_eq!(
+                events(invoke(&svc, "t_a", "ok").await).await,
+                ["progress:one", "progress:two", "completed:done"]
+            );
+            // an unknown action still ends with a completed event
+            assert_eq!(
+                events(invoke(&svc, "nope", "ok").await).await,
+                ["completed:Unknown action type"]
+            );
+        });
+    }
+
+    #[test]
+    fn stop_provider_cancels_invocations_in_flight_only() {
+        use tokio_stream::StreamExt;
+        rt().block_on(async {
+            let svc = service();
+            let mut stream = invoke(&svc, "t_a", "wait").await;
+            let first = describe(stream.next().await.unwrap().unwrap());
+            assert_eq!(first, "progress:waiting");
+            svc.stop_provider(Request::new(Default::default()))
+                .await
+                .unwrap();
+            assert_eq!(events(stream).await, ["completed:cancelled"]);
+            // invocations after the stop are not cancelled by it
+            assert_eq!(
+                events(invoke(&svc, "t_a", "ok").await).await,
+                ["progress:one", "progress:two", "completed:done"]
+            );
+        });
+    }
+
+    #[test]
+    fn dropping_the_stream_cancels_the_invocation() {
+        use tokio_stream::StreamExt;
+        rt().block_on(async {
+            let (tx, mut cancelled) = tokio::sync::mpsc::unbounded_channel();
+            let svc = service_with(tx);
+            let mut stream = invoke(&svc, "t_a", "wait").await;
+            let first = describe(stream.next().await.unwrap().unwrap());
+            assert_eq!(first, "progress:waiting");
+            drop(stream);
+            assert_eq!(cancelled.recv().await, Some(()));
+        });
+    }
+}

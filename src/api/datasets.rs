@@ -29,9 +29,10 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 use serde::{Deserialize, Deserializer, Serialize};
 use tokio::time::Instant;
 
-use super::client::{Client, certificate_failure, chain};
+use super::client::Client;
 use super::error::{ErrorBody, ErrorKind, fmt_duration};
 use super::pacer::{self, PaceKey, PaceKind};
+use super::request::{certificate_failure, chain};
 use super::retry::{Backoff, parse_retry_after};
 use super::secret::{Secret, scrub};
 use super::types::DatasetId;
@@ -671,11 +672,12 @@ impl Client {
         deadline: Instant,
         interpret: impl Fn(StatusCode, &[u8], &str) -> Result<T, DatasetError>,
     ) -> Result<T, DatasetError> {
-        let t = self.transport();
+        let t = &*self.inner;
         let (op, subject) = (req.op, req.subject.clone());
         if t.api_key.is_none() {
             return Err(DatasetError::MissingPrivateKey { op, subject });
         }
+        let request_limit = t.request_timeout;
         let key = PaceKey {
             base_url: t.base_key.clone(),
             dataset: any_dataset(),
@@ -691,7 +693,7 @@ impl Client {
             })
         };
         loop {
-            let Ok(slot) = pacer::acquire(&key, interval, deadline).await else {
+            let Ok(slot) = pacer::acquire(&key, interval, request_limit, deadline).await else {
                 return Err(deadline_error(last_error));
             };
             let now = Instant::now();
@@ -707,7 +709,7 @@ impl Client {
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| parse_retry_after(v, SystemTime::now()));
                     let wait = retry_after.unwrap_or(DATASETS_INTERVAL) + DATASETS_MARGIN;
-                    slot.rate_limited(wait);
+                    slot.rate_limited(wait, retry_after.is_some());
                     tracing::debug!(%op, wait_ms = wait.as_millis() as u64, "rate limited (HTTP 429): waiting before retrying");
                     (DatasetError::RateLimited { op, retry_after }, wait)
                 }
@@ -717,7 +719,8 @@ impl Client {
                         body
                     } else {
                         // Server text may end up in an error: never with the key in it.
-                        let secrets: Vec<&Secret> = t.api_key.map(|(_, k)| k).into_iter().collect();
+                        let secrets: Vec<&Secret> =
+                            t.api_key.as_ref().map(|(_, k)| k).into_iter().collect();
                         scrub(&String::from_utf8_lossy(&body), &secrets).into_bytes()
                     };
                     match interpret(status, &body, &subject) {
@@ -767,7 +770,7 @@ impl Client {
         req: &Request<'_>,
         timeout: Duration,
     ) -> Result<(StatusCode, reqwest::header::HeaderMap, Vec<u8>), DatasetError> {
-        let t = self.transport();
+        let t = &*self.inner;
         let mut url = t.base.clone();
         {
             let mut segs = url
@@ -790,7 +793,7 @@ impl Client {
             .request(req.method.clone(), url)
             .timeout(timeout)
             .header(ACCEPT, "application/json");
-        if let Some((value, _)) = t.api_key {
+        if let Some((value, _)) = &t.api_key {
             builder = builder.header("X-Api-Key", value.clone());
         }
         if let Some(body) = &req.body {
@@ -801,7 +804,7 @@ impl Client {
         let method = req.method.clone();
         tracing::debug!("{method} {log_path}");
         let started = Instant::now();
-        let secrets: Vec<&Secret> = t.api_key.map(|(_, k)| k).into_iter().collect();
+        let secrets: Vec<&Secret> = t.api_key.as_ref().map(|(_, k)| k).into_iter().collect();
         let transport = |e: reqwest::Error| {
             let e = e.without_url();
             let (op, subject) = (req.op, req.subject.clone());

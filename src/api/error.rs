@@ -271,6 +271,9 @@ pub enum ApiError {
     DeadlineExceeded {
         dataset_id: DatasetId,
         endpoint: Endpoint,
+        /// How long after the failure the rate limit's next slot opens, when that is what
+        /// stopped the call (it lay past the deadline).
+        next_slot: Option<Duration>,
     },
 
     #[error(

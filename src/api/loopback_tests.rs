@@ -1,10 +1,12 @@
-//! Loopback tests of `Client` against the in-process test server: headers and paths, the
+//! Loopback tests of `Client` against the sandbox (in process): headers and paths, the
 //! mapping of every documented error, retries, pacing, deadlines and secrecy.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::testserver::{Fault, Kind, PRIVATE_KEY, TestServer};
+use woosmap_sandbox::{Fault, FaultBody, FaultEndpoint, FaultKind, SandboxHandle};
+
+use super::test_support::{PRIVATE_KEY, add_dataset, rejected_429, start, triggers_accepted};
 use super::*;
 
 const TRIGGER_WINDOW: Duration = Duration::from_millis(400);
@@ -15,8 +17,8 @@ fn new_dataset() -> DatasetId {
     DatasetId::parse(&uuid::Uuid::from_u128(fastrand::u128(..)).to_string()).unwrap()
 }
 
-async fn server() -> TestServer {
-    TestServer::start(
+async fn server() -> SandboxHandle {
+    start(
         TRIGGER_WINDOW,
         STATUS_WINDOW,
         Duration::from_millis(200),
@@ -54,8 +56,8 @@ fn assert_no_secret(err: &ApiError) {
 async fn status_sends_key_header_and_user_agent() {
     let srv = server().await;
     let id = new_dataset();
-    srv.add_dataset(id.as_str(), true, None);
-    let client = client_for(&srv.base_url, Some(PRIVATE_KEY));
+    add_dataset(&srv, id.as_str(), true, None);
+    let client = client_for(&srv.base_url(), Some(PRIVATE_KEY));
     let run = client.status(&id, Duration::ZERO, soon(5)).await.unwrap();
     let run = run.expect("a previous run");
     assert_eq!(run.status, RunStatus::Success);
@@ -63,9 +65,10 @@ async fn status_sends_key_header_and_user_agent() {
     assert_eq!(reqs.len(), 1);
     assert_eq!(reqs[0].method, "GET");
     assert_eq!(reqs[0].path, format!("/datasets/{id}/status"));
-    assert_eq!(reqs[0].api_key.as_deref(), Some(PRIVATE_KEY));
+    assert_eq!(reqs[0].query, None, "the key never travels in the query");
+    assert_eq!(reqs[0].header("x-api-key"), Some(PRIVATE_KEY));
     assert_eq!(
-        reqs[0].user_agent.as_deref(),
+        reqs[0].header("user-agent"),
         Some(concat!("woosmap-import/", env!("CARGO_PKG_VERSION")))
     );
 }
@@ -74,7 +77,7 @@ async fn status_sends_key_header_and_user_agent() {
 async fn status_404_is_none_and_trigger_404_is_not_found() {
     let srv = server().await;
     let id = new_dataset();
-    let client = client_for(&srv.base_url, Some(PRIVATE_KEY));
+    let client = client_for(&srv.base_url(), Some(PRIVATE_KEY));
     assert_eq!(
         client.status(&id, Duration::ZERO, soon(5)).await.unwrap(),
         None
@@ -89,30 +92,29 @@ async fn status_404_is_none_and_trigger_404_is_not_found() {
 async fn trigger_posts_empty_json_object() {
     let srv = server().await;
     let id = new_dataset();
-    srv.add_dataset(id.as_str(), false, None);
-    let client = client_for(&srv.base_url, Some(PRIVATE_KEY));
+    add_dataset(&srv, id.as_str(), false, None);
+    let client = client_for(&srv.base_url(), Some(PRIVATE_KEY));
     client.trigger_import(&id, soon(5)).await.unwrap();
     let reqs = srv.requests();
     assert_eq!(reqs[0].method, "POST");
     assert_eq!(reqs[0].path, format!("/datasets/{id}/import"));
     assert_eq!(reqs[0].body, "{}");
-    assert_eq!(reqs[0].content_type.as_deref(), Some("application/json"));
-    assert_eq!(srv.triggers_accepted(), 1);
+    assert_eq!(reqs[0].header("content-type"), Some("application/json"));
+    assert_eq!(reqs[0].header("x-api-key"), Some(PRIVATE_KEY));
+    assert_eq!(reqs[0].query, None);
+    assert_eq!(triggers_accepted(&srv), 1);
 }
 
 #[tokio::test]
 async fn documented_errors_map_to_variants_without_secrets() {
     let srv = server().await;
     let id = new_dataset();
-    srv.add_dataset(id.as_str(), true, None);
+    add_dataset(&srv, id.as_str(), true, None);
 
-    // 401: no key at all would be refused locally; send a blank-equivalent through the server
-    // by scripting the answer instead.
-    let client = client_for(&srv.base_url, Some(PRIVATE_KEY));
-    srv.push_fault(
-        Kind::Status,
-        Fault::Respond(401, r#"{"detail":"Unable to locate credentials"}"#, None),
-    );
+    // 401: no key at all would be refused locally; have the sandbox answer as if none had
+    // been sent.
+    let client = client_for(&srv.base_url(), Some(PRIVATE_KEY));
+    srv.inject(Fault::new(FaultKind::Http401).on(FaultEndpoint::Status));
     let err = client
         .status(&id, Duration::ZERO, soon(5))
         .await
@@ -121,46 +123,61 @@ async fn documented_errors_map_to_variants_without_secrets() {
     assert!(err.to_string().contains("WOOSMAP_PRIVATE_KEY"));
     assert_no_secret(&err);
 
-    // 403: the test server echoes the key it got in its detail; it must be scrubbed.
-    let wrong = client_for(&srv.base_url, Some("wrong-key-1234"));
+    // 403 with a key the sandbox does not know.
+    let wrong = client_for(&srv.base_url(), Some("wrong-key-1234"));
     let err = wrong.trigger_import(&id, soon(5)).await.unwrap_err();
     assert!(matches!(err, ApiError::Forbidden { .. }), "{err:?}");
     assert!(err.to_string().contains("HTTP 403"));
-    assert!(!format!("{err:?}").contains("wrong-key-1234"));
+    // A server that echoes the key it got in its detail: it must be scrubbed.
+    srv.inject(
+        Fault::http_status(403, "Credentials found, but not matching: wrong-key-1234")
+            .on(FaultEndpoint::Status),
+    );
+    let err = wrong
+        .status(&id, Duration::ZERO, soon(5))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ApiError::Forbidden { .. }), "{err:?}");
+    assert!(!format!("{err:?}").contains("wrong-key-1234"), "{err:?}");
 
-    for (code, body, check) in [
+    for (fault, check) in [
         (
-            402,
-            r#"{"detail":"Out of free quota"}"#,
+            Fault::new(FaultKind::Http402),
             "out of free quota (HTTP 402",
         ),
         (
-            422,
-            r#"{"detail":[{"loc":["path","dataset_id"],"msg":"value is not a valid uuid","type":"x"}]}"#,
-            "HTTP 422: path.dataset_id: value is not a valid uuid",
+            Fault::new(FaultKind::Http422),
+            "HTTP 422: body.source: Field required",
         ),
-        (503, r#"{"message":"maintenance"}"#, "HTTP 503: maintenance"),
         (
-            418,
-            r#"{"details":"teapot"}"#,
+            Fault::http_status(503, "maintenance"),
+            "HTTP 503: maintenance",
+        ),
+        (
+            Fault::http_status(418, "teapot"),
             "unexpected HTTP 418: teapot",
         ),
+        (
+            Fault::http_status(500, &format!("boom for key {PRIVATE_KEY}")),
+            "HTTP 500: boom for key ***",
+        ),
     ] {
-        srv.push_fault(Kind::Trigger, Fault::Respond(code, body, None));
+        let code = fault.status;
+        srv.inject(fault.on(FaultEndpoint::Trigger));
         let err = client.trigger_import(&id, soon(5)).await.unwrap_err();
         let text = err.to_string();
-        assert!(text.contains(check), "{code}: {text}");
-        assert!(text.contains(id.as_str()), "{code}: {text}");
+        assert!(text.contains(check), "{code:?}: {text}");
+        assert!(text.contains(id.as_str()), "{code:?}: {text}");
         assert_no_secret(&err);
     }
-    assert_eq!(srv.triggers_accepted(), 0);
+    assert_eq!(triggers_accepted(&srv), 0);
 }
 
 #[tokio::test]
 async fn missing_key_is_refused_locally() {
     let srv = server().await;
     let id = new_dataset();
-    let client = client_for(&srv.base_url, None);
+    let client = client_for(&srv.base_url(), None);
     let err = client
         .status(&id, Duration::ZERO, soon(5))
         .await
@@ -176,9 +193,9 @@ async fn webhook_puts_key_in_path_only_and_never_in_errors() {
     let srv = server().await;
     let id = new_dataset();
     let other = new_dataset();
-    srv.add_dataset(id.as_str(), true, Some(REIMPORT_KEY));
-    srv.add_dataset(other.as_str(), true, Some("rk-other-key-000"));
-    let client = client_for(&srv.base_url, Some(PRIVATE_KEY));
+    add_dataset(&srv, id.as_str(), true, Some(REIMPORT_KEY));
+    add_dataset(&srv, other.as_str(), true, Some("rk-other-key-000"));
+    let client = client_for(&srv.base_url(), Some(PRIVATE_KEY));
     let key = Secret::new(REIMPORT_KEY);
 
     client.trigger_webhook(&id, &key, soon(5)).await.unwrap();
@@ -187,9 +204,17 @@ async fn webhook_puts_key_in_path_only_and_never_in_errors() {
         reqs[0].path,
         format!("/datasets/hooks/reimport/{REIMPORT_KEY}")
     );
-    assert_eq!(reqs[0].api_key, None, "the webhook needs no private key");
+    assert_eq!(
+        reqs[0].header("x-api-key"),
+        None,
+        "the webhook needs no private key"
+    );
 
-    // Unknown key: the test server echoes the key in its 404 detail.
+    // Unknown key, from a server that echoes the key in its 404 detail.
+    srv.inject(
+        Fault::http_status(404, "Dataset was not found for key rk-TOPSECRET-unknown")
+            .on(FaultEndpoint::Webhook),
+    );
     let bad = Secret::new("rk-TOPSECRET-unknown");
     let err = client
         .trigger_webhook(&id, &bad, soon(5))
@@ -216,7 +241,11 @@ async fn webhook_puts_key_in_path_only_and_never_in_errors() {
     assert!(!err.to_string().contains("rk-other-key-000"));
 
     // Transport failure on the webhook: no URL, no key.
-    srv.push_fault(Kind::Trigger, Fault::ProcessThenDrop);
+    srv.inject(
+        Fault::new(FaultKind::Reset)
+            .on(FaultEndpoint::Webhook)
+            .after_processing(),
+    );
     let err = client
         .trigger_webhook(&id, &key, soon(10))
         .await
@@ -230,14 +259,15 @@ async fn webhook_puts_key_in_path_only_and_never_in_errors() {
 async fn status_429_waits_retry_after_and_reports_retries() {
     let srv = server().await;
     let id = new_dataset();
-    srv.add_dataset(id.as_str(), true, None);
+    add_dataset(&srv, id.as_str(), true, None);
     let notices = Arc::new(Mutex::new(Vec::new()));
     let n = notices.clone();
-    let client = client_for(&srv.base_url, Some(PRIVATE_KEY))
+    let client = client_for(&srv.base_url(), Some(PRIVATE_KEY))
         .with_retry_observer(move |r| n.lock().unwrap().push(r.clone()));
-    srv.push_fault(
-        Kind::Status,
-        Fault::Respond(429, r#"{"details":"Rate limit reached"}"#, Some("1")),
+    srv.inject(
+        Fault::new(FaultKind::RateLimit)
+            .on(FaultEndpoint::Status)
+            .retry_after(1),
     );
     let t0 = Instant::now();
     let run = client.status(&id, Duration::ZERO, soon(10)).await.unwrap();
@@ -255,28 +285,26 @@ async fn status_429_waits_retry_after_and_reports_retries() {
 async fn trigger_429_is_waited_out_then_retried() {
     let srv = server().await;
     let id = new_dataset();
-    srv.add_dataset(id.as_str(), true, None);
-    let client = client_for(&srv.base_url, Some(PRIVATE_KEY));
-    srv.push_fault(
-        Kind::Trigger,
-        Fault::Respond(429, r#"{"details":"Rate limit reached"}"#, None),
-    );
+    add_dataset(&srv, id.as_str(), true, None);
+    let client = client_for(&srv.base_url(), Some(PRIVATE_KEY));
+    srv.inject(Fault::new(FaultKind::RateLimit).on(FaultEndpoint::Trigger));
     let t0 = Instant::now();
     client.trigger_import(&id, soon(10)).await.unwrap();
     // No Retry-After: the documented (configured) window plus the margin.
     assert!(t0.elapsed() >= TRIGGER_WINDOW + TRIGGER_MARGIN);
-    assert_eq!(srv.triggers_accepted(), 1);
+    assert_eq!(triggers_accepted(&srv), 1);
 }
 
 #[tokio::test]
 async fn rate_limited_past_deadline_returns_at_once() {
     let srv = server().await;
     let id = new_dataset();
-    srv.add_dataset(id.as_str(), true, None);
-    let client = client_for(&srv.base_url, Some(PRIVATE_KEY));
-    srv.push_fault(
-        Kind::Status,
-        Fault::Respond(429, r#"{"details":"Rate limit reached"}"#, Some("60")),
+    add_dataset(&srv, id.as_str(), true, None);
+    let client = client_for(&srv.base_url(), Some(PRIVATE_KEY));
+    srv.inject(
+        Fault::new(FaultKind::RateLimit)
+            .on(FaultEndpoint::Status)
+            .retry_after(60),
     );
     let t0 = Instant::now();
     let err = client
@@ -296,17 +324,19 @@ async fn rate_limited_past_deadline_returns_at_once() {
 async fn status_retries_5xx_and_garbage_but_trigger_does_not() {
     let srv = server().await;
     let id = new_dataset();
-    srv.add_dataset(id.as_str(), true, None);
-    let client = client_for(&srv.base_url, Some(PRIVATE_KEY));
-    srv.push_fault(
-        Kind::Status,
-        Fault::Respond(502, "<html>bad gateway</html>", None),
+    add_dataset(&srv, id.as_str(), true, None);
+    let client = client_for(&srv.base_url(), Some(PRIVATE_KEY));
+    srv.inject(Fault::new(FaultKind::Http502).on(FaultEndpoint::Status));
+    srv.inject(
+        Fault::new(FaultKind::Garbage)
+            .on(FaultEndpoint::Status)
+            .body(FaultBody::Json),
     );
-    srv.push_fault(
-        Kind::Status,
-        Fault::Respond(200, r#"{"unexpected":true}"#, None),
+    srv.inject(
+        Fault::new(FaultKind::Reset)
+            .on(FaultEndpoint::Status)
+            .after_processing(),
     );
-    srv.push_fault(Kind::Status, Fault::ProcessThenDrop);
     let run = client.status(&id, Duration::ZERO, soon(20)).await.unwrap();
     assert!(run.is_some());
     assert_eq!(
@@ -315,19 +345,24 @@ async fn status_retries_5xx_and_garbage_but_trigger_does_not() {
         "three faults, then the real answer"
     );
     assert_eq!(
-        srv.rejected_429(),
+        rejected_429(&srv),
         0,
         "retries stay inside the status pacing"
     );
 
-    srv.push_fault(Kind::Trigger, Fault::ProcessThenRespond(502, "{}"));
+    srv.inject(
+        Fault::new(FaultKind::Http502)
+            .on(FaultEndpoint::Trigger)
+            .body(FaultBody::Json)
+            .after_processing(),
+    );
     let err = client.trigger_import(&id, soon(20)).await.unwrap_err();
     assert!(
         matches!(err, ApiError::Server { status: 502, .. }),
         "{err:?}"
     );
     assert!(err.may_have_been_processed());
-    assert_eq!(srv.triggers_accepted(), 1, "sent once, not retried");
+    assert_eq!(triggers_accepted(&srv), 1, "sent once, not retried");
 }
 
 #[tokio::test]
@@ -361,9 +396,9 @@ async fn connect_errors_retry_until_the_deadline() {
 async fn request_timeout_is_a_timeout_error() {
     let srv = server().await;
     let id = new_dataset();
-    srv.add_dataset(id.as_str(), true, None);
+    add_dataset(&srv, id.as_str(), true, None);
     let client = Client::new(ClientConfig {
-        base_url: srv.base_url.clone(),
+        base_url: srv.base_url().clone(),
         private_key: Some(Secret::new(PRIVATE_KEY)),
         request_timeout: Duration::from_millis(200),
         limits: RateLimits {
@@ -372,7 +407,11 @@ async fn request_timeout_is_a_timeout_error() {
         },
     })
     .unwrap();
-    srv.push_fault(Kind::Trigger, Fault::Delay(Duration::from_secs(2)));
+    srv.inject(
+        Fault::new(FaultKind::Slow)
+            .on(FaultEndpoint::Trigger)
+            .delay(Duration::from_secs(2)),
+    );
     let err = client.trigger_import(&id, soon(10)).await.unwrap_err();
     assert!(
         matches!(err, ApiError::Timeout { after, .. } if after == Duration::from_millis(200)),
@@ -385,10 +424,10 @@ async fn request_timeout_is_a_timeout_error() {
 async fn pacing_spaces_calls_and_is_shared_by_all_clients() {
     let srv = server().await;
     let id = new_dataset();
-    srv.add_dataset(id.as_str(), true, None);
+    add_dataset(&srv, id.as_str(), true, None);
     // Two independent clients for the same API and dataset, several concurrent callers each.
-    let a = client_for(&srv.base_url, Some(PRIVATE_KEY));
-    let b = client_for(&srv.base_url, Some(PRIVATE_KEY));
+    let a = client_for(&srv.base_url(), Some(PRIVATE_KEY));
+    let b = client_for(&srv.base_url(), Some(PRIVATE_KEY));
     let mut set = tokio::task::JoinSet::new();
     for i in 0..6 {
         let c = if i % 2 == 0 { a.clone() } else { b.clone() };
@@ -398,8 +437,8 @@ async fn pacing_spaces_calls_and_is_shared_by_all_clients() {
     while let Some(r) = set.join_next().await {
         assert!(r.unwrap().is_some());
     }
-    assert_eq!(srv.rejected_429(), 0);
-    let times: Vec<Instant> = srv.requests().iter().map(|r| r.at).collect();
+    assert_eq!(rejected_429(&srv), 0);
+    let times: Vec<Instant> = srv.requests().iter().map(|r| r.at.unwrap()).collect();
     assert_eq!(times.len(), 6);
     for w in times.windows(2) {
         assert!(w[1] - w[0] >= STATUS_WINDOW, "{:?}", w[1] - w[0]);
@@ -420,8 +459,8 @@ async fn pacing_spaces_calls_and_is_shared_by_all_clients() {
 async fn next_slot_past_deadline_fails_fast() {
     let srv = server().await;
     let id = new_dataset();
-    srv.add_dataset(id.as_str(), true, None);
-    let client = client_for(&srv.base_url, Some(PRIVATE_KEY));
+    add_dataset(&srv, id.as_str(), true, None);
+    let client = client_for(&srv.base_url(), Some(PRIVATE_KEY));
     client.trigger_import(&id, soon(5)).await.unwrap();
     let t0 = Instant::now();
     let err = client
@@ -431,7 +470,7 @@ async fn next_slot_past_deadline_fails_fast() {
     assert!(matches!(err, ApiError::DeadlineExceeded { .. }), "{err:?}");
     assert_eq!(err.kind(), ErrorKind::Timeout);
     assert!(t0.elapsed() < Duration::from_millis(100));
-    assert_eq!(srv.triggers_accepted(), 1);
+    assert_eq!(triggers_accepted(&srv), 1);
 }
 
 /// Every variant, formatted with Display and Debug, is free of any key.
@@ -519,6 +558,7 @@ fn no_variant_ever_shows_a_key() {
         ApiError::DeadlineExceeded {
             dataset_id: d(),
             endpoint: e,
+            next_slot: Some(Duration::from_secs(42)),
         },
         ApiError::WebhookDatasetMismatch {
             expected: d(),

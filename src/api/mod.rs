@@ -5,18 +5,28 @@
 //! - [`types`]: `DatasetId`, `Run`, `Step`, `Entry`, `RunStatus`.
 //! - [`secret`]: `Secret`, a credential that never prints.
 //! - [`error`]: `ApiError` (one variant per cause), `ErrorKind`, `Endpoint`.
-//! - [`client`]: `Client`, `ClientConfig`, `RateLimits`, the retry policy.
+//! - [`client`]: `Client`, its three calls.
+//! - [`clock`]: RFC 3339 timestamps (any offset) and the server's clock skew.
+//! - `config`: `ClientConfig`, `RateLimits`, base URL checks, environment overrides.
+//! - `call`: the pacing and retry loop every call runs through (the retry policy).
+//! - `request`: one HTTP exchange; `interpret`: a response mapped to a result or `ApiError`.
+//! - `pacer`, `pacer_file`, `retry`: pacing slots (in process and across processes) and
+//!   backoff / Retry-After timing (internal).
 //! - [`datasets`]: the dataset management calls (create, get, update, delete, list) and
 //!   `DatasetError`.
-//! - `pacer`, `retry`: pacing slots and backoff / Retry-After timing (internal).
 //!
 //! Deadlines are `tokio::time::Instant`s (convert a `std::time::Instant` with `.into()`).
 
+mod call;
 pub mod client;
+pub mod clock;
+mod config;
 pub mod datasets;
 pub mod error;
+mod interpret;
 mod pacer;
 mod pacer_file;
+mod request;
 pub(crate) mod retry;
 pub mod secret;
 pub mod types;
@@ -24,12 +34,13 @@ pub mod types;
 #[cfg(test)]
 mod loopback_tests;
 #[cfg(test)]
-pub(crate) mod testserver;
+pub(crate) mod test_support;
 
-pub use client::{
-    Client, ClientConfig, DEFAULT_BASE_URL, DEFAULT_REQUEST_TIMEOUT, REQUEST_TIMEOUT_ENV,
-    RateLimits, RetryNotice, STATUS_MARGIN, TRIGGER_MARGIN, check_base_url,
-    request_timeout_from_env,
+pub use call::{STATUS_MARGIN, TRIGGER_MARGIN};
+pub use client::{Client, RetryNotice, TriggerAnswer, TriggerClaim};
+pub use config::{
+    ClientConfig, DEFAULT_BASE_URL, DEFAULT_REQUEST_TIMEOUT, REQUEST_TIMEOUT_ENV, RateLimits,
+    check_base_url, request_timeout_from_env,
 };
 pub use datasets::{
     Dataset, DatasetChanges, DatasetError, DatasetOp, DatasetPage, DatasetSummary, Deletion,

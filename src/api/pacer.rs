@@ -14,6 +14,9 @@
 //!   instead of sleeping.
 //! - A slot dropped without an explicit outcome (the caller's future was cancelled mid-request)
 //!   counts as used now: the request may have reached the server.
+//! - Across processes, the same rules hold through `pacer_file`: under the key's file lock,
+//!   a caller merges what other processes recorded, waits while one of their requests is in
+//!   flight, and reserves the slot in the file before it sends.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -52,6 +55,24 @@ struct SlotState {
     last: Option<Instant>,
     /// Nobody may send before this instant (set by a 429).
     not_before: Option<Instant>,
+    /// The last trigger that Woosmap accepted, for `Trigger` keys.
+    triggered: Option<TriggerMark>,
+}
+
+/// A trigger accepted by Woosmap: when it was sent and the run that was latest before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TriggerMark {
+    pub at: Instant,
+    pub previous_run_id: Option<String>,
+}
+
+/// What [`acquire_trigger`] gives.
+pub(crate) enum Acquired {
+    /// The slot is ours: send.
+    Slot(Slot),
+    /// A trigger was sent (by this process or another sharing the folder) at or after the
+    /// claimed moment: do not send; follow the run that replaces `previous_run_id`.
+    AlreadyTriggered { previous_run_id: Option<String> },
 }
 
 type Slots = Mutex<HashMap<PaceKey, Arc<tokio::sync::Mutex<SlotState>>>>;
@@ -76,93 +97,195 @@ pub(crate) struct PaceError {
 pub(crate) struct Slot {
     key: PaceKey,
     guard: Option<OwnedMutexGuard<SlotState>>,
-}
-
-/// Shares the slot's state with other processes (see `pacer_file`).
-fn publish(key: &PaceKey, state: &SlotState) {
-    pacer_file::store(
-        key,
-        pacer_file::Recorded {
-            last: state.last,
-            not_before: state.not_before,
-        },
-    );
+    /// The slot is also reserved in the shared folder (see `pacer_file`).
+    shared: bool,
+    /// When the slot was taken (the request left right after).
+    taken_at: Instant,
 }
 
 impl Slot {
     /// A response (of any status) was received now.
     pub fn received(mut self) {
-        if let Some(mut g) = self.guard.take() {
-            g.last = Some(Instant::now());
-            publish(&self.key, &g);
-        }
+        self.finish(pacer_file::Outcome::Received);
     }
 
     /// The request surely never reached the server (e.g. connection refused): the slot stays
     /// as it was.
     pub fn not_sent(mut self) {
-        self.guard.take();
+        self.finish(pacer_file::Outcome::NotSent);
     }
 
     /// A 429 was received now: nobody sends for this key before `now + wait`. The refused
     /// request itself is not counted as a use of the window (the server did not act on it), so
-    /// a short `Retry-After` from the server is honoured as such.
-    pub fn rate_limited(mut self, wait: Duration) {
-        if let Some(mut g) = self.guard.take() {
-            let until = Instant::now() + wait;
-            g.not_before = Some(g.not_before.map_or(until, |nb| nb.max(until)));
-            publish(&self.key, &g);
+    /// a short `Retry-After` from the server is honoured as such. `retry_after`: the wait comes
+    /// from the server's `Retry-After` (other processes accept up to 15 min of it) rather than
+    /// the documented window.
+    pub fn rate_limited(mut self, wait: Duration, retry_after: bool) {
+        self.finish(pacer_file::Outcome::Held { wait, retry_after });
+    }
+
+    /// Woosmap accepted this trigger (answered now); `previous_run_id` was the latest run
+    /// before it. Other callers that claimed a moment at or before this request's departure
+    /// then follow its run instead of triggering again.
+    pub fn triggered(mut self, previous_run_id: Option<String>) {
+        let sent_wall = std::time::SystemTime::now()
+            .checked_sub(self.taken_at.elapsed())
+            .unwrap_or(std::time::UNIX_EPOCH);
+        if let Some(g) = self.guard.as_mut() {
+            g.triggered = Some(TriggerMark {
+                at: self.taken_at,
+                previous_run_id: previous_run_id.clone(),
+            });
+        }
+        self.finish(pacer_file::Outcome::Triggered {
+            sent: sent_wall,
+            previous_run_id,
+        });
+    }
+
+    fn finish(&mut self, outcome: pacer_file::Outcome) {
+        let Some(mut g) = self.guard.take() else {
+            return;
+        };
+        let now = Instant::now();
+        match &outcome {
+            pacer_file::Outcome::Received | pacer_file::Outcome::Triggered { .. } => {
+                g.last = Some(now)
+            }
+            pacer_file::Outcome::NotSent => {}
+            pacer_file::Outcome::Held { wait, .. } => {
+                let until = now + *wait;
+                g.not_before = Some(g.not_before.map_or(until, |nb| nb.max(until)));
+            }
+        }
+        if self.shared {
+            pacer_file::record(&self.key, outcome);
         }
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        if let Some(mut g) = self.guard.take() {
-            g.last = Some(Instant::now());
-            publish(&self.key, &g);
-        }
+        self.finish(pacer_file::Outcome::Received);
     }
 }
 
-/// Waits for the key's next slot: at least `interval` after the last recorded response and not
-/// before any `not_before`. Fails at once if that lies past `deadline`, or if queueing behind
-/// other callers lasts until the deadline.
+/// How often a caller looks again while another process's request for its key is in flight.
+const INFLIGHT_POLL: Duration = Duration::from_millis(20);
+
+/// Waits for the key's next slot: at least `interval` after the last recorded response (in
+/// this process or any process sharing the pacer folder), not before any `not_before`, and not
+/// while another process's request for the key is in flight; then reserves it, in the shared
+/// folder too, before returning. `request_limit` bounds how long another process's
+/// reservation is honoured. Fails at once if the slot lies past `deadline`, or if queueing
+/// behind other callers lasts until the deadline.
 pub(crate) async fn acquire(
     key: &PaceKey,
     interval: Duration,
+    request_limit: Duration,
     deadline: Instant,
 ) -> Result<Slot, PaceError> {
+    match acquire_with(key, interval, request_limit, deadline, true, None).await? {
+        Acquired::Slot(slot) => Ok(slot),
+        Acquired::AlreadyTriggered { .. } => unreachable!("no claim was made"),
+    }
+}
+
+/// [`acquire`] for a trigger on behalf of an invocation that began at `since`: if a trigger
+/// of the key was accepted at or after `since` (in this process or another one sharing the
+/// folder), or gets accepted while this caller waits, answers `AlreadyTriggered` instead of a
+/// slot.
+pub(crate) async fn acquire_trigger(
+    key: &PaceKey,
+    interval: Duration,
+    request_limit: Duration,
+    deadline: Instant,
+    since: Instant,
+) -> Result<Acquired, PaceError> {
+    acquire_with(key, interval, request_limit, deadline, true, Some(since)).await
+}
+
+async fn acquire_with(
+    key: &PaceKey,
+    interval: Duration,
+    request_limit: Duration,
+    deadline: Instant,
+    share: bool,
+    since: Option<Instant>,
+) -> Result<Acquired, PaceError> {
     let slot = slot_for(key);
     let mut guard = match tokio::time::timeout_at(deadline, slot.lock_owned()).await {
         Ok(g) => g,
         Err(_) => return Err(PaceError { ready_at: None }),
     };
-    // Another process (an earlier Terraform walk, a previous CLI call) may have used the slot.
-    let other = pacer_file::load(key);
-    guard.last = guard.last.max(other.last);
-    guard.not_before = guard.not_before.max(other.not_before);
-    let ready = ready_at(&guard, interval);
-    if let Some(ready) = ready {
-        if ready > deadline {
-            return Err(PaceError {
-                ready_at: Some(ready),
+    loop {
+        let mut file = if share {
+            pacer_file::lock(key).await
+        } else {
+            None
+        };
+        let other = file
+            .as_mut()
+            .map(|f| f.shared(interval, request_limit))
+            .unwrap_or_default();
+        guard.last = guard.last.max(other.last);
+        guard.not_before = guard.not_before.max(other.not_before);
+        if let Some(mark) = other.triggered
+            && guard.triggered.as_ref().is_none_or(|m| m.at < mark.at)
+        {
+            guard.triggered = Some(mark);
+        }
+        if let Some(since) = since
+            && let Some(mark) = guard.triggered.as_ref().filter(|m| m.at >= since)
+        {
+            return Ok(Acquired::AlreadyTriggered {
+                previous_run_id: mark.previous_run_id.clone(),
             });
         }
-        if ready > Instant::now() {
-            tracing::trace!(
-                dataset_id = %key.dataset,
-                kind = ?key.kind,
-                wait_ms = (ready - Instant::now()).as_millis() as u64,
-                "pacing: waiting for the next slot"
-            );
-            tokio::time::sleep_until(ready).await;
+        let now = Instant::now();
+        if let Some(busy_until) = other.inflight_until {
+            // Another process's request is in flight: our window starts at its answer.
+            drop(file);
+            let earliest = ready_at(&guard, interval).map_or(now, |r| r.max(now)) + interval;
+            if earliest > deadline {
+                return Err(PaceError {
+                    ready_at: Some(earliest),
+                });
+            }
+            tokio::time::sleep_until(busy_until.min(now + INFLIGHT_POLL)).await;
+            continue;
+        }
+        match ready_at(&guard, interval) {
+            Some(ready) if ready > now => {
+                drop(file);
+                if ready > deadline {
+                    return Err(PaceError {
+                        ready_at: Some(ready),
+                    });
+                }
+                tracing::trace!(
+                    dataset_id = %key.dataset,
+                    kind = ?key.kind,
+                    wait_ms = (ready - now).as_millis() as u64,
+                    "pacing: waiting for the next slot"
+                );
+                // Look again afterwards: another process may have taken the slot meanwhile.
+                tokio::time::sleep_until(ready).await;
+            }
+            _ => {
+                let shared = file.is_some();
+                if let Some(file) = file {
+                    file.reserve(request_limit);
+                }
+                return Ok(Acquired::Slot(Slot {
+                    key: key.clone(),
+                    guard: Some(guard),
+                    shared,
+                    taken_at: Instant::now(),
+                }));
+            }
         }
     }
-    Ok(Slot {
-        key: key.clone(),
-        guard: Some(guard),
-    })
 }
 
 fn ready_at(state: &SlotState, interval: Duration) -> Option<Instant> {
@@ -185,6 +308,67 @@ mod tests {
         }
     }
 
+    /// The in-process pacer alone (the tokio clock is paused here; the shared files, on the
+    /// wall clock, are tested in `pacer_file` and across real processes in `tests/`).
+    async fn local(k: &PaceKey, interval: Duration, deadline: Instant) -> Result<Slot, PaceError> {
+        match acquire_with(k, interval, Duration::from_secs(30), deadline, false, None).await? {
+            Acquired::Slot(slot) => Ok(slot),
+            Acquired::AlreadyTriggered { .. } => panic!("no claim was made"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_trigger_sent_since_the_claim_is_not_repeated() {
+        let k = key(PaceKind::Trigger);
+        let far = Instant::now() + Duration::from_secs(3600);
+        let before = Instant::now();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let since = Instant::now();
+        let first = acquire_with(
+            &k,
+            Duration::from_secs(90),
+            Duration::from_secs(30),
+            far,
+            false,
+            Some(since),
+        );
+        let Acquired::Slot(slot) = first.await.unwrap() else {
+            panic!("nothing was triggered yet")
+        };
+        slot.triggered(Some("run-0".into()));
+        // A claim from before the trigger was sent is served by it, at once.
+        for claim in [since, before] {
+            let again = acquire_with(
+                &k,
+                Duration::from_secs(90),
+                Duration::from_secs(30),
+                far,
+                false,
+                Some(claim),
+            );
+            match again.await.unwrap() {
+                Acquired::AlreadyTriggered { previous_run_id } => {
+                    assert_eq!(previous_run_id.as_deref(), Some("run-0"))
+                }
+                Acquired::Slot(_) => panic!("triggered twice"),
+            }
+        }
+        assert_eq!(Instant::now(), since);
+        // A claim from after it waits for the window and gets a slot.
+        let later = Instant::now() + Duration::from_millis(1);
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        let next = acquire_with(
+            &k,
+            Duration::from_secs(90),
+            Duration::from_secs(30),
+            far,
+            false,
+            Some(later),
+        );
+        assert!(matches!(next.await.unwrap(), Acquired::Slot(_)));
+        assert!(Instant::now() - since >= Duration::from_secs(90));
+    }
+
     fn uuid_v4() -> String {
         format!("{:032x}", fastrand::u128(..))
     }
@@ -194,12 +378,12 @@ mod tests {
         let k = key(PaceKind::Status);
         let far = Instant::now() + Duration::from_secs(3600);
         let t0 = Instant::now();
-        let s = acquire(&k, Duration::from_secs(5), far).await.unwrap();
+        let s = local(&k, Duration::from_secs(5), far).await.unwrap();
         assert_eq!(Instant::now(), t0);
         // the response takes 2 s to arrive
         tokio::time::sleep(Duration::from_secs(2)).await;
         s.received();
-        let _s = acquire(&k, Duration::from_secs(5), far).await.unwrap();
+        let _s = local(&k, Duration::from_secs(5), far).await.unwrap();
         assert_eq!(Instant::now() - t0, Duration::from_secs(7));
     }
 
@@ -212,7 +396,7 @@ mod tests {
         for _ in 0..3 {
             let k = k.clone();
             tasks.push(tokio::spawn(async move {
-                let s = acquire(&k, Duration::from_secs(10), far).await.unwrap();
+                let s = local(&k, Duration::from_secs(10), far).await.unwrap();
                 let at = Instant::now();
                 s.received();
                 at - t0
@@ -237,11 +421,11 @@ mod tests {
     async fn deadline_fails_fast_without_sleeping() {
         let k = key(PaceKind::Status);
         let t0 = Instant::now();
-        acquire(&k, Duration::from_secs(5), t0 + Duration::from_secs(60))
+        local(&k, Duration::from_secs(5), t0 + Duration::from_secs(60))
             .await
             .unwrap()
             .received();
-        let err = acquire(&k, Duration::from_secs(5), t0 + Duration::from_secs(3))
+        let err = local(&k, Duration::from_secs(5), t0 + Duration::from_secs(3))
             .await
             .err()
             .unwrap();
@@ -258,17 +442,17 @@ mod tests {
         let k = key(PaceKind::Trigger);
         let far = Instant::now() + Duration::from_secs(3600);
         let t0 = Instant::now();
-        acquire(&k, Duration::from_secs(90), far)
+        local(&k, Duration::from_secs(90), far)
             .await
             .unwrap()
             .not_sent();
-        let s = acquire(&k, Duration::from_secs(90), far).await.unwrap();
+        let s = local(&k, Duration::from_secs(90), far).await.unwrap();
         assert_eq!(Instant::now(), t0, "a request never sent uses no slot");
-        s.rate_limited(Duration::from_secs(120));
-        let s = acquire(&k, Duration::from_secs(90), far).await.unwrap();
+        s.rate_limited(Duration::from_secs(120), false);
+        let s = local(&k, Duration::from_secs(90), far).await.unwrap();
         assert_eq!(Instant::now() - t0, Duration::from_secs(120));
         drop(s); // dropped mid-request: counts as used now
-        let _s = acquire(&k, Duration::from_secs(90), far).await.unwrap();
+        let _s = local(&k, Duration::from_secs(90), far).await.unwrap();
         assert_eq!(Instant::now() - t0, Duration::from_secs(210));
     }
 
@@ -279,11 +463,11 @@ mod tests {
         b.kind = PaceKind::Trigger;
         let far = Instant::now() + Duration::from_secs(3600);
         let t0 = Instant::now();
-        acquire(&a, Duration::from_secs(5), far)
+        local(&a, Duration::from_secs(5), far)
             .await
             .unwrap()
             .received();
-        acquire(&b, Duration::from_secs(5), far)
+        local(&b, Duration::from_secs(5), far)
             .await
             .unwrap()
             .received();

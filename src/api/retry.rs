@@ -9,8 +9,9 @@ pub(crate) const BACKOFF_BASE: Duration = Duration::from_millis(500);
 pub(crate) const BACKOFF_CAP: Duration = Duration::from_secs(8);
 /// Jitter: each delay is scaled by a random factor in `1 ± JITTER`.
 const JITTER: f64 = 0.2;
-/// A `Retry-After` longer than this is treated as this (the deadline bounds it anyway).
-pub(crate) const RETRY_AFTER_CAP: Duration = Duration::from_secs(24 * 3600);
+/// A `Retry-After` longer than this is treated as this (the deadline bounds it anyway, and it
+/// is what other processes may be told to hold off through the shared pacer).
+pub(crate) const RETRY_AFTER_CAP: Duration = Duration::from_secs(15 * 60);
 
 /// Capped exponential backoff: 0.5 s, 1 s, 2 s, 4 s, 8 s, 8 s, … each ±20 %.
 #[derive(Debug, Clone, Default)]
@@ -66,7 +67,7 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
 }
 
 /// IMF-fixdate only (the form HTTP/1.1 senders must generate).
-fn parse_http_date(value: &str) -> Option<SystemTime> {
+pub(crate) fn parse_http_date(value: &str) -> Option<SystemTime> {
     let parts: Vec<&str> = value.split_whitespace().collect();
     let [_dow, day, month, year, time, zone] = parts.as_slice() else {
         return None;
@@ -105,7 +106,7 @@ fn parse_http_date(value: &str) -> Option<SystemTime> {
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+pub(crate) fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;

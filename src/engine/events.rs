@@ -33,6 +33,13 @@ pub enum Event {
         dataset_id: DatasetId,
         via_webhook: bool,
     },
+    /// No trigger is sent: an import that started since this invocation began (another
+    /// invocation's, on this machine or elsewhere) is followed as this one's result. `run_id`
+    /// when its run is already visible.
+    Joined {
+        dataset_id: DatasetId,
+        run_id: Option<String>,
+    },
     /// The run started by the trigger showed up in the status.
     RunIdentified {
         dataset_id: DatasetId,
@@ -81,6 +88,7 @@ impl Event {
             Event::Observed { dataset_id, .. }
             | Event::WaitingForRunning { dataset_id, .. }
             | Event::Triggered { dataset_id, .. }
+            | Event::Joined { dataset_id, .. }
             | Event::RunIdentified { dataset_id, .. }
             | Event::StepStarted { dataset_id, .. }
             | Event::StepFinished { dataset_id, .. }
@@ -108,6 +116,17 @@ impl fmt::Display for Event {
             } else {
                 "import triggered"
             }),
+            Event::Joined { run_id, .. } => match run_id {
+                Some(run_id) => write!(
+                    f,
+                    "run {run_id} started since this invocation began: following it instead of \
+                     triggering another import"
+                ),
+                None => f.write_str(
+                    "another local process triggered this dataset since this invocation began: \
+                     following its import instead of triggering another",
+                ),
+            },
             Event::RunIdentified { run_id, .. } => write!(f, "new run {run_id} started"),
             Event::StepStarted { step, .. } => write!(f, "step {step} started"),
             Event::StepFinished { step, status, .. } => write!(f, "step {step} {status}"),

@@ -10,7 +10,11 @@ use tokio_util::sync::CancellationToken;
 use super::events::{Event, EventSink};
 use super::progress::Progress;
 use super::{EngineError, ImportSpec, Outcome, TriggerVia};
-use crate::api::{ApiError, Client, DatasetId, Instant, Run, RunStatus, TRIGGER_MARGIN};
+use crate::api::clock::parse_rfc3339;
+use crate::api::{
+    ApiError, Client, DatasetId, Instant, Run, RunStatus, TRIGGER_MARGIN, TriggerAnswer,
+    TriggerClaim,
+};
 
 /// After a trigger whose outcome is unknown, how long (at least) the engine looks for a new
 /// run before triggering again. The wait is also at least the trigger window, which a second
@@ -54,6 +58,7 @@ pub async fn run_import(
     let mut runner = Runner {
         deadline: start.checked_add(spec.timeout).unwrap_or_else(far_future),
         start,
+        start_wall: std::time::SystemTime::now(),
         client,
         spec,
         events,
@@ -72,6 +77,9 @@ fn far_future() -> Instant {
 enum Triggered {
     /// An import started; the new run if it was already seen (while confirming).
     Yes(Option<Run>),
+    /// Another invocation's trigger, sent since this one began, serves it: nothing was sent.
+    /// Its run is the first other than this one.
+    ByOther { previous_run_id: Option<String> },
     /// Woosmap answered 429 (with this `Retry-After`): someone else triggered the dataset.
     RateLimited(Option<Duration>),
 }
@@ -82,6 +90,8 @@ struct Runner {
     events: EventSink,
     cancel: CancellationToken,
     start: Instant,
+    /// `start` on the wall clock (compared, through the server's clock, with run starts).
+    start_wall: std::time::SystemTime,
     deadline: Instant,
     /// The last snapshot of the new run (reported with TimedOut / Cancelled).
     new_run: Option<Run>,
@@ -131,29 +141,55 @@ impl Runner {
         self.guarded(self.client.status(id, poll, deadline)).await
     }
 
+    /// Whether `run` started at or after this invocation began, on the server's clock (the
+    /// latest server time our start can be, so an older run is never taken for ours): such a
+    /// run imports data published before the invocation, so it is a valid result for it.
+    fn started_since_us(&self, run: &Run) -> bool {
+        let Some(started) = run.started_at().and_then(parse_rfc3339) else {
+            return false;
+        };
+        started >= self.client.latest_server_time(self.start_wall)
+    }
+
+    fn joined(&self, run_id: Option<&str>) {
+        tracing::info!(
+            run_id = run_id.unwrap_or("(not visible yet)"),
+            "an import started since this invocation began: following it instead of triggering"
+        );
+        self.emit(Event::Joined {
+            dataset_id: self.id().clone(),
+            run_id: run_id.map(str::to_owned),
+        });
+    }
+
     async fn run(&mut self) -> Result<Outcome, EngineError> {
         let via_webhook = matches!(self.spec.via, TriggerVia::Webhook(_));
         if via_webhook && !self.spec.wait && !self.client.has_private_key() {
             // The status cannot be read without a private key: trigger blindly (documented).
             tracing::debug!("no private key: triggering the webhook without observing");
-            loop {
-                match self.trigger_once().await {
-                    Ok(()) => break,
+            let answer = loop {
+                match self.trigger_once(&None).await {
+                    Ok(answer) => break answer,
                     Err(EngineError::Api(ApiError::RateLimited { retry_after, .. })) => {
                         self.wait_out_rate_limit(retry_after).await?
                     }
                     Err(e) => return Err(e),
                 }
+            };
+            if let TriggerAnswer::AlreadyTriggered { .. } = answer {
+                self.joined(None);
+                return Ok(self.outcome(None, None, false));
             }
             self.emit(Event::Triggered {
                 dataset_id: self.id().clone(),
                 via_webhook,
             });
-            return Ok(self.outcome(None, None));
+            return Ok(self.outcome(None, None, true));
         }
 
         let mut announced: Option<String> = None;
-        let (previous_id, seen_while_confirming) = loop {
+        let mut triggered_here = true;
+        let (previous_id, seen_while_confirming) = 'observe: loop {
             // 1. Observe.
             let mut current = self.status().await?;
             self.emit(Event::Observed {
@@ -161,11 +197,17 @@ impl Runner {
                 previous: current.clone(),
             });
 
-            // 2. Never trigger over a running import: wait for it to end.
-            while let Some(run) = current
-                .as_ref()
-                .filter(|r| r.status == RunStatus::InProgress)
-            {
+            // 2. Never trigger over a running import: wait for it to end. A run that started
+            // since this invocation began is ours: follow it instead.
+            while let Some(run) = current.as_ref() {
+                if self.started_since_us(run) {
+                    self.joined(Some(&run.id));
+                    triggered_here = false;
+                    break 'observe (None, current);
+                }
+                if run.status != RunStatus::InProgress {
+                    break;
+                }
                 if announced.as_deref() != Some(run.id.as_str()) {
                     tracing::info!(run_id = %run.id, "an import is running: waiting for it to end");
                     self.emit(Event::WaitingForRunning {
@@ -182,13 +224,18 @@ impl Runner {
             // this dataset: wait out the window, then look again (their import may be running).
             match self.trigger_confirmed(&previous_id).await? {
                 Triggered::Yes(seen) => break (previous_id, seen),
+                Triggered::ByOther { previous_run_id } => {
+                    self.joined(None);
+                    triggered_here = false;
+                    break (previous_run_id.or(previous_id), None);
+                }
                 Triggered::RateLimited(retry_after) => {
                     self.wait_out_rate_limit(retry_after).await?
                 }
             }
         };
         if !self.spec.wait {
-            return Ok(self.outcome(previous_id, None));
+            return Ok(self.outcome(previous_id, None, triggered_here));
         }
 
         // 4. Identify the new run and follow it.
@@ -217,12 +264,17 @@ impl Runner {
             self.new_run = Some(run);
             if terminal {
                 let run = self.new_run.clone();
-                return Ok(self.outcome(previous_id, run));
+                return Ok(self.outcome(previous_id, run, triggered_here));
             }
         }
     }
 
-    fn outcome(&self, previous_run_id: Option<String>, run: Option<Run>) -> Outcome {
+    fn outcome(
+        &self,
+        previous_run_id: Option<String>,
+        run: Option<Run>,
+        triggered: bool,
+    ) -> Outcome {
         tracing::info!(
             status = run.as_ref().map_or("triggered", |r| r.status.as_str()),
             elapsed_ms = self.start.elapsed().as_millis() as u64,
@@ -232,7 +284,7 @@ impl Runner {
             dataset_id: self.id().clone(),
             previous_run_id,
             run,
-            triggered: true,
+            triggered,
         }
     }
 
@@ -268,16 +320,23 @@ impl Runner {
         }
     }
 
-    /// One trigger call through the configured endpoint.
-    async fn trigger_once(&self) -> Result<(), EngineError> {
+    /// One trigger call through the configured endpoint, on behalf of this invocation (a
+    /// trigger another local process sent since it began is not repeated).
+    async fn trigger_once(
+        &self,
+        previous_id: &Option<String>,
+    ) -> Result<TriggerAnswer, EngineError> {
         let (id, deadline) = (self.id(), self.deadline);
-        match &self.spec.via {
-            TriggerVia::Api => self.guarded(self.client.trigger_import(id, deadline)).await,
-            TriggerVia::Webhook(key) => {
-                self.guarded(self.client.trigger_webhook(id, key, deadline))
-                    .await
-            }
-        }
+        let claim = TriggerClaim {
+            since: self.start,
+            previous_run_id: previous_id.clone(),
+        };
+        let key = match &self.spec.via {
+            TriggerVia::Api => None,
+            TriggerVia::Webhook(key) => Some(key),
+        };
+        self.guarded(self.client.trigger_claimed(id, key, &claim, deadline))
+            .await
     }
 
     /// Triggers an import, making sure at most one is started: when a trigger's outcome is
@@ -291,8 +350,11 @@ impl Runner {
     ) -> Result<Triggered, EngineError> {
         let via_webhook = matches!(self.spec.via, TriggerVia::Webhook(_));
         loop {
-            let err = match self.trigger_once().await {
-                Ok(()) => {
+            let err = match self.trigger_once(previous_id).await {
+                Ok(TriggerAnswer::AlreadyTriggered { previous_run_id }) => {
+                    return Ok(Triggered::ByOther { previous_run_id });
+                }
+                Ok(TriggerAnswer::Sent) => {
                     tracing::info!("import triggered");
                     self.emit(Event::Triggered {
                         dataset_id: self.id().clone(),

@@ -1,12 +1,17 @@
-//! Engine tests against the in-process test server of `api` (short windows, real time).
+//! Engine tests against the sandbox, in process (short windows, real time).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
+use woosmap_sandbox::{
+    DatasetConfig, Fault, FaultEndpoint, FaultKind, Outcome as RunOutcome, SandboxHandle,
+};
 
 use super::*;
-use crate::api::testserver::{Fault, Kind, PRIVATE_KEY, TestServer};
+use crate::api::test_support::{
+    PRIVATE_KEY, add_dataset, rejected_429, requests_with, start, triggers_accepted,
+};
 use crate::api::{ClientConfig, RateLimits};
 
 const TRIGGER_WINDOW: Duration = Duration::from_millis(400);
@@ -18,13 +23,13 @@ fn new_dataset() -> DatasetId {
     DatasetId::parse(&uuid::Uuid::from_u128(fastrand::u128(..)).to_string()).unwrap()
 }
 
-async fn server() -> TestServer {
-    TestServer::start(TRIGGER_WINDOW, STATUS_WINDOW, START_DELAY, DURATION).await
+async fn server() -> SandboxHandle {
+    start(TRIGGER_WINDOW, STATUS_WINDOW, START_DELAY, DURATION).await
 }
 
-fn client(srv: &TestServer, key: Option<&str>) -> Client {
+fn client(srv: &SandboxHandle, key: Option<&str>) -> Client {
     Client::new(ClientConfig {
-        base_url: srv.base_url.clone(),
+        base_url: srv.base_url(),
         private_key: key.map(Secret::new),
         request_timeout: Duration::from_secs(5),
         limits: RateLimits {
@@ -62,6 +67,7 @@ fn names(events: &[Event]) -> Vec<String> {
             }
             Event::WaitingForRunning { .. } => "waiting".into(),
             Event::Triggered { via_webhook, .. } => format!("triggered webhook={via_webhook}"),
+            Event::Joined { .. } => "joined".into(),
             Event::RunIdentified { .. } => "identified".into(),
             Event::StepStarted { step, .. } => format!("start {step}"),
             Event::StepFinished { step, status, .. } => format!("end {step} {status}"),
@@ -76,7 +82,7 @@ fn names(events: &[Event]) -> Vec<String> {
 async fn imports_and_follows_the_new_run() {
     let srv = server().await;
     let id = new_dataset();
-    srv.add_dataset(id.as_str(), true, None);
+    add_dataset(&srv, id.as_str(), true, None);
     let c = client(&srv, Some(PRIVATE_KEY));
     let (sink, events) = recorder();
     let t0 = Instant::now();
@@ -103,18 +109,23 @@ async fn imports_and_follows_the_new_run() {
         trace.contains(&"end import success".to_owned()),
         "{trace:?}"
     );
-    // each log entry once: the run has 2 fetch + 2 import entries
-    assert_eq!(trace.iter().filter(|t| t.starts_with("entry")).count(), 4);
+    // each log entry of the finished run once
+    let entries: usize = run.steps.iter().map(|s| s.entries.len()).sum();
+    assert!(entries >= 4, "{entries}");
+    assert_eq!(
+        trace.iter().filter(|t| t.starts_with("entry")).count(),
+        entries
+    );
     assert!(events.iter().all(|e| e.dataset_id() == &id));
     match &events[2] {
         Event::RunIdentified { run_id, .. } => assert_eq!(run_id, &run.id),
         e => panic!("{e:?}"),
     }
 
-    assert_eq!(srv.rejected_429(), 0);
-    assert_eq!(srv.triggers_accepted(), 1);
+    assert_eq!(rejected_429(&srv), 0);
+    assert_eq!(triggers_accepted(&srv), 1);
     // status calls ≤ ⌈T / interval⌉ + 2, the interval being the status window plus margin
-    let status_calls = srv.requests().iter().filter(|r| r.method == "GET").count();
+    let status_calls = requests_with(&srv, "GET").len();
     let interval = STATUS_WINDOW + crate::api::STATUS_MARGIN;
     let bound = (elapsed.as_secs_f64() / interval.as_secs_f64()).ceil() as usize + 2;
     assert!(status_calls <= bound, "{status_calls} > {bound}");
@@ -124,7 +135,7 @@ async fn imports_and_follows_the_new_run() {
 async fn first_import_of_a_dataset_never_imported() {
     let srv = server().await;
     let id = new_dataset();
-    srv.add_dataset(id.as_str(), false, None);
+    add_dataset(&srv, id.as_str(), false, None);
     let c = client(&srv, Some(PRIVATE_KEY));
     let (sink, events) = recorder();
     let out = run_import(&c, spec(&id), sink, CancellationToken::new())
@@ -139,8 +150,10 @@ async fn first_import_of_a_dataset_never_imported() {
 async fn waits_for_a_running_import_before_triggering() {
     let srv = server().await;
     let id = new_dataset();
-    srv.add_dataset(id.as_str(), true, None);
-    srv.start_run_now(id.as_str()); // someone else's import, running for DURATION
+    add_dataset(&srv, id.as_str(), true, None);
+    // someone else's import, running for DURATION
+    srv.configure_dataset(id.as_str(), DatasetConfig::default().running())
+        .unwrap();
     let running_until = Instant::now() + DURATION;
     let c = client(&srv, Some(PRIVATE_KEY));
     let (sink, events) = recorder();
@@ -154,30 +167,33 @@ async fn waits_for_a_running_import_before_triggering() {
         ["observed run", "waiting", "triggered webhook=false"]
     );
     assert_eq!(trace.iter().filter(|t| *t == "waiting").count(), 1);
-    let trigger = srv
-        .requests()
-        .into_iter()
-        .find(|r| r.method == "POST")
-        .unwrap();
+    let trigger = requests_with(&srv, "POST").remove(0);
     assert!(
-        trigger.at >= running_until,
+        trigger.at.unwrap() >= running_until,
         "triggered while a run was running"
     );
-    assert_eq!(srv.run_count(id.as_str()), 3);
+    // the previous run, someone else's and ours
+    assert_eq!(srv.stats().dataset(id.as_str()).unwrap().runs.len(), 2);
+    assert_eq!(triggers_accepted(&srv), 1);
 }
 
 #[tokio::test]
-async fn a_429_on_the_trigger_means_look_again_before_triggering() {
+async fn a_429_on_the_trigger_means_look_again_and_join_their_import() {
     let srv = server().await;
     let id = new_dataset();
-    srv.add_dataset(id.as_str(), true, None);
-    // Someone else triggered just before us: their run shows up after a while, and our trigger
-    // is refused with a 429.
-    let others_end = Instant::now() + Duration::from_secs(1) + DURATION;
-    srv.start_run_in(id.as_str(), Duration::from_secs(1));
-    srv.push_fault(
-        Kind::Trigger,
-        Fault::Respond(429, r#"{"details":"Rate limit reached"}"#, None),
+    add_dataset(&srv, id.as_str(), true, None);
+    // Someone else triggered just after we began: our trigger is refused with a 429, and their
+    // run shows up (started after our invocation began) while we wait the 429 out. It imports
+    // data published before we began, so it is ours to report: no second trigger.
+    srv.configure_dataset(
+        id.as_str(),
+        DatasetConfig::default().run_starts_in(Duration::from_secs(2)),
+    )
+    .unwrap();
+    srv.inject(
+        Fault::new(FaultKind::RateLimit)
+            .on(FaultEndpoint::Trigger)
+            .retry_after(3),
     );
     let c = client(&srv, Some(PRIVATE_KEY));
     let (sink, events) = recorder();
@@ -185,34 +201,51 @@ async fn a_429_on_the_trigger_means_look_again_before_triggering() {
         .await
         .unwrap();
     assert_eq!(out.status(), Some(RunStatus::Success));
+    assert!(!out.triggered);
+    let theirs = srv.stats().dataset(id.as_str()).unwrap().runs[0].clone();
+    assert_eq!(out.run.unwrap().id, theirs);
     let trace = names(&events.lock().unwrap());
     assert_eq!(
-        &trace[..5],
-        [
-            "observed run",
-            "retrying",
-            "observed run",
-            "waiting",
-            "triggered webhook=false"
-        ],
+        &trace[..4],
+        ["observed run", "retrying", "observed run", "joined"],
         "{trace:?}"
     );
-    let accepted = srv
-        .requests()
-        .into_iter()
-        .filter(|r| r.method == "POST")
-        .nth(1)
-        .unwrap();
-    assert!(accepted.at >= others_end, "triggered over a running import");
-    assert_eq!(srv.triggers_accepted(), 1);
-    assert_eq!(srv.rejected_429(), 0);
+    assert_eq!(requests_with(&srv, "POST").len(), 1, "the refused one only");
+    assert_eq!(triggers_accepted(&srv), 0);
+    assert_eq!(rejected_429(&srv), 0);
+}
+
+#[tokio::test]
+async fn overlapping_invocations_send_one_trigger_and_report_one_run() {
+    let srv = server().await;
+    let id = new_dataset();
+    add_dataset(&srv, id.as_str(), true, None);
+    let c = client(&srv, Some(PRIVATE_KEY));
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..3 {
+        let (c, spec) = (c.clone(), spec(&id));
+        set.spawn(async move {
+            run_import(&c, spec, EventSink::none(), CancellationToken::new()).await
+        });
+    }
+    let mut runs = Vec::new();
+    let mut triggered = 0;
+    while let Some(r) = set.join_next().await {
+        let out = r.unwrap().unwrap();
+        triggered += usize::from(out.triggered);
+        runs.push(out.run.unwrap().id);
+    }
+    assert_eq!(triggers_accepted(&srv), 1);
+    assert_eq!(triggered, 1);
+    assert!(runs.iter().all(|r| r == &runs[0]), "{runs:?}");
+    assert_eq!(rejected_429(&srv), 0);
 }
 
 #[tokio::test]
 async fn no_wait_triggers_and_returns() {
     let srv = server().await;
     let id = new_dataset();
-    srv.add_dataset(id.as_str(), true, None);
+    add_dataset(&srv, id.as_str(), true, None);
     let c = client(&srv, Some(PRIVATE_KEY));
     let out = run_import(
         &c,
@@ -234,8 +267,12 @@ async fn no_wait_triggers_and_returns() {
 async fn failed_import_is_an_outcome() {
     let srv = server().await;
     let id = new_dataset();
-    srv.add_dataset(id.as_str(), true, None);
-    srv.fail_next(id.as_str());
+    add_dataset(&srv, id.as_str(), true, None);
+    srv.configure_dataset(
+        id.as_str(),
+        DatasetConfig::default().outcome(RunOutcome::Failed),
+    )
+    .unwrap();
     let c = client(&srv, Some(PRIVATE_KEY));
     let out = run_import(&c, spec(&id), EventSink::none(), CancellationToken::new())
         .await
@@ -244,14 +281,20 @@ async fn failed_import_is_an_outcome() {
     assert_eq!(run.status, RunStatus::Failed);
     assert!(!out.succeeded());
     let failed = run.failed_entries();
-    assert_eq!(failed.len(), 1);
-    assert_eq!(failed[0].0.name, "import");
-    assert!(failed[0].1.detail.contains("invalid latitude"));
+    assert!(!failed.is_empty());
+    assert!(
+        failed.iter().all(|(step, _)| step.name == "import"),
+        "{failed:?}"
+    );
+    assert!(
+        failed[0].1.detail.contains("missing required property"),
+        "{failed:?}"
+    );
 }
 
 #[tokio::test]
 async fn times_out_with_the_last_snapshot() {
-    let srv = TestServer::start(
+    let srv = start(
         TRIGGER_WINDOW,
         STATUS_WINDOW,
         Duration::from_millis(100),
@@ -259,7 +302,7 @@ async fn times_out_with_the_last_snapshot() {
     )
     .await;
     let id = new_dataset();
-    srv.add_dataset(id.as_str(), true, None);
+    add_dataset(&srv, id.as_str(), true, None);
     let c = client(&srv, Some(PRIVATE_KEY));
     let t0 = Instant::now();
     let err = run_import(
@@ -292,7 +335,7 @@ async fn times_out_with_the_last_snapshot() {
 
 #[tokio::test]
 async fn cancellation_is_prompt() {
-    let srv = TestServer::start(
+    let srv = start(
         TRIGGER_WINDOW,
         STATUS_WINDOW,
         Duration::from_millis(100),
@@ -300,7 +343,7 @@ async fn cancellation_is_prompt() {
     )
     .await;
     let id = new_dataset();
-    srv.add_dataset(id.as_str(), true, None);
+    add_dataset(&srv, id.as_str(), true, None);
     let c = client(&srv, Some(PRIVATE_KEY));
     let cancel = CancellationToken::new();
     let (sink, mut rx) = EventSink::channel();
@@ -338,17 +381,21 @@ async fn cancellation_is_prompt() {
 async fn lost_trigger_response_is_confirmed_not_repeated() {
     let srv = server().await;
     let id = new_dataset();
-    srv.add_dataset(id.as_str(), true, None);
+    add_dataset(&srv, id.as_str(), true, None);
     // The import is scheduled, but the connection breaks before the answer arrives.
-    srv.push_fault(Kind::Trigger, Fault::ProcessThenDrop);
+    srv.inject(
+        Fault::new(FaultKind::Reset)
+            .on(FaultEndpoint::Trigger)
+            .after_processing(),
+    );
     let c = client(&srv, Some(PRIVATE_KEY));
     let (sink, events) = recorder();
     let out = run_import(&c, spec(&id), sink, CancellationToken::new())
         .await
         .unwrap();
     assert_eq!(out.status(), Some(RunStatus::Success));
-    assert_eq!(srv.triggers_accepted(), 1);
-    let posts = srv.requests().iter().filter(|r| r.method == "POST").count();
+    assert_eq!(triggers_accepted(&srv), 1);
+    let posts = requests_with(&srv, "POST").len();
     assert_eq!(posts, 1, "never triggered twice");
     let trace = names(&events.lock().unwrap());
     assert_eq!(
@@ -361,9 +408,9 @@ async fn lost_trigger_response_is_confirmed_not_repeated() {
 async fn failed_trigger_is_retried_after_confirming_no_run() {
     let srv = server().await;
     let id = new_dataset();
-    srv.add_dataset(id.as_str(), true, None);
+    add_dataset(&srv, id.as_str(), true, None);
     // A 502 that did not schedule anything.
-    srv.push_fault(Kind::Trigger, Fault::Respond(502, "<html>502</html>", None));
+    srv.inject(Fault::new(FaultKind::Http502).on(FaultEndpoint::Trigger));
     let c = client(&srv, Some(PRIVATE_KEY));
     let t0 = Instant::now();
     let out = run_import(
@@ -379,17 +426,17 @@ async fn failed_trigger_is_retried_after_confirming_no_run() {
     .unwrap();
     assert_eq!(out.status(), Some(RunStatus::Success));
     assert!(t0.elapsed() >= CONFIRM_MIN, "looked for a new run first");
-    let posts = srv.requests().iter().filter(|r| r.method == "POST").count();
+    let posts = requests_with(&srv, "POST").len();
     assert_eq!(posts, 2);
-    assert_eq!(srv.triggers_accepted(), 1);
-    assert_eq!(srv.rejected_429(), 0);
+    assert_eq!(triggers_accepted(&srv), 1);
+    assert_eq!(rejected_429(&srv), 0);
 }
 
 #[tokio::test]
 async fn webhook_import_and_blind_webhook_without_private_key() {
     let srv = server().await;
     let id = new_dataset();
-    srv.add_dataset(id.as_str(), true, Some("rk-0123456789"));
+    add_dataset(&srv, id.as_str(), true, Some("rk-0123456789"));
     let c = client(&srv, Some(PRIVATE_KEY));
     let (sink, events) = recorder();
     let out = run_import(
@@ -421,8 +468,8 @@ async fn webhook_import_and_blind_webhook_without_private_key() {
     .await
     .unwrap();
     assert!(out.triggered && out.run.is_none() && out.previous_run_id.is_none());
-    assert_eq!(srv.triggers_accepted(), 2);
-    assert_eq!(srv.rejected_429(), 0);
+    assert_eq!(triggers_accepted(&srv), 2);
+    assert_eq!(rejected_429(&srv), 0);
 
     // No private key but asked to wait: a clear error, nothing sent.
     let before = srv.requests().len();
@@ -448,7 +495,7 @@ async fn webhook_import_and_blind_webhook_without_private_key() {
 async fn auth_errors_end_the_import() {
     let srv = server().await;
     let id = new_dataset();
-    srv.add_dataset(id.as_str(), true, None);
+    add_dataset(&srv, id.as_str(), true, None);
     let c = client(&srv, Some("not-the-right-key"));
     let err = run_import(&c, spec(&id), EventSink::none(), CancellationToken::new())
         .await
@@ -468,7 +515,7 @@ async fn many_datasets_at_once() {
     let c = client(&srv, Some(PRIVATE_KEY));
     let ids: Vec<DatasetId> = (0..100).map(|_| new_dataset()).collect();
     for (i, id) in ids.iter().enumerate() {
-        srv.add_dataset(id.as_str(), i % 2 == 0, None);
+        add_dataset(&srv, id.as_str(), i % 2 == 0, None);
     }
     let mut specs: Vec<ImportSpec> = ids.iter().map(spec).collect();
     specs.push(spec(&ids[3])); // listed twice: runs once
@@ -481,8 +528,8 @@ async fn many_datasets_at_once() {
         assert_eq!(id, want, "results in the order of the specs");
         assert_eq!(result.as_ref().unwrap().status(), Some(RunStatus::Success));
     }
-    assert_eq!(srv.triggers_accepted(), 100);
-    assert_eq!(srv.rejected_429(), 0);
+    assert_eq!(triggers_accepted(&srv), 100);
+    assert_eq!(rejected_429(&srv), 0);
     let events = events.lock().unwrap();
     for id in &ids {
         let finished = events
@@ -499,7 +546,7 @@ async fn latest_run_reads_the_status() {
     let id = new_dataset();
     let c = client(&srv, Some(PRIVATE_KEY));
     assert_eq!(latest_run(&c, &id).await.unwrap(), None);
-    srv.add_dataset(id.as_str(), true, None);
+    add_dataset(&srv, id.as_str(), true, None);
     let run = latest_run(&c, &id).await.unwrap().unwrap();
     assert_eq!(run.status, RunStatus::Success);
 }

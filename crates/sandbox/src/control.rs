@@ -69,6 +69,11 @@ pub struct DatasetConfig {
     /// trigger).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub running: Option<bool>,
+    /// A run is scheduled now and becomes visible after this many milliseconds, as if another
+    /// client had just triggered the dataset (replacing any active run; not counted as a
+    /// trigger, and the trigger window is left as it was).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_starts_in_ms: Option<u64>,
 }
 
 /// Tells "absent" (outer `None`, via `default`) from "null" (`Some(None)`).
@@ -123,6 +128,10 @@ impl DatasetConfig {
         self.running = Some(true);
         self
     }
+    pub fn run_starts_in(mut self, d: Duration) -> Self {
+        self.run_starts_in_ms = Some(millis(d));
+        self
+    }
 }
 
 /// What a private key may do.
@@ -160,6 +169,9 @@ pub struct Stats {
     /// project send the key as the `X-Api-Key` header only, so tests expect 0.
     #[serde(default)]
     pub query_keys: u64,
+    /// Triggers (import endpoint or webhook) that started a run, all datasets.
+    #[serde(default)]
+    pub runs_triggered: u64,
     /// Requests to the dataset management endpoints (`/datasets/`, `/datasets/{id}`), any
     /// answer. Also counted in `requests`.
     #[serde(default)]
@@ -185,6 +197,41 @@ impl Stats {
     }
 }
 
+/// One request to the three API endpoints, as received (`GET /_sandbox/requests`, oldest
+/// first; the last [`REQUEST_LOG_LIMIT`] are kept). It lets tests check what a client sent:
+/// its headers, where its key travelled, its body, when it arrived. A webhook path holds the
+/// reimport key: the log is data for tests and is never printed by the sandbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestRecord {
+    pub method: String,
+    /// The path without the query.
+    pub path: String,
+    /// The query string, if any.
+    pub query: Option<String>,
+    /// Every header, lowercase name and value (invalid UTF-8 replaced), in order.
+    pub headers: Vec<(String, String)>,
+    /// The body (invalid UTF-8 replaced).
+    pub body: String,
+    /// Milliseconds since the sandbox started.
+    pub at_ms: u64,
+    /// Arrival on the sandbox process's clock (in-process handles only).
+    #[serde(skip)]
+    pub at: Option<tokio::time::Instant>,
+}
+
+/// How many requests the log keeps.
+pub const REQUEST_LOG_LIMIT: usize = 10_000;
+
+impl RequestRecord {
+    /// The first value of a header (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// Per-dataset counters.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DatasetStats {
@@ -198,6 +245,10 @@ pub struct DatasetStats {
     pub injected: u64,
     /// Accepted triggers for this dataset that replaced an active run.
     pub triggers_while_running: u64,
+    /// Triggers (import endpoint or webhook) for this dataset that started a run, whatever the
+    /// client was answered (a `processed` fault may hide it).
+    #[serde(default)]
+    pub runs_triggered: u64,
     /// Ids of the runs started in the sandbox (by triggers or `running: true`), oldest first;
     /// seeded history is not listed.
     pub runs: Vec<String>,
@@ -215,6 +266,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
             MethodRouter::new().post(post_fault).delete(delete_faults),
         )
         .route("/_sandbox/stats", get(get_stats))
+        .route("/_sandbox/requests", get(get_requests))
         .route("/_sandbox/reset", post(post_reset))
 }
 
@@ -272,6 +324,13 @@ async fn post_fault(State(shared): State<Arc<Shared>>, body: Bytes) -> Response 
     if fault.count == 0 {
         return bad_request("count must be at least 1".to_owned());
     }
+    if let Some(status) = fault.status
+        && !(100..=599).contains(&status)
+    {
+        return bad_request(format!(
+            "status must be an HTTP status code (100-599), got {status}"
+        ));
+    }
     if let Some(id) = &fault.dataset_id
         && uuid::Uuid::parse_str(id).is_err()
     {
@@ -289,6 +348,10 @@ async fn delete_faults(State(shared): State<Arc<Shared>>) -> Response {
 
 async fn get_stats(State(shared): State<Arc<Shared>>) -> Response {
     Json(shared.lock().stats()).into_response()
+}
+
+async fn get_requests(State(shared): State<Arc<Shared>>) -> Response {
+    Json(shared.lock().requests.iter().cloned().collect::<Vec<_>>()).into_response()
 }
 
 async fn post_reset(State(shared): State<Arc<Shared>>) -> Response {

@@ -78,6 +78,12 @@ pub enum FaultKind {
     /// The request has no effect.
     #[serde(rename = "http_422")]
     Http422,
+    /// Any status code given as `status` (default 500) with the JSON body
+    /// `{"detail": detail}` (`detail` defaults to the status's reason phrase): for answers the
+    /// API does not document (418, 301…) or error details a test chooses (e.g. one that echoes
+    /// a credential, to check that clients scrub it).
+    #[serde(rename = "http_status")]
+    HttpStatus,
 }
 
 /// Body variant for faults that answer with a body (see [`FaultKind`]).
@@ -111,6 +117,20 @@ pub struct Fault {
     pub delay_ms: Option<u64>,
     #[serde(default)]
     pub body: Option<FaultBody>,
+    /// `true`: the request is handled normally first (it counts, windows apply, a trigger
+    /// starts a run); when that handling succeeds (2xx), the fault's answer then replaces the
+    /// response, so the client does not learn that its request worked (a proxy's 502 after the
+    /// import was scheduled, a connection cut after the work was done). An error answer of the
+    /// normal handling (a window 429…) is sent as is. Ignored by `slow` (always handled) and
+    /// `status_stale`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub processed: bool,
+    /// The status code of `http_status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// The `detail` text of `http_status`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 fn one() -> u32 {
@@ -128,7 +148,25 @@ impl Fault {
             retry_after: None,
             delay_ms: None,
             body: None,
+            processed: false,
+            status: None,
+            detail: None,
         }
+    }
+
+    /// An `http_status` fault answering `status` with `{"detail": detail}`.
+    pub fn http_status(status: u16, detail: &str) -> Fault {
+        Fault {
+            status: Some(status),
+            detail: Some(detail.to_owned()),
+            ..Fault::new(FaultKind::HttpStatus)
+        }
+    }
+
+    /// Handle the request normally first, then answer with the fault (see `processed`).
+    pub fn after_processing(mut self) -> Fault {
+        self.processed = true;
+        self
     }
     pub fn on(mut self, endpoint: FaultEndpoint) -> Fault {
         self.endpoint = endpoint;
@@ -278,6 +316,16 @@ pub(crate) fn effect(fault: &Fault, success_status: StatusCode, success_body: &s
             }]})),
         )
             .into_response(),
+        FaultKind::HttpStatus => {
+            let status = fault
+                .status
+                .and_then(|code| StatusCode::from_u16(code).ok())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            match &fault.detail {
+                Some(message) => detail(status, message),
+                None => json_error(status),
+            }
+        }
         FaultKind::Slow => {
             return Effect::Hold(fault.delay_ms.map_or(DEFAULT_SLOW, Duration::from_millis));
         }

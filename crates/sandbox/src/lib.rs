@@ -14,6 +14,7 @@
 //!   - `POST /_sandbox/keys` with a [`KeyConfig`] body;
 //!   - `POST /_sandbox/faults` with a [`Fault`] body; `DELETE /_sandbox/faults` drops queued faults;
 //!   - `GET  /_sandbox/stats` answers [`Stats`];
+//!   - `GET  /_sandbox/requests` answers the request log, a list of [`RequestRecord`];
 //!   - `POST /_sandbox/reset` forgets datasets, counters and faults (keys go back to the start-up set).
 //!
 //! Time is the process's monotonic clock; run states are computed from timestamps on each
@@ -34,7 +35,10 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use control::{DatasetConfig, DatasetStats, KeyConfig, KeyState, Outcome, PreviousRun, Stats};
+pub use control::{
+    DatasetConfig, DatasetStats, KeyConfig, KeyState, Outcome, PreviousRun, REQUEST_LOG_LIMIT,
+    RequestRecord, Stats,
+};
 pub use faults::{Fault, FaultBody, FaultEndpoint, FaultKind};
 
 use state::State;
@@ -102,6 +106,8 @@ pub(crate) struct Shared {
     pub(crate) config: SandboxConfig,
     pub(crate) state: Mutex<State>,
     pub(crate) stop: CancellationToken,
+    /// When the sandbox started (`RequestRecord::at_ms` counts from here).
+    pub(crate) started: tokio::time::Instant,
 }
 
 impl Shared {
@@ -132,6 +138,7 @@ impl Sandbox {
             state: Mutex::new(State::new(&cfg)),
             config: cfg,
             stop: CancellationToken::new(),
+            started: tokio::time::Instant::now(),
         });
         let app = routes::router(shared.clone());
         let stop = shared.stop.clone();
@@ -180,6 +187,11 @@ impl SandboxHandle {
     /// The same counters as `GET /_sandbox/stats`.
     pub fn stats(&self) -> Stats {
         self.shared.lock().stats()
+    }
+
+    /// Same as `GET /_sandbox/requests`: the API requests received, oldest first.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.shared.lock().requests.iter().cloned().collect()
     }
 
     /// Same as `PUT /_sandbox/datasets/{id}`.

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::Shared;
-use super::control::{self, KeyState};
+use super::control::{self, KeyState, RequestRecord};
 use super::faults::{self, Effect, FaultEndpoint, FaultKind};
 
 const WEBHOOK_PREFIX: &str = "/datasets/hooks/reimport/";
@@ -158,6 +158,7 @@ async fn call(
         }
 
         let mut hold = None;
+        let mut replace_after = None;
         let fault = state.faults.take(endpoint.fault_class(), dataset, |k| {
             k != FaultKind::StatusStale
         });
@@ -168,13 +169,18 @@ async fn call(
             }
             let (ok_status, ok_body) = normal_answer_shape(endpoint, dataset);
             match faults::effect(&fault, ok_status, &ok_body) {
+                Effect::Replace(response) if fault.processed => replace_after = Some(response),
                 Effect::Replace(response) => return response,
                 Effect::Hold(delay) => hold = Some(delay),
             }
         }
 
         let response = answer(&mut state, cfg, endpoint, parsed, path_value, key, now);
-        (response, hold)
+        match replace_after {
+            // Handled; the client gets the fault's answer instead of the success.
+            Some(replacement) if response.status().is_success() => (replacement, hold),
+            _ => (response, hold),
+        }
     };
     if let Some(delay) = hold {
         tokio::select! {
@@ -278,8 +284,12 @@ fn answer(
                     .map_or_else(|| ds.stale_delay(cfg), Duration::from_millis)
             });
             let replaced = ds.start_run(cfg, now, delay);
+            ds.stats.runs_triggered += 1;
             if replaced {
                 ds.stats.triggers_while_running += 1;
+            }
+            state.counters.runs_triggered += 1;
+            if replaced {
                 state.counters.triggers_while_running += 1;
             }
             (
@@ -321,9 +331,14 @@ async fn log_request(State(shared): State<Arc<Shared>>, request: Request, next: 
     if query_has_key(request.uri().query()) {
         shared.lock().counters.query_keys += 1;
     }
+    let started = Instant::now();
+    let request = if request.uri().path().starts_with("/datasets/") {
+        record(&shared, request, started).await
+    } else {
+        request
+    };
     let method = request.method().clone();
     let path = loggable_path(request.uri().path());
-    let started = Instant::now();
     let response = next.run(request).await;
     tracing::info!(
         "{method} {path} -> {} ({} ms)",
@@ -331,6 +346,42 @@ async fn log_request(State(shared): State<Arc<Shared>>, request: Request, next: 
         started.elapsed().as_millis()
     );
     response
+}
+
+/// Largest request body kept in the request log (the API's bodies are `{}`).
+const MAX_LOGGED_BODY: usize = 64 * 1024;
+
+/// Adds an API request to the request log and gives it back to be handled.
+async fn record(shared: &Shared, request: Request, arrived: Instant) -> Request {
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_LOGGED_BODY)
+        .await
+        .unwrap_or_default();
+    let record = RequestRecord {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().map(str::to_owned),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+        at_ms: u64::try_from(
+            arrived
+                .saturating_duration_since(shared.started)
+                .as_millis(),
+        )
+        .unwrap_or(u64::MAX),
+        at: Some(arrived),
+    };
+    shared.lock().log_request(record);
+    Request::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 #[cfg(test)]

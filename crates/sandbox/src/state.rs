@@ -2,14 +2,17 @@
 //! counters), the fault queue and the global counters. Everything here is synchronous and
 //! guarded by one mutex in [`super::Shared`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 
 use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::SandboxConfig;
-use super::control::{DatasetConfig, DatasetStats, KeyState, Outcome, PreviousRun, Stats};
+use super::control::{
+    DatasetConfig, DatasetStats, KeyState, Outcome, PreviousRun, REQUEST_LOG_LIMIT, RequestRecord,
+    Stats,
+};
 use super::datasets::Catalog;
 use super::faults::FaultQueue;
 use super::timeline::Run;
@@ -19,6 +22,8 @@ pub(crate) struct State {
     datasets: BTreeMap<Uuid, Dataset>,
     pub(crate) faults: FaultQueue,
     pub(crate) counters: Counters,
+    /// The request log, oldest first, at most [`REQUEST_LOG_LIMIT`] long.
+    pub(crate) requests: VecDeque<RequestRecord>,
     /// Names, URLs and deletion dates of the management endpoints (`datasets.rs`).
     pub(crate) catalog: Catalog,
 }
@@ -30,6 +35,7 @@ pub(crate) struct Counters {
     pub(crate) injected: u64,
     pub(crate) triggers_while_running: u64,
     pub(crate) query_keys: u64,
+    pub(crate) runs_triggered: u64,
 }
 
 pub(crate) struct Dataset {
@@ -55,8 +61,16 @@ impl State {
             datasets: BTreeMap::new(),
             faults: FaultQueue::default(),
             counters: Counters::default(),
+            requests: VecDeque::new(),
             catalog: Catalog::default(),
         }
+    }
+
+    pub(crate) fn log_request(&mut self, record: RequestRecord) {
+        if self.requests.len() >= REQUEST_LOG_LIMIT {
+            self.requests.pop_front();
+        }
+        self.requests.push_back(record);
     }
 
     pub(crate) fn reset(&mut self, cfg: &SandboxConfig) {
@@ -70,6 +84,7 @@ impl State {
             injected: self.counters.injected,
             triggers_while_running: self.counters.triggers_while_running,
             query_keys: self.counters.query_keys,
+            runs_triggered: self.counters.runs_triggered,
             dataset_api_calls: self.catalog.calls,
             dataset_api_rate_limited: self.catalog.rate_limited,
             datasets_created: self.catalog.created,
@@ -167,6 +182,9 @@ impl State {
         }
         if dc.running == Some(true) {
             ds.start_run(cfg, now, Some(Duration::ZERO));
+        }
+        if let Some(ms) = dc.run_starts_in_ms {
+            ds.start_run(cfg, now, Some(Duration::from_millis(ms)));
         }
     }
 }

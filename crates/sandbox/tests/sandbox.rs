@@ -839,6 +839,149 @@ async fn control_api_over_http() {
 }
 
 #[tokio::test]
+async fn processed_faults_do_the_work_then_hide_the_answer() {
+    let api = Api::start(fast()).await;
+    // A proxy 502 after the import was scheduled.
+    api.sb.inject(
+        Fault::new(FaultKind::Http502)
+            .on(FaultEndpoint::Trigger)
+            .after_processing(),
+    );
+    let (status, _) = api.trigger(DS).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    let stats = api.stats();
+    assert_eq!(stats.runs_triggered, 1, "the trigger was acted on");
+    assert_eq!(stats.dataset(DS).unwrap().runs.len(), 1);
+    // The window started: a second trigger at once is a window 429, and a processed fault
+    // does not hide an error answer.
+    api.sb.inject(
+        Fault::new(FaultKind::Reset)
+            .on(FaultEndpoint::Trigger)
+            .after_processing(),
+    );
+    assert_eq!(api.trigger(DS).await.0, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(api.stats().rate_limited, 1);
+
+    // A cut connection after the work was done (webhook).
+    api.sb
+        .configure_dataset(DS2, DatasetConfig::default().reimport_key("hook-9"))
+        .unwrap();
+    api.sb.inject(
+        Fault::new(FaultKind::Reset)
+            .on(FaultEndpoint::Webhook)
+            .after_processing(),
+    );
+    let response = api
+        .http
+        .post(api.url("/datasets/hooks/reimport/hook-9"))
+        .send()
+        .await
+        .expect("the head arrives");
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    assert!(response.bytes().await.is_err(), "the body read fails");
+    let stats = api.stats();
+    assert_eq!(stats.dataset(DS2).unwrap().runs_triggered, 1);
+    assert_eq!(stats.runs_triggered, 2);
+    // Unprocessed faults still have no effect.
+    tokio::time::sleep(TRIGGER_WINDOW).await;
+    api.sb
+        .inject(Fault::new(FaultKind::Http502).on(FaultEndpoint::Trigger));
+    assert_eq!(api.trigger(DS).await.0, StatusCode::BAD_GATEWAY);
+    assert_eq!(api.stats().runs_triggered, 2);
+}
+
+#[tokio::test]
+async fn http_status_fault_answers_any_code_with_the_chosen_detail() {
+    let api = Api::start(fast()).await;
+    api.sb
+        .inject(Fault::http_status(418, "teapot").on(FaultEndpoint::Status));
+    let (status, body) = api.status(DS).await;
+    assert_eq!(status, StatusCode::IM_A_TEAPOT);
+    assert_eq!(body, json!({"detail": "teapot"}));
+    // Over the control API; a status that is not an HTTP code is refused.
+    let post = |body: Value| {
+        api.http
+            .post(api.url("/_sandbox/faults"))
+            .body(body.to_string())
+    };
+    let (status, _) = api
+        .send(post(json!({"kind": "http_status", "status": 301})))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(api.trigger(DS).await.0, StatusCode::MOVED_PERMANENTLY);
+    let (status, body) = api
+        .send(post(json!({"kind": "http_status", "status": 1000})))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"].as_str().unwrap().contains("status"), "{body}");
+    assert_eq!(api.stats().runs_triggered, 0);
+}
+
+#[tokio::test]
+async fn the_request_log_shows_what_clients_sent() {
+    let api = Api::start(fast()).await;
+    api.sb
+        .configure_dataset(DS2, DatasetConfig::default().reimport_key("hook-3"))
+        .unwrap();
+    let before = tokio::time::Instant::now();
+    api.status(DS).await;
+    api.send(
+        api.http
+            .post(api.url(&format!("/datasets/{DS}/import?private_key=abc")))
+            .header("content-type", "application/json")
+            .body("{}"),
+    )
+    .await;
+    api.webhook("hook-3").await;
+    let log = api.sb.requests();
+    assert_eq!(log.len(), 3, "control calls are not logged: {log:?}");
+    assert_eq!(log[0].method, "GET");
+    assert_eq!(log[0].path, format!("/datasets/{DS}/status"));
+    assert_eq!(log[0].header("X-Api-Key"), Some(KEY));
+    assert_eq!(log[0].query, None);
+    assert!(log[0].at.unwrap() >= before);
+    assert_eq!(log[1].method, "POST");
+    assert_eq!(log[1].query.as_deref(), Some("private_key=abc"));
+    assert_eq!(log[1].header("x-api-key"), None);
+    assert_eq!(log[1].header("content-type"), Some("application/json"));
+    assert_eq!(log[1].body, "{}");
+    assert_eq!(log[2].path, "/datasets/hooks/reimport/hook-3");
+    assert!(log[0].at_ms <= log[1].at_ms && log[1].at_ms <= log[2].at_ms);
+
+    let (status, body) = api.send(api.http.get(api.url("/_sandbox/requests"))).await;
+    assert_eq!(status, StatusCode::OK);
+    let over_http: Vec<woosmap_sandbox::RequestRecord> = serde_json::from_value(body).unwrap();
+    assert_eq!(over_http.len(), 3);
+    assert_eq!(over_http[1].path, log[1].path);
+    assert_eq!(over_http[1].at, None, "instants stay in process");
+    api.sb.reset();
+    assert!(api.sb.requests().is_empty());
+}
+
+#[tokio::test]
+async fn a_run_another_client_started_shows_after_its_delay() {
+    let api = Api::start(fast()).await;
+    let (_, before) = api.status(DS).await;
+    api.sb
+        .configure_dataset(
+            DS,
+            DatasetConfig::default().run_starts_in(Duration::from_millis(400)),
+        )
+        .unwrap();
+    let (_, still) = api.paced_status(DS).await;
+    assert_eq!(run_id(&still), run_id(&before), "not visible yet");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let (_, now) = api.status(DS).await;
+    assert_ne!(run_id(&now), run_id(&before));
+    assert_eq!(now["status"], "in_progress");
+    let stats = api.stats();
+    assert_eq!(stats.dataset(DS).unwrap().runs.len(), 1);
+    assert_eq!(stats.runs_triggered, 0, "not a trigger");
+    // The trigger window was left alone.
+    assert_eq!(api.trigger(DS).await.0, StatusCode::ACCEPTED);
+}
+
+#[tokio::test]
 async fn shutdown_and_drop_stop_the_server() {
     let sb = Sandbox::start(fast()).await.unwrap();
     let url = format!("{}/_sandbox/stats", sb.base_url());

@@ -204,41 +204,73 @@ fn url_checks_name_the_expected_value() {
     );
 }
 
-/// A server whose POST /datasets/ and GET /datasets/{id} answer 502 a few times.
+/// A bare HTTP/1.1 server (one request per connection): `POST /datasets/` always answers
+/// 502; `GET /datasets/{id}` answers 503 `failures` times, then the dataset.
 async fn flaky(failures: usize) -> (String, Arc<AtomicUsize>, Arc<AtomicUsize>) {
-    use axum::routing::{get, post};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let creates = Arc::new(AtomicUsize::new(0));
     let reads = Arc::new(AtomicUsize::new(0));
     let (c2, r2) = (creates.clone(), reads.clone());
-    let app = axum::Router::new()
-        .route(
-            "/datasets/",
-            post(move || {
-                let c = c2.clone();
-                async move {
-                    c.fetch_add(1, Ordering::SeqCst);
-                    (axum::http::StatusCode::BAD_GATEWAY, "<html>502</html>")
-                }
-            }),
-        )
-        .route(
-            "/datasets/{id}",
-            get(move |axum::extract::Path(id): axum::extract::Path<String>| {
-                let r = r2.clone();
-                async move {
-                    if r.fetch_add(1, Ordering::SeqCst) < failures {
-                        return (axum::http::StatusCode::SERVICE_UNAVAILABLE, String::new());
-                    }
-                    (
-                        axum::http::StatusCode::OK,
-                        format!(r#"{{"id":"{id}","name":"n","url":null,"reimport_key":null,"created_at":"2026-01-01T00:00:00Z","updated_at":null}}"#),
-                    )
-                }
-            }),
-        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let (c, r) = (c2.clone(), r2.clone());
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                // Headers, then the body announced by Content-Length.
+                let (head_end, length) = loop {
+                    let n = sock.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&buf[..at]).to_ascii_lowercase();
+                        let length = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        break (at + 4, length);
+                    }
+                };
+                while buf.len() < head_end + length {
+                    let n = sock.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+                let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                let (status, body) = if head.starts_with("POST") {
+                    c.fetch_add(1, Ordering::SeqCst);
+                    ("502 Bad Gateway", "<html>502</html>".to_owned())
+                } else if r.fetch_add(1, Ordering::SeqCst) < failures {
+                    ("503 Service Unavailable", String::new())
+                } else {
+                    let id = path.trim_start_matches("/datasets/");
+                    (
+                        "200 OK",
+                        format!(
+                            r#"{{"id":"{id}","name":"n","url":null,"reimport_key":null,"created_at":"2026-01-01T00:00:00Z","updated_at":null}}"#
+                        ),
+                    )
+                };
+                let answer = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = sock.write_all(answer.as_bytes()).await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
     (format!("http://{addr}"), creates, reads)
 }
 

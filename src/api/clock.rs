@@ -1,0 +1,173 @@
+//! Time on the server's side: RFC 3339 timestamps of the status (any offset, not only `Z`),
+//! and the skew between this machine's clock and the server's, estimated from the `Date`
+//! header of each answer. The engine uses both to tell whether a run started after an
+//! invocation began ("when is a run mine", README).
+
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::retry::{days_from_civil, parse_http_date};
+
+/// Parses an RFC 3339 date-time: `2026-01-02T03:04:05Z`, `…05.678+00:00`, `…05-07:30`; a
+/// space instead of `T` and a lowercase `t`/`z` are accepted. `None` if it is not one.
+pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
+    let s = text.trim().as_bytes();
+    let num = |range: std::ops::Range<usize>| -> Option<u32> {
+        let part = s.get(range)?;
+        if !part.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        std::str::from_utf8(part).ok()?.parse().ok()
+    };
+    if s.len() < 20
+        || s[4] != b'-'
+        || s[7] != b'-'
+        || !matches!(s[10], b'T' | b't' | b' ')
+        || s[13] != b':'
+        || s[16] != b':'
+    {
+        return None;
+    }
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
+        return None;
+    }
+    if second > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut nanos: u64 = 0;
+    if s.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while s.get(i).is_some_and(u8::is_ascii_digit) {
+            if i - start < 9 {
+                nanos = nanos * 10 + u64::from(s[i] - b'0');
+            }
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        for _ in (i - start).min(9)..9 {
+            nanos *= 10;
+        }
+    }
+    let offset_secs: i64 = match s.get(i)? {
+        b'Z' | b'z' if i + 1 == s.len() => 0,
+        sign @ (b'+' | b'-') if i + 6 == s.len() && s[i + 3] == b':' => {
+            let (h, m) = (num(i + 1..i + 3)?, num(i + 4..i + 6)?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let secs = i64::from(h * 3600 + m * 60);
+            if *sign == b'+' { secs } else { -secs }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(i64::from(year), month, day);
+    let local = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second.min(59));
+    let utc = u64::try_from(local - offset_secs).ok()?;
+    UNIX_EPOCH.checked_add(Duration::from_secs(utc) + Duration::from_nanos(nanos))
+}
+
+/// The latest estimate of how far the server's clock is ahead of ours, as an upper bound
+/// (the `Date` header has whole seconds, and the server read its clock somewhere between
+/// our sending and our receiving). Used to convert a local moment to the latest server time
+/// it could correspond to, so that a run is never taken for newer than it is.
+#[derive(Debug, Default)]
+pub(crate) struct ServerClock {
+    ahead_ms_max: Mutex<Option<i64>>,
+}
+
+impl ServerClock {
+    /// Notes a `Date` header received for a request sent at `sent`.
+    pub(crate) fn observe(&self, date_header: &str, sent: SystemTime) {
+        let Some(date) = parse_http_date(date_header.trim()) else {
+            return;
+        };
+        let server_max = signed_ms(date) + 1000;
+        let ahead = server_max - signed_ms(sent);
+        *self.ahead_ms_max.lock().unwrap_or_else(|p| p.into_inner()) = Some(ahead);
+    }
+
+    /// The latest server time that `local` can correspond to (`local` itself when no `Date`
+    /// header was seen yet).
+    pub(crate) fn latest_server_time(&self, local: SystemTime) -> SystemTime {
+        let ahead = self
+            .ahead_ms_max
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or(0);
+        if ahead >= 0 {
+            local + Duration::from_millis(ahead.unsigned_abs())
+        } else {
+            local
+                .checked_sub(Duration::from_millis(ahead.unsigned_abs()))
+                .unwrap_or(UNIX_EPOCH)
+        }
+    }
+}
+
+fn signed_ms(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: u64, millis: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_millis(millis)
+    }
+
+    #[test]
+    fn rfc3339_with_any_offset() {
+        // 2024-05-01T10:00:00Z = 1714557600
+        let z = parse_rfc3339("2024-05-01T10:00:00Z").unwrap();
+        assert_eq!(z, at(1_714_557_600, 0));
+        assert_eq!(parse_rfc3339("2024-05-01T10:00:00+00:00"), Some(z));
+        assert_eq!(parse_rfc3339("2024-05-01T12:00:00+02:00"), Some(z));
+        assert_eq!(parse_rfc3339("2024-05-01T02:30:00-07:30"), Some(z));
+        assert_eq!(parse_rfc3339("2024-05-01 10:00:00z"), Some(z));
+        assert_eq!(
+            parse_rfc3339("2024-05-01T10:00:00.678+00:00"),
+            Some(at(1_714_557_600, 678))
+        );
+        assert_eq!(
+            parse_rfc3339("2024-05-01T10:00:00.123456789123Z"),
+            Some(at(1_714_557_600, 123) + Duration::from_nanos(456_789))
+        );
+        for bad in [
+            "",
+            "2024-05-01",
+            "2024-05-01T10:00:00",
+            "2024-05-01T10:00:00+0000",
+            "2024-13-01T10:00:00Z",
+            "2024-05-01T10:00:00.Z",
+            "2024-05-01T10:00:00Zjunk",
+            "yesterday at noon, roughly",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn server_clock_is_an_upper_bound() {
+        let clock = ServerClock::default();
+        let local = at(784_111_777, 0);
+        assert_eq!(clock.latest_server_time(local), local);
+        // The server says 08:49:40 when we sent at …37.500: it is up to 3.5 s ahead.
+        clock.observe("Sun, 06 Nov 1994 08:49:40 GMT", at(784_111_777, 500));
+        assert_eq!(clock.latest_server_time(local), at(784_111_780, 500));
+        // Behind.
+        clock.observe("Sun, 06 Nov 1994 08:49:30 GMT", at(784_111_777, 0));
+        assert_eq!(clock.latest_server_time(local), at(784_111_771, 0));
+        clock.observe("not a date", at(0, 0));
+        assert_eq!(clock.latest_server_time(local), at(784_111_771, 0));
+    }
+}

@@ -1,0 +1,66 @@
+//! Unit tests of `api` and `engine` run against the real sandbox (`woosmap_sandbox`), started
+//! in process with short windows. This module holds the few shortcuts those tests share: the
+//! start-up settings, dataset set-up, and the counters they assert on.
+
+use std::time::Duration;
+
+use woosmap_sandbox::{
+    DatasetConfig, PreviousRun, RequestRecord, Sandbox, SandboxConfig, SandboxHandle,
+};
+
+/// The one private key the test sandboxes accept.
+pub(crate) const PRIVATE_KEY: &str = "pk-SECRET-0123456789";
+
+/// A sandbox with these windows and run timeline. Datasets exist only once set up with
+/// [`add_dataset`] (no auto-creation), so an unknown id answers 404 everywhere.
+pub(crate) async fn start(
+    trigger_window: Duration,
+    status_window: Duration,
+    start_delay: Duration,
+    duration: Duration,
+) -> SandboxHandle {
+    Sandbox::start(SandboxConfig {
+        private_keys: vec![PRIVATE_KEY.to_owned()],
+        trigger_window,
+        status_window,
+        start_delay,
+        import_duration: duration,
+        auto_create: false,
+        ..SandboxConfig::default()
+    })
+    .await
+    .expect("the sandbox starts")
+}
+
+/// Registers a dataset; with `previous` it already has a finished (successful) run, else it
+/// was never imported. `reimport_key` sets its webhook key.
+pub(crate) fn add_dataset(
+    sb: &SandboxHandle,
+    id: &str,
+    previous: bool,
+    reimport_key: Option<&str>,
+) {
+    let mut cfg = DatasetConfig::default().previous_run(previous.then_some(PreviousRun::Success));
+    if let Some(key) = reimport_key {
+        cfg = cfg.reimport_key(key);
+    }
+    sb.configure_dataset(id, cfg).expect("a UUID");
+}
+
+/// Triggers that started a run (whatever the client was answered).
+pub(crate) fn triggers_accepted(sb: &SandboxHandle) -> u64 {
+    sb.stats().runs_triggered
+}
+
+/// Window 429s the sandbox had to send (injected ones not counted).
+pub(crate) fn rejected_429(sb: &SandboxHandle) -> u64 {
+    sb.stats().rate_limited
+}
+
+/// The API requests with this method, oldest first.
+pub(crate) fn requests_with(sb: &SandboxHandle, method: &str) -> Vec<RequestRecord> {
+    sb.requests()
+        .into_iter()
+        .filter(|r| r.method == method)
+        .collect()
+}

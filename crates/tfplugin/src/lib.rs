@@ -5,6 +5,7 @@
 //! ("tfplugin contract").
 
 pub mod codec;
+pub mod debug;
 pub mod der;
 pub mod diag;
 mod goplugin;
@@ -19,8 +20,12 @@ mod serve;
 pub mod tls;
 pub mod value;
 
+pub use debug::{REATTACH_ENV, serve_debug, serve_debug_async};
 pub use diag::{AttrPath, Diagnostic, Diagnostics, PathStep, Severity};
 pub use provider::*;
-pub use schema::{AttrType, Attribute, Block, NestedBlock, Nesting, ProviderSchema, Schema};
+pub use schema::{
+    AttrType, Attribute, Block, DescriptionKind, IdentityAttribute, IdentitySchema, NestedBlock,
+    Nesting, ProviderSchema, Schema,
+};
 pub use serve::{MAX_MESSAGE_SIZE, ServeError, serve, serve_async};
 pub use value::{Number, Value};

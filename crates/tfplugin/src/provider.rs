@@ -16,8 +16,19 @@ pub use tokio_util::sync::CancellationToken;
 
 use super::codec;
 use super::diag::{Diagnostic, Diagnostics};
-use super::schema::{ProviderSchema, Schema};
+use super::schema::{IdentitySchema, ProviderSchema, Schema};
 use super::value::Value;
+
+/// What the Terraform that calls knows how to handle (sent on validate, configure, read,
+/// plan and import since protocol 6.8). All false from a Terraform that does not say.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClientCapabilities {
+    /// The provider may answer with a deferral (Terraform's `-allow-deferral`).
+    pub deferral_allowed: bool,
+    /// Terraform knows write-only attributes (1.11+) and keeps them out of plan and state.
+    /// A Terraform that does not treats them as ordinary attributes.
+    pub write_only_attributes_allowed: bool,
+}
 
 /// `ConfigureProvider`: the provider block, once per provider instance, before any resource
 /// operation other than validation.
@@ -26,6 +37,7 @@ pub struct ConfigureProviderRequest {
     pub terraform_version: String,
     /// May contain unknown values when the provider block refers to not-yet-created things.
     pub config: Value,
+    pub client_capabilities: ClientCapabilities,
 }
 
 /// `ValidateProviderConfig`, `ValidateResourceConfig`, `ValidateDataResourceConfig`.
@@ -35,6 +47,8 @@ pub struct ValidateRequest {
     pub type_name: String,
     /// May contain unknown values.
     pub config: Value,
+    /// Sent by Terraform for resources only (default for the provider and data sources).
+    pub client_capabilities: ClientCapabilities,
 }
 
 /// `UpgradeResourceState`: called for every resource in state on every run, before it is
@@ -63,6 +77,9 @@ pub struct ReadResourceRequest {
     pub type_name: String,
     pub current_state: Value,
     pub private: Vec<u8>,
+    pub client_capabilities: ClientCapabilities,
+    /// The stored identity (null when none is stored yet or the resource has no identity).
+    pub current_identity: Value,
 }
 
 /// The refreshed state: `None` when the remote object is gone (Terraform then plans to
@@ -72,6 +89,8 @@ pub struct ReadResourceResponse {
     pub new_state: Option<Value>,
     pub private: Vec<u8>,
     pub diagnostics: Diagnostics,
+    /// The resource's identity, for a type that declares an identity schema.
+    pub new_identity: Option<Value>,
 }
 
 /// `PlanResourceChange`: create (prior null), update, or — with `plan_destroy` off, never
@@ -86,6 +105,9 @@ pub struct PlanResourceChangeRequest {
     pub proposed_new_state: Value,
     pub config: Value,
     pub prior_private: Vec<u8>,
+    pub client_capabilities: ClientCapabilities,
+    /// The stored identity (null on create).
+    pub prior_identity: Value,
 }
 
 /// The planned state (computed attributes that will change set to [`Value::Unknown`]),
@@ -96,6 +118,8 @@ pub struct PlanResourceChangeResponse {
     pub requires_replace: Vec<super::diag::AttrPath>,
     pub planned_private: Vec<u8>,
     pub diagnostics: Diagnostics,
+    /// The identity the resource will have, when known.
+    pub planned_identity: Option<Value>,
 }
 
 /// `ApplyResourceChange`: create, update, or destroy (planned state null).
@@ -107,6 +131,8 @@ pub struct ApplyResourceChangeRequest {
     pub planned_state: Value,
     pub config: Value,
     pub planned_private: Vec<u8>,
+    /// The identity planned (null when none).
+    pub planned_identity: Value,
 }
 
 /// The new state: fully known and consistent with the plan; null after destroy. On error,
@@ -116,6 +142,8 @@ pub struct ApplyResourceChangeResponse {
     pub new_state: Value,
     pub private: Vec<u8>,
     pub diagnostics: Diagnostics,
+    /// The resource's identity after the change (none after destroy).
+    pub new_identity: Option<Value>,
 }
 
 /// `ImportResourceState`: `terraform import` / `import` blocks. Terraform calls
@@ -123,15 +151,40 @@ pub struct ApplyResourceChangeResponse {
 #[derive(Debug, Clone)]
 pub struct ImportResourceStateRequest {
     pub type_name: String,
+    /// Empty when importing by identity (`import { identity = { ... } }`, Terraform 1.12+).
     pub id: String,
+    /// The identity to import by (null when importing by id).
+    pub identity: Value,
+    pub client_capabilities: ClientCapabilities,
 }
 
 /// One imported resource.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ImportedResource {
     pub type_name: String,
     pub state: Value,
     pub private: Vec<u8>,
+    /// Its identity, for a type that declares an identity schema.
+    pub identity: Option<Value>,
+}
+
+/// `UpgradeResourceIdentity`: a stored identity written with an older identity schema version.
+#[derive(Debug, Clone)]
+pub struct UpgradeResourceIdentityRequest {
+    pub type_name: String,
+    /// The identity schema version the identity was written with.
+    pub version: i64,
+    /// The stored identity, as JSON.
+    pub raw_identity: serde_json::Value,
+    /// The current identity schema of `type_name`.
+    pub schema: Arc<IdentitySchema>,
+}
+
+/// The identity in the current identity schema.
+#[derive(Debug, Clone, Default)]
+pub struct UpgradeResourceIdentityResponse {
+    pub identity: Value,
+    pub diagnostics: Diagnostics,
 }
 
 /// The imported resources (normally one).
@@ -257,6 +310,15 @@ pub trait Provider: Send + Sync + 'static {
         async move { default_upgrade(&req) }
     }
 
+    /// Brings a stored identity to the current identity schema. The default decodes the JSON
+    /// with the current identity schema and refuses newer versions.
+    fn upgrade_resource_identity(
+        &self,
+        req: UpgradeResourceIdentityRequest,
+    ) -> impl Future<Output = UpgradeResourceIdentityResponse> + Send {
+        async move { default_identity_upgrade(&req) }
+    }
+
     /// Refreshes a managed resource.
     fn read_resource(
         &self,
@@ -380,6 +442,35 @@ pub fn default_upgrade(req: &UpgradeResourceStateRequest) -> UpgradeResourceStat
             "Stored state does not match the schema",
             format!(
                 "Could not read the stored state of this {}: {e}.",
+                req.type_name
+            ),
+        ),
+    }
+    resp
+}
+
+/// What [`Provider::upgrade_resource_identity`] does by default.
+pub fn default_identity_upgrade(
+    req: &UpgradeResourceIdentityRequest,
+) -> UpgradeResourceIdentityResponse {
+    let mut resp = UpgradeResourceIdentityResponse::default();
+    if req.version > req.schema.version {
+        resp.diagnostics.error(
+            "Resource identity is from a newer provider",
+            format!(
+                "The stored identity of this {} has identity schema version {}, but this \
+                 provider only knows version {}. Upgrade the provider.",
+                req.type_name, req.version, req.schema.version
+            ),
+        );
+        return resp;
+    }
+    match codec::from_json(&req.raw_identity, &req.schema.value_type()) {
+        Ok(v) => resp.identity = v,
+        Err(e) => resp.diagnostics.error(
+            "Stored identity does not match the identity schema",
+            format!(
+                "Could not read the stored identity of this {}: {e}.",
                 req.type_name
             ),
         ),

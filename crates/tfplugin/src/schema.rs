@@ -99,6 +99,7 @@ pub struct Block {
     pub attributes: Vec<Attribute>,
     pub block_types: Vec<NestedBlock>,
     pub description: String,
+    pub description_kind: DescriptionKind,
     pub deprecated: bool,
 }
 
@@ -123,6 +124,13 @@ impl Block {
     /// Sets the description.
     pub fn description(mut self, description: impl Into<String>) -> Block {
         self.description = description.into();
+        self
+    }
+
+    /// Sets the description, written in Markdown.
+    pub fn markdown_description(mut self, description: impl Into<String>) -> Block {
+        self.description = description.into();
+        self.description_kind = DescriptionKind::Markdown;
         self
     }
 
@@ -182,6 +190,7 @@ pub struct Attribute {
     pub name: String,
     pub ty: AttrType,
     pub description: String,
+    pub description_kind: DescriptionKind,
     pub required: bool,
     pub optional: bool,
     pub computed: bool,
@@ -199,6 +208,7 @@ impl Attribute {
             name: name.into(),
             ty,
             description: String::new(),
+            description_kind: DescriptionKind::Plain,
             required: false,
             optional: false,
             computed: false,
@@ -250,6 +260,13 @@ impl Attribute {
         self.description = description.into();
         self
     }
+
+    /// Sets the description, written in Markdown.
+    pub fn markdown_description(mut self, description: impl Into<String>) -> Attribute {
+        self.description = description.into();
+        self.description_kind = DescriptionKind::Markdown;
+        self
+    }
 }
 
 /// How a nested block repeats.
@@ -290,7 +307,75 @@ impl NestedBlock {
     }
 }
 
-/// Everything a provider declares: its own configuration, its resources, its data sources.
+/// How Terraform renders a description.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DescriptionKind {
+    #[default]
+    Plain,
+    Markdown,
+}
+
+/// One attribute of a resource identity (Terraform 1.12+): a value that, alone or with the
+/// others, names the remote object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdentityAttribute {
+    pub name: String,
+    pub ty: AttrType,
+    pub description: String,
+    /// Needed in an `import { identity = { ... } }` block.
+    pub required_for_import: bool,
+    /// May be given in an `import { identity = { ... } }` block.
+    pub optional_for_import: bool,
+}
+
+impl IdentityAttribute {
+    /// An attribute required for import.
+    pub fn required(name: impl Into<String>, ty: AttrType) -> IdentityAttribute {
+        IdentityAttribute {
+            name: name.into(),
+            ty,
+            description: String::new(),
+            required_for_import: true,
+            optional_for_import: false,
+        }
+    }
+
+    /// Sets the description.
+    pub fn description(mut self, description: impl Into<String>) -> IdentityAttribute {
+        self.description = description.into();
+        self
+    }
+}
+
+/// A resource's identity schema, versioned like state schemas.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct IdentitySchema {
+    pub version: i64,
+    pub attributes: Vec<IdentityAttribute>,
+}
+
+impl IdentitySchema {
+    /// An identity schema at version 0.
+    pub fn new(attributes: impl IntoIterator<Item = IdentityAttribute>) -> IdentitySchema {
+        IdentitySchema {
+            version: 0,
+            attributes: attributes.into_iter().collect(),
+        }
+    }
+
+    /// The object type identity values have.
+    pub fn value_type(&self) -> AttrType {
+        AttrType::Object(
+            self.attributes
+                .iter()
+                .map(|a| (a.name.clone(), a.ty.clone()))
+                .collect(),
+        )
+    }
+}
+
+/// Everything a provider declares: its own configuration, its resources, its data sources,
+/// and the identity schemas of the resources that have one.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ProviderSchema {
     pub provider: Schema,
@@ -300,6 +385,8 @@ pub struct ProviderSchema {
     /// `terraform apply -invoke=action.TYPE.NAME` or from a resource's `action_trigger`.
     /// Their schema describes the `config` block. Older Terraform ignores them.
     pub actions: BTreeMap<String, Schema>,
+    /// Resource type name → identity schema (Terraform 1.12+).
+    pub identities: BTreeMap<String, IdentitySchema>,
 }
 
 #[cfg(test)]

@@ -117,7 +117,7 @@ pub async fn serve_async<P: Provider>(provider: P) -> Result<(), ServeError> {
 
 /// The five gRPC services behind one [`Router`]: health, tfplugin6 `Provider` and
 /// go-plugin's controller, stdio and broker.
-async fn services<P: Provider>(
+pub(crate) async fn services<P: Provider>(
     service: ProviderService<P>,
     shutdown: &CancellationToken,
 ) -> Router<Incoming> {
@@ -147,7 +147,7 @@ async fn services<P: Provider>(
 
 /// Serves `router` on every connection `listener` accepts until `shutdown` is cancelled,
 /// then lets open connections finish their calls for up to [`SHUTDOWN_GRACE`].
-async fn run_server(
+pub(crate) async fn run_server(
     listener: TcpListener,
     acceptor: Option<TlsAcceptor>,
     router: Router<Incoming>,

@@ -5,7 +5,10 @@
 use super::super::codec;
 use super::super::diag::{AttrPath, Diagnostic, Diagnostics, PathStep, Severity};
 use super::super::proto::tfplugin6 as pb;
-use super::super::schema::{AttrType, Attribute, Block, NestedBlock, Nesting, Schema};
+use super::super::provider::ClientCapabilities;
+use super::super::schema::{
+    AttrType, Attribute, Block, DescriptionKind, IdentitySchema, NestedBlock, Nesting, Schema,
+};
 use super::super::value::Value;
 
 pub(super) fn capabilities() -> pb::ServerCapabilities {
@@ -24,13 +27,47 @@ pub(super) fn schema_to_pb(s: &Schema) -> pb::Schema {
     }
 }
 
+fn kind_to_pb(kind: DescriptionKind) -> i32 {
+    match kind {
+        DescriptionKind::Plain => pb::StringKind::Plain as i32,
+        DescriptionKind::Markdown => pb::StringKind::Markdown as i32,
+    }
+}
+
+pub(super) fn identity_schema_to_pb(s: &IdentitySchema) -> pb::ResourceIdentitySchema {
+    use pb::resource_identity_schema::IdentityAttribute;
+    pb::ResourceIdentitySchema {
+        version: s.version,
+        identity_attributes: s
+            .attributes
+            .iter()
+            .map(|a| IdentityAttribute {
+                name: a.name.clone(),
+                r#type: a.ty.to_cty_json_bytes(),
+                required_for_import: a.required_for_import,
+                optional_for_import: a.optional_for_import,
+                description: a.description.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// The capabilities a request carries (all false when absent).
+pub(super) fn client_capabilities(c: Option<&pb::ClientCapabilities>) -> ClientCapabilities {
+    c.map(|c| ClientCapabilities {
+        deferral_allowed: c.deferral_allowed,
+        write_only_attributes_allowed: c.write_only_attributes_allowed,
+    })
+    .unwrap_or_default()
+}
+
 fn block_to_pb(b: &Block, version: i64) -> pb::schema::Block {
     pb::schema::Block {
         version,
         attributes: b.attributes.iter().map(attribute_to_pb).collect(),
         block_types: b.block_types.iter().map(nested_to_pb).collect(),
         description: b.description.clone(),
-        description_kind: pb::StringKind::Plain as i32,
+        description_kind: kind_to_pb(b.description_kind),
         deprecated: b.deprecated,
         deprecation_message: String::new(),
     }
@@ -46,7 +83,7 @@ fn attribute_to_pb(a: &Attribute) -> pb::schema::Attribute {
         optional: a.optional,
         computed: a.computed,
         sensitive: a.sensitive,
-        description_kind: pb::StringKind::Plain as i32,
+        description_kind: kind_to_pb(a.description_kind),
         deprecated: a.deprecated,
         write_only: a.write_only,
         deprecation_message: String::new(),

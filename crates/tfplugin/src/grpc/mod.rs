@@ -8,6 +8,8 @@
 
 mod action;
 mod convert;
+#[cfg(test)]
+mod identity_tests;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -20,19 +22,29 @@ use tonic::{Request, Response, Status};
 use tracing::{Instrument, Span, info_span, trace};
 
 use self::convert::{
-    capabilities, decode, diag_to_pb, diags_to_pb, encode, path_to_pb, schema_to_pb,
+    capabilities, client_capabilities, decode, diag_to_pb, diags_to_pb, encode,
+    identity_schema_to_pb, path_to_pb, schema_to_pb,
 };
 use super::diag::{Diagnostic, Diagnostics};
 use super::proto::tfplugin6 as pb;
 use super::provider::{self as p, CancellationToken, Provider};
-use super::schema::{AttrType, ProviderSchema, Schema};
+use super::schema::{AttrType, IdentitySchema, ProviderSchema, Schema};
 use super::value::Value;
 
-/// A schema with its value type, computed once.
+/// A resource's identity schema with its value type.
+#[derive(Debug)]
+struct Identity {
+    schema: Arc<IdentitySchema>,
+    ty: AttrType,
+}
+
+/// A schema with its value type, computed once (and, for a resource with one, its identity
+/// schema).
 #[derive(Debug)]
 struct Typed {
     schema: Arc<Schema>,
     ty: AttrType,
+    identity: Option<Identity>,
 }
 
 impl Typed {
@@ -41,7 +53,37 @@ impl Typed {
         Typed {
             schema: Arc::new(schema),
             ty,
+            identity: None,
         }
+    }
+
+    /// Decodes a request's identity: null when absent or when the type has no identity.
+    fn decode_identity(
+        &self,
+        data: Option<&pb::ResourceIdentityData>,
+        what: &str,
+    ) -> Result<Value, Diagnostic> {
+        match (&self.identity, data.and_then(|d| d.identity_data.as_ref())) {
+            (Some(identity), Some(dv)) => decode(Some(dv), &identity.ty, what),
+            _ => Ok(Value::Null),
+        }
+    }
+
+    /// Encodes a response identity; none for a null identity or a type without identity.
+    fn encode_identity(
+        &self,
+        value: Option<Value>,
+        what: &str,
+        diags: &mut Diagnostics,
+    ) -> Option<pb::ResourceIdentityData> {
+        let identity = self.identity.as_ref()?;
+        let value = value.filter(|v| !v.is_null())?;
+        encode(&value, &identity.ty, what)
+            .map_err(|d| diags.push(d))
+            .ok()
+            .map(|dv| pb::ResourceIdentityData {
+                identity_data: Some(dv),
+            })
     }
 
     /// Decodes one request value; `what` names it in the error.
@@ -72,6 +114,7 @@ struct Schemas {
     data_sources: BTreeMap<String, Typed>,
     actions: BTreeMap<String, Typed>,
     response: pb::get_provider_schema::Response,
+    identity_response: pb::get_resource_identity_schemas::Response,
 }
 
 impl Schemas {
@@ -101,12 +144,30 @@ impl Schemas {
                 .map(|(k, v)| (k, Typed::new(v)))
                 .collect::<BTreeMap<_, _>>()
         };
+        let identity_response = pb::get_resource_identity_schemas::Response {
+            identity_schemas: s
+                .identities
+                .iter()
+                .map(|(k, v)| (k.clone(), identity_schema_to_pb(v)))
+                .collect(),
+            diagnostics: Vec::new(),
+        };
+        let mut resources = typed(s.resources);
+        for (name, identity) in s.identities {
+            if let Some(t) = resources.get_mut(&name) {
+                t.identity = Some(Identity {
+                    ty: identity.value_type(),
+                    schema: Arc::new(identity),
+                });
+            }
+        }
         Schemas {
             provider: Typed::new(s.provider),
-            resources: typed(s.resources),
+            resources,
             data_sources: typed(s.data_sources),
             actions: typed(s.actions),
             response,
+            identity_response,
         }
     }
 }
@@ -155,6 +216,7 @@ diagnosed!(
     validate_resource_config,
     validate_data_resource_config,
     upgrade_resource_state,
+    upgrade_resource_identity,
     configure_provider,
     read_resource,
     plan_resource_change,
@@ -308,11 +370,49 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         &self,
         _request: Request<pb::get_resource_identity_schemas::Request>,
     ) -> Result<Response<pb::get_resource_identity_schemas::Response>, Status> {
-        trace!(
-            tf_rpc = "GetResourceIdentitySchemas",
-            "Served request (no identities)"
-        );
-        Ok(Response::new(Default::default()))
+        trace!(tf_rpc = "GetResourceIdentitySchemas", "Served request");
+        Ok(Response::new(self.schemas.identity_response.clone()))
+    }
+
+    async fn upgrade_resource_identity(
+        &self,
+        request: Request<pb::upgrade_resource_identity::Request>,
+    ) -> Result<Response<pb::upgrade_resource_identity::Response>, Status> {
+        let req = request.into_inner();
+        let span = info_span!("rpc", tf_rpc = "UpgradeResourceIdentity", tf_resource_type = %req.type_name);
+        let call = |t: &Typed| {
+            let Some(identity) = &t.identity else {
+                return Err(Diagnostic::error(
+                    "Resource type has no identity",
+                    format!(
+                        "Terraform asked to upgrade the identity of a {}, which declares no identity schema.",
+                        req.type_name
+                    ),
+                ));
+            };
+            Ok(self
+                .provider
+                .upgrade_resource_identity(p::UpgradeResourceIdentityRequest {
+                    raw_identity: raw_state_json(req.raw_identity)?,
+                    type_name: req.type_name.clone(),
+                    version: req.version,
+                    schema: identity.schema.clone(),
+                }))
+        };
+        let respond = |out: p::UpgradeResourceIdentityResponse, t: &Typed| {
+            let mut diags = out.diagnostics;
+            let upgraded_identity =
+                t.encode_identity(Some(out.identity), "upgraded identity", &mut diags);
+            (
+                pb::upgrade_resource_identity::Response {
+                    upgraded_identity,
+                    ..Default::default()
+                },
+                diags,
+            )
+        };
+        self.handle(self.resource(&req.type_name), span, call, respond)
+            .await
     }
 
     async fn get_functions(
@@ -334,6 +434,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
             Ok(self.provider.validate_provider_config(p::ValidateRequest {
                 type_name: String::new(),
                 config,
+                client_capabilities: Default::default(),
             }))
         };
         self.handle(self.provider_schema(), span, call, only_diagnostics)
@@ -352,6 +453,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
             Ok(self.provider.validate_resource_config(p::ValidateRequest {
                 type_name: req.type_name.clone(),
                 config,
+                client_capabilities: client_capabilities(req.client_capabilities.as_ref()),
             }))
         };
         self.handle(self.resource(&req.type_name), span, call, only_diagnostics)
@@ -371,6 +473,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 .validate_data_resource_config(p::ValidateRequest {
                     type_name: req.type_name.clone(),
                     config,
+                    client_capabilities: Default::default(),
                 }))
         };
         self.handle(
@@ -427,6 +530,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 .configure_provider(p::ConfigureProviderRequest {
                     terraform_version: req.terraform_version,
                     config,
+                    client_capabilities: client_capabilities(req.client_capabilities.as_ref()),
                 }))
         };
         self.handle(self.provider_schema(), span, call, only_diagnostics)
@@ -442,8 +546,11 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         let call = |t: &Typed| {
             Ok(self.provider.read_resource(p::ReadResourceRequest {
                 current_state: t.decode(req.current_state.as_ref(), "current state")?,
+                current_identity: t
+                    .decode_identity(req.current_identity.as_ref(), "current identity")?,
                 type_name: req.type_name.clone(),
                 private: req.private.clone(),
+                client_capabilities: client_capabilities(req.client_capabilities.as_ref()),
             }))
         };
         let respond = |out: p::ReadResourceResponse, t: &Typed| {
@@ -457,9 +564,11 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 None if diags.has_errors() => (req.current_state.clone(), req.private.clone()),
                 None => (encode(&Value::Null, &t.ty, "state").ok(), Vec::new()),
             };
+            let new_identity = t.encode_identity(out.new_identity, "identity", &mut diags);
             let resp = pb::read_resource::Response {
                 new_state,
                 private,
+                new_identity,
                 ..Default::default()
             };
             (resp, diags)
@@ -483,8 +592,11 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                     proposed_new_state: t
                         .decode(req.proposed_new_state.as_ref(), "proposed new state")?,
                     config: t.decode(req.config.as_ref(), "configuration")?,
+                    prior_identity: t
+                        .decode_identity(req.prior_identity.as_ref(), "prior identity")?,
                     type_name: req.type_name.clone(),
                     prior_private: req.prior_private,
+                    client_capabilities: client_capabilities(req.client_capabilities.as_ref()),
                 }))
         };
         let respond = |out: p::PlanResourceChangeResponse, t: &Typed| {
@@ -493,6 +605,11 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 planned_state: t.encode(out.planned_state, "planned state", &mut diags),
                 requires_replace: out.requires_replace.iter().map(path_to_pb).collect(),
                 planned_private: out.planned_private,
+                planned_identity: t.encode_identity(
+                    out.planned_identity,
+                    "planned identity",
+                    &mut diags,
+                ),
                 ..Default::default()
             };
             (resp, diags)
@@ -515,6 +632,8 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                     prior_state: t.decode(req.prior_state.as_ref(), "prior state")?,
                     planned_state: t.decode(req.planned_state.as_ref(), "planned state")?,
                     config: t.decode(req.config.as_ref(), "configuration")?,
+                    planned_identity: t
+                        .decode_identity(req.planned_identity.as_ref(), "planned identity")?,
                     type_name: req.type_name.clone(),
                     planned_private: req.planned_private,
                 }))
@@ -525,9 +644,11 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
             let new_state = t
                 .encode(out.new_state, "new state", &mut diags)
                 .or_else(|| req.prior_state.clone());
+            let new_identity = t.encode_identity(out.new_identity, "new identity", &mut diags);
             let resp = pb::apply_resource_change::Response {
                 new_state,
                 private: out.private,
+                new_identity,
                 ..Default::default()
             };
             (resp, diags)
@@ -543,12 +664,14 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         let req = request.into_inner();
         let span =
             info_span!("rpc", tf_rpc = "ImportResourceState", tf_resource_type = %req.type_name);
-        let call = |_: &Typed| {
+        let call = |t: &Typed| {
             Ok(self
                 .provider
                 .import_resource_state(p::ImportResourceStateRequest {
+                    identity: t.decode_identity(req.identity.as_ref(), "identity")?,
                     type_name: req.type_name.clone(),
                     id: req.id,
+                    client_capabilities: client_capabilities(req.client_capabilities.as_ref()),
                 }))
         };
         let respond = |out: p::ImportResourceStateResponse, _: &Typed| {
@@ -556,19 +679,25 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
             let mut imported_resources = Vec::new();
             for r in out.imported {
                 // an import may return resources of other types than the one asked for
-                let state = match self.resource(&r.type_name) {
-                    Ok(t) => t.encode(r.state, "imported state", &mut diags),
+                let encoded = match self.resource(&r.type_name) {
+                    Ok(t) => t
+                        .encode(r.state, "imported state", &mut diags)
+                        .map(|state| {
+                            let identity =
+                                t.encode_identity(r.identity, "imported identity", &mut diags);
+                            (state, identity)
+                        }),
                     Err(d) => {
                         diags.push(d);
                         None
                     }
                 };
-                if let Some(state) = state {
+                if let Some((state, identity)) = encoded {
                     imported_resources.push(pb::import_resource_state::ImportedResource {
                         type_name: r.type_name,
                         state: Some(state),
                         private: r.private,
-                        identity: None,
+                        identity,
                     });
                 }
             }
@@ -619,6 +748,11 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
             Ok(self.provider.validate_action_config(p::ValidateRequest {
                 type_name: req.type_name.clone(),
                 config,
+                // Actions exist from Terraform 1.14, which knows write-only attributes.
+                client_capabilities: p::ClientCapabilities {
+                    write_only_attributes_allowed: true,
+                    ..Default::default()
+                },
             }))
         };
         self.handle(self.action(&req.type_name), span, call, only_diagnostics)

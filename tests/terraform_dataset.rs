@@ -363,3 +363,88 @@ output "ids" { value = woosmap_dataset.many[*].id }
         stats.dataset_api_calls, stats.dataset_api_rate_limited
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn terraform_query_lists_datasets_and_generates_config_that_plans_clean() {
+    let sb = start(false).await;
+    let mut ids = Vec::new();
+    for name in ["Stores", "Shops"] {
+        let body = format!(r#"{{"name": "{name}", "url": "https://example.com/{name}.geojson"}}"#);
+        let code = api(&sb, reqwest::Method::POST, "/datasets/", Some(&body)).await;
+        assert_eq!(code, 200);
+    }
+    // A third one, scheduled for deletion: not listed.
+    let body = r#"{"name": "Old", "url": "https://example.com/old.geojson"}"#;
+    assert_eq!(
+        api(&sb, reqwest::Method::POST, "/datasets/", Some(body)).await,
+        200
+    );
+    let listed = reqwest::Client::new()
+        .get(format!("{}/datasets/?per_page=20", sb.base_url()))
+        .header("X-Api-Key", KEY)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    for d in listed["datasets"].as_array().unwrap() {
+        ids.push(d["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(ids.len(), 3, "{listed}");
+    let old = ids.pop().unwrap();
+    assert_eq!(
+        api(
+            &sb,
+            reqwest::Method::DELETE,
+            &format!("/datasets/{old}"),
+            None
+        )
+        .await,
+        200
+    );
+
+    let tf = Terraform::new(&sb.base_url());
+    tf.write("provider \"woosmap\" {}\n");
+    std::fs::write(
+        tf.dir.path().join("datasets.tfquery.hcl"),
+        "list \"woosmap_dataset\" \"all\" {\n  provider = woosmap\n}\n",
+    )
+    .unwrap();
+    let (ids, old) = (ids.clone(), old.clone());
+    blocking(move || {
+        let query = tf.ok(&["query", "-no-color"]);
+        for id in &ids {
+            assert!(
+                query.stdout.contains(id.as_str()),
+                "{id} not listed: {query:?}"
+            );
+        }
+        assert!(
+            query.stdout.contains("Stores") && query.stdout.contains("Shops"),
+            "{query:?}"
+        );
+        assert!(
+            !query.stdout.contains(&old),
+            "a scheduled dataset is listed: {query:?}"
+        );
+
+        tf.ok(&["query", "-no-color", "-generate-config-out=generated.tf"]);
+        let generated = tf.file("generated.tf");
+        assert!(
+            generated.contains("resource \"woosmap_dataset\""),
+            "{generated}"
+        );
+        assert!(generated.contains("import {"), "{generated}");
+        common::assert_no_secrets("generated.tf", &generated, &[]);
+        let plan = tf.run(&["plan", "-no-color"]);
+        assert_eq!(plan.code, 0, "{plan:?}");
+        assert!(
+            plan.stdout
+                .contains("2 to import, 0 to add, 0 to change, 0 to destroy"),
+            "the generated config must plan with no changes: {plan:?}"
+        );
+    })
+    .await;
+}

@@ -24,8 +24,9 @@ use crate::api::{
 use tfplugin::{
     ApplyResourceChangeRequest, ApplyResourceChangeResponse, AttrPath, AttrType, Attribute, Block,
     Diagnostic, Diagnostics, IdentityAttribute, IdentitySchema, ImportResourceStateRequest,
-    ImportResourceStateResponse, ImportedResource, PlanResourceChangeRequest,
-    PlanResourceChangeResponse, ReadResourceRequest, ReadResourceResponse, Schema, Value,
+    ImportResourceStateResponse, ImportedResource, ListResourceRequest, ListResourceResponse,
+    ListResult, PlanResourceChangeRequest, PlanResourceChangeResponse, ReadResourceRequest,
+    ReadResourceResponse, Schema, Value,
 };
 
 /// Resource type name.
@@ -507,6 +508,70 @@ pub fn import(req: ImportResourceStateRequest) -> ImportResourceStateResponse {
             "Invalid import id",
             format!("Import woosmap_dataset by its dataset id (or identity `id`): {e}."),
         ),
+    }
+    resp
+}
+
+/// The `config` block of `list "woosmap_dataset"` (`terraform query`): nothing to set.
+pub fn list_schema() -> Schema {
+    Schema::new(Block::new().description(
+        "Lists the Woosmap datasets of the private key's project for `terraform query`, leaving out those whose deletion is scheduled.",
+    ))
+}
+
+/// A state with every attribute null, to fill with [`state_of`].
+fn empty_state() -> Value {
+    Value::object([
+        ("id", Value::Null),
+        ("name", Value::Null),
+        ("url", Value::Null),
+        ("schema_mapping", Value::Null),
+        ("reimport_key", Value::Null),
+        ("created_at", Value::Null),
+        ("updated_at", Value::Null),
+    ])
+}
+
+/// ListResource: every dataset not scheduled for deletion, as identity and name, with its full
+/// state (one `GET /datasets/{id}` each, paced) when Terraform asks for it.
+pub async fn list(c: &Configured, req: ListResourceRequest) -> ListResourceResponse {
+    let mut resp = ListResourceResponse::default();
+    if !c.has_private_key {
+        resp.diagnostics.push(Diagnostic::error(
+            "No Woosmap private key",
+            "Set private_key in the woosmap provider block or WOOSMAP_PRIVATE_KEY: listing datasets needs a private key.",
+        ));
+        return resp;
+    }
+    let all = match c.client.list_all_datasets(deadline()).await {
+        Ok(all) => all,
+        Err(e) => {
+            resp.diagnostics.push(error_diag(&e));
+            return resp;
+        }
+    };
+    let limit = usize::try_from(req.limit)
+        .ok()
+        .filter(|l| *l > 0)
+        .unwrap_or(usize::MAX);
+    for summary in all
+        .into_iter()
+        .filter(|d| d.scheduled_for_deletion_after.is_none())
+        .take(limit)
+    {
+        let mut result = ListResult {
+            display_name: summary.name.clone(),
+            identity: Value::object([("id", Value::string(summary.id.as_str()))]),
+            ..Default::default()
+        };
+        if req.include_resource_object {
+            match c.client.dataset(&summary.id, deadline()).await {
+                Ok(Some(d)) => result.resource_object = Some(state_of(&empty_state(), &d)),
+                Ok(None) => continue, // deleted since the list was read
+                Err(e) => result.diagnostics.push(error_diag(&e)),
+            }
+        }
+        resp.results.push(result);
     }
     resp
 }

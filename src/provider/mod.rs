@@ -271,6 +271,27 @@ impl tfplugin::Provider for WoosmapProvider {
         resource::import(req)
     }
 
+    async fn list_resource(
+        &self,
+        req: tfplugin::ListResourceRequest,
+    ) -> tfplugin::ListResourceResponse {
+        match self.configured() {
+            Ok(c) if req.type_name == dataset::DATASET_RESOURCE => dataset::list(&c, req).await,
+            Ok(_) => tfplugin::ListResourceResponse {
+                diagnostics: Diagnostic::error(
+                    "Unsupported list resource type",
+                    format!("This provider does not list {:?}.", req.type_name),
+                )
+                .into(),
+                ..Default::default()
+            },
+            Err(d) => tfplugin::ListResourceResponse {
+                diagnostics: d.into(),
+                ..Default::default()
+            },
+        }
+    }
+
     async fn read_data_source(
         &self,
         req: tfplugin::ReadDataSourceRequest,

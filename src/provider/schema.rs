@@ -257,6 +257,11 @@ pub fn all() -> ProviderSchema {
             ),
         ]
         .into(),
+        list_resources: [(
+            super::dataset::DATASET_RESOURCE.to_owned(),
+            super::dataset::list_schema(),
+        )]
+        .into(),
         identities: [
             (IMPORT_RESOURCE.to_owned(), import_identity()),
             (

@@ -192,6 +192,9 @@ impl tfplugin::Provider for WoosmapProvider {
         &self,
         req: tfplugin::UpgradeResourceStateRequest,
     ) -> tfplugin::UpgradeResourceStateResponse {
+        if req.type_name == dataset::DATASET_RESOURCE {
+            return tfplugin::default_upgrade(&req);
+        }
         resource::upgrade(&req)
     }
 

@@ -11,6 +11,8 @@ mod action;
 mod convert;
 #[cfg(test)]
 mod identity_tests;
+#[cfg(test)]
+mod list_tests;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -266,7 +268,7 @@ impl<P: Provider> ProviderService<P> {
             .ok_or_else(|| unknown_type("action", type_name))
     }
 
-    fn list_resource(&self, type_name: &str) -> Result<&Typed, Diagnostic> {
+    fn list_schema(&self, type_name: &str) -> Result<&Typed, Diagnostic> {
         self.schemas
             .list_resources
             .get(type_name)
@@ -832,7 +834,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 }))
         };
         self.handle(
-            self.list_resource(&req.type_name),
+            self.list_schema(&req.type_name),
             span,
             call,
             only_diagnostics,
@@ -854,7 +856,7 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
             Box::pin(tokio_stream::iter(vec![Ok(e)]))
         };
         let typed = self
-            .list_resource(&req.type_name)
+            .list_schema(&req.type_name)
             .and_then(|l| self.resource(&req.type_name).map(|r| (l, r)));
         let (list, resource) = match typed {
             Ok(t) => t,

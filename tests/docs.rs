@@ -453,6 +453,26 @@ fn docs_embed_the_examples_verbatim() {
             "terraform",
         ),
         (
+            "docs/resources/dataset.md",
+            "examples/resources/woosmap_dataset/resource.tf",
+            "terraform",
+        ),
+        (
+            "docs/resources/dataset.md",
+            "examples/resources/woosmap_dataset/import.sh",
+            "shell",
+        ),
+        (
+            "docs/data-sources/dataset.md",
+            "examples/data-sources/woosmap_dataset/data-source.tf",
+            "terraform",
+        ),
+        (
+            "docs/data-sources/datasets.md",
+            "examples/data-sources/woosmap_datasets/data-source.tf",
+            "terraform",
+        ),
+        (
             "docs/actions/dataset_import.md",
             "examples/actions/woosmap_dataset_import/action.tf",
             "terraform",
@@ -563,6 +583,9 @@ fn every_example_validates_and_is_formatted() {
         "examples/provider",
         "examples/resources/woosmap_dataset_import",
         "examples/data-sources/woosmap_dataset_status",
+        "examples/resources/woosmap_dataset",
+        "examples/data-sources/woosmap_dataset",
+        "examples/data-sources/woosmap_datasets",
         "examples/actions/woosmap_dataset_import",
         "examples/demo",
     ] {

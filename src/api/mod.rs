@@ -12,6 +12,8 @@
 //! - `request`: one HTTP exchange; `interpret`: a response mapped to a result or `ApiError`.
 //! - `pacer`, `pacer_file`, `retry`: pacing slots (in process and across processes) and
 //!   backoff / Retry-After timing (internal).
+//! - [`datasets`]: the dataset management calls (create, get, update, delete, list) and
+//!   `DatasetError`.
 //!
 //! Deadlines are `tokio::time::Instant`s (convert a `std::time::Instant` with `.into()`).
 
@@ -19,6 +21,7 @@ mod call;
 pub mod client;
 pub mod clock;
 mod config;
+pub mod datasets;
 pub mod error;
 mod interpret;
 mod pacer;
@@ -38,6 +41,10 @@ pub use client::{Client, RetryNotice, TriggerAnswer, TriggerClaim};
 pub use config::{
     ClientConfig, DEFAULT_BASE_URL, DEFAULT_REQUEST_TIMEOUT, REQUEST_TIMEOUT_ENV, RateLimits,
     check_base_url, request_timeout_from_env,
+};
+pub use datasets::{
+    Dataset, DatasetChanges, DatasetError, DatasetOp, DatasetPage, DatasetSummary, Deletion,
+    NewDataset, SchemaMapping,
 };
 pub use error::{ApiError, Endpoint, ErrorKind};
 pub use secret::Secret;

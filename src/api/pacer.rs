@@ -33,6 +33,13 @@ use super::types::DatasetId;
 pub(crate) enum PaceKind {
     Trigger,
     Status,
+    /// The dataset management endpoints (`datasets.rs`), one slot per endpoint whatever the
+    /// dataset (their keys use the nil dataset id).
+    DatasetCreate,
+    DatasetList,
+    DatasetRead,
+    DatasetUpdate,
+    DatasetDelete,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -210,6 +210,11 @@ fn file_name(key: &PaceKey) -> String {
     let kind = match key.kind {
         PaceKind::Trigger => "trigger",
         PaceKind::Status => "status",
+        PaceKind::DatasetCreate => "dataset-create",
+        PaceKind::DatasetList => "dataset-list",
+        PaceKind::DatasetRead => "dataset-read",
+        PaceKind::DatasetUpdate => "dataset-update",
+        PaceKind::DatasetDelete => "dataset-delete",
     };
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in format!("{}\n{}\n{kind}", key.base_url, key.dataset).bytes() {

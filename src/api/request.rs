@@ -166,9 +166,6 @@ impl Client {
     }
 }
 
-/// The certificate verification failure in an error's source chain, if that is what failed.
-/// rustls reports it inside (possibly nested) `io::Error`s of the connector, whose `source()`
-/// skips the wrapped error itself, so those are unwrapped with `get_ref`.
 /// Whether the connection was refused (nothing listens at the address).
 fn is_refused(err: &(dyn std::error::Error + 'static)) -> bool {
     let mut cur = Some(err);
@@ -183,7 +180,10 @@ fn is_refused(err: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-fn certificate_failure(err: &(dyn std::error::Error + 'static)) -> Option<String> {
+/// The certificate verification failure in an error's source chain, if that is what failed.
+/// rustls reports it inside (possibly nested) `io::Error`s of the connector, whose `source()`
+/// skips the wrapped error itself, so those are unwrapped with `get_ref`.
+pub(super) fn certificate_failure(err: &(dyn std::error::Error + 'static)) -> Option<String> {
     let mut cur = Some(err);
     while let Some(e) = cur {
         if let Some(tls @ rustls::Error::InvalidCertificate(_)) = e.downcast_ref::<rustls::Error>()

@@ -1,6 +1,6 @@
 //! `woosmap-import`: trigger Woosmap dataset imports and wait for them (see `--help`). Parses
 //! the command line and hands each subcommand to its front end: `run`, `status`,
-//! `completions` and `man` to `woosmap::cli`, `action` (GitHub Action mode) to
+//! `datasets`, `completions` and `man` to `woosmap::cli`, `action` (GitHub Action mode) to
 //! `woosmap::action`.
 
 use clap::Parser;
@@ -14,7 +14,7 @@ fn main() -> std::process::ExitCode {
         Command::Man { dir } => return woosmap::cli::man(dir.as_deref()).into(),
         // A bad environment value is an error before anything else (the action reports
         // its own configuration problems as workflow annotations).
-        Command::Run(_) | Command::Status(_) => {
+        Command::Run(_) | Command::Status(_) | Command::Datasets(_) => {
             if let Err(code) = woosmap::cli::check_env() {
                 return code.into();
             }
@@ -36,6 +36,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Run(args) => woosmap::cli::run(args).await,
             Command::Status(args) => woosmap::cli::status(args).await,
+            Command::Datasets(args) => woosmap::cli::datasets::datasets(args).await,
             Command::Action => woosmap::action::run().await,
             Command::Completions { .. } | Command::Man { .. } => unreachable!("handled above"),
         }

@@ -54,6 +54,8 @@ pub enum Command {
     /// Show the latest import run of a dataset.
     #[command(after_help = after_help())]
     Status(StatusArgs),
+    /// List every dataset of the key's project: id, name, URL, last update, deletion date.
+    Datasets(super::datasets::DatasetsArgs),
     /// GitHub Action mode: read the `INPUT_*` variables set by action.yml, write
     /// `$GITHUB_OUTPUT` and `$GITHUB_STEP_SUMMARY` (see docs/github-action.md).
     #[command(hide = true)]

@@ -4,6 +4,7 @@
 //! dispatches.
 
 pub mod args;
+pub mod datasets;
 pub mod progress;
 
 use std::collections::HashMap;

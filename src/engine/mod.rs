@@ -9,8 +9,10 @@
 //!
 //! - `events`: `Event`, `EventSink`.
 //! - `run`: the state machine of one import (`run_import`).
+//! - `adopt`: adopting the import a dataset's creation may start by itself.
 //! - `progress`: turning status snapshots into step/entry events, each once.
 
+mod adopt;
 mod events;
 mod progress;
 mod run;
@@ -22,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{ApiError, Client, DatasetId, Instant, Run, RunStatus, Secret};
 
+pub use adopt::{CREATION_GRACE_READS, CreationImport, adopt_creation_import};
 pub use events::{Event, EventSink};
 pub use run::{CONFIRM_MIN, run_import};
 

@@ -1,11 +1,14 @@
 //! Provider `woosmap`: its configuration (private key, base URL, with environment fallbacks)
 //! and the dispatch of Terraform operations to resource `woosmap_dataset_import`
-//! (resource.rs), data source `woosmap_dataset_status` (data_source.rs) and action
-//! `woosmap_dataset_import` (import_action.rs). Everything here speaks engine and `tfplugin`
+//! (resource.rs), data source `woosmap_dataset_status` (data_source.rs), action
+//! `woosmap_dataset_import` (import_action.rs), resource `woosmap_dataset` (dataset.rs) and
+//! data sources `woosmap_dataset` / `woosmap_datasets` (datasets_data.rs). Everything here speaks engine and `tfplugin`
 //! values; protobuf stays in `tfplugin`.
 
 pub(crate) mod convert;
 mod data_source;
+mod dataset;
+mod datasets_data;
 mod import_action;
 mod resource;
 pub mod schema;
@@ -176,10 +179,16 @@ impl tfplugin::Provider for WoosmapProvider {
     }
 
     async fn validate_resource_config(&self, req: ValidateRequest) -> Diagnostics {
+        if req.type_name == dataset::DATASET_RESOURCE {
+            return dataset::validate(&req.config);
+        }
         resource::validate(&req.config, Some(req.client_capabilities))
     }
 
     async fn validate_data_resource_config(&self, req: ValidateRequest) -> Diagnostics {
+        if req.type_name != schema::STATUS_DATA_SOURCE {
+            return datasets_data::validate(&req.type_name, &req.config);
+        }
         let mut diags = Diagnostics::new();
         if let Err(d) = convert::dataset_id(&req.config) {
             diags.push(d);
@@ -191,6 +200,9 @@ impl tfplugin::Provider for WoosmapProvider {
         &self,
         req: tfplugin::UpgradeResourceStateRequest,
     ) -> tfplugin::UpgradeResourceStateResponse {
+        if req.type_name == dataset::DATASET_RESOURCE {
+            return tfplugin::default_upgrade(&req);
+        }
         resource::upgrade(&req)
     }
 
@@ -199,6 +211,11 @@ impl tfplugin::Provider for WoosmapProvider {
         req: tfplugin::ReadResourceRequest,
     ) -> tfplugin::ReadResourceResponse {
         let mut resp = match self.configured() {
+            Ok(c) if req.type_name == dataset::DATASET_RESOURCE => {
+                let mut resp = dataset::read(&c, req).await;
+                resp.new_identity = resp.new_state.as_ref().and_then(dataset::identity_of);
+                return resp;
+            }
             Ok(c) => {
                 let (state, private) = (req.current_state.clone(), req.private.clone());
                 let stop = self.stop_token();
@@ -227,6 +244,9 @@ impl tfplugin::Provider for WoosmapProvider {
         &self,
         req: tfplugin::PlanResourceChangeRequest,
     ) -> tfplugin::PlanResourceChangeResponse {
+        if req.type_name == dataset::DATASET_RESOURCE {
+            return dataset::plan(self.has_private_key(), req);
+        }
         resource::plan(self.has_private_key(), req)
     }
 
@@ -234,6 +254,20 @@ impl tfplugin::Provider for WoosmapProvider {
         &self,
         req: tfplugin::ApplyResourceChangeRequest,
     ) -> tfplugin::ApplyResourceChangeResponse {
+        if req.type_name == dataset::DATASET_RESOURCE {
+            return match self.configured() {
+                Ok(c) => {
+                    let mut resp = dataset::apply(&c, req, self.stop_token()).await;
+                    resp.new_identity = dataset::identity_of(&resp.new_state);
+                    resp
+                }
+                Err(d) => tfplugin::ApplyResourceChangeResponse {
+                    new_state: req.prior_state,
+                    diagnostics: d.into(),
+                    ..Default::default()
+                },
+            };
+        }
         if req.planned_state.is_null() {
             // Destroy: the API has no "un-import"; forgetting is all there is to do.
             return tfplugin::ApplyResourceChangeResponse::default();
@@ -254,7 +288,31 @@ impl tfplugin::Provider for WoosmapProvider {
         &self,
         req: tfplugin::ImportResourceStateRequest,
     ) -> tfplugin::ImportResourceStateResponse {
+        if req.type_name == dataset::DATASET_RESOURCE {
+            return dataset::import(req);
+        }
         resource::import(req)
+    }
+
+    async fn list_resource(
+        &self,
+        req: tfplugin::ListResourceRequest,
+    ) -> tfplugin::ListResourceResponse {
+        match self.configured() {
+            Ok(c) if req.type_name == dataset::DATASET_RESOURCE => dataset::list(&c, req).await,
+            Ok(_) => tfplugin::ListResourceResponse {
+                diagnostics: Diagnostic::error(
+                    "Unsupported list resource type",
+                    format!("This provider does not list {:?}.", req.type_name),
+                )
+                .into(),
+                ..Default::default()
+            },
+            Err(d) => tfplugin::ListResourceResponse {
+                diagnostics: d.into(),
+                ..Default::default()
+            },
+        }
     }
 
     async fn read_data_source(
@@ -262,6 +320,12 @@ impl tfplugin::Provider for WoosmapProvider {
         req: tfplugin::ReadDataSourceRequest,
     ) -> tfplugin::ReadDataSourceResponse {
         match self.configured() {
+            Ok(c) if req.type_name == datasets_data::DATASET_DATA_SOURCE => {
+                datasets_data::read_dataset(&c, req).await
+            }
+            Ok(c) if req.type_name == datasets_data::DATASETS_DATA_SOURCE => {
+                datasets_data::read_datasets(&c, req).await
+            }
             Ok(c) => {
                 let config = req.config.clone();
                 let stop = self.stop_token();

@@ -317,8 +317,48 @@ pub async fn apply(
         poll_interval,
         timeout,
     };
+    // A `woosmap_dataset` this provider process created (same apply): Woosmap may have started
+    // its first import by itself; look for it before triggering (`engine::adopt`).
+    let fresh = creating && super::dataset::created_here(&dataset_id);
+    let adopted = if fresh {
+        match engine::adopt_creation_import(&c.client, &spec, log_events(), stop.child_token())
+            .await
+        {
+            Ok(engine::CreationImport::Found(run)) => {
+                resp.diagnostics.push(Diagnostic::warning(
+                    format!("Adopted the import Woosmap started when dataset {dataset_id} was created"),
+                    format!(
+                        "The dataset was created in this apply and Woosmap started its first import by itself (run {}, {}). This resource records that run instead of triggering a second import of the same data.",
+                        run.id, run.status
+                    ),
+                ));
+                Some(Ok(engine::Outcome {
+                    dataset_id: dataset_id.clone(),
+                    previous_run_id: None,
+                    run: Some(run),
+                    triggered: false,
+                }))
+            }
+            Ok(engine::CreationImport::None { grace }) => {
+                resp.diagnostics.push(Diagnostic::warning(
+                    format!("Dataset {dataset_id} had no import yet: triggered one"),
+                    format!(
+                        "The dataset was created in this apply. Woosmap did not start an import by itself within {} of status reads, so this resource triggered the first import.",
+                        humantime::format_duration(grace)
+                    ),
+                ));
+                None
+            }
+            Err(e) => Some(Err(e)),
+        }
+    } else {
+        None
+    };
     tracing::info!(dataset_id = %dataset_id, wait, "starting import");
-    let result = engine::run_import(&c.client, spec, log_events(), stop.child_token()).await;
+    let result = match adopted {
+        Some(result) => result,
+        None => engine::run_import(&c.client, spec, log_events(), stop.child_token()).await,
+    };
     match result {
         Ok(outcome) => match &outcome.run {
             None => convert::set_run(&mut state, None, Some("triggered")),

@@ -237,9 +237,39 @@ pub fn import_action() -> Schema {
 pub fn all() -> ProviderSchema {
     let mut schema = ProviderSchema {
         provider: provider(),
-        resources: [(IMPORT_RESOURCE.to_owned(), import_resource())].into(),
-        data_sources: [(STATUS_DATA_SOURCE.to_owned(), status_data_source())].into(),
-        identities: [(IMPORT_RESOURCE.to_owned(), import_identity())].into(),
+        resources: [
+            (IMPORT_RESOURCE.to_owned(), import_resource()),
+            (
+                super::dataset::DATASET_RESOURCE.to_owned(),
+                super::dataset::schema(),
+            ),
+        ]
+        .into(),
+        data_sources: [
+            (STATUS_DATA_SOURCE.to_owned(), status_data_source()),
+            (
+                super::datasets_data::DATASET_DATA_SOURCE.to_owned(),
+                super::datasets_data::dataset_schema(),
+            ),
+            (
+                super::datasets_data::DATASETS_DATA_SOURCE.to_owned(),
+                super::datasets_data::datasets_schema(),
+            ),
+        ]
+        .into(),
+        list_resources: [(
+            super::dataset::DATASET_RESOURCE.to_owned(),
+            super::dataset::list_schema(),
+        )]
+        .into(),
+        identities: [
+            (IMPORT_RESOURCE.to_owned(), import_identity()),
+            (
+                super::dataset::DATASET_RESOURCE.to_owned(),
+                super::dataset::identity_schema(),
+            ),
+        ]
+        .into(),
         actions: [(IMPORT_ACTION.to_owned(), import_action())].into(),
     };
     mark_markdown(&mut schema.provider.block);

@@ -178,6 +178,19 @@ pub struct Stats {
     /// Triggers (import endpoint or webhook) that started a run, all datasets.
     #[serde(default)]
     pub runs_triggered: u64,
+    /// Requests to the dataset management endpoints (`/datasets/`, `/datasets/{id}`), any
+    /// answer. Also counted in `requests`.
+    #[serde(default)]
+    pub dataset_api_calls: u64,
+    /// Window 429s of the dataset management endpoints. Also counted in `rate_limited`.
+    #[serde(default)]
+    pub dataset_api_rate_limited: u64,
+    /// Datasets created through `POST /datasets/`.
+    #[serde(default)]
+    pub datasets_created: u64,
+    /// Accepted `DELETE /datasets/{id}` (a 409 for an already scheduled one is not counted).
+    #[serde(default)]
+    pub deletions_scheduled: u64,
     /// Per dataset, keyed by the lowercase hyphenated id.
     pub datasets: BTreeMap<String, DatasetStats>,
 }
@@ -245,6 +258,9 @@ pub struct DatasetStats {
     /// Ids of the runs started in the sandbox (by triggers or `running: true`), oldest first;
     /// seeded history is not listed.
     pub runs: Vec<String>,
+    /// `YYYY-MM-DD` once `DELETE /datasets/{id}` scheduled its deletion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_for_deletion_after: Option<String>,
 }
 
 pub(crate) fn router() -> Router<Arc<Shared>> {

@@ -22,6 +22,7 @@
 //! request, so no background task runs.
 
 mod control;
+mod datasets;
 mod faults;
 mod routes;
 mod state;
@@ -65,6 +66,12 @@ pub struct SandboxConfig {
     pub retry_after: Option<u64>,
     /// Any UUID is a dataset with one previous successful run, created on first reference.
     pub auto_create: bool,
+    /// One call per window to each dataset management endpoint (create, list, get, update,
+    /// delete), whatever the dataset. Published: 1 per second.
+    pub datasets_window: Duration,
+    /// `POST /datasets/` starts the new dataset's first import run by itself (visible after
+    /// the start delay). Woosmap's reference does not say whether it does; tests try both.
+    pub import_on_create: bool,
 }
 
 impl Default for SandboxConfig {
@@ -78,6 +85,8 @@ impl Default for SandboxConfig {
             import_duration: Duration::from_secs(20),
             retry_after: None,
             auto_create: true,
+            datasets_window: Duration::from_secs(1),
+            import_on_create: true,
         }
     }
 }

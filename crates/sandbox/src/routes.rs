@@ -27,6 +27,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/datasets/{dataset_id}/import", post(trigger))
         .route("/datasets/{dataset_id}/status", get(status))
         .route("/datasets/hooks/reimport/{reimport_key}", post(webhook))
+        .merge(super::datasets::router())
         .merge(control::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

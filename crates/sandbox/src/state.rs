@@ -13,6 +13,7 @@ use super::control::{
     DatasetConfig, DatasetStats, KeyState, Outcome, PreviousRun, REQUEST_LOG_LIMIT, RequestRecord,
     Stats,
 };
+use super::datasets::Catalog;
 use super::faults::FaultQueue;
 use super::timeline::Run;
 
@@ -23,6 +24,8 @@ pub(crate) struct State {
     pub(crate) counters: Counters,
     /// The request log, oldest first, at most [`REQUEST_LOG_LIMIT`] long.
     pub(crate) requests: VecDeque<RequestRecord>,
+    /// Names, URLs and deletion dates of the management endpoints (`datasets.rs`).
+    pub(crate) catalog: Catalog,
 }
 
 #[derive(Debug, Default)]
@@ -40,7 +43,7 @@ pub(crate) struct Dataset {
     duration: Option<Duration>,
     outcome: Outcome,
     start_delay: Option<Duration>,
-    reimport_key: Option<String>,
+    pub(crate) reimport_key: Option<String>,
     runs: Vec<Run>,
     pub(crate) last_trigger: Option<Instant>,
     pub(crate) last_status: Option<Instant>,
@@ -59,6 +62,7 @@ impl State {
             faults: FaultQueue::default(),
             counters: Counters::default(),
             requests: VecDeque::new(),
+            catalog: Catalog::default(),
         }
     }
 
@@ -81,12 +85,25 @@ impl State {
             triggers_while_running: self.counters.triggers_while_running,
             query_keys: self.counters.query_keys,
             runs_triggered: self.counters.runs_triggered,
+            dataset_api_calls: self.catalog.calls,
+            dataset_api_rate_limited: self.catalog.rate_limited,
+            datasets_created: self.catalog.created,
+            deletions_scheduled: self.catalog.deletions_scheduled,
             datasets: self
                 .datasets
                 .iter()
-                .map(|(id, ds)| (id.to_string(), ds.stats.clone()))
+                .map(|(id, ds)| {
+                    let mut stats = ds.stats.clone();
+                    stats.scheduled_for_deletion_after = self.catalog.deletion_date(id);
+                    (id.to_string(), stats)
+                })
                 .collect(),
         }
+    }
+
+    /// Every dataset known so far (existing or not).
+    pub(crate) fn dataset_ids(&self) -> Vec<Uuid> {
+        self.datasets.keys().copied().collect()
     }
 
     pub(crate) fn set_key(&mut self, key: &str, state: KeyState) {

@@ -394,6 +394,28 @@ pub trait Provider: Send + Sync + 'static {
         async { Diagnostics::new() }
     }
 
+    /// Checks a `list` block's `config` (values may be unknown).
+    fn validate_list_resource_config(
+        &self,
+        req: ValidateRequest,
+    ) -> impl Future<Output = Diagnostics> + Send {
+        let _ = req;
+        async { Diagnostics::new() }
+    }
+
+    /// Lists the remote objects of a managed resource type (`terraform query`).
+    fn list_resource(
+        &self,
+        req: ListResourceRequest,
+    ) -> impl Future<Output = ListResourceResponse> + Send {
+        async move {
+            ListResourceResponse {
+                diagnostics: unsupported("list resource", &req.type_name),
+                ..Default::default()
+            }
+        }
+    }
+
     /// Plans an action invocation: validate without side effects (values may be unknown).
     fn plan_action(&self, req: PlanActionRequest) -> impl Future<Output = Diagnostics> + Send {
         let _ = req;
@@ -420,6 +442,40 @@ pub trait Provider: Send + Sync + 'static {
     fn stop_provider(&self) -> impl Future<Output = Result<(), String>> + Send {
         async { Ok(()) }
     }
+}
+
+/// `ListResource` (Terraform 1.14+, `terraform query`): list the remote objects of a managed
+/// resource type.
+#[derive(Debug, Clone)]
+pub struct ListResourceRequest {
+    /// The managed resource type listed.
+    pub type_name: String,
+    /// The `config` block of the `list` block (fully known).
+    pub config: Value,
+    /// Terraform wants each object's full state too (`include_resource`, or
+    /// `-generate-config-out`).
+    pub include_resource_object: bool,
+    /// At most this many results (0 or less: no limit).
+    pub limit: i64,
+}
+
+/// One object found by a list resource.
+#[derive(Debug, Clone, Default)]
+pub struct ListResult {
+    /// A short human name Terraform shows next to the identity.
+    pub display_name: String,
+    /// The object's identity, in the type's identity schema.
+    pub identity: Value,
+    /// Its full state, when the request asked for it.
+    pub resource_object: Option<Value>,
+    pub diagnostics: Diagnostics,
+}
+
+/// The objects found, in order, and diagnostics about the listing as a whole.
+#[derive(Debug, Clone, Default)]
+pub struct ListResourceResponse {
+    pub results: Vec<ListResult>,
+    pub diagnostics: Diagnostics,
 }
 
 /// What [`Provider::upgrade_resource_state`] does by default.

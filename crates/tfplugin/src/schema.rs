@@ -387,6 +387,10 @@ pub struct ProviderSchema {
     pub actions: BTreeMap<String, Schema>,
     /// Resource type name → identity schema (Terraform 1.12+).
     pub identities: BTreeMap<String, IdentitySchema>,
+    /// List resources (protocol 6.10, Terraform 1.14+, `terraform query`): keyed by the
+    /// managed resource type they list (which must have an identity schema); the schema
+    /// describes the `config` block of a `list` block.
+    pub list_resources: BTreeMap<String, Schema>,
 }
 
 #[cfg(test)]

@@ -36,6 +36,10 @@ Control API (no auth, JSON bodies, every field optional unless noted):
                                   \"headers\": [[name, value]], \"body\", \"at_ms\"}] (last 10000)
   POST   /_sandbox/reset          forget datasets, counters, faults and the request log
 
+Dataset management (private key required, 1 call per second per endpoint):
+  POST /datasets/ {name, url, schema_mapping}, GET /datasets/?page=&per_page= (at most 20),
+  GET|PUT|DELETE /datasets/{id} (DELETE schedules deletion in 7 days; 409 when already scheduled).
+
 Any UUID is a dataset with one previous successful run unless configured otherwise.";
 
 /// A local sandbox of the Woosmap Datasets API (trigger, webhook, status) with rate limits,
@@ -74,6 +78,10 @@ struct Args {
     /// Unknown dataset ids answer 404 instead of being created on first reference.
     #[arg(long)]
     no_auto_create: bool,
+
+    /// `POST /datasets/` does not start the new dataset's first import by itself.
+    #[arg(long)]
+    no_import_on_create: bool,
 
     /// Do not log requests on stderr.
     #[arg(short, long)]
@@ -164,6 +172,8 @@ async fn main() -> ExitCode {
         import_duration: args.import_duration,
         retry_after: args.retry_after,
         auto_create: !args.no_auto_create,
+        import_on_create: !args.no_import_on_create,
+        ..SandboxConfig::default()
     };
     let handle = match Sandbox::start(cfg).await {
         Ok(handle) => handle,

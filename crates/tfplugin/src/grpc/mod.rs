@@ -3,13 +3,16 @@
 //! request's values, call the provider inside the RPC's span, encode what comes back and
 //! turn [`Diagnostics`] into protobuf diagnostics. Unknown type names and values that do not
 //! fit their schema become error diagnostics, never gRPC errors. `InvokeAction`'s stream is
-//! in [`action`]. RPCs we do not serve (ephemeral resources, lists, state stores, function
-//! calls, moves, identities) answer `Unimplemented` (the generated default stubs).
+//! in [`action`]; `ListResource` answers its results as one event each (the provider returns
+//! them all, then they are streamed). RPCs we do not serve (ephemeral resources, state stores,
+//! function calls, moves) answer `Unimplemented` (the generated default stubs).
 
 mod action;
 mod convert;
 #[cfg(test)]
 mod identity_tests;
+#[cfg(test)]
+mod list_tests;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -113,6 +116,7 @@ struct Schemas {
     resources: BTreeMap<String, Typed>,
     data_sources: BTreeMap<String, Typed>,
     actions: BTreeMap<String, Typed>,
+    list_resources: BTreeMap<String, Typed>,
     response: pb::get_provider_schema::Response,
     identity_response: pb::get_resource_identity_schemas::Response,
 }
@@ -136,6 +140,7 @@ impl Schemas {
                     (k.clone(), pb::ActionSchema { schema })
                 })
                 .collect(),
+            list_resource_schemas: to_pb(&s.list_resources),
             server_capabilities: Some(capabilities()),
             ..Default::default()
         };
@@ -166,6 +171,7 @@ impl Schemas {
             resources,
             data_sources: typed(s.data_sources),
             actions: typed(s.actions),
+            list_resources: typed(s.list_resources),
             response,
             identity_response,
         }
@@ -225,6 +231,7 @@ diagnosed!(
     read_data_source,
     validate_action_config,
     plan_action,
+    validate_list_resource_config,
 );
 
 fn unknown_type(kind: &str, type_name: &str) -> Diagnostic {
@@ -259,6 +266,13 @@ impl<P: Provider> ProviderService<P> {
             .actions
             .get(type_name)
             .ok_or_else(|| unknown_type("action", type_name))
+    }
+
+    fn list_schema(&self, type_name: &str) -> Result<&Typed, Diagnostic> {
+        self.schemas
+            .list_resources
+            .get(type_name)
+            .ok_or_else(|| unknown_type("list resource", type_name))
     }
 
     fn provider_schema(&self) -> Result<&Typed, Diagnostic> {
@@ -337,7 +351,9 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         &self,
         _request: Request<pb::get_metadata::Request>,
     ) -> Result<Response<pb::get_metadata::Response>, Status> {
-        use pb::get_metadata::{ActionMetadata, DataSourceMetadata, ResourceMetadata};
+        use pb::get_metadata::{
+            ActionMetadata, DataSourceMetadata, ListResourceMetadata, ResourceMetadata,
+        };
         trace!(tf_rpc = "GetMetadata", "Served request");
         let s = &self.schemas;
         Ok(Response::new(pb::get_metadata::Response {
@@ -360,6 +376,13 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 .actions
                 .keys()
                 .map(|t| ActionMetadata {
+                    type_name: t.clone(),
+                })
+                .collect(),
+            list_resources: s
+                .list_resources
+                .keys()
+                .map(|t| ListResourceMetadata {
                     type_name: t.clone(),
                 })
                 .collect(),
@@ -805,6 +828,88 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
             }
         };
         Ok(Response::new(stream))
+    }
+
+    async fn validate_list_resource_config(
+        &self,
+        request: Request<pb::validate_list_resource_config::Request>,
+    ) -> Result<Response<pb::validate_list_resource_config::Response>, Status> {
+        let req = request.into_inner();
+        let span = info_span!("rpc", tf_rpc = "ValidateListResourceConfig", tf_resource_type = %req.type_name);
+        let call = |t: &Typed| {
+            Ok(self
+                .provider
+                .validate_list_resource_config(p::ValidateRequest {
+                    config: t.decode(req.config.as_ref(), "configuration")?,
+                    type_name: req.type_name.clone(),
+                    client_capabilities: Default::default(),
+                }))
+        };
+        self.handle(
+            self.list_schema(&req.type_name),
+            span,
+            call,
+            only_diagnostics,
+        )
+        .await
+    }
+
+    async fn list_resource(
+        &self,
+        request: Request<pb::list_resource::Request>,
+    ) -> Result<Response<BoxStream<pb::list_resource::Event>>, Status> {
+        let req = request.into_inner();
+        let span = info_span!("rpc", tf_rpc = "ListResource", tf_resource_type = %req.type_name);
+        let only = |d: Diagnostics| pb::list_resource::Event {
+            diagnostic: diags_to_pb(d),
+            ..Default::default()
+        };
+        let once = |e: pb::list_resource::Event| -> BoxStream<pb::list_resource::Event> {
+            Box::pin(tokio_stream::iter(vec![Ok(e)]))
+        };
+        let typed = self
+            .list_schema(&req.type_name)
+            .and_then(|l| self.resource(&req.type_name).map(|r| (l, r)));
+        let (list, resource) = match typed {
+            Ok(t) => t,
+            Err(d) => return Ok(Response::new(once(only(d.into())))),
+        };
+        let config = match list.decode(req.config.as_ref(), "configuration") {
+            Ok(c) => c,
+            Err(d) => return Ok(Response::new(once(only(d.into())))),
+        };
+        let out = self
+            .provider
+            .list_resource(p::ListResourceRequest {
+                type_name: req.type_name.clone(),
+                config,
+                include_resource_object: req.include_resource_object,
+                limit: req.limit,
+            })
+            .traced(span)
+            .await;
+        let mut events = Vec::new();
+        if !out.diagnostics.is_empty() {
+            events.push(Ok(only(out.diagnostics)));
+        }
+        let limit = usize::try_from(req.limit).ok().filter(|l| *l > 0);
+        for result in out.results.into_iter().take(limit.unwrap_or(usize::MAX)) {
+            let mut diags = result.diagnostics;
+            let identity = resource.encode_identity(Some(result.identity), "identity", &mut diags);
+            let resource_object = match result.resource_object {
+                Some(v) if req.include_resource_object => {
+                    resource.encode(v, "resource object", &mut diags)
+                }
+                _ => None,
+            };
+            events.push(Ok(pb::list_resource::Event {
+                identity,
+                display_name: result.display_name,
+                resource_object,
+                diagnostic: diags_to_pb(diags),
+            }));
+        }
+        Ok(Response::new(Box::pin(tokio_stream::iter(events))))
     }
 
     async fn stop_provider(

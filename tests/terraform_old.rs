@@ -153,7 +153,17 @@ async fn reimport_key_is_never_stored_by_an_old_terraform() {
     sb.configure_dataset(&id, DatasetConfig::default().reimport_key(rk))
         .unwrap();
     let tf = Terraform::with_launcher(&sb.base_url(), OLD);
-    tf.write(&config(&id, "1", &format!("  reimport_key = \"{rk}\"")));
+    // The key comes from a variable, as the examples pass it: Terraform quotes the offending
+    // line of the configuration in its diagnostic, and that line must not be the key itself.
+    tf.write(&format!(
+        "variable \"reimport_key\" {{\n  type      = string\n  sensitive = true\n}}\n{}",
+        config(&id, "1", "  reimport_key = var.reimport_key")
+    ));
+    std::fs::write(
+        tf.dir.path().join("secret.auto.tfvars"),
+        format!("reimport_key = \"{rk}\"\n"),
+    )
+    .unwrap();
     let (ran, tf) = blocking(move || {
         let ran = tf.run(&["apply", "-auto-approve", "-no-color"]);
         (ran, tf)
@@ -161,8 +171,10 @@ async fn reimport_key_is_never_stored_by_an_old_terraform() {
     .await;
     assert_ne!(ran.code, 0, "{ran:?}");
     assert!(ran.stderr.contains("reimport_key"), "{ran:?}");
-    // The configuration holds the key by design; every other file must not.
-    std::fs::remove_file(tf.dir.path().join("main.tf")).unwrap();
+    // Refused at validation, naming the Terraform version that supports write-only arguments.
+    assert!(ran.stderr.contains("Terraform 1.11 or later"), "{ran:?}");
+    // The variables file holds the key by design; every other file must not.
+    std::fs::remove_file(tf.dir.path().join("secret.auto.tfvars")).unwrap();
     assert_no_secrets_in_dir(tf.dir.path(), &[rk]);
     assert!(
         !ran.all().contains(rk),

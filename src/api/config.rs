@@ -187,7 +187,7 @@ mod tests {
 
     /// Set in the child process of [`rate_limits_from_env_values`]: the test then checks
     /// `RateLimits::from_env` against the environment it was given.
-    const CHILD: &str = "WOOSMAP_TEST_RATE_LIMITS_CHILD";
+    const CHILD: &str = "RATE_LIMITS_TEST_CHILD";
 
     /// `RateLimits::from_env` itself, in child processes of this test binary (the process
     /// environment cannot be changed safely while other tests run in this one).

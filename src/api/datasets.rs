@@ -30,7 +30,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use tokio::time::Instant;
 
 use super::client::Client;
-use super::error::{ErrorBody, ErrorKind, fmt_duration};
+use super::error::{ErrorBody, ErrorKind, detail_suffix, fmt_duration, format_validation};
 use super::pacer::{self, PaceKey, PaceKind};
 use super::request::{certificate_failure, chain};
 use super::retry::{Backoff, parse_retry_after};
@@ -257,7 +257,7 @@ pub enum DatasetError {
     #[error(
         "Woosmap refused to {} {subject}: the project is out of free quota (HTTP 402{}). Check \
          the plan and billing of the Woosmap project that owns the key.",
-        op.verb(), suffix(detail)
+        op.verb(), detail_suffix(detail)
     )]
     QuotaExceeded {
         op: DatasetOp,
@@ -286,7 +286,7 @@ pub enum DatasetError {
     #[error(
         "Woosmap rejected the request to {} {subject} as invalid (HTTP 422: {}). Check name, url \
          (an http(s) URL of at most 2083 characters) and schema_mapping (schema_key `title`).",
-        op.verb(), validation(errors)
+        op.verb(), format_validation(errors)
     )]
     Validation {
         op: DatasetOp,
@@ -309,7 +309,7 @@ pub enum DatasetError {
     #[error(
         "Woosmap had a server error (HTTP {status}{}) trying to {} {subject}.{} This is usually \
          temporary: try again later.",
-        suffix(detail), op.verb(), unsure(*op)
+        detail_suffix(detail), op.verb(), unsure(*op)
     )]
     Server {
         op: DatasetOp,
@@ -380,7 +380,7 @@ pub enum DatasetError {
     #[error(
         "Woosmap answered with an unexpected HTTP {status}{} trying to {} {subject}. Check that \
          WOOSMAP_BASE_URL / base_url points at the Woosmap API.",
-        suffix(detail), op.verb()
+        detail_suffix(detail), op.verb()
     )]
     UnexpectedStatus {
         op: DatasetOp,
@@ -395,30 +395,6 @@ pub enum DatasetError {
         op.verb()
     )]
     DeadlineExceeded { op: DatasetOp, subject: String },
-}
-
-fn suffix(detail: &Option<String>) -> String {
-    match detail {
-        Some(d) if !d.is_empty() => format!(": {d}"),
-        _ => String::new(),
-    }
-}
-
-fn validation(errors: &[(String, String)]) -> String {
-    if errors.is_empty() {
-        return "no details given".to_owned();
-    }
-    errors
-        .iter()
-        .map(|(loc, msg)| {
-            if loc.is_empty() {
-                msg.clone()
-            } else {
-                format!("{loc}: {msg}")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 /// For a create whose answer was lost: say that the dataset may exist.

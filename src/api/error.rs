@@ -368,14 +368,16 @@ impl ApiError {
     }
 }
 
-fn detail_suffix(detail: &Option<String>) -> String {
+/// `: DETAIL`, or nothing when the server gave none.
+pub(super) fn detail_suffix(detail: &Option<String>) -> String {
     match detail {
         Some(d) if !d.is_empty() => format!(": {d}"),
         _ => String::new(),
     }
 }
 
-fn format_validation(errors: &[(String, String)]) -> String {
+/// A 422's `loc: msg` pairs in one line.
+pub(super) fn format_validation(errors: &[(String, String)]) -> String {
     if errors.is_empty() {
         return "no details given".to_owned();
     }

@@ -667,11 +667,21 @@ async fn a_deadline_before_the_trigger_slot_means_nothing_was_triggered() {
             reason,
             next_slot_in,
             ..
-        } => {
-            assert_eq!(reason, &NotTriggeredReason::TriggerWindow);
-            let next = next_slot_in.expect("when the next slot opens");
-            assert!(next > Duration::ZERO && next <= TRIGGER_WINDOW + crate::api::TRIGGER_MARGIN);
-        }
+        } => match reason {
+            NotTriggeredReason::TriggerWindow => {
+                let next = next_slot_in.expect("when the next slot opens");
+                assert!(
+                    next > Duration::ZERO && next <= TRIGGER_WINDOW + crate::api::TRIGGER_MARGIN
+                );
+                let text = err.to_string();
+                assert!(text.contains("trigger rate limit"), "{text}");
+                assert!(text.contains("The next trigger slot opens in"), "{text}");
+            }
+            // On a loaded machine the first read can come after the first run started: then
+            // the run still going is the reason, which is as true.
+            NotTriggeredReason::RunningImport { .. } => {}
+            other => panic!("unexpected reason {other:?}"),
+        },
         e => panic!("{e:?}"),
     }
     let text = err.to_string();
@@ -679,8 +689,6 @@ async fn a_deadline_before_the_trigger_slot_means_nothing_was_triggered() {
         text.starts_with("Nothing was triggered for dataset"),
         "{text}"
     );
-    assert!(text.contains("trigger rate limit"), "{text}");
-    assert!(text.contains("The next trigger slot opens in"), "{text}");
     assert_eq!(triggers_accepted(&srv), 1);
 }
 

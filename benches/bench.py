@@ -15,6 +15,11 @@ Sections (all against loopback only):
            wall vs the longest import, peak RSS, 429s
   profiles the provider built with other release profiles (if built: scripts/bench.sh
            --profiles), size and start-up
+  action   the action (`terraform apply -invoke`) next to the resource (`terraform apply`),
+           one import at a time: import end -> exit and last status read -> exit (issue 12)
+
+With --only naming a subset, only those sections' parts of --out (their numbered section and
+their rows of the target table) are replaced; the rest of the file stays as it was.
 """
 
 import argparse

@@ -955,8 +955,8 @@ def render(a, m, out, took):
         A = out["action"]
         L.append("## 5. Action: invoke → return, next to the resource's apply")
         L.append("")
-        L.append(f"Run on {A['date']} (load average at start {A['loadavg'][0]:.2f} / {A['loadavg'][1]:.2f} / "
-                 f"{A['loadavg'][2]:.2f}) with `--only action`, separately from the sections above. One sandbox "
+        L.append(f"Measured on {A['date']} (load average at start {A['loadavg'][0]:.2f} / {A['loadavg'][1]:.2f} / "
+                 f"{A['loadavg'][2]:.2f}; it may differ from the other sections' run). One sandbox "
                  f"(status window {A['status_window']:g} s, trigger window 2 s, start delay {A['start_delay']:g} s), "
                  "poll interval 1 s; for each import duration, one dataset imported by the action "
                  "(`terraform apply -invoke=action.woosmap_dataset_import.d`, a config with the action only) and one "

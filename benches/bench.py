@@ -15,6 +15,11 @@ Sections (all against loopback only):
            wall vs the longest import, peak RSS, 429s
   profiles the provider built with other release profiles (if built: scripts/bench.sh
            --profiles), size and start-up
+  action   the action (`terraform apply -invoke`) next to the resource (`terraform apply`),
+           one import at a time: import end -> exit and last status read -> exit (issue 12)
+
+With --only naming a subset, only those sections' parts of --out (their numbered section and
+their rows of the target table) are replaced; the rest of the file stays as it was.
 """
 
 import argparse
@@ -950,8 +955,8 @@ def render(a, m, out, took):
         A = out["action"]
         L.append("## 5. Action: invoke → return, next to the resource's apply")
         L.append("")
-        L.append(f"Run on {A['date']} (load average at start {A['loadavg'][0]:.2f} / {A['loadavg'][1]:.2f} / "
-                 f"{A['loadavg'][2]:.2f}) with `--only action`, separately from the sections above. One sandbox "
+        L.append(f"Measured on {A['date']} (load average at start {A['loadavg'][0]:.2f} / {A['loadavg'][1]:.2f} / "
+                 f"{A['loadavg'][2]:.2f}; it may differ from the other sections' run). One sandbox "
                  f"(status window {A['status_window']:g} s, trigger window 2 s, start delay {A['start_delay']:g} s), "
                  "poll interval 1 s; for each import duration, one dataset imported by the action "
                  "(`terraform apply -invoke=action.woosmap_dataset_import.d`, a config with the action only) and one "

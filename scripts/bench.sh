@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Benchmarks (not part of the test run): start-up, footprint, pacing and scale of our provider
-# and CLI, side by side with a Go (terraform-plugin-framework) provider. Prints a table and
-# (re)writes BENCHMARKS.md. The measurements take about 2 minutes; a release build from
+# and CLI, side by side with a Go (terraform-plugin-framework) provider, and the action's
+# invoke → return next to the resource's apply. Prints a table and (re)writes BENCHMARKS.md.
+# The measurements take about 3 minutes; a release build from
 # scratch about 6 more on 2 cores (each --profiles variant about 5 more, once).
 #
 #   scripts/bench.sh                  # build release binaries (if stale), run every section
 #   scripts/bench.sh --profiles       # also build the provider with other release profiles
 #                                     # (plain, opt-level s/z; several minutes each, once) and
 #                                     # compare them; later runs reuse those builds
-#   scripts/bench.sh --only startup   # any of startup,pacing,scale,profiles (comma-separated)
+#   scripts/bench.sh --only startup   # any of startup,pacing,scale,profiles,action (comma-
+#                                     # separated); a subset replaces only its parts of BENCHMARKS.md
 #   scripts/bench.sh --runs 50        # other options: benches/bench.py --help
 #
 # Installs what it needs into the project virtualenv .venv: Terraform (scripts/setup-tools.sh)

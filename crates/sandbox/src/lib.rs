@@ -22,6 +22,7 @@
 
 mod control;
 mod faults;
+pub mod rocketchat;
 mod routes;
 mod state;
 mod timeline;

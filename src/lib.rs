@@ -14,3 +14,4 @@ pub mod frontend;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod provider;
+pub mod rocketchat;

@@ -1,0 +1,351 @@
+//! The `rocketchat-import` command line: `run --users FILE|-` imports users and waits for the
+//! import, `status` shows the current operation. Credentials come from `ROCKETCHAT_URL`,
+//! `ROCKETCHAT_USER_ID`, `ROCKETCHAT_AUTH_TOKEN`. Exit codes match `woosmap-import`
+//! (`frontend::ExitCode`): 0 success, 1 import failed (or user errors not allowed), 2 usage,
+//! 3 timed out, 4 credentials or permission, 6 API or network error, 130 interrupted
+//! (Ctrl-C or SIGTERM).
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use super::api::{RcClient, RcConfig};
+use super::run::{self, Event, ImportSpec, Outcome, RunError};
+use crate::api::Secret;
+use crate::frontend::ExitCode;
+
+pub const URL_ENV: &str = "ROCKETCHAT_URL";
+pub const USER_ID_ENV: &str = "ROCKETCHAT_USER_ID";
+pub const AUTH_TOKEN_ENV: &str = "ROCKETCHAT_AUTH_TOKEN";
+
+const EXIT_CODES: &str = "\
+Exit codes: 0 success; 1 the import failed, was canceled or invalidated, or users failed
+(without --allow-user-errors); 2 usage; 3 timed out; 4 credentials or permission refused;
+6 API or network error; 130 interrupted (Ctrl-C or SIGTERM).
+
+Environment: ROCKETCHAT_URL (e.g. https://chat.example.com), ROCKETCHAT_USER_ID,
+ROCKETCHAT_AUTH_TOKEN (a personal access token of a user with the run-import permission).";
+
+/// Import users into Rocket.Chat (bulk user import API) and wait for the import.
+#[derive(Debug, Parser)]
+#[command(name = "rocketchat-import", version, after_long_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import the users of a JSON file and wait for the import to end.
+    Run(RunArgs),
+    /// Show the current import operation.
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// JSON array of user objects (`emails` and `importIds` required; `username`, `name`,
+    /// `roles`, ... optional); `-` reads stdin.
+    #[arg(long, value_name = "FILE|-")]
+    pub users: PathBuf,
+    /// If another import operation is running, abort it (import.new does) instead of waiting
+    /// for it to end.
+    #[arg(long)]
+    pub abort_running: bool,
+    /// Succeed even when some users failed to import (count.error > 0).
+    #[arg(long)]
+    pub allow_user_errors: bool,
+    /// Print the outcome as one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Give up waiting after this long (exit 3).
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = duration)]
+    pub timeout: Duration,
+    /// Shortest time between two status reads (reads are also spread over the rate-limit
+    /// window).
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = duration)]
+    pub poll_interval: Duration,
+    /// Users per import.addUsers call.
+    #[arg(long, value_name = "N", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch_size: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print the status as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e} (expected e.g. 500ms, 5s, 2m)"))
+}
+
+fn usage(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::Usage
+}
+
+/// The client from the environment, or a usage error naming the variable.
+fn client_from_env() -> Result<RcClient, ExitCode> {
+    let var = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let url = var(URL_ENV).ok_or_else(|| {
+        usage(&format!(
+            "{URL_ENV} is not set: the base URL of your Rocket.Chat server, e.g. https://chat.example.com"
+        ))
+    })?;
+    let user = var(USER_ID_ENV).ok_or_else(|| {
+        usage(&format!(
+            "{USER_ID_ENV} is not set: the id of a user with the run-import permission"
+        ))
+    })?;
+    let token = var(AUTH_TOKEN_ENV).ok_or_else(|| {
+        usage(&format!(
+            "{AUTH_TOKEN_ENV} is not set: a personal access token of that user"
+        ))
+    })?;
+    RcClient::new(RcConfig {
+        base_url: url,
+        user_id: user,
+        auth_token: Secret::new(token),
+        request_timeout: Duration::from_secs(30),
+    })
+    .map_err(|e| usage(&e.to_string()))
+}
+
+fn read_users(path: &PathBuf) -> Result<Vec<Value>, String> {
+    let shown = path.display().to_string();
+    let text = if shown == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| format!("--users -: cannot read stdin: {e}"))?;
+        s
+    } else {
+        std::fs::read_to_string(path).map_err(|e| format!("--users {shown}: cannot read: {e}"))?
+    };
+    let value: Value =
+        serde_json::from_str(&text).map_err(|e| format!("--users {shown}: not valid JSON: {e}"))?;
+    run::check_users(&value).map_err(|e| format!("--users {shown}: {e}"))
+}
+
+fn code_of_error(e: &RunError) -> ExitCode {
+    match e {
+        RunError::Api(e) if e.is_auth() => ExitCode::Auth,
+        RunError::Api(_) => ExitCode::ApiError,
+        RunError::TimedOut { .. } => ExitCode::TimedOut,
+        RunError::Cancelled { .. } => ExitCode::Interrupted,
+    }
+}
+
+fn describe(outcome: &Outcome) -> String {
+    let c = outcome.count;
+    let mut s = format!(
+        "Operation {}: {} ({}); users total {}, completed {}, error {}.",
+        outcome.operation_id, outcome.state, outcome.status, c.total, c.completed, c.error
+    );
+    if let Some(id) = &outcome.aborted_operation_id {
+        s.push_str(&format!(
+            " The running operation {id} was aborted first (--abort-running)."
+        ));
+    }
+    if let Some(id) = &outcome.waited_for_operation_id {
+        s.push_str(&format!(
+            " Waited for the running operation {id} to end first (not aborted)."
+        ));
+    }
+    if outcome.state == "done" && c.error > 0 {
+        if outcome.user_errors_allowed {
+            s.push_str(&format!(
+                " {} user(s) failed and stay in the staging area (allowed by --allow-user-errors).",
+                c.error
+            ));
+        } else {
+            s.push_str(&format!(
+                " {} user(s) failed to import (they stay in the staging area): failing; pass --allow-user-errors to accept this.",
+                c.error
+            ));
+        }
+    }
+    if outcome.state == "invalidated" {
+        s.push_str(" Another import.new or import.clear aborted this operation.");
+    }
+    s
+}
+
+fn show_event(event: &Event) {
+    let line = match event {
+        Event::WaitingForRunning {
+            operation_id,
+            state,
+        } => format!(
+            "Another import operation ({operation_id}) is {state}: waiting for it to end; it is not aborted (--abort-running would abort it)."
+        ),
+        Event::AbortingRunning {
+            operation_id,
+            state,
+        } => format!(
+            "Aborting the running import operation {operation_id} ({state}) as asked by --abort-running."
+        ),
+        Event::Created { operation_id } => format!("Created import operation {operation_id}."),
+        Event::UsersAdded { added, total } => format!("Staged {added}/{total} users."),
+        Event::Started => "Import started.".to_owned(),
+        Event::Status {
+            state,
+            status,
+            count,
+        } => format!(
+            "{state} ({status}): {} of {} users done, {} failed",
+            count.completed, count.total, count.error
+        ),
+    };
+    eprintln!("{line}");
+}
+
+/// Cancels `cancel` on Ctrl-C or SIGTERM.
+fn cancel_on_signal(cancel: CancellationToken) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        cancel.cancel();
+    });
+}
+
+/// `rocketchat-import run`.
+pub async fn run(args: RunArgs) -> ExitCode {
+    let users = match read_users(&args.users) {
+        Ok(u) => u,
+        Err(e) => return usage(&e),
+    };
+    let client = match client_from_env() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let spec = ImportSpec {
+        users,
+        batch_size: args.batch_size as usize,
+        abort_running: args.abort_running,
+        allow_user_errors: args.allow_user_errors,
+        poll_interval: args.poll_interval,
+    };
+    let cancel = CancellationToken::new();
+    cancel_on_signal(cancel.clone());
+    let mut events = |e: Event| show_event(&e);
+    let result = run::import(&client, &spec, args.timeout, &cancel, &mut events).await;
+    let (code, report) = match &result {
+        Ok(outcome) => {
+            let code = if outcome.succeeded() {
+                ExitCode::Success
+            } else {
+                ExitCode::ImportFailed
+            };
+            let status = match (code, outcome.state.as_str()) {
+                (ExitCode::Success, _) => "success",
+                (_, "done") => "user_errors",
+                _ => "failed",
+            };
+            let mut report = json!(outcome);
+            report["outcome"] = json!(status);
+            report["message"] = json!(describe(outcome));
+            (code, report)
+        }
+        Err(e) => {
+            let code = code_of_error(e);
+            let status = match code {
+                ExitCode::TimedOut => "timed_out",
+                ExitCode::Interrupted => "interrupted",
+                _ => "error",
+            };
+            let (op, state) = match e {
+                RunError::TimedOut {
+                    operation_id,
+                    state,
+                    ..
+                }
+                | RunError::Cancelled {
+                    operation_id,
+                    state,
+                } => (operation_id.clone(), Some(state.clone())),
+                RunError::Api(_) => (None, None),
+            };
+            (
+                code,
+                json!({"outcome": status, "operation_id": op, "state": state, "message": e.to_string()}),
+            )
+        }
+    };
+    let text = report["message"].as_str().unwrap_or_default().to_owned();
+    let mut out = std::io::stdout().lock();
+    let _ = if args.json {
+        writeln!(out, "{report}")
+    } else if code == ExitCode::Success {
+        writeln!(out, "{text}")
+    } else {
+        eprintln!("error: {text}");
+        Ok(())
+    };
+    code
+}
+
+/// `rocketchat-import status`.
+pub async fn status(args: StatusArgs) -> ExitCode {
+    let client = match client_from_env() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match client.status().await {
+        Ok(st) => {
+            if args.json {
+                println!("{}", json!(st));
+            } else if let Some(op) = &st.operation {
+                println!(
+                    "Operation {}: {} ({}{}); users total {}, completed {}, error {}.",
+                    op.id,
+                    st.state,
+                    op.status,
+                    if op.valid { "" } else { ", invalidated" },
+                    op.count.total,
+                    op.count.completed,
+                    op.count.error
+                );
+            } else {
+                println!("No import operation ({}).", st.state);
+            }
+            ExitCode::Success
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            if e.is_auth() {
+                ExitCode::Auth
+            } else {
+                ExitCode::ApiError
+            }
+        }
+    }
+}

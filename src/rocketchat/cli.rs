@@ -140,8 +140,8 @@ fn read_users(path: &PathBuf) -> Result<Vec<Value>, String> {
 
 fn code_of_error(e: &RunError) -> ExitCode {
     match e {
-        RunError::Api(e) if e.is_auth() => ExitCode::Auth,
-        RunError::Api(_) => ExitCode::ApiError,
+        RunError::Backend(e) if e.is_auth() => ExitCode::Auth,
+        RunError::Backend(_) => ExitCode::ApiError,
         RunError::TimedOut { .. } => ExitCode::TimedOut,
         RunError::Cancelled { .. } => ExitCode::Interrupted,
     }
@@ -196,17 +196,8 @@ fn show_event(event: &Event) {
         } => format!(
             "Aborting the running import operation {operation_id} ({state}) as asked by --abort-running."
         ),
-        Event::Created { operation_id } => format!("Created import operation {operation_id}."),
-        Event::UsersAdded { added, total } => format!("Staged {added}/{total} users."),
-        Event::Started => "Import started.".to_owned(),
-        Event::Status {
-            state,
-            status,
-            count,
-        } => format!(
-            "{state} ({status}): {} of {} users done, {} failed",
-            count.completed, count.total, count.error
-        ),
+        Event::Step(line) | Event::Progress(line) => line.clone(),
+        Event::Started { operation_id } => format!("Import {operation_id} started."),
     };
     eprintln!("{line}");
 }
@@ -292,7 +283,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
                     operation_id,
                     state,
                 } => (operation_id.clone(), Some(state.clone())),
-                RunError::Api(_) => (None, None),
+                RunError::Backend(_) => (None, None),
             };
             (
                 code,

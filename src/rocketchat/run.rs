@@ -1,9 +1,9 @@
-//! Reconcile and wait for one Rocket.Chat bulk user import: read `import.status` first; an
-//! operation that is `loading`, `ready` or `importing` is waited on (never aborted, unless the
-//! caller asked to abort it); then `import.new`, `import.addUsers` in batches, `import.run`,
-//! and poll until `done`, `error`, `canceled` or the operation is invalidated. Polls are
-//! spread over the route's rate-limit window; a deadline and a cancellation token bound the
-//! whole run.
+//! Rocket.Chat as an engine backend ([`crate::backend::Backend`]): observing is `import.status`
+//! (an operation that is `loading`, `ready` or `importing` blocks a start, because
+//! `import.new` would abort it: the engine waits for it unless asked to abort it); starting is
+//! `import.new`, `import.addUsers` in batches, `import.run`; `done`, `error`, `canceled` or an
+//! invalidated operation end the wait. Status reads are spread over the route's rate-limit
+//! window. Also: the check of a user list, and the outcome with its counts.
 
 use std::time::Duration;
 
@@ -12,16 +12,8 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::api::{Counts, ImportStatus, RcClient, RcError};
-
-/// Where a status string leaves an operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Phase {
-    InProgress,
-    Succeeded,
-    Failed,
-    Cancelled,
-}
+use crate::backend::{Backend, WaitError};
+pub use crate::backend::{Event, Phase};
 
 /// The documented mapping of `state` (and validity) to a phase.
 pub fn phase(status: &ImportStatus) -> Phase {
@@ -52,39 +44,12 @@ pub struct ImportSpec {
     pub poll_interval: Duration,
 }
 
-/// Progress, for the front end's display.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
-    /// Another operation is running: waiting for it (not aborting it).
-    WaitingForRunning {
-        operation_id: String,
-        state: String,
-    },
-    /// Aborting another running operation, as asked.
-    AbortingRunning {
-        operation_id: String,
-        state: String,
-    },
-    Created {
-        operation_id: String,
-    },
-    UsersAdded {
-        added: usize,
-        total: usize,
-    },
-    Started,
-    Status {
-        state: String,
-        status: String,
-        count: Counts,
-    },
-}
-
 /// How the import ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Outcome {
     pub operation_id: String,
-    /// `done`, `error`, `canceled`, or `invalidated` (another client replaced it).
+    /// `done`, `error`, `canceled`, or `invalidated` (aborted by another `import.new` or
+    /// `import.clear`).
     pub state: String,
     pub status: String,
     pub count: Counts,
@@ -104,31 +69,87 @@ impl Outcome {
 }
 
 /// Why the run did not reach an outcome.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error(transparent)]
-    Api(#[from] RcError),
-    #[error("timed out after {after:?}{}", operation_id.as_ref().map(|id| format!(" while operation {id} was {state}")).unwrap_or_default())]
-    TimedOut {
-        after: Duration,
-        operation_id: Option<String>,
-        state: String,
-    },
-    #[error("interrupted{}", operation_id.as_ref().map(|id| format!(" while operation {id} was {state}; it keeps running on the server")).unwrap_or_else(|| ": no import was started".to_owned()))]
-    Cancelled {
-        operation_id: Option<String>,
-        state: String,
-    },
+pub type RunError = WaitError<RcError>;
+
+/// Rocket.Chat as an engine backend.
+struct RocketChat<'a> {
+    client: &'a RcClient,
+    poll_interval: Duration,
 }
 
-/// Where the run is, for the timeout and interruption messages.
-#[derive(Default)]
-struct Where {
-    operation_id: Option<String>,
-    state: String,
+impl Backend for RocketChat<'_> {
+    type Op = ImportStatus;
+    type Spec = ImportSpec;
+    type Error = RcError;
+
+    async fn observe(&self) -> Result<Option<ImportStatus>, RcError> {
+        let status = self.client.status().await?;
+        Ok(status.operation.is_some().then_some(status))
+    }
+
+    async fn start(
+        &self,
+        spec: &ImportSpec,
+        step: &mut (dyn FnMut(String) + Send),
+    ) -> Result<String, RcError> {
+        let op = self.client.new_operation().await?;
+        step(format!("Created import operation {}.", op.id));
+        let total = spec.users.len();
+        let mut added = 0;
+        for batch in spec.users.chunks(spec.batch_size.max(1)) {
+            self.client.add_users(batch).await?;
+            added += batch.len();
+            step(format!("Staged {added}/{total} users."));
+        }
+        self.client.run().await?;
+        Ok(op.id)
+    }
+
+    fn id(op: &ImportStatus) -> String {
+        op.operation
+            .as_ref()
+            .map(|o| o.id.clone())
+            .unwrap_or_default()
+    }
+
+    fn phase(op: &ImportStatus) -> Phase {
+        phase(op)
+    }
+
+    fn state(op: &ImportStatus) -> String {
+        op.state.clone()
+    }
+
+    fn blocks_start(op: &ImportStatus) -> bool {
+        running(op)
+    }
+
+    fn describe(op: &ImportStatus) -> String {
+        let (status, c) = op
+            .operation
+            .as_ref()
+            .map(|o| (o.status.as_str(), o.count))
+            .unwrap_or(("none", Counts::default()));
+        format!(
+            "{} ({status}): {} of {} users done, {} failed",
+            op.state, c.completed, c.total, c.error
+        )
+    }
+
+    /// At least the poll interval, and spread so that the remaining budget of
+    /// `import.status` lasts until its window resets.
+    fn pause(&self) -> Duration {
+        let mut wait = self.poll_interval;
+        if let Some(b) = self.client.status_budget() {
+            let left = Duration::from_millis(b.reset_ms.saturating_sub(super::pace::now_ms()));
+            let spread = left / (b.remaining.max(1) as u32);
+            wait = wait.max(spread.min(Duration::from_secs(60)));
+        }
+        wait
+    }
 }
 
-/// Runs one import; `events` sees progress. `timeout` bounds everything.
+/// Runs one import on the engine loop (`crate::backend`); `events` sees progress.
 pub async fn import(
     client: &RcClient,
     spec: &ImportSpec,
@@ -136,139 +157,42 @@ pub async fn import(
     cancel: &CancellationToken,
     events: &mut (dyn FnMut(Event) + Send),
 ) -> Result<Outcome, RunError> {
-    let mut at = Where::default();
-    let work = reconcile_and_wait(client, spec, &mut at, events);
-    let result = tokio::select! {
-        r = tokio::time::timeout(timeout, work) => r.map_err(|_| None),
-        () = cancel.cancelled() => Err(Some(())),
+    let rc = RocketChat {
+        client,
+        poll_interval: spec.poll_interval,
     };
-    match result {
-        Ok(r) => r,
-        Err(None) => Err(RunError::TimedOut {
-            after: timeout,
-            operation_id: at.operation_id,
-            state: at.state,
-        }),
-        Err(Some(())) => Err(RunError::Cancelled {
-            operation_id: at.operation_id,
-            state: at.state,
-        }),
-    }
-}
-
-/// Sleeps before the next status read: at least `poll_interval`, and spread so that the
-/// remaining budget of `import.status` lasts until its window resets.
-async fn pause(client: &RcClient, spec: &ImportSpec) {
-    let mut wait = spec.poll_interval;
-    if let Some(b) = client.status_budget() {
-        let left = Duration::from_millis(b.reset_ms.saturating_sub(super::pace::now_ms()));
-        // Keep one call in hand for the next run's first read.
-        let spread = left / (b.remaining.max(1) as u32);
-        wait = wait.max(spread.min(Duration::from_secs(60)));
-    }
-    tokio::time::sleep(wait).await;
-}
-
-async fn reconcile_and_wait(
-    client: &RcClient,
-    spec: &ImportSpec,
-    at: &mut Where,
-    events: &mut (dyn FnMut(Event) + Send),
-) -> Result<Outcome, RunError> {
-    let mut status = client.status().await?;
-    let mut waited_for = None;
-    let mut aborted = None;
-    while running(&status) {
-        let id = status
-            .operation
-            .as_ref()
-            .map(|o| o.id.clone())
-            .unwrap_or_default();
-        if spec.abort_running {
-            events(Event::AbortingRunning {
-                operation_id: id.clone(),
-                state: status.state.clone(),
-            });
-            aborted = Some(id);
-            break;
-        }
-        if waited_for.as_deref() != Some(id.as_str()) {
-            events(Event::WaitingForRunning {
-                operation_id: id.clone(),
-                state: status.state.clone(),
-            });
-            waited_for = Some(id.clone());
-        }
-        at.operation_id = Some(id);
-        at.state = format!("{} (someone else's operation)", status.state);
-        pause(client, spec).await;
-        status = client.status().await?;
-    }
-    let op = client.new_operation().await?;
-    let id = op.id.clone();
-    at.operation_id = Some(id.clone());
-    at.state = "new".into();
-    events(Event::Created {
-        operation_id: id.clone(),
-    });
-    let total = spec.users.len();
-    let mut added = 0;
-    for batch in spec.users.chunks(spec.batch_size.max(1)) {
-        client.add_users(batch).await?;
-        added += batch.len();
-        events(Event::UsersAdded { added, total });
-    }
-    at.state = "ready".into();
-    client.run().await?;
-    events(Event::Started);
-    at.state = "importing".into();
-    let mut last = None;
-    loop {
-        pause(client, spec).await;
-        let status = client.status().await?;
-        let op = status.operation.clone();
-        let mine = op.as_ref().is_some_and(|o| o.id == id);
-        if !mine {
-            // Another client's import.new replaced ours: it was aborted.
-            return Ok(Outcome {
-                operation_id: id,
-                state: "invalidated".into(),
-                status: "replaced by another operation".into(),
-                count: Counts::default(),
-                aborted_operation_id: aborted,
-                waited_for_operation_id: waited_for,
-                user_errors_allowed: spec.allow_user_errors,
-            });
-        }
-        let op = op.expect("mine implies an operation");
-        let seen = (status.state.clone(), op.status.clone(), op.count);
-        if last.as_ref() != Some(&seen) {
-            events(Event::Status {
-                state: seen.0.clone(),
-                status: seen.1.clone(),
-                count: seen.2,
-            });
-            last = Some(seen);
-        }
-        at.state = status.state.clone();
-        let phase = phase(&status);
-        if phase != Phase::InProgress {
-            let state = if !op.valid && status.state != "done" {
+    let done =
+        crate::backend::import(&rc, spec, spec.abort_running, timeout, cancel, events).await?;
+    let (state, status, count) = match &done.last {
+        Some(st) => {
+            let op = st.operation.as_ref();
+            let valid = op.is_none_or(|o| o.valid);
+            let state = if !valid && st.state != "done" {
                 "invalidated".to_owned()
             } else {
-                status.state.clone()
+                st.state.clone()
             };
-            return Ok(Outcome {
-                operation_id: id,
+            (
                 state,
-                status: op.status,
-                count: op.count,
-                aborted_operation_id: aborted,
-                waited_for_operation_id: waited_for,
-                user_errors_allowed: spec.allow_user_errors,
-            });
+                op.map(|o| o.status.clone()).unwrap_or_default(),
+                op.map(|o| o.count).unwrap_or_default(),
+            )
         }
-    }
+        None => (
+            "invalidated".to_owned(),
+            "replaced by another operation".to_owned(),
+            Counts::default(),
+        ),
+    };
+    Ok(Outcome {
+        operation_id: done.operation_id,
+        state,
+        status,
+        count,
+        aborted_operation_id: done.aborted,
+        waited_for_operation_id: done.waited_for,
+        user_errors_allowed: spec.allow_user_errors,
+    })
 }
 
 /// Checks a user list: a JSON array of objects with `emails` and `importIds` (non-empty

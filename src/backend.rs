@@ -125,9 +125,24 @@ pub async fn import<B: Backend>(
     cancel: &CancellationToken,
     events: &mut (dyn FnMut(Event) + Send),
 ) -> Result<Finished<B::Op>, WaitError<B::Error>> {
+    import_opts(backend, spec, abort_running, true, timeout, cancel, events).await
+}
+
+/// [`import`], optionally returning as soon as the operation has started (`wait_for_end`
+/// false: the outcome is the first observation after the start, phase in progress). A running
+/// operation is still waited for (or aborted when asked) before starting.
+pub async fn import_opts<B: Backend>(
+    backend: &B,
+    spec: &B::Spec,
+    abort_running: bool,
+    wait_for_end: bool,
+    timeout: Duration,
+    cancel: &CancellationToken,
+    events: &mut (dyn FnMut(Event) + Send),
+) -> Result<Finished<B::Op>, WaitError<B::Error>> {
     let mut at = Where::default();
     let result = {
-        let work = reconcile_and_wait(backend, spec, abort_running, &mut at, events);
+        let work = reconcile_and_wait(backend, spec, abort_running, wait_for_end, &mut at, events);
         tokio::select! {
             r = tokio::time::timeout(timeout, work) => r.map_err(|_| false),
             () = cancel.cancelled() => Err(true),
@@ -151,6 +166,7 @@ async fn reconcile_and_wait<B: Backend>(
     backend: &B,
     spec: &B::Spec,
     abort_running: bool,
+    wait_for_end: bool,
     at: &mut Where,
     events: &mut (dyn FnMut(Event) + Send),
 ) -> Result<Finished<B::Op>, B::Error> {
@@ -207,7 +223,7 @@ async fn reconcile_and_wait<B: Backend>(
         }
         at.state = B::state(&op);
         let phase = B::phase(&op);
-        if phase != Phase::InProgress {
+        if phase != Phase::InProgress || !wait_for_end {
             return Ok(Finished {
                 operation_id: id,
                 last: Some(op),

@@ -147,7 +147,8 @@ fn code_of_error(e: &RunError) -> ExitCode {
     }
 }
 
-fn describe(outcome: &Outcome) -> String {
+/// The outcome as one or two sentences.
+pub fn describe(outcome: &Outcome) -> String {
     let c = outcome.count;
     let mut s = format!(
         "Operation {}: {} ({}); users total {}, completed {}, error {}.",

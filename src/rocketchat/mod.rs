@@ -1,6 +1,7 @@
 //! Rocket.Chat bulk user import, the second backend: the REST client ([`api`]), pacing by the
 //! `X-RateLimit-*` headers shared across processes ([`pace`]), reconcile-and-wait for one
-//! import ([`run`]) and the `rocketchat-import` command line ([`cli`]).
+//! import ([`run`]), the `rocketchat-import` command line ([`cli`]) and the Terraform provider
+//! `rocketchat` ([`provider`]).
 //!
 //! Facts: `import.new` aborts a running operation, so a running one is waited on unless the
 //! user explicitly asks to abort it.
@@ -8,4 +9,5 @@
 pub mod api;
 pub mod cli;
 pub mod pace;
+pub mod provider;
 pub mod run;

@@ -157,12 +157,26 @@ pub async fn import(
     cancel: &CancellationToken,
     events: &mut (dyn FnMut(Event) + Send),
 ) -> Result<Outcome, RunError> {
+    import_with(client, spec, timeout, cancel, true, events).await
+}
+
+/// [`import`]; with `wait` false it returns once the import has started (state `importing`
+/// or later).
+pub async fn import_with(
+    client: &RcClient,
+    spec: &ImportSpec,
+    timeout: Duration,
+    cancel: &CancellationToken,
+    wait: bool,
+    events: &mut (dyn FnMut(Event) + Send),
+) -> Result<Outcome, RunError> {
     let rc = RocketChat {
         client,
         poll_interval: spec.poll_interval,
     };
     let done =
-        crate::backend::import(&rc, spec, spec.abort_running, timeout, cancel, events).await?;
+        crate::backend::import_opts(&rc, spec, spec.abort_running, wait, timeout, cancel, events)
+            .await?;
     let (state, status, count) = match &done.last {
         Some(st) => {
             let op = st.operation.as_ref();

@@ -299,3 +299,63 @@ async fn twenty_runs_back_to_back_never_hit_the_limiter() {
     assert_eq!(stats.rate_limited, 0, "{stats:?}");
     assert_eq!(stats.aborts, 0);
 }
+
+/// SIGTERM (how CI cancels a job) while waiting for someone else's operation: exit 130, the
+/// report says nothing was started, and nothing was aborted.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_while_waiting_exits_130_and_aborts_nothing() {
+    let env = Env::fast().await;
+    env.sb
+        .start_foreign(&ForeignOperation {
+            state: "importing".into(),
+            duration_ms: Some(600_000),
+            users: Some(2),
+        })
+        .unwrap();
+    let file = env.users_file(&json!([user("ann")]));
+    let child = Command::new(env!("CARGO_BIN_EXE_rocketchat-import"))
+        .args(["run", "--users", &file, "--json", FAST[0], FAST[1]])
+        .env("ROCKETCHAT_URL", env.sb.base_url())
+        .env("ROCKETCHAT_USER_ID", DEFAULT_USER_ID)
+        .env("ROCKETCHAT_AUTH_TOKEN", DEFAULT_AUTH_TOKEN)
+        .env("XDG_RUNTIME_DIR", env.dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until it has seen the running operation (its first status read).
+    for _ in 0..100 {
+        if env
+            .sb
+            .stats()
+            .per_route
+            .get("import.status")
+            .copied()
+            .unwrap_or(0)
+            >= 1
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pid = child.id() as i32;
+    // SAFETY: signalling our own child process by its pid.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = report(&out);
+    assert_eq!(r["outcome"], "interrupted");
+    assert!(r["message"].as_str().unwrap().contains("not ours"), "{r}");
+    let stats = env.sb.stats();
+    assert_eq!((stats.aborts, stats.operations), (0, 1));
+}

@@ -181,3 +181,49 @@ async fn a_bad_token_fails_with_the_documented_message_and_no_secret() {
     assert!(!text.contains(token), "the token leaked");
     assert_eq!(sb.stats().operations, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_blocks_import_like_users_json_and_both_at_once_is_refused() {
+    let sb = sandbox().await;
+    let tf = Tf::new();
+    let blocks = r#"
+resource "rocketchat_user_import" "team" {
+  users {
+    emails     = ["ann@example.com"]
+    import_ids = ["ann"]
+    username   = "ann"
+    roles      = ["user"]
+  }
+  users {
+    emails     = ["bob@example.com"]
+    import_ids = ["bob"]
+  }
+  triggers = { batch = "1" }
+}
+output "completed" { value = rocketchat_user_import.team.count_completed }
+"#;
+    tf.write(&sb, DEFAULT_AUTH_TOKEN, blocks);
+    let (code, _) = tf
+        .run(&["apply", "-auto-approve", "-input=false", "-no-color"])
+        .await;
+    assert_eq!(code, 0);
+    assert_eq!(tf.outputs().await["completed"]["value"], 2);
+    // A new trigger value runs a new import.
+    tf.write(&sb, DEFAULT_AUTH_TOKEN, &blocks.replace("\"1\"", "\"2\""));
+    let (code, _) = tf
+        .run(&["apply", "-auto-approve", "-input=false", "-no-color"])
+        .await;
+    assert_eq!(code, 0);
+    assert_eq!(sb.stats().operations, 2);
+
+    let both = blocks.replace(
+        "  triggers = { batch = \"1\" }",
+        "  users_json = \"[]\"\n  triggers = { batch = \"3\" }",
+    );
+    tf.write(&sb, DEFAULT_AUTH_TOKEN, &both);
+    let (code, text) = tf
+        .run(&["apply", "-auto-approve", "-input=false", "-no-color"])
+        .await;
+    assert_ne!(code, 0);
+    assert!(text.contains("not both"), "{text}");
+}

@@ -2,7 +2,8 @@
 //! crate): the provider block (`url`, `user_id`, `auth_token`, each falling back to
 //! `ROCKETCHAT_URL`, `ROCKETCHAT_USER_ID`, `ROCKETCHAT_AUTH_TOKEN`) and resource
 //! `rocketchat_user_import`, whose create runs one bulk user import on the engine loop and
-//! records its operation id, state and counts. Changing `users_json` or `triggers` replaces it
+//! records its operation id, state and counts. The users come from `users_json` or `users`
+//! blocks. Changing the users or `triggers` replaces it
 //! (a new import); destroying it forgets it (imported users stay).
 
 use std::sync::{Arc, RwLock};
@@ -58,9 +59,10 @@ fn resource_schema() -> Schema {
     Schema::new(
         Block::new()
             .description("One Rocket.Chat bulk user import (import.new, addUsers, run), waited for.")
-            .attribute(s("users_json").required().description(
-                "JSON array of user objects (`emails` and `importIds` required), e.g. jsonencode([...]). Changing it runs a new import.",
+            .attribute(s("users_json").optional().description(
+                "JSON array of user objects (`emails` and `importIds` required), e.g. jsonencode([...]); or `users` blocks. Changing it runs a new import.",
             ))
+            .block(NestedBlock::new("users", Nesting::List, user_block()))
             .attribute(
                 Attribute::new("triggers", AttrType::map(AttrType::String))
                     .optional()
@@ -95,6 +97,86 @@ fn resource_schema() -> Schema {
                 ),
             )),
     )
+}
+
+/// One `users` block: the documented user object, `import_ids` for `importIds`.
+fn user_block() -> Block {
+    let list = |n: &str| Attribute::new(n, AttrType::list(AttrType::String));
+    let s = |n: &str| Attribute::new(n, AttrType::String).optional();
+    Block::new()
+        .description("One user (the documented import.addUsers object).")
+        .attribute(list("emails").required())
+        .attribute(list("import_ids").required())
+        .attribute(s("username"))
+        .attribute(s("name"))
+        .attribute(s("password").sensitive())
+        .attribute(s("bio"))
+        .attribute(s("status_text"))
+        .attribute(s("avatar_url"))
+        .attribute(list("roles").optional())
+        .attribute(Attribute::new("deleted", AttrType::Bool).optional())
+}
+
+/// A `users` block as the JSON object `import.addUsers` takes.
+fn user_json(block: &Value) -> serde_json::Value {
+    let mut out = serde_json::Map::new();
+    for (attr, key) in [
+        ("emails", "emails"),
+        ("import_ids", "importIds"),
+        ("roles", "roles"),
+    ] {
+        if let Some(items) = block.attr(attr).as_list() {
+            let items: Vec<serde_json::Value> = items
+                .iter()
+                .filter_map(|v| v.as_str().map(|s| serde_json::Value::from(s.to_owned())))
+                .collect();
+            out.insert(key.to_owned(), items.into());
+        }
+    }
+    for (attr, key) in [
+        ("username", "username"),
+        ("name", "name"),
+        ("password", "password"),
+        ("bio", "bio"),
+        ("status_text", "statusText"),
+        ("avatar_url", "avatarUrl"),
+    ] {
+        if let Some(v) = block.attr(attr).as_str() {
+            out.insert(key.to_owned(), v.to_owned().into());
+        }
+    }
+    if let Some(d) = block.attr("deleted").as_bool() {
+        out.insert("deleted".to_owned(), d.into());
+    }
+    serde_json::Value::Object(out)
+}
+
+/// The users to import: `users_json` or the `users` blocks (exactly one of them).
+fn users_of(
+    planned: &Value,
+) -> Result<(Vec<serde_json::Value>, &'static str), (String, &'static str)> {
+    let blocks = planned.attr("users").as_list().unwrap_or_default();
+    match (planned.attr("users_json").as_str(), blocks.is_empty()) {
+        (Some(_), false) => Err((
+            "give either users_json or users blocks, not both".to_owned(),
+            "users_json",
+        )),
+        (None, true) => Err((
+            "give the users to import: users_json = jsonencode([...]) or users { emails = [...], import_ids = [...] } blocks".to_owned(),
+            "users_json",
+        )),
+        (Some(text), true) => serde_json::from_str(text)
+            .map_err(|e| format!("not valid JSON: {e}"))
+            .and_then(|v| run::check_users(&v))
+            .map(|u| (u, "users_json"))
+            .map_err(|e| (e, "users_json")),
+        (None, false) => {
+            let users = serde_json::Value::Array(blocks.iter().map(user_json).collect());
+            run::check_users(&users)
+                .map(|u| (u, "users"))
+                .map_err(|e| (e, "users"))
+        }
+    }
 }
 
 fn flag(v: &Value, name: &str, default: bool) -> bool {
@@ -189,7 +271,7 @@ impl tfplugin::Provider for RocketChatProvider {
         let fresh = if req.prior_state.is_null() {
             true
         } else {
-            for a in ["users_json", "triggers"] {
+            for a in ["users_json", "users", "triggers"] {
                 if req.prior_state.attr(a) != planned.attr(a) {
                     requires_replace.push(AttrPath::attr(a));
                 }
@@ -239,16 +321,11 @@ impl tfplugin::Provider for RocketChatProvider {
                 "Terraform called rocketchat before configuring it.".into(),
             );
         };
-        let text = planned.attr("users_json").as_str().unwrap_or_default();
-        let users = match serde_json::from_str(text)
-            .map_err(|e| format!("not valid JSON: {e}"))
-            .and_then(|v| run::check_users(&v))
-        {
-            Ok(u) => u,
-            Err(e) => {
-                diags.push(
-                    Diagnostic::error("Invalid users_json", e).at(AttrPath::attr("users_json")),
-                );
+        let users = match users_of(&planned) {
+            Ok((u, _)) => u,
+            Err((e, attr)) => {
+                diags
+                    .push(Diagnostic::error(format!("Invalid {attr}"), e).at(AttrPath::attr(attr)));
                 return ApplyResourceChangeResponse {
                     new_state: Value::Null,
                     diagnostics: diags,

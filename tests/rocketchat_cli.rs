@@ -359,3 +359,43 @@ async fn sigterm_while_waiting_exits_130_and_aborts_nothing() {
     let stats = env.sb.stats();
     assert_eq!((stats.aborts, stats.operations), (0, 1));
 }
+
+/// Someone else's 429 (injected: `X-RateLimit-Remaining: 0`, reset 1 s ahead) is waited out to
+/// `X-RateLimit-Reset` and the call repeated; a 500 on a status read is retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_is_waited_out_and_a_status_500_retried() {
+    use woosmap_sandbox::rocketchat::{RcFault, RcFaultKind};
+    let env = Env::fast().await;
+    env.sb.inject(RcFault {
+        endpoint: "import.new".into(),
+        kind: RcFaultKind::RateLimit,
+        count: 1,
+    });
+    env.sb.inject(RcFault {
+        endpoint: "import.status".into(),
+        kind: RcFaultKind::Http500,
+        count: 1,
+    });
+    let file = env.users_file(&json!([user("ann")]));
+    let started = std::time::Instant::now();
+    let out = env
+        .run(&["run", "--users", &file, "--json", FAST[0], FAST[1]], None)
+        .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "the 429 was waited out to its reset"
+    );
+    let stats = env.sb.stats();
+    assert_eq!(stats.injected, 2);
+    assert_eq!(
+        stats.per_route["import.new"], 2,
+        "one 429, then the call again"
+    );
+    assert_eq!(stats.operations, 1);
+}

@@ -69,6 +69,11 @@ pub struct RunArgs {
     /// window).
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = duration)]
     pub poll_interval: Duration,
+    /// Also append the outcome to the file named by `GITHUB_OUTPUT` (the GitHub Action's
+    /// outputs: outcome, operation-id, state, count-total, count-completed, count-error,
+    /// aborted-operation-id, message).
+    #[arg(long)]
+    pub github_output: bool,
     /// Users per import.addUsers call.
     #[arg(long, value_name = "N", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_size: u32,
@@ -292,6 +297,11 @@ pub async fn run(args: RunArgs) -> ExitCode {
             )
         }
     };
+    if args.github_output
+        && let Err(e) = write_github_output(&report)
+    {
+        eprintln!("warning: could not write the action's outputs: {e}");
+    }
     let text = report["message"].as_str().unwrap_or_default().to_owned();
     let mut out = std::io::stdout().lock();
     let _ = if args.json {
@@ -303,6 +313,36 @@ pub async fn run(args: RunArgs) -> ExitCode {
         Ok(())
     };
     code
+}
+
+/// Appends the report's fields to `$GITHUB_OUTPUT` (one `name=value` line each; the message
+/// is made one line).
+fn write_github_output(report: &Value) -> std::io::Result<()> {
+    let path = std::env::var_os("GITHUB_OUTPUT")
+        .ok_or_else(|| std::io::Error::other("GITHUB_OUTPUT is not set"))?;
+    let field = |v: &Value| match v {
+        Value::String(s) => s.replace(['\r', '\n'], " "),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let mut lines = String::new();
+    for (name, value) in [
+        ("outcome", &report["outcome"]),
+        ("operation-id", &report["operation_id"]),
+        ("state", &report["state"]),
+        ("count-total", &report["count"]["total"]),
+        ("count-completed", &report["count"]["completed"]),
+        ("count-error", &report["count"]["error"]),
+        ("aborted-operation-id", &report["aborted_operation_id"]),
+        ("message", &report["message"]),
+    ] {
+        lines.push_str(&format!("{name}={}\n", field(value)));
+    }
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)?
+        .write_all(lines.as_bytes())
 }
 
 /// `rocketchat-import status`.

@@ -1,7 +1,8 @@
 //! The Rocket.Chat action (`rocketchat/action.yml`) run by real `act` in host mode against an
 //! in-process Rocket.Chat sandbox, through `tests/act/rocketchat.yml`: `success` imports two
 //! users and a later step reads the outputs; `user-errors` fails the job (exit 1) with an
-//! error annotation; `allowed` passes with `allow-user-errors`. The token never appears.
+//! error annotation; `allowed` passes with `allow-user-errors`; `bad-token` exits 4 with the server's message.
+//! The tokens never appear.
 
 mod common;
 
@@ -13,6 +14,7 @@ use woosmap_sandbox::rocketchat::{
 };
 
 const WORKFLOW: &str = "tests/act/rocketchat.yml";
+const WRONG_TOKEN: &str = "wrong-token-Kd03";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_rocketchat_action_runs_under_act() {
@@ -26,6 +28,7 @@ async fn the_rocketchat_action_runs_under_act() {
     let scratch = tempfile::tempdir().unwrap();
     let mut cmd = act::command(std::path::Path::new(WORKFLOW), scratch.path());
     cmd.args(["-s", &format!("ROCKETCHAT_AUTH_TOKEN={DEFAULT_AUTH_TOKEN}")])
+        .args(["-s", &format!("WRONG_TOKEN={WRONG_TOKEN}")])
         .args(["--var", &format!("ROCKETCHAT_URL={}", sb.base_url())])
         .args(["--var", &format!("ROCKETCHAT_USER_ID={DEFAULT_USER_ID}")])
         .args([

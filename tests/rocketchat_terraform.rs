@@ -227,3 +227,45 @@ output "completed" { value = rocketchat_user_import.team.count_completed }
     assert_ne!(code, 0);
     assert!(text.contains("not both"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_operation_is_waited_on_unless_abort_running() {
+    use woosmap_sandbox::rocketchat::ForeignOperation;
+    let sb = sandbox().await;
+    let tf = Tf::new();
+    sb.start_foreign(&ForeignOperation {
+        state: "importing".into(),
+        duration_ms: Some(1500),
+        users: Some(3),
+    })
+    .unwrap();
+    tf.write(&sb, DEFAULT_AUTH_TOKEN, &resource("cy", false));
+    let (code, _) = tf
+        .run(&["apply", "-auto-approve", "-input=false", "-no-color"])
+        .await;
+    assert_eq!(code, 0);
+    assert_eq!(tf.outputs().await["state"]["value"], "done");
+    assert_eq!(sb.stats().aborts, 0, "waited on, not aborted");
+
+    let foreign = sb
+        .start_foreign(&ForeignOperation {
+            state: "importing".into(),
+            duration_ms: Some(600_000),
+            users: Some(3),
+        })
+        .unwrap();
+    let body = resource("cy", false).replace(
+        "allow_user_errors = false",
+        "allow_user_errors = false\n  abort_running = true\n  triggers = { run = \"2\" }",
+    );
+    tf.write(&sb, DEFAULT_AUTH_TOKEN, &body);
+    let (code, text) = tf
+        .run(&["apply", "-auto-approve", "-input=false", "-no-color"])
+        .await;
+    assert_eq!(code, 0);
+    assert!(
+        text.contains(&format!("Operation {foreign} was aborted")),
+        "{text}"
+    );
+    assert_eq!(sb.stats().aborts, 1);
+}

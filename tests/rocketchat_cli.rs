@@ -399,3 +399,50 @@ async fn a_429_is_waited_out_and_a_status_500_retried() {
     );
     assert_eq!(stats.operations, 1);
 }
+
+/// Another client's `import.new` aborts our operation mid-import: the run fails (exit 1) with
+/// state `invalidated`, and says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operation_aborted_by_someone_else_fails_as_invalidated() {
+    let env = Env::start(RocketChatConfig {
+        limit_calls: 0,
+        import_duration: Duration::from_secs(30),
+        ..RocketChatConfig::default()
+    })
+    .await;
+    let file = env.users_file(&json!([user("ann")]));
+    let args = ["run", "--users", &file, "--json", FAST[0], FAST[1]];
+    let run = env.run(&args, None);
+    let abort = async {
+        for _ in 0..200 {
+            if env.sb.stats().runs >= 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        env.sb
+            .start_foreign(&ForeignOperation {
+                state: "ready".into(),
+                duration_ms: Some(600_000),
+                users: Some(1),
+            })
+            .unwrap()
+    };
+    let (out, _) = tokio::join!(run, abort);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = report(&out);
+    assert_eq!(r["state"], "invalidated");
+    assert_eq!(r["outcome"], "failed");
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("aborted this operation"),
+        "{r}"
+    );
+}

@@ -295,3 +295,60 @@ async fn the_control_api_starts_foreign_operations_and_reports_stats() {
     assert_eq!(stats["operations"], 1);
     assert_eq!(stats["aborts"], 0);
 }
+
+/// `woosmap-sandbox --rocketchat` prints its address and `export` lines that a shell reads
+/// back to credentials the sandbox accepts.
+#[tokio::test]
+async fn the_binary_serves_rocketchat_and_prints_ready_to_paste_exports() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_woosmap-sandbox"))
+        .args(["--quiet", "--rocketchat"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut printed = Vec::new();
+    while printed.len() < 3 {
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(line) => printed.push(line),
+            Err(_) => break,
+        }
+    }
+    let export = printed
+        .iter()
+        .find(|l| l.starts_with("export "))
+        .unwrap_or_else(|| panic!("{printed:?}"))
+        .clone();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{export}\nprintf '%s|%s|%s' \"$ROCKETCHAT_URL\" \"$ROCKETCHAT_USER_ID\" \"$ROCKETCHAT_AUTH_TOKEN\""
+        ))
+        .output()
+        .unwrap();
+    let read = String::from_utf8(out.stdout).unwrap();
+    let parts: Vec<&str> = read.split('|').collect();
+    assert_eq!(parts.len(), 3, "{read}");
+    let resp = reqwest::Client::new()
+        .get(format!("{}/api/v1/import.status", parts[0]))
+        .header("X-User-Id", parts[1])
+        .header("X-Auth-Token", parts[2])
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let body = read_json(resp).await;
+    child.kill().ok();
+    child.wait().ok();
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({"state": "none", "success": true}));
+}

@@ -14,13 +14,12 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::api::{RcClient, RcConfig};
-use super::run::{self, Event, ImportSpec, Outcome, RunError};
+use super::run::{self, Event, ImportSpec, RunError};
 use crate::api::Secret;
 use crate::frontend::ExitCode;
 
-pub const URL_ENV: &str = "ROCKETCHAT_URL";
-pub const USER_ID_ENV: &str = "ROCKETCHAT_USER_ID";
-pub const AUTH_TOKEN_ENV: &str = "ROCKETCHAT_AUTH_TOKEN";
+pub use super::{AUTH_TOKEN_ENV, URL_ENV, USER_ID_ENV};
+use run::describe;
 
 const EXIT_CODES: &str = "\
 Exit codes: 0 success; 1 the import failed, was canceled or invalidated, or users failed
@@ -150,42 +149,6 @@ fn code_of_error(e: &RunError) -> ExitCode {
         RunError::TimedOut { .. } => ExitCode::TimedOut,
         RunError::Cancelled { .. } => ExitCode::Interrupted,
     }
-}
-
-/// The outcome as one or two sentences.
-pub fn describe(outcome: &Outcome) -> String {
-    let c = outcome.count;
-    let mut s = format!(
-        "Operation {}: {} ({}); users total {}, completed {}, error {}.",
-        outcome.operation_id, outcome.state, outcome.status, c.total, c.completed, c.error
-    );
-    if let Some(id) = &outcome.aborted_operation_id {
-        s.push_str(&format!(
-            " The running operation {id} was aborted first (--abort-running)."
-        ));
-    }
-    if let Some(id) = &outcome.waited_for_operation_id {
-        s.push_str(&format!(
-            " Waited for the running operation {id} to end first (not aborted)."
-        ));
-    }
-    if outcome.state == "done" && c.error > 0 {
-        if outcome.user_errors_allowed {
-            s.push_str(&format!(
-                " {} user(s) failed and stay in the staging area (allowed by --allow-user-errors).",
-                c.error
-            ));
-        } else {
-            s.push_str(&format!(
-                " {} user(s) failed to import (they stay in the staging area): failing; pass --allow-user-errors to accept this.",
-                c.error
-            ));
-        }
-    }
-    if outcome.state == "invalidated" {
-        s.push_str(" Another import.new or import.clear aborted this operation.");
-    }
-    s
 }
 
 fn show_event(event: &Event) {

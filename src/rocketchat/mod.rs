@@ -11,3 +11,10 @@ pub mod cli;
 pub mod pace;
 pub mod provider;
 pub mod run;
+
+/// The server's base URL.
+pub const URL_ENV: &str = "ROCKETCHAT_URL";
+/// `X-User-Id`.
+pub const USER_ID_ENV: &str = "ROCKETCHAT_USER_ID";
+/// `X-Auth-Token` (a secret).
+pub const AUTH_TOKEN_ENV: &str = "ROCKETCHAT_AUTH_TOKEN";

@@ -17,8 +17,8 @@ use tfplugin::{
 };
 
 use super::api::{RcClient, RcConfig};
-use super::cli::{AUTH_TOKEN_ENV, URL_ENV, USER_ID_ENV};
 use super::run::{self, ImportSpec};
+use super::{AUTH_TOKEN_ENV, URL_ENV, USER_ID_ENV};
 use crate::api::Secret;
 
 const RESOURCE: &str = "rocketchat_user_import";
@@ -369,7 +369,7 @@ impl tfplugin::Provider for RocketChatProvider {
             return fail(
                 diags,
                 "Rocket.Chat import did not succeed",
-                super::cli::describe(&outcome),
+                run::describe(&outcome),
             );
         }
         if let Some(id) = &outcome.aborted_operation_id {

@@ -209,6 +209,42 @@ pub async fn import_with(
     })
 }
 
+/// The outcome as one or two sentences.
+pub fn describe(outcome: &Outcome) -> String {
+    let c = outcome.count;
+    let mut s = format!(
+        "Operation {}: {} ({}); users total {}, completed {}, error {}.",
+        outcome.operation_id, outcome.state, outcome.status, c.total, c.completed, c.error
+    );
+    if let Some(id) = &outcome.aborted_operation_id {
+        s.push_str(&format!(
+            " The running operation {id} was aborted first (--abort-running)."
+        ));
+    }
+    if let Some(id) = &outcome.waited_for_operation_id {
+        s.push_str(&format!(
+            " Waited for the running operation {id} to end first (not aborted)."
+        ));
+    }
+    if outcome.state == "done" && c.error > 0 {
+        if outcome.user_errors_allowed {
+            s.push_str(&format!(
+                " {} user(s) failed and stay in the staging area (allowed by --allow-user-errors).",
+                c.error
+            ));
+        } else {
+            s.push_str(&format!(
+                " {} user(s) failed to import (they stay in the staging area): failing; pass --allow-user-errors to accept this.",
+                c.error
+            ));
+        }
+    }
+    if outcome.state == "invalidated" {
+        s.push_str(" Another import.new or import.clear aborted this operation.");
+    }
+    s
+}
+
 /// Checks a user list: a JSON array of objects with `emails` and `importIds` (non-empty
 /// arrays of strings); an error names the user and the field.
 pub fn check_users(value: &Value) -> Result<Vec<Value>, String> {

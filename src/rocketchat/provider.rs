@@ -369,7 +369,7 @@ impl tfplugin::Provider for RocketChatProvider {
             return fail(
                 diags,
                 "Rocket.Chat import did not succeed",
-                run::describe(&outcome),
+                run::describe_with(&outcome, "abort_running = true", "allow_user_errors = true"),
             );
         }
         if let Some(id) = &outcome.aborted_operation_id {

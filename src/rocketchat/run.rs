@@ -211,6 +211,11 @@ pub async fn import_with(
 
 /// The outcome as one or two sentences.
 pub fn describe(outcome: &Outcome) -> String {
+    describe_with(outcome, "--abort-running", "--allow-user-errors")
+}
+
+/// [`describe`] naming the settings as a front end calls them (`abort_running = true`, ...).
+pub fn describe_with(outcome: &Outcome, abort_running: &str, allow_user_errors: &str) -> String {
     let c = outcome.count;
     let mut s = format!(
         "Operation {}: {} ({}); users total {}, completed {}, error {}.",
@@ -218,7 +223,7 @@ pub fn describe(outcome: &Outcome) -> String {
     );
     if let Some(id) = &outcome.aborted_operation_id {
         s.push_str(&format!(
-            " The running operation {id} was aborted first (--abort-running)."
+            " The running operation {id} was aborted first ({abort_running})."
         ));
     }
     if let Some(id) = &outcome.waited_for_operation_id {
@@ -229,12 +234,12 @@ pub fn describe(outcome: &Outcome) -> String {
     if outcome.state == "done" && c.error > 0 {
         if outcome.user_errors_allowed {
             s.push_str(&format!(
-                " {} user(s) failed and stay in the staging area (allowed by --allow-user-errors).",
+                " {} user(s) failed and stay in the staging area (allowed by {allow_user_errors}).",
                 c.error
             ));
         } else {
             s.push_str(&format!(
-                " {} user(s) failed to import (they stay in the staging area): failing; pass --allow-user-errors to accept this.",
+                " {} user(s) failed to import (they stay in the staging area): failing; set {allow_user_errors} to accept this.",
                 c.error
             ));
         }

@@ -7,6 +7,7 @@
 
 pub mod action;
 pub mod api;
+pub mod backend;
 pub mod cli;
 pub mod engine;
 pub mod frontend;
@@ -14,3 +15,4 @@ pub mod frontend;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod provider;
+pub mod rocketchat;

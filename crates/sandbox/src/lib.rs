@@ -24,6 +24,7 @@
 mod control;
 mod datasets;
 mod faults;
+pub mod rocketchat;
 mod routes;
 mod state;
 mod timeline;

@@ -86,6 +86,23 @@ struct Args {
     /// Do not log requests on stderr.
     #[arg(short, long)]
     quiet: bool,
+
+    /// Serve Rocket.Chat's bulk user import API (`/api/v1/import.*`) instead of Woosmap's;
+    /// admin `X-User-Id: sandbox-admin`, `X-Auth-Token: sandbox-auth-token`. Control API:
+    /// `POST /_sandbox/operation` {"state": "loading"|"ready"|"importing", "duration_ms",
+    /// "users"}, `POST|DELETE /_sandbox/faults` {"endpoint": "import.status"|...|"any",
+    /// "kind": "http_500"|"rate_limit"|"http_401"|"http_403"|"garbage", "count"},
+    /// `GET /_sandbox/stats`, `POST /_sandbox/reset`.
+    #[arg(long)]
+    rocketchat: bool,
+
+    /// Rocket.Chat mode: calls allowed per route per limiter window; 0 disables the limiter.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    rc_limit_calls: u32,
+
+    /// Rocket.Chat mode: the limiter's window.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration)]
+    rc_limit_window: Duration,
 }
 
 /// The lines a user pastes into a shell to use this sandbox: the address, an accepted key, and
@@ -157,6 +174,9 @@ async fn main() -> ExitCode {
             args.listen
         );
     }
+    if args.rocketchat {
+        return serve_rocketchat(&args).await;
+    }
     let key = args
         .private_keys
         .first()
@@ -203,6 +223,41 @@ async fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     tracing::info!("shutting down");
+    handle.shutdown().await;
+    ExitCode::SUCCESS
+}
+
+/// `--rocketchat`: serves the Rocket.Chat import API until a signal; the first stdout line is
+/// the same `listening on` line, then the `export` lines for `rocketchat-import`.
+async fn serve_rocketchat(args: &Args) -> ExitCode {
+    use woosmap_sandbox::rocketchat::{RocketChatConfig, RocketChatSandbox};
+    let cfg = RocketChatConfig {
+        listen: args.listen,
+        limit_calls: args.rc_limit_calls,
+        limit_window: args.rc_limit_window,
+        import_duration: args.import_duration,
+        ..RocketChatConfig::default()
+    };
+    let (user, token) = (cfg.user_id.clone(), cfg.auth_token.clone());
+    let handle = match RocketChatSandbox::start(cfg).await {
+        Ok(handle) => handle,
+        Err(err) => {
+            eprintln!("woosmap-sandbox: cannot listen on {}: {err}", args.listen);
+            return ExitCode::FAILURE;
+        }
+    };
+    let url = handle.base_url();
+    println!("woosmap-sandbox listening on {url}");
+    println!(
+        "# Point rocketchat-import at this sandbox: paste these lines into your shell.\n\
+         export ROCKETCHAT_URL={url} ROCKETCHAT_USER_ID={} ROCKETCHAT_AUTH_TOKEN={}",
+        shell_word(&user),
+        shell_word(&token)
+    );
+    if let Err(err) = wait_for_signal().await {
+        eprintln!("woosmap-sandbox: cannot listen for signals: {err}");
+        return ExitCode::FAILURE;
+    }
     handle.shutdown().await;
     ExitCode::SUCCESS
 }

@@ -1,0 +1,354 @@
+//! The Rocket.Chat mode over real HTTP: auth and its documented bodies, the import flow and
+//! its states, per-user failures, `import.new` aborting a running operation, the limiter and
+//! its headers, faults and the control API.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use woosmap_sandbox::rocketchat::{
+    DEFAULT_AUTH_TOKEN, DEFAULT_USER_ID, ForeignOperation, RcFault, RcFaultKind, RocketChatConfig,
+    RocketChatHandle, RocketChatSandbox,
+};
+
+struct Api {
+    sb: RocketChatHandle,
+    http: reqwest::Client,
+}
+
+impl Api {
+    async fn start(cfg: RocketChatConfig) -> Api {
+        Api {
+            sb: RocketChatSandbox::start(cfg).await.expect("sandbox starts"),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn fast() -> Api {
+        Api::start(RocketChatConfig {
+            limit_calls: 0,
+            import_duration: Duration::from_millis(400),
+            ..RocketChatConfig::default()
+        })
+        .await
+    }
+
+    async fn call(&self, route: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let url = format!("{}/api/v1/{route}", self.sb.base_url());
+        let req = if route == "import.status" {
+            self.http.get(url)
+        } else {
+            self.http.post(url)
+        };
+        let req = req
+            .header("X-User-Id", DEFAULT_USER_ID)
+            .header("X-Auth-Token", DEFAULT_AUTH_TOKEN);
+        let req = match body {
+            Some(b) => with_json(req, &b),
+            None => req,
+        };
+        let resp = req.send().await.expect("send");
+        let status = resp.status();
+        (status, read_json(resp).await)
+    }
+
+    async fn state(&self) -> String {
+        let (_, body) = self.call("import.status", None).await;
+        body["state"].as_str().unwrap_or_default().to_owned()
+    }
+
+    async fn wait_terminal(&self) -> Value {
+        for _ in 0..200 {
+            let (_, body) = self.call("import.status", None).await;
+            if matches!(body["state"].as_str(), Some("done" | "error" | "canceled")) {
+                return body;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the import never ended");
+    }
+}
+
+fn with_json(req: reqwest::RequestBuilder, body: &Value) -> reqwest::RequestBuilder {
+    req.header("content-type", "application/json")
+        .body(body.to_string())
+}
+
+async fn read_json(resp: reqwest::Response) -> Value {
+    serde_json::from_slice(&resp.bytes().await.expect("body")).unwrap_or(Value::Null)
+}
+
+fn users(names: &[&str]) -> Value {
+    let users: Vec<Value> = names
+        .iter()
+        .map(|n| json!({"username": n, "emails": [format!("{n}@example.com")], "importIds": [n]}))
+        .collect();
+    json!({ "users": users })
+}
+
+#[tokio::test]
+async fn auth_errors_have_the_documented_bodies() {
+    let api = Api::fast().await;
+    let url = format!("{}/api/v1/import.status", api.sb.base_url());
+    let resp = api.http.get(&url).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = read_json(resp).await;
+    assert_eq!(
+        body,
+        json!({"status": "error", "message": "You must be logged in to do this."})
+    );
+    let resp = api
+        .http
+        .get(&url)
+        .header("X-User-Id", "sandbox-user")
+        .header("X-Auth-Token", "sandbox-user-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let body: Value = read_json(resp).await;
+    assert_eq!(body["success"], json!(false));
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("[error-unauthorized]")
+    );
+}
+
+#[tokio::test]
+async fn a_full_import_moves_through_the_states_and_counts_user_errors() {
+    let api = Api::fast().await;
+    assert_eq!(api.state().await, "none");
+    let (code, body) = api.call("import.new", None).await;
+    assert_eq!(code, StatusCode::OK);
+    assert_eq!(body["operation"]["status"], "importer_new");
+    assert_eq!(body["operation"]["valid"], true);
+    let id = body["operation"]["_id"].as_str().unwrap().to_owned();
+    assert_eq!(api.state().await, "new");
+    // run before any user: not ready.
+    let (code, body) = api.call("import.run", None).await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert_eq!(body["success"], false);
+    let (code, _) = api
+        .call("import.addUsers", Some(users(&["ann", "bob"])))
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    let (code, _) = api
+        .call("import.addUsers", Some(users(&["will-fail"])))
+        .await;
+    assert_eq!(code, StatusCode::OK);
+    let bad = json!({"users": [{"username": "x", "emails": ["not-an-email"], "importIds": ["x"]}]});
+    assert_eq!(
+        api.call("import.addUsers", Some(bad)).await.0,
+        StatusCode::OK
+    );
+    let (_, status) = api.call("import.status", None).await;
+    assert_eq!(status["state"], "ready");
+    assert_eq!(status["operation"]["status"], "importer_user_selection");
+    assert_eq!(status["operation"]["count"]["total"], 4);
+    // a user without importIds is a 400 naming the field.
+    let (code, body) = api
+        .call(
+            "import.addUsers",
+            Some(json!({"users": [{"emails": ["a@b.c"]}]})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::BAD_REQUEST);
+    assert!(body["error"].as_str().unwrap().contains("importIds"));
+    assert_eq!(api.call("import.run", None).await.0, StatusCode::OK);
+    assert_eq!(api.state().await, "importing");
+    let done = api.wait_terminal().await;
+    assert_eq!(done["state"], "done");
+    assert_eq!(done["operation"]["_id"], json!(id));
+    assert_eq!(done["operation"]["count"]["completed"], 2);
+    assert_eq!(done["operation"]["count"]["error"], 2);
+    let stats = api.sb.stats();
+    assert_eq!((stats.aborts, stats.operations, stats.runs), (0, 1, 1));
+}
+
+#[tokio::test]
+async fn import_new_aborts_a_running_operation_and_counts_it() {
+    let api = Api::fast().await;
+    let foreign = api
+        .sb
+        .start_foreign(&ForeignOperation {
+            state: "importing".into(),
+            duration_ms: Some(60_000),
+            users: Some(3),
+        })
+        .unwrap();
+    assert_eq!(api.state().await, "importing");
+    let (_, body) = api.call("import.new", None).await;
+    assert_ne!(body["operation"]["_id"], json!(foreign));
+    assert_eq!(api.sb.stats().aborts, 1);
+    // a new operation with nothing staged is not counted as an abort.
+    api.call("import.new", None).await;
+    assert_eq!(api.sb.stats().aborts, 1);
+}
+
+#[tokio::test]
+async fn a_foreign_ready_operation_is_run_by_its_owner_and_ends() {
+    let api = Api::fast().await;
+    api.sb
+        .start_foreign(&ForeignOperation {
+            state: "loading".into(),
+            duration_ms: Some(100),
+            users: None,
+        })
+        .unwrap();
+    assert_eq!(api.state().await, "loading");
+    let done = api.wait_terminal().await;
+    assert_eq!(done["state"], "done");
+    assert_eq!(done["operation"]["count"]["completed"], 5);
+}
+
+#[tokio::test]
+async fn the_limiter_sends_its_headers_and_429s_over_the_limit() {
+    let api = Api::start(RocketChatConfig {
+        limit_calls: 3,
+        limit_window: Duration::from_millis(600),
+        ..RocketChatConfig::default()
+    })
+    .await;
+    let url = format!("{}/api/v1/import.status", api.sb.base_url());
+    let mut remaining = Vec::new();
+    for _ in 0..4 {
+        let resp = api
+            .http
+            .get(&url)
+            .header("X-User-Id", DEFAULT_USER_ID)
+            .header("X-Auth-Token", DEFAULT_AUTH_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let h = |n: &str| resp.headers()[n].to_str().unwrap().to_owned();
+        assert_eq!(h("x-ratelimit-limit"), "3");
+        let reset: u128 = h("x-ratelimit-reset").parse().unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis();
+        assert!(
+            reset > now - 1000 && reset < now + 5_000,
+            "reset is a ms epoch"
+        );
+        remaining.push((resp.status(), h("x-ratelimit-remaining")));
+    }
+    assert_eq!(remaining[2], (StatusCode::OK, "0".to_owned()));
+    assert_eq!(remaining[3].0, StatusCode::TOO_MANY_REQUESTS);
+    // another route has its own budget.
+    assert_eq!(api.call("import.new", None).await.0, StatusCode::OK);
+    assert_eq!(api.sb.stats().rate_limited, 1);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(api.call("import.status", None).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn faults_are_served_once_then_the_api_answers_again() {
+    let api = Api::fast().await;
+    api.sb.inject(RcFault {
+        endpoint: "import.status".into(),
+        kind: RcFaultKind::Http500,
+        count: 1,
+    });
+    assert_eq!(
+        api.call("import.status", None).await.0,
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
+    assert_eq!(api.call("import.status", None).await.0, StatusCode::OK);
+    let stats = api.sb.stats();
+    assert_eq!((stats.injected, stats.requests), (1, 2));
+}
+
+#[tokio::test]
+async fn the_control_api_starts_foreign_operations_and_reports_stats() {
+    let api = Api::fast().await;
+    let base = api.sb.base_url();
+    let resp = api
+        .http
+        .post(format!("{base}/_sandbox/operation"))
+        .header("content-type", "application/json")
+        .body(json!({"state": "ready", "duration_ms": 50_000}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(api.state().await, "ready");
+    let resp = api
+        .http
+        .post(format!("{base}/_sandbox/operation"))
+        .header("content-type", "application/json")
+        .body(json!({"state": "bogus"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let stats = read_json(
+        api.http
+            .get(format!("{base}/_sandbox/stats"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(stats["operations"], 1);
+    assert_eq!(stats["aborts"], 0);
+}
+
+/// `woosmap-sandbox --rocketchat` prints its address and `export` lines that a shell reads
+/// back to credentials the sandbox accepts.
+#[tokio::test]
+async fn the_binary_serves_rocketchat_and_prints_ready_to_paste_exports() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_woosmap-sandbox"))
+        .args(["--quiet", "--rocketchat"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut printed = Vec::new();
+    while printed.len() < 3 {
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(line) => printed.push(line),
+            Err(_) => break,
+        }
+    }
+    let export = printed
+        .iter()
+        .find(|l| l.starts_with("export "))
+        .unwrap_or_else(|| panic!("{printed:?}"))
+        .clone();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{export}\nprintf '%s|%s|%s' \"$ROCKETCHAT_URL\" \"$ROCKETCHAT_USER_ID\" \"$ROCKETCHAT_AUTH_TOKEN\""
+        ))
+        .output()
+        .unwrap();
+    let read = String::from_utf8(out.stdout).unwrap();
+    let parts: Vec<&str> = read.split('|').collect();
+    assert_eq!(parts.len(), 3, "{read}");
+    let resp = reqwest::Client::new()
+        .get(format!("{}/api/v1/import.status", parts[0]))
+        .header("X-User-Id", parts[1])
+        .header("X-Auth-Token", parts[2])
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let body = read_json(resp).await;
+    child.kill().ok();
+    child.wait().ok();
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({"state": "none", "success": true}));
+}

@@ -1,0 +1,448 @@
+//! `rocketchat-import` as users run it: the real binary against the Rocket.Chat mode of the
+//! sandbox over loopback. Each test has its own pacer folder (`XDG_RUNTIME_DIR`).
+
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use woosmap_sandbox::rocketchat::{
+    DEFAULT_AUTH_TOKEN, DEFAULT_USER_ID, ForeignOperation, RocketChatConfig, RocketChatHandle,
+    RocketChatSandbox,
+};
+
+struct Env {
+    sb: RocketChatHandle,
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    async fn start(cfg: RocketChatConfig) -> Env {
+        Env {
+            sb: RocketChatSandbox::start(cfg).await.expect("sandbox starts"),
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    async fn fast() -> Env {
+        Env::start(RocketChatConfig {
+            limit_calls: 10,
+            limit_window: Duration::from_secs(2),
+            import_duration: Duration::from_millis(300),
+            ..RocketChatConfig::default()
+        })
+        .await
+    }
+
+    fn users_file(&self, users: &Value) -> String {
+        let path = self.dir.path().join("users.json");
+        std::fs::write(&path, users.to_string()).unwrap();
+        path.display().to_string()
+    }
+
+    /// Runs the binary with `args`; the token defaults to the sandbox's.
+    async fn run(&self, args: &[&str], token: Option<&str>) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rocketchat-import"));
+        cmd.args(args)
+            .env("ROCKETCHAT_URL", self.sb.base_url())
+            .env("ROCKETCHAT_USER_ID", DEFAULT_USER_ID)
+            .env("ROCKETCHAT_AUTH_TOKEN", token.unwrap_or(DEFAULT_AUTH_TOKEN))
+            .env("XDG_RUNTIME_DIR", self.dir.path())
+            .env_remove("WOOSMAP_LOG")
+            .stdin(Stdio::null());
+        tokio::task::spawn_blocking(move || cmd.output().expect("binary runs"))
+            .await
+            .unwrap()
+    }
+}
+
+fn user(name: &str) -> Value {
+    json!({"username": name, "emails": [format!("{name}@example.com")], "importIds": [name]})
+}
+
+fn report(out: &Output) -> Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "stdout is one JSON object ({e}): {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+const FAST: [&str; 2] = ["--poll-interval", "50ms"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_successful_import_reports_its_operation_and_counts() {
+    let env = Env::fast().await;
+    let file = env.users_file(&json!([user("ann"), user("bob"), user("cy")]));
+    let out = env
+        .run(
+            &[
+                "run",
+                "--users",
+                &file,
+                "--json",
+                "--batch-size",
+                "2",
+                FAST[0],
+                FAST[1],
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = report(&out);
+    assert_eq!(r["outcome"], "success");
+    assert_eq!(r["state"], "done");
+    assert_eq!(r["count"]["total"], 3);
+    assert_eq!(r["count"]["completed"], 3);
+    assert_eq!(r["count"]["error"], 0);
+    assert!(r["operation_id"].as_str().is_some_and(|s| !s.is_empty()));
+    let stats = env.sb.stats();
+    assert_eq!(
+        stats.per_route["import.addUsers"], 2,
+        "two batches of at most 2"
+    );
+    assert_eq!((stats.operations, stats.runs, stats.aborts), (1, 1, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_errors_fail_by_default_and_pass_when_allowed() {
+    let env = Env::fast().await;
+    let bad_email = json!({"username": "zed", "emails": ["zed-at-nowhere"], "importIds": ["zed"]});
+    let file = env.users_file(&json!([user("ann"), user("will-fail"), bad_email]));
+    let out = env
+        .run(&["run", "--users", &file, "--json", FAST[0], FAST[1]], None)
+        .await;
+    assert_eq!(out.status.code(), Some(1));
+    let r = report(&out);
+    assert_eq!(r["outcome"], "user_errors");
+    assert_eq!(r["count"]["error"], 2);
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("--allow-user-errors")
+    );
+
+    let out = env
+        .run(
+            &[
+                "run",
+                "--users",
+                &file,
+                "--allow-user-errors",
+                FAST[0],
+                FAST[1],
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("error 2") && text.contains("allowed"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_token_exits_4_with_the_documented_message_and_no_secret() {
+    let env = Env::fast().await;
+    let file = env.users_file(&json!([user("ann")]));
+    let token = "wrong-token-Zq81";
+    let out = env.run(&["run", "--users", &file], Some(token)).await;
+    assert_eq!(out.status.code(), Some(4));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("You must be logged in to do this."),
+        "{stderr}"
+    );
+    assert!(stderr.contains("ROCKETCHAT_AUTH_TOKEN"), "{stderr}");
+    let all = format!("{stderr}{}", String::from_utf8_lossy(&out.stdout));
+    assert!(!all.contains(token), "the token leaked: {all}");
+    assert_eq!(env.sb.stats().operations, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_users_file_is_a_usage_error_naming_the_field() {
+    let env = Env::fast().await;
+    let file = env.users_file(&json!([user("ann"), {"emails": ["b@example.com"]}]));
+    let out = env.run(&["run", "--users", &file], None).await;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("user #2") && stderr.contains("importIds"),
+        "{stderr}"
+    );
+    assert_eq!(env.sb.stats().requests, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operation_already_importing_is_waited_on_never_aborted() {
+    let env = Env::fast().await;
+    let foreign = env
+        .sb
+        .start_foreign(&ForeignOperation {
+            state: "importing".into(),
+            duration_ms: Some(1500),
+            users: Some(4),
+        })
+        .unwrap();
+    let file = env.users_file(&json!([user("ann")]));
+    let out = env
+        .run(&["run", "--users", &file, "--json", FAST[0], FAST[1]], None)
+        .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("not aborted"), "{stderr}");
+    let r = report(&out);
+    assert_eq!(r["waited_for_operation_id"], json!(foreign));
+    assert_eq!(r["aborted_operation_id"], Value::Null);
+    assert_ne!(r["operation_id"], json!(foreign));
+    assert_eq!(env.sb.stats().aborts, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abort_running_aborts_the_running_operation_once_and_says_so() {
+    let env = Env::fast().await;
+    let foreign = env
+        .sb
+        .start_foreign(&ForeignOperation {
+            state: "importing".into(),
+            duration_ms: Some(600_000),
+            users: Some(4),
+        })
+        .unwrap();
+    let file = env.users_file(&json!([user("ann")]));
+    let out = env
+        .run(
+            &[
+                "run",
+                "--users",
+                &file,
+                "--abort-running",
+                "--json",
+                FAST[0],
+                FAST[1],
+            ],
+            None,
+        )
+        .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("Aborting the running import operation"),
+        "{stderr}"
+    );
+    let r = report(&out);
+    assert_eq!(r["aborted_operation_id"], json!(foreign));
+    assert!(r["message"].as_str().unwrap().contains("aborted"));
+    assert_eq!(env.sb.stats().aborts, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_the_current_operation() {
+    let env = Env::fast().await;
+    let out = env.run(&["status"], None).await;
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("No import operation"));
+    let id = env
+        .sb
+        .start_foreign(&ForeignOperation {
+            state: "ready".into(),
+            duration_ms: Some(600_000),
+            users: Some(2),
+        })
+        .unwrap();
+    let out = env.run(&["status", "--json"], None).await;
+    let r = report(&out);
+    assert_eq!(r["state"], "ready");
+    assert_eq!(r["operation"]["_id"], json!(id));
+}
+
+/// The default limiter's count (10 calls per route per window) with a 2 s window instead of
+/// 60 s: 20 runs back to back, each a separate process, never see a 429.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_runs_back_to_back_never_hit_the_limiter() {
+    let env = Env::start(RocketChatConfig {
+        limit_calls: 10,
+        limit_window: Duration::from_secs(2),
+        import_duration: Duration::from_millis(100),
+        ..RocketChatConfig::default()
+    })
+    .await;
+    let file = env.users_file(&json!([user("ann"), user("bob")]));
+    for i in 0..20 {
+        let out = env
+            .run(&["run", "--users", &file, "--json", FAST[0], FAST[1]], None)
+            .await;
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "run {i}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let stats = env.sb.stats();
+    assert_eq!(stats.operations, 20);
+    assert_eq!(stats.rate_limited, 0, "{stats:?}");
+    assert_eq!(stats.aborts, 0);
+}
+
+/// SIGTERM (how CI cancels a job) while waiting for someone else's operation: exit 130, the
+/// report says nothing was started, and nothing was aborted.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_while_waiting_exits_130_and_aborts_nothing() {
+    let env = Env::fast().await;
+    env.sb
+        .start_foreign(&ForeignOperation {
+            state: "importing".into(),
+            duration_ms: Some(600_000),
+            users: Some(2),
+        })
+        .unwrap();
+    let file = env.users_file(&json!([user("ann")]));
+    let child = Command::new(env!("CARGO_BIN_EXE_rocketchat-import"))
+        .args(["run", "--users", &file, "--json", FAST[0], FAST[1]])
+        .env("ROCKETCHAT_URL", env.sb.base_url())
+        .env("ROCKETCHAT_USER_ID", DEFAULT_USER_ID)
+        .env("ROCKETCHAT_AUTH_TOKEN", DEFAULT_AUTH_TOKEN)
+        .env("XDG_RUNTIME_DIR", env.dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until it has seen the running operation (its first status read).
+    for _ in 0..100 {
+        if env
+            .sb
+            .stats()
+            .per_route
+            .get("import.status")
+            .copied()
+            .unwrap_or(0)
+            >= 1
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pid = child.id() as i32;
+    // SAFETY: signalling our own child process by its pid.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = report(&out);
+    assert_eq!(r["outcome"], "interrupted");
+    assert!(r["message"].as_str().unwrap().contains("not ours"), "{r}");
+    let stats = env.sb.stats();
+    assert_eq!((stats.aborts, stats.operations), (0, 1));
+}
+
+/// Someone else's 429 (injected: `X-RateLimit-Remaining: 0`, reset 1 s ahead) is waited out to
+/// `X-RateLimit-Reset` and the call repeated; a 500 on a status read is retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_is_waited_out_and_a_status_500_retried() {
+    use woosmap_sandbox::rocketchat::{RcFault, RcFaultKind};
+    let env = Env::fast().await;
+    env.sb.inject(RcFault {
+        endpoint: "import.new".into(),
+        kind: RcFaultKind::RateLimit,
+        count: 1,
+    });
+    env.sb.inject(RcFault {
+        endpoint: "import.status".into(),
+        kind: RcFaultKind::Http500,
+        count: 1,
+    });
+    let file = env.users_file(&json!([user("ann")]));
+    let started = std::time::Instant::now();
+    let out = env
+        .run(&["run", "--users", &file, "--json", FAST[0], FAST[1]], None)
+        .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "the 429 was waited out to its reset"
+    );
+    let stats = env.sb.stats();
+    assert_eq!(stats.injected, 2);
+    assert_eq!(
+        stats.per_route["import.new"], 2,
+        "one 429, then the call again"
+    );
+    assert_eq!(stats.operations, 1);
+}
+
+/// Another client's `import.new` aborts our operation mid-import: the run fails (exit 1) with
+/// state `invalidated`, and says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operation_aborted_by_someone_else_fails_as_invalidated() {
+    let env = Env::start(RocketChatConfig {
+        limit_calls: 0,
+        import_duration: Duration::from_secs(30),
+        ..RocketChatConfig::default()
+    })
+    .await;
+    let file = env.users_file(&json!([user("ann")]));
+    let args = ["run", "--users", &file, "--json", FAST[0], FAST[1]];
+    let run = env.run(&args, None);
+    let abort = async {
+        for _ in 0..200 {
+            if env.sb.stats().runs >= 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        env.sb
+            .start_foreign(&ForeignOperation {
+                state: "ready".into(),
+                duration_ms: Some(600_000),
+                users: Some(1),
+            })
+            .unwrap()
+    };
+    let (out, _) = tokio::join!(run, abort);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = report(&out);
+    assert_eq!(r["state"], "invalidated");
+    assert_eq!(r["outcome"], "failed");
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("aborted this operation"),
+        "{r}"
+    );
+}

@@ -141,7 +141,7 @@ fn both_linters_catch_a_bad_workflow() {
 fn readme_example() -> String {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
     let section = &readme[readme
-        .find("## GitHub Action")
+        .find("\n## GitHub Action\n")
         .expect("README has a GitHub Action section")..];
     let start = section.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
     let len = section[start..].find("```").expect("the block ends");

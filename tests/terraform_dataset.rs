@@ -175,6 +175,9 @@ async fn chained_import_rename_replace_destroy_and_redestroy() {
     )
     .await;
     assert_eq!(code, 200);
+    // That DELETE came from outside the provider, like another client's: let the endpoint's
+    // 1-per-second window pass, so that a 429 below could only come from our own pacing.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let destroy = blocking(move || {
         let destroy = tf.ok(&["destroy", "-auto-approve", "-refresh=false", "-no-color"]);
         assert!(destroy.stdout.contains("Destroy complete"), "{destroy:?}");

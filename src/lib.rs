@@ -14,5 +14,6 @@ pub mod frontend;
 #[cfg(feature = "fuzz")]
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod knobs;
 pub mod provider;
 pub mod rocketchat;

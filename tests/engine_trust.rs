@@ -92,6 +92,13 @@ async fn an_undocumented_status_with_open_steps_is_said_once_and_waited_on() {
 async fn a_deadline_before_the_trigger_slot_reports_not_triggered_exit_7() {
     let sb = sandbox().await;
     let id = dataset();
+    // The first run shows only after 5 s, so the second invocation does not take it for its
+    // own (README "when is a run mine").
+    sb.configure_dataset(
+        &id,
+        DatasetConfig::default().start_delay(Duration::from_secs(5)),
+    )
+    .unwrap();
     let pacer = tempfile::tempdir().unwrap();
     let mut cmd = cli(&sb);
     cmd.env("WOOSMAP_PACER_DIR", pacer.path()).args([

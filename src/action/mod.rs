@@ -75,7 +75,7 @@ pub async fn run_with(src: &dyn Source) -> ExitCode {
     let client = match crate::frontend::client(&inputs.base_url, inputs.private_key.clone()) {
         Ok(c) => c,
         Err(e) => {
-            let message = crate::frontend::knobs::Knobs::ACTION.word(&e);
+            let message = crate::knobs::Knobs::ACTION.word(&e);
             return usage_error(src, "Invalid configuration", &message);
         }
     };

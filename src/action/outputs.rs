@@ -45,8 +45,7 @@ pub struct DatasetResult {
 
 impl DatasetResult {
     pub fn new(id: &DatasetId, result: &Result<Outcome, EngineError>) -> DatasetResult {
-        let report =
-            DatasetReport::new(id, result).named_for(&crate::frontend::knobs::Knobs::ACTION);
+        let report = DatasetReport::new(id, result).named_for(&crate::knobs::Knobs::ACTION);
         let run = match result {
             Ok(o) => o.run.as_ref(),
             Err(e) => e.run(),

@@ -62,6 +62,8 @@ fn icon(status: &str) -> &'static str {
         "success" => "✅",
         "triggered" | "in_progress" => "⏳",
         "timed_out" | "interrupted" => "⏱️",
+        // Nothing was started: neither a failure of the import nor a success.
+        "not_triggered" => "⏸️",
         _ => "❌",
     }
 }

@@ -127,12 +127,8 @@ fn dir() -> Option<&'static PathBuf> {
 fn default_dir() -> Option<PathBuf> {
     if cfg!(test) {
         // Unit tests of the library: a folder of their own, so that they exercise the files
-        // without touching the user's.
-        return Some(std::env::temp_dir().join(format!(
-            "woosmap-pacer-test-{}-{}",
-            user_id()?,
-            std::process::id()
-        )));
+        // without touching the user's (their keys are random: runs share it harmlessly).
+        return Some(std::env::temp_dir().join(format!("woosmap-pacer-test-{}", user_id()?)));
     }
     match std::env::var_os("XDG_RUNTIME_DIR") {
         Some(runtime) if Path::new(&runtime).is_absolute() => {

@@ -152,7 +152,7 @@ impl ApiArgs {
             Some(v) => parse_base_url(v.trim()).map_err(|e| {
                 format!(
                     "{BASE_URL_ENV}={v:?} is not valid: {}",
-                    crate::frontend::knobs::Knobs::CLI.word(&e)
+                    crate::knobs::Knobs::CLI.word(&e)
                 )
             }),
             None => Ok(crate::api::DEFAULT_BASE_URL.to_owned()),

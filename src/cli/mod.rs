@@ -15,9 +15,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{DatasetId, RunStatus};
 use crate::engine::{self, Event, EventSink, ImportSpec, TriggerVia};
-use crate::frontend::knobs::Knobs;
 use crate::frontend::report::{self, DatasetReport};
 use crate::frontend::{ExitCode, PRIVATE_KEY_ENV, client, env, private_key_from_env};
+use crate::knobs::Knobs;
 pub use args::{Cli, Command, RunArgs, StatusArgs};
 use progress::Progress;
 

@@ -641,6 +641,13 @@ async fn a_deadline_before_the_trigger_slot_means_nothing_was_triggered() {
     let id = new_dataset();
     add_dataset(&srv, id.as_str(), true, None);
     let c = client(&srv, Some(PRIVATE_KEY));
+    // Its run shows only after 5 s: the second invocation does not see it (a run started
+    // after that invocation began would be its result, see README "when is a run mine").
+    srv.configure_dataset(
+        id.as_str(),
+        DatasetConfig::default().start_delay(Duration::from_secs(5)),
+    )
+    .unwrap();
     let no_wait = ImportSpec {
         wait: false,
         ..spec(&id)
@@ -648,12 +655,13 @@ async fn a_deadline_before_the_trigger_slot_means_nothing_was_triggered() {
     run_import(&c, no_wait, EventSink::none(), CancellationToken::new())
         .await
         .unwrap();
-    // The next trigger slot opens a window + margin (1.4 s) after that trigger.
+    // The next trigger slot opens a window + margin (1.4 s) after that trigger: past a 1 s
+    // timeout, while the status read before it fits (a slot 300 ms away).
     let t0 = Instant::now();
     let err = run_import(
         &c,
         ImportSpec {
-            timeout: Duration::from_millis(500),
+            timeout: Duration::from_secs(1),
             ..spec(&id)
         },
         EventSink::none(),
@@ -661,7 +669,10 @@ async fn a_deadline_before_the_trigger_slot_means_nothing_was_triggered() {
     )
     .await
     .unwrap_err();
-    assert!(t0.elapsed() < Duration::from_millis(500), "fails fast");
+    assert!(
+        t0.elapsed() < Duration::from_secs(1),
+        "fails at once, not at the deadline"
+    );
     match &err {
         EngineError::NotTriggered {
             reason,

@@ -1,13 +1,12 @@
 //! What the command line and action mode share, so that neither imports the other: exit
 //! codes ([`exit`]), the per-dataset report and its renderings ([`report`]), values typed by
-//! users ([`values`]), the environment variables and their check ([`env`]), each front end's
-//! names for its settings in messages ([`knobs`]), diagnostic logging ([`logging`]), the
-//! signals that stop a wait ([`signals`]), and reading the key and building the API client
-//! from the environment (here).
+//! users ([`values`]), the environment variables and their check ([`env`]), diagnostic
+//! logging ([`logging`]), the signals that stop a wait ([`signals`]), and reading the key and
+//! building the API client from the environment (here). Settings are named in messages
+//! through [`crate::knobs`], which the provider uses too.
 
 pub mod env;
 pub mod exit;
-pub mod knobs;
 pub mod logging;
 pub mod report;
 pub mod signals;

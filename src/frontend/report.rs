@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::api::{ApiError, DatasetId, Run, RunStatus, Step};
 use crate::engine::{EngineError, Outcome};
 
-use super::knobs::Knobs;
+use crate::knobs::Knobs;
 
 /// What `--json` prints for one dataset (one object per line). The field order is the key
 /// order of the JSON object; keep it in step with `docs/cli-json.schema.json`.

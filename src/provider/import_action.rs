@@ -12,6 +12,7 @@ use super::convert::{self, known_str};
 use super::resource::{api_diag, failed_entries, log_event, private_key_needed};
 use crate::api::{RunStatus, Secret};
 use crate::engine::{self, EngineError, Event, EventSink, ImportSpec, TriggerVia};
+use crate::knobs::Knobs;
 use tfplugin::{ActionProgress, AttrPath, CancellationToken, Diagnostic, Diagnostics, Value};
 
 /// `timeout`: the longest wait, as a duration (default 30m).
@@ -161,15 +162,21 @@ pub async fn invoke(
         Err(EngineError::Api(e)) => diags.push(api_diag(dataset_id.as_str(), &e)),
         Err(e @ EngineError::TimedOut { .. }) => diags.push(Diagnostic::error(
             format!("Import of dataset {dataset_id} did not finish in time"),
-            format!("{e} The import keeps running on Woosmap's side."),
+            format!(
+                "{} The import keeps running on Woosmap's side.",
+                Knobs::TERRAFORM_ACTION.word(&e.to_string())
+            ),
         )),
         Err(e @ EngineError::NotTriggered { .. }) => diags.push(Diagnostic::error(
             "The timeout passed before an import could be triggered".to_owned(),
-            e.to_string(),
+            Knobs::TERRAFORM_ACTION.word(&e.to_string()),
         )),
         Err(e @ EngineError::Cancelled { .. }) => diags.push(Diagnostic::error(
             format!("Stopped waiting for the import of dataset {dataset_id}"),
-            format!("{e} Terraform was interrupted; the import keeps running on Woosmap's side."),
+            format!(
+                "{} Terraform was interrupted; the import keeps running on Woosmap's side.",
+                Knobs::TERRAFORM_ACTION.word(&e.to_string())
+            ),
         )),
     }
     diags

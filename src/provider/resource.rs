@@ -18,6 +18,7 @@ use super::Configured;
 use super::convert::{self, known_str};
 use crate::api::{ApiError, ErrorKind, Run, RunStatus, Secret};
 use crate::engine::{self, EngineError, Event, EventSink, ImportSpec, TriggerVia};
+use crate::knobs::Knobs;
 use tfplugin::{
     ApplyResourceChangeRequest, ApplyResourceChangeResponse, AttrPath, ClientCapabilities,
     Diagnostic, Diagnostics, ImportResourceStateRequest, ImportResourceStateResponse,
@@ -408,9 +409,10 @@ pub async fn apply(
             };
             let detail = match &e {
                 EngineError::Cancelled { .. } => format!(
-                    "{e} Terraform was interrupted; the import keeps running on Woosmap's side."
+                    "{} Terraform was interrupted; the import keeps running on Woosmap's side.",
+                    Knobs::TERRAFORM.word(&e.to_string())
                 ),
-                _ => e.to_string(),
+                _ => Knobs::TERRAFORM.word(&e.to_string()),
             };
             resp.diagnostics.push(Diagnostic::error(summary, detail));
             match run {
@@ -445,7 +447,7 @@ fn failed_apply(
 pub fn api_diag(dataset: &str, e: &ApiError) -> Diagnostic {
     Diagnostic::error(
         format!("Woosmap API error for dataset {dataset}"),
-        e.to_string(),
+        Knobs::TERRAFORM.word(&e.to_string()),
     )
 }
 
@@ -529,7 +531,10 @@ pub async fn read(c: &Configured, req: ReadResourceRequest) -> ReadResourceRespo
         Err(e) if matches!(e.kind(), ErrorKind::Transient | ErrorKind::Timeout) => {
             resp.diagnostics.push(Diagnostic::warning(
                 format!("Could not refresh the import of dataset {id}"),
-                format!("{e} The recorded state is kept as it is; the next refresh tries again."),
+                format!(
+                    "{} The recorded state is kept as it is; the next refresh tries again.",
+                    Knobs::TERRAFORM.word(&e.to_string())
+                ),
             ));
             return resp;
         }

@@ -1,4 +1,5 @@
-//! How each front end names its own settings in messages. The API client and the engine are
+//! How each front end (CLI, GitHub Action, Terraform provider) names its own settings in
+//! messages. The API client and the engine are
 //! shared by the CLI, the action and the Terraform provider, so their sentences name a setting
 //! with one fixed phrase for all of them ("WOOSMAP_BASE_URL / base_url", "timeouts / --timeout
 //! / timeout"…). Before a front end shows such a sentence it passes it through its own
@@ -53,6 +54,12 @@ impl Knobs {
         private_key: "the provider's private_key (or WOOSMAP_PRIVATE_KEY)",
         reimport_key: "reimport_key",
         dataset_id: "dataset_id",
+    };
+
+    /// The Terraform action `woosmap_dataset_import` (its `config` block).
+    pub const TERRAFORM_ACTION: Knobs = Knobs {
+        timeout: "the action's `timeout`",
+        ..Knobs::TERRAFORM
     };
 
     /// `message` with every shared setting phrase replaced by this front end's name for it.
@@ -136,6 +143,12 @@ mod tests {
                 Knobs::TERRAFORM,
                 ["`timeouts` block", "base_url"],
                 ["--timeout", "--base-url"],
+            ),
+            (
+                "terraform action",
+                Knobs::TERRAFORM_ACTION,
+                ["action's `timeout`", "base_url"],
+                ["--timeout", "`timeouts` block"],
             ),
         ];
         for (name, knobs, wanted, foreign) in fronts {

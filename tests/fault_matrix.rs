@@ -182,7 +182,7 @@ fn rows() -> Vec<Row> {
             driver: Driver::Plain,
             cli: Some(ex("exit 1", "cancelled", 1, 1)),
             terraform: Some(ex("apply exit 1", "ended with status \"cancelled\"", 1, 1)),
-            action: Some(ex("job failed, exit 1", "cancelled", 1, 1)),
+            action: Some(ex("job failed, exit 1", "ended: cancelled", 1, 1)),
             na: "",
         },
         Row {

@@ -104,6 +104,37 @@ echo "--> apply again, file unchanged: nothing is invoked"
 echo '[{"storeId": "s1"}, {"storeId": "s2"}]' >stores.json
 echo "--> edit stores.json and apply: the update invokes the action once more"
 "$root/scripts/terraform" apply -auto-approve -no-color | grep -E "$action_lines" | grep -Ev "$entries"
+
+# The whole pipeline in one configuration: the dataset itself, then its import.
+echo "==> woosmap_dataset: create a dataset, then import it in the same apply"
+mkdir -p "$work/tf-dataset"
+cd "$work/tf-dataset"
+cat >main.tf <<'TF'
+terraform {
+  required_providers {
+    woosmap = { source = "woosmap/woosmap" }
+  }
+}
+
+provider "woosmap" {}
+
+resource "woosmap_dataset" "stores" {
+  name = "Demo stores"
+  url  = "https://example.com/stores.json"
+}
+
+resource "woosmap_dataset_import" "stores" {
+  dataset_id    = woosmap_dataset.stores.id
+  poll_interval = "1s"
+}
+
+output "dataset_id" { value = woosmap_dataset.stores.id }
+output "run_id" { value = woosmap_dataset_import.stores.run_id }
+output "status" { value = woosmap_dataset_import.stores.status }
+TF
+"$root/scripts/terraform" apply -auto-approve -no-color | grep -E '^(woosmap_|Warning:|Apply complete|dataset_id|run_id|status)' | grep -Ev "$entries" || true
+echo "--> woosmap-import datasets (the new dataset is listed)"
+"$bin/woosmap-import" datasets
 cd "$root"
 echo "==> what the sandbox saw (our pacing should have drawn no 429)"
 curl -fsS "$url/_sandbox/stats" 2>/dev/null | python3 "$root/scripts/lib/sandbox-summary.py" || echo "sandbox counters unavailable"

@@ -121,6 +121,24 @@ impl Shared {
     }
 }
 
+/// Serves `app` on `listener` in a background task until `stop` is cancelled (then finishes
+/// the requests in flight); `what` names the server in the log if serving fails.
+pub(crate) fn spawn_server(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    stop: CancellationToken,
+    what: &'static str,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await;
+        if let Err(err) = served {
+            tracing::error!("{what} stopped: {err}");
+        }
+    })
+}
+
 /// Entry point: `Sandbox::start(cfg).await`.
 pub struct Sandbox;
 
@@ -143,15 +161,7 @@ impl Sandbox {
             started: tokio::time::Instant::now(),
         });
         let app = routes::router(shared.clone());
-        let stop = shared.stop.clone();
-        let task = tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await;
-            if let Err(err) = served {
-                tracing::error!("sandbox server stopped: {err}");
-            }
-        });
+        let task = spawn_server(listener, app, shared.stop.clone(), "sandbox server");
         Ok(SandboxHandle {
             addr,
             shared,

@@ -174,15 +174,7 @@ impl RocketChatSandbox {
             stop: CancellationToken::new(),
         });
         let app = routes::router(shared.clone());
-        let stop = shared.stop.clone();
-        let task = tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await;
-            if let Err(err) = served {
-                tracing::error!("rocket.chat sandbox stopped: {err}");
-            }
-        });
+        let task = crate::spawn_server(listener, app, shared.stop.clone(), "rocket.chat sandbox");
         Ok(RocketChatHandle {
             addr,
             shared,

@@ -7,7 +7,6 @@
 
 pub mod action;
 pub mod api;
-pub mod backend;
 pub mod cli;
 pub mod engine;
 pub mod frontend;

@@ -1,21 +1,27 @@
-//! Reconcile-and-wait for dataset imports: observe the latest run → wait for a running import
-//! to end → trigger → identify the new run → poll until it is terminal or the deadline →
-//! [`Outcome`]. Emits progress [`Event`]s through an [`EventSink`], honours a
-//! `CancellationToken`, and runs many datasets concurrently with [`run_many`].
+//! Reconcile-and-wait, one engine for every backend: observe the current operation → wait for
+//! a running one to end → start → identify the new operation → poll until it is final or the
+//! deadline. The loop ([`reconcile`]) is written once; what differs per service is a
+//! [`backend::Backend`]. Woosmap's dataset import is the backend here ([`run_import`] →
+//! [`Outcome`], progress [`Event`]s through an [`EventSink`], many datasets at once with
+//! [`run_many`]); Rocket.Chat's bulk user import is the other (`crate::rocketchat::run`).
 //!
 //! Knows nothing of Terraform, GitHub or terminals. All pacing and HTTP retries live in
-//! `crate::api`; the engine adds the one retry the API layer cannot decide alone: after a
-//! trigger whose outcome is unknown, it looks for a new run before triggering again.
+//! `crate::api`; the Woosmap backend adds the one retry the API layer cannot decide alone:
+//! after a trigger whose outcome is unknown, it looks for a new run before triggering again.
 //!
-//! - `events`: `Event`, `EventSink`.
-//! - `run`: the state machine of one import (`run_import`).
+//! - `backend`: the trait, and what the loop and a backend tell each other.
+//! - `reconcile`: the loop (deadline, cancellation, lifecycle steps, outcome).
+//! - `woosmap`: the Woosmap backend (`run_import`).
+//! - `events`: Woosmap's `Event`, `EventSink`.
 //! - `adopt`: adopting the import a dataset's creation may start by itself.
 //! - `progress`: turning status snapshots into step/entry events, each once.
 
 mod adopt;
+pub mod backend;
 mod events;
 mod progress;
-mod run;
+pub mod reconcile;
+mod woosmap;
 
 use std::time::Duration;
 
@@ -26,7 +32,7 @@ use crate::api::{ApiError, Client, DatasetId, Instant, Run, RunStatus, Secret};
 
 pub use adopt::{CREATION_GRACE_READS, CreationImport, adopt_creation_import};
 pub use events::{Event, EventSink};
-pub use run::{CONFIRM_MIN, run_import};
+pub use woosmap::{CONFIRM_MIN, run_import};
 
 /// Default spacing of status reads while waiting.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(5);

@@ -1,9 +1,10 @@
-//! Rocket.Chat as an engine backend ([`crate::backend::Backend`]): observing is `import.status`
-//! (an operation that is `loading`, `ready` or `importing` blocks a start, because
-//! `import.new` would abort it: the engine waits for it unless asked to abort it); starting is
-//! `import.new`, `import.addUsers` in batches, `import.run`; `done`, `error`, `canceled` or an
-//! invalidated operation end the wait. Status reads are spread over the route's rate-limit
-//! window. Also: the check of a user list, and the outcome with its counts.
+//! Rocket.Chat as a backend of the engine (`crate::engine::backend::Backend`): observing is
+//! `import.status`, paced so that the route's rate-limit budget lasts its window (an operation
+//! that is `loading`, `ready` or `importing` blocks a start, because `import.new` would abort
+//! it: the engine waits for it unless asked to abort it); starting is `import.new`,
+//! `import.addUsers` in batches, `import.run`; `done`, `error`, `canceled` or an invalidated
+//! operation end the wait. Also: Rocket.Chat's progress events and errors, the check of a user
+//! list, and the outcome with its counts.
 
 use std::time::Duration;
 
@@ -12,8 +13,59 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::api::{Counts, ImportStatus, RcClient, RcError};
-use crate::backend::{Backend, WaitError};
-pub use crate::backend::{Event, Phase};
+use crate::api::Instant;
+use crate::engine::backend::{Backend, Identified, Stage, Started, Step, Until};
+use crate::engine::reconcile::{Plan, reconcile};
+
+/// Where an observed operation stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    InProgress,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+/// Progress of one import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Another operation is running: waiting for it, not disturbing it.
+    WaitingForRunning {
+        operation_id: String,
+        state: String,
+    },
+    /// Aborting the running operation, as the caller asked.
+    AbortingRunning {
+        operation_id: String,
+        state: String,
+    },
+    /// A sub-step of starting ("Staged 500/1000 users.").
+    Step(String),
+    Started {
+        operation_id: String,
+    },
+    /// The operation's status changed (state, status and counts in one line).
+    Progress(String),
+}
+
+/// Why the run did not reach an outcome.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Backend(RcError),
+    #[error("timed out after {}{}", humantime::format_duration(*after), operation_id.as_ref().map(|id| format!(" while operation {id} was {state}")).unwrap_or_default())]
+    TimedOut {
+        after: Duration,
+        operation_id: Option<String>,
+        state: String,
+    },
+    #[error("interrupted{}", operation_id.as_ref().map(|id| format!(" while operation {id} was {state}; it keeps running on the server")).unwrap_or_else(|| ": no import was started".to_owned()))]
+    Cancelled {
+        operation_id: Option<String>,
+        state: String,
+    },
+}
 
 /// The documented mapping of `state` (and validity) to a phase.
 pub fn phase(status: &ImportStatus) -> Phase {
@@ -68,78 +120,24 @@ impl Outcome {
     }
 }
 
-/// Why the run did not reach an outcome.
-pub type RunError = WaitError<RcError>;
-
-/// Rocket.Chat as an engine backend.
+/// One import, as the engine's backend.
 struct RocketChat<'a> {
     client: &'a RcClient,
-    poll_interval: Duration,
+    spec: &'a ImportSpec,
+    events: &'a mut (dyn FnMut(Event) + Send),
+    /// The whole run's limit (for the timeout message).
+    timeout: Duration,
+    /// When the last status read ended (reads are spaced from it).
+    last_read: Option<Instant>,
+    /// The last progress line reported (each change once).
+    last_line: Option<String>,
 }
 
-impl Backend for RocketChat<'_> {
-    type Op = ImportStatus;
-    type Spec = ImportSpec;
-    type Error = RcError;
-
-    async fn observe(&self) -> Result<Option<ImportStatus>, RcError> {
-        let status = self.client.status().await?;
-        Ok(status.operation.is_some().then_some(status))
-    }
-
-    async fn start(
-        &self,
-        spec: &ImportSpec,
-        step: &mut (dyn FnMut(String) + Send),
-    ) -> Result<String, RcError> {
-        let op = self.client.new_operation().await?;
-        step(format!("Created import operation {}.", op.id));
-        let total = spec.users.len();
-        let mut added = 0;
-        for batch in spec.users.chunks(spec.batch_size.max(1)) {
-            self.client.add_users(batch).await?;
-            added += batch.len();
-            step(format!("Staged {added}/{total} users."));
-        }
-        self.client.run().await?;
-        Ok(op.id)
-    }
-
-    fn id(op: &ImportStatus) -> String {
-        op.operation
-            .as_ref()
-            .map(|o| o.id.clone())
-            .unwrap_or_default()
-    }
-
-    fn phase(op: &ImportStatus) -> Phase {
-        phase(op)
-    }
-
-    fn state(op: &ImportStatus) -> String {
-        op.state.clone()
-    }
-
-    fn blocks_start(op: &ImportStatus) -> bool {
-        running(op)
-    }
-
-    fn describe(op: &ImportStatus) -> String {
-        let (status, c) = op
-            .operation
-            .as_ref()
-            .map(|o| (o.status.as_str(), o.count))
-            .unwrap_or(("none", Counts::default()));
-        format!(
-            "{} ({status}): {} of {} users done, {} failed",
-            op.state, c.completed, c.total, c.error
-        )
-    }
-
+impl RocketChat<'_> {
     /// At least the poll interval, and spread so that the remaining budget of
     /// `import.status` lasts until its window resets.
     fn pause(&self) -> Duration {
-        let mut wait = self.poll_interval;
+        let mut wait = self.spec.poll_interval;
         if let Some(b) = self.client.status_budget() {
             let left = Duration::from_millis(b.reset_ms.saturating_sub(super::pace::now_ms()));
             let spread = left / (b.remaining.max(1) as u32);
@@ -147,9 +145,150 @@ impl Backend for RocketChat<'_> {
         }
         wait
     }
+
+    /// The operation and its state in words, for the deadline and interruption messages.
+    fn whereabouts(at: &Stage<ImportStatus>) -> (Option<String>, String) {
+        match at {
+            Stage::Observing => (None, String::new()),
+            Stage::WaitingFor(op) => (
+                Some(Self::op_id(op).to_owned()),
+                format!("{} (not ours)", op.state),
+            ),
+            Stage::Starting => (None, "starting".to_owned()),
+            Stage::Started { id, last } => (
+                id.clone(),
+                last.as_ref()
+                    .map_or_else(|| "starting".to_owned(), |op| op.state.clone()),
+            ),
+        }
+    }
 }
 
-/// Runs one import on the engine loop (`crate::backend`); `events` sees progress.
+impl Backend for RocketChat<'_> {
+    type Op = ImportStatus;
+    type Error = RunError;
+
+    async fn observe(&mut self) -> Result<Option<ImportStatus>, RunError> {
+        if let Some(last) = self.last_read {
+            tokio::time::sleep_until(last + self.pause()).await;
+        }
+        let status = self.client.status().await;
+        self.last_read = Some(Instant::now());
+        let status = status.map_err(RunError::Backend)?;
+        Ok(status.operation.is_some().then_some(status))
+    }
+
+    fn op_id(op: &ImportStatus) -> &str {
+        op.operation.as_ref().map_or("", |o| o.id.as_str())
+    }
+
+    fn is_final(&self, op: &ImportStatus) -> bool {
+        phase(op) != Phase::InProgress
+    }
+
+    fn blocks_start(&self, op: &ImportStatus) -> bool {
+        running(op)
+    }
+
+    async fn start(
+        &mut self,
+        _previous: Option<&ImportStatus>,
+    ) -> Result<Started<ImportStatus>, RunError> {
+        let op = self
+            .client
+            .new_operation()
+            .await
+            .map_err(RunError::Backend)?;
+        (self.events)(Event::Step(format!("Created import operation {}.", op.id)));
+        let total = self.spec.users.len();
+        let mut added = 0;
+        for batch in self.spec.users.chunks(self.spec.batch_size.max(1)) {
+            self.client
+                .add_users(batch)
+                .await
+                .map_err(RunError::Backend)?;
+            added += batch.len();
+            (self.events)(Event::Step(format!("Staged {added}/{total} users.")));
+        }
+        self.client.run().await.map_err(RunError::Backend)?;
+        Ok(Started::Sent {
+            id: Some(op.id),
+            seen: None,
+        })
+    }
+
+    /// `import.new` names the operation: any other one (or none) means it was replaced.
+    fn identify(
+        &self,
+        op: Option<&ImportStatus>,
+        ours: Option<&str>,
+        _previous: Option<&str>,
+    ) -> Identified {
+        match op {
+            Some(op) if Some(Self::op_id(op)) == ours => Identified::Ours,
+            _ => Identified::Replaced,
+        }
+    }
+
+    fn on_step(&mut self, step: Step<'_, ImportStatus>) {
+        let event = match step {
+            Step::WaitingFor(op) => Event::WaitingForRunning {
+                operation_id: Self::op_id(op).to_owned(),
+                state: op.state.clone(),
+            },
+            Step::Aborting(op) => Event::AbortingRunning {
+                operation_id: Self::op_id(op).to_owned(),
+                state: op.state.clone(),
+            },
+            Step::Started { id } => Event::Started {
+                operation_id: id.unwrap_or_default().to_owned(),
+            },
+            Step::Following(op) => {
+                let line = describe_status(op);
+                if self.last_line.as_ref() == Some(&line) {
+                    return;
+                }
+                self.last_line = Some(line.clone());
+                Event::Progress(line)
+            }
+            // Nothing to say before the start; no operation serves a call without starting.
+            Step::Observed(_) | Step::Joined(_) => return,
+        };
+        (self.events)(event);
+    }
+
+    fn timed_out(&self, at: &Stage<ImportStatus>) -> RunError {
+        let (operation_id, state) = Self::whereabouts(at);
+        RunError::TimedOut {
+            after: self.timeout,
+            operation_id,
+            state,
+        }
+    }
+
+    fn cancelled(&self, at: &Stage<ImportStatus>) -> RunError {
+        let (operation_id, state) = Self::whereabouts(at);
+        RunError::Cancelled {
+            operation_id,
+            state,
+        }
+    }
+}
+
+/// An observed operation's step and counts, one line.
+fn describe_status(op: &ImportStatus) -> String {
+    let (status, c) = op
+        .operation
+        .as_ref()
+        .map(|o| (o.status.as_str(), o.count))
+        .unwrap_or(("none", Counts::default()));
+    format!(
+        "{} ({status}): {} of {} users done, {} failed",
+        op.state, c.completed, c.total, c.error
+    )
+}
+
+/// Runs one import on the engine; `events` sees progress.
 pub async fn import(
     client: &RcClient,
     spec: &ImportSpec,
@@ -160,8 +299,8 @@ pub async fn import(
     import_with(client, spec, timeout, cancel, true, events).await
 }
 
-/// [`import`]; with `wait` false it returns once the import has started (state `importing`
-/// or later).
+/// [`import`]; with `wait` false it returns at the first status read after the start (state
+/// `importing` or later).
 pub async fn import_with(
     client: &RcClient,
     spec: &ImportSpec,
@@ -170,15 +309,22 @@ pub async fn import_with(
     wait: bool,
     events: &mut (dyn FnMut(Event) + Send),
 ) -> Result<Outcome, RunError> {
-    let rc = RocketChat {
-        client,
-        poll_interval: spec.poll_interval,
+    let plan = Plan {
+        abort_running: spec.abort_running,
+        until: if wait { Until::Final } else { Until::Seen },
+        deadline: Instant::now() + timeout,
     };
-    let done =
-        crate::backend::import_opts(&rc, spec, spec.abort_running, wait, timeout, cancel, events)
-            .await?;
+    let mut rc = RocketChat {
+        client,
+        spec,
+        events,
+        timeout,
+        last_read: None,
+        last_line: None,
+    };
+    let done = reconcile(&mut rc, plan, cancel).await?;
     let (state, status, count) = match &done.last {
-        Some(st) => {
+        Some(st) if !done.replaced => {
             let op = st.operation.as_ref();
             let valid = op.is_none_or(|o| o.valid);
             let state = if !valid && st.state != "done" {
@@ -192,14 +338,14 @@ pub async fn import_with(
                 op.map(|o| o.count).unwrap_or_default(),
             )
         }
-        None => (
+        _ => (
             "invalidated".to_owned(),
             "replaced by another operation".to_owned(),
             Counts::default(),
         ),
     };
     Ok(Outcome {
-        operation_id: done.operation_id,
+        operation_id: done.id.unwrap_or_default(),
         state,
         status,
         count,

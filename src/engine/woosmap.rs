@@ -1,14 +1,19 @@
-//! The state machine of one import (`run_import`): observe, wait for a running import, trigger
-//! (confirming unclear triggers through the status before any second attempt), identify the
-//! new run, follow it to the end.
+//! Woosmap's side of the engine: one dataset import (`run_import`) as a
+//! [`Backend`](super::backend::Backend) of the shared reconcile-and-wait loop. Observing is a
+//! paced status read; a run that started since this invocation began serves it; a running run
+//! blocks a trigger; starting is a trigger whose unclear outcome is confirmed through the status
+//! before any second attempt (and a 429 waited out); the new run is the first other than the
+//! one seen before the trigger; snapshots become step and entry events, each once.
 
 use std::future::Future;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use super::backend::{Backend, Identified, Stage, Started, Step, Until};
 use super::events::{Event, EventSink};
 use super::progress::Progress;
+use super::reconcile::{Plan, reconcile};
 use super::{EngineError, ImportSpec, NotTriggeredReason, Outcome, TriggerVia};
 use crate::api::clock::parse_rfc3339;
 use crate::api::{
@@ -54,20 +59,31 @@ pub async fn run_import(
             })
         })
         .surfacing_trigger_rate_limits();
+    let deadline = start.checked_add(spec.timeout).unwrap_or_else(far_future);
+    let plan = Plan {
+        abort_running: false,
+        until: if spec.wait {
+            Until::Final
+        } else {
+            Until::Started
+        },
+        deadline,
+    };
     let mut runner = Runner {
-        deadline: start.checked_add(spec.timeout).unwrap_or_else(far_future),
+        deadline,
         start,
         start_wall: std::time::SystemTime::now(),
         client,
         spec,
         events,
-        cancel,
         new_run: None,
+        progress: Progress::default(),
         undocumented_noted: std::sync::Mutex::new(None),
         phase: std::sync::Mutex::new(Phase::Observing),
     };
     let span = tracing::debug_span!("run_import", dataset_id = %runner.spec.dataset_id);
-    tracing::Instrument::instrument(runner.run(), span).await
+    let done = tracing::Instrument::instrument(reconcile(&mut runner, plan, &cancel), span).await?;
+    Ok(runner.outcome(done.previous_id, done.last, done.started_here))
 }
 
 fn far_future() -> Instant {
@@ -87,17 +103,19 @@ enum Triggered {
     RateLimited(Option<Duration>),
 }
 
+/// One import of one dataset, as the engine's backend.
 struct Runner {
     client: Client,
     spec: ImportSpec,
     events: EventSink,
-    cancel: CancellationToken,
     start: Instant,
     /// `start` on the wall clock (compared, through the server's clock, with run starts).
     start_wall: std::time::SystemTime,
     deadline: Instant,
     /// The last snapshot of the new run (reported with TimedOut / Cancelled).
     new_run: Option<Run>,
+    /// What was already reported about the run followed.
+    progress: Progress,
     /// The run whose undocumented status was already reported.
     undocumented_noted: std::sync::Mutex<Option<String>>,
     /// Where the run stands, for the right error when the deadline passes.
@@ -124,7 +142,7 @@ impl Runner {
 
     /// The deadline ended the wait. `waited` is the timeout that ran out: the engine may stop
     /// a little before it when no further status read fits inside it.
-    fn timed_out(&self) -> EngineError {
+    fn deadline_error(&self) -> EngineError {
         let phase = self.phase.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let reason = match phase {
             Phase::Triggered => None,
@@ -140,16 +158,13 @@ impl Runner {
         }
     }
 
-    /// Awaits `fut` unless cancelled first; maps deadline errors to `TimedOut`.
+    /// Awaits `fut`, mapping deadline errors to `NotTriggered` / `TimedOut` (cancellation is
+    /// the engine's).
     async fn guarded<T>(
         &self,
         fut: impl Future<Output = Result<T, ApiError>>,
     ) -> Result<T, EngineError> {
-        tokio::select! {
-            biased;
-            _ = self.cancel.cancelled() => Err(EngineError::Cancelled { run: self.new_run.clone() }),
-            r = fut => r.map_err(|e| self.api_error(e)),
-        }
+        fut.await.map_err(|e| self.api_error(e))
     }
 
     fn not_triggered(&self, reason: NotTriggeredReason, next: Option<Duration>) -> EngineError {
@@ -173,15 +188,20 @@ impl Runner {
                 next_slot,
                 ..
             } => self.not_triggered(NotTriggeredReason::TriggerWindow, next_slot),
-            ApiError::DeadlineExceeded { .. } => self.timed_out(),
-            ApiError::Timeout { .. } if past_deadline => self.timed_out(),
+            ApiError::DeadlineExceeded { .. } => self.deadline_error(),
+            ApiError::Timeout { .. } if past_deadline => self.deadline_error(),
             e => EngineError::Api(e),
         }
     }
 
+    /// A paced status read; says once per run when an open run's status is undocumented.
     async fn status(&self) -> Result<Option<Run>, EngineError> {
         let (id, poll, deadline) = (self.id(), self.spec.poll_interval, self.deadline);
-        self.guarded(self.client.status(id, poll, deadline)).await
+        let run = self.guarded(self.client.status(id, poll, deadline)).await?;
+        if let Some(run) = run.as_ref().filter(|r| !r.is_finished()) {
+            self.note_undocumented(run);
+        }
+        Ok(run)
     }
 
     /// Whether `run` started at or after this invocation began, on the server's clock (the
@@ -228,121 +248,26 @@ impl Runner {
         });
     }
 
-    async fn run(&mut self) -> Result<Outcome, EngineError> {
-        let via_webhook = matches!(self.spec.via, TriggerVia::Webhook(_));
-        if via_webhook && !self.spec.wait && !self.client.has_private_key() {
-            // The status cannot be read without a private key: trigger blindly (documented).
-            tracing::debug!("no private key: triggering the webhook without observing");
-            let answer = loop {
-                match self.trigger_once(&None).await {
-                    // Without a private key there is no status to look at: claim again.
-                    Ok(TriggerAnswer::Recheck) => continue,
-                    Ok(answer) => break answer,
-                    Err(EngineError::Api(ApiError::RateLimited { retry_after, .. })) => {
-                        self.wait_out_rate_limit(retry_after).await?
-                    }
-                    Err(e) => return Err(e),
-                }
-            };
-            if let TriggerAnswer::AlreadyTriggered { .. } = answer {
-                self.joined(None);
-                return Ok(self.outcome(None, None, false));
-            }
-            self.emit(Event::Triggered {
-                dataset_id: self.id().clone(),
-                via_webhook,
-            });
-            return Ok(self.outcome(None, None, true));
-        }
-
-        let mut announced: Option<String> = None;
-        let mut triggered_here = true;
-        let (previous_id, seen_while_confirming) = 'observe: loop {
-            // 1. Observe.
-            let mut current = self.status().await?;
-            self.emit(Event::Observed {
-                dataset_id: self.id().clone(),
-                previous: current.clone(),
-            });
-
-            // 2. Never trigger over a running import: wait for it to end. A run that started
-            // since this invocation began is ours: follow it instead.
-            while let Some(run) = current.as_ref() {
-                if self.started_since_us(run) {
-                    self.joined(Some(&run.id));
-                    triggered_here = false;
-                    break 'observe (None, current);
-                }
-                if run.is_finished() {
-                    break;
-                }
-                self.note_undocumented(run);
-                self.set_phase(Phase::WaitingFor(run.id.clone()));
-                if announced.as_deref() != Some(run.id.as_str()) {
-                    tracing::info!(run_id = %run.id, "an import is running: waiting for it to end");
-                    self.emit(Event::WaitingForRunning {
-                        dataset_id: self.id().clone(),
-                        run_id: run.id.clone(),
+    /// Triggers without a status to look at (webhook, no private key, not waiting).
+    async fn trigger_blind(&mut self) -> Result<Started<Run>, EngineError> {
+        tracing::debug!("no private key: triggering the webhook without observing");
+        loop {
+            match self.trigger_once(&None).await {
+                // Without a private key there is no status to look at: claim again.
+                Ok(TriggerAnswer::Recheck) => continue,
+                Ok(TriggerAnswer::Sent) => {
+                    return Ok(Started::Sent {
+                        id: None,
+                        seen: None,
                     });
-                    announced = Some(run.id.clone());
                 }
-                current = self.status().await?;
-            }
-            let previous_id = current.map(|r| r.id);
-            self.set_phase(Phase::Observing);
-
-            // 3. Trigger (at most once in effect). A 429 means someone else just triggered
-            // this dataset: wait out the window, then look again (their import may be running).
-            match self.trigger_confirmed(&previous_id).await? {
-                Triggered::Yes(seen) => break (previous_id, seen),
-                Triggered::Recheck => {
-                    tracing::debug!("waited for the trigger slot: observing again first");
-                    continue 'observe;
+                Ok(TriggerAnswer::AlreadyTriggered { .. }) => {
+                    return Ok(Started::Joined { previous_id: None });
                 }
-                Triggered::ByOther { previous_run_id } => {
-                    self.joined(None);
-                    triggered_here = false;
-                    break (previous_run_id.or(previous_id), None);
-                }
-                Triggered::RateLimited(retry_after) => {
+                Err(EngineError::Api(ApiError::RateLimited { retry_after, .. })) => {
                     self.wait_out_rate_limit(retry_after).await?
                 }
-            }
-        };
-        if !self.spec.wait {
-            return Ok(self.outcome(previous_id, None, triggered_here));
-        }
-
-        // 4. Identify the new run and follow it.
-        let mut progress = Progress::default();
-        let mut snapshot = seen_while_confirming;
-        loop {
-            let run = match snapshot.take() {
-                Some(run) => Some(run),
-                None => self.status().await?,
-            };
-            let Some(run) = run else { continue };
-            if Some(&run.id) == previous_id.as_ref() {
-                continue; // the previous run still shows: the new one has not started yet
-            }
-            if let Some(known) = &self.new_run
-                && known.id != run.id
-            {
-                tracing::warn!(
-                    followed = %known.id,
-                    latest = %run.id,
-                    "another import started after ours; following the latest run"
-                );
-            }
-            progress.update(self.id(), &run, &self.events);
-            let terminal = run.is_finished();
-            if !terminal {
-                self.note_undocumented(&run);
-            }
-            self.new_run = Some(run);
-            if terminal {
-                let run = self.new_run.clone();
-                return Ok(self.outcome(previous_id, run, triggered_here));
+                Err(e) => return Err(e),
             }
         }
     }
@@ -367,7 +292,7 @@ impl Runner {
     }
 
     /// After a 429 on a trigger: waits for `Retry-After` (else the trigger window) plus the
-    /// margin, cancellably, or fails at once with the 429 if that outlives the deadline.
+    /// margin, or fails at once with the 429 if that outlives the deadline.
     async fn wait_out_rate_limit(&self, retry_after: Option<Duration>) -> Result<(), EngineError> {
         let wait = retry_after.unwrap_or(self.client.limits().trigger) + TRIGGER_MARGIN;
         if Instant::now() + wait >= self.deadline {
@@ -384,11 +309,8 @@ impl Runner {
                 .to_owned(),
             delay: wait,
         });
-        tokio::select! {
-            biased;
-            _ = self.cancel.cancelled() => Err(EngineError::Cancelled { run: self.new_run.clone() }),
-            _ = tokio::time::sleep(wait) => Ok(()),
-        }
+        tokio::time::sleep(wait).await;
+        Ok(())
     }
 
     /// One trigger call through the configured endpoint, on behalf of this invocation (a
@@ -419,7 +341,6 @@ impl Runner {
         &mut self,
         previous_id: &Option<String>,
     ) -> Result<Triggered, EngineError> {
-        let via_webhook = matches!(self.spec.via, TriggerVia::Webhook(_));
         loop {
             let err = match self.trigger_once(previous_id).await {
                 Ok(TriggerAnswer::AlreadyTriggered { previous_run_id }) => {
@@ -428,11 +349,6 @@ impl Runner {
                 Ok(TriggerAnswer::Recheck) => return Ok(Triggered::Recheck),
                 Ok(TriggerAnswer::Sent) => {
                     self.set_phase(Phase::Triggered);
-                    tracing::info!("import triggered");
-                    self.emit(Event::Triggered {
-                        dataset_id: self.id().clone(),
-                        via_webhook,
-                    });
                     return Ok(Triggered::Yes(None));
                 }
                 Err(EngineError::Api(ApiError::RateLimited { retry_after, .. })) => {
@@ -460,14 +376,10 @@ impl Runner {
 
             if let Some(run) = self.look_for_new_run(previous_id, confirm_until).await? {
                 tracing::info!(run_id = %run.id, "the unclear trigger did start an import");
-                self.emit(Event::Triggered {
-                    dataset_id: self.id().clone(),
-                    via_webhook,
-                });
                 return Ok(Triggered::Yes(Some(run)));
             }
             if Instant::now() >= self.deadline {
-                return Err(self.timed_out());
+                return Err(self.deadline_error());
             }
             tracing::info!("no new run appeared: triggering again");
         }
@@ -490,7 +402,7 @@ impl Runner {
                 return if absent_seen {
                     Ok(None)
                 } else {
-                    Err(self.timed_out())
+                    Err(self.deadline_error())
                 };
             }
             match self.guarded(self.client.status(id, poll, limit)).await {
@@ -507,6 +419,132 @@ impl Runner {
                 }
                 Err(e) => return Err(e),
             }
+        }
+    }
+}
+
+impl Backend for Runner {
+    type Op = Run;
+    type Error = EngineError;
+
+    /// The status cannot be read without a private key: a webhook trigger that is not waited
+    /// for goes out blind (documented).
+    fn can_observe(&self) -> bool {
+        let via_webhook = matches!(self.spec.via, TriggerVia::Webhook(_));
+        !(via_webhook && !self.spec.wait && !self.client.has_private_key())
+    }
+
+    async fn observe(&mut self) -> Result<Option<Run>, EngineError> {
+        self.status().await
+    }
+
+    fn op_id(run: &Run) -> &str {
+        &run.id
+    }
+
+    fn is_final(&self, run: &Run) -> bool {
+        run.is_finished()
+    }
+
+    /// A run that started since this invocation began imports data published before it.
+    fn serves_this_call(&self, run: &Run) -> bool {
+        self.started_since_us(run)
+    }
+
+    /// Never trigger over a running import.
+    fn blocks_start(&self, run: &Run) -> bool {
+        !run.is_finished()
+    }
+
+    /// Triggers (at most once in effect). A 429 means someone else just triggered this
+    /// dataset: the window is waited out, then the status is read again (their import may be
+    /// running).
+    async fn start(&mut self, previous: Option<&Run>) -> Result<Started<Run>, EngineError> {
+        if !self.can_observe() {
+            return self.trigger_blind().await;
+        }
+        self.set_phase(Phase::Observing);
+        let previous_id = previous.map(|r| r.id.clone());
+        Ok(match self.trigger_confirmed(&previous_id).await? {
+            Triggered::Yes(seen) => Started::Sent { id: None, seen },
+            Triggered::Recheck => {
+                tracing::debug!("waited for the trigger slot: observing again first");
+                Started::Recheck
+            }
+            Triggered::ByOther { previous_run_id } => Started::Joined {
+                previous_id: previous_run_id,
+            },
+            Triggered::RateLimited(retry_after) => {
+                self.wait_out_rate_limit(retry_after).await?;
+                Started::Recheck
+            }
+        })
+    }
+
+    /// The new run is the first status showing a run other than the one seen before the
+    /// trigger (a 404 or the previous run right after the trigger: not started yet). A later
+    /// run replacing it is followed instead (with a warning).
+    fn identify(
+        &self,
+        run: Option<&Run>,
+        _ours: Option<&str>,
+        previous: Option<&str>,
+    ) -> Identified {
+        match run {
+            Some(run) if Some(run.id.as_str()) != previous => Identified::Ours,
+            _ => Identified::NotYet,
+        }
+    }
+
+    fn on_step(&mut self, step: Step<'_, Run>) {
+        match step {
+            Step::Observed(previous) => self.emit(Event::Observed {
+                dataset_id: self.id().clone(),
+                previous: previous.cloned(),
+            }),
+            Step::WaitingFor(run) => {
+                self.set_phase(Phase::WaitingFor(run.id.clone()));
+                tracing::info!(run_id = %run.id, "an import is running: waiting for it to end");
+                self.emit(Event::WaitingForRunning {
+                    dataset_id: self.id().clone(),
+                    run_id: run.id.clone(),
+                });
+            }
+            // Woosmap imports are never aborted (the engine is never asked to).
+            Step::Aborting(_) => {}
+            Step::Joined(run) => self.joined(run.map(|r| r.id.as_str())),
+            Step::Started { .. } => {
+                self.set_phase(Phase::Triggered);
+                tracing::info!("import triggered");
+                self.emit(Event::Triggered {
+                    dataset_id: self.id().clone(),
+                    via_webhook: matches!(self.spec.via, TriggerVia::Webhook(_)),
+                });
+            }
+            Step::Following(run) => {
+                if let Some(known) = &self.new_run
+                    && known.id != run.id
+                {
+                    tracing::warn!(
+                        followed = %known.id,
+                        latest = %run.id,
+                        "another import started after ours; following the latest run"
+                    );
+                }
+                self.progress
+                    .update(&self.spec.dataset_id, run, &self.events);
+                self.new_run = Some(run.clone());
+            }
+        }
+    }
+
+    fn timed_out(&self, _at: &Stage<Run>) -> EngineError {
+        self.deadline_error()
+    }
+
+    fn cancelled(&self, _at: &Stage<Run>) -> EngineError {
+        EngineError::Cancelled {
+            run: self.new_run.clone(),
         }
     }
 }

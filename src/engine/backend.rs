@@ -1,0 +1,159 @@
+//! The engine's backend trait: what differs per service (Woosmap's dataset import, Rocket.Chat's
+//! bulk user import). A backend reads the current operation at its own pace, says whether an
+//! operation blocks a start or already serves this call, starts one (confirming unclear starts
+//! its own way), tells which observed operation is the one started, turns the engine's
+//! lifecycle [`Step`]s into its own progress events, and words the deadline and the
+//! cancellation as its own errors. Reconcile-and-wait itself is `super::reconcile`.
+
+use std::future::Future;
+
+/// One service's side of an import.
+pub trait Backend: Send {
+    /// A snapshot of an operation (a Woosmap run, a Rocket.Chat import status).
+    type Op: Clone + Send + Sync;
+    /// How the backend's imports fail; also carries the timeout and the cancellation.
+    type Error: Send;
+
+    /// False when the current operation cannot be read at all (a Woosmap webhook without a
+    /// private key): the engine then starts without observing and returns once started.
+    fn can_observe(&self) -> bool {
+        true
+    }
+
+    /// The current operation, if any. Paces itself (every backend knows its rate limits and
+    /// its poll interval), so the engine never sleeps on its own.
+    fn observe(&mut self) -> impl Future<Output = Result<Option<Self::Op>, Self::Error>> + Send;
+
+    /// The operation's id.
+    fn op_id(op: &Self::Op) -> &str;
+
+    /// True when the operation has ended (successfully or not).
+    fn is_final(&self, op: &Self::Op) -> bool;
+
+    /// True when `op`, already under way, serves this call (Woosmap: a run that started since
+    /// this invocation began): it is followed instead of starting another.
+    fn serves_this_call(&self, _op: &Self::Op) -> bool {
+        false
+    }
+
+    /// True when starting now would disturb `op` (start a duplicate, or abort it): the engine
+    /// waits for it to end, or, when the caller asked to abort it, starts anyway and says so.
+    fn blocks_start(&self, op: &Self::Op) -> bool;
+
+    /// Starts an operation; `previous` is the operation observed just before.
+    fn start(
+        &mut self,
+        previous: Option<&Self::Op>,
+    ) -> impl Future<Output = Result<Started<Self::Op>, Self::Error>> + Send;
+
+    /// Whether an observation after the start shows the started operation. `ours` is its id
+    /// when the start returned one; `previous` the operation observed before the start.
+    fn identify(
+        &self,
+        op: Option<&Self::Op>,
+        ours: Option<&str>,
+        previous: Option<&str>,
+    ) -> Identified;
+
+    /// A lifecycle step, for the backend's own progress events.
+    fn on_step(&mut self, step: Step<'_, Self::Op>);
+
+    /// The error for a deadline that passed at `at`.
+    fn timed_out(&self, at: &Stage<Self::Op>) -> Self::Error;
+
+    /// The error for a cancellation at `at`.
+    fn cancelled(&self, at: &Stage<Self::Op>) -> Self::Error;
+}
+
+/// What a start did.
+#[derive(Debug, Clone)]
+pub enum Started<Op> {
+    /// An operation started. `id` when the service names it at once (Rocket.Chat); `seen`
+    /// when it was already observed (while confirming an unclear start).
+    Sent {
+        id: Option<String>,
+        seen: Option<Op>,
+    },
+    /// Nothing was sent: a start made by another caller since this call began serves it. Its
+    /// operation is the first after `previous_id` (when given, else after the one observed).
+    Joined { previous_id: Option<String> },
+    /// Nothing was sent, and the situation may have changed: observe again first.
+    Recheck,
+}
+
+/// What an observation after the start shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Identified {
+    /// The started operation does not show yet.
+    NotYet,
+    /// It is the started operation (or the latest one, which the backend follows instead).
+    Ours,
+    /// Another operation replaced the started one: it will never end on its own.
+    Replaced,
+}
+
+/// Lifecycle steps the engine reports to the backend, in order.
+#[derive(Debug)]
+pub enum Step<'a, Op> {
+    /// The first read of a round (and the read after every `Recheck`).
+    Observed(Option<&'a Op>),
+    /// A running operation is waited for (once per operation).
+    WaitingFor(&'a Op),
+    /// A running operation will be aborted by the start, as the caller asked.
+    Aborting(&'a Op),
+    /// An operation already under way serves this call (`None`: another caller's start,
+    /// whose operation does not show yet).
+    Joined(Option<&'a Op>),
+    /// The start went through.
+    Started { id: Option<&'a str> },
+    /// An observation of the operation followed (each one, final included).
+    Following(&'a Op),
+}
+
+/// How far the import got, for the deadline and cancellation errors.
+#[derive(Debug, Clone, Default)]
+pub enum Stage<Op> {
+    /// Reading the current operation; nothing started.
+    #[default]
+    Observing,
+    /// Waiting for a running operation that is not ours.
+    WaitingFor(Op),
+    /// Starting (an unclear start may have gone through).
+    Starting,
+    /// Started (or joined); `last` is the latest observation of it.
+    Started {
+        id: Option<String>,
+        last: Option<Op>,
+    },
+}
+
+/// When the engine returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    /// As soon as the operation has started.
+    Started,
+    /// At the first observation of the started operation.
+    Seen,
+    /// When the operation has ended.
+    Final,
+}
+
+/// How the import ended.
+#[derive(Debug, Clone)]
+pub struct Finished<Op> {
+    /// The operation observed just before starting (`None`: none, or unknown).
+    pub previous_id: Option<String>,
+    /// The started operation's id, when known.
+    pub id: Option<String>,
+    /// The last observation of it (final with [`Until::Final`]); `None` when not observed
+    /// (returned once started, or replaced before it showed).
+    pub last: Option<Op>,
+    /// True when this call started it, false when it joined one under way.
+    pub started_here: bool,
+    /// Another operation replaced it.
+    pub replaced: bool,
+    /// The running operation waited for before starting.
+    pub waited_for: Option<String>,
+    /// The running operation aborted by the start (asked for by the caller).
+    pub aborted: Option<String>,
+}

@@ -14,6 +14,8 @@
 //! no 429 provoked by our own pacing.
 
 mod common;
+#[path = "fault_matrix/rocketchat.rs"]
+mod rocketchat;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -1049,6 +1051,24 @@ fn run_act(
     }
     let file = repo.join("fault-matrix.yml");
     std::fs::write(&file, workflow(base_url, cells)).unwrap();
+    git_commit_all(&repo);
+    let mut cmd = common::act::command(&file, scratch.path());
+    cmd.current_dir(&repo);
+    cmd.args(["--concurrent-jobs", "32"])
+        .args(["-s", &format!("WOOSMAP_PRIVATE_KEY={KEY}")])
+        .args(["-s", &format!("WRONG_KEY={WRONG_KEY}")])
+        .args(["-s", &format!("NO_QUOTA_KEY={NO_QUOTA_KEY}")]);
+    let (_code, log) = common::act::run_with_limit(cmd, CELL_LIMIT + Duration::from_secs(60));
+    let mut out = BTreeMap::new();
+    for (row, _) in cells {
+        let lines = common::act::job_lines(&log, WORKFLOW_NAME, row.id);
+        out.insert(row.id, (common::act::job_exit(&lines), lines));
+    }
+    (out, log)
+}
+
+/// `git init` and one commit of everything in `repo` (act wants a repository).
+fn git_commit_all(repo: &Path) {
     for args in [
         &["init", "-q"][..],
         &["add", "-A"],
@@ -1064,24 +1084,11 @@ fn run_act(
     ] {
         let ok = Command::new("git")
             .args(args)
-            .current_dir(&repo)
+            .current_dir(repo)
             .status()
             .unwrap();
         assert!(ok.success(), "git {args:?}");
     }
-    let mut cmd = common::act::command(&file, scratch.path());
-    cmd.current_dir(&repo);
-    cmd.args(["--concurrent-jobs", "32"])
-        .args(["-s", &format!("WOOSMAP_PRIVATE_KEY={KEY}")])
-        .args(["-s", &format!("WRONG_KEY={WRONG_KEY}")])
-        .args(["-s", &format!("NO_QUOTA_KEY={NO_QUOTA_KEY}")]);
-    let (_code, log) = common::act::run_with_limit(cmd, CELL_LIMIT + Duration::from_secs(60));
-    let mut out = BTreeMap::new();
-    for (row, _) in cells {
-        let lines = common::act::job_lines(&log, WORKFLOW_NAME, row.id);
-        out.insert(row.id, (common::act::job_exit(&lines), lines));
-    }
-    (out, log)
 }
 
 /// A line as FAULTS.md shows it: ids, timestamps and retry delays masked, `|` escaped.
@@ -1181,14 +1188,18 @@ fn message_line(text: &str, phrase: &str, front: Front) -> Option<String> {
 /// The provider's own log lines (info and above) from Terraform's log, one paragraph each
 /// as `provider log: MESSAGE` (hclog's key=value fields dropped).
 fn provider_log(log: &str) -> String {
-    const MARK: &str = "provider.terraform-provider-woosmap: ";
+    provider_log_of(log, "provider.terraform-provider-woosmap: ")
+}
+
+/// [`provider_log`] for the provider whose log lines carry `mark` (`provider.NAME: `).
+fn provider_log_of(log: &str, mark: &str) -> String {
     let mut out = String::new();
     for line in log.lines() {
         if !(line.contains("[INFO]") || line.contains("[WARN]") || line.contains("[ERROR]")) {
             continue;
         }
-        let Some(at) = line.find(MARK) else { continue };
-        let rest = &line[at + MARK.len()..];
+        let Some(at) = line.find(mark) else { continue };
+        let rest = &line[at + mark.len()..];
         let fields_at = rest
             .match_indices(": ")
             .map(|(i, _)| i)
@@ -1326,6 +1337,11 @@ async fn fault_matrix() {
             .into_boxed_slice(),
     );
 
+    // The Rocket.Chat section runs beside the Woosmap cells, each cell on its own sandbox.
+    let rc_only = only.clone();
+    let (woosmap_act_done, rc_act_gate) = tokio::sync::oneshot::channel();
+    let rc = tokio::spawn(async move { rocketchat::run(rc_only.as_deref(), rc_act_gate).await });
+
     // A dataset for every cell; the act cells are set up now, the others as they start.
     let mut cells: Vec<(&'static Row, Front, String)> = Vec::new();
     for row in rows {
@@ -1347,7 +1363,13 @@ async fn fault_matrix() {
         .collect();
 
     let base_url = sb.base_url();
-    let act = tokio::task::spawn_blocking(move || run_act(&base_url, &act_cells));
+    let act = tokio::task::spawn_blocking(move || {
+        if act_cells.is_empty() {
+            Default::default()
+        } else {
+            run_act(&base_url, &act_cells)
+        }
+    });
     // Terraform is the heaviest process: a few at a time on two cores.
     let tf_slots = Arc::new(tokio::sync::Semaphore::new(12));
     let mut tasks = tokio::task::JoinSet::new();
@@ -1385,6 +1407,7 @@ async fn fault_matrix() {
         results.push(done.expect("cell task"));
     }
     let (act_jobs, act_log) = act.await.expect("act thread");
+    let _ = woosmap_act_done.send(());
     let _ = std::fs::write(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fault-matrix-act.log"),
         &act_log,
@@ -1450,6 +1473,16 @@ async fn fault_matrix() {
         observed.insert((row.id, *front), o);
     }
 
+    let rc = rc.await.expect("Rocket.Chat section");
+    report.push_str(&rc.report);
+    for (what, text) in &rc.texts {
+        assert_no_secrets(what, text, &rocketchat::TOKENS);
+    }
+    for dir in &rc.dirs {
+        assert_no_secrets_in_dir(dir, &rocketchat::TOKENS);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
     // Secrets: no key in any output, log or state; none ever in a query string.
     let mut scanned_files = 0;
     for (row, front, _, ran, _) in &results {
@@ -1460,7 +1493,10 @@ async fn fault_matrix() {
         }
     }
     assert_no_secrets("act's log", &act_log, &[]);
-    assert!(scanned_files > 0, "no Terraform file was scanned");
+    assert!(
+        scanned_files > 0 || rows.is_empty(),
+        "no Terraform file was scanned"
+    );
     assert_eq!(stats.query_keys, 0, "a key travelled in a query string");
     assert_eq!(
         stats.rate_limited, 0,
@@ -1469,7 +1505,10 @@ async fn fault_matrix() {
 
     // Observations → target/fault-matrix.json and FAULTS.md.
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let json: Vec<&Observed> = observed.values().collect();
+    let json = serde_json::json!({
+        "woosmap": observed.values().collect::<Vec<&Observed>>(),
+        "rocketchat": rc.observed.values().collect::<Vec<_>>(),
+    });
     let target = root.join("target");
     std::fs::create_dir_all(&target).unwrap();
     std::fs::write(
@@ -1477,7 +1516,9 @@ async fn fault_matrix() {
         serde_json::to_string_pretty(&json).unwrap(),
     )
     .unwrap();
-    let md = render(rows, &observed);
+    let rc_md = rc.render();
+    std::fs::write(target.join("fault-matrix-rocketchat.md"), &rc_md).unwrap();
+    let md = render(rows, &observed) + &rc_md;
     let path = root.join(FAULTS_MD);
     let update = std::env::var("WOOSMAP_UPDATE_FAULTS").is_ok_and(|v| v == "1");
     if update {

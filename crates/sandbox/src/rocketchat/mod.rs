@@ -207,6 +207,14 @@ impl RocketChatHandle {
         self.shared.lock().foreign(&self.shared.config, op, now)
     }
 
+    /// The current operation's import ends now (`done`), e.g. someone else's operation that a
+    /// test has seen being waited on; one not importing yet is left as is.
+    pub fn finish_current(&self) {
+        self.shared
+            .lock()
+            .finish_current(tokio::time::Instant::now());
+    }
+
     /// Same as `POST /_sandbox/faults`.
     pub fn inject(&self, fault: RcFault) {
         self.shared.lock().faults.push(fault);

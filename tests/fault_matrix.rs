@@ -1229,7 +1229,8 @@ fn render(rows: &[Row], observed: &BTreeMap<(&'static str, Front), Observed>) ->
 `woosmap-import` CLI, the provider's resource under real Terraform 1.15 (`terraform apply`), \
 its action under the same Terraform (`terraform apply -invoke=action.woosmap_dataset_import.NAME`) \
 and the GitHub Action under real `act` (host mode), against the sandbox with short windows (trigger 2 s, status 300 ms, start \
-delay 500 ms, imports 1.5 s, poll interval 300 ms).\n\n",
+delay 500 ms, imports 1.5 s, poll interval 300 ms). The [Rocket.Chat](#rocketchat) section at the \
+end does the same for the Rocket.Chat bulk user import.\n\n",
     );
     md.push_str(
         "**Generated** by `tests/fault_matrix.rs` from what the run observed — do not edit. \

@@ -9,7 +9,8 @@
 //! can be non-zero). `import.new` aborts a running operation, as the real server does; the
 //! sandbox counts these aborts.
 //!
-//! Driven in process through [`RocketChatHandle`] or over HTTP (no auth, JSON):
+//! Driven in process through [`RocketChatHandle`] (which can also end the current import at
+//! once: [`RocketChatHandle::finish_current`]) or over HTTP (no auth, JSON):
 //! - `POST /_sandbox/operation` with a [`ForeignOperation`] body: an operation started by
 //!   someone else, to test that it is waited on rather than aborted;
 //! - `POST /_sandbox/faults` with a [`RcFault`] body; `DELETE /_sandbox/faults`;

@@ -15,7 +15,7 @@
 //!
 //! The Rocket.Chat section (`fault_matrix/rocketchat.rs`: its CLI, provider and action, each
 //! cell on its own Rocket.Chat sandbox) runs once the Woosmap act run has ended and is
-//! rendered at the end of the same file.
+//! rendered at the end of FAULTS.md.
 
 mod common;
 #[path = "fault_matrix/rocketchat.rs"]

@@ -10,9 +10,10 @@ fi
 [ -n "$INPUT_URL" ] && export ROCKETCHAT_URL="$INPUT_URL"
 [ -n "$INPUT_USER_ID" ] && export ROCKETCHAT_USER_ID="$INPUT_USER_ID"
 
-bin="$(command -v rocketchat-import || true)"
+# The install step's binary (scripts/action-install.sh); else one on PATH.
+bin="${ROCKETCHAT_IMPORT_BIN:-$(command -v rocketchat-import || true)}"
 if [ -z "$bin" ]; then
-  echo "::error::rocketchat-import is not on PATH: install it (cargo install --git <this repository> --bin rocketchat-import) in an earlier step"
+  echo "::error::rocketchat-import was not installed and is not on PATH: see the install step's log"
   exit 2
 fi
 

@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
-# Finds or installs the woosmap-import binary that action.yml runs, and writes its path as the
-# step output `path`. In order:
-#   1. a woosmap-import on PATH whose `--version` is the wanted version;
+# Finds or installs the binary an action of this repository runs — woosmap-import for
+# action.yml, rocketchat-import for rocketchat/action.yml ($ACTION_BINARY, default
+# woosmap-import) — and writes its path as the step output `path`. In order:
+#   1. that binary on PATH whose `--version` is the wanted version;
 #   2. the release archive for this runner's OS/arch, checksum-verified against the release's
-#      woosmap-import_VERSION_SHA256SUMS (cached under $RUNNER_TEMP for later steps of the job);
+#      BINARY_VERSION_SHA256SUMS (cached under $RUNNER_TEMP for later steps of the job);
 #   3. `cargo install --locked --path` from the action's own source.
 # The wanted version is $WOOSMAP_IMPORT_VERSION (the action's `version` input), else the
-# version in the action's Cargo.toml. Releases are read from the `repository` of Cargo.toml,
-# or from $WOOSMAP_IMPORT_RELEASES (a base URL, e.g. a mirror or a file:// directory, holding
-# vVERSION/ASSET). Runs on Linux, macOS and Windows (Git Bash) runners.
+# version in the Cargo.toml of the action's source ($ACTION_SOURCE_DIR, default
+# $GITHUB_ACTION_PATH; every binary of the package shares its version and its releases).
+# Releases are read from the `repository` of Cargo.toml, or from $WOOSMAP_IMPORT_RELEASES (a
+# base URL, e.g. a mirror or a file:// directory, holding vVERSION/ASSET). Runs on Linux,
+# macOS and Windows (Git Bash) runners.
 set -euo pipefail
 
-action_path=${GITHUB_ACTION_PATH:-$(cd "$(dirname "$0")/.." && pwd)}
+name=${ACTION_BINARY:-woosmap-import}
+case "$name" in
+  woosmap-import | rocketchat-import) ;;
+  *) echo "::error title=action-install::ACTION_BINARY must be woosmap-import or rocketchat-import, not '$name'"; exit 1 ;;
+esac
+action_path=${ACTION_SOURCE_DIR:-${GITHUB_ACTION_PATH:-$(cd "$(dirname "$0")/.." && pwd)}}
 tmp_root=${RUNNER_TEMP:-${TMPDIR:-/tmp}}
 if command -v cygpath > /dev/null 2>&1; then
   # Windows runners give D:\a\... paths; Git Bash tools want /d/a/...
@@ -20,7 +28,7 @@ if command -v cygpath > /dev/null 2>&1; then
 fi
 manifest="$action_path/Cargo.toml"
 
-log() { echo "woosmap-import: $*"; }
+log() { echo "$name: $*"; }
 
 output() {
   if [ -n "${GITHUB_OUTPUT:-}" ]; then
@@ -40,7 +48,7 @@ if [ -z "$version" ]; then
   version=$(package_field version)
 fi
 if [ -z "$version" ]; then
-  echo "::error title=woosmap-import::could not tell which version to use: no version input and no version in $manifest"
+  echo "::error title=$name::could not tell which version to use: no version input and no version in $manifest"
   exit 1
 fi
 
@@ -58,18 +66,18 @@ case "${RUNNER_ARCH:-$(uname -m)}" in
 esac
 
 # 1. Already on PATH with the right version?
-if found=$(command -v woosmap-import 2> /dev/null); then
+if found=$(command -v "$name" 2> /dev/null); then
   have=$("$found" --version 2> /dev/null || true)
-  if [ "$have" = "woosmap-import $version" ]; then
+  if [ "$have" = "$name $version" ]; then
     output "$found"
     exit 0
   fi
   log "ignoring $found (${have:-no version}): version $version is wanted"
 fi
 
-dir="$tmp_root/woosmap-import/$version/${os}_$arch"
-bin="$dir/woosmap-import$exe"
-if [ -x "$bin" ] && [ "$("$bin" --version 2> /dev/null || true)" = "woosmap-import $version" ]; then
+dir="$tmp_root/$name/$version/${os}_$arch"
+bin="$dir/$name$exe"
+if [ -x "$bin" ] && [ "$("$bin" --version 2> /dev/null || true)" = "$name $version" ]; then
   output "$bin"
   exit 0
 fi
@@ -95,12 +103,12 @@ download() {
     base="$(package_field repository)/releases/download/v$version"
   fi
   if [ "$os" = windows ]; then
-    asset="woosmap-import_${version}_${os}_$arch.zip"
+    asset="${name}_${version}_${os}_$arch.zip"
   else
-    asset="woosmap-import_${version}_${os}_$arch.tar.gz"
+    asset="${name}_${version}_${os}_$arch.tar.gz"
   fi
-  sums="woosmap-import_${version}_SHA256SUMS"
-  tmp=$(mktemp -d "$tmp_root/woosmap-import-download.XXXXXX")
+  sums="${name}_${version}_SHA256SUMS"
+  tmp=$(mktemp -d "$tmp_root/$name-download.XXXXXX")
   log "downloading $base/$asset"
   if ! curl -fsSL --retry 3 -o "$tmp/$asset" "$base/$asset" ||
     ! curl -fsSL --retry 3 -o "$tmp/$sums" "$base/$sums"; then
@@ -111,7 +119,7 @@ download() {
   want=$(awk -v f="$asset" '$2 == f || $2 == "*" f { print $1 }' "$tmp/$sums")
   got=$(sha256 "$tmp/$asset")
   if [ -z "$want" ] || [ "$want" != "$got" ]; then
-    echo "::error title=woosmap-import::checksum mismatch for $asset (expected ${want:-no entry in $sums}, got $got): not using it"
+    echo "::error title=$name::checksum mismatch for $asset (expected ${want:-no entry in $sums}, got $got): not using it"
     rm -rf "$tmp"
     exit 1
   fi
@@ -137,11 +145,11 @@ fi
 
 # 3. Build from the action's own source.
 if ! command -v cargo > /dev/null 2>&1; then
-  echo "::error title=woosmap-import::no release $version for ${os}_$arch could be downloaded and cargo is not installed to build it; set up Rust (e.g. rustup) before this step, or put woosmap-import $version on PATH"
+  echo "::error title=$name::no release $version for ${os}_$arch could be downloaded and cargo is not installed to build it; set up Rust (e.g. rustup) before this step, or put $name $version on PATH"
   exit 1
 fi
 log "building version $version from $action_path with cargo (this takes a few minutes)"
-cargo install --locked --quiet --path "$action_path" --bin woosmap-import --root "$dir.cargo"
+cargo install --locked --quiet --path "$action_path" --bin "$name" --root "$dir.cargo"
 mkdir -p "$dir"
-cp "$dir.cargo/bin/woosmap-import$exe" "$bin"
+cp "$dir.cargo/bin/$name$exe" "$bin"
 output "$bin"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The demo a new user runs first: starts the local sandbox of the Woosmap API, runs
 # `woosmap-import run` against it, then a real `terraform apply` of examples/demo that waits for
-# two dataset imports, then the action woosmap_dataset_import firing after a file change.
+# two dataset imports, then the action woosmap_dataset_import firing after a file change; then
+# the second backend: the sandbox's Rocket.Chat mode, a bulk user import with
+# `rocketchat-import run` and one through the rocketchat provider, with their counts.
 # Needs only what scripts/setup-tools.sh installs (it runs it).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,8 +23,10 @@ cargo build --quiet --locked --workspace --bins
 bin="$root/target/debug"
 work=$(mktemp -d)
 sandbox_pid=
+rc_pid=
 cleanup() {
   [ -n "$sandbox_pid" ] && kill "$sandbox_pid" 2>/dev/null || true
+  [ -n "$rc_pid" ] && kill "$rc_pid" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -51,6 +55,7 @@ cat >"$work/cli.tfrc" <<TFRC
 provider_installation {
   dev_overrides {
     "registry.terraform.io/woosmap/woosmap" = "$bin"
+    "registry.terraform.io/rocketchat/rocketchat" = "$bin"
   }
   direct {}
 }
@@ -138,3 +143,57 @@ echo "--> woosmap-import datasets (the new dataset is listed)"
 cd "$root"
 echo "==> what the sandbox saw (our pacing should have drawn no 429)"
 curl -fsS "$url/_sandbox/stats" 2>/dev/null | python3 "$root/scripts/lib/sandbox-summary.py" || echo "sandbox counters unavailable"
+
+# The second backend: Rocket.Chat's bulk user import, against the sandbox's Rocket.Chat mode
+# (a short limiter window so the demo takes seconds; the clients pace by its headers).
+echo "==> Rocket.Chat: woosmap-sandbox --rocketchat (import.new, addUsers, run, status)"
+"$bin/woosmap-sandbox" --rocketchat --quiet --rc-limit-window 10s --import-duration 3s \
+  >"$work/rc.out" 2>"$work/rc.err" &
+rc_pid=$!
+for _ in $(seq 50); do
+  grep -q '^export ROCKETCHAT_' "$work/rc.out" 2>/dev/null && break
+  sleep 0.1
+done
+rc_url=$(head -n 1 "$work/rc.out" | awk '{print $NF}')
+echo "==> Rocket.Chat sandbox listening on $rc_url; pointing rocketchat-import and the provider at it:"
+grep '^export ROCKETCHAT_' "$work/rc.out" | sed 's/^/    /'
+eval "$(grep '^export ROCKETCHAT_' "$work/rc.out")"
+cat >"$work/users.json" <<'JSON'
+[
+  {"username": "ann", "emails": ["ann@example.com"], "importIds": ["ldap-ann"]},
+  {"username": "bob", "emails": ["bob@example.com"], "importIds": ["ldap-bob"]},
+  {"username": "cy", "emails": ["cy@example.com"], "importIds": ["ldap-cy"]}
+]
+JSON
+echo "==> rocketchat-import run --users users.json (CLI)"
+"$bin/rocketchat-import" run --users "$work/users.json" --poll-interval 1s
+
+echo "==> terraform apply (provider rocketchat): two users, one the sandbox fails; allow_user_errors = true accepts it"
+mkdir -p "$work/tf-rocketchat"
+cd "$work/tf-rocketchat"
+cat >main.tf <<'TF'
+terraform {
+  required_providers {
+    rocketchat = { source = "rocketchat/rocketchat" }
+  }
+}
+
+provider "rocketchat" {}
+
+resource "rocketchat_user_import" "team" {
+  users_json = jsonencode([
+    { username = "dee", emails = ["dee@example.com"], importIds = ["ldap-dee"] },
+    { username = "will-fail", emails = ["wf@example.com"], importIds = ["ldap-wf"] },
+  ])
+  allow_user_errors = true
+}
+
+output "state" { value = rocketchat_user_import.team.state }
+output "count_total" { value = rocketchat_user_import.team.count_total }
+output "count_completed" { value = rocketchat_user_import.team.count_completed }
+output "count_error" { value = rocketchat_user_import.team.count_error }
+TF
+"$root/scripts/terraform" apply -auto-approve -no-color | grep -E '^(rocketchat_|Apply complete|state|count_)' || true
+cd "$root"
+echo "==> what the Rocket.Chat sandbox saw (no 429 from our pacing, no operation aborted)"
+curl -fsS "$rc_url/_sandbox/stats" 2>/dev/null | python3 "$root/scripts/lib/sandbox-summary.py" || echo "sandbox counters unavailable"

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Packages the woosmap-import CLI as the GitHub Action downloads it, into dist/ (or --out DIR):
-#   woosmap-import_VERSION_OS_ARCH.tar.gz   (linux, darwin) or .zip (windows), holding
-#                                           woosmap-import (woosmap-import.exe on Windows)
-#   woosmap-import_VERSION_SHA256SUMS       every such archive in the directory
+# Packages a CLI of this repository as its GitHub Action downloads it, into dist/ (or --out
+# DIR); the CLI is woosmap-import (action.yml), or rocketchat-import (rocketchat/action.yml)
+# with --name rocketchat-import. For NAME:
+#   NAME_VERSION_OS_ARCH.tar.gz   (linux, darwin) or .zip (windows), holding
+#                                 NAME (NAME.exe on Windows)
+#   NAME_VERSION_SHA256SUMS       every such archive of NAME in the directory
 # OS is linux, darwin or windows and ARCH amd64 or arm64, as scripts/action-install.sh asks.
 #
 # Usage:
-#   scripts/package-cli.sh [--profile release|dev] [--target TRIPLE] [--out DIR]
+#   scripts/package-cli.sh [--name NAME] [--profile release|dev] [--target TRIPLE] [--out DIR]
 #       builds with cargo (default: the release profile; PROFILE=dev in the environment sets
 #       the default), for the host or TRIPLE, then packages.
-#   scripts/package-cli.sh --binary PATH --platform OS_ARCH [--out DIR]
+#   scripts/package-cli.sh [--name NAME] --binary PATH --platform OS_ARCH [--out DIR]
 #       packages a binary built elsewhere (the release workflow does this per platform).
 # Prints the path of the archive on stdout.
 set -euo pipefail
@@ -19,6 +21,10 @@ tool=package-cli
 # shellcheck source=lib/package-common.sh
 source "$root/scripts/lib/package-common.sh"
 package_parse_args "$@"
+case "$name" in
+  woosmap-import | rocketchat-import) ;;
+  *) echo "$tool: --name must be woosmap-import or rocketchat-import, not '$name'" >&2; exit 2 ;;
+esac
 package_binary
 
 stage=$(mktemp -d)

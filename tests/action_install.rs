@@ -6,7 +6,9 @@
 //! - one with another version is ignored and the release archive is downloaded, checked
 //!   against the release's SHA256SUMS, unpacked under `$RUNNER_TEMP` and used;
 //! - a checksum that does not match is an `::error` and nothing is installed;
-//! - a version with no release and no cargo to build it is an `::error` that says so.
+//! - a version with no release and no cargo to build it is an `::error` that says so;
+//! - the install step of `rocketchat/action.yml`, run as written in that file, installs
+//!   `rocketchat-import` from its own verified release archive the same way.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -32,10 +34,16 @@ fn platform() -> String {
 
 /// A release directory `<dir>/v<VERSION>/` holding the CLI archive and its SHA256SUMS.
 fn release(dir: &Path) -> PathBuf {
+    release_of(dir, "woosmap-import", env!("CARGO_BIN_EXE_woosmap-import"))
+}
+
+/// [`release`] of the CLI `name` (`woosmap-import`, `rocketchat-import`) built at `binary`.
+fn release_of(dir: &Path, name: &str, binary: &str) -> PathBuf {
     let out = dir.join(format!("v{VERSION}"));
     let status = Command::new(root().join("scripts/package-cli.sh"))
+        .args(["--name", name])
         .arg("--binary")
-        .arg(env!("CARGO_BIN_EXE_woosmap-import"))
+        .arg(binary)
         .args(["--platform", &platform(), "--out"])
         .arg(&out)
         .stdout(Stdio::null())
@@ -110,9 +118,14 @@ fn install_with_system(
 }
 
 fn fake_binary(dir: &Path, version: &str) {
+    fake_binary_named(dir, "woosmap-import", version);
+}
+
+/// A `name` in `dir` that says it is `name VERSION` and does nothing else.
+fn fake_binary_named(dir: &Path, name: &str, version: &str) {
     std::fs::create_dir_all(dir).unwrap();
-    let p = dir.join("woosmap-import");
-    std::fs::write(&p, format!("#!/bin/sh\necho 'woosmap-import {version}'\n")).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, format!("#!/bin/sh\necho '{name} {version}'\n")).unwrap();
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -254,4 +267,104 @@ fn no_release_and_no_cargo_is_a_clear_error() {
         r.log
     );
     assert!(r.log.contains("cargo is not installed"), "{}", r.log);
+}
+
+/// The `run:` line and the literal `env:` values of the step `id` of an action file (the
+/// composite steps of this repository's actions: one-line `run`, `KEY: value` env entries).
+fn step_of(action: &str, id: &str) -> (String, Vec<(String, String)>) {
+    let text = std::fs::read_to_string(root().join(action)).unwrap();
+    let mut lines = text
+        .lines()
+        .skip_while(|l| l.trim() != format!("- id: {id}"))
+        .skip(1)
+        .take_while(|l| !l.trim_start().starts_with("- id:"));
+    let mut run = None;
+    let mut env = Vec::new();
+    let mut in_env = false;
+    for line in lines.by_ref() {
+        let t = line.trim();
+        if let Some(r) = t.strip_prefix("run: ") {
+            run = Some(r.to_owned());
+            in_env = false;
+        } else if t == "env:" {
+            in_env = true;
+        } else if in_env && let Some((k, v)) = t.split_once(": ") {
+            if !v.contains("${{") {
+                env.push((k.to_owned(), v.to_owned()));
+            }
+        } else if !t.starts_with('#') {
+            in_env = false;
+        }
+    }
+    (
+        run.unwrap_or_else(|| panic!("{action}: no run line in step {id}")),
+        env,
+    )
+}
+
+#[test]
+fn the_rocketchat_action_installs_rocketchat_import_from_its_verified_release() {
+    let tmp = tempfile::tempdir().unwrap();
+    let releases = tmp.path().join("releases");
+    release_of(
+        &releases,
+        "rocketchat-import",
+        env!("CARGO_BIN_EXE_rocketchat-import"),
+    );
+    // An older rocketchat-import on PATH, and the woosmap-import of this build: neither is it.
+    let fake = tmp.path().join("fake");
+    fake_binary_named(&fake, "rocketchat-import", "0.0.0-old");
+    fake_binary_named(&fake, "woosmap-import", VERSION);
+
+    let (run, env) = step_of("rocketchat/action.yml", "install");
+    assert!(
+        env.iter()
+            .any(|(k, v)| k == "ACTION_BINARY" && v == "rocketchat-import"),
+        "{env:?}"
+    );
+    let output = tmp.path().join("github_output");
+    let runner_temp = tmp.path().join("runner_temp");
+    std::fs::create_dir_all(&runner_temp).unwrap();
+    let path = std::env::join_paths([fake.clone(), "/usr/bin".into(), "/bin".into()]).unwrap();
+    let out = Command::new("bash")
+        .args(["-c", &run])
+        .env_clear()
+        .envs(env)
+        .env("PATH", path)
+        .env("GITHUB_ACTION_PATH", root().join("rocketchat"))
+        .env("RUNNER_TEMP", &runner_temp)
+        .env("GITHUB_OUTPUT", &output)
+        .env(
+            "WOOSMAP_IMPORT_RELEASES",
+            format!("file://{}", releases.display()),
+        )
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    assert!(log.contains("rocketchat-import: ignoring"), "{log}");
+    assert!(
+        log.contains(&format!(
+            "downloading file://{}/v{VERSION}/rocketchat-import_{VERSION}_",
+            releases.display()
+        )),
+        "{log}"
+    );
+    let installed = std::fs::read_to_string(&output)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("path=").map(PathBuf::from))
+        .expect("a path output");
+    assert!(installed.starts_with(&runner_temp), "{installed:?}");
+    assert!(installed.ends_with("rocketchat-import"), "{installed:?}");
+    let version = Command::new(&installed).arg("--version").output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("rocketchat-import {VERSION}")
+    );
 }

@@ -6,6 +6,8 @@
 //!   type label tfplugindocs would print, starting with the schema's description;
 //! - every page embeds its example files verbatim;
 //! - pages cover the provider, its resources, data sources and actions (`docs/actions`);
+//! - the same for the Rocket.Chat provider (`rocketchat`, pages under `docs/rocketchat/`,
+//!   examples under `examples/rocketchat/`);
 //! - every directory under `examples/` passes `terraform validate` and `terraform fmt -check`;
 //! - the demo configuration applies against the sandbox, converges, and re-imports in place
 //!   when its version changes; the import command of `import.sh` adopts a run against it.
@@ -21,6 +23,15 @@ use serde_json::Value as Json;
 
 const PROVIDER_ADDR: &str = "registry.terraform.io/woosmap/woosmap";
 const PROVIDER_NAME: &str = "woosmap";
+const RC_ADDR: &str = "registry.terraform.io/rocketchat/rocketchat";
+const RC_NAME: &str = "rocketchat";
+/// `required_providers` for the Rocket.Chat examples that leave it out.
+const RC_HEADER: &str = r#"terraform {
+  required_providers {
+    rocketchat = { source = "rocketchat/rocketchat" }
+  }
+}
+"#;
 /// A base URL nothing listens on: validate and schema never call the API.
 const NO_API: &str = "http://127.0.0.1:9";
 
@@ -36,14 +47,37 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     tokio::task::spawn_blocking(f).await.expect("join")
 }
 
+/// A Terraform directory whose `dev_overrides` name both of our providers.
+fn terraform(base_url: &str) -> Terraform {
+    let tf = Terraform::new(base_url);
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_terraform-provider-rocketchat"))
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    std::fs::write(
+        tf.dir.path().join("cli.tfrc"),
+        format!(
+            "provider_installation {{\n  dev_overrides {{\n    \"{PROVIDER_ADDR}\" = \"{bin_dir}\"\n    \"{RC_ADDR}\" = \"{bin_dir}\"\n  }}\n  direct {{}}\n}}\n"
+        ),
+    )
+    .unwrap();
+    tf
+}
+
 /// `terraform providers schema -json` for our provider (no `init` needed with dev_overrides).
 fn provider_schema() -> Json {
-    let tf = Terraform::new(NO_API);
-    tf.write("");
+    schema_of(PROVIDER_ADDR, HEADER)
+}
+
+/// The schema of the provider at `addr`, required by `header`.
+fn schema_of(addr: &str, header: &str) -> Json {
+    let tf = terraform(NO_API);
+    std::fs::write(tf.dir.path().join("main.tf"), header).unwrap();
     let ran = tf.ok(&["providers", "schema", "-json"]);
     let mut all: Json = serde_json::from_str(&ran.stdout).expect("schema JSON");
-    let schema = all["provider_schemas"][PROVIDER_ADDR].take();
-    assert!(schema.is_object(), "no schema for {PROVIDER_ADDR}: {ran:?}");
+    let schema = all["provider_schemas"][addr].take();
+    assert!(schema.is_object(), "no schema for {addr}: {ran:?}");
     schema
 }
 
@@ -368,28 +402,43 @@ fn check_page(which: &str, page: &str, block: &Json, title: &str, page_title: &s
 /// (page, schema block, H1 title, page_title) for the provider, every resource and every data
 /// source the provider declares: a resource without a page fails the test.
 fn pages(schema: &Json) -> Vec<(String, Json, String, String)> {
+    pages_of(schema, PROVIDER_NAME, "docs", true)
+}
+
+/// [`pages`] for the provider `name` documented under `docs` (`every_kind`: it must declare
+/// resources, data sources and actions).
+fn pages_of(
+    schema: &Json,
+    provider: &str,
+    docs: &str,
+    every_kind: bool,
+) -> Vec<(String, Json, String, String)> {
     let mut out = vec![(
-        "docs/index.md".to_owned(),
+        format!("{docs}/index.md"),
         schema["provider"]["block"].clone(),
-        format!("{PROVIDER_NAME} Provider"),
-        format!("{PROVIDER_NAME} Provider"),
+        format!("{provider} Provider"),
+        format!("{provider} Provider"),
     )];
     for (kind, dir, label) in [
         ("resource_schemas", "resources", "Resource"),
         ("data_source_schemas", "data-sources", "Data Source"),
         ("action_schemas", "actions", "Action"),
     ] {
-        let all = schema[kind].as_object().expect(kind);
-        assert!(!all.is_empty(), "the provider declares no {kind}");
+        let empty = serde_json::Map::new();
+        let all = schema[kind].as_object().unwrap_or(&empty);
+        assert!(
+            !every_kind || !all.is_empty(),
+            "the provider declares no {kind}"
+        );
         for (name, s) in all {
             let short = name
-                .strip_prefix(&format!("{PROVIDER_NAME}_"))
+                .strip_prefix(&format!("{provider}_"))
                 .unwrap_or_else(|| panic!("{name} lacks the provider prefix"));
             out.push((
-                format!("docs/{dir}/{short}.md"),
+                format!("{docs}/{dir}/{short}.md"),
                 s["block"].clone(),
                 format!("{name} ({label})"),
-                format!("{name} {label} - terraform-provider-{PROVIDER_NAME}"),
+                format!("{name} {label} - terraform-provider-{provider}"),
             ));
         }
     }
@@ -406,6 +455,37 @@ fn docs_pages_list_exactly_the_schema() {
     // No page for something the provider does not declare.
     for dir in ["docs/resources", "docs/data-sources", "docs/actions"] {
         for entry in std::fs::read_dir(root().join(dir)).unwrap() {
+            let rel = format!("{dir}/{}", entry.unwrap().file_name().to_string_lossy());
+            assert!(
+                pages.iter().any(|(p, ..)| *p == rel),
+                "{rel} documents nothing the provider declares"
+            );
+        }
+    }
+}
+
+#[test]
+fn rocketchat_docs_pages_list_exactly_the_schema() {
+    let schema = schema_of(RC_ADDR, RC_HEADER);
+    let pages = pages_of(&schema, RC_NAME, "docs/rocketchat", false);
+    assert!(
+        pages
+            .iter()
+            .any(|(p, ..)| p == "docs/rocketchat/resources/user_import.md"),
+        "{pages:?}"
+    );
+    for (page, block, title, page_title) in &pages {
+        check_page(page, &read(page), block, title, page_title);
+    }
+    for dir in [
+        "docs/rocketchat/resources",
+        "docs/rocketchat/data-sources",
+        "docs/rocketchat/actions",
+    ] {
+        let Ok(entries) = std::fs::read_dir(root().join(dir)) else {
+            continue;
+        };
+        for entry in entries {
             let rel = format!("{dir}/{}", entry.unwrap().file_name().to_string_lossy());
             assert!(
                 pages.iter().any(|(p, ..)| *p == rel),
@@ -477,6 +557,16 @@ fn docs_embed_the_examples_verbatim() {
             "examples/actions/woosmap_dataset_import/action.tf",
             "terraform",
         ),
+        (
+            "docs/rocketchat/index.md",
+            "examples/rocketchat/provider/provider.tf",
+            "terraform",
+        ),
+        (
+            "docs/rocketchat/resources/user_import.md",
+            "examples/rocketchat/resources/rocketchat_user_import/resource.tf",
+            "terraform",
+        ),
     ];
     for (page, example, lang) in cases {
         let text = read(page);
@@ -546,7 +636,7 @@ fn example_dirs() -> Vec<PathBuf> {
 /// A Terraform directory holding the `.tf` files of an example, plus the provider requirement
 /// when the example leaves it out (registry examples of resources usually do).
 fn example_terraform(dir: &Path, base_url: &str) -> Terraform {
-    let tf = Terraform::new(base_url);
+    let tf = terraform(base_url);
     let mut declares = false;
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
@@ -554,10 +644,18 @@ fn example_terraform(dir: &Path, base_url: &str) -> Terraform {
             let text = std::fs::read_to_string(&path).unwrap();
             declares |= text.contains("required_providers");
             std::fs::write(tf.dir.path().join(path.file_name().unwrap()), text).unwrap();
+        } else if path.extension().is_some_and(|e| e == "json") {
+            // Data files the example reads (file("users.json")).
+            std::fs::copy(&path, tf.dir.path().join(path.file_name().unwrap())).unwrap();
         }
     }
     if !declares {
-        std::fs::write(tf.dir.path().join("versions.tf"), HEADER).unwrap();
+        let header = if dir.starts_with(root().join("examples/rocketchat")) {
+            RC_HEADER
+        } else {
+            HEADER
+        };
+        std::fs::write(tf.dir.path().join("versions.tf"), header).unwrap();
     }
     tf
 }
@@ -588,6 +686,8 @@ fn every_example_validates_and_is_formatted() {
         "examples/data-sources/woosmap_datasets",
         "examples/actions/woosmap_dataset_import",
         "examples/demo",
+        "examples/rocketchat/provider",
+        "examples/rocketchat/resources/rocketchat_user_import",
     ] {
         assert!(names.iter().any(|n| n == must), "{must} missing: {names:?}");
     }

@@ -12,8 +12,14 @@
 //! (`WOOSMAP_UPDATE_FAULTS=1` rewrites it). Every output, log and Terraform state of every cell
 //! is also scanned for the keys, and the sandbox must have seen no key in a query string and
 //! no 429 provoked by our own pacing.
+//!
+//! The Rocket.Chat section (`fault_matrix/rocketchat.rs`: its CLI, provider and action, each
+//! cell on its own Rocket.Chat sandbox) runs once the Woosmap act run has ended and is
+//! rendered at the end of FAULTS.md.
 
 mod common;
+#[path = "fault_matrix/rocketchat.rs"]
+mod rocketchat;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -1049,6 +1055,24 @@ fn run_act(
     }
     let file = repo.join("fault-matrix.yml");
     std::fs::write(&file, workflow(base_url, cells)).unwrap();
+    git_commit_all(&repo);
+    let mut cmd = common::act::command(&file, scratch.path());
+    cmd.current_dir(&repo);
+    cmd.args(["--concurrent-jobs", "32"])
+        .args(["-s", &format!("WOOSMAP_PRIVATE_KEY={KEY}")])
+        .args(["-s", &format!("WRONG_KEY={WRONG_KEY}")])
+        .args(["-s", &format!("NO_QUOTA_KEY={NO_QUOTA_KEY}")]);
+    let (_code, log) = common::act::run_with_limit(cmd, CELL_LIMIT + Duration::from_secs(60));
+    let mut out = BTreeMap::new();
+    for (row, _) in cells {
+        let lines = common::act::job_lines(&log, WORKFLOW_NAME, row.id);
+        out.insert(row.id, (common::act::job_exit(&lines), lines));
+    }
+    (out, log)
+}
+
+/// `git init` and one commit of everything in `repo` (act wants a repository).
+fn git_commit_all(repo: &Path) {
     for args in [
         &["init", "-q"][..],
         &["add", "-A"],
@@ -1064,24 +1088,11 @@ fn run_act(
     ] {
         let ok = Command::new("git")
             .args(args)
-            .current_dir(&repo)
+            .current_dir(repo)
             .status()
             .unwrap();
         assert!(ok.success(), "git {args:?}");
     }
-    let mut cmd = common::act::command(&file, scratch.path());
-    cmd.current_dir(&repo);
-    cmd.args(["--concurrent-jobs", "32"])
-        .args(["-s", &format!("WOOSMAP_PRIVATE_KEY={KEY}")])
-        .args(["-s", &format!("WRONG_KEY={WRONG_KEY}")])
-        .args(["-s", &format!("NO_QUOTA_KEY={NO_QUOTA_KEY}")]);
-    let (_code, log) = common::act::run_with_limit(cmd, CELL_LIMIT + Duration::from_secs(60));
-    let mut out = BTreeMap::new();
-    for (row, _) in cells {
-        let lines = common::act::job_lines(&log, WORKFLOW_NAME, row.id);
-        out.insert(row.id, (common::act::job_exit(&lines), lines));
-    }
-    (out, log)
 }
 
 /// A line as FAULTS.md shows it: ids, timestamps and retry delays masked, `|` escaped.
@@ -1181,14 +1192,18 @@ fn message_line(text: &str, phrase: &str, front: Front) -> Option<String> {
 /// The provider's own log lines (info and above) from Terraform's log, one paragraph each
 /// as `provider log: MESSAGE` (hclog's key=value fields dropped).
 fn provider_log(log: &str) -> String {
-    const MARK: &str = "provider.terraform-provider-woosmap: ";
+    provider_log_of(log, "provider.terraform-provider-woosmap: ")
+}
+
+/// [`provider_log`] for the provider whose log lines carry `mark` (`provider.NAME: `).
+fn provider_log_of(log: &str, mark: &str) -> String {
     let mut out = String::new();
     for line in log.lines() {
         if !(line.contains("[INFO]") || line.contains("[WARN]") || line.contains("[ERROR]")) {
             continue;
         }
-        let Some(at) = line.find(MARK) else { continue };
-        let rest = &line[at + MARK.len()..];
+        let Some(at) = line.find(mark) else { continue };
+        let rest = &line[at + mark.len()..];
         let fields_at = rest
             .match_indices(": ")
             .map(|(i, _)| i)
@@ -1218,7 +1233,8 @@ fn render(rows: &[Row], observed: &BTreeMap<(&'static str, Front), Observed>) ->
 `woosmap-import` CLI, the provider's resource under real Terraform 1.15 (`terraform apply`), \
 its action under the same Terraform (`terraform apply -invoke=action.woosmap_dataset_import.NAME`) \
 and the GitHub Action under real `act` (host mode), against the sandbox with short windows (trigger 2 s, status 300 ms, start \
-delay 500 ms, imports 1.5 s, poll interval 300 ms).\n\n",
+delay 500 ms, imports 1.5 s, poll interval 300 ms). The [Rocket.Chat](#rocketchat) section at the \
+end does the same for the Rocket.Chat bulk user import.\n\n",
     );
     md.push_str(
         "**Generated** by `tests/fault_matrix.rs` from what the run observed — do not edit. \
@@ -1326,6 +1342,11 @@ async fn fault_matrix() {
             .into_boxed_slice(),
     );
 
+    // The Rocket.Chat section runs beside the Woosmap cells, each cell on its own sandbox.
+    let rc_only = only.clone();
+    let (woosmap_act_done, rc_act_gate) = tokio::sync::oneshot::channel();
+    let rc = tokio::spawn(async move { rocketchat::run(rc_only.as_deref(), rc_act_gate).await });
+
     // A dataset for every cell; the act cells are set up now, the others as they start.
     let mut cells: Vec<(&'static Row, Front, String)> = Vec::new();
     for row in rows {
@@ -1347,7 +1368,13 @@ async fn fault_matrix() {
         .collect();
 
     let base_url = sb.base_url();
-    let act = tokio::task::spawn_blocking(move || run_act(&base_url, &act_cells));
+    let act = tokio::task::spawn_blocking(move || {
+        if act_cells.is_empty() {
+            Default::default()
+        } else {
+            run_act(&base_url, &act_cells)
+        }
+    });
     // Terraform is the heaviest process: a few at a time on two cores.
     let tf_slots = Arc::new(tokio::sync::Semaphore::new(12));
     let mut tasks = tokio::task::JoinSet::new();
@@ -1385,6 +1412,7 @@ async fn fault_matrix() {
         results.push(done.expect("cell task"));
     }
     let (act_jobs, act_log) = act.await.expect("act thread");
+    let _ = woosmap_act_done.send(());
     let _ = std::fs::write(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fault-matrix-act.log"),
         &act_log,
@@ -1450,6 +1478,16 @@ async fn fault_matrix() {
         observed.insert((row.id, *front), o);
     }
 
+    let rc = rc.await.expect("Rocket.Chat section");
+    report.push_str(&rc.report);
+    for (what, text) in &rc.texts {
+        assert_no_secrets(what, text, &rocketchat::TOKENS);
+    }
+    for dir in &rc.dirs {
+        assert_no_secrets_in_dir(dir, &rocketchat::TOKENS);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
     // Secrets: no key in any output, log or state; none ever in a query string.
     let mut scanned_files = 0;
     for (row, front, _, ran, _) in &results {
@@ -1460,7 +1498,10 @@ async fn fault_matrix() {
         }
     }
     assert_no_secrets("act's log", &act_log, &[]);
-    assert!(scanned_files > 0, "no Terraform file was scanned");
+    assert!(
+        scanned_files > 0 || rows.is_empty(),
+        "no Terraform file was scanned"
+    );
     assert_eq!(stats.query_keys, 0, "a key travelled in a query string");
     assert_eq!(
         stats.rate_limited, 0,
@@ -1469,7 +1510,10 @@ async fn fault_matrix() {
 
     // Observations → target/fault-matrix.json and FAULTS.md.
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let json: Vec<&Observed> = observed.values().collect();
+    let json = serde_json::json!({
+        "woosmap": observed.values().collect::<Vec<&Observed>>(),
+        "rocketchat": rc.observed.values().collect::<Vec<_>>(),
+    });
     let target = root.join("target");
     std::fs::create_dir_all(&target).unwrap();
     std::fs::write(
@@ -1477,7 +1521,9 @@ async fn fault_matrix() {
         serde_json::to_string_pretty(&json).unwrap(),
     )
     .unwrap();
-    let md = render(rows, &observed);
+    let rc_md = rc.render();
+    std::fs::write(target.join("fault-matrix-rocketchat.md"), &rc_md).unwrap();
+    let md = render(rows, &observed) + &rc_md;
     let path = root.join(FAULTS_MD);
     let update = std::env::var("WOOSMAP_UPDATE_FAULTS").is_ok_and(|v| v == "1");
     if update {

@@ -2,7 +2,7 @@
 //! in-process Rocket.Chat sandbox, through `tests/act/rocketchat.yml`: `success` imports two
 //! users and a later step reads the outputs; `user-errors` fails the job (exit 1) with an
 //! error annotation; `allowed` passes with `allow-user-errors`; `bad-token` exits 4 with the server's message.
-//! The tokens never appear.
+//! The tokens never appear; the action's install step finds `rocketchat-import` itself.
 
 mod common;
 
@@ -62,6 +62,11 @@ async fn the_rocketchat_action_runs_under_act() {
     let lines = act::job_lines(&log, "rocketchat-under-act", "success");
     assert!(lines.contains("seen outcome=success operation="), "{lines}");
     assert!(lines.contains("completed=2 errors=0"), "{lines}");
+    // The action's install step found the binary of this build (scripts/action-install.sh).
+    assert!(
+        lines.contains("rocketchat-import: using "),
+        "the install step did not run: {lines}"
+    );
 
     let (code, log) = run("user-errors", clone(&cmd)).await;
     eprintln!("{log}");

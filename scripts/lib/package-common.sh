@@ -20,6 +20,7 @@ package_parse_args() {
       --binary) binary=$2; shift 2 ;;
       --platform) platform=$2; shift 2 ;;
       --version) version=$2; shift 2 ;;
+      --name) name=$2; shift 2 ;;
       -h | --help) sed -n '2,/^set -e/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
       *) echo "$tool: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Reads the sandbox's counters (the JSON of GET /_sandbox/stats) on stdin and prints a short
 summary for people: per dataset, its triggers, status calls and 429 answers; then the totals.
+The Rocket.Chat mode's counters (woosmap-sandbox --rocketchat) get their own summary: requests,
+429 answers, import operations and how many were aborted.
 Used by scripts/demo.sh at its end instead of a raw JSON dump."""
 import json
 import sys
@@ -16,6 +18,12 @@ def main():
     except ValueError as e:
         print(f"sandbox counters unavailable ({e})")
         return 1
+    if "aborts" in stats:
+        print(f"rocket.chat sandbox counters: {plural(stats.get('requests', 0), 'request')}, "
+              f"{stats.get('rate_limited', 0)} answered 429 (rate limited), "
+              f"{plural(stats.get('operations', 0), 'import operation')}, "
+              f"{stats.get('aborts', 0)} aborted")
+        return 0
     datasets = stats.get("datasets") or {}
     print(f"sandbox counters: {plural(stats.get('requests', 0), 'request')}, "
           f"{stats.get('rate_limited', 0)} answered 429 (rate limited), "

@@ -81,16 +81,38 @@ fn resource_schema() -> Schema {
                     .optional()
                     .description("Succeed even when some users fail (count_error > 0)."),
             )
-            .attribute(s("id").computed())
-            .attribute(s("operation_id").computed())
-            .attribute(s("state").computed())
-            .attribute(Attribute::new("count_total", AttrType::Number).computed())
-            .attribute(Attribute::new("count_completed", AttrType::Number).computed())
-            .attribute(Attribute::new("count_error", AttrType::Number).computed())
+            .attribute(
+                s("id")
+                    .computed()
+                    .description("The import operation's id (same as operation_id)."),
+            )
+            .attribute(
+                s("operation_id")
+                    .computed()
+                    .description("Id of the import operation this resource ran."),
+            )
+            .attribute(s("state").computed().description(
+                "How the operation ended: `done`, `error`, `canceled` or `invalidated` (aborted by another import.new or import.clear); `importing` when `wait` is false.",
+            ))
+            .attribute(
+                Attribute::new("count_total", AttrType::Number)
+                    .computed()
+                    .description("Users staged for the import (`count.total`)."),
+            )
+            .attribute(
+                Attribute::new("count_completed", AttrType::Number)
+                    .computed()
+                    .description("Users imported (`count.completed`)."),
+            )
+            .attribute(
+                Attribute::new("count_error", AttrType::Number)
+                    .computed()
+                    .description("Users that failed to import (`count.error`); they stay in Rocket.Chat's staging area."),
+            )
             .block(NestedBlock::new(
                 "timeouts",
                 Nesting::Single,
-                Block::new().attribute(
+                Block::new().description("How long to wait for the import.").attribute(
                     Attribute::new("create", AttrType::String)
                         .optional()
                         .description("How long create may wait, e.g. \"30m\" (default)."),
@@ -105,16 +127,36 @@ fn user_block() -> Block {
     let s = |n: &str| Attribute::new(n, AttrType::String).optional();
     Block::new()
         .description("One user (the documented import.addUsers object).")
-        .attribute(list("emails").required())
-        .attribute(list("import_ids").required())
-        .attribute(s("username"))
-        .attribute(s("name"))
-        .attribute(s("password").sensitive())
-        .attribute(s("bio"))
-        .attribute(s("status_text"))
-        .attribute(s("avatar_url"))
-        .attribute(list("roles").optional())
-        .attribute(Attribute::new("deleted", AttrType::Bool).optional())
+        .attribute(
+            list("emails")
+                .required()
+                .description("Email addresses of the user (`emails`); the first one must be valid."),
+        )
+        .attribute(
+            list("import_ids")
+                .required()
+                .description("Ids of the user in the source system (`importIds`), used to match users on a later import."),
+        )
+        .attribute(s("username").description("Username (`username`)."))
+        .attribute(s("name").description("Display name (`name`)."))
+        .attribute(
+            s("password")
+                .sensitive()
+                .description("Initial password (`password`)."),
+        )
+        .attribute(s("bio").description("Bio (`bio`)."))
+        .attribute(s("status_text").description("Status message (`statusText`)."))
+        .attribute(s("avatar_url").description("URL of the avatar (`avatarUrl`)."))
+        .attribute(
+            list("roles")
+                .optional()
+                .description("Roles to give the user (`roles`), e.g. [\"user\"]."),
+        )
+        .attribute(
+            Attribute::new("deleted", AttrType::Bool)
+                .optional()
+                .description("Import the user as deleted (`deleted`)."),
+        )
 }
 
 /// A `users` block as the JSON object `import.addUsers` takes.
@@ -193,6 +235,7 @@ impl tfplugin::Provider for RocketChatProvider {
     fn get_schema(&self) -> ProviderSchema {
         let provider = Schema::new(
             Block::new()
+                .description("Imports users into Rocket.Chat with its bulk user import API and waits for the import to end.")
                 .attribute(
                     Attribute::new("url", AttrType::String)
                         .optional()

@@ -188,6 +188,32 @@ async fn import_new_aborts_a_running_operation_and_counts_it() {
 }
 
 #[tokio::test]
+async fn finish_current_ends_an_importing_operation_and_leaves_a_ready_one() {
+    let api = Api::fast().await;
+    api.sb
+        .start_foreign(&ForeignOperation {
+            state: "ready".into(),
+            duration_ms: Some(600_000),
+            users: Some(2),
+        })
+        .unwrap();
+    api.sb.finish_current();
+    assert_eq!(api.state().await, "ready", "not importing yet: left as is");
+    api.sb
+        .start_foreign(&ForeignOperation {
+            state: "importing".into(),
+            duration_ms: Some(600_000),
+            users: Some(2),
+        })
+        .unwrap();
+    assert_eq!(api.state().await, "importing");
+    api.sb.finish_current();
+    let (_, body) = api.call("import.status", None).await;
+    assert_eq!(body["state"], "done", "{body}");
+    assert_eq!(body["operation"]["count"]["completed"], 2, "{body}");
+}
+
+#[tokio::test]
 async fn a_foreign_ready_operation_is_run_by_its_owner_and_ends() {
     let api = Api::fast().await;
     api.sb

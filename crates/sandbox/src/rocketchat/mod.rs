@@ -9,7 +9,8 @@
 //! can be non-zero). `import.new` aborts a running operation, as the real server does; the
 //! sandbox counts these aborts.
 //!
-//! Driven in process through [`RocketChatHandle`] or over HTTP (no auth, JSON):
+//! Driven in process through [`RocketChatHandle`] (which can also end the current import at
+//! once: [`RocketChatHandle::finish_current`]) or over HTTP (no auth, JSON):
 //! - `POST /_sandbox/operation` with a [`ForeignOperation`] body: an operation started by
 //!   someone else, to test that it is waited on rather than aborted;
 //! - `POST /_sandbox/faults` with a [`RcFault`] body; `DELETE /_sandbox/faults`;
@@ -205,6 +206,14 @@ impl RocketChatHandle {
     pub fn start_foreign(&self, op: &ForeignOperation) -> Result<String, String> {
         let now = tokio::time::Instant::now();
         self.shared.lock().foreign(&self.shared.config, op, now)
+    }
+
+    /// The current operation's import ends now (`done`), e.g. someone else's operation that a
+    /// test has seen being waited on; one not importing yet is left as is.
+    pub fn finish_current(&self) {
+        self.shared
+            .lock()
+            .finish_current(tokio::time::Instant::now());
     }
 
     /// Same as `POST /_sandbox/faults`.

@@ -277,6 +277,17 @@ impl RcState {
         Ok(id)
     }
 
+    /// The owner of the current operation sees its import end now (`done`), as if it had been
+    /// given exactly this long; an operation not yet running, or invalidated, is left as is.
+    pub(crate) fn finish_current(&mut self, now: Instant) {
+        if let Some(op) = self.current_mut()
+            && op.valid()
+            && let Some(start) = op.run_at.filter(|s| *s <= now)
+        {
+            op.duration = (now - start).max(Duration::from_millis(1));
+        }
+    }
+
     /// `import.run` on the current operation with `duration`.
     pub(crate) fn run(&mut self, now: Instant, duration: Duration) {
         if let Some(op) = self.current_mut() {

@@ -1,35 +1,30 @@
 //! Provider `rocketchat` (binary `terraform-provider-rocketchat`, on the shared `tfplugin`
 //! crate): the provider block (`url`, `user_id`, `auth_token`, each falling back to
-//! `ROCKETCHAT_URL`, `ROCKETCHAT_USER_ID`, `ROCKETCHAT_AUTH_TOKEN`) and resource
-//! `rocketchat_user_import`, whose create runs one bulk user import on the engine loop and
-//! records its operation id, state and counts. The users come from `users_json` or `users`
-//! blocks. Changing the users or `triggers` replaces it
-//! (a new import); destroying it forgets it (imported users stay).
+//! `ROCKETCHAT_URL`, `ROCKETCHAT_USER_ID`, `ROCKETCHAT_AUTH_TOKEN`) and the dispatch to
+//! resource `rocketchat_user_import` ([`resource`]) and action `rocketchat_user_import`
+//! ([`action`]), which share the users' schema, checks and conversion ([`users`]).
+
+mod action;
+mod resource;
+mod users;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tfplugin::{
-    self, ApplyResourceChangeRequest, ApplyResourceChangeResponse, AttrPath, AttrType, Attribute,
-    Block, CancellationToken, ConfigureProviderRequest, Diagnostic, Diagnostics, NestedBlock,
-    Nesting, PlanResourceChangeRequest, PlanResourceChangeResponse, ProviderSchema,
-    ReadResourceRequest, ReadResourceResponse, Schema, Value,
+    self, ActionProgress, ApplyResourceChangeRequest, ApplyResourceChangeResponse, AttrPath,
+    AttrType, Attribute, Block, CancellationToken, ConfigureProviderRequest, Diagnostic,
+    Diagnostics, InvokeActionRequest, PlanActionRequest, PlanResourceChangeRequest,
+    PlanResourceChangeResponse, ProviderSchema, ReadResourceRequest, ReadResourceResponse, Schema,
+    ValidateRequest, Value,
 };
 
 use super::api::{RcClient, RcConfig};
-use super::run::{self, ImportSpec};
 use super::{AUTH_TOKEN_ENV, URL_ENV, USER_ID_ENV};
 use crate::api::Secret;
 
-const RESOURCE: &str = "rocketchat_user_import";
-const COMPUTED: [&str; 6] = [
-    "id",
-    "operation_id",
-    "state",
-    "count_total",
-    "count_completed",
-    "count_error",
-];
+pub use action::ACTION;
+pub use resource::RESOURCE;
 
 /// The `rocketchat` provider.
 #[derive(Default)]
@@ -41,6 +36,10 @@ pub struct RocketChatProvider {
 impl RocketChatProvider {
     pub fn new() -> RocketChatProvider {
         RocketChatProvider::default()
+    }
+
+    fn client(&self) -> Option<Arc<RcClient>> {
+        self.client.read().expect("client lock").clone()
     }
 }
 
@@ -54,133 +53,26 @@ fn setting(config: &Value, attr: &str, env: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-fn resource_schema() -> Schema {
-    let s = |n: &str| Attribute::new(n, AttrType::String);
+fn provider_schema() -> Schema {
     Schema::new(
         Block::new()
-            .description("One Rocket.Chat bulk user import (import.new, addUsers, run), waited for.")
-            .attribute(s("users_json").optional().description(
-                "JSON array of user objects (`emails` and `importIds` required), e.g. jsonencode([...]); or `users` blocks. Changing it runs a new import.",
-            ))
-            .block(NestedBlock::new("users", Nesting::List, user_block()))
             .attribute(
-                Attribute::new("triggers", AttrType::map(AttrType::String))
+                Attribute::new("url", AttrType::String)
                     .optional()
-                    .description("Any change runs a new import."),
+                    .description("Base URL of the Rocket.Chat server (default: ROCKETCHAT_URL)."),
             )
             .attribute(
-                Attribute::new("wait", AttrType::Bool)
+                Attribute::new("user_id", AttrType::String)
                     .optional()
-                    .description("Wait for the import to end (default true)."),
+                    .description("X-User-Id (default: ROCKETCHAT_USER_ID)."),
             )
-            .attribute(Attribute::new("abort_running", AttrType::Bool).optional().description(
-                "Abort an operation already running instead of waiting for it (import.new aborts it).",
-            ))
             .attribute(
-                Attribute::new("allow_user_errors", AttrType::Bool)
+                Attribute::new("auth_token", AttrType::String)
                     .optional()
-                    .description("Succeed even when some users fail (count_error > 0)."),
-            )
-            .attribute(s("id").computed())
-            .attribute(s("operation_id").computed())
-            .attribute(s("state").computed())
-            .attribute(Attribute::new("count_total", AttrType::Number).computed())
-            .attribute(Attribute::new("count_completed", AttrType::Number).computed())
-            .attribute(Attribute::new("count_error", AttrType::Number).computed())
-            .block(NestedBlock::new(
-                "timeouts",
-                Nesting::Single,
-                Block::new().attribute(
-                    Attribute::new("create", AttrType::String)
-                        .optional()
-                        .description("How long create may wait, e.g. \"30m\" (default)."),
-                ),
-            )),
+                    .sensitive()
+                    .description("X-Auth-Token (default: ROCKETCHAT_AUTH_TOKEN)."),
+            ),
     )
-}
-
-/// One `users` block: the documented user object, `import_ids` for `importIds`.
-fn user_block() -> Block {
-    let list = |n: &str| Attribute::new(n, AttrType::list(AttrType::String));
-    let s = |n: &str| Attribute::new(n, AttrType::String).optional();
-    Block::new()
-        .description("One user (the documented import.addUsers object).")
-        .attribute(list("emails").required())
-        .attribute(list("import_ids").required())
-        .attribute(s("username"))
-        .attribute(s("name"))
-        .attribute(s("password").sensitive())
-        .attribute(s("bio"))
-        .attribute(s("status_text"))
-        .attribute(s("avatar_url"))
-        .attribute(list("roles").optional())
-        .attribute(Attribute::new("deleted", AttrType::Bool).optional())
-}
-
-/// A `users` block as the JSON object `import.addUsers` takes.
-fn user_json(block: &Value) -> serde_json::Value {
-    let mut out = serde_json::Map::new();
-    for (attr, key) in [
-        ("emails", "emails"),
-        ("import_ids", "importIds"),
-        ("roles", "roles"),
-    ] {
-        if let Some(items) = block.attr(attr).as_list() {
-            let items: Vec<serde_json::Value> = items
-                .iter()
-                .filter_map(|v| v.as_str().map(|s| serde_json::Value::from(s.to_owned())))
-                .collect();
-            out.insert(key.to_owned(), items.into());
-        }
-    }
-    for (attr, key) in [
-        ("username", "username"),
-        ("name", "name"),
-        ("password", "password"),
-        ("bio", "bio"),
-        ("status_text", "statusText"),
-        ("avatar_url", "avatarUrl"),
-    ] {
-        if let Some(v) = block.attr(attr).as_str() {
-            out.insert(key.to_owned(), v.to_owned().into());
-        }
-    }
-    if let Some(d) = block.attr("deleted").as_bool() {
-        out.insert("deleted".to_owned(), d.into());
-    }
-    serde_json::Value::Object(out)
-}
-
-/// The users to import: `users_json` or the `users` blocks (exactly one of them).
-fn users_of(
-    planned: &Value,
-) -> Result<(Vec<serde_json::Value>, &'static str), (String, &'static str)> {
-    let blocks = planned.attr("users").as_list().unwrap_or_default();
-    match (planned.attr("users_json").as_str(), blocks.is_empty()) {
-        (Some(_), false) => Err((
-            "give either users_json or users blocks, not both".to_owned(),
-            "users_json",
-        )),
-        (None, true) => Err((
-            "give the users to import: users_json = jsonencode([...]) or users { emails = [...], import_ids = [...] } blocks".to_owned(),
-            "users_json",
-        )),
-        (Some(text), true) => serde_json::from_str(text)
-            .map_err(|e| format!("not valid JSON: {e}"))
-            .and_then(|v| run::check_users(&v))
-            .map(|u| (u, "users_json"))
-            .map_err(|e| (e, "users_json")),
-        (None, false) => {
-            let users = serde_json::Value::Array(blocks.iter().map(user_json).collect());
-            run::check_users(&users)
-                .map(|u| (u, "users"))
-                .map_err(|e| (e, "users"))
-        }
-    }
-}
-
-fn flag(v: &Value, name: &str, default: bool) -> bool {
-    v.attr(name).as_bool().unwrap_or(default)
 }
 
 impl tfplugin::Provider for RocketChatProvider {
@@ -191,30 +83,10 @@ impl tfplugin::Provider for RocketChatProvider {
     }
 
     fn get_schema(&self) -> ProviderSchema {
-        let provider = Schema::new(
-            Block::new()
-                .attribute(
-                    Attribute::new("url", AttrType::String)
-                        .optional()
-                        .description(
-                            "Base URL of the Rocket.Chat server (default: ROCKETCHAT_URL).",
-                        ),
-                )
-                .attribute(
-                    Attribute::new("user_id", AttrType::String)
-                        .optional()
-                        .description("X-User-Id (default: ROCKETCHAT_USER_ID)."),
-                )
-                .attribute(
-                    Attribute::new("auth_token", AttrType::String)
-                        .optional()
-                        .sensitive()
-                        .description("X-Auth-Token (default: ROCKETCHAT_AUTH_TOKEN)."),
-                ),
-        );
         ProviderSchema {
-            provider,
-            resources: [(RESOURCE.to_owned(), resource_schema())].into(),
+            provider: provider_schema(),
+            resources: [(RESOURCE.to_owned(), resource::schema())].into(),
+            actions: [(ACTION.to_owned(), action::schema())].into(),
             ..Default::default()
         }
     }
@@ -248,6 +120,10 @@ impl tfplugin::Provider for RocketChatProvider {
         diags
     }
 
+    async fn validate_resource_config(&self, req: ValidateRequest) -> Diagnostics {
+        resource::validate(&req.config)
+    }
+
     async fn read_resource(&self, req: ReadResourceRequest) -> ReadResourceResponse {
         ReadResourceResponse {
             new_state: Some(req.current_state),
@@ -261,139 +137,34 @@ impl tfplugin::Provider for RocketChatProvider {
         &self,
         req: PlanResourceChangeRequest,
     ) -> PlanResourceChangeResponse {
-        let mut planned = req.proposed_new_state.clone();
-        let mut requires_replace = Vec::new();
-        if planned.is_null() {
-            return PlanResourceChangeResponse {
-                planned_state: planned,
-                ..Default::default()
-            };
-        }
-        let fresh = if req.prior_state.is_null() {
-            true
-        } else {
-            for a in ["users_json", "users", "triggers"] {
-                if req.prior_state.attr(a) != planned.attr(a) {
-                    requires_replace.push(AttrPath::attr(a));
-                }
-            }
-            !requires_replace.is_empty()
-        };
-        for a in COMPUTED {
-            let v = if fresh {
-                Value::Unknown
-            } else {
-                req.prior_state.attr(a).clone()
-            };
-            planned.set(a, v);
-        }
-        PlanResourceChangeResponse {
-            planned_state: planned,
-            requires_replace,
-            ..Default::default()
-        }
+        resource::plan(req)
     }
 
     async fn apply_resource_change(
         &self,
         req: ApplyResourceChangeRequest,
     ) -> ApplyResourceChangeResponse {
-        let planned = req.planned_state;
-        if planned.is_null() || (!req.prior_state.is_null() && planned.attr("id").is_known()) {
-            // Destroy, or an in-place change of flags: nothing to do on the server.
-            return ApplyResourceChangeResponse {
-                new_state: planned,
-                ..Default::default()
-            };
-        }
-        let mut diags = Diagnostics::new();
-        let fail = |mut diags: Diagnostics, summary: &str, detail: String| {
-            diags.error(summary, detail);
-            ApplyResourceChangeResponse {
-                new_state: Value::Null,
-                diagnostics: diags,
-                ..Default::default()
-            }
-        };
-        let Some(client) = self.client.read().expect("client lock").clone() else {
-            return fail(
-                diags,
-                "Provider not configured",
-                "Terraform called rocketchat before configuring it.".into(),
-            );
-        };
-        let users = match users_of(&planned) {
-            Ok((u, _)) => u,
-            Err((e, attr)) => {
-                diags
-                    .push(Diagnostic::error(format!("Invalid {attr}"), e).at(AttrPath::attr(attr)));
-                return ApplyResourceChangeResponse {
-                    new_state: Value::Null,
-                    diagnostics: diags,
-                    ..Default::default()
-                };
-            }
-        };
-        let timeout = match planned.attr("timeouts").attr("create").as_str() {
-            None => Duration::from_secs(30 * 60),
-            Some(t) => match humantime::parse_duration(t) {
-                Ok(d) => d,
-                Err(e) => {
-                    return fail(
-                        diags,
-                        "Invalid timeouts.create",
-                        format!("{t:?}: {e} (expected e.g. 30m)"),
-                    );
-                }
-            },
-        };
-        let spec = ImportSpec {
-            users,
-            batch_size: 500,
-            abort_running: flag(&planned, "abort_running", false),
-            allow_user_errors: flag(&planned, "allow_user_errors", false),
-            poll_interval: Duration::from_secs(2),
-        };
-        let wait = flag(&planned, "wait", true);
-        let timeout = if wait {
-            timeout
-        } else {
-            Duration::from_secs(10 * 60)
-        };
-        let mut events = |e: run::Event| tracing::info!("{e:?}");
-        let outcome =
-            match run::import_with(&client, &spec, timeout, &self.stop, wait, &mut events).await {
-                Ok(o) => o,
-                Err(e) => return fail(diags, "Rocket.Chat import failed", e.to_string()),
-            };
-        if !outcome.succeeded() && (wait || outcome.state != "importing") {
-            return fail(
-                diags,
-                "Rocket.Chat import did not succeed",
-                run::describe_with(&outcome, "abort_running = true", "allow_user_errors = true"),
-            );
-        }
-        if let Some(id) = &outcome.aborted_operation_id {
-            diags.warning(
-                "Running import aborted",
-                format!("Operation {id} was aborted (abort_running = true)."),
-            );
-        }
-        let mut state = planned;
-        state.set("id", Value::string(&outcome.operation_id));
-        state.set("operation_id", Value::string(&outcome.operation_id));
-        state.set("state", Value::string(&outcome.state));
-        state.set("count_total", Value::int(outcome.count.total as i64));
-        state.set(
-            "count_completed",
-            Value::int(outcome.count.completed as i64),
-        );
-        state.set("count_error", Value::int(outcome.count.error as i64));
-        ApplyResourceChangeResponse {
-            new_state: state,
-            diagnostics: diags,
-            ..Default::default()
-        }
+        let client = self.client();
+        resource::apply(client.as_deref(), &self.stop, req).await
+    }
+
+    async fn validate_action_config(&self, req: ValidateRequest) -> Diagnostics {
+        action::validate(&req.config)
+    }
+
+    async fn plan_action(&self, req: PlanActionRequest) -> Diagnostics {
+        action::validate(&req.config)
+    }
+
+    async fn invoke_action(
+        &self,
+        req: InvokeActionRequest,
+        progress: ActionProgress,
+        cancel: CancellationToken,
+    ) -> Diagnostics {
+        // `cancel` is cancelled by tfplugin on StopProvider and when Terraform stops reading.
+        let client = self.client();
+        action::invoke(client.as_deref(), &req.config, progress, cancel).await
     }
 
     async fn stop_provider(&self) -> Result<(), String> {

@@ -36,20 +36,41 @@ pub fn users_blocks() -> NestedBlock {
 
 /// One `users` block: the documented user object, `import_ids` for `importIds`.
 fn user_block() -> Block {
-    let list = |n: &str| Attribute::new(n, AttrType::list(AttrType::String));
-    let s = |n: &str| Attribute::new(n, AttrType::String).optional();
+    let list =
+        |n: &str, d: &str| Attribute::new(n, AttrType::list(AttrType::String)).description(d);
+    let s = |n: &str, d: &str| {
+        Attribute::new(n, AttrType::String)
+            .optional()
+            .description(d)
+    };
     Block::new()
         .description("One user (the documented import.addUsers object).")
-        .attribute(list("emails").required())
-        .attribute(list("import_ids").required())
-        .attribute(s("username"))
-        .attribute(s("name"))
-        .attribute(s("password").sensitive())
-        .attribute(s("bio"))
-        .attribute(s("status_text"))
-        .attribute(s("avatar_url"))
-        .attribute(list("roles").optional())
-        .attribute(Attribute::new("deleted", AttrType::Bool).optional())
+        .attribute(
+            list(
+                "emails",
+                "The user's email addresses (`emails`), at least one.",
+            )
+            .required(),
+        )
+        .attribute(
+            list(
+                "import_ids",
+                "The user's ids in the source system (`importIds`), at least one.",
+            )
+            .required(),
+        )
+        .attribute(s("username", "`username`."))
+        .attribute(s("name", "Display name (`name`)."))
+        .attribute(s("password", "`password`.").sensitive())
+        .attribute(s("bio", "`bio`."))
+        .attribute(s("status_text", "`statusText`."))
+        .attribute(s("avatar_url", "`avatarUrl`."))
+        .attribute(list("roles", "Role names (`roles`), e.g. `[\"user\"]`.").optional())
+        .attribute(
+            Attribute::new("deleted", AttrType::Bool)
+                .optional()
+                .description("`deleted`."),
+        )
 }
 
 /// A `users` block as the JSON object `import.addUsers` takes.

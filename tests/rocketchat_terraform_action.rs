@@ -4,10 +4,12 @@
 //! `allow_user_errors`; a bad token fails with the server's message; a running operation is
 //! waited on (no abort) unless `abort_running = true` (one abort, reported); an invalid
 //! configuration fails at validate and plan, naming the attribute, without calling the API (for
-//! the resource too). Each case has its own sandbox and directory; libtest runs them on parallel
+//! the resource too). The docs page lists exactly the action's schema and embeds the example,
+//! and every example under `examples/rocketchat/` validates and is formatted. Each case has its own sandbox and directory; libtest runs them on parallel
 //! threads.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -34,6 +36,11 @@ struct Ran {
 
 impl Tf {
     fn new(sb: &RocketChatHandle) -> Tf {
+        Tf::at(&sb.base_url())
+    }
+
+    /// A directory whose provider block points at `base_url`.
+    fn at(base_url: &str) -> Tf {
         let dir = tempfile::tempdir().unwrap();
         let bin_dir = Path::new(env!("CARGO_BIN_EXE_terraform-provider-rocketchat"))
             .parent()
@@ -49,7 +56,7 @@ impl Tf {
         .unwrap();
         Tf {
             dir,
-            base_url: sb.base_url(),
+            base_url: base_url.to_owned(),
         }
     }
 
@@ -385,4 +392,145 @@ resource "rocketchat_user_import" "team" {
         assert!(ran.text.contains(part), "no {part:?} in {ran:?}");
     }
     assert_eq!(sb.stats().requests, 0, "the API was called");
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// A base URL nothing listens on: validate and schema never call the API.
+const NO_API: &str = "http://127.0.0.1:9";
+
+/// The documented items of a schema block: `prefix.name` → description, nested blocks too.
+fn schema_items(block: &serde_json::Value, prefix: &str, out: &mut BTreeMap<String, String>) {
+    let desc = |v: &serde_json::Value| v["description"].as_str().unwrap_or_default().to_owned();
+    for (name, a) in block["attributes"].as_object().into_iter().flatten() {
+        out.insert(format!("{prefix}{name}"), desc(a));
+    }
+    for (name, b) in block["block_types"].as_object().into_iter().flatten() {
+        out.insert(format!("{prefix}{name}"), desc(&b["block"]));
+        schema_items(&b["block"], &format!("{prefix}{name}."), out);
+    }
+}
+
+/// The bullets of a page's `## Schema` part: `prefix.name` → text after the label, the
+/// prefix taken from the `### Nested Schema for` headings.
+fn page_items(page: &str) -> BTreeMap<String, String> {
+    let schema = &page[page.find("\n## Schema\n").expect("a Schema section")..];
+    let mut out = BTreeMap::new();
+    let mut prefix = String::new();
+    for line in schema.lines() {
+        if let Some(rest) = line.strip_prefix("### Nested Schema for `") {
+            prefix = format!("{}.", rest.trim_end_matches('`'));
+        } else if let Some(rest) = line.strip_prefix("- `") {
+            let (name, rest) = rest.split_once("` (").expect("- `name` (Type) text");
+            let text = rest.split_once(") ").map(|(_, t)| t).unwrap_or_default();
+            out.insert(format!("{prefix}{name}"), text.to_owned());
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_docs_page_lists_the_action_schema_and_embeds_the_example() {
+    let tf = Tf::at(NO_API);
+    tf.write("x", "");
+    let ran = tf.run(&["providers", "schema", "-json", "-no-color"]).await;
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let start = ran.text.find('{').unwrap();
+    let all: serde_json::Value = serde_json::from_str(&ran.text[start..]).expect("schema JSON");
+    let action = &all["provider_schemas"]["registry.terraform.io/rocketchat/rocketchat"]["action_schemas"]
+        ["rocketchat_user_import"]["block"];
+    assert!(action.is_object(), "no action schema: {ran:?}");
+    let mut expected = BTreeMap::new();
+    schema_items(action, "", &mut expected);
+    let page = read("docs/rocketchat/actions/user_import.md");
+    let documented = page_items(&page);
+    assert_eq!(
+        documented.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>(),
+        "the page's Schema section and the action's schema differ"
+    );
+    for (name, desc) in &expected {
+        assert!(
+            documented[name].starts_with(desc.as_str()),
+            "{name}: the page says {:?}, the schema {desc:?}",
+            documented[name]
+        );
+    }
+    let description = action["description"].as_str().unwrap();
+    assert!(
+        page.contains(&format!("\n{description}\n")),
+        "the page lacks the schema's description"
+    );
+    for file in ["action.tf", "team.json"] {
+        let example = read(&format!("examples/rocketchat/actions/user_import/{file}"));
+        assert!(
+            page.contains(&example),
+            "the page does not embed {file} verbatim"
+        );
+    }
+}
+
+/// Every directory under `examples/rocketchat/` holding `.tf` files.
+fn example_dirs() -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        entries.sort();
+        if entries
+            .iter()
+            .any(|p| p.extension().is_some_and(|e| e == "tf"))
+        {
+            out.push(dir.to_path_buf());
+        }
+        for p in entries.iter().filter(|p| p.is_dir()) {
+            walk(p, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(&root().join("examples/rocketchat"), &mut out);
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_rocketchat_example_validates_and_is_formatted() {
+    let dirs = example_dirs();
+    assert!(
+        dirs.contains(&root().join("examples/rocketchat/actions/user_import")),
+        "{dirs:?}"
+    );
+    for dir in dirs {
+        let tf = Tf::at(NO_API);
+        let mut declares = false;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                let text = std::fs::read_to_string(&path).unwrap();
+                declares |= text.contains("required_providers");
+                std::fs::write(tf.dir.path().join(path.file_name().unwrap()), text).unwrap();
+            }
+        }
+        if !declares {
+            std::fs::write(
+                tf.dir.path().join("versions.tf"),
+                "terraform {\n  required_providers {\n    rocketchat = { source = \"rocketchat/rocketchat\" }\n  }\n}\n",
+            )
+            .unwrap();
+        }
+        let ran = tf.run(&["validate", "-no-color"]).await;
+        assert_eq!(ran.code, 0, "{dir:?} does not validate: {ran:?}");
+        assert!(ran.text.contains("Success!"), "{dir:?}: {ran:?}");
+        let fmt = tf.run(&["fmt", "-check", "-diff", "-no-color"]).await;
+        assert_eq!(
+            fmt.code, 0,
+            "{dir:?} is not `terraform fmt` formatted: {fmt:?}"
+        );
+    }
 }

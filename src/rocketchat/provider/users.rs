@@ -178,7 +178,7 @@ pub fn check(config: &Value) -> Diagnostics {
             );
         }
     }
-    for (i, block) in list.iter().enumerate() {
+    for (i, block) in list.iter().enumerate().filter(|(_, b)| b.is_known()) {
         for (attr, example) in [
             ("emails", "[\"ann@example.com\"]"),
             ("import_ids", "[\"ldap-42\"]"),
@@ -317,6 +317,7 @@ mod tests {
                 block(strs(&["a@b.c"]), strs(&["a"])),
                 block(strs(&[]), Value::list([Value::Null])),
                 block(Value::Unknown, strs(&["c"])),
+                Value::Unknown,
             ]),
         );
         let d = check(&blocks);

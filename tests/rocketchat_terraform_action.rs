@@ -250,10 +250,11 @@ async fn a_bad_token_fails_with_the_documented_message_and_no_secret() {
 async fn a_running_operation_is_waited_on_unless_abort_running() {
     let sb = sandbox().await;
     let tf = Tf::new(&sb);
+    // Long enough for Terraform to start and plan on loaded cores, short enough to wait for.
     let first = sb
         .start_foreign(&ForeignOperation {
             state: "importing".into(),
-            duration_ms: Some(1500),
+            duration_ms: Some(10_000),
             users: Some(3),
         })
         .unwrap();
@@ -392,6 +393,185 @@ resource "rocketchat_user_import" "team" {
         assert!(ran.text.contains(part), "no {part:?} in {ran:?}");
     }
     assert_eq!(sb.stats().requests, 0, "the API was called");
+}
+
+/// A sandbox whose imports take ten minutes once started.
+async fn slow_sandbox() -> RocketChatHandle {
+    RocketChatSandbox::start(RocketChatConfig {
+        limit_window: Duration::from_secs(2),
+        import_duration: Duration::from_secs(600),
+        ..RocketChatConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_false_ends_once_the_import_runs() {
+    let sb = slow_sandbox().await;
+    let tf = Tf::new(&sb);
+    tf.write(DEFAULT_AUTH_TOKEN, &action("cy", "    wait = false"));
+    let ran = tf.invoke().await;
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert!(
+        ran.text
+            .contains("Not waiting for the import to end (wait = false)."),
+        "{ran:?}"
+    );
+    assert!(ran.text.contains(": importing ("), "{ran:?}");
+    let stats = sb.stats();
+    assert_eq!(
+        (stats.operations, stats.runs, stats.aborts),
+        (1, 1, 0),
+        "{stats:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupt_ends_the_invoke_promptly_and_leaves_the_import_running() {
+    use std::time::Instant;
+    let sb = slow_sandbox().await;
+    let tf = Tf::new(&sb);
+    // Without cancellation the invoke would wait for the whole timeout.
+    tf.write(
+        DEFAULT_AUTH_TOKEN,
+        &action("cy", "    timeout = \"10m\"").replace("    timeout = \"2m\"\n", ""),
+    );
+    let (code, text, waited, sb) = tokio::task::spawn_blocking(move || {
+        let out = tempfile::NamedTempFile::new().unwrap();
+        let file = out.reopen().unwrap();
+        let mut cmd = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/terraform"));
+        cmd.args([
+            "apply",
+            "-auto-approve",
+            "-input=false",
+            "-no-color",
+            INVOKE,
+        ])
+        .current_dir(tf.dir.path())
+        .env("TF_CLI_CONFIG_FILE", tf.dir.path().join("cli.tfrc"))
+        .env("TF_IN_AUTOMATION", "1")
+        .env("CHECKPOINT_DISABLE", "1")
+        .env("XDG_RUNTIME_DIR", tf.dir.path());
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let mut child = cmd
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("terraform starts");
+        let pid = child.id() as i32;
+        // Interrupt once the import runs and its first status line is out: the next line
+        // would come when its counts change, minutes later. (Terraform 1.14/1.15 crash when a
+        // progress event reaches them after an interrupt, a race the provider can only narrow.)
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while sb.stats().runs == 0
+            || !std::fs::read_to_string(out.path())
+                .unwrap_or_default()
+                .contains("users done")
+        {
+            assert!(Instant::now() < deadline, "the import never started");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        let signal = |sig: &str, target: i32| {
+            let _ = Command::new("kill")
+                .args([sig, "--", &target.to_string()])
+                .stderr(Stdio::null())
+                .status();
+        };
+        signal("-INT", -pid);
+        let sent = Instant::now();
+        let code = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status.code().unwrap_or(-1);
+            }
+            if sent.elapsed() > Duration::from_secs(120) {
+                signal("-KILL", -pid);
+                let _ = child.wait();
+                break -2;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        signal("-KILL", -pid);
+        let text = std::fs::read_to_string(out.path()).unwrap_or_default();
+        (code, text, sent.elapsed(), sb)
+    })
+    .await
+    .unwrap();
+    eprintln!("terraform ended {waited:?} after SIGINT, exit {code}:\n{text}");
+    assert_ne!(code, -2, "terraform did not end after Ctrl-C:\n{text}");
+    assert!(!text.contains("TERRAFORM CRASH"), "{text}");
+    assert_ne!(code, 0, "{text}");
+    let flat = text
+        .replace('│', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        flat.contains("Stopped waiting for the Rocket.Chat import"),
+        "{text}"
+    );
+    assert!(flat.contains("it keeps running on the server"), "{text}");
+    // Generous: the import itself takes ten minutes, so anything but a prompt stop hits it.
+    assert!(waited < Duration::from_secs(60), "took {waited:?}:\n{text}");
+    let stats = sb.stats();
+    assert_eq!((stats.runs, stats.aborts), (1, 0), "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn action_trigger_runs_once_per_file_change() {
+    let sb = sandbox().await;
+    let tf = Tf::new(&sb);
+    let body = r#"
+action "rocketchat_user_import" "team" {
+  config {
+    users_json = file("${path.module}/team.json")
+  }
+}
+
+resource "terraform_data" "published" {
+  input = filemd5("${path.module}/team.json")
+
+  lifecycle {
+    action_trigger {
+      events  = [after_create, after_update]
+      actions = [action.rocketchat_user_import.team]
+    }
+  }
+}
+"#;
+    tf.write(DEFAULT_AUTH_TOKEN, body);
+    let file = tf.dir.path().join("team.json");
+    std::fs::write(
+        &file,
+        r#"[{"emails":["ann@example.com"],"importIds":["ann"]}]"#,
+    )
+    .unwrap();
+    let apply = ["apply", "-auto-approve", "-input=false", "-no-color"];
+    let ran = tf.run(&apply).await;
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(sb.stats().operations, 1, "create invokes the action once");
+    let ran = tf.run(&apply).await;
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert!(ran.text.contains("No changes"), "{ran:?}");
+    assert_eq!(sb.stats().operations, 1, "no change, no import");
+    std::fs::write(
+        &file,
+        r#"[{"emails":["ann@example.com"],"importIds":["ann"]},{"emails":["bob@example.com"],"importIds":["bob"]}]"#,
+    )
+    .unwrap();
+    let ran = tf.run(&apply).await;
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert!(
+        ran.text.contains("users total 2, completed 2, error 0."),
+        "{ran:?}"
+    );
+    assert_eq!(
+        sb.stats().operations,
+        2,
+        "the changed file invokes the action once"
+    );
 }
 
 fn root() -> PathBuf {

@@ -109,6 +109,14 @@ pub fn progress_line(event: &Event) -> String {
     }
 }
 
+fn capitalized(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
 /// Why the run has no outcome, as an error diagnostic.
 fn run_error(e: &RunError) -> Diagnostic {
     match e {
@@ -119,15 +127,22 @@ fn run_error(e: &RunError) -> Diagnostic {
             ),
         ),
         RunError::Backend(e) => Diagnostic::error("Rocket.Chat import failed", e.to_string()),
-        RunError::TimedOut { .. } => Diagnostic::error(
+        RunError::TimedOut { operation_id, .. } => Diagnostic::error(
             "Rocket.Chat import did not finish in time",
             format!(
-                "{e} (timeout). The import keeps running on the server; invoking the action again waits for it before starting another."
+                "{}{} Raise timeout, or invoke the action again: it waits for a running import before starting another.",
+                capitalized(&format!("{e}.")),
+                if operation_id.is_some() {
+                    " That operation keeps running on the server."
+                } else {
+                    ""
+                }
             ),
         ),
         RunError::Cancelled { .. } => Diagnostic::error(
             "Stopped waiting for the Rocket.Chat import",
-            format!("Terraform was interrupted: {e}."),
+            // "Interrupted while operation X was importing; it keeps running on the server."
+            capitalized(&format!("{e}.")),
         ),
     }
 }
@@ -244,6 +259,52 @@ mod tests {
         assert!(waiting.contains("abort_running = true"), "{waiting}");
     }
 
+    fn client(sb: &woosmap_sandbox::rocketchat::RocketChatHandle) -> RcClient {
+        RcClient::new(RcConfig {
+            base_url: sb.base_url(),
+            user_id: DEFAULT_USER_ID.into(),
+            auth_token: Secret::new(DEFAULT_AUTH_TOKEN),
+            request_timeout: Duration::from_secs(30),
+        })
+        .unwrap()
+    }
+
+    /// `timeout` bounds the wait for a running operation too; the error names it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn timeout_names_the_operation_and_the_setting() {
+        let sb = RocketChatSandbox::start(RocketChatConfig::default())
+            .await
+            .unwrap();
+        let foreign = sb
+            .start_foreign(&ForeignOperation {
+                state: "importing".into(),
+                duration_ms: Some(600_000),
+                users: Some(3),
+            })
+            .unwrap();
+        let (progress, _lines) = ActionProgress::channel();
+        let config = config(&[
+            ("users_json", Value::from(USERS)),
+            ("timeout", Value::from("1s")),
+        ]);
+        let diags = invoke(
+            Some(&client(&sb)),
+            &config,
+            progress,
+            CancellationToken::new(),
+        )
+        .await;
+        let d = diags.iter().next().expect("a diagnostic");
+        assert_eq!(d.summary, "Rocket.Chat import did not finish in time");
+        assert!(
+            d.detail.starts_with("Timed out after 1s while operation")
+                && d.detail.contains(&foreign)
+                && d.detail.contains("Raise timeout"),
+            "{d:?}"
+        );
+        assert_eq!(sb.stats().aborts, 0);
+    }
+
     /// A cancelled invocation (StopProvider, or the event stream dropped) ends at once with a
     /// diagnostic, leaving the running operation alone.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -261,13 +322,7 @@ mod tests {
                 users: Some(3),
             })
             .unwrap();
-        let client = RcClient::new(RcConfig {
-            base_url: sb.base_url(),
-            user_id: DEFAULT_USER_ID.into(),
-            auth_token: Secret::new(DEFAULT_AUTH_TOKEN),
-            request_timeout: Duration::from_secs(30),
-        })
-        .unwrap();
+        let client = client(&sb);
         let (progress, mut lines) = ActionProgress::channel();
         let cancel = CancellationToken::new();
         let config = config(&[("users_json", Value::from(USERS))]);

@@ -235,11 +235,12 @@ async fn a_bad_token_fails_with_the_documented_message_and_no_secret() {
     let ran = tf.invoke().await;
     assert_ne!(ran.code, 0, "{ran:?}");
     assert!(
-        ran.text.contains("Rocket.Chat refused the credentials"),
+        ran.text.contains("Rocket.Chat import failed: Rocket.Chat refused the credentials on import.status (HTTP 401: \"You must be logged in to do this.\")"),
         "{ran:?}"
     );
     assert!(
-        ran.text.contains("You must be logged in to do this."),
+        ran.text
+            .contains("or user_id and auth_token in the provider block."),
         "{ran:?}"
     );
     assert!(!ran.text.contains(token), "the token leaked: {ran:?}");

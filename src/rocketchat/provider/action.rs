@@ -15,7 +15,7 @@ use tfplugin::{
 };
 
 use super::users::{self, flag};
-use crate::rocketchat::api::RcClient;
+use crate::rocketchat::api::{RcClient, RcError};
 use crate::rocketchat::run::{self, Event, ImportSpec, RunError};
 
 /// The action's type name (actions have their own namespace:
@@ -120,13 +120,11 @@ fn capitalized(s: &str) -> String {
 /// Why the run has no outcome, as an error diagnostic.
 fn run_error(e: &RunError) -> Diagnostic {
     match e {
-        RunError::Backend(e) if e.is_auth() => Diagnostic::error(
-            "Rocket.Chat refused the credentials",
-            format!(
-                "{e}. Set user_id and auth_token in the provider block (or ROCKETCHAT_USER_ID and ROCKETCHAT_AUTH_TOKEN)."
-            ),
+        RunError::Backend(e @ RcError::Unauthorized { .. }) => Diagnostic::error(
+            "Rocket.Chat import failed",
+            format!("{e}, or user_id and auth_token in the provider block."),
         ),
-        RunError::Backend(e) => Diagnostic::error("Rocket.Chat import failed", e.to_string()),
+        RunError::Backend(e) => Diagnostic::error("Rocket.Chat import failed", format!("{e}.")),
         RunError::TimedOut { operation_id, .. } => Diagnostic::error(
             "Rocket.Chat import did not finish in time",
             format!(

@@ -2,7 +2,11 @@
 //! through [`ActionProgress`] becomes a `progress` event, and the stream always ends with
 //! exactly one `completed` event carrying the final diagnostics (Terraform rejects a stream
 //! without events). When Terraform stops reading (the call was cancelled or the connection
-//! dropped) the invocation's token is cancelled, as it is by `StopProvider`.
+//! dropped) the invocation's token is cancelled, as it is by `StopProvider`. Once the token is
+//! cancelled, progress messages are dropped (logged only): an interrupted Terraform (1.14,
+//! 1.15) stops its loop over the events at the first progress event it receives after the
+//! interrupt and then crashes on the next one ("range function continued iteration"), so
+//! only `completed` may follow.
 
 use std::sync::Arc;
 
@@ -63,7 +67,9 @@ pub(super) fn invoke<P: Provider>(
                 // progress first, so that every message precedes `completed`
                 biased;
                 Some(message) = messages.recv() => {
-                    if tx.send(Ok(progress(message))).await.is_err() {
+                    if cancel.is_cancelled() {
+                        debug!(message, "progress after the cancellation, not sent");
+                    } else if tx.send(Ok(progress(message))).await.is_err() {
                         cancel.cancel();
                     }
                 }
@@ -75,7 +81,11 @@ pub(super) fn invoke<P: Provider>(
             }
         };
         while let Ok(message) = messages.try_recv() {
-            let _ = tx.send(Ok(progress(message))).await;
+            if cancel.is_cancelled() {
+                debug!(message, "progress after the cancellation, not sent");
+            } else {
+                let _ = tx.send(Ok(progress(message))).await;
+            }
         }
         let _ = tx.send(Ok(completed(diagnostics))).await;
     });

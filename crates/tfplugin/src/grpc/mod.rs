@@ -942,7 +942,8 @@ mod tests {
 
     /// One resource `t_r` with `id` (computed) and `name` (required), and one action `t_a`
     /// with `mode`: "ok" sends two messages and warns, "wait" sends one and waits for
-    /// cancellation, then reports it on `cancelled` and fails.
+    /// cancellation, then sends one more (never forwarded), reports it on `cancelled` and
+    /// fails.
     struct Fake {
         cancelled: tokio::sync::mpsc::UnboundedSender<()>,
     }
@@ -974,6 +975,7 @@ mod tests {
             }
             progress.send("waiting");
             cancel.cancelled().await;
+            progress.send("after the cancellation");
             let _ = self.cancelled.send(());
             Diagnostic::error("cancelled", "").into()
         }

@@ -162,6 +162,7 @@ impl Client {
             status,
             headers: HeaderMap::new(),
             body,
+            sent: SystemTime::now(),
         };
         match self.interpret(endpoint, id, reimport_key, exchange) {
             Ok(run) => Ok(run),

@@ -23,6 +23,8 @@ pub(super) struct Exchange {
     pub(super) status: StatusCode,
     pub(super) headers: HeaderMap,
     pub(super) body: Vec<u8>,
+    /// When the request left (read just before sending).
+    pub(super) sent: std::time::SystemTime,
 }
 
 impl Client {
@@ -123,6 +125,7 @@ impl Client {
             status,
             headers,
             body,
+            sent: sent_wall,
         })
     }
 

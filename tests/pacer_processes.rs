@@ -1,7 +1,7 @@
 //! The shared pacer across real processes: several `woosmap-import` binaries on one dataset at
 //! once, sharing a pacer folder (and the dataset's status answers), against the sandbox; a
 //! folder that must not be trusted; slot files that are garbage or claim holds far in the
-//! future; and a later process that must not take an earlier process's status answer.
+//! future; and status answers that must not serve a call that began after they were read.
 
 mod common;
 
@@ -222,11 +222,11 @@ async fn n_processes_on_one_dataset_bench() {
     }
 }
 
-/// A process that starts after another finished must not take that process's (older) status
-/// answer for its own reads: it triggers anew and reports its own run. The answer file never
-/// holds the private key in clear.
+/// A process that starts after another finished triggers anew and reports its own run (the
+/// earlier process's answers, in the folder, show the old one). One answer file per dataset;
+/// the private key is in no file name and no file.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_later_process_does_not_take_an_earlier_answer() {
+async fn a_later_process_reports_its_own_run_and_no_file_holds_the_key() {
     let sb = sandbox().await;
     let id = dataset();
     let dir = tempfile::tempdir().unwrap();
@@ -261,4 +261,58 @@ async fn a_later_process_does_not_take_an_earlier_answer() {
         answers += usize::from(name.ends_with(".answer"));
     }
     assert_eq!(answers, 1, "one answer file for the dataset");
+}
+
+/// A status read never takes an answer older than itself, even one only moments old: right
+/// after another process read the dataset (an old, finished run), someone else starts an
+/// import; a `run` that starts now must see that import running (its own read, once its slot
+/// opens) and wait for it, not trigger over it on the strength of the earlier answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_answer_read_before_the_call_is_not_used_for_it() {
+    let sb = sandbox().await;
+    let id = dataset();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = with_pacer_dir(cli(&sb), dir.path());
+    cmd.args(["status", "--dataset-id", &id, "--json"]);
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(ran.json()[0]["status"], "success", "the seeded old run");
+    // Another client starts an import now (before the next process begins).
+    sb.configure_dataset(&id, woosmap_sandbox::DatasetConfig::default().running())
+        .unwrap();
+    let running = sb
+        .stats()
+        .dataset(&id)
+        .unwrap()
+        .runs
+        .last()
+        .cloned()
+        .unwrap();
+    // A poll interval of 3 s keeps this process's first status slot closed well after it
+    // starts, so an answer from before its call would be there to take.
+    let mut cmd = with_pacer_dir(cli(&sb), dir.path());
+    cmd.args([
+        "run",
+        "--dataset-id",
+        &id,
+        "--poll-interval",
+        "3s",
+        "--json",
+        "--timeout=120s",
+    ]);
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let stats = sb.stats();
+    let ds = stats.dataset(&id).unwrap();
+    assert_eq!(
+        ds.triggers_while_running, 0,
+        "triggered over a running import: {ds:?}"
+    );
+    assert_eq!(ds.triggers, 1, "{ds:?}");
+    let reported = ran.json()[0]["run_id"].as_str().unwrap().to_owned();
+    assert_ne!(
+        reported, running,
+        "the other client's run is not this invocation's"
+    );
+    assert_eq!(ran.json()[0]["status"], "success", "{ran:?}");
 }

@@ -19,6 +19,9 @@
 //! at most one window.
 //!
 //! Times are stored as wall-clock milliseconds (processes share no monotonic clock).
+//!
+//! The same folder holds each dataset's last status answer (`status_share`), written under
+//! the status key's lock when the answer is recorded here.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};

@@ -124,10 +124,7 @@ impl Client {
             }
             _ => None,
         };
-        let mut wish = answer_key.clone().map(|key| AnswerWish {
-            key,
-            asked: SystemTime::now(),
-        });
+        let mut wish = answer_key.clone().map(AnswerWish::now);
         let mut backoff = Backoff::new();
         let mut last_error: Option<ApiError> = None;
         let deadline_error = |last: Option<ApiError>| {
@@ -325,6 +322,7 @@ impl Client {
     fn take_shared(&self, id: &DatasetId, answer: SharedAnswer) -> Option<Option<Run>> {
         let SharedAnswer {
             sent,
+            sent_mono,
             received,
             status,
             date,
@@ -335,6 +333,7 @@ impl Client {
             headers: HeaderMap::new(),
             body,
             sent,
+            sent_mono,
         };
         match self.interpret(Endpoint::Status, id, None, exchange) {
             Ok(run) => {
@@ -369,6 +368,7 @@ impl Client {
 fn shared_answer(exchange: &Exchange) -> SharedAnswer {
     SharedAnswer {
         sent: exchange.sent,
+        sent_mono: exchange.sent_mono,
         received: SystemTime::now(),
         status: exchange.status.as_u16(),
         date: exchange

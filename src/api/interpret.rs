@@ -163,6 +163,7 @@ impl Client {
             headers: HeaderMap::new(),
             body,
             sent: SystemTime::now(),
+            sent_mono: None,
         };
         match self.interpret(endpoint, id, reimport_key, exchange) {
             Ok(run) => Ok(run),

@@ -482,10 +482,7 @@ mod tests {
         let far = Instant::now() + Duration::from_secs(60);
         let secret = Secret::new("a-private-key");
         let answers = AnswerKey::new(&k.base_url, &secret, &k.dataset);
-        let wish = |key: &AnswerKey| AnswerWish {
-            key: key.clone(),
-            asked: SystemTime::now(),
-        };
+        let wish = |key: &AnswerKey| AnswerWish::now(key.clone());
         let early = wish(&answers);
         tokio::time::sleep(Duration::from_millis(2)).await;
         let Acquired::Slot(slot) = acquire_status(&k, interval, limit, far, Some(&early))
@@ -494,7 +491,7 @@ mod tests {
         else {
             panic!("nothing to share yet: the first call reads")
         };
-        let sent = SystemTime::now();
+        let (sent, sent_mono) = (SystemTime::now(), status_share::mono_now());
         tokio::time::sleep(Duration::from_millis(2)).await;
         let late = wish(&answers);
         let body = br#"{"id":"run-1","status":"in_progress","steps":[]}"#.to_vec();
@@ -502,6 +499,7 @@ mod tests {
             answers.clone(),
             SharedAnswer {
                 sent,
+                sent_mono,
                 received: SystemTime::now(),
                 status: 200,
                 date: None,
@@ -522,7 +520,7 @@ mod tests {
         let soon = || Instant::now() + Duration::from_millis(200);
         let other_key = AnswerWish {
             key: AnswerKey::new(&k.base_url, &Secret::new("another-key"), &k.dataset),
-            asked: early.asked,
+            ..early.clone()
         };
         for (what, w) in [("asked later", &late), ("another key", &other_key)] {
             let got = acquire_status(&k, interval, limit, soon(), Some(w)).await;
@@ -538,7 +536,7 @@ mod tests {
             .unwrap();
         let elsewhere = AnswerWish {
             key: AnswerKey::new(&k2.base_url, &secret, &k2.dataset),
-            asked: early.asked,
+            ..early.clone()
         };
         let got = acquire_status(&k2, interval, limit, soon(), Some(&elsewhere)).await;
         assert!(matches!(got, Err(PaceError { .. })), "another dataset");

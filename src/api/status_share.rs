@@ -10,14 +10,16 @@
 //! status. Such an answer shows the dataset at a moment after the call began, as the caller's
 //! own read would (later still, by at most the wait the caller saved), so every decision the
 //! engine takes on it (the run seen before a trigger, a run new since a trigger, a run started
-//! since the invocation began) is one it could take on its own read. An answer is never older
+//! since the invocation began) is one it could take on its own read. "Sent after" holds on the
+//! wall clock and, where there is one shared by all processes (`CLOCK_MONOTONIC` on Unix),
+//! on that clock too, so that a wall clock set back cannot make an older answer look new. An answer is never older
 //! than the call, never crosses datasets, base URLs or keys (the file name is a SHA-256 of the
 //! three; the key never appears in clear), and only answers that the client reads as a result
 //! are shared: a run (2xx) or "no run" (404, replayed as the 404 it was). Errors, 429s and
 //! unreadable bodies are never recorded.
 //!
-//! File: `<hash>.answer`, a line of JSON (`v`, `sent_us`, `received_us`, `status`, `date`,
-//! `body_len`) followed by the body exactly as received. Written only under the key's pacer
+//! File: `<hash>.answer`, a line of JSON (`v`, `sent_us`, `sent_mono_ns`, `received_us`,
+//! `status`, `date`, `body_len`) followed by the body exactly as received. Written only under the key's pacer
 //! lock, to a fresh temporary file that is then renamed over the old one (readers never see a
 //! half-written answer), and never over an answer sent later. Read without following
 //! symlinks; a file that is not a regular file, not owned by this user, readable or writable
@@ -74,6 +76,8 @@ impl AnswerKey {
 pub(crate) struct SharedAnswer {
     /// When the request left (taken just before sending: never later than the departure).
     pub sent: SystemTime,
+    /// The same moment on the machine's monotonic clock ([`mono_now`]), if it has one.
+    pub sent_mono: Option<u64>,
     /// When the answer arrived.
     pub received: SystemTime,
     /// The HTTP status (2xx or 404).
@@ -89,13 +93,53 @@ pub(crate) struct SharedAnswer {
 pub(crate) struct AnswerWish {
     pub key: AnswerKey,
     pub asked: SystemTime,
+    /// `asked` on the monotonic clock ([`mono_now`]).
+    pub asked_mono: Option<u64>,
 }
 
 impl AnswerWish {
-    /// Whether `answer` is fresh enough for this call.
+    /// A wish for `key`, asked now.
+    pub(crate) fn now(key: AnswerKey) -> AnswerWish {
+        AnswerWish {
+            key,
+            asked: SystemTime::now(),
+            asked_mono: mono_now(),
+        }
+    }
+
+    /// Whether `answer` is fresh enough for this call: sent after it asked, on the wall clock
+    /// and on the monotonic clock when both sides have it.
     pub(crate) fn accepts(&self, answer: &SharedAnswer) -> bool {
         // Compared in whole microseconds, strictly: `sent_us > asked_us` implies sent > asked.
-        micros(answer.sent) > micros(self.asked)
+        let wall = micros(answer.sent) > micros(self.asked);
+        let mono = match (answer.sent_mono, self.asked_mono) {
+            (Some(sent), Some(asked)) => sent > asked,
+            _ => true,
+        };
+        wall && mono
+    }
+}
+
+/// Now on a clock that all processes of the machine share and that is never set back
+/// (`CLOCK_MONOTONIC`), in nanoseconds; `None` where there is none.
+pub(crate) fn mono_now() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC always exists on Unix.
+        if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) } != 0 {
+            return None;
+        }
+        let secs = u64::try_from(ts.tv_sec).ok()?;
+        let nanos = u64::try_from(ts.tv_nsec).ok()?;
+        secs.checked_mul(1_000_000_000)?.checked_add(nanos)
+    }
+    #[cfg(not(unix))]
+    {
+        None
     }
 }
 
@@ -109,6 +153,8 @@ pub(crate) fn shareable(status: u16) -> bool {
 struct Header {
     v: u32,
     sent_us: u64,
+    #[serde(default)]
+    sent_mono_ns: Option<u64>,
     received_us: u64,
     status: u16,
     #[serde(default)]
@@ -137,6 +183,7 @@ fn encode(answer: &SharedAnswer) -> Option<Vec<u8>> {
     let header = Header {
         v: 1,
         sent_us: micros(answer.sent),
+        sent_mono_ns: answer.sent_mono,
         received_us: micros(answer.received),
         status: answer.status,
         date: answer.date.clone(),
@@ -175,6 +222,7 @@ fn decode(bytes: &[u8], now: SystemTime) -> Result<SharedAnswer, &'static str> {
     }
     Ok(SharedAnswer {
         sent: from_micros(header.sent_us),
+        sent_mono: header.sent_mono_ns,
         received: from_micros(header.received_us),
         status: header.status,
         date: header.date,
@@ -254,7 +302,10 @@ pub(crate) fn store(dir: &Path, key: &AnswerKey, answer: &SharedAnswer) {
     let Some(bytes) = encode(answer) else {
         return;
     };
-    if load(dir, key).is_some_and(|held| held.sent > answer.sent) {
+    if load(dir, key).is_some_and(|held| {
+        held.sent > answer.sent
+            || matches!((held.sent_mono, answer.sent_mono), (Some(h), Some(a)) if h > a)
+    }) {
         return;
     }
     let tmp = dir.join(format!(
@@ -293,6 +344,7 @@ mod tests {
     fn answer(sent: SystemTime) -> SharedAnswer {
         SharedAnswer {
             sent,
+            sent_mono: None,
             received: sent + Duration::from_millis(3),
             status: 200,
             date: Some("Wed, 02 Dec 2026 03:00:00 GMT".into()),
@@ -339,12 +391,14 @@ mod tests {
         assert_eq!(load(dir.path(), &key), None);
         let mut a = answer(SystemTime::now() - Duration::from_secs(1));
         a.body = b"{\"id\":\"r\"}\n\xff not utf-8 after a newline".to_vec();
+        a.sent_mono = mono_now();
         store(dir.path(), &key, &a);
         let back = load(dir.path(), &key).unwrap();
         assert_eq!(back.body, a.body);
         assert_eq!(back.status, 200);
         assert_eq!(back.date, a.date);
         assert_eq!(micros(back.sent), micros(a.sent));
+        assert_eq!(back.sent_mono, a.sent_mono);
         // No temporary file is left behind.
         let names: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
@@ -409,10 +463,29 @@ mod tests {
         let wish = AnswerWish {
             key: AnswerKey::new("http://x", &Secret::new("k"), &dataset()),
             asked,
+            asked_mono: Some(5_000),
         };
         assert!(!wish.accepts(&answer(asked - Duration::from_millis(1))));
         assert!(!wish.accepts(&answer(asked)), "sent in the same instant");
-        assert!(wish.accepts(&answer(asked + Duration::from_millis(1))));
+        let later = answer(asked + Duration::from_millis(1));
+        assert!(wish.accepts(&later));
+        // The wall clock says later, the monotonic clock says earlier (the wall clock was set
+        // back meanwhile): not accepted.
+        let set_back = SharedAnswer {
+            sent_mono: Some(4_000),
+            ..later.clone()
+        };
+        assert!(!wish.accepts(&set_back));
+        let both = SharedAnswer {
+            sent_mono: Some(6_000),
+            ..later
+        };
+        assert!(wish.accepts(&both));
+        let (a, b) = (mono_now(), mono_now());
+        #[cfg(unix)]
+        assert!(a.unwrap() <= b.unwrap());
+        #[cfg(not(unix))]
+        assert_eq!((a, b), (None, None));
     }
 
     #[test]

@@ -16,20 +16,27 @@
 //! - When the next attempt (pacing slot, backoff or Retry-After) would start after the
 //!   deadline, the call returns the last error it saw (or `DeadlineExceeded` if none) instead
 //!   of sleeping.
+//!
+//! Status reads are shared across processes (`status_share`): a read that Woosmap answered
+//! with a run or a 404 is recorded for the (base URL, key, dataset), and a status call that
+//! would otherwise wait for its slot takes an answer recorded since it began instead, read
+//! exactly as if it had received it (same interpretation, same `Date` for the server clock).
 
 use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
-use reqwest::header::RETRY_AFTER;
+use reqwest::header::{DATE, HeaderMap, RETRY_AFTER};
 use tokio::time::Instant;
 
 use std::sync::atomic::Ordering;
 
-use super::client::{CONTACT_REFUSED, Client, RetryNotice, TriggerClaim};
+use super::client::{CONTACT_ANSWERED, CONTACT_REFUSED, Client, RetryNotice, TriggerClaim};
 use super::error::{ApiError, Endpoint};
 use super::pacer::{self, Acquired, PaceKey, PaceKind};
+use super::request::Exchange;
 use super::retry::{Backoff, parse_retry_after};
 use super::secret::Secret;
+use super::status_share::{self, AnswerKey, AnswerWish, SharedAnswer};
 use super::types::{DatasetId, Run};
 
 /// Extra spacing between two triggers of a dataset, on top of `limits.trigger`.
@@ -109,6 +116,15 @@ impl Client {
             dataset: id.clone(),
             kind,
         };
+        // Status answers are shared per (base URL, key, dataset); `wish`: this call takes one
+        // that was sent after now (dropped if a shared answer turns out unreadable).
+        let answer_key = match (endpoint, &self.inner.api_key) {
+            (Endpoint::Status, Some((_, private_key))) => {
+                Some(AnswerKey::new(&self.inner.base_key, private_key, id))
+            }
+            _ => None,
+        };
+        let mut wish = answer_key.clone().map(AnswerWish::now);
         let mut backoff = Backoff::new();
         let mut last_error: Option<ApiError> = None;
         let deadline_error = |last: Option<ApiError>| {
@@ -126,12 +142,20 @@ impl Client {
                     pacer::acquire_trigger(&key, interval, request_limit, deadline, claim.since)
                         .await
                 }
-                None => pacer::acquire(&key, interval, request_limit, deadline)
-                    .await
-                    .map(Acquired::Slot),
+                None => {
+                    pacer::acquire_status(&key, interval, request_limit, deadline, wish.as_ref())
+                        .await
+                }
             };
             let slot = match acquired {
                 Ok(Acquired::Slot(slot)) => slot,
+                Ok(Acquired::Shared(answer)) => match self.take_shared(id, answer) {
+                    Some(run) => return Ok(Answer::Done(run)),
+                    None => {
+                        wish = None;
+                        continue;
+                    }
+                },
                 Ok(Acquired::Waited) => return Ok(Answer::Recheck),
                 Ok(Acquired::AlreadyTriggered { previous_run_id }) => {
                     tracing::info!(
@@ -163,11 +187,18 @@ impl Client {
                 Ok(exchange) => {
                     // A 429 is not a use of the window: record it with its own hold-off below.
                     if exchange.status != StatusCode::TOO_MANY_REQUESTS {
+                        let share = answer_key
+                            .as_ref()
+                            .filter(|_| status_share::shareable(exchange.status.as_u16()))
+                            .map(|key| (key.clone(), shared_answer(&exchange)));
                         match self.interpret(endpoint, id, reimport_key, exchange) {
                             Ok(run) => {
-                                match claim.filter(|_| endpoint != Endpoint::Status) {
-                                    Some(claim) => slot.triggered(claim.previous_run_id.clone()),
-                                    None => slot.received(),
+                                match (claim.filter(|_| endpoint != Endpoint::Status), share) {
+                                    (Some(claim), _) => {
+                                        slot.triggered(claim.previous_run_id.clone())
+                                    }
+                                    (None, Some((key, answer))) => slot.answered(key, answer),
+                                    (None, None) => slot.received(),
                                 }
                                 return Ok(Answer::Done(run));
                             }
@@ -282,6 +313,70 @@ impl Client {
             }
             last_error = Some(error);
         }
+    }
+}
+
+impl Client {
+    /// Reads another caller's status answer as if this call had received it: `Some(result)`,
+    /// or `None` if it does not read as a result (the call then reads the status itself).
+    fn take_shared(&self, id: &DatasetId, answer: SharedAnswer) -> Option<Option<Run>> {
+        let SharedAnswer {
+            sent,
+            sent_mono,
+            received,
+            status,
+            date,
+            body,
+        } = answer;
+        let exchange = Exchange {
+            status: StatusCode::from_u16(status).ok()?,
+            headers: HeaderMap::new(),
+            body,
+            sent,
+            sent_mono,
+        };
+        match self.interpret(Endpoint::Status, id, None, exchange) {
+            Ok(run) => {
+                if let Some(date) = &date {
+                    self.inner.server_clock.observe(date, sent);
+                }
+                self.inner
+                    .contact
+                    .store(CONTACT_ANSWERED, Ordering::Relaxed);
+                tracing::debug!(
+                    dataset_id = %id,
+                    status,
+                    age_ms = SystemTime::now()
+                        .duration_since(received)
+                        .map_or(0, |d| d.as_millis() as u64),
+                    "status: using the answer another caller received for this dataset"
+                );
+                Some(run)
+            }
+            Err(_) => {
+                tracing::debug!(
+                    dataset_id = %id,
+                    "status: a shared answer did not read as a status; reading it ourselves"
+                );
+                None
+            }
+        }
+    }
+}
+
+/// What other callers may use of a status answer just received.
+fn shared_answer(exchange: &Exchange) -> SharedAnswer {
+    SharedAnswer {
+        sent: exchange.sent,
+        sent_mono: exchange.sent_mono,
+        received: SystemTime::now(),
+        status: exchange.status.as_u16(),
+        date: exchange
+            .headers
+            .get(DATE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        body: exchange.body.clone(),
     }
 }
 

@@ -162,6 +162,8 @@ impl Client {
             status,
             headers: HeaderMap::new(),
             body,
+            sent: SystemTime::now(),
+            sent_mono: None,
         };
         match self.interpret(endpoint, id, reimport_key, exchange) {
             Ok(run) => Ok(run),

@@ -11,7 +11,9 @@
 //! - `call`: the pacing and retry loop every call runs through (the retry policy).
 //! - `request`: one HTTP exchange; `interpret`: a response mapped to a result or `ApiError`.
 //! - `pacer`, `pacer_file`, `retry`: pacing slots (in process and across processes) and
-//!   backoff / Retry-After timing (internal).
+//!   backoff / Retry-After timing (internal); `status_share`: the last status answer of a
+//!   dataset shared with other processes, so that N processes following one dataset read
+//!   its status about once per window in all, not once per window each.
 //! - [`datasets`]: the dataset management calls (create, get, update, delete, list) and
 //!   `DatasetError`.
 //!
@@ -29,6 +31,7 @@ mod pacer_file;
 mod request;
 pub(crate) mod retry;
 pub mod secret;
+mod status_share;
 pub mod types;
 
 #[cfg(test)]

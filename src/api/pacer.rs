@@ -17,6 +17,11 @@
 //! - Across processes, the same rules hold through `pacer_file`: under the key's file lock,
 //!   a caller merges what other processes recorded, waits while one of their requests is in
 //!   flight, and reserves the slot in the file before it sends.
+//! - Status reads ([`acquire_status`]) may be served instead by an answer another caller
+//!   received (`status_share`): while the caller's own slot is not free, an answer whose
+//!   request was sent after the caller asked is given to it at once. (A caller may thus see
+//!   answers more often than its own interval when another caller polls faster; that costs
+//!   the API nothing.)
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -26,6 +31,7 @@ use tokio::sync::OwnedMutexGuard;
 use tokio::time::Instant;
 
 use super::pacer_file;
+use super::status_share::{self, AnswerKey, AnswerWish, SharedAnswer};
 use super::types::DatasetId;
 
 /// Which rate limit a request counts against. Both trigger endpoints share one.
@@ -76,6 +82,9 @@ pub(crate) enum Acquired {
     /// The slot is free now, but the caller had to wait for it: an import may have started
     /// meanwhile, so look at the status again before triggering (then claim again).
     Waited,
+    /// A status answer received by another caller, sent after this caller asked: use it
+    /// instead of sending (see [`acquire_status`]).
+    Shared(SharedAnswer),
 }
 
 type Slots = Mutex<HashMap<PaceKey, Arc<tokio::sync::Mutex<SlotState>>>>;
@@ -110,6 +119,11 @@ impl Slot {
     /// A response (of any status) was received now.
     pub fn received(mut self) {
         self.finish(pacer_file::Outcome::Received);
+    }
+
+    /// A status answer that other callers may use was received now (see `status_share`).
+    pub fn answered(mut self, key: AnswerKey, answer: SharedAnswer) {
+        self.finish(pacer_file::Outcome::Answered(Box::new((key, answer))));
     }
 
     /// The request surely never reached the server (e.g. connection refused): the slot stays
@@ -152,9 +166,9 @@ impl Slot {
         };
         let now = Instant::now();
         match &outcome {
-            pacer_file::Outcome::Received | pacer_file::Outcome::Triggered { .. } => {
-                g.last = Some(now)
-            }
+            pacer_file::Outcome::Received
+            | pacer_file::Outcome::Answered(_)
+            | pacer_file::Outcome::Triggered { .. } => g.last = Some(now),
             pacer_file::Outcome::NotSent => {}
             pacer_file::Outcome::Held { wait, .. } => {
                 let until = now + *wait;
@@ -188,12 +202,29 @@ pub(crate) async fn acquire(
     request_limit: Duration,
     deadline: Instant,
 ) -> Result<Slot, PaceError> {
-    match acquire_with(key, interval, request_limit, deadline, true, None).await? {
+    match acquire_with(key, interval, request_limit, deadline, true, None, None).await? {
         Acquired::Slot(slot) => Ok(slot),
-        Acquired::AlreadyTriggered { .. } | Acquired::Waited => {
-            unreachable!("no claim was made")
+        Acquired::AlreadyTriggered { .. } | Acquired::Waited | Acquired::Shared(_) => {
+            unreachable!("no claim was made, no answer wished")
         }
     }
+}
+
+/// [`acquire`] for a status read that may be served by another caller's answer (`wish`;
+/// `None`: [`acquire`] exactly): while this caller's slot is not free (the window not over, a
+/// hold-off, a request of another process in flight), an answer recorded in the folder whose
+/// request was sent after `wish.asked` is returned as [`Acquired::Shared`] instead of waiting.
+/// While another process's request is in flight, looks again until the deadline (its answer
+/// may serve), instead of failing at once when the slot after it lies past the deadline.
+/// Answers `Slot` or `Shared`.
+pub(crate) async fn acquire_status(
+    key: &PaceKey,
+    interval: Duration,
+    request_limit: Duration,
+    deadline: Instant,
+    wish: Option<&AnswerWish>,
+) -> Result<Acquired, PaceError> {
+    acquire_with(key, interval, request_limit, deadline, true, None, wish).await
 }
 
 /// [`acquire`] for a trigger on behalf of an invocation that began at `since`: if a trigger
@@ -207,9 +238,26 @@ pub(crate) async fn acquire_trigger(
     deadline: Instant,
     since: Instant,
 ) -> Result<Acquired, PaceError> {
-    acquire_with(key, interval, request_limit, deadline, true, Some(since)).await
+    acquire_with(
+        key,
+        interval,
+        request_limit,
+        deadline,
+        true,
+        Some(since),
+        None,
+    )
+    .await
 }
 
+/// A shared answer `wish` accepts, read from the folder (the caller holds the key's lock).
+fn shared_answer(wish: Option<&AnswerWish>, locked: bool) -> Option<SharedAnswer> {
+    let wish = wish.filter(|_| locked)?;
+    let dir = pacer_file::dir()?;
+    status_share::load(dir, &wish.key).filter(|answer| wish.accepts(answer))
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn acquire_with(
     key: &PaceKey,
     interval: Duration,
@@ -217,6 +265,7 @@ async fn acquire_with(
     deadline: Instant,
     share: bool,
     since: Option<Instant>,
+    wish: Option<&AnswerWish>,
 ) -> Result<Acquired, PaceError> {
     let slot = slot_for(key);
     let mut guard = match tokio::time::timeout_at(deadline, slot.lock_owned()).await {
@@ -249,17 +298,35 @@ async fn acquire_with(
             });
         }
         let now = Instant::now();
+        let must_wait =
+            other.inflight_until.is_some() || ready_at(&guard, interval).is_some_and(|r| r > now);
+        if must_wait && let Some(answer) = shared_answer(wish, file.is_some()) {
+            // Another caller's answer, sent after this one asked: as fresh as it needs.
+            drop(file);
+            tracing::trace!(
+                dataset_id = %key.dataset,
+                "pacing: using a status answer another caller received"
+            );
+            return Ok(Acquired::Shared(answer));
+        }
         if let Some(busy_until) = other.inflight_until {
             // Another process's request is in flight: our window starts at its answer.
             drop(file);
             let earliest = ready_at(&guard, interval).map_or(now, |r| r.max(now)) + interval;
-            if earliest > deadline {
+            // With an answer wished for, the request in flight may serve this caller: keep
+            // looking until the deadline rather than giving up on the window after it.
+            let give_up = if wish.is_some() {
+                now >= deadline
+            } else {
+                earliest > deadline
+            };
+            if give_up {
                 return Err(PaceError {
                     ready_at: Some(earliest),
                 });
             }
             waited = true;
-            tokio::time::sleep_until(busy_until.min(now + INFLIGHT_POLL)).await;
+            tokio::time::sleep_until(busy_until.min(now + INFLIGHT_POLL).min(deadline)).await;
             continue;
         }
         match ready_at(&guard, interval) {
@@ -320,9 +387,21 @@ mod tests {
     /// The in-process pacer alone (the tokio clock is paused here; the shared files, on the
     /// wall clock, are tested in `pacer_file` and across real processes in `tests/`).
     async fn local(k: &PaceKey, interval: Duration, deadline: Instant) -> Result<Slot, PaceError> {
-        match acquire_with(k, interval, Duration::from_secs(30), deadline, false, None).await? {
+        match acquire_with(
+            k,
+            interval,
+            Duration::from_secs(30),
+            deadline,
+            false,
+            None,
+            None,
+        )
+        .await?
+        {
             Acquired::Slot(slot) => Ok(slot),
-            Acquired::AlreadyTriggered { .. } | Acquired::Waited => panic!("no claim was made"),
+            Acquired::AlreadyTriggered { .. } | Acquired::Waited | Acquired::Shared(_) => {
+                panic!("no claim was made")
+            }
         }
     }
 
@@ -340,6 +419,7 @@ mod tests {
             far,
             false,
             Some(since),
+            None,
         );
         let Acquired::Slot(slot) = first.await.unwrap() else {
             panic!("nothing was triggered yet")
@@ -354,12 +434,15 @@ mod tests {
                 far,
                 false,
                 Some(claim),
+                None,
             );
             match again.await.unwrap() {
                 Acquired::AlreadyTriggered { previous_run_id } => {
                     assert_eq!(previous_run_id.as_deref(), Some("run-0"))
                 }
-                Acquired::Slot(_) | Acquired::Waited => panic!("triggered twice"),
+                Acquired::Slot(_) | Acquired::Waited | Acquired::Shared(_) => {
+                    panic!("triggered twice")
+                }
             }
         }
         assert_eq!(Instant::now(), since);
@@ -375,6 +458,7 @@ mod tests {
                 far,
                 false,
                 Some(later),
+                None,
             )
         };
         assert!(matches!(claim().await.unwrap(), Acquired::Waited));
@@ -382,6 +466,84 @@ mod tests {
         let waited_until = Instant::now();
         assert!(matches!(claim().await.unwrap(), Acquired::Slot(_)));
         assert_eq!(Instant::now(), waited_until, "no second wait");
+    }
+
+    /// Shared status answers, through the (test) pacer folder on the wall clock: a call that
+    /// asked before an answer's request left takes it instead of waiting for its slot; a call
+    /// that asked later, or for another dataset or key, does not.
+    #[tokio::test]
+    async fn status_answers_serve_only_calls_that_asked_before_they_were_sent() {
+        use std::time::SystemTime;
+
+        use super::super::secret::Secret;
+
+        let k = key(PaceKind::Status);
+        let (interval, limit) = (Duration::from_secs(5), Duration::from_secs(30));
+        let far = Instant::now() + Duration::from_secs(60);
+        let secret = Secret::new("a-private-key");
+        let answers = AnswerKey::new(&k.base_url, &secret, &k.dataset);
+        let wish = |key: &AnswerKey| AnswerWish::now(key.clone());
+        let early = wish(&answers);
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        let Acquired::Slot(slot) = acquire_status(&k, interval, limit, far, Some(&early))
+            .await
+            .unwrap()
+        else {
+            panic!("nothing to share yet: the first call reads")
+        };
+        let (sent, sent_mono) = (SystemTime::now(), status_share::mono_now());
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        let late = wish(&answers);
+        let body = br#"{"id":"run-1","status":"in_progress","steps":[]}"#.to_vec();
+        slot.answered(
+            answers.clone(),
+            SharedAnswer {
+                sent,
+                sent_mono,
+                received: SystemTime::now(),
+                status: 200,
+                date: None,
+                body: body.clone(),
+            },
+        );
+
+        // Asked before that read left: served at once instead of waiting 5 s.
+        let t0 = Instant::now();
+        match acquire_status(&k, interval, limit, far, Some(&early)).await {
+            Ok(Acquired::Shared(answer)) => assert_eq!(answer.body, body),
+            _ => panic!("the shared answer was not used"),
+        }
+        assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
+
+        // Asked after it left (it is older than what this call wants), another key, another
+        // dataset whose own slot is busy, or no wish at all: no answer, the slot is too late.
+        let soon = || Instant::now() + Duration::from_millis(200);
+        let other_key = AnswerWish {
+            key: AnswerKey::new(&k.base_url, &Secret::new("another-key"), &k.dataset),
+            ..early.clone()
+        };
+        for (what, w) in [("asked later", &late), ("another key", &other_key)] {
+            let got = acquire_status(&k, interval, limit, soon(), Some(w)).await;
+            assert!(
+                matches!(got, Err(PaceError { ready_at: Some(_) })),
+                "{what}"
+            );
+        }
+        let k2 = key(PaceKind::Status);
+        acquire_status(&k2, interval, limit, far, None)
+            .await
+            .ok()
+            .unwrap();
+        let elsewhere = AnswerWish {
+            key: AnswerKey::new(&k2.base_url, &secret, &k2.dataset),
+            ..early.clone()
+        };
+        let got = acquire_status(&k2, interval, limit, soon(), Some(&elsewhere)).await;
+        assert!(matches!(got, Err(PaceError { .. })), "another dataset");
+        assert!(
+            acquire(&k, interval, limit, soon()).await.is_err(),
+            "no wish"
+        );
     }
 
     fn uuid_v4() -> String {

@@ -19,6 +19,9 @@
 //! at most one window.
 //!
 //! Times are stored as wall-clock milliseconds (processes share no monotonic clock).
+//!
+//! The same folder holds each dataset's last status answer (`status_share`), written under
+//! the status key's lock when the answer is recorded here.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -31,6 +34,7 @@ use tokio::time::Instant;
 
 use super::pacer::{PaceKey, PaceKind, TriggerMark};
 use super::retry::RETRY_AFTER_CAP;
+use super::status_share::{self, AnswerKey, SharedAnswer};
 
 /// The variable that moves the folder (`off`: no sharing).
 pub(crate) const PACER_DIR_ENV: &str = "WOOSMAP_PACER_DIR";
@@ -89,6 +93,9 @@ pub(crate) struct Shared {
 pub(crate) enum Outcome {
     /// An answer arrived now (or the request was given up): the window counts from now.
     Received,
+    /// A status answer arrived now that other processes may use (see `status_share`); it is
+    /// written to the folder under this key's lock.
+    Answered(Box<(AnswerKey, SharedAnswer)>),
     /// The request never reached the server: only the reservation is dropped.
     NotSent,
     /// A 429: nobody sends before `now + wait`.
@@ -101,7 +108,7 @@ pub(crate) enum Outcome {
 }
 
 /// The folder, once checked (`None`: sharing is off or the folder is not trusted).
-fn dir() -> Option<&'static PathBuf> {
+pub(super) fn dir() -> Option<&'static PathBuf> {
     static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
     DIR.get_or_init(|| {
         let (dir, ours) = match std::env::var(PACER_DIR_ENV) {
@@ -387,6 +394,12 @@ pub(crate) fn record(key: &PaceKey, outcome: Outcome) {
     locked.record.inflight_pid = 0;
     match outcome {
         Outcome::Received => locked.record.last_ms = locked.record.last_ms.max(wall_ms(now)),
+        Outcome::Answered(answer) => {
+            locked.record.last_ms = locked.record.last_ms.max(wall_ms(now));
+            if let Some(dir) = dir() {
+                status_share::store(dir, &answer.0, &answer.1);
+            }
+        }
         Outcome::Triggered {
             sent,
             previous_run_id,

@@ -23,6 +23,10 @@ pub(super) struct Exchange {
     pub(super) status: StatusCode,
     pub(super) headers: HeaderMap,
     pub(super) body: Vec<u8>,
+    /// When the request left (read just before sending), on the wall clock and on the
+    /// machine's monotonic clock (see `status_share::mono_now`).
+    pub(super) sent: std::time::SystemTime,
+    pub(super) sent_mono: Option<u64>,
 }
 
 impl Client {
@@ -82,6 +86,7 @@ impl Client {
         let transport =
             |e: reqwest::Error| self.transport_error(endpoint, id, e, timeout, &secrets);
 
+        let sent_mono = super::status_share::mono_now();
         let sent_wall = std::time::SystemTime::now();
         let mut resp = req.send().await.map_err(|e| {
             if is_refused(&e) {
@@ -123,6 +128,8 @@ impl Client {
             status,
             headers,
             body,
+            sent: sent_wall,
+            sent_mono,
         })
     }
 

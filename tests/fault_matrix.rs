@@ -13,9 +13,9 @@
 //! is also scanned for the keys, and the sandbox must have seen no key in a query string and
 //! no 429 provoked by our own pacing.
 //!
-//! The Rocket.Chat section (`fault_matrix/rocketchat.rs`: its CLI, provider and action, each
-//! cell on its own Rocket.Chat sandbox) runs once the Woosmap act run has ended and is
-//! rendered at the end of FAULTS.md.
+//! The Rocket.Chat section (`fault_matrix/rocketchat.rs`: its CLI, resource, Terraform action
+//! and GitHub Action, each cell on its own Rocket.Chat sandbox) runs once the Woosmap act run
+//! has ended and is rendered at the end of FAULTS.md.
 
 mod common;
 #[path = "fault_matrix/rocketchat.rs"]

@@ -1,13 +1,13 @@
 //! The Rocket.Chat section of the fault matrix: the faults of the bulk user import, through
-//! `rocketchat-import run`, `rocketchat_user_import` under real Terraform and the
-//! `rocketchat/action.yml` GitHub Action under real `act`. Every cell gets its own Rocket.Chat
-//! sandbox (the server has one current import operation, so cells cannot share one), which
-//! is what lets all cells run at once, beside the Woosmap cells.
+//! `rocketchat-import run`, the `rocketchat_user_import` resource and action (`-invoke`) under
+//! real Terraform and the `rocketchat/action.yml` GitHub Action under real `act`. Every cell
+//! gets its own Rocket.Chat sandbox (the server has one current import operation, so cells
+//! cannot share one), which is what lets all cells run at once, beside the Woosmap cells.
 //!
-//! A cell records its outcome (exit code / apply result / job result), the final state and
-//! counts the front end reported, the one output line holding the cell's phrase (a phrase that
-//! matches several lines fails the cell), and what the sandbox counted: operations created
-//! (by anyone) and operations aborted while running.
+//! A cell records its outcome (exit code / apply or invoke result / job result), the final
+//! state and counts the front end reported, the one output line holding the cell's phrase (a
+//! phrase that matches several lines fails the cell), and what the sandbox counted: operations
+//! created (by anyone) and operations aborted while running.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -36,15 +36,23 @@ const FOREVER: Duration = Duration::from_secs(600);
 pub enum RcFront {
     Cli,
     Terraform,
+    /// The provider's action, invoked by hand (`terraform apply -invoke=action...`).
+    TfAction,
     Action,
 }
 
 impl RcFront {
-    const ALL: [RcFront; 3] = [RcFront::Cli, RcFront::Terraform, RcFront::Action];
+    const ALL: [RcFront; 4] = [
+        RcFront::Cli,
+        RcFront::Terraform,
+        RcFront::TfAction,
+        RcFront::Action,
+    ];
     fn title(self) -> &'static str {
         match self {
             RcFront::Cli => "CLI",
             RcFront::Terraform => "Terraform",
+            RcFront::TfAction => "Terraform action",
             RcFront::Action => "GitHub Action",
         }
     }
@@ -121,6 +129,7 @@ struct Row {
     during: Option<fn(&RocketChatHandle)>,
     cli: Expect,
     terraform: Expect,
+    tf_action: Expect,
     action: Expect,
 }
 
@@ -129,6 +138,7 @@ impl Row {
         match front {
             RcFront::Cli => self.cli,
             RcFront::Terraform => self.terraform,
+            RcFront::TfAction => self.tf_action,
             RcFront::Action => self.action,
         }
     }
@@ -172,6 +182,7 @@ fn status_reads(s: &RcStats) -> u64 {
 
 const OK: &str = "exit 0";
 const TF_OK: &str = "apply exit 0";
+const INVOKE_OK: &str = "invoke exit 0";
 const JOB_OK: &str = "job ok";
 const DONE: &str = "done · 3/3/0";
 const NONE: &str = "—";
@@ -191,6 +202,7 @@ fn rows() -> Vec<Row> {
         during: None,
         cli: ex(OK, DONE, "", 1, 0),
         terraform: ex(TF_OK, DONE, "", 1, 0),
+        tf_action: ex(INVOKE_OK, DONE, "", 1, 0),
         action: ex(JOB_OK, DONE, "", 1, 0),
     };
     vec![
@@ -200,6 +212,7 @@ fn rows() -> Vec<Row> {
             setup_text: "three users, all valid",
             cli: ex(OK, DONE, "users total 3, completed 3, error 0", 1, 0),
             terraform: ex(TF_OK, DONE, "Apply complete! Resources: 1 added", 1, 0),
+            tf_action: ex(INVOKE_OK, DONE, "users total 3, completed 3, error 0", 1, 0),
             action: ex(JOB_OK, DONE, "users total 3, completed 3, error 0", 1, 0),
             ..base
         },
@@ -218,6 +231,13 @@ fn rows() -> Vec<Row> {
             terraform: ex(
                 "apply exit 1",
                 NONE,
+                "failed to import (they stay in the staging area)",
+                1,
+                0,
+            ),
+            tf_action: ex(
+                "invoke exit 1",
+                "done · 3/2/1",
                 "failed to import (they stay in the staging area)",
                 1,
                 0,
@@ -245,6 +265,13 @@ fn rows() -> Vec<Row> {
                 1,
                 0,
             ),
+            tf_action: ex(
+                INVOKE_OK,
+                "done · 3/2/1",
+                "(allowed by allow_user_errors = true)",
+                1,
+                0,
+            ),
             action: ex(
                 JOB_OK,
                 "done · 3/2/1",
@@ -262,6 +289,13 @@ fn rows() -> Vec<Row> {
             cli: ex("exit 4", NONE, "You must be logged in to do this.", 0, 0),
             terraform: ex(
                 "apply exit 1",
+                NONE,
+                "You must be logged in to do this.",
+                0,
+                0,
+            ),
+            tf_action: ex(
+                "invoke exit 1",
                 NONE,
                 "You must be logged in to do this.",
                 0,
@@ -288,6 +322,7 @@ fn rows() -> Vec<Row> {
             }),
             cli: ex(OK, DONE, "it is not aborted", 2, 0),
             terraform: ex(TF_OK, DONE, "provider log: WaitingForRunning", 2, 0),
+            tf_action: ex(INVOKE_OK, DONE, "it is not aborted", 2, 0),
             action: ex(JOB_OK, DONE, "it is not aborted", 2, 0),
             ..base
         },
@@ -299,6 +334,7 @@ fn rows() -> Vec<Row> {
             setup: foreign_importing,
             cli: ex(OK, DONE, "as asked by --abort-running", 2, 1),
             terraform: ex(TF_OK, DONE, "was aborted (abort_running = true)", 2, 1),
+            tf_action: ex(INVOKE_OK, DONE, "as asked by abort_running = true", 2, 1),
             action: ex(JOB_OK, DONE, "as asked by --abort-running", 2, 1),
             ..base
         },
@@ -309,6 +345,7 @@ fn rows() -> Vec<Row> {
             setup: |sb| sb.inject(fault("import.new", RcFaultKind::RateLimit, 1)),
             cli: ex(OK, DONE, "429 from Rocket.Chat; waiting", 1, 0),
             terraform: ex(TF_OK, DONE, "429 from Rocket.Chat; waiting", 1, 0),
+            tf_action: ex(INVOKE_OK, DONE, "429 from Rocket.Chat; waiting", 1, 0),
             action: ex(JOB_OK, DONE, "429 from Rocket.Chat; waiting", 1, 0),
             ..base
         },
@@ -320,6 +357,13 @@ fn rows() -> Vec<Row> {
             cli: ex(OK, DONE, "HTTP 500 Internal Server Error; retrying", 1, 0),
             terraform: ex(
                 TF_OK,
+                DONE,
+                "HTTP 500 Internal Server Error; retrying",
+                1,
+                0,
+            ),
+            tf_action: ex(
+                INVOKE_OK,
                 DONE,
                 "HTTP 500 Internal Server Error; retrying",
                 1,
@@ -352,6 +396,13 @@ fn rows() -> Vec<Row> {
             }),
             cli: ex("exit 1", "invalidated", "aborted this operation", 2, 1),
             terraform: ex("apply exit 1", NONE, "aborted this operation", 2, 1),
+            tf_action: ex(
+                "invoke exit 1",
+                "invalidated",
+                "aborted this operation",
+                2,
+                1,
+            ),
             action: ex(
                 "job failed, exit 1",
                 "invalidated",
@@ -372,6 +423,13 @@ fn rows() -> Vec<Row> {
                 "apply exit 1",
                 NONE,
                 "timed out after 10s while operation",
+                1,
+                0,
+            ),
+            tf_action: ex(
+                "invoke exit 1",
+                NONE,
+                "Timed out after 10s while operation",
                 1,
                 0,
             ),
@@ -530,16 +588,19 @@ fn run_cli(sb: &RocketChatHandle, row: &Row) -> Ran {
     }
 }
 
+/// The `terraform` block every Terraform cell's configuration starts with.
+const TF_HEADER: &str = r#"terraform {
+  required_providers {
+    rocketchat = { source = "rocketchat/rocketchat" }
+  }
+}
+
+provider "rocketchat" {}
+"#;
+
 fn tf_config(row: &Row) -> String {
     format!(
-        r#"terraform {{
-  required_providers {{
-    rocketchat = {{ source = "rocketchat/rocketchat" }}
-  }}
-}}
-
-provider "rocketchat" {{}}
-
+        r#"{TF_HEADER}
 resource "rocketchat_user_import" "this" {{
   users_json        = {users:?}
   abort_running     = {abort}
@@ -556,6 +617,28 @@ resource "rocketchat_user_import" "this" {{
     )
 }
 
+/// The action with the row's settings (it has no poll interval: the provider's own, 2 s).
+fn tf_action_config(row: &Row) -> String {
+    format!(
+        r#"{TF_HEADER}
+action "rocketchat_user_import" "this" {{
+  config {{
+    users_json        = {users:?}
+    abort_running     = {abort}
+    allow_user_errors = {allow}
+    timeout           = "{timeout}"
+  }}
+}}
+"#,
+        users = row.users.json(),
+        abort = row.abort_running,
+        allow = row.allow_user_errors,
+        timeout = row.timeout.unwrap_or("2m"),
+    )
+}
+
+const TF_INVOKE: &str = "-invoke=action.rocketchat_user_import.this";
+
 /// The provider's own log lines (info and above) from Terraform's log.
 fn provider_log(log: &str) -> Vec<String> {
     super::provider_log_of(log, "provider.terraform-provider-rocketchat: ")
@@ -565,7 +648,8 @@ fn provider_log(log: &str) -> Vec<String> {
         .collect()
 }
 
-fn run_terraform(sb: &RocketChatHandle, row: &Row) -> Ran {
+/// A Terraform working directory wired to the provider binary, holding `main_tf`.
+fn tf_dir(main_tf: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_terraform-provider-rocketchat"))
         .parent()
@@ -579,26 +663,48 @@ fn run_terraform(sb: &RocketChatHandle, row: &Row) -> Ran {
         ),
     )
     .unwrap();
-    std::fs::write(dir.path().join("main.tf"), tf_config(row)).unwrap();
+    std::fs::write(dir.path().join("main.tf"), main_tf).unwrap();
+    dir
+}
+
+/// `terraform apply -auto-approve ... EXTRA` in `dir`, against the cell's sandbox.
+fn tf_apply(dir: &Path, sb: &RocketChatHandle, row: &Row, extra: &[&str]) -> Command {
     let mut cmd = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/terraform"));
     cmd.args(["apply", "-auto-approve", "-input=false", "-no-color"])
-        .current_dir(dir.path())
-        .env("TF_CLI_CONFIG_FILE", dir.path().join("cli.tfrc"))
+        .args(extra)
+        .current_dir(dir)
+        .env("TF_CLI_CONFIG_FILE", dir.join("cli.tfrc"))
         .env("TF_IN_AUTOMATION", "1")
         .env("CHECKPOINT_DISABLE", "1")
         .env("TF_LOG", "debug")
-        .env("TF_LOG_PATH", dir.path().join("terraform.log"))
-        .env("XDG_RUNTIME_DIR", dir.path())
+        .env("TF_LOG_PATH", dir.join("terraform.log"))
+        .env("XDG_RUNTIME_DIR", dir)
         .env("ROCKETCHAT_URL", sb.base_url())
         .env("ROCKETCHAT_USER_ID", DEFAULT_USER_ID)
         .env("ROCKETCHAT_AUTH_TOKEN", row.token);
-    let (code, text) = drive(cmd);
-    let log = std::fs::read_to_string(dir.path().join("terraform.log")).unwrap_or_default();
-    let mut lines: Vec<String> = text
-        .split("\n\n")
+    cmd
+}
+
+/// Keeps `dir` until the token scan (the caller removes it); returns its path.
+fn keep(dir: tempfile::TempDir) -> PathBuf {
+    let path = dir.path().to_path_buf();
+    let kept = dir.keep();
+    assert_eq!(kept, path);
+    path
+}
+
+/// Terraform's output as paragraphs, each on one line (it wraps its diagnostics).
+fn paragraphs(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split("\n\n")
         .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
         .filter(|p| !p.is_empty())
-        .collect();
+}
+
+fn run_terraform(sb: &RocketChatHandle, row: &Row) -> Ran {
+    let dir = tf_dir(&tf_config(row));
+    let (code, text) = drive(tf_apply(dir.path(), sb, row, &[]));
+    let log = std::fs::read_to_string(dir.path().join("terraform.log")).unwrap_or_default();
+    let mut lines: Vec<String> = paragraphs(&text).collect();
     lines.extend(provider_log(&log));
     let state: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("terraform.tfstate")).unwrap_or_default(),
@@ -612,15 +718,55 @@ fn run_terraform(sb: &RocketChatHandle, row: &Row) -> Ran {
         ),
         None => NONE.to_owned(),
     };
-    let path = dir.path().to_path_buf();
-    let kept = dir.keep();
-    assert_eq!(kept, path);
     Ran {
         outcome: format!("apply exit {code}"),
         counts,
         lines,
         text,
-        dirs: vec![path],
+        dirs: vec![keep(dir)],
+    }
+}
+
+/// The action invoked by hand. It keeps no state: its counts are those of the outcome
+/// sentence it reported (a progress line, or the error's detail).
+fn run_tf_action(sb: &RocketChatHandle, row: &Row) -> Ran {
+    let dir = tf_dir(&tf_action_config(row));
+    let (code, text) = drive(tf_apply(dir.path(), sb, row, &[TF_INVOKE]));
+    let log = std::fs::read_to_string(dir.path().join("terraform.log")).unwrap_or_default();
+    // Progress lines (`Action action.NAME (TRIGGER): MESSAGE`) and the failure line
+    // (`Action failed: action.NAME (TRIGGER) - SUMMARY: DETAIL`) come one per line, without
+    // blank lines between them: each is a line of its own, the rest goes by paragraphs. The
+    // paragraph under `Error: Error when invoking action` that repeats the failure line is
+    // left out.
+    let mut lines = Vec::new();
+    let mut failed = None;
+    let mut rest = String::new();
+    for l in text.lines() {
+        if let Some((_, message)) = l
+            .strip_prefix("Action action.")
+            .and_then(|p| p.split_once("): "))
+        {
+            lines.push(format!("progress: {message}"));
+        } else if let Some((_, message)) = l
+            .strip_prefix("Action failed: ")
+            .and_then(|p| p.split_once(") - "))
+        {
+            lines.push(format!("Action failed: {message}"));
+            failed = Some(message.split_whitespace().collect::<Vec<_>>().join(" "));
+        } else {
+            rest.push_str(l);
+            rest.push('\n');
+        }
+    }
+    lines.extend(paragraphs(&rest).filter(|p| failed.as_ref() != Some(p)));
+    lines.extend(provider_log(&log));
+    let counts = counts_of_message(&lines.join("\n"));
+    Ran {
+        outcome: format!("invoke exit {code}"),
+        counts,
+        lines,
+        text,
+        dirs: vec![keep(dir)],
     }
 }
 
@@ -867,6 +1013,7 @@ pub async fn run(only: Option<&[String]>, act_gate: tokio::sync::oneshot::Receiv
                     let sb = sb.clone();
                     move || match front {
                         RcFront::Cli => run_cli(&sb, row),
+                        RcFront::TfAction => run_tf_action(&sb, row),
                         _ => run_terraform(&sb, row),
                     }
                 })
@@ -980,20 +1127,25 @@ impl Section {
         md.push_str(
             "The Rocket.Chat bulk user import (`import.new` → `import.addUsers` → `import.run` → \
 `import.status`) through each of its front ends: `rocketchat-import run`, the `rocketchat` \
-provider's `rocketchat_user_import` under the same Terraform (`terraform apply`; the provider has \
-no action) and `rocketchat/action.yml` under real `act`. Its cells run at once, after the Woosmap \
+provider's `rocketchat_user_import` resource under the same Terraform (`terraform apply`), its \
+`rocketchat_user_import` action under the same Terraform \
+(`terraform apply -invoke=action.rocketchat_user_import.NAME`) and `rocketchat/action.yml` under \
+real `act`. Its cells run at once, after the Woosmap \
 section's, each with its own Rocket.Chat \
 sandbox (`woosmap-sandbox --rocketchat`): the default limiter's 10 calls per route with a 2 s \
 window, imports of 1 s unless the setup says otherwise, poll interval 300 ms (the provider's \
-own: 2 s).\n\n\
+own, for its resource and its action: 2 s).\n\n\
 - **Counts**: the state and `total/completed/error` counts the front end reported (the CLI's \
-last line, the resource's state, the action's outputs); `—` when it reported none.\n\
+last line, the resource's state, the outcome sentence of the Terraform action (its last progress \
+line or its error), the GitHub Action's outputs); `—` when it reported none.\n\
 - **Operations / aborts**: operations the sandbox created, by anyone / operations `import.new` or \
 `import.clear` aborted while they were loading, ready or importing. Our pacing provoked no 429 \
 from the sandbox's limiter in any cell.\n\
 - **Message**: the phrase the cell requires, and the one output line holding it (a phrase found \
 in several lines fails the cell). For Terraform, a line is a paragraph of its output or a \
-`provider log:` line; for the action, a line of the step's log or its `message` output.\n\
+`provider log:` line; for its action, also a progress line (`progress: MESSAGE`) or the failure \
+line (`Action failed: MESSAGE`; the error's paragraph repeating it is left out); for the GitHub \
+Action, a line of the step's log or its `message` output.\n\
 - Every output, log, act's log and Terraform working directory is scanned for the auth tokens.\n\n",
         );
         md.push_str("| Fault |");

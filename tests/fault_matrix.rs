@@ -423,12 +423,11 @@ fn rows() -> Vec<Row> {
         Row {
             id: "already_running",
             title: "An import already running when we start",
-            setup_text: "a run is in progress (3 s; Terraform 12 s and the GitHub Action 20 s, as they take longer to start on loaded cores); we wait for it, then trigger ours",
+            setup_text: "a run is in progress (3 s; 20 s for Terraform and the GitHub Action, as they take longer to start on loaded cores); we wait for it, then trigger ours",
             setup: |sb, id, front| {
                 let secs = match front {
                     Front::Cli => 3,
-                    Front::Terraform | Front::TfAction => 12,
-                    Front::Action => 20,
+                    Front::Terraform | Front::TfAction | Front::Action => 20,
                 };
                 sb.configure_dataset(
                     id,

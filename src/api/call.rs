@@ -139,8 +139,17 @@ impl Client {
             let request_limit = self.inner.request_timeout;
             let acquired = match claim {
                 Some(claim) => {
-                    pacer::acquire_trigger(&key, interval, request_limit, deadline, claim.since)
-                        .await
+                    // While the slot is held, look at the status again every status window.
+                    let recheck = limits.status + STATUS_MARGIN;
+                    pacer::acquire_trigger(
+                        &key,
+                        interval,
+                        request_limit,
+                        deadline,
+                        claim.since,
+                        recheck,
+                    )
+                    .await
                 }
                 None => {
                     pacer::acquire_status(&key, interval, request_limit, deadline, wish.as_ref())

@@ -230,13 +230,17 @@ pub(crate) async fn acquire_status(
 /// [`acquire`] for a trigger on behalf of an invocation that began at `since`: if a trigger
 /// of the key was accepted at or after `since` (in this process or another one sharing the
 /// folder), or gets accepted while this caller waits, answers `AlreadyTriggered` instead of a
-/// slot.
+/// slot. While the slot is not free, answers `Waited` after at most `recheck` (a status
+/// window): the import of the trigger that holds the slot may show meanwhile and serve this
+/// invocation, so the caller looks at the status again rather than sleeping out the whole
+/// trigger window.
 pub(crate) async fn acquire_trigger(
     key: &PaceKey,
     interval: Duration,
     request_limit: Duration,
     deadline: Instant,
     since: Instant,
+    recheck: Duration,
 ) -> Result<Acquired, PaceError> {
     acquire_with(
         key,
@@ -244,7 +248,7 @@ pub(crate) async fn acquire_trigger(
         request_limit,
         deadline,
         true,
-        Some(since),
+        Some((since, recheck)),
         None,
     )
     .await
@@ -264,9 +268,10 @@ async fn acquire_with(
     request_limit: Duration,
     deadline: Instant,
     share: bool,
-    since: Option<Instant>,
+    claim: Option<(Instant, Duration)>,
     wish: Option<&AnswerWish>,
 ) -> Result<Acquired, PaceError> {
+    let since = claim.map(|(since, _)| since);
     let slot = slot_for(key);
     let mut guard = match tokio::time::timeout_at(deadline, slot.lock_owned()).await {
         Ok(g) => g,
@@ -344,8 +349,16 @@ async fn acquire_with(
                     "pacing: waiting for the next slot"
                 );
                 // Look again afterwards: another process may have taken the slot meanwhile.
+                // A trigger claim is told to look at the status again after `recheck` at most.
                 waited = true;
-                tokio::time::sleep_until(ready).await;
+                let until = match claim {
+                    Some((_, recheck)) => now.checked_add(recheck).map_or(ready, |t| ready.min(t)),
+                    None => ready,
+                };
+                tokio::time::sleep_until(until).await;
+                if until < ready {
+                    return Ok(Acquired::Waited);
+                }
             }
             _ if waited && since.is_some() => return Ok(Acquired::Waited),
             _ => {
@@ -405,6 +418,53 @@ mod tests {
         }
     }
 
+    /// A claim that sleeps out the whole window.
+    const NO_RECHECK: Duration = Duration::MAX;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_claim_waiting_for_the_slot_looks_again_after_each_recheck() {
+        let k = key(PaceKind::Trigger);
+        let far = Instant::now() + Duration::from_secs(3600);
+        let window = Duration::from_secs(90);
+        let claim = |since, recheck| {
+            acquire_with(
+                &k,
+                window,
+                Duration::from_secs(30),
+                far,
+                false,
+                Some((since, recheck)),
+                None,
+            )
+        };
+        let Acquired::Slot(slot) = claim(Instant::now(), NO_RECHECK).await.unwrap() else {
+            panic!("nothing was triggered yet")
+        };
+        slot.triggered(None);
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        let t0 = Instant::now();
+        let recheck = Duration::from_secs(5);
+        assert!(matches!(
+            claim(t0, recheck).await.unwrap(),
+            Acquired::Waited
+        ));
+        assert_eq!(
+            Instant::now() - t0,
+            recheck,
+            "looks again after one recheck"
+        );
+        // Near the end of the window, the wait stops at the slot, which is then free.
+        tokio::time::sleep(window - recheck - Duration::from_secs(1)).await;
+        assert!(matches!(
+            claim(t0, recheck).await.unwrap(),
+            Acquired::Waited
+        ));
+        assert!(matches!(
+            claim(t0, recheck).await.unwrap(),
+            Acquired::Slot(_)
+        ));
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_trigger_sent_since_the_claim_is_not_repeated() {
         let k = key(PaceKind::Trigger);
@@ -418,7 +478,7 @@ mod tests {
             Duration::from_secs(30),
             far,
             false,
-            Some(since),
+            Some((since, NO_RECHECK)),
             None,
         );
         let Acquired::Slot(slot) = first.await.unwrap() else {
@@ -433,7 +493,7 @@ mod tests {
                 Duration::from_secs(30),
                 far,
                 false,
-                Some(claim),
+                Some((claim, NO_RECHECK)),
                 None,
             );
             match again.await.unwrap() {
@@ -457,7 +517,7 @@ mod tests {
                 Duration::from_secs(30),
                 far,
                 false,
-                Some(later),
+                Some((later, NO_RECHECK)),
                 None,
             )
         };

@@ -58,6 +58,12 @@ pub enum TriggerAnswer {
 /// Longest connect phase of a request.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Most requests one client has on the wire at once. Pacing gives every dataset its own
+/// windows, so a call for 1,000 datasets would otherwise open about one connection per
+/// dataset at each window; past this many, a request waits for one to end (and reuses its
+/// connection). Waiting happens after its pacing slot and before it is sent.
+pub const MAX_IN_FLIGHT: usize = 32;
+
 /// A retry the client is about to make (reported to the observer set with
 /// [`Client::with_retry_observer`]).
 #[derive(Debug, Clone)]
@@ -105,6 +111,8 @@ pub(super) struct Inner {
     pub(super) contact: AtomicU8,
     /// The server's clock relative to ours, from `Date` headers.
     pub(super) server_clock: ServerClock,
+    /// Requests on the wire ([`MAX_IN_FLIGHT`]).
+    pub(super) in_flight: tokio::sync::Semaphore,
 }
 
 impl fmt::Debug for Client {
@@ -161,6 +169,7 @@ impl Client {
                 limits: cfg.limits,
                 contact: AtomicU8::new(CONTACT_NONE),
                 server_clock: ServerClock::default(),
+                in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
             }),
             on_retry: None,
             surface_trigger_429: false,

@@ -585,3 +585,38 @@ fn no_variant_ever_shows_a_key() {
         assert!(text.chars().next().unwrap().is_uppercase(), "{text}");
     }
 }
+
+#[tokio::test]
+async fn a_client_has_at_most_max_in_flight_requests_on_the_wire() {
+    let srv = server().await;
+    let ids: Vec<DatasetId> = (0..3 * super::client::MAX_IN_FLIGHT)
+        .map(|_| {
+            let id = new_dataset();
+            add_dataset(&srv, id.as_str(), true, None);
+            id
+        })
+        .collect();
+    // Every status answer is held back 300 ms: without the cap all 96 would be on the wire
+    // at once (each dataset has its own pacing windows).
+    srv.inject(
+        Fault::new(FaultKind::Slow)
+            .on(FaultEndpoint::Status)
+            .delay(Duration::from_millis(300))
+            .times(ids.len() as u32),
+    );
+    let c = client_for(&srv.base_url(), Some(PRIVATE_KEY));
+    let mut set = tokio::task::JoinSet::new();
+    for id in ids {
+        let c = c.clone();
+        set.spawn(async move { c.status(&id, Duration::ZERO, soon(30)).await });
+    }
+    while let Some(r) = set.join_next().await {
+        assert!(r.unwrap().unwrap().is_some());
+    }
+    let most = srv.stats().max_in_flight;
+    assert!(
+        (2..=super::client::MAX_IN_FLIGHT as u64).contains(&most),
+        "at most {} on the wire, and more than one: {most}",
+        super::client::MAX_IN_FLIGHT
+    );
+}

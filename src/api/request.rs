@@ -1,6 +1,7 @@
 //! One HTTP exchange with the Datasets API: the URL and headers of each endpoint (the private
 //! key only in `X-Api-Key`, the reimport key only in the webhook path), the body read with a
-//! size cap, and transport failures turned into `ApiError`s free of URLs and keys.
+//! size cap, at most `MAX_IN_FLIGHT` exchanges of a client at once, and transport failures
+//! turned into `ApiError`s free of URLs and keys.
 
 use std::time::Duration;
 
@@ -86,6 +87,8 @@ impl Client {
         let transport =
             |e: reqwest::Error| self.transport_error(endpoint, id, e, timeout, &secrets);
 
+        // At most MAX_IN_FLIGHT on the wire; the semaphore is never closed.
+        let _on_the_wire = inner.in_flight.acquire().await.ok();
         let sent_mono = super::status_share::mono_now();
         let sent_wall = std::time::SystemTime::now();
         let mut resp = req.send().await.map_err(|e| {

@@ -175,6 +175,9 @@ pub struct Stats {
     /// project send the key as the `X-Api-Key` header only, so tests expect 0.
     #[serde(default)]
     pub query_keys: u64,
+    /// The most requests (to any path) being handled at once since the sandbox started.
+    #[serde(default)]
+    pub max_in_flight: u64,
     /// Triggers (import endpoint or webhook) that started a run, all datasets.
     #[serde(default)]
     pub runs_triggered: u64,

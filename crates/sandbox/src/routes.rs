@@ -325,15 +325,35 @@ fn query_has_key(query: Option<&str>) -> bool {
     })
 }
 
-/// Logs method, path (never the query: it may carry `private_key`), status and latency, and
-/// counts requests whose query carried a key (`query_keys` in the stats).
+/// Logs method, path (never the query: it may carry `private_key`), status and latency,
+/// counts requests whose query carried a key (`query_keys` in the stats) and the most handled
+/// at once (`max_in_flight`).
 async fn log_request(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
-    if query_has_key(request.uri().query()) {
-        shared.lock().counters.query_keys += 1;
+    {
+        let mut state = shared.lock();
+        if query_has_key(request.uri().query()) {
+            state.counters.query_keys += 1;
+        }
+        state.counters.in_flight += 1;
+        state.counters.max_in_flight = state.counters.max_in_flight.max(state.counters.in_flight);
     }
+    let _gauge = InFlight(&shared);
+    handle(&shared, request, next).await
+}
+
+/// One request being handled (also when the client goes away mid-request).
+struct InFlight<'a>(&'a Shared);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.lock().counters.in_flight -= 1;
+    }
+}
+
+async fn handle(shared: &Shared, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let request = if request.uri().path().starts_with("/datasets/") {
-        record(&shared, request, started).await
+        record(shared, request, started).await
     } else {
         request
     };

@@ -36,6 +36,9 @@ pub(crate) struct Counters {
     pub(crate) triggers_while_running: u64,
     pub(crate) query_keys: u64,
     pub(crate) runs_triggered: u64,
+    /// Requests being handled now, and the most at once.
+    pub(crate) in_flight: u64,
+    pub(crate) max_in_flight: u64,
 }
 
 pub(crate) struct Dataset {
@@ -84,6 +87,7 @@ impl State {
             injected: self.counters.injected,
             triggers_while_running: self.counters.triggers_while_running,
             query_keys: self.counters.query_keys,
+            max_in_flight: self.counters.max_in_flight,
             runs_triggered: self.counters.runs_triggered,
             dataset_api_calls: self.catalog.calls,
             dataset_api_rate_limited: self.catalog.rate_limited,

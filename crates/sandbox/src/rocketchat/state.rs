@@ -282,6 +282,8 @@ impl RcState {
         if let Some(op) = self.current_mut() {
             op.run_at = Some(now);
             op.duration = duration;
+            let end = epoch_ms(now, now + duration);
+            self.stats.last_import_end_ms = Some(u64::try_from(end).unwrap_or(u64::MAX));
         }
         self.stats.runs += 1;
     }

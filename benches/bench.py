@@ -1552,8 +1552,10 @@ def render_concurrency(L, summary, C):
                      "(start delay) and waited the whole trigger window (90 s) for the trigger slot before "
                      f"observing again; the median process took {r['median_wall']:.1f} s")
         elif not ok:
-            cause = (f"; cause: {r['status_calls']} status reads for one dataset, one per window across all "
-                     f"processes (≈ {r['status_calls'] * (w + 0.15):.0f} s of slots): each process reads for itself")
+            cause = (f"; cause: each process reads the status for itself and the dataset allows one read per "
+                     f"window across all of them, so the last of {r['n']} sees the end ≈ ({r['n']} − 1) × "
+                     f"{w + 0.15:.2f} s = {(r['n'] - 1) * (w + 0.15):.1f} s after the first "
+                     f"({r['status_calls']} status reads in all)")
         summary.append((f"{r['n']} processes × one dataset: wall ≤ one process + one status window",
                         f"{r['wall'] - one:+.2f} s (window {w:g} s){cause}", verdict(ok)))
         summary.append((f"{r['n']} processes × one dataset: zero 429, one trigger",

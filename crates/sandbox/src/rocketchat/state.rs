@@ -293,6 +293,8 @@ impl RcState {
         if let Some(op) = self.current_mut() {
             op.run_at = Some(now);
             op.duration = duration;
+            let end = epoch_ms(now, now + duration);
+            self.stats.last_import_end_ms = Some(u64::try_from(end).unwrap_or(u64::MAX));
         }
         self.stats.runs += 1;
     }
@@ -316,4 +318,28 @@ pub(crate) fn user_fails(user: &Value) -> bool {
         .and_then(Value::as_str)
         .is_some_and(|u| u.to_ascii_lowercase().contains("fail"));
     !email_ok || name_fails
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_records_when_its_import_will_end() {
+        let mut state = RcState::default();
+        let now = Instant::now();
+        state.run(now, Duration::from_secs(3));
+        assert_eq!(
+            state.stats.last_import_end_ms, None,
+            "no operation: nothing ran"
+        );
+        state.new_operation("admin", now);
+        let before = epoch_ms(now, now);
+        state.run(now, Duration::from_secs(3));
+        let end = u128::from(state.stats.last_import_end_ms.expect("recorded"));
+        assert!(
+            (before + 2_900..=before + 3_100).contains(&end),
+            "{end} vs {before} + 3 s"
+        );
+    }
 }

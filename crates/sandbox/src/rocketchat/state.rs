@@ -284,7 +284,13 @@ impl RcState {
             && op.valid()
             && let Some(start) = op.run_at.filter(|s| *s <= now)
         {
-            op.duration = (now - start).max(Duration::from_millis(1));
+            // It ends at `now` exactly, so a status read right after shows it done (a
+            // duration of at least 1 ms: one started this very instant starts 1 ms earlier).
+            let min = Duration::from_millis(1);
+            if now - start < min {
+                op.run_at = Some(now.checked_sub(min).unwrap_or(start));
+            }
+            op.duration = (now - op.run_at.unwrap_or(start)).max(min);
         }
     }
 

@@ -178,8 +178,9 @@ async fn garbage_or_far_future_slot_files_cost_at_most_a_window() {
     }
 }
 
-/// The BENCHMARKS.md row: N processes on one dataset (N = 1, 5, 20), 429s drawn, triggers
-/// sent, status calls, and wall time against one process. The invariants hold at every N.
+/// N processes on one dataset (N = 1, 5, 20): 429s drawn, triggers sent, status calls, and
+/// wall time against one process; the invariants hold at every N. (BENCHMARKS.md's figures
+/// come from `scripts/bench.sh`, with release builds and the real trigger window.)
 ///
 /// The status limit (one read per window per dataset, whoever reads) is shared by all the
 /// processes; each reading for itself, 20 processes took 3.5 times as long as one and made

@@ -688,6 +688,7 @@ fn every_example_validates_and_is_formatted() {
         "examples/demo",
         "examples/rocketchat/provider",
         "examples/rocketchat/resources/rocketchat_user_import",
+        "examples/rocketchat/actions/user_import",
     ] {
         assert!(names.iter().any(|n| n == must), "{must} missing: {names:?}");
     }

@@ -3,6 +3,8 @@
 //! records the operation and counts; user errors fail the apply unless allowed; a bad token
 //! fails with the server's message.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -18,18 +20,11 @@ struct Tf {
 impl Tf {
     fn new() -> Tf {
         let dir = tempfile::tempdir().unwrap();
-        let bin_dir = Path::new(env!("CARGO_BIN_EXE_terraform-provider-rocketchat"))
-            .parent()
-            .unwrap()
-            .to_path_buf();
-        std::fs::write(
-            dir.path().join("cli.tfrc"),
-            format!(
-                "provider_installation {{\n  dev_overrides {{\n    \"registry.terraform.io/rocketchat/rocketchat\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
-                bin_dir.display()
-            ),
-        )
-        .unwrap();
+        common::terraform::write_dev_overrides(
+            dir.path(),
+            "registry.terraform.io/rocketchat/rocketchat",
+            "terraform-provider-rocketchat",
+        );
         Tf { dir }
     }
 
@@ -61,11 +56,7 @@ impl Tf {
         );
         eprintln!("$ terraform {}\n{text}", args.join(" "));
         // Diagnostics are wrapped in a box: join the words back for assertions.
-        let flat = text
-            .replace('│', " ")
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
+        let flat = common::terraform::flatten(&text);
         (out.status.code().unwrap_or(-1), flat)
     }
 

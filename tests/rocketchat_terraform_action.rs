@@ -8,6 +8,8 @@
 //! and every example under `examples/rocketchat/` validates and is formatted. Each case has its own sandbox and directory; libtest runs them on parallel
 //! threads.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -42,18 +44,11 @@ impl Tf {
     /// A directory whose provider block points at `base_url`.
     fn at(base_url: &str) -> Tf {
         let dir = tempfile::tempdir().unwrap();
-        let bin_dir = Path::new(env!("CARGO_BIN_EXE_terraform-provider-rocketchat"))
-            .parent()
-            .unwrap()
-            .to_path_buf();
-        std::fs::write(
-            dir.path().join("cli.tfrc"),
-            format!(
-                "provider_installation {{\n  dev_overrides {{\n    \"registry.terraform.io/rocketchat/rocketchat\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
-                bin_dir.display()
-            ),
-        )
-        .unwrap();
+        common::terraform::write_dev_overrides(
+            dir.path(),
+            "registry.terraform.io/rocketchat/rocketchat",
+            "terraform-provider-rocketchat",
+        );
         Tf {
             dir,
             base_url: base_url.to_owned(),
@@ -88,11 +83,7 @@ impl Tf {
             String::from_utf8_lossy(&out.stderr)
         );
         eprintln!("$ terraform {}\n{raw}", args.join(" "));
-        let text = raw
-            .replace('│', " ")
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
+        let text = common::terraform::flatten(&raw);
         Ran {
             code: out.status.code().unwrap_or(-1),
             text,
@@ -653,65 +644,6 @@ async fn the_docs_page_lists_the_action_schema_and_embeds_the_example() {
         assert!(
             page.contains(&example),
             "the page does not embed {file} verbatim"
-        );
-    }
-}
-
-/// Every directory under `examples/rocketchat/` holding `.tf` files.
-fn example_dirs() -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let mut entries: Vec<_> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        entries.sort();
-        if entries
-            .iter()
-            .any(|p| p.extension().is_some_and(|e| e == "tf"))
-        {
-            out.push(dir.to_path_buf());
-        }
-        for p in entries.iter().filter(|p| p.is_dir()) {
-            walk(p, out);
-        }
-    }
-    let mut out = Vec::new();
-    walk(&root().join("examples/rocketchat"), &mut out);
-    out
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_rocketchat_example_validates_and_is_formatted() {
-    let dirs = example_dirs();
-    assert!(
-        dirs.contains(&root().join("examples/rocketchat/actions/user_import")),
-        "{dirs:?}"
-    );
-    for dir in dirs {
-        let tf = Tf::at(NO_API);
-        let mut declares = false;
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_file() {
-                let text = std::fs::read_to_string(&path).unwrap();
-                declares |= text.contains("required_providers");
-                std::fs::write(tf.dir.path().join(path.file_name().unwrap()), text).unwrap();
-            }
-        }
-        if !declares {
-            std::fs::write(
-                tf.dir.path().join("versions.tf"),
-                "terraform {\n  required_providers {\n    rocketchat = { source = \"rocketchat/rocketchat\" }\n  }\n}\n",
-            )
-            .unwrap();
-        }
-        let ran = tf.run(&["validate", "-no-color"]).await;
-        assert_eq!(ran.code, 0, "{dir:?} does not validate: {ran:?}");
-        assert!(ran.text.contains("Success!"), "{dir:?}: {ran:?}");
-        let fmt = tf.run(&["fmt", "-check", "-diff", "-no-color"]).await;
-        assert_eq!(
-            fmt.code, 0,
-            "{dir:?} is not `terraform fmt` formatted: {fmt:?}"
         );
     }
 }

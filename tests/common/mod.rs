@@ -49,6 +49,9 @@ pub fn bin(name: &str) -> PathBuf {
         "terraform-provider-woosmap" => {
             PathBuf::from(env!("CARGO_BIN_EXE_terraform-provider-woosmap"))
         }
+        "terraform-provider-rocketchat" => {
+            PathBuf::from(env!("CARGO_BIN_EXE_terraform-provider-rocketchat"))
+        }
         other => panic!("unknown binary {other}"),
     }
 }

@@ -11,6 +11,30 @@ pub const HEADER: &str = r#"terraform {
 }
 "#;
 
+/// Writes `dir/cli.tfrc`: a CLI configuration that points Terraform at our build of
+/// `binary` for the provider `address` (`registry.terraform.io/woosmap/woosmap`), through
+/// `dev_overrides`; the tests pass it as `TF_CLI_CONFIG_FILE`.
+pub fn write_dev_overrides(dir: &Path, address: &str, binary: &str) {
+    let provider_dir = super::bin(binary).parent().unwrap().to_path_buf();
+    std::fs::write(
+        dir.join("cli.tfrc"),
+        format!(
+            "provider_installation {{\n  dev_overrides {{\n    \"{address}\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
+            provider_dir.display()
+        ),
+    )
+    .unwrap();
+}
+
+/// Terraform's output with its diagnostic boxes flattened: the words single-spaced (the boxes
+/// wrap their lines), for assertions on whole sentences.
+pub fn flatten(text: &str) -> String {
+    text.replace('│', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// A Terraform working directory wired to our provider binary and a sandbox.
 pub struct Terraform {
     pub dir: tempfile::TempDir,
@@ -28,18 +52,11 @@ impl Terraform {
     /// A directory run by another launcher script of the repository (`scripts/terraform-old`).
     pub fn with_launcher(base_url: &str, launcher: &str) -> Terraform {
         let dir = tempfile::tempdir().unwrap();
-        let provider_dir = super::bin("terraform-provider-woosmap")
-            .parent()
-            .unwrap()
-            .to_path_buf();
-        std::fs::write(
-            dir.path().join("cli.tfrc"),
-            format!(
-                "provider_installation {{\n  dev_overrides {{\n    \"registry.terraform.io/woosmap/woosmap\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
-                provider_dir.display()
-            ),
-        )
-        .unwrap();
+        write_dev_overrides(
+            dir.path(),
+            "registry.terraform.io/woosmap/woosmap",
+            "terraform-provider-woosmap",
+        );
         let log = dir.path().join("terraform.log");
         Terraform {
             dir,

@@ -651,18 +651,11 @@ fn provider_log(log: &str) -> Vec<String> {
 /// A Terraform working directory wired to the provider binary, holding `main_tf`.
 fn tf_dir(main_tf: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let bin_dir = Path::new(env!("CARGO_BIN_EXE_terraform-provider-rocketchat"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    std::fs::write(
-        dir.path().join("cli.tfrc"),
-        format!(
-            "provider_installation {{\n  dev_overrides {{\n    \"registry.terraform.io/rocketchat/rocketchat\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
-            bin_dir.display()
-        ),
-    )
-    .unwrap();
+    crate::common::terraform::write_dev_overrides(
+        dir.path(),
+        "registry.terraform.io/rocketchat/rocketchat",
+        "terraform-provider-rocketchat",
+    );
     std::fs::write(dir.path().join("main.tf"), main_tf).unwrap();
     dir
 }

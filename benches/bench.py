@@ -1415,8 +1415,9 @@ def render_scale(L, summary, S, a):
         L.append("")
     L.append("How the CLI paces many datasets: each dataset has its own pacer slot (a key per base URL, "
              "dataset and endpoint), so N datasets are N independent status schedules, one read per 5 s + 150 ms "
-             "each; there is no process-wide cap, so the N first reads go out together (one connection each "
-             "through the client's pool) and later reads follow each dataset's own schedule. Wall − longest is "
+             "each; at most 32 requests of the client are on the wire at once (`MAX_IN_FLIGHT`, src/api/client.rs), so the N "
+             "first reads go out in waves over a few reused connections, and later reads follow each dataset's own "
+             "schedule. Wall − longest is "
              "therefore the phase of the last import's end against its own reads plus the process's work.")
     L.append("")
     shared = [r for r in runs if r.get("shared_pacer", True)]
@@ -1541,8 +1542,8 @@ def render_concurrency(L, summary, C):
     L.append("")
     L.append("*Waited for the trigger slot*: processes whose debug log says `waited for the trigger slot: observing "
              "again first`, i.e. that read the status after another process's trigger was sent but before the new "
-             "run was visible (the start delay), and then waited for the dataset's trigger window to pass before "
-             "looking again.")
+             "run was visible (the start delay); such a process waits at most one status window for the trigger "
+             "slot before reading the status again, and then follows the new run.")
     L.append("")
     for r in rows[1:]:
         ok = r["wall"] <= one + w

@@ -346,7 +346,9 @@ struct InFlight<'a>(&'a Shared);
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        self.0.lock().counters.in_flight -= 1;
+        // A `POST /_sandbox/reset` handled meanwhile zeroed the count.
+        let mut state = self.0.lock();
+        state.counters.in_flight = state.counters.in_flight.saturating_sub(1);
     }
 }
 

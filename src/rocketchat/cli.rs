@@ -171,28 +171,10 @@ fn show_event(event: &Event) {
     eprintln!("{line}");
 }
 
-/// Cancels `cancel` on Ctrl-C or SIGTERM.
+/// Cancels `cancel` on Ctrl-C or SIGTERM (the same signals as `woosmap-import`).
 fn cancel_on_signal(cancel: CancellationToken) {
     tokio::spawn(async move {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            match signal(SignalKind::terminate()) {
-                Ok(mut term) => {
-                    tokio::select! {
-                        _ = tokio::signal::ctrl_c() => {}
-                        _ = term.recv() => {}
-                    }
-                }
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                }
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-        }
+        crate::frontend::signals::interrupted().await;
         cancel.cancel();
     });
 }

@@ -79,7 +79,7 @@ pub async fn run_import(
         new_run: None,
         progress: Progress::default(),
         undocumented_noted: std::sync::Mutex::new(None),
-        phase: std::sync::Mutex::new(Phase::Observing),
+        phase: Phase::Observing,
     };
     let span = tracing::debug_span!("run_import", dataset_id = %runner.spec.dataset_id);
     let done = tracing::Instrument::instrument(reconcile(&mut runner, plan, &cancel), span).await?;
@@ -119,7 +119,7 @@ struct Runner {
     /// The run whose undocumented status was already reported.
     undocumented_noted: std::sync::Mutex<Option<String>>,
     /// Where the run stands, for the right error when the deadline passes.
-    phase: std::sync::Mutex<Phase>,
+    phase: Phase,
 }
 
 /// How far `run_import` got: until a trigger may have been sent, a deadline means nothing
@@ -143,11 +143,12 @@ impl Runner {
     /// The deadline ended the wait. `waited` is the timeout that ran out: the engine may stop
     /// a little before it when no further status read fits inside it.
     fn deadline_error(&self) -> EngineError {
-        let phase = self.phase.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let reason = match phase {
+        let reason = match &self.phase {
             Phase::Triggered => None,
             Phase::Observing => Some(NotTriggeredReason::StatusNotRead),
-            Phase::WaitingFor(run_id) => Some(NotTriggeredReason::RunningImport { run_id }),
+            Phase::WaitingFor(run_id) => Some(NotTriggeredReason::RunningImport {
+                run_id: run_id.clone(),
+            }),
         };
         if let Some(reason) = reason {
             return self.not_triggered(reason, None);
@@ -176,8 +177,8 @@ impl Runner {
         }
     }
 
-    fn set_phase(&self, phase: Phase) {
-        *self.phase.lock().unwrap_or_else(|p| p.into_inner()) = phase;
+    fn set_phase(&mut self, phase: Phase) {
+        self.phase = phase;
     }
 
     fn api_error(&self, e: ApiError) -> EngineError {
@@ -236,7 +237,7 @@ impl Runner {
         }
     }
 
-    fn joined(&self, run_id: Option<&str>) {
+    fn joined(&mut self, run_id: Option<&str>) {
         self.set_phase(Phase::Triggered);
         tracing::info!(
             run_id = run_id.unwrap_or("(not visible yet)"),

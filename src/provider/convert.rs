@@ -127,3 +127,15 @@ pub fn timeout(config: &Value, which: &str) -> Result<Option<Duration>, Diagnost
         MAX_TIMEOUT,
     )
 }
+
+/// `reimport_key`, when given and known, is not empty (left out, the private key triggers).
+pub fn reimport_key(config: &Value) -> Result<(), Diagnostic> {
+    match known_str(config, "reimport_key") {
+        Some(k) if k.trim().is_empty() => Err(Diagnostic::error(
+            "Empty reimport_key",
+            "reimport_key is empty: set it to the dataset's reimport key, or leave it out to trigger with the private key.",
+        )
+        .at(AttrPath::attr("reimport_key"))),
+        _ => Ok(()),
+    }
+}

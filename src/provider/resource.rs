@@ -108,22 +108,12 @@ pub fn validate(config: &Value, caps: Option<ClientCapabilities>) -> Diagnostics
         convert::poll_interval(config).map(|_| ()),
         convert::timeout(config, "create").map(|_| ()),
         convert::timeout(config, "update").map(|_| ()),
+        convert::reimport_key(config),
     ];
     for check in checks {
         if let Err(d) = check {
             diags.push(d);
         }
-    }
-    if let Some(k) = known_str(config, "reimport_key")
-        && k.trim().is_empty()
-    {
-        diags.push(
-            Diagnostic::error(
-                "Empty reimport_key",
-                "reimport_key is empty: set it to the dataset's reimport key, or leave it out to trigger with the private key.",
-            )
-            .at(AttrPath::attr("reimport_key")),
-        );
     }
     diags
 }

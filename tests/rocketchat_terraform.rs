@@ -5,69 +5,16 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use woosmap_sandbox::rocketchat::{
-    DEFAULT_AUTH_TOKEN, DEFAULT_USER_ID, RocketChatConfig, RocketChatHandle, RocketChatSandbox,
+    DEFAULT_AUTH_TOKEN, RocketChatConfig, RocketChatHandle, RocketChatSandbox,
 };
 
-struct Tf {
-    dir: tempfile::TempDir,
-}
+use common::rocketchat::TfRun;
 
-impl Tf {
-    fn new() -> Tf {
-        let dir = tempfile::tempdir().unwrap();
-        common::terraform::write_dev_overrides(
-            dir.path(),
-            "registry.terraform.io/rocketchat/rocketchat",
-            "terraform-provider-rocketchat",
-        );
-        Tf { dir }
-    }
-
-    fn write(&self, sb: &RocketChatHandle, token: &str, body: &str) {
-        let main = format!(
-            "terraform {{\n  required_providers {{\n    rocketchat = {{ source = \"rocketchat/rocketchat\" }}\n  }}\n}}\n\
-             provider \"rocketchat\" {{\n  url = \"{}\"\n  user_id = \"{DEFAULT_USER_ID}\"\n  auth_token = \"{token}\"\n}}\n{body}",
-            sb.base_url()
-        );
-        std::fs::write(self.dir.path().join("main.tf"), main).unwrap();
-    }
-
-    async fn run(&self, args: &[&str]) -> (i32, String) {
-        let mut cmd = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/terraform"));
-        cmd.args(args)
-            .current_dir(self.dir.path())
-            .env("TF_CLI_CONFIG_FILE", self.dir.path().join("cli.tfrc"))
-            .env("TF_IN_AUTOMATION", "1")
-            .env("CHECKPOINT_DISABLE", "1")
-            .env("XDG_RUNTIME_DIR", self.dir.path())
-            .stdin(Stdio::null());
-        let out = tokio::task::spawn_blocking(move || cmd.output().expect("terraform runs"))
-            .await
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        eprintln!("$ terraform {}\n{text}", args.join(" "));
-        // Diagnostics are wrapped in a box: join the words back for assertions.
-        let flat = common::terraform::flatten(&text);
-        (out.status.code().unwrap_or(-1), flat)
-    }
-
-    async fn outputs(&self) -> serde_json::Value {
-        let (code, text) = self.run(&["output", "-json", "-no-color"]).await;
-        assert_eq!(code, 0);
-        let start = text.find('{').unwrap();
-        let end = text.rfind('}').unwrap();
-        serde_json::from_str(&text[start..=end]).unwrap()
-    }
-}
+/// The provider under real Terraform (`tests/common/rocketchat.rs`).
+type Tf = common::rocketchat::RcTerraform;
 
 const RESOURCE: &str = r#"
 resource "rocketchat_user_import" "team" {
@@ -107,9 +54,9 @@ async fn sandbox() -> RocketChatHandle {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_imports_users_and_records_the_operation_and_counts() {
     let sb = sandbox().await;
-    let tf = Tf::new();
-    tf.write(&sb, DEFAULT_AUTH_TOKEN, &resource("cy", false));
-    let (code, _) = tf
+    let tf = Tf::new(&sb);
+    tf.write(DEFAULT_AUTH_TOKEN, &resource("cy", false));
+    let TfRun { code, .. } = tf
         .run(&["apply", "-auto-approve", "-input=false", "-no-color"])
         .await;
     assert_eq!(code, 0);
@@ -124,7 +71,7 @@ async fn apply_imports_users_and_records_the_operation_and_counts() {
             .is_some_and(|s| !s.is_empty())
     );
     // A second apply with nothing changed imports nothing.
-    let (code, _) = tf
+    let TfRun { code, .. } = tf
         .run(&["apply", "-auto-approve", "-input=false", "-no-color"])
         .await;
     assert_eq!(code, 0);
@@ -138,9 +85,9 @@ async fn apply_imports_users_and_records_the_operation_and_counts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_errors_fail_the_apply_unless_allowed() {
     let sb = sandbox().await;
-    let tf = Tf::new();
-    tf.write(&sb, DEFAULT_AUTH_TOKEN, &resource("will-fail", false));
-    let (code, text) = tf
+    let tf = Tf::new(&sb);
+    tf.write(DEFAULT_AUTH_TOKEN, &resource("will-fail", false));
+    let TfRun { code, text } = tf
         .run(&["apply", "-auto-approve", "-input=false", "-no-color"])
         .await;
     assert_ne!(code, 0);
@@ -148,8 +95,8 @@ async fn user_errors_fail_the_apply_unless_allowed() {
         text.contains("allow-user-errors") || text.contains("failed to import"),
         "{text}"
     );
-    tf.write(&sb, DEFAULT_AUTH_TOKEN, &resource("will-fail", true));
-    let (code, _) = tf
+    tf.write(DEFAULT_AUTH_TOKEN, &resource("will-fail", true));
+    let TfRun { code, .. } = tf
         .run(&["apply", "-auto-approve", "-input=false", "-no-color"])
         .await;
     assert_eq!(code, 0);
@@ -161,10 +108,10 @@ async fn user_errors_fail_the_apply_unless_allowed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_token_fails_with_the_documented_message_and_no_secret() {
     let sb = sandbox().await;
-    let tf = Tf::new();
+    let tf = Tf::new(&sb);
     let token = "bad-token-Xy72";
-    tf.write(&sb, token, &resource("cy", false));
-    let (code, text) = tf
+    tf.write(token, &resource("cy", false));
+    let TfRun { code, text } = tf
         .run(&["apply", "-auto-approve", "-input=false", "-no-color"])
         .await;
     assert_ne!(code, 0);
@@ -176,7 +123,7 @@ async fn a_bad_token_fails_with_the_documented_message_and_no_secret() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_blocks_import_like_users_json_and_both_at_once_is_refused() {
     let sb = sandbox().await;
-    let tf = Tf::new();
+    let tf = Tf::new(&sb);
     let blocks = r#"
 resource "rocketchat_user_import" "team" {
   users {
@@ -193,15 +140,15 @@ resource "rocketchat_user_import" "team" {
 }
 output "completed" { value = rocketchat_user_import.team.count_completed }
 "#;
-    tf.write(&sb, DEFAULT_AUTH_TOKEN, blocks);
-    let (code, _) = tf
+    tf.write(DEFAULT_AUTH_TOKEN, blocks);
+    let TfRun { code, .. } = tf
         .run(&["apply", "-auto-approve", "-input=false", "-no-color"])
         .await;
     assert_eq!(code, 0);
     assert_eq!(tf.outputs().await["completed"]["value"], 2);
     // A new trigger value runs a new import.
-    tf.write(&sb, DEFAULT_AUTH_TOKEN, &blocks.replace("\"1\"", "\"2\""));
-    let (code, _) = tf
+    tf.write(DEFAULT_AUTH_TOKEN, &blocks.replace("\"1\"", "\"2\""));
+    let TfRun { code, .. } = tf
         .run(&["apply", "-auto-approve", "-input=false", "-no-color"])
         .await;
     assert_eq!(code, 0);
@@ -211,8 +158,8 @@ output "completed" { value = rocketchat_user_import.team.count_completed }
         "  triggers = { batch = \"1\" }",
         "  users_json = \"[]\"\n  triggers = { batch = \"3\" }",
     );
-    tf.write(&sb, DEFAULT_AUTH_TOKEN, &both);
-    let (code, text) = tf
+    tf.write(DEFAULT_AUTH_TOKEN, &both);
+    let TfRun { code, text } = tf
         .run(&["apply", "-auto-approve", "-input=false", "-no-color"])
         .await;
     assert_ne!(code, 0);
@@ -223,15 +170,15 @@ output "completed" { value = rocketchat_user_import.team.count_completed }
 async fn a_running_operation_is_waited_on_unless_abort_running() {
     use woosmap_sandbox::rocketchat::ForeignOperation;
     let sb = sandbox().await;
-    let tf = Tf::new();
+    let tf = Tf::new(&sb);
     sb.start_foreign(&ForeignOperation {
         state: "importing".into(),
         duration_ms: Some(1500),
         users: Some(3),
     })
     .unwrap();
-    tf.write(&sb, DEFAULT_AUTH_TOKEN, &resource("cy", false));
-    let (code, _) = tf
+    tf.write(DEFAULT_AUTH_TOKEN, &resource("cy", false));
+    let TfRun { code, .. } = tf
         .run(&["apply", "-auto-approve", "-input=false", "-no-color"])
         .await;
     assert_eq!(code, 0);
@@ -249,8 +196,8 @@ async fn a_running_operation_is_waited_on_unless_abort_running() {
         "allow_user_errors = false",
         "allow_user_errors = false\n  abort_running = true\n  triggers = { run = \"2\" }",
     );
-    tf.write(&sb, DEFAULT_AUTH_TOKEN, &body);
-    let (code, text) = tf
+    tf.write(DEFAULT_AUTH_TOKEN, &body);
+    let TfRun { code, text } = tf
         .run(&["apply", "-auto-approve", "-input=false", "-no-color"])
         .await;
     assert_eq!(code, 0);

@@ -16,90 +16,25 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use woosmap_sandbox::rocketchat::{
-    DEFAULT_AUTH_TOKEN, DEFAULT_USER_ID, ForeignOperation, RocketChatConfig, RocketChatHandle,
-    RocketChatSandbox,
+    DEFAULT_AUTH_TOKEN, ForeignOperation, RocketChatConfig, RocketChatHandle, RocketChatSandbox,
 };
 
 const INVOKE: &str = "-invoke=action.rocketchat_user_import.team";
 
-/// A Terraform directory wired to the provider binary and one sandbox.
-struct Tf {
-    dir: tempfile::TempDir,
-    base_url: String,
-}
+/// The provider under real Terraform (`tests/common/rocketchat.rs`).
+type Tf = common::rocketchat::RcTerraform;
+type Ran = common::rocketchat::TfRun;
 
-/// One Terraform run: exit code, and stdout + stderr with the diagnostic boxes flattened to
-/// single-spaced words (diagnostics wrap their lines).
-#[derive(Debug)]
-struct Ran {
-    code: i32,
-    text: String,
-}
-
-impl Tf {
-    fn new(sb: &RocketChatHandle) -> Tf {
-        Tf::at(&sb.base_url())
-    }
-
-    /// A directory whose provider block points at `base_url`.
-    fn at(base_url: &str) -> Tf {
-        let dir = tempfile::tempdir().unwrap();
-        common::terraform::write_dev_overrides(
-            dir.path(),
-            "registry.terraform.io/rocketchat/rocketchat",
-            "terraform-provider-rocketchat",
-        );
-        Tf {
-            dir,
-            base_url: base_url.to_owned(),
-        }
-    }
-
-    fn write(&self, token: &str, body: &str) {
-        let main = format!(
-            "terraform {{\n  required_providers {{\n    rocketchat = {{ source = \"rocketchat/rocketchat\" }}\n  }}\n}}\n\
-             provider \"rocketchat\" {{\n  url = \"{}\"\n  user_id = \"{DEFAULT_USER_ID}\"\n  auth_token = \"{token}\"\n}}\n{body}",
-            self.base_url
-        );
-        std::fs::write(self.dir.path().join("main.tf"), main).unwrap();
-    }
-
-    async fn run(&self, args: &[&str]) -> Ran {
-        let mut cmd = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/terraform"));
-        cmd.args(args)
-            .current_dir(self.dir.path())
-            .env("TF_CLI_CONFIG_FILE", self.dir.path().join("cli.tfrc"))
-            .env("TF_IN_AUTOMATION", "1")
-            .env("CHECKPOINT_DISABLE", "1")
-            .env("XDG_RUNTIME_DIR", self.dir.path())
-            .env_remove("ROCKETCHAT_AUTH_TOKEN")
-            .stdin(Stdio::null());
-        let out = tokio::task::spawn_blocking(move || cmd.output().expect("terraform runs"))
-            .await
-            .unwrap();
-        let raw = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        eprintln!("$ terraform {}\n{raw}", args.join(" "));
-        let text = common::terraform::flatten(&raw);
-        Ran {
-            code: out.status.code().unwrap_or(-1),
-            text,
-        }
-    }
-
-    async fn invoke(&self) -> Ran {
-        self.run(&[
-            "apply",
-            "-auto-approve",
-            "-input=false",
-            "-no-color",
-            INVOKE,
-        ])
-        .await
-    }
+/// `terraform apply -invoke` of the action `team`.
+async fn invoke(tf: &Tf) -> Ran {
+    tf.run(&[
+        "apply",
+        "-auto-approve",
+        "-input=false",
+        "-no-color",
+        INVOKE,
+    ])
+    .await
 }
 
 /// The action with three users (the third named `third`: a name containing `fail` fails) and
@@ -137,7 +72,7 @@ async fn invoke_imports_with_counts_in_the_progress_lines() {
     let sb = sandbox().await;
     let tf = Tf::new(&sb);
     tf.write(DEFAULT_AUTH_TOKEN, &action("cy", ""));
-    let ran = tf.invoke().await;
+    let ran = invoke(&tf).await;
     assert_eq!(ran.code, 0, "{ran:?}");
     for line in [
         "Created import operation",
@@ -179,7 +114,7 @@ action "rocketchat_user_import" "team" {
 }
 "#,
     );
-    let ran = tf.invoke().await;
+    let ran = invoke(&tf).await;
     assert_eq!(ran.code, 0, "{ran:?}");
     assert!(ran.text.contains("Staged 2/2 users."), "{ran:?}");
     assert!(
@@ -194,7 +129,7 @@ async fn user_errors_fail_the_invoke_unless_allowed() {
     let sb = sandbox().await;
     let tf = Tf::new(&sb);
     tf.write(DEFAULT_AUTH_TOKEN, &action("will-fail", ""));
-    let ran = tf.invoke().await;
+    let ran = invoke(&tf).await;
     assert_ne!(ran.code, 0, "{ran:?}");
     for part in [
         "Rocket.Chat import did not succeed",
@@ -208,7 +143,7 @@ async fn user_errors_fail_the_invoke_unless_allowed() {
         DEFAULT_AUTH_TOKEN,
         &action("will-fail", "    allow_user_errors = true"),
     );
-    let ran = tf.invoke().await;
+    let ran = invoke(&tf).await;
     assert_eq!(ran.code, 0, "{ran:?}");
     assert!(
         ran.text
@@ -223,7 +158,7 @@ async fn a_bad_token_fails_with_the_documented_message_and_no_secret() {
     let tf = Tf::new(&sb);
     let token = "bad-token-Qz81";
     tf.write(token, &action("cy", ""));
-    let ran = tf.invoke().await;
+    let ran = invoke(&tf).await;
     assert_ne!(ran.code, 0, "{ran:?}");
     assert!(
         ran.text.contains("Rocket.Chat import failed: Rocket.Chat refused the credentials on import.status (HTTP 401: \"You must be logged in to do this.\")"),
@@ -251,7 +186,7 @@ async fn a_running_operation_is_waited_on_unless_abort_running() {
         })
         .unwrap();
     tf.write(DEFAULT_AUTH_TOKEN, &action("cy", ""));
-    let ran = tf.invoke().await;
+    let ran = invoke(&tf).await;
     assert_eq!(ran.code, 0, "{ran:?}");
     assert!(
         ran.text.contains(&format!(
@@ -278,7 +213,7 @@ async fn a_running_operation_is_waited_on_unless_abort_running() {
         DEFAULT_AUTH_TOKEN,
         &action("cy", "    abort_running = true"),
     );
-    let ran = tf.invoke().await;
+    let ran = invoke(&tf).await;
     assert_eq!(ran.code, 0, "{ran:?}");
     for part in [
         format!(
@@ -403,7 +338,7 @@ async fn wait_false_ends_once_the_import_runs() {
     let sb = slow_sandbox().await;
     let tf = Tf::new(&sb);
     tf.write(DEFAULT_AUTH_TOKEN, &action("cy", "    wait = false"));
-    let ran = tf.invoke().await;
+    let ran = invoke(&tf).await;
     assert_eq!(ran.code, 0, "{ran:?}");
     assert!(
         ran.text

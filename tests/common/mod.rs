@@ -7,6 +7,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 pub mod act;
+pub mod rocketchat;
 pub mod terraform;
 
 use woosmap_sandbox::{Sandbox, SandboxConfig, SandboxHandle};

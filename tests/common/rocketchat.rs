@@ -1,0 +1,85 @@
+//! Real Terraform (`scripts/terraform`) running `terraform-provider-rocketchat` through
+//! `dev_overrides`, in a scratch directory, against a Rocket.Chat-mode sandbox.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use woosmap_sandbox::rocketchat::{DEFAULT_USER_ID, RocketChatHandle};
+
+/// A Terraform directory wired to the provider binary and one sandbox.
+pub struct RcTerraform {
+    pub dir: tempfile::TempDir,
+    base_url: String,
+}
+
+/// One Terraform run: exit code, and stdout + stderr with the diagnostic boxes flattened to
+/// single-spaced words (diagnostics wrap their lines).
+#[derive(Debug)]
+pub struct TfRun {
+    pub code: i32,
+    pub text: String,
+}
+
+impl RcTerraform {
+    pub fn new(sb: &RocketChatHandle) -> RcTerraform {
+        RcTerraform::at(&sb.base_url())
+    }
+
+    /// A directory whose provider block points at `base_url`.
+    pub fn at(base_url: &str) -> RcTerraform {
+        let dir = tempfile::tempdir().unwrap();
+        super::terraform::write_dev_overrides(
+            dir.path(),
+            "registry.terraform.io/rocketchat/rocketchat",
+            "terraform-provider-rocketchat",
+        );
+        RcTerraform {
+            dir,
+            base_url: base_url.to_owned(),
+        }
+    }
+
+    /// `main.tf`: the provider block with `token`, then `body`.
+    pub fn write(&self, token: &str, body: &str) {
+        let main = format!(
+            "terraform {{\n  required_providers {{\n    rocketchat = {{ source = \"rocketchat/rocketchat\" }}\n  }}\n}}\n\
+             provider \"rocketchat\" {{\n  url = \"{}\"\n  user_id = \"{DEFAULT_USER_ID}\"\n  auth_token = \"{token}\"\n}}\n{body}",
+            self.base_url
+        );
+        std::fs::write(self.dir.path().join("main.tf"), main).unwrap();
+    }
+
+    pub async fn run(&self, args: &[&str]) -> TfRun {
+        let mut cmd = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/terraform"));
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env("TF_CLI_CONFIG_FILE", self.dir.path().join("cli.tfrc"))
+            .env("TF_IN_AUTOMATION", "1")
+            .env("CHECKPOINT_DISABLE", "1")
+            .env("XDG_RUNTIME_DIR", self.dir.path())
+            .env_remove("ROCKETCHAT_AUTH_TOKEN")
+            .stdin(Stdio::null());
+        let out = tokio::task::spawn_blocking(move || cmd.output().expect("terraform runs"))
+            .await
+            .unwrap();
+        let raw = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        eprintln!("$ terraform {}\n{raw}", args.join(" "));
+        TfRun {
+            code: out.status.code().unwrap_or(-1),
+            text: super::terraform::flatten(&raw),
+        }
+    }
+
+    /// `terraform output -json`, which must succeed.
+    pub async fn outputs(&self) -> serde_json::Value {
+        let ran = self.run(&["output", "-json", "-no-color"]).await;
+        assert_eq!(ran.code, 0, "{ran:?}");
+        let start = ran.text.find('{').unwrap();
+        let end = ran.text.rfind('}').unwrap();
+        serde_json::from_str(&ran.text[start..=end]).unwrap()
+    }
+}

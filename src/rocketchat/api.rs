@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode, Url};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::pace::{Budget, Pacer, now_ms};
+use pacer::budget::{Budget, Budgets, now_ms};
 use crate::secret::Secret;
 
 /// How many times a 429 or a failed status read is retried before giving up.
@@ -110,6 +110,18 @@ pub struct RcConfig {
     pub request_timeout: Duration,
 }
 
+/// Rocket.Chat in the shared pacer: the budgets its servers announce, per server, in
+/// `$XDG_RUNTIME_DIR/rocketchat-import` (else `<temp>/rocketchat-import-<uid>`).
+pub(crate) static ROCKETCHAT: pacer::Service = pacer::Service::new(
+    "rocketchat",
+    pacer::FolderSpec {
+        env: None,
+        runtime_name: "rocketchat-import",
+        temp_prefix: "rocketchat-import",
+        unit_tests: cfg!(test),
+    },
+);
+
 /// The client. Cheap to share behind an `Arc`.
 pub struct RcClient {
     http: reqwest::Client,
@@ -117,7 +129,7 @@ pub struct RcClient {
     user_id: String,
     token: Secret,
     timeout: Duration,
-    pacer: Pacer,
+    pacer: std::sync::Arc<Budgets>,
 }
 
 impl RcClient {
@@ -152,7 +164,7 @@ impl RcClient {
             } else {
                 cfg.request_timeout
             },
-            pacer: Pacer::for_server(&origin),
+            pacer: std::sync::Arc::new(Budgets::new(&ROCKETCHAT, &origin)),
         })
     }
 
@@ -207,7 +219,7 @@ impl RcClient {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            while let Some(wait) = self.pacer.reserve(route) {
+            while let Some(wait) = self.pacer.reserve(route).await {
                 tracing::info!(
                     "{route}: rate-limit budget spent; waiting {wait:?} for its window to reset"
                 );
@@ -249,7 +261,7 @@ impl RcClient {
             let status = resp.status();
             let budget = read_budget(resp.headers());
             if let Some(b) = budget {
-                self.pacer.record(route, b);
+                self.pacer.record(route, b).await;
             }
             let text = resp.text().await.unwrap_or_default();
             let json: Option<Value> = serde_json::from_str(&text).ok();

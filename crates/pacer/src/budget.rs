@@ -166,9 +166,18 @@ impl Budgets {
         });
     }
 
-    /// The last known budget of `route` (for spreading calls over a window). Blocking.
+    /// The last known budget of `route` (for spreading calls over a window), read without
+    /// the lock (books are replaced whole, never written in place).
     pub fn budget(&self, route: &str) -> Option<Budget> {
-        self.with_book(|routes| routes.get(route).copied())
+        if let Some(path) = &self.path
+            && let Ok(Some(content)) = file::read(path)
+            && let Ok(book) = Book::read(&content.bytes, content.changed)
+            && let Some(budget) = book.routes.get(route)
+        {
+            return Some(*budget);
+        }
+        let book = self.memory.lock().unwrap_or_else(|p| p.into_inner());
+        book.routes.get(route).copied()
     }
 }
 

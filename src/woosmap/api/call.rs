@@ -32,10 +32,10 @@ use std::sync::atomic::Ordering;
 
 use super::client::{CONTACT_ANSWERED, CONTACT_REFUSED, Client, RetryNotice, TriggerClaim};
 use super::error::{ApiError, Endpoint};
-use super::pacer::{self, Acquired, PaceKey, PaceKind};
+use super::pacing::{self, PaceKind};
 use super::request::Exchange;
 use super::retry::{Backoff, parse_retry_after};
-use super::status_share::{self, AnswerKey, AnswerWish, SharedAnswer};
+use pacer::{Acquired, AnswerWish, Pace, SharedAnswer};
 use super::types::{DatasetId, Run};
 use crate::secret::Secret;
 
@@ -111,16 +111,12 @@ impl Client {
                 poll_interval.max(limits.status) + STATUS_MARGIN,
             ),
         };
-        let key = PaceKey {
-            base_url: self.inner.base_key.clone(),
-            dataset: id.clone(),
-            kind,
-        };
+        let key = pacing::slot_key(&self.inner.base_key, id, kind);
         // Status answers are shared per (base URL, key, dataset); `wish`: this call takes one
         // that was sent after now (dropped if a shared answer turns out unreadable).
         let answer_key = match (endpoint, &self.inner.api_key) {
             (Endpoint::Status, Some((_, private_key))) => {
-                Some(AnswerKey::new(&self.inner.base_key, private_key, id))
+                Some(pacing::answer_key(&self.inner.base_key, private_key, id))
             }
             _ => None,
         };
@@ -136,25 +132,18 @@ impl Client {
         };
 
         loop {
-            let request_limit = self.inner.request_timeout;
+            let pace = Pace {
+                interval,
+                window: interval,
+                request_limit: self.inner.request_timeout,
+            };
             let acquired = match claim {
                 Some(claim) => {
                     // While the slot is held, look at the status again every status window.
                     let recheck = limits.status + STATUS_MARGIN;
-                    pacer::acquire_trigger(
-                        &key,
-                        interval,
-                        request_limit,
-                        deadline,
-                        claim.since,
-                        recheck,
-                    )
-                    .await
+                    pacer::acquire_claim(&key, pace, deadline, claim.since, recheck).await
                 }
-                None => {
-                    pacer::acquire_status(&key, interval, request_limit, deadline, wish.as_ref())
-                        .await
-                }
+                None => pacer::acquire_or_answer(&key, pace, deadline, wish.as_ref()).await,
             };
             let slot = match acquired {
                 Ok(Acquired::Slot(slot)) => slot,
@@ -166,7 +155,9 @@ impl Client {
                     }
                 },
                 Ok(Acquired::Waited) => return Ok(Answer::Recheck),
-                Ok(Acquired::AlreadyTriggered { previous_run_id }) => {
+                Ok(Acquired::AlreadyClaimed {
+                    note: previous_run_id,
+                }) => {
                     tracing::info!(
                         dataset_id = %id,
                         "a trigger was sent since this invocation began (by this or another \
@@ -198,13 +189,13 @@ impl Client {
                     if exchange.status != StatusCode::TOO_MANY_REQUESTS {
                         let share = answer_key
                             .as_ref()
-                            .filter(|_| status_share::shareable(exchange.status.as_u16()))
+                            .filter(|_| pacing::shareable(exchange.status.as_u16()))
                             .map(|key| (key.clone(), shared_answer(&exchange)));
                         match self.interpret(endpoint, id, reimport_key, exchange) {
                             Ok(run) => {
                                 match (claim.filter(|_| endpoint != Endpoint::Status), share) {
                                     (Some(claim), _) => {
-                                        slot.triggered(claim.previous_run_id.clone())
+                                        slot.claimed(claim.previous_run_id.clone())
                                     }
                                     (None, Some((key, answer))) => slot.answered(key, answer),
                                     (None, None) => slot.received(),
@@ -337,6 +328,9 @@ impl Client {
             date,
             body,
         } = answer;
+        if !pacing::shareable(status) {
+            return None;
+        }
         let exchange = Exchange {
             status: StatusCode::from_u16(status).ok()?,
             headers: HeaderMap::new(),

@@ -31,7 +31,7 @@ use tokio::time::Instant;
 
 use super::client::Client;
 use super::error::{ErrorBody, ErrorKind, detail_suffix, fmt_duration, format_validation};
-use super::pacer::{self, PaceKey, PaceKind};
+use super::pacing::{self, PaceKind};
 use super::request::{certificate_failure, chain};
 use super::retry::{Backoff, parse_retry_after};
 use super::types::DatasetId;
@@ -654,12 +654,13 @@ impl Client {
             return Err(DatasetError::MissingPrivateKey { op, subject });
         }
         let request_limit = t.request_timeout;
-        let key = PaceKey {
-            base_url: t.base_key.clone(),
-            dataset: any_dataset(),
-            kind: op.pace_kind(),
-        };
+        let key = pacing::slot_key(&t.base_key, &any_dataset(), op.pace_kind());
         let interval = DATASETS_INTERVAL + DATASETS_MARGIN;
+        let pace = pacer::Pace {
+            interval,
+            window: interval,
+            request_limit,
+        };
         let mut backoff = Backoff::new();
         let mut last_error: Option<DatasetError> = None;
         let deadline_error = |last: Option<DatasetError>| {
@@ -669,7 +670,7 @@ impl Client {
             })
         };
         loop {
-            let Ok(slot) = pacer::acquire(&key, interval, request_limit, deadline).await else {
+            let Ok(slot) = pacer::acquire(&key, pace, deadline).await else {
                 return Err(deadline_error(last_error));
             };
             let now = Instant::now();

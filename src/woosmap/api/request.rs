@@ -25,7 +25,7 @@ pub(super) struct Exchange {
     pub(super) headers: HeaderMap,
     pub(super) body: Vec<u8>,
     /// When the request left (read just before sending), on the wall clock and on the
-    /// machine's monotonic clock (see `status_share::mono_now`).
+    /// machine's monotonic clock (see `pacer::mono_now`).
     pub(super) sent: std::time::SystemTime,
     pub(super) sent_mono: Option<u64>,
 }
@@ -89,7 +89,7 @@ impl Client {
 
         // At most MAX_IN_FLIGHT on the wire; the semaphore is never closed.
         let _on_the_wire = inner.in_flight.acquire().await.ok();
-        let sent_mono = super::status_share::mono_now();
+        let sent_mono = pacer::mono_now();
         let sent_wall = std::time::SystemTime::now();
         let mut resp = req.send().await.map_err(|e| {
             if is_refused(&e) {

@@ -245,17 +245,17 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
         value["stamp"]["wall_ms"] = (now_ms() + 3_600_000).into();
-        std::fs::write(&path, value.to_string()).unwrap();
+        file::write_atomic(&path, value.to_string().as_bytes()).unwrap();
         assert_eq!(b.reserve_blocking("import.run"), None, "future-dated book believed");
         a.record_blocking("import.run", spent);
         let mut value: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         value["v"] = 1.into();
-        std::fs::write(&path, value.to_string()).unwrap();
+        file::write_atomic(&path, value.to_string().as_bytes()).unwrap();
         assert_eq!(b.reserve_blocking("import.run"), None, "older format believed");
         // A newer format's book is left as it is; fields it adds survive our rewrites.
         value["v"] = 3.into();
-        std::fs::write(&path, value.to_string()).unwrap();
+        file::write_atomic(&path, value.to_string().as_bytes()).unwrap();
         b.record_blocking("import.run", spent);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), value.to_string());
         a.record_blocking("import.status", spent);
@@ -273,7 +273,7 @@ mod tests {
         let mut value: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         value["later_field"] = "kept".into();
-        std::fs::write(&path, value.to_string()).unwrap();
+        file::write_atomic(&path, value.to_string().as_bytes()).unwrap();
         a.record_blocking("s", Budget::default());
         let after: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();

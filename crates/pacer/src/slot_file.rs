@@ -8,7 +8,9 @@
 //! stamp is not believable (another boot, dated in the future, clocks stepped since), or that
 //! holds a time it could not have known when it was written (a past event after its stamp, a
 //! hold-off longer than the caller's cap, a reservation longer than the caller's request
-//! timeout) is ignored as a whole and replaced, never clamped. A record of a newer format is
+//! timeout) is ignored as a whole, never clamped: none of its claims, reservations or
+//! hold-offs count, and it is replaced at once by a record that only says "used now" (so a
+//! corrupt or planted file costs at most one window, and never a 429). A record of a newer format is
 //! neither used nor overwritten (that key is then paced within the process, with a warning).
 //! Fields this version does not know are kept when the record is rewritten.
 //!
@@ -202,9 +204,19 @@ pub(crate) fn lock(
             return Err(Unshared::Off);
         }
     };
-    let record = match read_record(&locked, bounds) {
-        Ok(record) => record,
-        Err(Some(newer)) => {
+    let (record, replace) = match read_record(&locked, bounds) {
+        Seen::Empty => (Record::default(), false),
+        Seen::Usable(record) => (record, false),
+        // Not believed, but something was recorded: whatever it was, a window from now is
+        // the most it may cost (it is never evidence of anything).
+        Seen::Ignored => (
+            Record {
+                last_ns: mono_now().unwrap_or_default(),
+                ..Record::default()
+            },
+            true,
+        ),
+        Seen::Newer(newer) => {
             warn(format!(
                 "the shared pacing record {} was written by a newer version (format {newer}); \
                  it is left as it is, and this process paces that key on its own",
@@ -212,25 +224,37 @@ pub(crate) fn lock(
             ));
             return Err(Unshared::Off);
         }
-        Err(None) => Record::default(),
     };
-    Ok(SlotFile {
+    let mut file = SlotFile {
         locked,
         record,
         key: key.clone(),
-    })
+    };
+    if replace {
+        file.write();
+    }
+    Ok(file)
 }
 
-/// The record to use (`Err(Some(v))`: of a newer format `v`; `Err(None)`: nothing to use).
-fn read_record(locked: &Locked, bounds: Bounds) -> Result<Record, Option<u32>> {
+/// What a record file holds for a reader.
+enum Seen {
+    Empty,
+    Usable(Record),
+    /// Something not to believe: ignored, and replaced.
+    Ignored,
+    /// A newer format (this version): neither used nor overwritten.
+    Newer(u32),
+}
+
+fn read_record(locked: &Locked, bounds: Bounds) -> Seen {
     let why = match &locked.content {
-        Ok(content) if content.bytes.is_empty() => return Err(None),
+        Ok(content) if content.bytes.is_empty() => return Seen::Empty,
         Ok(content) => match parse(&content.bytes) {
             Ok(record) => match unbelievable(&record, content.changed, bounds) {
-                None => return Ok(record),
+                None => return Seen::Usable(record),
                 Some(why) => why,
             },
-            Err(Some(v)) => return Err(Some(v)),
+            Err(Some(v)) => return Seen::Newer(v),
             Err(None) => "it does not parse or is of an older format".to_owned(),
         },
         Err(why) => (*why).to_owned(),
@@ -239,8 +263,9 @@ fn read_record(locked: &Locked, bounds: Bounds) -> Result<Record, Option<u32>> {
         "pacer: ignoring the shared record {}: {why}",
         locked.path().display()
     );
-    Err(None)
+    Seen::Ignored
 }
+
 
 fn parse(bytes: &[u8]) -> Result<Record, Option<u32>> {
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|_| None)?;
@@ -359,4 +384,143 @@ pub(crate) fn process_exists(pid: u32) -> bool {
 #[cfg(not(unix))]
 pub(crate) fn process_exists(_pid: u32) -> bool {
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::folder::FolderSpec;
+
+    static TEST: Service = Service::new(
+        "pacer-unit-tests",
+        FolderSpec {
+            env: None,
+            runtime_name: "pacer-unit-tests",
+            temp_prefix: "pacer-unit-tests",
+            unit_tests: true,
+        },
+    );
+
+    fn key() -> SlotKey {
+        SlotKey {
+            service: &TEST,
+            scope: Arc::from(format!("{:032x}", fastrand::u128(..))),
+            route: "trigger",
+        }
+    }
+
+    const BOUNDS: Bounds = Bounds {
+        window: Duration::from_secs(90),
+        request_limit: Duration::from_secs(30),
+    };
+
+    fn far() -> std::time::Instant {
+        std::time::Instant::now() + Duration::from_secs(30)
+    }
+
+    fn written(k: &SlotKey) -> serde_json::Value {
+        let path = k.path().unwrap();
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    }
+
+    /// Writes a record as a process of this user would (mode 600).
+    fn plant(k: &SlotKey, value: &serde_json::Value) {
+        file::write_atomic(&k.path().unwrap(), value.to_string().as_bytes()).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_claim_is_seen_by_the_next_reader_and_a_future_dated_one_is_not() {
+        if Stamp::now().is_none() {
+            return; // no boot id: nothing is shared
+        }
+        let k = key();
+        let file = lock(&k, far(), BOUNDS).ok().unwrap();
+        assert!(file.reserve(Duration::from_secs(30)));
+        let seen = lock(&k, far(), BOUNDS).ok().unwrap().shared();
+        assert!(seen.inflight_until.is_some(), "{seen:?}");
+        let sent = Instant::now();
+        let note = Some("run-1".to_owned());
+        let file = lock(&k, far(), BOUNDS).ok().unwrap();
+        file.record(Outcome::Claimed { sent, note });
+        let seen = lock(&k, far(), BOUNDS).ok().unwrap().shared();
+        assert_eq!(seen.inflight_until, None);
+        assert_eq!(seen.claimed.unwrap().note.as_deref(), Some("run-1"));
+
+        // The same record dated an hour later (a clock stepped back since, or planted): its
+        // claim is not believed, and the record is replaced by one that only says "used now".
+        let mut value = written(&k);
+        let hour_ns = 3_600_000_000_000u64;
+        for field in ["claimed_ns", "last_ns"] {
+            value[field] = (value[field].as_u64().unwrap() + hour_ns).into();
+        }
+        value["stamp"]["mono_ns"] = (value["stamp"]["mono_ns"].as_u64().unwrap() + hour_ns).into();
+        value["stamp"]["wall_ms"] = (value["stamp"]["wall_ms"].as_u64().unwrap() + 3_600_000).into();
+        plant(&k, &value);
+        let before = Instant::now();
+        let seen = lock(&k, far(), BOUNDS).ok().unwrap().shared();
+        assert_eq!(seen.claimed, None, "a future-dated claim was believed");
+        let last = seen.last.expect("costs one window from now");
+        assert!(last >= before - Duration::from_millis(50) && last <= Instant::now());
+        assert_eq!(written(&k)["claimed_ns"], 0, "replaced");
+    }
+
+    #[tokio::test]
+    async fn other_boots_older_formats_and_unbounded_waits_are_ignored() {
+        let Some(stamp) = Stamp::now() else {
+            return;
+        };
+        let k = key();
+        let base = serde_json::json!({ "v": FORMAT, "stamp": stamp, "claimed_ns": stamp.mono_ns });
+        let mut other_boot = base.clone();
+        other_boot["stamp"]["boot"] = "00000000-0000-0000-0000-000000000000".into();
+        let mut older = base.clone();
+        older["v"] = 1.into();
+        let mut unstamped = base.clone();
+        unstamped.as_object_mut().unwrap().remove("stamp");
+        let mut long_hold = base.clone();
+        long_hold["hold_until_ns"] = (stamp.mono_ns + 3_600_000_000_000).into();
+        for (what, value) in [
+            ("another boot", other_boot),
+            ("older format", older),
+            ("no stamp", unstamped),
+            ("hold longer than the window", long_hold),
+        ] {
+            plant(&k, &value);
+            let seen = lock(&k, far(), BOUNDS).ok().unwrap().shared();
+            assert_eq!(seen.claimed, None, "{what}");
+            assert_eq!(seen.not_before, None, "{what}");
+        }
+        plant(&k, &base);
+        let seen = lock(&k, far(), BOUNDS).ok().unwrap().shared();
+        assert!(seen.claimed.is_some(), "the believable one is read");
+    }
+
+    #[tokio::test]
+    async fn a_newer_format_is_left_alone_and_unknown_fields_survive_a_rewrite() {
+        let Some(stamp) = Stamp::now() else {
+            return;
+        };
+        let k = key();
+        let newer = serde_json::json!({ "v": FORMAT + 1, "whatever": [1, 2] });
+        plant(&k, &newer);
+        assert!(matches!(lock(&k, far(), BOUNDS), Err(Unshared::Off)));
+        assert_eq!(written(&k), newer, "overwritten");
+        let known = serde_json::json!({ "v": FORMAT, "stamp": stamp, "later_field": "kept" });
+        plant(&k, &known);
+        let file = lock(&k, far(), BOUNDS).ok().unwrap();
+        file.record(Outcome::Received);
+        let after = written(&k);
+        assert_eq!(after["later_field"], "kept");
+        assert!(after["last_ns"].as_u64().unwrap() > 0);
+    }
+
+    #[test]
+    fn a_lock_held_by_another_holder_is_waited_for_then_reported_busy() {
+        let k = key();
+        let held = lock(&k, far(), BOUNDS).ok().unwrap();
+        let soon = std::time::Instant::now() + Duration::from_millis(30);
+        assert!(matches!(lock(&k, soon, BOUNDS), Err(Unshared::Busy)));
+        drop(held);
+        assert!(lock(&k, far(), BOUNDS).is_ok());
+    }
 }

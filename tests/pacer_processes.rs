@@ -415,7 +415,10 @@ async fn a_planted_answer_and_reservation_do_not_make_run_report_success() {
     let later = humantime::format_rfc3339_millis(std::time::SystemTime::now() + ahead).to_string();
     for step in body["steps"].as_array_mut().unwrap() {
         for (_, value) in step.as_object_mut().unwrap() {
-            let time = |s: &str| s.get(..19).is_some_and(|t| humantime::parse_rfc3339_weak(t).is_ok());
+            let time = |s: &str| {
+                s.get(..19)
+                    .is_some_and(|t| humantime::parse_rfc3339_weak(t).is_ok())
+            };
             if value.as_str().is_some_and(time) {
                 *value = later.clone().into();
             }
@@ -535,7 +538,10 @@ async fn a_busy_lock_makes_the_request_wait_instead_of_going_out_unreserved() {
     .await
     .unwrap();
     assert!(said, "no wait was reported: {stderr:?}");
-    assert!(child.try_wait().unwrap().is_none(), "it ended with the lock held");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "it ended with the lock held"
+    );
     assert_eq!(reads(&sb), before, "a status read went out unreserved");
     drop(held);
     let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())

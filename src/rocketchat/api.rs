@@ -10,8 +10,8 @@ use reqwest::{Method, StatusCode, Url};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use pacer::budget::{Budget, Budgets, now_ms};
 use crate::secret::Secret;
+use pacer::budget::{Budget, Budgets, now_ms};
 
 /// How many times a 429 or a failed status read is retried before giving up.
 const RETRIES: u32 = 5;

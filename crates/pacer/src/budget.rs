@@ -64,7 +64,10 @@ impl Book {
             return Err(());
         }
         let believable = book.v == FORMAT
-            && book.stamp.as_ref().is_some_and(|s| s.check(changed).is_ok())
+            && book
+                .stamp
+                .as_ref()
+                .is_some_and(|s| s.check(changed).is_ok())
             && book.routes.values().all(|b| {
                 let written = book.stamp.as_ref().map_or(0, |s| s.wall_ms);
                 b.reset_ms <= written.saturating_add(MAX_WAIT.as_millis() as u64)
@@ -120,7 +123,10 @@ impl Budgets {
                             .map_err(std::io::Error::other)
                             .and_then(|bytes| file::write_atomic(path, &bytes));
                         if let Err(e) = written {
-                            warn(format!("could not share rate-limit budgets in {} ({e})", path.display()));
+                            warn(format!(
+                                "could not share rate-limit budgets in {} ({e})",
+                                path.display()
+                            ));
                         }
                         return out;
                     }
@@ -204,19 +210,42 @@ mod tests {
     #[test]
     fn a_spent_budget_waits_for_its_reset_and_a_fresh_one_is_reserved() {
         let p = Budgets::in_memory();
-        assert_eq!(p.reserve_blocking("import.new"), None, "unknown budget: call");
+        assert_eq!(
+            p.reserve_blocking("import.new"),
+            None,
+            "unknown budget: call"
+        );
         let reset_ms = now_ms() + 10_000;
-        p.record_blocking("import.new", Budget { limit: 10, remaining: 1, reset_ms });
-        assert_eq!(p.reserve_blocking("import.new"), None, "one call left: reserved");
+        p.record_blocking(
+            "import.new",
+            Budget {
+                limit: 10,
+                remaining: 1,
+                reset_ms,
+            },
+        );
+        assert_eq!(
+            p.reserve_blocking("import.new"),
+            None,
+            "one call left: reserved"
+        );
         let wait = p.reserve_blocking("import.new").expect("spent: wait");
         assert!(wait > Duration::from_secs(9) && wait <= Duration::from_secs(11));
-        assert_eq!(p.reserve_blocking("import.status"), None, "routes are separate");
+        assert_eq!(
+            p.reserve_blocking("import.status"),
+            None,
+            "routes are separate"
+        );
     }
 
     #[test]
     fn a_past_window_is_forgotten_and_a_far_reset_is_capped() {
         let p = Budgets::in_memory();
-        let spent = |reset_ms| Budget { limit: 1, remaining: 0, reset_ms };
+        let spent = |reset_ms| Budget {
+            limit: 1,
+            remaining: 0,
+            reset_ms,
+        };
         p.record_blocking("r", spent(now_ms() - 1_000));
         assert_eq!(p.reserve_blocking("r"), None);
         p.record_blocking("r", spent(now_ms() + 86_400_000));
@@ -238,21 +267,36 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("book.book");
         let (a, b) = (shared(&path), shared(&path));
-        let spent = Budget { limit: 10, remaining: 0, reset_ms: now_ms() + 5_000 };
+        let spent = Budget {
+            limit: 10,
+            remaining: 0,
+            reset_ms: now_ms() + 5_000,
+        };
         a.record_blocking("import.run", spent);
-        assert!(b.reserve_blocking("import.run").is_some(), "b sees a's spent budget");
+        assert!(
+            b.reserve_blocking("import.run").is_some(),
+            "b sees a's spent budget"
+        );
         // The same book dated an hour ahead, or of an older format: ignored.
         let text = std::fs::read_to_string(&path).unwrap();
         let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
         value["stamp"]["wall_ms"] = (now_ms() + 3_600_000).into();
         file::write_atomic(&path, value.to_string().as_bytes()).unwrap();
-        assert_eq!(b.reserve_blocking("import.run"), None, "future-dated book believed");
+        assert_eq!(
+            b.reserve_blocking("import.run"),
+            None,
+            "future-dated book believed"
+        );
         a.record_blocking("import.run", spent);
         let mut value: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         value["v"] = 1.into();
         file::write_atomic(&path, value.to_string().as_bytes()).unwrap();
-        assert_eq!(b.reserve_blocking("import.run"), None, "older format believed");
+        assert_eq!(
+            b.reserve_blocking("import.run"),
+            None,
+            "older format believed"
+        );
         // A newer format's book is left as it is; fields it adds survive our rewrites.
         value["v"] = 3.into();
         file::write_atomic(&path, value.to_string().as_bytes()).unwrap();

@@ -134,7 +134,9 @@ fn open_lock(path: &Path) -> std::io::Result<File> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+        options
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
     }
     options.open(path)
 }
@@ -188,7 +190,11 @@ fn still_there(file: &File, path: &Path) -> bool {
 /// Locks the record file at `path` (blocking: call it off the async workers), waiting while
 /// another process holds it, until `give_up`. A wait longer than two seconds is reported once
 /// (`what` names the record).
-pub(crate) fn lock(path: &Path, give_up: std::time::Instant, what: &str) -> Result<Locked, LockError> {
+pub(crate) fn lock(
+    path: &Path,
+    give_up: std::time::Instant,
+    what: &str,
+) -> Result<Locked, LockError> {
     let started = std::time::Instant::now();
     loop {
         let mut file = open_lock(path).map_err(|e| LockError::Failed(e.to_string()))?;
@@ -196,7 +202,9 @@ pub(crate) fn lock(path: &Path, give_up: std::time::Instant, what: &str) -> Resu
             match file.try_lock() {
                 Ok(()) => break,
                 Err(std::fs::TryLockError::WouldBlock) => {}
-                Err(std::fs::TryLockError::Error(e)) => return Err(LockError::Failed(e.to_string())),
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(LockError::Failed(e.to_string()));
+                }
             }
             let now = std::time::Instant::now();
             if now >= give_up {

@@ -261,7 +261,11 @@ mod tests {
         assert_eq!(trusted(&private), Ok(()));
         assert!(prepare(&base.path().join("new"), false).is_ok());
         if user_id() != Some(0) {
-            assert!(trusted(Path::new("/")).unwrap_err().contains("owned by uid 0"));
+            assert!(
+                trusted(Path::new("/"))
+                    .unwrap_err()
+                    .contains("owned by uid 0")
+            );
         }
     }
 

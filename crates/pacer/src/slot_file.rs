@@ -266,7 +266,6 @@ fn read_record(locked: &Locked, bounds: Bounds) -> Seen {
     Seen::Ignored
 }
 
-
 fn parse(bytes: &[u8]) -> Result<Record, Option<u32>> {
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|_| None)?;
     let v = value.get("v").and_then(|v| v.as_u64()).ok_or(None)?;
@@ -454,7 +453,8 @@ mod tests {
             value[field] = (value[field].as_u64().unwrap() + hour_ns).into();
         }
         value["stamp"]["mono_ns"] = (value["stamp"]["mono_ns"].as_u64().unwrap() + hour_ns).into();
-        value["stamp"]["wall_ms"] = (value["stamp"]["wall_ms"].as_u64().unwrap() + 3_600_000).into();
+        value["stamp"]["wall_ms"] =
+            (value["stamp"]["wall_ms"].as_u64().unwrap() + 3_600_000).into();
         plant(&k, &value);
         let before = Instant::now();
         let seen = lock(&k, far(), BOUNDS).ok().unwrap().shared();

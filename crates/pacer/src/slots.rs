@@ -168,7 +168,12 @@ fn blocking(work: impl FnOnce() + Send + 'static) {
 }
 
 /// Records how this process's request for `key` ended (blocking).
-fn record(key: &SlotKey, bounds: Bounds, outcome: Outcome, answer: Option<(AnswerKey, SharedAnswer)>) {
+fn record(
+    key: &SlotKey,
+    bounds: Bounds,
+    outcome: Outcome,
+    answer: Option<(AnswerKey, SharedAnswer)>,
+) {
     // Recording must not wait forever behind a stuck process; a record not written leaves
     // this process's reservation, which ends with the process or its request timeout.
     let give_up = std::time::Instant::now() + bounds.request_limit;
@@ -259,7 +264,12 @@ type Looked = (Option<SlotFile>, Shared, Option<SharedAnswer>);
 
 /// Locks and reads the key's record on a blocking thread (`Err`: the lock stayed busy until
 /// the deadline).
-async fn look(key: &SlotKey, pace: Pace, deadline: Instant, wish: Option<&AnswerWish>) -> Result<Looked, PaceError> {
+async fn look(
+    key: &SlotKey,
+    pace: Pace,
+    deadline: Instant,
+    wish: Option<&AnswerWish>,
+) -> Result<Looked, PaceError> {
     let give_up = std::time::Instant::now() + deadline.saturating_duration_since(Instant::now());
     let bounds = Bounds {
         window: pace.window,
@@ -311,7 +321,9 @@ async fn acquire_with(
             (None, Shared::default(), None)
         };
         merge(&mut guard, &other);
-        match step(&guard, key, pace, deadline, &wants, file, &other, answer, waited) {
+        match step(
+            &guard, key, pace, deadline, &wants, file, &other, answer, waited,
+        ) {
             Step::Done(result) => return result,
             Step::Sleep(until, then_waited) => {
                 waited = true;

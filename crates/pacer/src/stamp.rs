@@ -177,7 +177,12 @@ mod tests {
             ..now.clone()
         };
         let changed = SystemTime::now() - Duration::from_secs(10);
-        assert!(ahead.check(Some(changed)).unwrap_err().contains("after its file"));
+        assert!(
+            ahead
+                .check(Some(changed))
+                .unwrap_err()
+                .contains("after its file")
+        );
     }
 
     #[test]

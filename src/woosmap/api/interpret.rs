@@ -2,9 +2,8 @@
 //! handles) mapped to the call's result or to one `ApiError` variant per documented cause,
 //! with any text from the server scrubbed of both keys.
 
-use super::call::Failure;
-use super::client::Client;
 use super::error::{ApiError, Endpoint, ErrorBody};
+use super::handle::Client;
 use super::request::Exchange;
 use super::types::{DatasetId, Run, Scheduled};
 use crate::secret::{Secret, scrub};
@@ -17,18 +16,16 @@ impl Client {
         id: &DatasetId,
         reimport_key: Option<&Secret>,
         exchange: Exchange,
-    ) -> Result<Option<Run>, Failure> {
+    ) -> Result<Option<Run>, ApiError> {
         let status = exchange.status;
         let code = status.as_u16();
         let secrets = self.secrets(reimport_key);
         let dataset_id = id.clone();
-        let invalid = |reason: String| {
-            Failure::Error(ApiError::InvalidResponse {
-                dataset_id: id.clone(),
-                endpoint,
-                status: code,
-                reason: scrub(&reason, &secrets),
-            })
+        let invalid = |reason: String| ApiError::InvalidResponse {
+            dataset_id: id.clone(),
+            endpoint,
+            status: code,
+            reason: scrub(&reason, &secrets),
         };
 
         if status.is_success() {
@@ -48,13 +45,13 @@ impl Client {
                     if same {
                         Ok(None)
                     } else if endpoint == Endpoint::Webhook {
-                        Err(Failure::Error(ApiError::WebhookDatasetMismatch {
+                        Err(ApiError::WebhookDatasetMismatch {
                             expected: id.clone(),
                             actual: scrub(
                                 &scheduled.dataset_id.chars().take(80).collect::<String>(),
                                 &secrets,
                             ),
-                        }))
+                        })
                     } else {
                         tracing::warn!(
                             dataset_id = %id,
@@ -129,7 +126,7 @@ impl Client {
                 detail,
             },
         };
-        Err(Failure::Error(err))
+        Err(err)
     }
 
     /// The fuzz targets' way in (`crate::fuzzing::api_response`): one received response,
@@ -165,14 +162,6 @@ impl Client {
             sent: SystemTime::now(),
             sent_mono: None,
         };
-        match self.interpret(endpoint, id, reimport_key, exchange) {
-            Ok(run) => Ok(run),
-            Err(Failure::Error(e)) => Err(e),
-            Err(Failure::RateLimited { retry_after }) => Err(ApiError::RateLimited {
-                dataset_id: id.clone(),
-                endpoint,
-                retry_after,
-            }),
-        }
+        self.interpret(endpoint, id, reimport_key, exchange)
     }
 }

@@ -25,6 +25,8 @@ pub mod clock;
 mod config;
 pub mod datasets;
 pub mod error;
+mod handle;
+mod import_call;
 mod interpret;
 mod pacing;
 mod request;

@@ -11,8 +11,8 @@ use tokio::time::Instant;
 
 use std::sync::atomic::Ordering;
 
-use super::client::{CONTACT_ANSWERED, CONTACT_NONE, CONTACT_REFUSED, Client};
 use super::error::{ApiError, Endpoint};
+use super::handle::{CONTACT_ANSWERED, CONTACT_NONE, CONTACT_REFUSED, Client};
 use super::types::DatasetId;
 use crate::secret::{Secret, scrub};
 

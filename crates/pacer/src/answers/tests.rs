@@ -1,13 +1,14 @@
 use super::*;
 
 fn key(name: &str) -> AnswerKey {
-    AnswerKey::new("test", &["http://x", name, &format!("{:x}", fastrand::u128(..))])
+    AnswerKey::new(
+        "test",
+        &["http://x", name, &format!("{:x}", fastrand::u128(..))],
+    )
 }
 
 fn answer(sent: SystemTime) -> SharedAnswer {
-    let back = SystemTime::now()
-        .duration_since(sent)
-        .unwrap_or_default();
+    let back = SystemTime::now().duration_since(sent).unwrap_or_default();
     SharedAnswer {
         sent,
         sent_mono: mono_now().map(|m| m.saturating_sub(crate::stamp::ns(back))),
@@ -40,7 +41,10 @@ fn plant(path: &Path, bytes: &[u8]) {
 #[test]
 fn keys_separate_their_parts_and_hide_them() {
     let base = AnswerKey::new("s", &["https://api", "a-private-key-7f3e", "d1"]);
-    assert_eq!(base, AnswerKey::new("s", &["https://api", "a-private-key-7f3e", "d1"]));
+    assert_eq!(
+        base,
+        AnswerKey::new("s", &["https://api", "a-private-key-7f3e", "d1"])
+    );
     for other in [
         AnswerKey::new("s", &["https://api", "a-private-key-7f3e", "d2"]),
         AnswerKey::new("s", &["http://127.0.0.1:1", "a-private-key-7f3e", "d1"]),
@@ -50,7 +54,10 @@ fn keys_separate_their_parts_and_hide_them() {
         assert_ne!(base, other);
     }
     // Concatenations that collide without length prefixes do not here.
-    assert_ne!(AnswerKey::new("s", &["a", "bc"]), AnswerKey::new("s", &["ab", "c"]));
+    assert_ne!(
+        AnswerKey::new("s", &["a", "bc"]),
+        AnswerKey::new("s", &["ab", "c"])
+    );
     assert!(!base.file.contains("a-private-key"), "{}", base.file);
 }
 
@@ -85,10 +92,16 @@ fn a_later_answer_replaces_an_earlier_one_never_the_reverse() {
     if Stamp::now().is_none() {
         return;
     }
-    assert_eq!(micros(load(dir.path(), &key).unwrap().sent), micros(late.sent));
+    assert_eq!(
+        micros(load(dir.path(), &key).unwrap().sent),
+        micros(late.sent)
+    );
     let later = answer(now + Duration::from_secs(2));
     store(dir.path(), &key, &later);
-    assert_eq!(micros(load(dir.path(), &key).unwrap().sent), micros(later.sent));
+    assert_eq!(
+        micros(load(dir.path(), &key).unwrap().sent),
+        micros(later.sent)
+    );
 }
 
 #[test]
@@ -140,7 +153,10 @@ fn garbage_cut_future_or_other_version_files_are_ignored_and_newer_ones_kept() {
         ("garbage", b"\x00garbage{{{".to_vec()),
         ("cut", good[..good.len() - 3].to_vec()),
         ("longer than said", longer),
-        ("older version", text.replacen("\"v\":2", "\"v\":1", 1).into_bytes()),
+        (
+            "older version",
+            text.replacen("\"v\":2", "\"v\":1", 1).into_bytes(),
+        ),
         ("another boot", boot.into_bytes()),
         ("empty", Vec::new()),
     ] {
@@ -213,7 +229,12 @@ fn symlinked_open_or_foreign_owned_files_are_ignored() {
     // Storing replaces the link itself, never writes through it.
     store(dir.path(), &key, &answer(SystemTime::now()));
     assert_eq!(std::fs::read(&target).unwrap(), good);
-    assert!(!std::fs::symlink_metadata(&path).unwrap().file_type().is_symlink());
+    assert!(
+        !std::fs::symlink_metadata(&path)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     std::fs::remove_file(&path).unwrap();
     for mode in [0o644, 0o622, 0o604] {
         plant(&path, &good);

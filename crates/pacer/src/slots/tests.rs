@@ -61,12 +61,25 @@ async fn a_claim_waiting_for_the_slot_looks_again_after_each_recheck() {
     tokio::time::sleep(Duration::from_millis(1)).await;
     let t0 = Instant::now();
     let recheck = Duration::from_secs(5);
-    assert!(matches!(try_claim(t0, recheck).await.unwrap(), Acquired::Waited));
-    assert_eq!(Instant::now() - t0, recheck, "looks again after one recheck");
+    assert!(matches!(
+        try_claim(t0, recheck).await.unwrap(),
+        Acquired::Waited
+    ));
+    assert_eq!(
+        Instant::now() - t0,
+        recheck,
+        "looks again after one recheck"
+    );
     // Near the end of the window, the wait stops at the slot, which is then free.
     tokio::time::sleep(window - recheck - Duration::from_secs(1)).await;
-    assert!(matches!(try_claim(t0, recheck).await.unwrap(), Acquired::Waited));
-    assert!(matches!(try_claim(t0, recheck).await.unwrap(), Acquired::Slot(_)));
+    assert!(matches!(
+        try_claim(t0, recheck).await.unwrap(),
+        Acquired::Waited
+    ));
+    assert!(matches!(
+        try_claim(t0, recheck).await.unwrap(),
+        Acquired::Slot(_)
+    ));
 }
 
 #[tokio::test(start_paused = true)]
@@ -153,7 +166,11 @@ async fn deadline_fails_fast_without_sleeping() {
         .err()
         .unwrap();
     assert_eq!(err.ready_at, Some(t0 + Duration::from_secs(5)));
-    assert_eq!(Instant::now(), t0, "must not sleep when the slot is too late");
+    assert_eq!(
+        Instant::now(),
+        t0,
+        "must not sleep when the slot is too late"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -161,7 +178,10 @@ async fn not_sent_keeps_slot_and_429_pushes_it() {
     let k = key("trigger");
     let far = Instant::now() + Duration::from_secs(3600);
     let t0 = Instant::now();
-    local(&k, Duration::from_secs(90), far).await.unwrap().not_sent();
+    local(&k, Duration::from_secs(90), far)
+        .await
+        .unwrap()
+        .not_sent();
     let s = local(&k, Duration::from_secs(90), far).await.unwrap();
     assert_eq!(Instant::now(), t0, "a request never sent uses no slot");
     s.rate_limited(Duration::from_secs(120), false);
@@ -181,8 +201,14 @@ async fn keys_are_independent() {
     };
     let far = Instant::now() + Duration::from_secs(3600);
     let t0 = Instant::now();
-    local(&a, Duration::from_secs(5), far).await.unwrap().received();
-    local(&b, Duration::from_secs(5), far).await.unwrap().received();
+    local(&a, Duration::from_secs(5), far)
+        .await
+        .unwrap()
+        .received();
+    local(&b, Duration::from_secs(5), far)
+        .await
+        .unwrap()
+        .received();
     assert_eq!(Instant::now(), t0);
 }
 
@@ -232,7 +258,10 @@ async fn answers_serve_only_calls_that_asked_before_they_were_sent() {
     };
     for (what, w) in [("asked later", &late), ("another key", &other_key)] {
         let got = acquire_or_answer(&k, p, soon(), Some(w)).await;
-        assert!(matches!(got, Err(PaceError { ready_at: Some(_) })), "{what}");
+        assert!(
+            matches!(got, Err(PaceError { ready_at: Some(_) })),
+            "{what}"
+        );
     }
     assert!(acquire(&k, p, soon()).await.is_err(), "no wish");
 }

@@ -75,7 +75,7 @@ pub(super) trait Call {
     /// Reads an answer (never a 429) as the call's result.
     fn read(&self, exchange: Exchange) -> Result<Self::Out, Self::Err>;
     /// Reads another caller's shared answer as if received (`None`: read it ourselves).
-    fn from_shared(&self, _answer: SharedAnswer) -> Option<Self::Out> {
+    fn read_shared(&self, _answer: SharedAnswer) -> Option<Self::Out> {
         None
     }
     /// The error of a 429 still in effect.
@@ -106,6 +106,9 @@ pub(super) struct Plan<'a> {
     /// Retry notices name this dataset and endpoint.
     pub notice: Option<(DatasetId, Endpoint)>,
 }
+
+/// How one attempt ended: the call's result, or a retry to make.
+type Attempted<T, E> = Result<T, Retry<E>>;
 
 /// How one attempt ended, when the loop goes on.
 struct Retry<E> {
@@ -174,7 +177,7 @@ impl Client {
         };
         Ok(match acquired? {
             Acquired::Slot(slot) => Taken::Slot(slot),
-            Acquired::Shared(answer) => match call.from_shared(answer) {
+            Acquired::Shared(answer) => match call.read_shared(answer) {
                 Some(out) => Taken::Answer(Answer::Done(out)),
                 None => Taken::SharedUnreadable,
             },
@@ -201,7 +204,7 @@ impl Client {
         slot: Slot,
         sent: Result<Exchange, C::Err>,
         backoff: &mut Backoff,
-    ) -> Result<Result<C::Out, Retry<C::Err>>, C::Err> {
+    ) -> Result<Attempted<C::Out, C::Err>, C::Err> {
         let error = match sent {
             Ok(exchange) if exchange.status == StatusCode::TOO_MANY_REQUESTS => {
                 return self.rate_limited(call, plan, slot, &exchange).map(Err);

@@ -74,7 +74,7 @@ impl Call for ImportCall<'_> {
             .interpret(self.endpoint, self.id, self.reimport_key, exchange)
     }
 
-    fn from_shared(&self, answer: SharedAnswer) -> Option<Option<Run>> {
+    fn read_shared(&self, answer: SharedAnswer) -> Option<Option<Run>> {
         self.client.take_shared(self.id, answer)
     }
 

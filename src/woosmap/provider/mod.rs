@@ -377,6 +377,18 @@ impl tfplugin::Provider for WoosmapProvider {
     }
 }
 
+/// The shared pacer's warnings (a folder not used, a lock busy, a record not written) as
+/// warning diagnostics, each once per provider process: they are also in the provider's log,
+/// which Terraform hides unless `TF_LOG` is set.
+fn pacing_warnings(diagnostics: &mut tfplugin::Diagnostics) {
+    for warning in pacer::take_warnings() {
+        diagnostics.push(tfplugin::Diagnostic::warning(
+            "Rate-limit pacing is not shared with other processes",
+            warning,
+        ));
+    }
+}
+
 #[cfg(test)]
 mod stop_tests {
     use std::time::Duration;
@@ -461,17 +473,5 @@ mod stop_tests {
                 "{which}: {diags:?}"
             );
         }
-    }
-}
-
-/// The shared pacer's warnings (a folder not used, a lock busy, a record not written) as
-/// warning diagnostics, each once per provider process: they are also in the provider's log,
-/// which Terraform hides unless `TF_LOG` is set.
-fn pacing_warnings(diagnostics: &mut tfplugin::Diagnostics) {
-    for warning in pacer::take_warnings() {
-        diagnostics.push(tfplugin::Diagnostic::warning(
-            "Rate-limit pacing is not shared with other processes",
-            warning,
-        ));
     }
 }

@@ -116,6 +116,7 @@ pub(crate) static ROCKETCHAT: pacer::Service = pacer::Service::new(
     "rocketchat",
     pacer::FolderSpec {
         env: None,
+        env_subfolder: None,
         runtime_name: "rocketchat-import",
         temp_prefix: "rocketchat-import",
         unit_tests: cfg!(test),

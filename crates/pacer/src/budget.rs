@@ -146,6 +146,17 @@ impl Budgets {
         f(&mut book.routes)
     }
 
+    /// How long to wait before `route` may be called (nothing reserved). Blocking.
+    pub fn wait_blocking(&self, route: &str) -> Option<Duration> {
+        let now = now_ms();
+        self.with_book(|routes| {
+            let budget = routes.get(route)?;
+            (budget.remaining == 0 && budget.reset_ms + RESET_MARGIN_MS > now).then(|| {
+                Duration::from_millis(budget.reset_ms + RESET_MARGIN_MS - now).min(MAX_WAIT)
+            })
+        })
+    }
+
     /// How long to wait before calling `route`, reserving one call when none is needed.
     /// Blocking: see [`Budgets::reserve`].
     pub fn reserve_blocking(&self, route: &str) -> Option<Duration> {
@@ -196,6 +207,14 @@ impl Budgets {
             .unwrap_or(None)
     }
 
+    /// [`Budgets::wait_blocking`] on a blocking thread.
+    pub async fn wait(self: &std::sync::Arc<Self>, route: &str) -> Option<Duration> {
+        let (me, route) = (self.clone(), route.to_owned());
+        tokio::task::spawn_blocking(move || me.wait_blocking(&route))
+            .await
+            .unwrap_or(None)
+    }
+
     /// [`Budgets::record_blocking`] on a blocking thread.
     pub async fn record(self: &std::sync::Arc<Self>, route: &str, budget: Budget) {
         let (me, route) = (self.clone(), route.to_owned());
@@ -236,6 +255,21 @@ mod tests {
             None,
             "routes are separate"
         );
+    }
+
+    #[test]
+    fn wait_reserves_nothing() {
+        let p = Budgets::in_memory();
+        let one_left = Budget {
+            limit: 10,
+            remaining: 1,
+            reset_ms: now_ms() + 10_000,
+        };
+        p.record_blocking("import.new", one_left);
+        assert_eq!(p.wait_blocking("import.new"), None);
+        assert_eq!(p.wait_blocking("import.new"), None, "still one left");
+        assert_eq!(p.reserve_blocking("import.new"), None);
+        assert!(p.wait_blocking("import.new").is_some(), "spent");
     }
 
     #[test]

@@ -41,7 +41,10 @@ pub fn clean(dir: &Path, now: SystemTime) -> usize {
             (age > TMP_STALE_AFTER || writer_gone(&name)) && std::fs::remove_file(&path).is_ok()
         } else if name.ends_with(".answer") {
             age > STALE_AFTER && std::fs::remove_file(&path).is_ok()
-        } else if name.ends_with(".pace") || name.ends_with(".book") {
+        } else if [".pace", ".book", ".lock"]
+            .iter()
+            .any(|ext| name.ends_with(ext))
+        {
             age > STALE_AFTER && remove_locked(&path, now)
         } else {
             false

@@ -14,6 +14,8 @@ use crate::file::write_new;
 pub struct FolderSpec {
     /// The variable that names the folder (`off`: no sharing), if the service has one.
     pub env: Option<&'static str>,
+    /// A folder of its own inside the variable's (services sharing one variable).
+    pub env_subfolder: Option<&'static str>,
     /// The folder's name under `$XDG_RUNTIME_DIR`.
     pub runtime_name: &'static str,
     /// Without a runtime folder: `<temp>/<temp_prefix>-<uid>`.
@@ -55,7 +57,13 @@ impl Service {
             .filter(|v| !v.trim().is_empty());
         let (dir, ours) = match set {
             Some(v) if v.trim().eq_ignore_ascii_case("off") => return None,
-            Some(v) => (PathBuf::from(v), false),
+            Some(v) => {
+                let dir = PathBuf::from(v);
+                (
+                    spec.env_subfolder.map_or(dir.clone(), |sub| dir.join(sub)),
+                    false,
+                )
+            }
             None => (default_dir(spec)?, true),
         };
         match prepare(&dir, ours) {

@@ -3,7 +3,7 @@
 //! a private folder, per (service, key, route) slots reserved under a file lock before
 //! sending ([`slots`]), answers others may use instead of asking again ([`answers`]), claims
 //! of actions that must happen once ([`Acquired::AlreadyClaimed`]), and budgets a server
-//! announces ([`budget`]).
+//! announces ([`budget`]), and exclusive sections per (service, key) ([`section`]).
 //!
 //! Local files are hints, never evidence: a record from another boot, dated in the future, of
 //! an unknown format or without a monotonic stamp of this boot is ignored and replaced, never
@@ -18,6 +18,7 @@ pub mod budget;
 pub mod cleanup;
 mod file;
 mod folder;
+pub mod section;
 mod slot_file;
 mod slots;
 mod stamp;

@@ -394,6 +394,7 @@ mod tests {
         "pacer-unit-tests",
         FolderSpec {
             env: None,
+            env_subfolder: None,
             runtime_name: "pacer-unit-tests",
             temp_prefix: "pacer-unit-tests",
             unit_tests: true,

@@ -17,6 +17,7 @@ pub(crate) static WOOSMAP: Service = Service::new(
     "woosmap",
     FolderSpec {
         env: Some(PACER_DIR_ENV),
+        env_subfolder: None,
         runtime_name: "woosmap",
         temp_prefix: "woosmap-pacer",
         // The library's unit tests use a folder of their own, never the user's.

@@ -6,6 +6,7 @@ static TEST: Service = Service::new(
     "pacer-unit-tests",
     FolderSpec {
         env: None,
+        env_subfolder: None,
         runtime_name: "pacer-unit-tests",
         temp_prefix: "pacer-unit-tests",
         unit_tests: true,

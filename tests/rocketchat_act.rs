@@ -157,7 +157,10 @@ async fn inline_users_leave_no_file_behind_on_success_or_failure() {
     let failure = act::job_lines(&log, "rocketchat-no-trace", "marker-failure");
     assert_eq!(act::job_exit(&failure), Some(4), "{failure}");
     let stats = sb.stats();
-    assert_eq!(stats.operations, 1, "the successful job imported: {stats:?}");
+    assert_eq!(
+        stats.operations, 1,
+        "the successful job imported: {stats:?}"
+    );
 
     let mut found = Vec::new();
     let mut dirs = vec![

@@ -14,6 +14,8 @@
 //!   `list-resource.tfquery.hcl`, `import-by-identity.tf` for resources with an identity) and
 //!   every page embeds its example files verbatim;
 //! - every example directory passes `terraform validate -query` and `terraform fmt -check`;
+//! - CHANGELOG.md opens with "Unreleased", and code changed since the last release tag comes
+//!   with an entry there (checked where the clone has the tag);
 //! - the demo configuration applies against the sandbox, converges, and re-imports in place
 //!   when its version changes; the import command of `import.sh` adopts a run against it.
 
@@ -885,4 +887,109 @@ async fn the_import_command_adopts_the_latest_run_of_the_example() {
     assert!(ds.runs.is_empty(), "import triggered an import: {ds:?}");
     assert!(ds.triggers == 0 && ds.status_calls >= 1, "{ds:?}");
     drop(tf);
+}
+
+/// What is wrong with a changelog (Keep a Changelog) for the package `version`, given the
+/// release tags that exist and the files changed since the latest one (`None`: no tag, or no
+/// git history to tell).
+fn changelog_problems(
+    text: &str,
+    version: &str,
+    tags: &[String],
+    changed: Option<&[String]>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let headings: Vec<&str> = text.lines().filter(|l| l.starts_with("## ")).collect();
+    if headings.first() != Some(&"## [Unreleased]") {
+        problems.push(format!(
+            "the first section must be `## [Unreleased]`, not {:?}",
+            headings.first()
+        ));
+    }
+    let dated = |h: &str| {
+        h.strip_prefix(&format!("## [{version}] - "))
+            .is_some_and(|d| d.len() == 10 && d.bytes().filter(u8::is_ascii_digit).count() == 8)
+    };
+    let has_section = headings.iter().any(|h| dated(h));
+    if tags.iter().any(|t| *t == format!("v{version}")) && !has_section {
+        problems.push(format!(
+            "v{version} is tagged but has no `## [{version}] - YYYY-MM-DD` section"
+        ));
+    }
+    if let Some(changed) = changed {
+        let code = changed
+            .iter()
+            .any(|f| f.starts_with("src/") || f.starts_with("crates/"));
+        if code && !changed.iter().any(|f| f == "CHANGELOG.md") {
+            problems.push(format!(
+                "src/ or crates/ changed since {} but CHANGELOG.md did not: add a line under Unreleased",
+                tags.first().map_or("the last release", String::as_str)
+            ));
+        }
+    }
+    problems
+}
+
+/// `git` in the repository; `None` when it cannot answer (no git, not a clone).
+fn git(args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(root())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// CHANGELOG.md opens with `## [Unreleased]`; the version of Cargo.toml has its dated section
+/// once it is tagged; and a change to `src/` or `crates/` since the latest release tag came
+/// with a change to CHANGELOG.md. On a clone without tags (a fresh or shallow CI checkout
+/// before the first release) only the first check applies, and the test says so.
+#[test]
+fn the_changelog_has_unreleased_and_an_entry_for_code_changes_since_the_last_release() {
+    let text = read("CHANGELOG.md");
+    let version = env!("CARGO_PKG_VERSION");
+    let tags: Vec<String> = git(&["tag", "--list", "v*", "--sort=-v:refname"])
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let changed: Option<Vec<String>> = tags.first().and_then(|latest| {
+        git(&[
+            "diff",
+            "--name-only",
+            latest,
+            "--",
+            "src",
+            "crates",
+            "CHANGELOG.md",
+        ])
+        .map(|o| o.lines().map(str::to_owned).collect())
+    });
+    if changed.is_none() {
+        eprintln!("no release tag in this clone: only the changelog's shape is checked");
+    }
+    let problems = changelog_problems(&text, version, &tags, changed.as_deref());
+    assert!(problems.is_empty(), "CHANGELOG.md: {problems:?}");
+
+    // The check itself catches each fault.
+    let v = |s: &str| vec![s.to_owned()];
+    let good = "# Changelog\n\n## [Unreleased]\n\n## [1.0.0] - 2026-01-02\n";
+    assert!(changelog_problems(good, "1.0.0", &v("v1.0.0"), None).is_empty());
+    assert_eq!(
+        changelog_problems("## [1.0.0] - 2026-01-02\n", "1.0.0", &[], None).len(),
+        1
+    );
+    assert_eq!(
+        changelog_problems("## [Unreleased]\n", "1.0.0", &v("v1.0.0"), None).len(),
+        1
+    );
+    let code = v("src/lib.rs");
+    assert_eq!(
+        changelog_problems(good, "1.0.0", &v("v1.0.0"), Some(&code)).len(),
+        1
+    );
+    let both = vec!["src/lib.rs".to_owned(), "CHANGELOG.md".to_owned()];
+    assert!(changelog_problems(good, "1.0.0", &v("v1.0.0"), Some(&both)).is_empty());
 }

@@ -324,3 +324,96 @@ output "status" {{
         "the token leaked: {apply:?}"
     );
 }
+
+/// The `run:` script of the step `name` in a workflow file (a `run: |` block).
+fn workflow_step_script(workflow: &str, name: &str) -> String {
+    let text = std::fs::read_to_string(root().join(workflow)).unwrap();
+    let mut lines = text
+        .lines()
+        .skip_while(|l| l.trim() != format!("- name: {name}"))
+        .skip(1)
+        .skip_while(|l| l.trim() != "run: |");
+    assert!(
+        lines.next().is_some(),
+        "{workflow}: no `run: |` in step {name}"
+    );
+    let body: Vec<&str> = lines
+        .take_while(|l| l.is_empty() || l.starts_with("          "))
+        .collect();
+    body.iter()
+        .map(|l| l.get(10..).unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The release workflow's `Package` step, run as written in `.github/workflows/release.yml`
+/// (the build step's output stood in for by the binaries of this build, in the layout it
+/// reads: `target/TARGET/release/`): it leaves in `dist/` both providers' zips, manifests and
+/// SHA256SUMS, and both CLIs' archives and SHA256SUMS, every sum verifying.
+#[test]
+fn the_release_package_step_packages_both_providers_and_both_clis() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let target = "x86_64-unknown-linux-musl";
+    let release = w.join("target").join(target).join("release");
+    std::fs::create_dir_all(&release).unwrap();
+    for (name, built) in [
+        (
+            "terraform-provider-woosmap",
+            env!("CARGO_BIN_EXE_terraform-provider-woosmap"),
+        ),
+        (
+            "terraform-provider-rocketchat",
+            env!("CARGO_BIN_EXE_terraform-provider-rocketchat"),
+        ),
+        ("woosmap-import", env!("CARGO_BIN_EXE_woosmap-import")),
+        ("rocketchat-import", env!("CARGO_BIN_EXE_rocketchat-import")),
+    ] {
+        std::os::unix::fs::symlink(built, release.join(name)).unwrap();
+    }
+    // What the packaging scripts read from the checkout.
+    std::os::unix::fs::symlink(root().join("scripts"), w.join("scripts")).unwrap();
+    for file in [
+        "Cargo.toml",
+        "terraform-registry-manifest.json",
+        "providers/rocketchat/terraform-registry-manifest.json",
+    ] {
+        std::fs::create_dir_all(w.join(file).parent().unwrap()).unwrap();
+        std::fs::copy(root().join(file), w.join(file)).unwrap();
+    }
+
+    let script = workflow_step_script(".github/workflows/release.yml", "Package");
+    let mut cmd = Command::new("bash");
+    cmd.args(["-euo", "pipefail", "-c", &script])
+        .current_dir(w)
+        .env("TARGET", target)
+        .env("PLATFORM", "linux_amd64");
+    let r = ran(cmd);
+    assert_eq!(r.code, 0, "the Package step failed: {r:?}");
+
+    let v = version();
+    let dist = w.join("dist");
+    let mut files: Vec<String> = std::fs::read_dir(&dist)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let mut want = Vec::new();
+    for p in ["rocketchat", "woosmap"] {
+        want.push(format!("terraform-provider-{p}_{v}_SHA256SUMS"));
+        want.push(format!("terraform-provider-{p}_{v}_linux_amd64.zip"));
+        want.push(format!("terraform-provider-{p}_{v}_manifest.json"));
+    }
+    for c in ["rocketchat-import", "woosmap-import"] {
+        want.push(format!("{c}_{v}_SHA256SUMS"));
+        want.push(format!("{c}_{v}_linux_amd64.tar.gz"));
+    }
+    want.sort();
+    assert_eq!(files, want);
+    for sums in files.iter().filter(|f| f.ends_with("_SHA256SUMS")) {
+        let mut check = Command::new("sha256sum");
+        check.current_dir(&dist).args(["--check", "--strict", sums]);
+        let checked = ran(check);
+        assert_eq!(checked.code, 0, "{sums}: {checked:?}");
+    }
+}

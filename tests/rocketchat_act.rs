@@ -7,7 +7,8 @@
 //! Nothing left behind (`tests/act/rocketchat-no-trace.yml`): users given inline, holding a
 //! marker no other file holds, imported once with success and once with a refused token; after
 //! both jobs no file under /tmp, `$TMPDIR`, act's home and caches or `$RUNNER_TEMP` (all under
-//! the scratch folder) contains the marker. The action writes no user record to disk.
+//! the scratch folder) contains the marker. The action writes no user record to disk; nor,
+//! with the Woosmap service, the reimport key (a third job, against a Woosmap sandbox).
 
 mod common;
 
@@ -136,6 +137,15 @@ async fn inline_users_leave_no_file_behind_on_success_or_failure() {
     let users = format!(
         r#"[{{"username":"{marker}","emails":["{marker}@example.com"],"importIds":["{marker}"]}}]"#
     );
+    let woosmap = common::sandbox().await;
+    let dataset = common::dataset();
+    let reimport_key = format!("no-trace-key-{:016x}", fastrand::u64(..));
+    woosmap
+        .configure_dataset(
+            &dataset,
+            woosmap_sandbox::DatasetConfig::default().reimport_key(&reimport_key),
+        )
+        .unwrap();
     let scratch = tempfile::tempdir().unwrap();
     let mut cmd = act::command(Path::new(NO_TRACE_WORKFLOW), scratch.path());
     cmd.args(["-s", &format!("ROCKETCHAT_AUTH_TOKEN={DEFAULT_AUTH_TOKEN}")])
@@ -143,6 +153,17 @@ async fn inline_users_leave_no_file_behind_on_success_or_failure() {
         .args(["--var", &format!("ROCKETCHAT_URL={}", sb.base_url())])
         .args(["--var", &format!("ROCKETCHAT_USER_ID={DEFAULT_USER_ID}")])
         .args(["--var", &format!("MARKER_USERS={users}")])
+        .args(["-s", &format!("WOOSMAP_PRIVATE_KEY={}", common::KEY)])
+        .args(["--var", &format!("WOOSMAP_BASE_URL={}", woosmap.base_url())])
+        .args(["--var", &format!("MARKER_DATASET={dataset}")])
+        .args(["--var", &format!("MARKER_REIMPORT_KEY={reimport_key}")])
+        .args([
+            "--env",
+            &format!(
+                "WOOSMAP_PACER_DIR={}",
+                scratch.path().join("pacer").display()
+            ),
+        ])
         .args([
             "--env",
             &format!("XDG_RUNTIME_DIR={}", scratch.path().display()),
@@ -171,11 +192,12 @@ async fn inline_users_leave_no_file_behind_on_success_or_failure() {
     dirs.dedup();
     for dir in &dirs {
         files_holding(dir, marker.as_bytes(), since, &mut found);
+        files_holding(dir, reimport_key.as_bytes(), since, &mut found);
     }
     found.sort();
     found.dedup();
     assert!(
         found.is_empty(),
-        "the users input was left on disk in {found:?} (searched {dirs:?})"
+        "the users input or the reimport key was left on disk in {found:?} (searched {dirs:?})"
     );
 }

@@ -1,7 +1,9 @@
 //! The action with `service: rocketchat` (`action.yml`) run by real `act` in host mode against
 //! an in-process Rocket.Chat sandbox, through `tests/act/rocketchat.yml`: `success` imports two
 //! users and a later step reads the outputs; `user-errors` fails the job (exit 1) with an
-//! error annotation; `allowed` passes with `allow-user-errors`; `bad-token` exits 4 with the server's message.
+//! error annotation; `allowed` passes with `allow-user-errors`; `bad-token` exits 4 with the server's message;
+//! `wrong-service-input` (a `dataset-id` with `service: rocketchat`) and `unknown-service` stop
+//! at the first step with exit 2, naming the input.
 //! The tokens never appear; the action's install step finds `rocketchat-import` itself.
 //!
 //! Nothing left behind (`tests/act/rocketchat-no-trace.yml`): users given inline, holding a
@@ -91,6 +93,32 @@ async fn the_rocketchat_action_runs_under_act() {
         lines.contains("allowed outcome=success errors=1"),
         "{lines}"
     );
+
+    // The first step refuses an input of the other service, and an unknown service, naming
+    // the input; nothing is installed or sent.
+    for (job, input, says) in [
+        (
+            "wrong-service-input",
+            "dataset-id",
+            "dataset-id is an input of service woosmap, but service is rocketchat",
+        ),
+        (
+            "unknown-service",
+            "service",
+            "service must be woosmap or rocketchat, not 'slack'",
+        ),
+    ] {
+        let (code, log) = run(job, clone(&cmd)).await;
+        eprintln!("{log}");
+        assert_ne!(code, 0);
+        let lines = act::job_lines(&log, "rocketchat-under-act", job);
+        assert_eq!(act::job_exit(&lines), Some(2), "{lines}");
+        assert!(
+            lines.contains(&format!("Invalid input `{input}`")) && lines.contains(says),
+            "{lines}"
+        );
+        assert!(!lines.contains("Find or install"), "{lines}");
+    }
 
     let stats = sb.stats();
     assert_eq!(

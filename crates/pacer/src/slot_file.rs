@@ -7,12 +7,15 @@
 //! Records are hints, never evidence: a record that does not parse, of an older format, whose
 //! stamp is not believable (another boot, dated in the future, clocks stepped since), or that
 //! holds a time it could not have known when it was written (a past event after its stamp, a
-//! hold-off longer than the caller's cap, a reservation longer than the caller's request
-//! timeout) is ignored as a whole, never clamped: none of its claims, reservations or
+//! hold-off longer than the caller's cap, a reservation longer than [`MAX_RESERVATION`]) is
+//! ignored as a whole, never clamped: none of its claims, reservations or
 //! hold-offs count, and it is replaced at once by a record that only says "used now" (so a
 //! corrupt or planted file costs at most one window, and never a 429). A record of a newer format is
 //! neither used nor overwritten (that key is then paced within the process, with a warning).
 //! Fields this version does not know are kept when the record is rewritten.
+//!
+//! A believable reservation is honoured for at most the reader's own request timeout from when
+//! it was made (a process with a longer timeout may have written it).
 //!
 //! Times are nanoseconds of the boot's monotonic clock (shared by every process of the boot).
 
@@ -29,6 +32,9 @@ use crate::stamp::{Stamp, mono_now, ns, to_instant, to_mono};
 
 /// The slot records' format.
 pub(crate) const FORMAT: u32 = 2;
+/// The longest reservation any process may record (a reader honours one for at most its own
+/// request timeout from when it was made).
+pub const MAX_RESERVATION: Duration = Duration::from_secs(15 * 60);
 /// Longest note kept with a claim.
 pub const MAX_NOTE: usize = 100;
 
@@ -162,7 +168,7 @@ fn unbelievable(r: &Record, changed: Option<std::time::SystemTime>, b: Bounds) -
     if r.last_ns > at || r.claimed_ns > at {
         return Some("it holds an event dated after it was written".into());
     }
-    if r.hold_until_ns > after(hold_cap) || r.inflight_until_ns > after(b.request_limit) {
+    if r.hold_until_ns > after(hold_cap) || r.inflight_until_ns > after(MAX_RESERVATION) {
         return Some("it holds a wait longer than any this process allows".into());
     }
     if r.claim_note.as_ref().is_some_and(|n| n.len() > MAX_NOTE) {
@@ -176,6 +182,7 @@ pub(crate) struct SlotFile {
     locked: Locked,
     pub record: Record,
     key: SlotKey,
+    bounds: Bounds,
 }
 
 /// Why a slot's record is not there to use.
@@ -229,6 +236,7 @@ pub(crate) fn lock(
         locked,
         record,
         key: key.clone(),
+        bounds,
     };
     if replace {
         file.write();
@@ -291,10 +299,14 @@ impl SlotFile {
             r.inflight_pid = 0;
         }
         let at = |t: u64| to_instant(t, mono, now);
+        // A reservation (written when it was made) is honoured for at most this reader's own
+        // request timeout from then.
+        let made = r.stamp.as_ref().map_or(0, |s| s.mono_ns);
+        let patience = made.saturating_add(ns(self.bounds.request_limit));
         Shared {
             last: at(r.last_ns),
             not_before: at(r.hold_until_ns),
-            inflight_until: at(r.inflight_until_ns).filter(|t| *t > now),
+            inflight_until: at(r.inflight_until_ns.min(patience)).filter(|t| *t > now),
             claimed: at(r.claimed_ns).map(|at| ClaimMark {
                 at,
                 note: r.claim_note.clone(),

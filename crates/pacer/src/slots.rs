@@ -90,34 +90,34 @@ pub struct Slot {
 
 impl Slot {
     /// A response (of any status) was received now.
-    pub fn received(mut self) {
-        self.finish(Outcome::Received, None);
+    pub async fn received(mut self) {
+        self.finish(Outcome::Received, None).await;
     }
 
     /// An answer that other callers may use was received now (see `answers`); it is written
     /// to the folder under this key's lock.
-    pub fn answered(mut self, key: AnswerKey, answer: SharedAnswer) {
-        self.finish(Outcome::Received, Some((key, answer)));
+    pub async fn answered(mut self, key: AnswerKey, answer: SharedAnswer) {
+        self.finish(Outcome::Received, Some((key, answer))).await;
     }
 
     /// The request surely never reached the server (e.g. connection refused): the slot stays
     /// as it was.
-    pub fn not_sent(mut self) {
-        self.finish(Outcome::NotSent, None);
+    pub async fn not_sent(mut self) {
+        self.finish(Outcome::NotSent, None).await;
     }
 
     /// A 429 was received now: nobody sends for this key before `now + wait`. The refused
     /// request itself is not counted as a use of the window. `retry_after`: the wait comes
     /// from the server's `Retry-After` (other processes accept up to
     /// [`crate::RETRY_AFTER_CAP`] of it) rather than the documented window.
-    pub fn rate_limited(mut self, wait: Duration, retry_after: bool) {
-        self.finish(Outcome::Held { wait, retry_after }, None);
+    pub async fn rate_limited(mut self, wait: Duration, retry_after: bool) {
+        self.finish(Outcome::Held { wait, retry_after }, None).await;
     }
 
     /// The server accepted this request as the claim (answered now); `note` is left for the
     /// others. Callers that claimed a moment at or before this request's departure then
     /// follow it instead of claiming again.
-    pub fn claimed(mut self, note: Option<String>) {
+    pub async fn claimed(mut self, note: Option<String>) {
         if let Some(g) = self.guard.as_mut() {
             g.claimed = Some(ClaimMark {
                 at: self.taken_at,
@@ -125,13 +125,26 @@ impl Slot {
             });
         }
         let sent = self.taken_at;
-        self.finish(Outcome::Claimed { sent, note }, None);
+        self.finish(Outcome::Claimed { sent, note }, None).await;
     }
 
-    fn finish(&mut self, outcome: Outcome, answer: Option<(AnswerKey, SharedAnswer)>) {
-        let Some(mut g) = self.guard.take() else {
-            return;
-        };
+    /// Records the outcome here, then in the folder on a blocking thread, and waits for it
+    /// (so that a process that ends right after has recorded it).
+    async fn finish(&mut self, outcome: Outcome, answer: Option<(AnswerKey, SharedAnswer)>) {
+        if let Some(work) = self.settle(outcome, answer) {
+            let _ = tokio::task::spawn_blocking(work).await;
+        }
+    }
+
+    /// Records the outcome in this process; returns the folder's share of the work, which
+    /// releases the in-process slot once the record is written (so the next caller of this
+    /// process reads it).
+    fn settle(
+        &mut self,
+        outcome: Outcome,
+        answer: Option<(AnswerKey, SharedAnswer)>,
+    ) -> Option<impl FnOnce() + Send + 'static> {
+        let mut g = self.guard.take()?;
         let now = Instant::now();
         match &outcome {
             Outcome::Received | Outcome::Claimed { .. } => g.last = Some(now),
@@ -141,21 +154,21 @@ impl Slot {
                 g.not_before = Some(g.not_before.map_or(until, |nb| nb.max(until)));
             }
         }
-        if let Some(bounds) = self.shared {
-            // The in-process guard is held until the record is written, so the next caller
-            // of this process reads it.
-            let key = self.key.clone();
-            blocking(move || {
-                record(&key, bounds, outcome, answer);
-                drop(g);
-            });
-        }
+        let bounds = self.shared?;
+        let key = self.key.clone();
+        Some(move || {
+            record(&key, bounds, outcome, answer);
+            drop(g);
+        })
     }
 }
 
 impl Drop for Slot {
+    /// Dropped without an outcome (the caller's future was cancelled mid-request): used now.
     fn drop(&mut self) {
-        self.finish(Outcome::Received, None);
+        if let Some(work) = self.settle(Outcome::Received, None) {
+            blocking(work);
+        }
     }
 }
 

@@ -143,12 +143,12 @@ impl Client {
             };
             let now = Instant::now();
             if now >= plan.deadline {
-                slot.not_sent();
+                slot.not_sent().await;
                 return Err(last_error.unwrap_or_else(|| call.too_late(None)));
             }
             let timeout = self.inner.request_timeout.min(plan.deadline - now);
             let sent = call.send(timeout).await;
-            let retry = match self.attempt(call, plan, slot, sent, &mut backoff)? {
+            let retry = match self.attempt(call, plan, slot, sent, &mut backoff).await? {
                 Ok(out) => return Ok(Answer::Done(out)),
                 Err(retry) => retry,
             };
@@ -197,7 +197,7 @@ impl Client {
 
     /// Records how one attempt ended in its slot, and decides: the result, a retry, or an
     /// error to return (the outer `Err`).
-    fn attempt<C: Call>(
+    async fn attempt<C: Call>(
         &self,
         call: &C,
         plan: &Plan<'_>,
@@ -207,7 +207,10 @@ impl Client {
     ) -> Result<Attempted<C::Out, C::Err>, C::Err> {
         let error = match sent {
             Ok(exchange) if exchange.status == StatusCode::TOO_MANY_REQUESTS => {
-                return self.rate_limited(call, plan, slot, &exchange).map(Err);
+                return self
+                    .rate_limited(call, plan, slot, &exchange)
+                    .await
+                    .map(Err);
             }
             Ok(exchange) => {
                 let share = plan
@@ -218,28 +221,30 @@ impl Client {
                 match call.read(exchange) {
                     Ok(out) => {
                         match (plan.claim, share) {
-                            (Some((claim, _)), _) => slot.claimed(claim.previous_run_id.clone()),
-                            (None, Some((key, answer))) => slot.answered(key, answer),
-                            (None, None) => slot.received(),
+                            (Some((claim, _)), _) => {
+                                slot.claimed(claim.previous_run_id.clone()).await
+                            }
+                            (None, Some((key, answer))) => slot.answered(key, answer).await,
+                            (None, None) => slot.received().await,
                         }
                         return Ok(Ok(out));
                     }
                     Err(e) => {
-                        slot.received();
+                        slot.received().await;
                         e
                     }
                 }
             }
             Err(e) => {
                 if plan.fail_fast && e.is_connect() && self.refused_at_first_contact() {
-                    slot.not_sent();
+                    slot.not_sent().await;
                     tracing::debug!(scope = %plan.key.scope, "refused at first contact: not retrying");
                     return Err(e);
                 }
                 if e.nothing_sent() {
-                    slot.not_sent();
+                    slot.not_sent().await;
                 } else {
-                    slot.received();
+                    slot.received().await;
                 }
                 e
             }
@@ -258,7 +263,7 @@ impl Client {
     }
 
     /// A 429: every caller of the key holds off until its wait is over.
-    fn rate_limited<C: Call>(
+    async fn rate_limited<C: Call>(
         &self,
         call: &C,
         plan: &Plan<'_>,
@@ -271,7 +276,7 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| parse_retry_after(v, SystemTime::now()));
         let wait = retry_after.unwrap_or(plan.window) + plan.margin;
-        slot.rate_limited(wait, retry_after.is_some());
+        slot.rate_limited(wait, retry_after.is_some()).await;
         tracing::debug!(
             scope = %plan.key.scope,
             route = plan.key.route,

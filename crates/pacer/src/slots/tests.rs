@@ -58,7 +58,7 @@ async fn a_claim_waiting_for_the_slot_looks_again_after_each_recheck() {
     let Acquired::Slot(slot) = try_claim(Instant::now(), NO_RECHECK).await.unwrap() else {
         panic!("nothing was claimed yet")
     };
-    slot.claimed(None);
+    slot.claimed(None).await;
     tokio::time::sleep(Duration::from_millis(1)).await;
     let t0 = Instant::now();
     let recheck = Duration::from_secs(5);
@@ -95,7 +95,7 @@ async fn a_claim_accepted_since_the_moment_is_not_repeated() {
     let Acquired::Slot(slot) = first.await.unwrap() else {
         panic!("nothing was claimed yet")
     };
-    slot.claimed(Some("run-0".into()));
+    slot.claimed(Some("run-0".into())).await;
     // A claim from before the request left is served by it, at once.
     for moment in [since, before] {
         let again = acquire_with(&k, window, far, false, claim(moment, NO_RECHECK));
@@ -125,7 +125,7 @@ async fn first_call_is_immediate_then_spaced_from_receipt() {
     let s = local(&k, Duration::from_secs(5), far).await.unwrap();
     assert_eq!(Instant::now(), t0);
     tokio::time::sleep(Duration::from_secs(2)).await; // the response takes 2 s
-    s.received();
+    s.received().await;
     let _s = local(&k, Duration::from_secs(5), far).await.unwrap();
     assert_eq!(Instant::now() - t0, Duration::from_secs(7));
 }
@@ -141,7 +141,7 @@ async fn concurrent_callers_queue() {
         tasks.push(tokio::spawn(async move {
             let s = local(&k, Duration::from_secs(10), far).await.unwrap();
             let at = Instant::now();
-            s.received();
+            s.received().await;
             at - t0
         }));
     }
@@ -161,7 +161,8 @@ async fn deadline_fails_fast_without_sleeping() {
     local(&k, Duration::from_secs(5), t0 + Duration::from_secs(60))
         .await
         .unwrap()
-        .received();
+        .received()
+        .await;
     let err = local(&k, Duration::from_secs(5), t0 + Duration::from_secs(3))
         .await
         .err()
@@ -182,10 +183,11 @@ async fn not_sent_keeps_slot_and_429_pushes_it() {
     local(&k, Duration::from_secs(90), far)
         .await
         .unwrap()
-        .not_sent();
+        .not_sent()
+        .await;
     let s = local(&k, Duration::from_secs(90), far).await.unwrap();
     assert_eq!(Instant::now(), t0, "a request never sent uses no slot");
-    s.rate_limited(Duration::from_secs(120), false);
+    s.rate_limited(Duration::from_secs(120), false).await;
     let s = local(&k, Duration::from_secs(90), far).await.unwrap();
     assert_eq!(Instant::now() - t0, Duration::from_secs(120));
     drop(s); // dropped mid-request: counts as used now
@@ -205,11 +207,13 @@ async fn keys_are_independent() {
     local(&a, Duration::from_secs(5), far)
         .await
         .unwrap()
-        .received();
+        .received()
+        .await;
     local(&b, Duration::from_secs(5), far)
         .await
         .unwrap()
-        .received();
+        .received()
+        .await;
     assert_eq!(Instant::now(), t0);
 }
 
@@ -245,9 +249,9 @@ async fn answers_serve_only_calls_that_asked_before_they_were_sent() {
             date: None,
             body: body.clone(),
         },
-    );
-    // Asked before that read left: served at once instead of waiting 5 s (the record is
-    // written on a blocking thread: the next caller queues behind it in this process).
+    )
+    .await;
+    // Asked before that read left: served at once instead of waiting 5 s.
     match acquire_or_answer(&k, p, far, Some(&early)).await {
         Ok(Acquired::Shared(answer)) => assert_eq!(answer.body, body),
         _ => panic!("the shared answer was not used"),

@@ -271,6 +271,7 @@ pub fn all() -> ProviderSchema {
         ]
         .into(),
         actions: [(IMPORT_ACTION.to_owned(), import_action())].into(),
+        ..Default::default()
     };
     mark_markdown(&mut schema.provider.block);
     for s in schema

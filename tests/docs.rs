@@ -5,7 +5,8 @@
 //!   that `terraform providers schema -json` reports, each in the right section, with the
 //!   type label tfplugindocs would print, starting with the schema's description;
 //! - every page embeds its example files verbatim;
-//! - pages cover the provider, its resources, data sources and actions (`docs/actions`);
+//! - pages cover the provider, its resources, data sources, actions (`docs/actions`) and
+//!   ephemeral resources (`docs/ephemeral-resources`);
 //! - the same for the Rocket.Chat provider (`rocketchat`, pages under `docs/rocketchat/`,
 //!   examples under `examples/rocketchat/`);
 //! - every directory under `examples/` passes `terraform validate` and `terraform fmt -check`;
@@ -406,7 +407,7 @@ fn pages(schema: &Json) -> Vec<(String, Json, String, String)> {
 }
 
 /// [`pages`] for the provider `name` documented under `docs` (`every_kind`: it must declare
-/// resources, data sources and actions).
+/// resources, data sources, actions and ephemeral resources).
 fn pages_of(
     schema: &Json,
     provider: &str,
@@ -423,6 +424,11 @@ fn pages_of(
         ("resource_schemas", "resources", "Resource"),
         ("data_source_schemas", "data-sources", "Data Source"),
         ("action_schemas", "actions", "Action"),
+        (
+            "ephemeral_resource_schemas",
+            "ephemeral-resources",
+            "Ephemeral Resource",
+        ),
     ] {
         let empty = serde_json::Map::new();
         let all = schema[kind].as_object().unwrap_or(&empty);
@@ -453,7 +459,12 @@ fn docs_pages_list_exactly_the_schema() {
         check_page(page, &read(page), block, title, page_title);
     }
     // No page for something the provider does not declare.
-    for dir in ["docs/resources", "docs/data-sources", "docs/actions"] {
+    for dir in [
+        "docs/resources",
+        "docs/data-sources",
+        "docs/actions",
+        "docs/ephemeral-resources",
+    ] {
         for entry in std::fs::read_dir(root().join(dir)).unwrap() {
             let rel = format!("{dir}/{}", entry.unwrap().file_name().to_string_lossy());
             assert!(
@@ -555,6 +566,11 @@ fn docs_embed_the_examples_verbatim() {
         (
             "docs/actions/dataset_import.md",
             "examples/actions/woosmap_dataset_import/action.tf",
+            "terraform",
+        ),
+        (
+            "docs/ephemeral-resources/dataset_reimport_key.md",
+            "examples/ephemeral-resources/woosmap_dataset_reimport_key/ephemeral-resource.tf",
             "terraform",
         ),
         (
@@ -685,6 +701,7 @@ fn every_example_validates_and_is_formatted() {
         "examples/data-sources/woosmap_dataset",
         "examples/data-sources/woosmap_datasets",
         "examples/actions/woosmap_dataset_import",
+        "examples/ephemeral-resources/woosmap_dataset_reimport_key",
         "examples/demo",
         "examples/rocketchat/provider",
         "examples/rocketchat/resources/rocketchat_user_import",

@@ -1,10 +1,11 @@
 //! What the command line and action mode share, so that neither imports the other: exit
 //! codes ([`exit`]), the per-dataset report and its renderings ([`report`]), values typed by
 //! users ([`values`]), the environment variables and their check ([`env`]), diagnostic
-//! logging ([`logging`]), the signals that stop a wait ([`signals`]), and reading the key and
+//! logging ([`logging`]) and whether it is coloured ([`color`]), the signals that stop a wait ([`signals`]), and reading the key and
 //! building the API client from the environment (here). Settings are named in messages
 //! through [`crate::woosmap::knobs`], which the provider uses too.
 
+pub mod color;
 pub mod env;
 pub mod exit;
 pub mod logging;

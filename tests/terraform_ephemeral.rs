@@ -3,7 +3,7 @@
 //! not a UUID fails at validate, before any request; an apply whose
 //! `woosmap_dataset_import.reimport_key` comes from it triggers through the reimport webhook
 //! (the sandbox's request log shows which endpoint was hit), and the key is in no plan, state,
-//! log or output, while the next plan is empty.
+//! log or output, while the next plan is empty; the action's `reimport_key` takes it as well.
 
 mod common;
 
@@ -171,4 +171,55 @@ async fn an_apply_fed_by_it_triggers_through_the_webhook_and_stores_no_key() {
         .count();
     assert_eq!(webhook, 2, "the second import went through the webhook too");
     assert_no_secrets_in_dir(tf.dir.path(), &[rk]);
+}
+
+/// The `woosmap_dataset_import` action's write-only `reimport_key` takes the key from the
+/// ephemeral resource too: `-invoke` triggers through the webhook.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_action_takes_the_key_from_it_too() {
+    let sb = sandbox().await;
+    let id = dataset();
+    sb.configure_dataset(&id, DatasetConfig::default().reimport_key(RK))
+        .unwrap();
+    let tf = Terraform::new(&sb.base_url());
+    let pacer = tempfile::tempdir().unwrap();
+    tf.write(&format!(
+        r#"
+provider "woosmap" {{}}
+
+ephemeral "woosmap_dataset_reimport_key" "stores" {{
+  dataset_id = "{id}"
+}}
+
+action "woosmap_dataset_import" "stores" {{
+  config {{
+    dataset_id    = "{id}"
+    reimport_key  = ephemeral.woosmap_dataset_reimport_key.stores.reimport_key
+    poll_interval = "300ms"
+  }}
+}}
+"#
+    ));
+    let tf = blocking(move || {
+        let args = [
+            "apply",
+            "-auto-approve",
+            "-no-color",
+            "-invoke=action.woosmap_dataset_import.stores",
+        ];
+        let ran = run(&tf, pacer.path(), &args);
+        assert_eq!(ran.code, 0, "{ran:?}");
+        assert!(ran.stdout.contains("ended: success"), "{ran:?}");
+        tf
+    })
+    .await;
+    let requests = sb.requests();
+    let webhook = format!("/datasets/hooks/reimport/{RK}");
+    let posts: Vec<bool> = requests
+        .iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| r.path == webhook)
+        .collect();
+    assert_eq!(posts, [true], "one trigger, through the reimport webhook");
+    assert_no_secrets_in_dir(tf.dir.path(), &[RK]);
 }

@@ -3,7 +3,8 @@
 //! not a UUID fails at validate, before any request; an apply whose
 //! `woosmap_dataset_import.reimport_key` comes from it triggers through the reimport webhook
 //! (the sandbox's request log shows which endpoint was hit), and the key is in no plan, state,
-//! log or output, while the next plan is empty; the action's `reimport_key` takes it as well.
+//! log or output, while the next plan is empty; the action's `reimport_key` takes it as well;
+//! with a private key known only at apply, the plan reads nothing and the apply reads the key.
 
 mod common;
 
@@ -222,4 +223,66 @@ action "woosmap_dataset_import" "stores" {{
         .collect();
     assert_eq!(posts, [true], "one trigger, through the reimport webhook");
     assert_no_secrets_in_dir(tf.dir.path(), &[RK]);
+}
+
+/// A private key known only at apply (it comes from another resource): the plan leaves the
+/// reimport key unknown without reading it, and the apply reads it and triggers through the
+/// webhook.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_private_key_known_only_at_apply_defers_the_read_to_the_apply() {
+    let sb = sandbox().await;
+    let id = dataset();
+    sb.configure_dataset(&id, DatasetConfig::default().reimport_key(RK))
+        .unwrap();
+    let tf = Terraform::new(&sb.base_url());
+    let pacer = tempfile::tempdir().unwrap();
+    tf.write(&format!(
+        r#"
+resource "terraform_data" "key" {{
+  input = sensitive("{KEY}")
+}}
+
+provider "woosmap" {{
+  private_key = terraform_data.key.output
+}}
+
+ephemeral "woosmap_dataset_reimport_key" "stores" {{
+  dataset_id = "{id}"
+}}
+
+resource "woosmap_dataset_import" "stores" {{
+  dataset_id    = "{id}"
+  reimport_key  = ephemeral.woosmap_dataset_reimport_key.stores.reimport_key
+  poll_interval = "300ms"
+}}
+"#
+    ));
+    let (tf, pacer) = blocking(move || {
+        let plan = run(&tf, pacer.path(), &["plan", "-no-color", "-out=tfplan"]);
+        assert_eq!(plan.code, 0, "{plan:?}");
+        (tf, pacer)
+    })
+    .await;
+    assert!(sb.requests().is_empty(), "the plan sent requests");
+    let tf = blocking(move || {
+        let apply = run(&tf, pacer.path(), &["apply", "-no-color", "tfplan"]);
+        assert_eq!(apply.code, 0, "{apply:?}");
+        tf
+    })
+    .await;
+    let requests = sb.requests();
+    let count = |method: &str, path: &str| {
+        requests
+            .iter()
+            .filter(|r| r.method == method && r.path == path)
+            .count()
+    };
+    assert_eq!(count("GET", &format!("/datasets/{id}")), 1, "read at apply");
+    assert_eq!(count("POST", &format!("/datasets/hooks/reimport/{RK}")), 1);
+    assert_eq!(count("POST", &format!("/datasets/{id}/import")), 0);
+    // The state holds the private key by this configuration's choice (terraform_data), never
+    // the reimport key.
+    let state = tf.file("terraform.tfstate");
+    assert!(state.contains("woosmap_dataset_import"), "{state}");
+    assert!(!state.contains(RK), "the reimport key is in the state");
 }

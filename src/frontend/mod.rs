@@ -28,8 +28,14 @@ pub fn private_key_from_env() -> Option<Secret> {
 }
 
 /// Builds the API client, or says why not. A connection refused before the API ever answered
-/// is reported at once (a wrong base URL), not retried for a minute.
+/// is reported at once (a wrong base URL), not retried for a minute. Plain `http://` to
+/// another machine is refused unless `WOOSMAP_ALLOW_INSECURE_HTTP` allows it.
 pub fn client(base_url: &str, private_key: Option<Secret>) -> Result<Client, String> {
+    crate::woosmap::api::check_transport(
+        base_url,
+        crate::woosmap::api::allow_insecure_http_from_env(),
+    )
+    .map_err(|e| e.to_string())?;
     Client::new(ClientConfig {
         base_url: base_url.to_owned(),
         private_key,

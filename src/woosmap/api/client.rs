@@ -216,6 +216,12 @@ impl Client {
         &self.inner.base_key
     }
 
+    /// Whether the server ever answered a request of this client or of its clones (an answer
+    /// another local process shared counts too).
+    pub fn ever_answered(&self) -> bool {
+        self.inner.contact.load(std::sync::atomic::Ordering::Relaxed) == CONTACT_ANSWERED
+    }
+
     /// The rate limits in use.
     pub fn limits(&self) -> RateLimits {
         self.inner.limits

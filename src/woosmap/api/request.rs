@@ -164,7 +164,9 @@ impl Client {
             ApiError::Timeout {
                 dataset_id,
                 endpoint,
+                origin: self.inner.origin.clone(),
                 after: timeout,
+                cut_short: timeout < self.inner.request_timeout,
             }
         } else {
             ApiError::Transport {

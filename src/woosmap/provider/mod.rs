@@ -137,6 +137,12 @@ impl tfplugin::Provider for WoosmapProvider {
 
     async fn configure_provider(&self, req: ConfigureProviderRequest) -> Diagnostics {
         let mut diags = Diagnostics::new();
+        // The WOOSMAP_* variables, checked as the CLI checks them: a value that is not UTF-8
+        // (or not valid) is an error naming it, never read as unset.
+        if let Err(e) = crate::frontend::env::check() {
+            diags.error("Invalid environment variable", format!("{e}."));
+            return diags;
+        }
         let key = match req.config.attr("private_key") {
             Value::String(k) if !k.trim().is_empty() => Some(k.trim().to_owned()),
             // Unknown until apply: assume it will be there; apply configures again.
@@ -150,7 +156,14 @@ impl tfplugin::Provider for WoosmapProvider {
             .map(str::to_owned)
             .or_else(|| env("WOOSMAP_BASE_URL"))
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
-        let base_url = match check_base_url(&base_url) {
+        let base_url = match check_base_url(&base_url).and_then(|u| {
+            crate::woosmap::api::check_transport(
+                &u,
+                crate::woosmap::api::allow_insecure_http_from_env(),
+            )
+            .map_err(|e| e.to_string())
+            .map(|()| u)
+        }) {
             Ok(u) => u,
             Err(e) => {
                 diags.push(Diagnostic::error("Invalid base_url", e).at(AttrPath::attr("base_url")));

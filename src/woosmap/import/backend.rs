@@ -557,8 +557,13 @@ impl Backend for Runner {
         }
     }
 
+    /// The deadline came. While a status read waited on a silent server, that is the fault to
+    /// report (a network fault, not a timeout of ours); otherwise the deadline's own error.
     fn timed_out(&self, _at: &Stage<Run>) -> EngineError {
-        self.deadline_error()
+        match self.client.silent_status(self.id()) {
+            Some(silent) => EngineError::Api(silent),
+            None => self.deadline_error(),
+        }
     }
 
     fn cancelled(&self, _at: &Stage<Run>) -> EngineError {

@@ -72,6 +72,9 @@ provider "woosmap" {{}}
 resource "woosmap_dataset_import" "this" {{
   dataset_id    = "{id}"
   poll_interval = "300ms"
+  timeouts {{
+    create = "20s"
+  }}
 }}
 "#
     )

@@ -153,7 +153,7 @@ async fn every_variable_that_is_not_utf8_is_refused_by_the_cli() {
     let sb = common::sandbox().await;
     let pacer = tempfile::tempdir().unwrap();
     let id = dataset();
-    for var in woosmap_import::frontend::env::VARIABLES {
+    for var in woosmap_import::woosmap::settings::VARIABLES {
         // A folder inside this test's own for WOOSMAP_PACER_DIR, a URL for the others.
         let value = match var.name {
             "WOOSMAP_PACER_DIR" => not_utf8(&pacer.path().join("x").to_string_lossy()),

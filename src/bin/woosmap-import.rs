@@ -53,7 +53,7 @@ fn main() -> std::process::ExitCode {
 /// (clap echoes what was typed) is replaced by `***`: a password is never printed.
 fn parse_error(e: clap::Error) -> ! {
     let plain = e.render().to_string();
-    let redacted = woosmap_import::frontend::values::redact_url_userinfo(&plain);
+    let redacted = woosmap_import::frontend::parse::redact_url_userinfo(&plain);
     if redacted == plain {
         e.exit();
     }

@@ -141,7 +141,7 @@ pub const ALLOW_INSECURE_HTTP_ENV: &str = "WOOSMAP_ALLOW_INSECURE_HTTP";
 
 /// Whether `WOOSMAP_ALLOW_INSECURE_HTTP` opts in to plain `http://` to other machines: `1`,
 /// `true` or `yes` (any case). Front ends check the variable's spelling up front
-/// (`frontend::env`); here anything else means no.
+/// (`woosmap::settings`); here anything else means no.
 pub fn allow_insecure_http_from_env() -> bool {
     std::env::var(ALLOW_INSECURE_HTTP_ENV)
         .ok()

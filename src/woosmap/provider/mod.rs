@@ -139,7 +139,7 @@ impl tfplugin::Provider for WoosmapProvider {
         let mut diags = Diagnostics::new();
         // The WOOSMAP_* variables, checked as the CLI checks them: a value that is not UTF-8
         // (or not valid) is an error naming it, never read as unset.
-        if let Err(e) = crate::frontend::env::check() {
+        if let Err(e) = crate::woosmap::settings::check() {
             diags.error("Invalid environment variable", format!("{e}."));
             return diags;
         }

@@ -1,54 +1,13 @@
-//! Values a user types into any front end (a CLI flag, an action input, an environment
-//! variable): parsed and checked here, once, so that every front end accepts and refuses
-//! the same things with the same words. Each error says what was expected; the caller
-//! names the field.
+//! Generic parsers for values users type into any front end (a flag, an action input, an
+//! environment variable). Each error says what was expected; the caller names the field.
+//! Values whose rules belong to one service are parsed in that service's slice.
 
 use std::time::Duration;
-
-use crate::woosmap::api::DatasetId;
-use crate::woosmap::import::{MAX_POLL_INTERVAL, MAX_TIMEOUT, MIN_POLL_INTERVAL};
-
-/// A dataset id: a UUID in any accepted spelling.
-pub fn parse_dataset_id(s: &str) -> Result<DatasetId, String> {
-    DatasetId::parse(s).map_err(|e| e.to_string())
-}
 
 /// Parses a humantime duration, with a message that says what a valid value looks like.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s.trim())
         .map_err(|e| format!("expected a duration such as 30s, 5m or 1h30m, got {s:?} ({e})"))
-}
-
-/// A wait deadline: longer than zero, at most [`MAX_TIMEOUT`].
-pub fn parse_timeout(s: &str) -> Result<Duration, String> {
-    let d = parse_duration(s)?;
-    if d.is_zero() {
-        return Err("the timeout must be longer than zero".into());
-    }
-    if d > MAX_TIMEOUT {
-        return Err(format!(
-            "the timeout must be at most {}",
-            humantime::format_duration(MAX_TIMEOUT)
-        ));
-    }
-    Ok(d)
-}
-
-/// A poll interval between [`MIN_POLL_INTERVAL`] and [`MAX_POLL_INTERVAL`].
-pub fn parse_poll_interval(s: &str) -> Result<Duration, String> {
-    let d = parse_duration(s)?;
-    if d < MIN_POLL_INTERVAL {
-        return Err("the poll interval must be at least 100ms (the API allows one status read every 5s; shorter values are paced to that)".into());
-    }
-    if d > MAX_POLL_INTERVAL {
-        return Err("the poll interval must be at most 1h".into());
-    }
-    Ok(d)
-}
-
-/// An API base URL (see [`crate::woosmap::api::check_base_url`]).
-pub fn parse_base_url(s: &str) -> Result<String, String> {
-    crate::woosmap::api::check_base_url(s).map_err(|e| e.to_string())
 }
 
 /// `text` with the userinfo of every URL in it (`scheme://user:password@host`) replaced by

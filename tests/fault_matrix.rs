@@ -23,8 +23,8 @@ mod rocketchat;
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::os::unix::ffi::OsStringExt;
 use std::fmt::Write as _;
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -626,7 +626,12 @@ fn rows() -> Vec<Row> {
             request_timeout: None,
             timeout: None,
             driver: Driver::Plain,
-            cli: Some(ex("exit 2", "WOOSMAP_BASE_URL=(not UTF-8) is not valid", 0, 0)),
+            cli: Some(ex(
+                "exit 2",
+                "WOOSMAP_BASE_URL=(not UTF-8) is not valid",
+                0,
+                0,
+            )),
             terraform: Some(ex(
                 "apply exit 1",
                 "WOOSMAP_BASE_URL=(not UTF-8) is not valid",
@@ -1182,7 +1187,8 @@ fn git_commit_all(repo: &Path) {
     }
 }
 
-/// A line as FAULTS.md shows it: ids, timestamps and retry delays masked, `|` escaped.
+/// A line as FAULTS.md shows it: ids, timestamps, the sandbox's port and waits masked, `|`
+/// escaped.
 fn normalise(line: &str) -> String {
     let line = line.trim();
     // act's decorations of the step log and of step outputs.
@@ -1215,6 +1221,20 @@ fn normalise(line: &str) -> String {
         }
         out.push(chars[i]);
         i += 1;
+    }
+    // The sandbox's port, and how long a silent server was waited for.
+    if let Some(at) = out.find("127.0.0.1:") {
+        let start = at + "127.0.0.1:".len();
+        let end = out[start..]
+            .find(|c: char| !c.is_ascii_digit())
+            .map_or(out.len(), |e| start + e);
+        out.replace_range(start..end, "<port>");
+    }
+    if let Some(at) = out.find("no answer in ") {
+        let start = at + "no answer in ".len();
+        if let Some(end) = out[start..].find(" while").map(|e| start + e) {
+            out.replace_range(start..end, "<duration>");
+        }
     }
     for marker in ["retrying in ", "took ", "after "] {
         if let Some(at) = out.find(marker) {

@@ -178,8 +178,16 @@ async fn the_action_refuses_inputs_and_variables_that_are_not_utf8() {
     let sb = common::sandbox().await;
     let id = dataset();
     let cases: [(&str, &str, &OsStr); 3] = [
-        ("input `base-url`", "INPUT_BASE-URL", not_utf8("http://127.0.0.1:1/")),
-        ("input `reimport-key`", "INPUT_REIMPORT-KEY", not_utf8("key")),
+        (
+            "input `base-url`",
+            "INPUT_BASE-URL",
+            not_utf8("http://127.0.0.1:1/"),
+        ),
+        (
+            "input `reimport-key`",
+            "INPUT_REIMPORT-KEY",
+            not_utf8("key"),
+        ),
         // A blank input falls back to the variable: it must not be read as unset.
         (
             "WOOSMAP_REIMPORT_KEY",
@@ -319,7 +327,10 @@ async fn plain_http_to_another_machine_is_refused_unless_allowed() {
         .args(["run", "--dataset-id", &id]);
     let ran = common::run(cmd).await;
     assert_eq!(ran.code, 2, "{ran:?}");
-    assert!(ran.stderr.contains("WOOSMAP_ALLOW_INSECURE_HTTP"), "{ran:?}");
+    assert!(
+        ran.stderr.contains("WOOSMAP_ALLOW_INSECURE_HTTP"),
+        "{ran:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -225,7 +225,10 @@ impl Client {
     /// Whether the server ever answered a request of this client or of its clones (an answer
     /// another local process shared counts too).
     pub fn ever_answered(&self) -> bool {
-        self.inner.contact.load(std::sync::atomic::Ordering::Relaxed) == CONTACT_ANSWERED
+        self.inner
+            .contact
+            .load(std::sync::atomic::Ordering::Relaxed)
+            == CONTACT_ANSWERED
     }
 
     /// When a caller's deadline comes while the server is silent: the error that says so, for

@@ -153,7 +153,8 @@ impl ApiArgs {
         // The messages show the URL as `check_base_url` does: without userinfo.
         let word = |e: String| crate::woosmap::knobs::Knobs::CLI.word(&e);
         if let Some(url) = &self.base_url_flag {
-            return parse_base_url(url).map_err(|e| format!("--base-url is not valid: {}", word(e)));
+            return parse_base_url(url)
+                .map_err(|e| format!("--base-url is not valid: {}", word(e)));
         }
         match lookup(BASE_URL_ENV).filter(|v| !v.trim().is_empty()) {
             Some(v) => parse_base_url(v.trim())
@@ -257,7 +258,10 @@ mod tests {
             panic!("expected run")
         };
         let err = run.api.base_url_with(|_| None).unwrap_err();
-        assert!(err.contains("--base-url") && !err.contains("hunter2"), "{err}");
+        assert!(
+            err.contains("--base-url") && !err.contains("hunter2"),
+            "{err}"
+        );
         let Command::Run(run) = parse(&["run", "--dataset-id", id]).unwrap().command else {
             panic!("expected run")
         };
@@ -265,7 +269,10 @@ mod tests {
             .api
             .base_url_with(|n| (n == BASE_URL_ENV).then(|| url.to_owned()))
             .unwrap_err();
-        assert!(err.contains(BASE_URL_ENV) && !err.contains("hunter2"), "{err}");
+        assert!(
+            err.contains(BASE_URL_ENV) && !err.contains("hunter2"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -158,9 +158,7 @@ impl EngineError {
     pub fn run(&self) -> Option<&Run> {
         match self {
             EngineError::Api(_) | EngineError::NotTriggered { .. } => None,
-            EngineError::TimedOut { run, .. } | EngineError::Cancelled { run, .. } => {
-                run.as_ref()
-            }
+            EngineError::TimedOut { run, .. } | EngineError::Cancelled { run, .. } => run.as_ref(),
         }
     }
 

@@ -228,7 +228,9 @@ impl Inputs {
         let base_url = raw(src, BASE_URL)
             .or_else(|| src.var("WOOSMAP_BASE_URL").filter(|s| !s.trim().is_empty()))
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
-        let base_url = parse_base_url(&base_url).map_err(|e| InputError::new(BASE_URL, e))?;
+        let base_url = parse_base_url(&base_url).map_err(|e| {
+            InputError::new(BASE_URL, crate::woosmap::knobs::Knobs::ACTION.word(&e))
+        })?;
 
         let needs_private_key = reimport_keys.is_empty() || wait;
         if needs_private_key && private_key.is_none() {

@@ -95,9 +95,10 @@ fn env(name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// Checks a base URL the way the client will use it.
+/// Checks a base URL the way the client will use it; the error names the provider's settings.
 fn check_base_url(url: &str) -> Result<String, String> {
-    crate::woosmap::api::check_base_url(url).map_err(|e| e.to_string())
+    crate::woosmap::api::check_base_url(url)
+        .map_err(|e| crate::woosmap::knobs::Knobs::TERRAFORM.word(&e.to_string()))
 }
 
 impl tfplugin::Provider for WoosmapProvider {
@@ -161,7 +162,7 @@ impl tfplugin::Provider for WoosmapProvider {
                 &u,
                 crate::woosmap::api::allow_insecure_http_from_env(),
             )
-            .map_err(|e| e.to_string())
+            .map_err(|e| crate::woosmap::knobs::Knobs::TERRAFORM.word(&e.to_string()))
             .map(|()| u)
         }) {
             Ok(u) => u,

@@ -82,6 +82,32 @@ pub(super) struct Inner {
     pub(super) server_clock: ServerClock,
     /// Requests on the wire ([`MAX_IN_FLIGHT`]).
     pub(super) in_flight: tokio::sync::Semaphore,
+    /// How long the server has been silent (see [`Client::silent_status`]).
+    pub(super) silence: std::sync::Mutex<Silence>,
+}
+
+/// How long the server has left requests unanswered: from when the first of them left (the
+/// first request sent since the last answer or connection error), and whether one of them
+/// already timed out. Read by [`Client::silent_status`].
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Silence {
+    pub(crate) since: Option<Instant>,
+    pub(crate) endpoint: Option<Endpoint>,
+    pub(crate) timed_out: bool,
+}
+
+impl Silence {
+    pub(super) fn sent(&mut self, endpoint: Endpoint) {
+        if self.since.is_none() {
+            self.since = Some(Instant::now());
+            self.endpoint = Some(endpoint);
+        }
+    }
+
+    /// An answer (or a fault that is not silence: refused, reset…) ends the silence.
+    pub(super) fn ended(&mut self) {
+        *self = Silence::default();
+    }
 }
 
 impl fmt::Debug for Client {

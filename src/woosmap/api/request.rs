@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use std::sync::atomic::Ordering;
 
 use super::error::{ApiError, Endpoint};
-use super::handle::{CONTACT_ANSWERED, CONTACT_NONE, CONTACT_REFUSED, Client};
+use super::handle::{CONTACT_ANSWERED, CONTACT_NONE, CONTACT_REFUSED, Client, Silence};
 use super::types::DatasetId;
 use crate::secret::{Secret, scrub};
 
@@ -91,7 +91,16 @@ impl Client {
         let _on_the_wire = inner.in_flight.acquire().await.ok();
         let sent_mono = pacer::mono_now();
         let sent_wall = std::time::SystemTime::now();
+        let silence = |f: &dyn Fn(&mut Silence)| {
+            f(&mut inner.silence.lock().unwrap_or_else(|p| p.into_inner()));
+        };
+        silence(&|s| s.sent(endpoint));
         let mut resp = req.send().await.map_err(|e| {
+            if e.is_timeout() && !e.is_connect() {
+                silence(&|s| s.timed_out = true);
+            } else {
+                silence(&Silence::ended);
+            }
             if is_refused(&e) {
                 let _ = inner.contact.compare_exchange(
                     CONTACT_NONE,
@@ -103,6 +112,7 @@ impl Client {
             transport(e)
         })?;
         inner.contact.store(CONTACT_ANSWERED, Ordering::Relaxed);
+        silence(&Silence::ended);
         let status = resp.status();
         let headers = std::mem::take(resp.headers_mut());
         if let Some(date) = headers.get(DATE).and_then(|v| v.to_str().ok()) {
@@ -164,7 +174,9 @@ impl Client {
             ApiError::Timeout {
                 dataset_id,
                 endpoint,
+                origin: self.inner.origin.clone(),
                 after: timeout,
+                cut_short: timeout < self.inner.request_timeout,
             }
         } else {
             ApiError::Transport {

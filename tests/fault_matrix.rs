@@ -979,6 +979,7 @@ fn run_action_direct(sb: &SandboxHandle, row: &Row, id: &str) -> Ran {
             "WOOSMAP_STATUS_INTERVAL",
             humantime::format_duration(common::STATUS_WINDOW).to_string(),
         );
+    common::pacer::private_pacer(&mut cmd);
     let send = match row.driver {
         Driver::Interrupt => Some("-INT"),
         Driver::KillAndRerun => Some("-KILL"),

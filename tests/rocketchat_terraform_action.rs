@@ -368,7 +368,7 @@ async fn interrupt_ends_the_invoke_promptly_and_leaves_the_import_running() {
         let out = tempfile::NamedTempFile::new().unwrap();
         let file = out.reopen().unwrap();
         let mut cmd = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/terraform"));
-        cmd.args([
+        common::pacer::private_pacer(&mut cmd).args([
             "apply",
             "-auto-approve",
             "-input=false",

@@ -1415,7 +1415,7 @@ def render_scale(L, summary, S, a):
         L.append("")
     L.append("How the CLI paces many datasets: each dataset has its own pacer slot (a key per base URL, "
              "dataset and endpoint), so N datasets are N independent status schedules, one read per 5 s + 150 ms "
-             "each; at most 32 requests of the client are on the wire at once (`MAX_IN_FLIGHT`, src/api/client.rs), so the N "
+             "each; at most 32 requests of the client are on the wire at once (`MAX_IN_FLIGHT`, src/woosmap/api/client.rs), so the N "
              "first reads go out in waves over a few reused connections, and later reads follow each dataset's own "
              "schedule. Wall − longest is "
              "therefore the phase of the last import's end against its own reads plus the process's work.")

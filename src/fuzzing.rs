@@ -19,8 +19,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
-use crate::api::{ApiError, Client, ClientConfig, DatasetId, Endpoint, Run, Secret};
-use crate::engine::{EngineError, Event, Outcome};
+use crate::woosmap::api::{ApiError, Client, ClientConfig, DatasetId, Endpoint, Run, Secret};
+use crate::woosmap::import::{EngineError, Event, Outcome};
 use tfplugin::{AttrType, Value, codec};
 
 /// The private key of the fuzzing client: must never show in an error.
@@ -34,7 +34,7 @@ const FUZZ_DATASET: &str = "8c4c51f1-f6f3-43bc-b65d-7415e8ef22c0";
 pub fn provider_types() -> &'static [AttrType] {
     static TYPES: OnceLock<Vec<AttrType>> = OnceLock::new();
     TYPES.get_or_init(|| {
-        let schema = crate::provider::schema::all();
+        let schema = crate::woosmap::provider::schema::all();
         std::iter::once(&schema.provider)
             .chain(schema.resources.values())
             .chain(schema.data_sources.values())
@@ -163,8 +163,11 @@ pub fn api_response(data: &[u8]) {
 
 /// A `Retry-After` header value: never more than the cap, never a panic.
 pub fn retry_after_value(value: &str) {
-    if let Some(d) = crate::api::retry::parse_retry_after(value, SystemTime::now()) {
-        assert!(d <= crate::api::retry::RETRY_AFTER_CAP, "{value:?} → {d:?}");
+    if let Some(d) = crate::woosmap::api::retry::parse_retry_after(value, SystemTime::now()) {
+        assert!(
+            d <= crate::woosmap::api::retry::RETRY_AFTER_CAP,
+            "{value:?} → {d:?}"
+        );
     }
 }
 
@@ -260,8 +263,8 @@ impl Write for SharedBuf {
 }
 
 fn show_result(id: &DatasetId, result: &Result<Outcome, EngineError>, events: &[Event]) {
-    use crate::action::{commands, log::GroupedLog, outputs, summary};
     use crate::frontend::report::{DatasetReport, write_json, write_text};
+    use crate::woosmap::action::{commands, log::GroupedLog, outputs, summary};
 
     let report = DatasetReport::new(id, result);
     let mut text = Vec::new();
@@ -324,7 +327,7 @@ pub fn cli_values(data: &[u8]) {
                     "{text:?}"
                 );
             }
-            let provider = crate::provider::convert::timeout(
+            let provider = crate::woosmap::provider::convert::timeout(
                 &Value::object([("timeouts", Value::object([("create", Value::string(text))]))]),
                 "create",
             );
@@ -336,7 +339,7 @@ pub fn cli_values(data: &[u8]) {
             if let Ok(d) = args::parse_poll_interval(text) {
                 assert!(!d.is_zero(), "{text:?}");
             }
-            let provider = crate::provider::convert::poll_interval(&Value::object([(
+            let provider = crate::woosmap::provider::convert::poll_interval(&Value::object([(
                 "poll_interval",
                 Value::string(text),
             )]));

@@ -1,18 +1,19 @@
-//! Woosmap dataset imports: trigger an import, identify the new run, wait for it at the API's
-//! pace and report the outcome with its step log.
+//! Trigger imports and wait for them: Woosmap dataset imports and Rocket.Chat bulk user
+//! imports, each behind a Terraform provider, a CLI and a GitHub Action.
 //!
-//! Data flows one way: a front end (`cli`, `action`, `provider` over the `tfplugin` crate)
-//! drives the `engine`, which talks to Woosmap through `api`. `frontend` holds what the CLI
-//! and action mode share. The local stand-in API is the `woosmap-sandbox` crate.
+//! A shared core and one vertical slice per service. Data flows one way: a front end drives
+//! the [`engine`] (reconcile-and-wait, generic over a backend), whose backend talks to its
+//! service through the slice's API client.
+//! - Core: [`engine`], [`frontend`] (what every front end shares: exit codes, reports,
+//!   environment values, signals, logging), [`secret`]; the plugin protocol is the `tfplugin`
+//!   crate, the local stand-in APIs the `woosmap-sandbox` crate.
+//! - Slices: [`woosmap`], [`rocketchat`].
 
-pub mod action;
-pub mod api;
-pub mod cli;
 pub mod engine;
 pub mod frontend;
 #[cfg(feature = "fuzz")]
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod knobs;
-pub mod provider;
 pub mod rocketchat;
+pub mod secret;
+pub mod woosmap;

@@ -1,4 +1,4 @@
-//! The fuzz targets' entry points (`woosmap::fuzzing`, see `fuzz/` and `scripts/fuzz.sh`)
+//! The fuzz targets' entry points (`woosmap_import::fuzzing`, see `fuzz/` and `scripts/fuzz.sh`)
 //! under plain `cargo test`: every committed seed (`fuzz/seeds/<target>/`) and every saved
 //! crash reproducer (`fuzz/regressions/<target>/`) is replayed, then a few thousand random
 //! mutations of the seeds run through each entry. No nightly, no libFuzzer: a quick guard that
@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use tfplugin::{AttrType, Value, codec};
-use woosmap::fuzzing::{self, FUZZ_PRIVATE_KEY, FUZZ_REIMPORT_KEY};
+use woosmap_import::fuzzing::{self, FUZZ_PRIVATE_KEY, FUZZ_REIMPORT_KEY};
 
 type Entry = fn(&[u8]);
 

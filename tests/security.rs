@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use common::{KEY, assert_no_secrets, cli, dataset, run, sandbox};
 use tokio::io::AsyncReadExt;
-use woosmap::api::{ApiError, ClientConfig, DatasetId, RateLimits, Secret};
-use woosmap::engine::{ImportSpec, TriggerVia};
+use woosmap_import::woosmap::api::{ApiError, ClientConfig, DatasetId, RateLimits, Secret};
+use woosmap_import::woosmap::import::{ImportSpec, TriggerVia};
 use woosmap_sandbox::{DatasetConfig, Fault, FaultEndpoint, FaultKind};
 
 const RK: &str = "rk-fault-matrix-5d2e";
@@ -127,14 +127,14 @@ async fn a_self_signed_server_is_refused_before_any_request() {
 
     // The library says the same to every front end, for the status and the trigger alike.
     common::pacer::in_process();
-    let client = woosmap::api::Client::new(ClientConfig {
+    let client = woosmap_import::woosmap::api::Client::new(ClientConfig {
         base_url: base.clone(),
         private_key: Some(Secret::new(KEY)),
         ..ClientConfig::default()
     })
     .unwrap();
     let id = DatasetId::parse(&dataset()).unwrap();
-    let deadline = woosmap::api::Instant::now() + Duration::from_secs(20);
+    let deadline = woosmap_import::woosmap::api::Instant::now() + Duration::from_secs(20);
     let status = client
         .status(&id, Duration::from_millis(300), deadline)
         .await
@@ -192,12 +192,12 @@ fn debug_renderings_never_show_a_key() {
         request_timeout: Duration::from_secs(3),
         limits: RateLimits::PUBLISHED,
     };
-    let client = woosmap::api::Client::new(config.clone()).unwrap();
+    let client = woosmap_import::woosmap::api::Client::new(config.clone()).unwrap();
     let spec = ImportSpec {
         via: TriggerVia::Webhook(Secret::new(RK)),
         ..ImportSpec::new(DatasetId::parse(&dataset()).unwrap())
     };
-    let cli = <woosmap::cli::Cli as clap::Parser>::try_parse_from([
+    let cli = <woosmap_import::woosmap::cli::Cli as clap::Parser>::try_parse_from([
         "woosmap-import",
         "run",
         "--dataset-id",

@@ -1,5 +1,5 @@
-//! Fuzz target: `woosmap::fuzzing::cli_values` (see src/fuzzing.rs for the input layout and the
+//! Fuzz target: `woosmap_import::fuzzing::cli_values` (see src/fuzzing.rs for the input layout and the
 //! properties checked).
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| woosmap::fuzzing::cli_values(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| woosmap_import::fuzzing::cli_values(data));

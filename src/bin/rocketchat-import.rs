@@ -1,9 +1,9 @@
 //! `rocketchat-import`: import users into Rocket.Chat and wait for the import (see `--help`).
-//! Parses the command line and hands it to `woosmap::rocketchat::cli`.
+//! Parses the command line and hands it to `woosmap_import::rocketchat::cli`.
 
 use clap::Parser;
-use woosmap::frontend::{ExitCode, logging};
-use woosmap::rocketchat::cli::{Cli, Command};
+use woosmap_import::frontend::{ExitCode, logging};
+use woosmap_import::rocketchat::cli::{Cli, Command};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -21,8 +21,8 @@ fn main() -> std::process::ExitCode {
     };
     let code = runtime.block_on(async move {
         match cli.command {
-            Command::Run(args) => woosmap::rocketchat::cli::run(args).await,
-            Command::Status(args) => woosmap::rocketchat::cli::status(args).await,
+            Command::Run(args) => woosmap_import::rocketchat::cli::run(args).await,
+            Command::Status(args) => woosmap_import::rocketchat::cli::status(args).await,
         }
     });
     code.into()

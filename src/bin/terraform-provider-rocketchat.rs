@@ -2,5 +2,5 @@
 //! `rocketchat_user_import`). Terraform launches it; run by hand it explains that and exits 1.
 
 fn main() -> std::process::ExitCode {
-    tfplugin::serve(woosmap::rocketchat::provider::RocketChatProvider::new())
+    tfplugin::serve(woosmap_import::rocketchat::provider::RocketChatProvider::new())
 }

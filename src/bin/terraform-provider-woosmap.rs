@@ -3,12 +3,15 @@
 //! debugger and prints the `TF_REATTACH_PROVIDERS` value that points Terraform at it.
 
 fn main() -> std::process::ExitCode {
-    let provider = woosmap::provider::WoosmapProvider::new();
+    let provider = woosmap_import::woosmap::provider::WoosmapProvider::new();
     if std::env::args()
         .skip(1)
         .any(|a| a == "-debug" || a == "--debug")
     {
-        return tfplugin::serve_debug(provider, woosmap::provider::PROVIDER_ADDRESS);
+        return tfplugin::serve_debug(
+            provider,
+            woosmap_import::woosmap::provider::PROVIDER_ADDRESS,
+        );
     }
     tfplugin::serve(provider)
 }

@@ -1,21 +1,23 @@
 //! `woosmap-import`: trigger Woosmap dataset imports and wait for them (see `--help`). Parses
 //! the command line and hands each subcommand to its front end: `run`, `status`,
-//! `datasets`, `completions` and `man` to `woosmap::cli`, `action` (GitHub Action mode) to
-//! `woosmap::action`.
+//! `datasets`, `completions` and `man` to `woosmap_import::woosmap::cli`, `action` (GitHub Action mode) to
+//! `woosmap_import::woosmap::action`.
 
 use clap::Parser;
-use woosmap::cli::{Cli, Command};
-use woosmap::frontend::{ExitCode, logging};
+use woosmap_import::frontend::{ExitCode, logging};
+use woosmap_import::woosmap::cli::{Cli, Command};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match &cli.command {
-        Command::Completions { shell } => return woosmap::cli::completions(*shell).into(),
-        Command::Man { dir } => return woosmap::cli::man(dir.as_deref()).into(),
+        Command::Completions { shell } => {
+            return woosmap_import::woosmap::cli::completions(*shell).into();
+        }
+        Command::Man { dir } => return woosmap_import::woosmap::cli::man(dir.as_deref()).into(),
         // A bad environment value is an error before anything else (the action reports
         // its own configuration problems as workflow annotations).
         Command::Run(_) | Command::Status(_) | Command::Datasets(_) => {
-            if let Err(code) = woosmap::cli::check_env() {
+            if let Err(code) = woosmap_import::woosmap::cli::check_env() {
                 return code.into();
             }
         }
@@ -34,10 +36,10 @@ fn main() -> std::process::ExitCode {
     };
     let code = runtime.block_on(async move {
         match cli.command {
-            Command::Run(args) => woosmap::cli::run(args).await,
-            Command::Status(args) => woosmap::cli::status(args).await,
-            Command::Datasets(args) => woosmap::cli::datasets::datasets(args).await,
-            Command::Action => woosmap::action::run().await,
+            Command::Run(args) => woosmap_import::woosmap::cli::run(args).await,
+            Command::Status(args) => woosmap_import::woosmap::cli::status(args).await,
+            Command::Datasets(args) => woosmap_import::woosmap::cli::datasets::datasets(args).await,
+            Command::Action => woosmap_import::woosmap::action::run().await,
             Command::Completions { .. } | Command::Man { .. } => unreachable!("handled above"),
         }
     });

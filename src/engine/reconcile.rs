@@ -6,7 +6,7 @@
 use tokio_util::sync::CancellationToken;
 
 use super::backend::{Backend, Finished, Identified, Stage, Started, Step, Until};
-use crate::api::Instant;
+use tokio::time::Instant;
 
 /// What the caller asks of one import.
 #[derive(Debug, Clone, Copy)]

@@ -1,7 +1,7 @@
 //! The environment variables the program reads, in one list ([`VARIABLES`], shown by
 //! `--help` and mirrored by README's table), and their up-front check ([`check`]): a value
 //! that cannot be used is an error naming the variable, before any request, rather than a
-//! warning followed by a default. The layers that use the values (`crate::api`, `logging`)
+//! warning followed by a default. The layers that use the values (`crate::woosmap::api`, `logging`)
 //! read them again; this module only makes sure that what they read is valid.
 
 use std::time::Duration;

@@ -1,8 +1,8 @@
 //! Exit codes of `woosmap-import` and how per-dataset results rank into one process exit code.
 //! The table is documented in `--help` (see `args.rs`) and README.md.
 
-use crate::api::{ErrorKind, RunStatus};
-use crate::engine::{EngineError, Outcome};
+use crate::woosmap::api::{ErrorKind, RunStatus};
+use crate::woosmap::import::{EngineError, Outcome};
 
 /// One process exit code; the discriminants are the documented numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

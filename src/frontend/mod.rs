@@ -3,7 +3,7 @@
 //! users ([`values`]), the environment variables and their check ([`env`]), diagnostic
 //! logging ([`logging`]), the signals that stop a wait ([`signals`]), and reading the key and
 //! building the API client from the environment (here). Settings are named in messages
-//! through [`crate::knobs`], which the provider uses too.
+//! through [`crate::woosmap::knobs`], which the provider uses too.
 
 pub mod env;
 pub mod exit;
@@ -12,7 +12,7 @@ pub mod report;
 pub mod signals;
 pub mod values;
 
-use crate::api::{Client, ClientConfig, RateLimits, Secret};
+use crate::woosmap::api::{Client, ClientConfig, RateLimits, Secret};
 pub use exit::ExitCode;
 
 /// The environment variable holding the private key.
@@ -34,7 +34,7 @@ pub fn client(base_url: &str, private_key: Option<Secret>) -> Result<Client, Str
         base_url: base_url.to_owned(),
         private_key,
         limits: RateLimits::from_env(),
-        request_timeout: crate::api::request_timeout_from_env(),
+        request_timeout: crate::woosmap::api::request_timeout_from_env(),
     })
     .map(|c| c.failing_fast_on_first_refusal())
     .map_err(|e| e.to_string())

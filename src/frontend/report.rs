@@ -2,16 +2,16 @@
 //! read): a few text lines for people, or one JSON object per line for machines (`--json`).
 //! Every JSON line has the same keys in the same order, `null` where a value is unknown; the
 //! shape is documented by `docs/cli-json.schema.json`. Progress while waiting lives in
-//! `src/cli/progress.rs`.
+//! `src/woosmap/cli/progress.rs`.
 
 use std::io::Write;
 
 use serde::Serialize;
 
-use crate::api::{ApiError, DatasetId, Run, RunStatus, Step};
-use crate::engine::{EngineError, Outcome};
+use crate::woosmap::api::{ApiError, DatasetId, Run, RunStatus, Step};
+use crate::woosmap::import::{EngineError, Outcome};
 
-use crate::knobs::Knobs;
+use crate::woosmap::knobs::Knobs;
 
 /// What `--json` prints for one dataset (one object per line). The field order is the key
 /// order of the JSON object; keep it in step with `docs/cli-json.schema.json`.
@@ -193,8 +193,8 @@ fn duration_suffix(report: &DatasetReport<'_>) -> String {
     };
     // Any RFC 3339 offset (`+00:00` as well as `Z`).
     match (
-        crate::api::clock::parse_rfc3339(start),
-        crate::api::clock::parse_rfc3339(end),
+        crate::woosmap::api::clock::parse_rfc3339(start),
+        crate::woosmap::api::clock::parse_rfc3339(end),
     ) {
         (Some(s), Some(e)) => match e.duration_since(s) {
             Ok(d) => format!(

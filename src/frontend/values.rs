@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use crate::api::DatasetId;
-use crate::engine::{MAX_POLL_INTERVAL, MAX_TIMEOUT, MIN_POLL_INTERVAL};
+use crate::woosmap::api::DatasetId;
+use crate::woosmap::import::{MAX_POLL_INTERVAL, MAX_TIMEOUT, MIN_POLL_INTERVAL};
 
 /// A dataset id: a UUID in any accepted spelling.
 pub fn parse_dataset_id(s: &str) -> Result<DatasetId, String> {
@@ -46,7 +46,7 @@ pub fn parse_poll_interval(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-/// An API base URL (see [`crate::api::check_base_url`]).
+/// An API base URL (see [`crate::woosmap::api::check_base_url`]).
 pub fn parse_base_url(s: &str) -> Result<String, String> {
-    crate::api::check_base_url(s).map_err(|e| e.to_string())
+    crate::woosmap::api::check_base_url(s).map_err(|e| e.to_string())
 }

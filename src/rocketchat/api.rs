@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::pace::{Budget, Pacer, now_ms};
-use crate::api::Secret;
+use crate::secret::Secret;
 
 /// How many times a 429 or a failed status read is retried before giving up.
 const RETRIES: u32 = 5;

@@ -15,8 +15,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::api::{RcClient, RcConfig};
 use super::run::{self, Event, ImportSpec, RunError};
-use crate::api::Secret;
 use crate::frontend::ExitCode;
+use crate::secret::Secret;
 
 pub use super::{AUTH_TOKEN_ENV, URL_ENV, USER_ID_ENV};
 use run::describe;

@@ -13,9 +13,9 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::api::{Counts, ImportStatus, RcClient, RcError};
-use crate::api::Instant;
 use crate::engine::backend::{Backend, Identified, Stage, Started, Step, Until};
 use crate::engine::reconcile::{Plan, reconcile};
+use tokio::time::Instant;
 
 /// Where an observed operation stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

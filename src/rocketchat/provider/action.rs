@@ -203,8 +203,8 @@ pub async fn invoke(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::Secret;
     use crate::rocketchat::api::RcConfig;
+    use crate::secret::Secret;
     use woosmap_sandbox::rocketchat::{
         DEFAULT_AUTH_TOKEN, DEFAULT_USER_ID, ForeignOperation, RocketChatConfig, RocketChatSandbox,
     };

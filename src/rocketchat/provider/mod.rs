@@ -21,7 +21,7 @@ use tfplugin::{
 
 use super::api::{RcClient, RcConfig};
 use super::{AUTH_TOKEN_ENV, URL_ENV, USER_ID_ENV};
-use crate::api::Secret;
+use crate::secret::Secret;
 
 pub use action::ACTION;
 pub use resource::RESOURCE;

@@ -1,0 +1,196 @@
+//! `woosmap-import action`: the CLI in GitHub Action mode, run by `action.yml`.
+//!
+//! In order: mask the keys (`::add-mask::`, before any other output), read and check the
+//! inputs (`INPUT_DATASET-ID`… — a bad value is an `::error::` naming the input, exit 2,
+//! nothing sent), run every dataset through [`import::run_many`] with the step log folded per
+//! dataset, then write the step outputs (`$GITHUB_OUTPUT`), the job summary
+//! (`$GITHUB_STEP_SUMMARY`) and an `::error` annotation per import that did not succeed. The
+//! exit code ranks the datasets' results as the CLI does (`cli::exit`).
+//!
+//! - `inputs`: reading and checking the inputs.
+//! - `commands`: workflow commands and their escaping.
+//! - `log`: the live step log, one group per dataset.
+//! - `outputs`: per-dataset results and the `$GITHUB_OUTPUT` format.
+//! - `summary`: the Markdown job summary.
+
+pub mod commands;
+pub mod inputs;
+pub mod log;
+pub mod outputs;
+pub mod summary;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::frontend::ExitCode;
+use crate::woosmap::import;
+use inputs::{Inputs, ProcessEnv, Source};
+use log::GroupedLog;
+use outputs::DatasetResult;
+
+/// The runner's file for step outputs.
+pub const OUTPUT_ENV: &str = "GITHUB_OUTPUT";
+/// The runner's file for the job summary.
+pub const SUMMARY_ENV: &str = "GITHUB_STEP_SUMMARY";
+
+/// Why the action could not report its results.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("could not write the {what} to {path}: {source}")]
+    Write {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Prints lines on stdout, where the runner reads workflow commands.
+fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// Runs the action with the process environment.
+pub async fn run() -> ExitCode {
+    run_with(&ProcessEnv).await
+}
+
+/// Runs the action with inputs and file paths from `src`.
+pub async fn run_with(src: &dyn Source) -> ExitCode {
+    // Masks first: nothing may be printed before the runner knows the keys.
+    for secret in inputs::secrets_to_mask(src) {
+        say(&commands::add_mask(&secret));
+    }
+
+    let inputs = match Inputs::read(src) {
+        Ok(i) => i,
+        Err(e) => {
+            let title = format!("Invalid input `{}`", e.input);
+            return usage_error(src, &title, &e.to_string());
+        }
+    };
+    let client = match crate::frontend::client(&inputs.base_url, inputs.private_key.clone()) {
+        Ok(c) => c,
+        Err(e) => {
+            let message = crate::woosmap::knobs::Knobs::ACTION.word(&e);
+            return usage_error(src, "Invalid configuration", &message);
+        }
+    };
+
+    let cancel = CancellationToken::new();
+    cancel_on_signal(cancel.clone());
+    let log = GroupedLog::new(std::io::stdout(), &inputs.dataset_ids);
+    let results = import::run_many(&client, inputs.specs(), log.sink(), cancel).await;
+    log.finish();
+
+    let results: Vec<DatasetResult> = results
+        .iter()
+        .map(|(id, r)| DatasetResult::new(id, r))
+        .collect();
+    let mut code = results
+        .iter()
+        .fold(ExitCode::Success, |code, r| code.worst(r.exit));
+
+    for r in &results {
+        say(&commands::neutralize(&result_line(r)));
+    }
+    for r in results.iter().filter(|r| !r.ok()) {
+        say(&commands::error(
+            Some(&format!(
+                "Woosmap import {}: {}",
+                r.status.replace('_', " "),
+                r.dataset_id
+            )),
+            r.error.as_deref().unwrap_or(r.status),
+        ));
+    }
+    if let Err(e) = report(src, &results) {
+        say(&commands::error(Some("Woosmap import"), &e.to_string()));
+        code = code.worst(ExitCode::ApiError);
+    }
+    code
+}
+
+/// Refuses to start: an `::error` annotation, and `status=error` plus the reason as step
+/// outputs, so that a later step (`if: failure()`) can tell why. Nothing was sent.
+fn usage_error(src: &dyn Source, title: &str, message: &str) -> ExitCode {
+    say(&commands::error(Some(title), message));
+    if let Some(path) = src.var(OUTPUT_ENV).filter(|p| !p.trim().is_empty()) {
+        let outputs = [
+            ("status", "error".to_owned()),
+            ("error", format!("{title}: {message}")),
+        ];
+        if let Err(e) = outputs::append(&PathBuf::from(path), |buf| {
+            outputs::write_outputs(buf, &outputs)
+        }) {
+            eprintln!("could not write the step outputs: {e}");
+        }
+    }
+    ExitCode::Usage
+}
+
+/// One line per dataset at the end of the log.
+fn result_line(r: &DatasetResult) -> String {
+    let run = r.run_id.as_deref().unwrap_or("-");
+    let took = r
+        .duration_text()
+        .map(|d| format!(", took {d}"))
+        .unwrap_or_default();
+    match r.status {
+        "success" => format!("{}: import succeeded (run {run}{took})", r.dataset_id),
+        "triggered" => format!(
+            "{}: import triggered; not waiting for it (wait: false)",
+            r.dataset_id
+        ),
+        "failed" => format!("{}: import FAILED (run {run}{took})", r.dataset_id),
+        other => format!("{}: {}", r.dataset_id, r.error.as_deref().unwrap_or(other)),
+    }
+}
+
+/// Writes the step outputs and the job summary to the runner's files (skipped, with a note on
+/// stderr, when the variables are not set: the action run by hand).
+fn report(src: &dyn Source, results: &[DatasetResult]) -> Result<(), ReportError> {
+    let file = |name: &str| {
+        src.var(name)
+            .filter(|p| !p.trim().is_empty())
+            .map(PathBuf::from)
+    };
+    match file(OUTPUT_ENV) {
+        Some(path) => outputs::append(&path, |buf| {
+            outputs::write_outputs(buf, &outputs::step_outputs(results))
+        })
+        .map_err(|source| ReportError::Write {
+            what: "step outputs",
+            path,
+            source,
+        })?,
+        None => eprintln!("note: {OUTPUT_ENV} is not set; no step outputs written"),
+    }
+    match file(SUMMARY_ENV) {
+        Some(path) => outputs::append(&path, |buf| {
+            buf.extend_from_slice(summary::render(results).as_bytes());
+            Ok(())
+        })
+        .map_err(|source| ReportError::Write {
+            what: "job summary",
+            path,
+            source,
+        })?,
+        None => eprintln!("note: {SUMMARY_ENV} is not set; no job summary written"),
+    }
+    Ok(())
+}
+
+/// Cancels on Ctrl-C, and on SIGTERM (a cancelled workflow run) where there is one.
+fn cancel_on_signal(cancel: CancellationToken) {
+    tokio::spawn(async move {
+        crate::frontend::signals::interrupted().await;
+        say(
+            "Interrupted: stopped waiting. Imports already triggered keep running on Woosmap's side.",
+        );
+        cancel.cancel();
+    });
+}

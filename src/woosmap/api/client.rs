@@ -1,0 +1,371 @@
+//! `Client`: the three Datasets API calls (trigger import, reimport webhook, status) as typed
+//! methods, sharing the process-wide pacer. How a call runs is split by meaning:
+//! `config` (what a client is built from), `call` (the pacing and retry loop), `request` (one
+//! HTTP exchange), `interpret` (response → result or `ApiError`).
+//!
+//! First contact (with [`Client::failing_fast_on_first_refusal`]): a connection refused before
+//! this client ever got an answer is returned at once instead of retried; it almost always
+//! means a wrong base URL, and a user should hear so within a second, not a minute. Once any
+//! answer came, refusals are retried like other connect errors.
+//!
+//! Secrets: the private key travels only in the `X-Api-Key` header (marked sensitive); the
+//! reimport key only in the webhook path. URLs are never logged nor kept in errors (reqwest
+//! errors are stripped with `without_url`), the webhook path is logged as
+//! `/datasets/hooks/reimport/***`, and any text from the server or the network stack is
+//! scrubbed of both keys. Redirects are not followed, so no header can leak to another host.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU8;
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::HeaderValue;
+use tokio::time::Instant;
+
+use super::call::Answer;
+use super::clock::ServerClock;
+use super::config::{
+    ClientConfig, DEFAULT_REQUEST_TIMEOUT, RateLimits, parse_base_url, shown_base_url,
+};
+use super::error::{ApiError, Endpoint};
+use super::request::chain;
+use super::types::{DatasetId, Run};
+use crate::secret::Secret;
+
+/// On whose behalf a trigger is sent: an invocation that began at `since` (its data was
+/// published before then, so any trigger sent at or after `since` serves it), and the run that
+/// was latest when it decided to trigger.
+#[derive(Debug, Clone)]
+pub struct TriggerClaim {
+    pub since: Instant,
+    pub previous_run_id: Option<String>,
+}
+
+/// How [`Client::trigger_claimed`] ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TriggerAnswer {
+    /// This call's trigger was accepted.
+    Sent,
+    /// A trigger sent since the claim's moment (by this or another local process) serves it;
+    /// its new run is the first other than `previous_run_id`.
+    AlreadyTriggered { previous_run_id: Option<String> },
+    /// Nothing was sent: the trigger slot had to be waited for (another trigger of the dataset
+    /// was recent), and an import may have started meanwhile. Read the status again, then
+    /// call again.
+    Recheck,
+}
+
+/// Longest connect phase of a request.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Most requests one client has on the wire at once. Pacing gives every dataset its own
+/// windows, so a call for 1,000 datasets would otherwise open about one connection per
+/// dataset at each window; past this many, a request waits for one to end (and reuses its
+/// connection). Waiting happens after its pacing slot and before it is sent.
+pub const MAX_IN_FLIGHT: usize = 32;
+
+/// A retry the client is about to make (reported to the observer set with
+/// [`Client::with_retry_observer`]).
+#[derive(Debug, Clone)]
+pub struct RetryNotice {
+    pub dataset_id: DatasetId,
+    pub endpoint: Endpoint,
+    /// What went wrong, e.g. `HTTP 503` or `rate limited (HTTP 429)`. Never holds a key.
+    pub reason: String,
+    /// How long the client waits before the next attempt (pacing may add to it).
+    pub delay: Duration,
+}
+
+type RetryObserver = Arc<dyn Fn(&RetryNotice) + Send + Sync>;
+
+/// The Woosmap Datasets API client. Cheap to clone; every clone (and every other `Client` in
+/// the process) shares the process-wide pacer.
+#[derive(Clone)]
+pub struct Client {
+    pub(super) inner: Arc<Inner>,
+    pub(super) on_retry: Option<RetryObserver>,
+    /// Triggers return a 429 at once instead of waiting it out (see
+    /// [`Client::surfacing_trigger_rate_limits`]).
+    pub(super) surface_trigger_429: bool,
+    /// A refusal before any answer ends the call (see [`Client::failing_fast_on_first_refusal`]).
+    pub(super) fail_fast_first_refusal: bool,
+}
+
+/// [`Inner::contact`] values: nothing yet, a connection refused before any answer, an answer.
+pub(super) const CONTACT_NONE: u8 = 0;
+pub(super) const CONTACT_REFUSED: u8 = 1;
+pub(super) const CONTACT_ANSWERED: u8 = 2;
+
+pub(super) struct Inner {
+    pub(super) http: reqwest::Client,
+    /// Base URL without trailing slash, no query, no fragment.
+    pub(super) base: reqwest::Url,
+    /// `base` as a string: the pacer key's first part.
+    pub(super) base_key: Arc<str>,
+    /// `scheme://host[:port]` for messages.
+    pub(super) origin: String,
+    pub(super) api_key: Option<(HeaderValue, Secret)>,
+    pub(super) request_timeout: Duration,
+    pub(super) limits: RateLimits,
+    /// Whether the server ever answered, or refused the connection before that (`CONTACT_*`).
+    pub(super) contact: AtomicU8,
+    /// The server's clock relative to ours, from `Date` headers.
+    pub(super) server_clock: ServerClock,
+    /// Requests on the wire ([`MAX_IN_FLIGHT`]).
+    pub(super) in_flight: tokio::sync::Semaphore,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.inner.base_key)
+            .field("private_key", &self.inner.api_key.as_ref().map(|_| "***"))
+            .field("limits", &self.inner.limits)
+            .finish()
+    }
+}
+
+impl Client {
+    /// Builds a client. Fails on an unusable base URL or a private key that cannot be a header.
+    pub fn new(cfg: ClientConfig) -> Result<Client, ApiError> {
+        let base = parse_base_url(&cfg.base_url)?;
+        let origin = base.origin().ascii_serialization();
+        let base_key: Arc<str> = Arc::from(base.as_str().trim_end_matches('/'));
+
+        let api_key = match cfg.private_key {
+            Some(key) if !key.is_blank() => {
+                let trimmed = Secret::new(key.expose().trim());
+                let mut value = HeaderValue::from_str(trimmed.expose())
+                    .map_err(|_| ApiError::InvalidPrivateKey)?;
+                value.set_sensitive(true);
+                Some((value, trimmed))
+            }
+            _ => None,
+        };
+
+        let request_timeout = if cfg.request_timeout.is_zero() {
+            DEFAULT_REQUEST_TIMEOUT
+        } else {
+            cfg.request_timeout
+        };
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("woosmap-import/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(CONNECT_TIMEOUT.min(request_timeout))
+            .build()
+            .map_err(|e| ApiError::InvalidBaseUrl {
+                base_url: shown_base_url(base.as_str()),
+                reason: format!("the HTTP client could not start: {}", chain(&e)),
+            })?;
+
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                base_key,
+                origin,
+                api_key,
+                request_timeout,
+                limits: cfg.limits,
+                contact: AtomicU8::new(CONTACT_NONE),
+                server_clock: ServerClock::default(),
+                in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
+            }),
+            on_retry: None,
+            surface_trigger_429: false,
+            fail_fast_first_refusal: false,
+        })
+    }
+
+    /// A clone of this client that reports every retry it makes to `observer` (the engine
+    /// turns these into `Event::Retrying`). Pacing stays shared.
+    pub fn with_retry_observer(
+        &self,
+        observer: impl Fn(&RetryNotice) + Send + Sync + 'static,
+    ) -> Client {
+        Client {
+            on_retry: Some(Arc::new(observer)),
+            ..self.clone()
+        }
+    }
+
+    /// A clone whose trigger calls (API and webhook) answer a 429 at once with
+    /// `ApiError::RateLimited` instead of waiting it out and retrying. The hold-off is still
+    /// recorded in the shared pacer, so a later trigger waits for it. The engine uses this: a
+    /// 429 on a trigger means someone else triggered the dataset, so it re-reads the status
+    /// (and waits for that import) before triggering again.
+    pub fn surfacing_trigger_rate_limits(&self) -> Client {
+        Client {
+            surface_trigger_429: true,
+            ..self.clone()
+        }
+    }
+
+    /// A clone that returns a refused connection at once, without retrying, as long as no
+    /// request of this client (or its clones) ever got an answer: a refusal at first contact
+    /// is almost always a wrong base URL. Front ends that a person watches use this.
+    pub fn failing_fast_on_first_refusal(&self) -> Client {
+        Client {
+            fail_fast_first_refusal: true,
+            ..self.clone()
+        }
+    }
+
+    /// The base URL in use (no trailing slash).
+    pub fn base_url(&self) -> &str {
+        &self.inner.base_key
+    }
+
+    /// The rate limits in use.
+    pub fn limits(&self) -> RateLimits {
+        self.inner.limits
+    }
+
+    /// Whether a private key is configured (needed for `trigger_import` and `status`).
+    pub fn has_private_key(&self) -> bool {
+        self.inner.api_key.is_some()
+    }
+
+    /// `POST /datasets/{id}/import` (needs the private key). Paced ≥ `limits.trigger` (+1 s)
+    /// per dataset, shared with the webhook.
+    ///
+    /// Errors for which [`ApiError::may_have_been_processed`] is true leave it unknown whether
+    /// an import started: check the status before triggering again.
+    pub async fn trigger_import(&self, id: &DatasetId, deadline: Instant) -> Result<(), ApiError> {
+        if self.inner.api_key.is_none() {
+            return Err(ApiError::MissingPrivateKey {
+                dataset_id: id.clone(),
+                endpoint: Endpoint::Trigger,
+            });
+        }
+        self.call(Endpoint::Trigger, id, None, Duration::ZERO, deadline)
+            .await
+            .map(|_| ())
+    }
+
+    /// `POST /datasets/hooks/reimport/{key}` (no private key needed: the key in the path is
+    /// the credential). Paced per `id`, shared with `trigger_import`. Fails with
+    /// `WebhookDatasetMismatch` if Woosmap reports that the key belongs to another dataset (an
+    /// import of that other dataset was then scheduled).
+    pub async fn trigger_webhook(
+        &self,
+        id: &DatasetId,
+        key: &Secret,
+        deadline: Instant,
+    ) -> Result<(), ApiError> {
+        if key.is_blank() {
+            return Err(ApiError::MissingReimportKey {
+                dataset_id: id.clone(),
+            });
+        }
+        self.call(Endpoint::Webhook, id, Some(key), Duration::ZERO, deadline)
+            .await
+            .map(|_| ())
+    }
+
+    /// Triggers an import on behalf of an invocation (see [`TriggerClaim`]): through the
+    /// webhook when `reimport_key` is given, else the import endpoint. If a trigger of this
+    /// dataset was accepted since `claim.since` (by this process or another one sharing the
+    /// pacer folder), or gets accepted while this call waits for its slot, sends nothing and
+    /// answers [`TriggerAnswer::AlreadyTriggered`]. Errors as for `trigger_import` /
+    /// `trigger_webhook`.
+    pub async fn trigger_claimed(
+        &self,
+        id: &DatasetId,
+        reimport_key: Option<&Secret>,
+        claim: &TriggerClaim,
+        deadline: Instant,
+    ) -> Result<TriggerAnswer, ApiError> {
+        let endpoint = match reimport_key {
+            Some(key) if key.is_blank() => {
+                return Err(ApiError::MissingReimportKey {
+                    dataset_id: id.clone(),
+                });
+            }
+            Some(_) => Endpoint::Webhook,
+            None if self.inner.api_key.is_none() => {
+                return Err(ApiError::MissingPrivateKey {
+                    dataset_id: id.clone(),
+                    endpoint: Endpoint::Trigger,
+                });
+            }
+            None => Endpoint::Trigger,
+        };
+        let answer = self
+            .call_claimed(
+                endpoint,
+                id,
+                reimport_key,
+                Duration::ZERO,
+                deadline,
+                Some(claim),
+            )
+            .await?;
+        Ok(match answer {
+            Answer::Done(_) => TriggerAnswer::Sent,
+            Answer::AlreadyTriggered { previous_run_id } => {
+                TriggerAnswer::AlreadyTriggered { previous_run_id }
+            }
+            Answer::Recheck => TriggerAnswer::Recheck,
+        })
+    }
+
+    /// The latest moment on the server's clock that the local moment `local` can be (from the
+    /// `Date` headers seen so far; `local` itself before any).
+    pub fn latest_server_time(&self, local: SystemTime) -> SystemTime {
+        self.inner.server_clock.latest_server_time(local)
+    }
+
+    /// `GET /datasets/{id}/status`: the latest run. `Ok(None)` on 404 (no run yet, or an
+    /// unknown dataset: the caller decides). Paced ≥ max(`poll_interval`, `limits.status`)
+    /// (+150 ms) per dataset, measured from the previous response.
+    pub async fn status(
+        &self,
+        id: &DatasetId,
+        poll_interval: Duration,
+        deadline: Instant,
+    ) -> Result<Option<Run>, ApiError> {
+        if self.inner.api_key.is_none() {
+            return Err(ApiError::MissingPrivateKey {
+                dataset_id: id.clone(),
+                endpoint: Endpoint::Status,
+            });
+        }
+        self.call(Endpoint::Status, id, None, poll_interval, deadline)
+            .await
+    }
+
+    pub(super) fn secrets<'a>(&'a self, reimport_key: Option<&'a Secret>) -> Vec<&'a Secret> {
+        let mut out = Vec::with_capacity(2);
+        if let Some((_, k)) = &self.inner.api_key {
+            out.push(k);
+        }
+        if let Some(k) = reimport_key {
+            out.push(k);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_key_rules() {
+        let mk = |k: &str| {
+            Client::new(ClientConfig {
+                private_key: Some(Secret::new(k)),
+                ..Default::default()
+            })
+        };
+        assert!(mk("  key-with-newline\n").unwrap().has_private_key());
+        assert!(!mk("   ").unwrap().has_private_key());
+        assert!(matches!(
+            mk("bad\u{7}key").unwrap_err(),
+            ApiError::InvalidPrivateKey
+        ));
+        let dbg = format!("{:?}", mk("my-private-key").unwrap());
+        assert!(!dbg.contains("my-private-key"), "{dbg}");
+    }
+}

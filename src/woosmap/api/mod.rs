@@ -1,0 +1,54 @@
+//! The Woosmap Datasets API client: typed requests and responses, authentication, error
+//! mapping, retries, and the process-wide pacer that keeps every call inside the published
+//! rate limits (1 trigger per 90 s, 1 status read per 5 s, per dataset).
+//!
+//! - [`types`]: `DatasetId`, `Run`, `Step`, `Entry`, `RunStatus`.
+//! - `Secret` (re-exported from `crate::secret`): a credential that never prints.
+//! - [`error`]: `ApiError` (one variant per cause), `ErrorKind`, `Endpoint`.
+//! - [`client`]: `Client`, its three calls.
+//! - [`clock`]: RFC 3339 timestamps (any offset) and the server's clock skew.
+//! - `config`: `ClientConfig`, `RateLimits`, base URL checks, environment overrides.
+//! - `call`: the pacing and retry loop every call runs through (the retry policy).
+//! - `request`: one HTTP exchange; `interpret`: a response mapped to a result or `ApiError`.
+//! - `pacer`, `pacer_file`, `retry`: pacing slots (in process and across processes) and
+//!   backoff / Retry-After timing (internal); `status_share`: the last status answer of a
+//!   dataset shared with other processes, so that N processes following one dataset read
+//!   its status about once per window in all, not once per window each.
+//! - [`datasets`]: the dataset management calls (create, get, update, delete, list) and
+//!   `DatasetError`.
+//!
+//! Deadlines are `tokio::time::Instant`s (convert a `std::time::Instant` with `.into()`).
+
+mod call;
+pub mod client;
+pub mod clock;
+mod config;
+pub mod datasets;
+pub mod error;
+mod interpret;
+mod pacer;
+mod pacer_file;
+mod request;
+pub(crate) mod retry;
+mod status_share;
+pub mod types;
+
+#[cfg(test)]
+mod loopback_tests;
+#[cfg(test)]
+pub(crate) mod test_support;
+
+pub use crate::secret::Secret;
+pub use call::{STATUS_MARGIN, TRIGGER_MARGIN};
+pub use client::{Client, RetryNotice, TriggerAnswer, TriggerClaim};
+pub use config::{
+    ClientConfig, DEFAULT_BASE_URL, DEFAULT_REQUEST_TIMEOUT, REQUEST_TIMEOUT_ENV, RateLimits,
+    check_base_url, request_timeout_from_env,
+};
+pub use datasets::{
+    Dataset, DatasetChanges, DatasetError, DatasetOp, DatasetPage, DatasetSummary, Deletion,
+    NewDataset, SchemaMapping,
+};
+pub use error::{ApiError, Endpoint, ErrorKind};
+pub use tokio::time::Instant;
+pub use types::{DatasetId, Entry, InvalidDatasetId, Run, RunStatus, Step};

@@ -7,12 +7,14 @@
 #                                                 than FILE or a folder appeared since `mark`;
 #                                                 also names private test folders left behind
 #
-# The defaults are those of the code (src/.../pacer_file.rs `default_dir`, the unit tests' own
-# folder, src/rocketchat/pace.rs `folder`): `$XDG_RUNTIME_DIR/woosmap` and
+# The defaults are those of the code (src/woosmap/api/pacer_file.rs `default_dir`,
+# src/rocketchat/pace.rs `folder`): `$XDG_RUNTIME_DIR/woosmap` and
 # `$XDG_RUNTIME_DIR/rocketchat-import` when XDG_RUNTIME_DIR is set, otherwise
 # `woosmap-pacer-$UID` and `rocketchat-import-$UID` in the temporary directory; plus
-# `woosmap-pacer-test-$UID` there. Every test paces in a folder of its own
-# (tests/common/pacer.rs), so a test run must leave all of these as they were.
+# `woosmap-pacer-test-$UID` there, the unit tests' shared folder until they got one per
+# process. Every test paces in a folder of its own (tests/common/pacer.rs for the integration
+# tests, src/test_dirs.rs for the unit tests), so a test run must leave all of these as they
+# were.
 set -euo pipefail
 
 tmp=${TMPDIR:-/tmp}
@@ -46,10 +48,10 @@ case "${1:-}" in
         while IFS= read -r f; do found+=("$f"); done < <(find "$d" -newer "$stamp" ! -path "$d" 2>/dev/null)
       fi
     done < <(folders)
-    # A private folder of a test binary (tests/common/pacer.rs) outlives it only if the binary
-    # was killed.
+    # A private folder of a test binary (tests/common/pacer.rs, src/test_dirs.rs) outlives it
+    # only if the binary was killed.
     while IFS= read -r f; do found+=("$f/ (a test binary's private folder, left behind)"); done \
-      < <(find "$tmp" -maxdepth 1 -name 'woosmap-tests-*' -newer "$stamp" 2>/dev/null)
+      < <(find "$tmp" -maxdepth 1 \( -name 'woosmap-tests-*' -o -name 'woosmap-unit-tests-*' \) -newer "$stamp" 2>/dev/null)
     if [ ${#found[@]} -gt 0 ]; then
       echo "the tests wrote to the user's pacer folders (${#found[@]} entries; each test must pace in its own folder, tests/common/pacer.rs):" >&2
       printf '  %s\n' "${found[@]}" >&2

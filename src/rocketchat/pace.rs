@@ -48,6 +48,10 @@ pub(crate) fn now_ms() -> u64 {
 /// The private folder for budget files: `$XDG_RUNTIME_DIR/rocketchat-import`, else a per-user
 /// folder in the temp dir, created 0700; `None` if neither can be made private.
 fn folder() -> Option<PathBuf> {
+    // Unit tests: a folder of the test process's own, removed when it exits.
+    #[cfg(test)]
+    let base = crate::test_dirs::private("rocketchat-import");
+    #[cfg(not(test))]
     let base = std::env::var_os("XDG_RUNTIME_DIR")
         .map(PathBuf::from)
         .filter(|p| p.is_dir())

@@ -35,7 +35,12 @@ pub fn root() -> &'static Path {
         // SAFETY: registers a plain function with no arguments; it only reads a OnceLock
         // that is set by now.
         let registered = unsafe { libc::atexit(remove_root) };
-        assert_eq!(registered, 0, "atexit refused the clean-up of {}", dir.display());
+        assert_eq!(
+            registered,
+            0,
+            "atexit refused the clean-up of {}",
+            dir.display()
+        );
         dir
     })
 }

@@ -10,6 +10,7 @@ pub mod act;
 pub mod pacer;
 pub mod rocketchat;
 pub mod terraform;
+pub mod wait;
 
 use woosmap_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
 

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{KEY, STATUS_WINDOW, cli, dataset, run, sandbox};
+use common::{KEY, cli, dataset, run, sandbox};
 
 fn run_args(id: &str) -> [&str; 7] {
     [
@@ -213,13 +213,9 @@ async fn n_processes_on_one_dataset_bench() {
                 "N={n}: {} status calls (one process: {base_calls}): {ds:?}",
                 ds.status_calls
             );
-            // Ideally one process + one status window; generous for a loaded 2-core machine
-            // (reading for themselves, 20 processes took 3.5x one).
-            let interval = STATUS_WINDOW + Duration::from_millis(150);
-            assert!(
-                elapsed <= base * 2 + interval,
-                "N={n}: {elapsed:?} vs one process {base:?}"
-            );
+            // Their wall time against one process (ideally one status window more) is a
+            // figure of scripts/bench.sh (BENCHMARKS.md, "N processes × one dataset"), not an
+            // assertion here: it depends on the machine's load.
         }
     }
 }

@@ -13,6 +13,11 @@ cargo clippy --workspace --all-targets --features fuzz --locked -- -D warnings
 mkdir -p target
 log="$root/target/test-output.log"
 status=0
+# Most tests wait on the sandbox's windows and on Terraform, not on the CPU: more of them at
+# once than the 2 cores libtest defaults to on a 2-core machine (2026-12-03, 2 cores under load:
+# terraform_semantics 41 -> 21 s, pacer_processes 30 -> 14 s, cli 43 -> 31 s,
+# rocketchat_terraform_action 27 -> 16 s at 8). RUST_TEST_THREADS from the caller wins.
+export RUST_TEST_THREADS=${RUST_TEST_THREADS:-8}
 # Tests pace in private folders; what they add to the user's default ones fails the run.
 pacer_mark="$root/target/pacer-folders.mark"
 scripts/lib/pacer-folders.sh mark "$pacer_mark"

@@ -214,6 +214,6 @@ Three things to try next:
      curl -X PUT "\$WOOSMAP_BASE_URL/_sandbox/datasets/5b7c4a43-6f41-4cd1-9a65-8a3f2c1d0e11" -d '{"outcome": "failed"}'
      and run: $bin/woosmap-import run --dataset-id 5b7c4a43-6f41-4cd1-9a65-8a3f2c1d0e11 --json   (exit code 1, the step's errors)
   2. Use the provider in your own configuration: the examples in examples/ (docs in docs/index.md), with the
-     dev_overrides block this demo used (README.md, "Terraform provider").
+     dev_overrides block this demo used (README.md, "Install the provider").
   3. Run every test, as CI does: scripts/test.sh (installs act, the linters and two older Terraforms; README.md says how long).
 DONE

@@ -255,7 +255,6 @@ output "status" {{
                 "WOOSMAP_STATUS_INTERVAL",
                 humantime::format_duration(STATUS_WINDOW).to_string(),
             );
-        common::pacer::private_pacer(&mut cmd);
         cmd
     };
 

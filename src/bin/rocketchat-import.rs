@@ -2,12 +2,12 @@
 //! Parses the command line and hands it to `woosmap_import::rocketchat::cli`.
 
 use clap::Parser;
-use woosmap_import::frontend::{ExitCode, logging};
+use woosmap_import::frontend::{ExitCode, color, logging};
 use woosmap_import::rocketchat::cli::{Cli, Command};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    logging::init();
+    logging::init(color::apply(cli.color));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -325,22 +325,24 @@ async fn sigterm_while_waiting_exits_130_and_aborts_nothing() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until it has seen the running operation (its first status read).
-    for _ in 0..100 {
-        if env
-            .sb
-            .stats()
-            .per_route
-            .get("import.status")
-            .copied()
-            .unwrap_or(0)
-            >= 1
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    // Wait until it is waiting for the running operation: its second status read (it took
+    // in the answer to the first, which showed the operation).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while env
+        .sb
+        .stats()
+        .per_route
+        .get("import.status")
+        .copied()
+        .unwrap_or(0)
+        < 2
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no second status read"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let pid = child.id() as i32;
     // SAFETY: signalling our own child process by its pid.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);

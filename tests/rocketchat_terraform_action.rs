@@ -368,18 +368,19 @@ async fn interrupt_ends_the_invoke_promptly_and_leaves_the_import_running() {
         let out = tempfile::NamedTempFile::new().unwrap();
         let file = out.reopen().unwrap();
         let mut cmd = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/terraform"));
-        cmd.args([
-            "apply",
-            "-auto-approve",
-            "-input=false",
-            "-no-color",
-            INVOKE,
-        ])
-        .current_dir(tf.dir.path())
-        .env("TF_CLI_CONFIG_FILE", tf.dir.path().join("cli.tfrc"))
-        .env("TF_IN_AUTOMATION", "1")
-        .env("CHECKPOINT_DISABLE", "1")
-        .env("XDG_RUNTIME_DIR", tf.dir.path());
+        common::pacer::private_pacer(&mut cmd)
+            .args([
+                "apply",
+                "-auto-approve",
+                "-input=false",
+                "-no-color",
+                INVOKE,
+            ])
+            .current_dir(tf.dir.path())
+            .env("TF_CLI_CONFIG_FILE", tf.dir.path().join("cli.tfrc"))
+            .env("TF_IN_AUTOMATION", "1")
+            .env("CHECKPOINT_DISABLE", "1")
+            .env("XDG_RUNTIME_DIR", tf.dir.path());
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let mut child = cmd
             .stdout(file.try_clone().unwrap())

@@ -110,6 +110,13 @@ pub struct RcConfig {
     pub request_timeout: Duration,
 }
 
+/// The library's unit tests pace in a folder of the test process's own, removed at exit.
+#[cfg(test)]
+const UNIT_TESTS: Option<fn() -> std::path::PathBuf> =
+    Some(|| crate::test_dirs::private("rocketchat-import"));
+#[cfg(not(test))]
+const UNIT_TESTS: Option<fn() -> std::path::PathBuf> = None;
+
 /// Rocket.Chat in the shared pacer: the budgets its servers announce, per server, in
 /// `$XDG_RUNTIME_DIR/rocketchat-import` (else `<temp>/rocketchat-import-<uid>`).
 pub(crate) static ROCKETCHAT: pacer::Service = pacer::Service::new(
@@ -119,7 +126,7 @@ pub(crate) static ROCKETCHAT: pacer::Service = pacer::Service::new(
         env_subfolder: None,
         runtime_name: "rocketchat-import",
         temp_prefix: "rocketchat-import",
-        unit_tests: cfg!(test),
+        unit_tests: UNIT_TESTS,
     },
 );
 

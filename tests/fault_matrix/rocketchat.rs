@@ -561,7 +561,8 @@ fn run_cli(sb: &RocketChatHandle, row: &Row) -> Ran {
     let users = scratch.path().join("users.json");
     std::fs::write(&users, row.users.json()).unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rocketchat-import"));
-    cmd.env_clear()
+    cmd.env_clear();
+    super::common::pacer::private_pacer(&mut cmd)
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("ROCKETCHAT_URL", sb.base_url())
         .env("ROCKETCHAT_USER_ID", DEFAULT_USER_ID)
@@ -663,7 +664,8 @@ fn tf_dir(main_tf: &str) -> tempfile::TempDir {
 /// `terraform apply -auto-approve ... EXTRA` in `dir`, against the cell's sandbox.
 fn tf_apply(dir: &Path, sb: &RocketChatHandle, row: &Row, extra: &[&str]) -> Command {
     let mut cmd = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/terraform"));
-    cmd.args(["apply", "-auto-approve", "-input=false", "-no-color"])
+    super::common::pacer::private_pacer(&mut cmd)
+        .args(["apply", "-auto-approve", "-input=false", "-no-color"])
         .args(extra)
         .current_dir(dir)
         .env("TF_CLI_CONFIG_FILE", dir.join("cli.tfrc"))

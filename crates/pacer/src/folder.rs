@@ -20,9 +20,9 @@ pub struct FolderSpec {
     pub runtime_name: &'static str,
     /// Without a runtime folder: `<temp>/<temp_prefix>-<uid>`.
     pub temp_prefix: &'static str,
-    /// The caller's unit tests: a folder of their own under the temp dir (their keys are
-    /// random, so runs share it harmlessly), never the user's.
-    pub unit_tests: bool,
+    /// The caller's unit tests: the folder they use instead of the user's (`None` outside
+    /// unit tests).
+    pub unit_tests: Option<fn() -> PathBuf>,
 }
 
 /// A service that shares a budget through a folder: its name (part of every file name) and
@@ -88,10 +88,10 @@ impl Service {
 }
 
 fn default_dir(spec: &FolderSpec) -> Option<PathBuf> {
-    let uid = user_id()?;
-    if spec.unit_tests {
-        return Some(std::env::temp_dir().join(format!("{}-test-{uid}", spec.temp_prefix)));
+    if let Some(folder) = spec.unit_tests {
+        return Some(folder());
     }
+    let uid = user_id()?;
     match std::env::var_os("XDG_RUNTIME_DIR") {
         Some(runtime) if Path::new(&runtime).is_absolute() && Path::new(&runtime).is_dir() => {
             Some(PathBuf::from(runtime).join(spec.runtime_name))
@@ -247,7 +247,7 @@ pub fn take_warnings() -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[cfg(unix)]
@@ -284,6 +284,27 @@ mod tests {
         // created in it, even by root.
         let err = prepare(Path::new("/proc/self/fdinfo"), false).unwrap_err();
         assert!(err.contains("cannot be written"), "{err}");
+    }
+
+    /// This crate's unit tests: one folder of the test process's own, removed at its exit.
+    pub(crate) fn test_folder() -> PathBuf {
+        static ROOT: OnceLock<PathBuf> = OnceLock::new();
+        extern "C" fn remove_root() {
+            if let Some(root) = ROOT.get() {
+                let _ = std::fs::remove_dir_all(root);
+            }
+        }
+        ROOT.get_or_init(|| {
+            let dir = tempfile::Builder::new()
+                .prefix("pacer-unit-tests-")
+                .tempdir()
+                .expect("a folder in the temporary directory")
+                .keep();
+            // SAFETY: registers a function without arguments that only reads a set OnceLock.
+            assert_eq!(unsafe { libc::atexit(remove_root) }, 0);
+            dir
+        })
+        .join("pacer")
     }
 
     #[test]

@@ -409,7 +409,7 @@ mod tests {
             env_subfolder: None,
             runtime_name: "pacer-unit-tests",
             temp_prefix: "pacer-unit-tests",
-            unit_tests: true,
+            unit_tests: Some(crate::folder::tests::test_folder),
         },
     );
 

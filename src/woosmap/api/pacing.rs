@@ -12,6 +12,13 @@ use crate::secret::Secret;
 /// The variable that moves the folder (`off`: no sharing).
 pub(crate) const PACER_DIR_ENV: &str = "WOOSMAP_PACER_DIR";
 
+/// The library's unit tests pace in a folder of the test process's own, removed at exit.
+#[cfg(test)]
+const UNIT_TESTS: Option<fn() -> std::path::PathBuf> =
+    Some(|| crate::test_dirs::private("woosmap"));
+#[cfg(not(test))]
+const UNIT_TESTS: Option<fn() -> std::path::PathBuf> = None;
+
 /// Woosmap in the shared pacer.
 pub(crate) static WOOSMAP: Service = Service::new(
     "woosmap",
@@ -20,8 +27,7 @@ pub(crate) static WOOSMAP: Service = Service::new(
         env_subfolder: None,
         runtime_name: "woosmap",
         temp_prefix: "woosmap-pacer",
-        // The library's unit tests use a folder of their own, never the user's.
-        unit_tests: cfg!(test),
+        unit_tests: UNIT_TESTS,
     },
 );
 

@@ -9,7 +9,7 @@ static TEST: Service = Service::new(
         env_subfolder: None,
         runtime_name: "pacer-unit-tests",
         temp_prefix: "pacer-unit-tests",
-        unit_tests: true,
+        unit_tests: Some(crate::folder::tests::test_folder),
     },
 );
 

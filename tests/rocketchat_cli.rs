@@ -197,6 +197,7 @@ async fn an_operation_already_importing_is_waited_on_never_aborted() {
             state: "importing".into(),
             duration_ms: Some(1500),
             users: Some(4),
+            user: None,
         })
         .unwrap();
     let file = env.users_file(&json!([user("ann")]));
@@ -222,6 +223,7 @@ async fn abort_running_aborts_the_running_operation_once_and_says_so() {
             state: "importing".into(),
             duration_ms: Some(600_000),
             users: Some(4),
+            user: None,
         })
         .unwrap();
     let file = env.users_file(&json!([user("ann")]));
@@ -263,6 +265,7 @@ async fn status_shows_the_current_operation() {
             state: "ready".into(),
             duration_ms: Some(600_000),
             users: Some(2),
+            user: None,
         })
         .unwrap();
     let out = env.run(&["status", "--json"], None).await;
@@ -311,6 +314,7 @@ async fn sigterm_while_waiting_exits_130_and_aborts_nothing() {
             state: "importing".into(),
             duration_ms: Some(600_000),
             users: Some(2),
+            user: None,
         })
         .unwrap();
     let file = env.users_file(&json!([user("ann")]));
@@ -425,6 +429,7 @@ async fn an_operation_aborted_by_someone_else_fails_as_invalidated() {
                 state: "ready".into(),
                 duration_ms: Some(600_000),
                 users: Some(1),
+                user: None,
             })
             .unwrap()
     };

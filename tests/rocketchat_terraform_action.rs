@@ -183,6 +183,7 @@ async fn a_running_operation_is_waited_on_unless_abort_running() {
             state: "importing".into(),
             duration_ms: Some(10_000),
             users: Some(3),
+            user: None,
         })
         .unwrap();
     tf.write(DEFAULT_AUTH_TOKEN, &action("cy", ""));
@@ -207,6 +208,7 @@ async fn a_running_operation_is_waited_on_unless_abort_running() {
             state: "importing".into(),
             duration_ms: Some(600_000),
             users: Some(3),
+            user: None,
         })
         .unwrap();
     tf.write(

@@ -19,7 +19,6 @@ use crate::frontend::ExitCode;
 use crate::secret::Secret;
 
 pub use super::{AUTH_TOKEN_ENV, URL_ENV, USER_ID_ENV};
-use run::describe;
 
 const EXIT_CODES: &str = "\
 Exit codes: 0 success; 1 the import failed, was canceled or invalidated, or users failed
@@ -73,6 +72,10 @@ pub struct RunArgs {
     /// aborted-operation-id, message).
     #[arg(long)]
     pub github_output: bool,
+    /// If this run's operation cannot be run (interrupted, timed out or refused while its users
+    /// are staged), keep it on the server instead of clearing it (import.clear).
+    #[arg(long)]
+    pub keep_staged: bool,
     /// Users per import.addUsers call.
     #[arg(long, value_name = "N", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_size: u32,
@@ -94,25 +97,36 @@ fn usage(message: &str) -> ExitCode {
     ExitCode::Usage
 }
 
-/// The client from the environment, or a usage error naming the variable.
+/// A setting from the environment: `Ok(None)` when unset or blank, a usage error naming the
+/// variable when it is not UTF-8 (its value is never shown).
+fn env_setting(name: &str) -> Result<Option<String>, ExitCode> {
+    match std::env::var(name) {
+        Ok(v) => Ok(Some(v.trim().to_owned()).filter(|v| !v.is_empty())),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(usage(&format!(
+            "{name} is not valid UTF-8: set it to plain text (its value is not shown)"
+        ))),
+    }
+}
+
+/// The client from the environment, or a usage error naming the variable; nothing is sent.
 fn client_from_env() -> Result<RcClient, ExitCode> {
-    let var = |name: &str| {
-        std::env::var(name)
-            .ok()
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-    };
-    let url = var(URL_ENV).ok_or_else(|| {
+    let (url, user, token) = (
+        env_setting(URL_ENV)?,
+        env_setting(USER_ID_ENV)?,
+        env_setting(AUTH_TOKEN_ENV)?,
+    );
+    let url = url.ok_or_else(|| {
         usage(&format!(
             "{URL_ENV} is not set: the base URL of your Rocket.Chat server, e.g. https://chat.example.com"
         ))
     })?;
-    let user = var(USER_ID_ENV).ok_or_else(|| {
+    let user = user.ok_or_else(|| {
         usage(&format!(
             "{USER_ID_ENV} is not set: the id of a user with the run-import permission"
         ))
     })?;
-    let token = var(AUTH_TOKEN_ENV).ok_or_else(|| {
+    let token = token.ok_or_else(|| {
         usage(&format!(
             "{AUTH_TOKEN_ENV} is not set: a personal access token of that user"
         ))
@@ -144,31 +158,31 @@ fn read_users(path: &PathBuf) -> Result<Vec<Value>, String> {
 
 fn code_of_error(e: &RunError) -> ExitCode {
     match e {
-        RunError::Backend(e) if e.is_auth() => ExitCode::Auth,
-        RunError::Backend(_) => ExitCode::ApiError,
+        RunError::Backend(e) | RunError::Staging { source: e, .. } if e.is_auth() => {
+            ExitCode::Auth
+        }
+        RunError::Backend(e) if e.is_config() => ExitCode::Usage,
+        RunError::Backend(_) | RunError::Staging { .. } => ExitCode::ApiError,
         RunError::TimedOut { .. } => ExitCode::TimedOut,
         RunError::Cancelled { .. } => ExitCode::Interrupted,
     }
 }
 
-fn show_event(event: &Event) {
-    let line = match event {
-        Event::WaitingForRunning {
-            operation_id,
-            state,
-        } => format!(
-            "Another import operation ({operation_id}) is {state}: waiting for it to end; it is not aborted (--abort-running would abort it)."
+/// One progress event as a line (the same words in the CLI and the GitHub Action).
+pub fn event_line(event: &Event) -> String {
+    match event {
+        Event::WaitingForRunning(f) => format!(
+            "Another import {} is in progress: waiting for it to end; it is not aborted (--abort-running would abort it).",
+            f.describe()
         ),
-        Event::AbortingRunning {
-            operation_id,
-            state,
-        } => format!(
-            "Aborting the running import operation {operation_id} ({state}) as asked by --abort-running."
+        Event::AbortingRunning(f) => format!(
+            "Aborting the import {} as asked by --abort-running.",
+            f.describe()
         ),
+        Event::WaitingForLocalRun => "Another rocketchat-import on this machine is starting an import on this server: waiting for it (one import per server at a time).".to_owned(),
         Event::Step(line) | Event::Progress(line) => line.clone(),
         Event::Started { operation_id } => format!("Import {operation_id} started."),
-    };
-    eprintln!("{line}");
+    }
 }
 
 /// Cancels `cancel` on Ctrl-C or SIGTERM (the same signals as `woosmap-import`).
@@ -195,11 +209,14 @@ pub async fn run(args: RunArgs) -> ExitCode {
         abort_running: args.abort_running,
         allow_user_errors: args.allow_user_errors,
         poll_interval: args.poll_interval,
+        keep_staged: args.keep_staged,
     };
     let cancel = CancellationToken::new();
     cancel_on_signal(cancel.clone());
-    let mut events = |e: Event| show_event(&e);
+    let mut progress = super::progress::Progress::new();
+    let mut events = |e: Event| progress.show(&event_line(&e));
     let result = run::import(&client, &spec, args.timeout, &cancel, &mut events).await;
+    progress.finish();
     let (code, report) = match &result {
         Ok(outcome) => {
             let code = if outcome.succeeded() {
@@ -207,39 +224,11 @@ pub async fn run(args: RunArgs) -> ExitCode {
             } else {
                 ExitCode::ImportFailed
             };
-            let status = match (code, outcome.state.as_str()) {
-                (ExitCode::Success, _) => "success",
-                (_, "done") => "user_errors",
-                _ => "failed",
-            };
-            let mut report = json!(outcome);
-            report["outcome"] = json!(status);
-            report["message"] = json!(describe(outcome));
-            (code, report)
+            (code, super::report::of_outcome(outcome, code))
         }
         Err(e) => {
             let code = code_of_error(e);
-            let status = match code {
-                ExitCode::TimedOut => "timed_out",
-                ExitCode::Interrupted => "interrupted",
-                _ => "error",
-            };
-            let (op, state) = match e {
-                RunError::TimedOut {
-                    operation_id,
-                    state,
-                    ..
-                }
-                | RunError::Cancelled {
-                    operation_id,
-                    state,
-                } => (operation_id.clone(), Some(state.clone())),
-                RunError::Backend(_) => (None, None),
-            };
-            (
-                code,
-                json!({"outcome": status, "operation_id": op, "state": state, "message": e.to_string()}),
-            )
+            (code, super::report::of_error(e, code))
         }
     };
     if args.github_output

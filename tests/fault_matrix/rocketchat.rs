@@ -160,6 +160,7 @@ fn foreign_importing(sb: &RocketChatHandle) {
         state: "importing".into(),
         duration_ms: Some(FOREVER.as_millis() as u64),
         users: Some(4),
+        user: None,
     })
     .unwrap();
 }
@@ -390,6 +391,7 @@ fn rows() -> Vec<Row> {
                         state: "ready".into(),
                         duration_ms: Some(FOREVER.as_millis() as u64),
                         users: Some(1),
+                        user: None,
                     })
                     .unwrap();
                 }

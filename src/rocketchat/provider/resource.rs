@@ -188,6 +188,7 @@ pub async fn apply(
         abort_running: flag(&planned, "abort_running", false),
         allow_user_errors: flag(&planned, "allow_user_errors", false),
         poll_interval: users::POLL_INTERVAL,
+        keep_staged: false,
     };
     let wait = flag(&planned, "wait", true);
     let timeout = if wait {

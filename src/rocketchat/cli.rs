@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::api::{RcClient, RcConfig};
+use super::report::Report;
 use super::run::{self, Event, ImportSpec, RunError};
 use crate::frontend::ExitCode;
 use crate::secret::Secret;
@@ -99,37 +100,37 @@ fn usage(message: &str) -> ExitCode {
 
 /// A setting from the environment: `Ok(None)` when unset or blank, a usage error naming the
 /// variable when it is not UTF-8 (its value is never shown).
-fn env_setting(name: &str) -> Result<Option<String>, ExitCode> {
+fn env_setting(name: &str) -> Result<Option<String>, String> {
     match std::env::var(name) {
         Ok(v) => Ok(Some(v.trim().to_owned()).filter(|v| !v.is_empty())),
         Err(std::env::VarError::NotPresent) => Ok(None),
-        Err(std::env::VarError::NotUnicode(_)) => Err(usage(&format!(
+        Err(std::env::VarError::NotUnicode(_)) => Err(format!(
             "{name} is not valid UTF-8: set it to plain text (its value is not shown)"
-        ))),
+        )),
     }
 }
 
 /// The client from the environment, or a usage error naming the variable; nothing is sent.
-fn client_from_env() -> Result<RcClient, ExitCode> {
+fn client_from_env() -> Result<RcClient, String> {
     let (url, user, token) = (
         env_setting(URL_ENV)?,
         env_setting(USER_ID_ENV)?,
         env_setting(AUTH_TOKEN_ENV)?,
     );
     let url = url.ok_or_else(|| {
-        usage(&format!(
+        format!(
             "{URL_ENV} is not set: the base URL of your Rocket.Chat server, e.g. https://chat.example.com"
-        ))
+        )
     })?;
     let user = user.ok_or_else(|| {
-        usage(&format!(
+        format!(
             "{USER_ID_ENV} is not set: the id of a user with the run-import permission"
-        ))
+        )
     })?;
     let token = token.ok_or_else(|| {
-        usage(&format!(
+        format!(
             "{AUTH_TOKEN_ENV} is not set: a personal access token of that user"
-        ))
+        )
     })?;
     RcClient::new(RcConfig {
         base_url: url,
@@ -137,7 +138,7 @@ fn client_from_env() -> Result<RcClient, ExitCode> {
         auth_token: Secret::new(token),
         request_timeout: Duration::from_secs(30),
     })
-    .map_err(|e| usage(&e.to_string()))
+    .map_err(|e| e.to_string())
 }
 
 fn read_users(path: &PathBuf) -> Result<Vec<Value>, String> {
@@ -193,16 +194,41 @@ fn cancel_on_signal(cancel: CancellationToken) {
     });
 }
 
+/// The users and the client, or why not (a usage error: nothing was sent).
+fn prepare(args: &RunArgs) -> Result<(Vec<Value>, RcClient), String> {
+    let users = read_users(&args.users)?;
+    let client = client_from_env()?;
+    Ok((users, client))
+}
+
 /// `rocketchat-import run`.
 pub async fn run(args: RunArgs) -> ExitCode {
-    let users = match read_users(&args.users) {
-        Ok(u) => u,
-        Err(e) => return usage(&e),
+    let (code, report) = match prepare(&args) {
+        Ok((users, client)) => import(&args, users, &client).await,
+        Err(message) => (ExitCode::Usage, Report::of_usage(&message)),
     };
-    let client = match client_from_env() {
-        Ok(c) => c,
-        Err(code) => return code,
+    if args.github_output
+        && let Err(e) = write_github_output(&report)
+    {
+        eprintln!("warning: could not write the action's outputs: {e}");
+    }
+    let mut out = std::io::stdout().lock();
+    let _ = if args.json {
+        if code != ExitCode::Success {
+            eprintln!("error: {}", report.message);
+        }
+        writeln!(out, "{}", report.to_json())
+    } else if code == ExitCode::Success {
+        writeln!(out, "{}", report.message)
+    } else {
+        eprintln!("error: {}", report.message);
+        Ok(())
     };
+    code
+}
+
+/// Runs the import; its exit code and report.
+async fn import(args: &RunArgs, users: Vec<Value>, client: &RcClient) -> (ExitCode, Report) {
     let spec = ImportSpec {
         users,
         batch_size: args.batch_size as usize,
@@ -215,62 +241,45 @@ pub async fn run(args: RunArgs) -> ExitCode {
     cancel_on_signal(cancel.clone());
     let mut progress = super::progress::Progress::new();
     let mut events = |e: Event| progress.show(&event_line(&e));
-    let result = run::import(&client, &spec, args.timeout, &cancel, &mut events).await;
+    let result = run::import(client, &spec, args.timeout, &cancel, &mut events).await;
     progress.finish();
-    let (code, report) = match &result {
+    match &result {
         Ok(outcome) => {
             let code = if outcome.succeeded() {
                 ExitCode::Success
             } else {
                 ExitCode::ImportFailed
             };
-            (code, super::report::of_outcome(outcome, code))
+            (code, Report::of_outcome(outcome, code))
         }
         Err(e) => {
             let code = code_of_error(e);
-            (code, super::report::of_error(e, code))
+            (code, Report::of_error(e, code))
         }
-    };
-    if args.github_output
-        && let Err(e) = write_github_output(&report)
-    {
-        eprintln!("warning: could not write the action's outputs: {e}");
     }
-    let text = report["message"].as_str().unwrap_or_default().to_owned();
-    let mut out = std::io::stdout().lock();
-    let _ = if args.json {
-        writeln!(out, "{report}")
-    } else if code == ExitCode::Success {
-        writeln!(out, "{text}")
-    } else {
-        eprintln!("error: {text}");
-        Ok(())
-    };
-    code
 }
 
 /// Appends the report's fields to `$GITHUB_OUTPUT` (one `name=value` line each; the message
 /// is made one line).
-fn write_github_output(report: &Value) -> std::io::Result<()> {
+fn write_github_output(report: &Report) -> std::io::Result<()> {
     let path = std::env::var_os("GITHUB_OUTPUT")
         .ok_or_else(|| std::io::Error::other("GITHUB_OUTPUT is not set"))?;
-    let field = |v: &Value| match v {
-        Value::String(s) => s.replace(['\r', '\n'], " "),
-        Value::Null => String::new(),
-        other => other.to_string(),
+    let text = |v: Option<&str>| v.unwrap_or_default().replace(['\r', '\n'], " ");
+    let count = |f: fn(&super::api::Counts) -> u64| {
+        report.count.as_ref().map(|c| f(c).to_string()).unwrap_or_default()
     };
     let mut lines = String::new();
     for (name, value) in [
-        ("outcome", &report["outcome"]),
-        ("operation-id", &report["operation_id"]),
-        ("state", &report["state"]),
-        ("count-total", &report["count"]["total"]),
-        ("count-completed", &report["count"]["completed"]),
-        ("count-error", &report["count"]["error"]),
-        ("aborted-operation-id", &report["aborted_operation_id"]),
-        ("message", &report["message"]),
+        ("outcome", report.outcome.to_owned()),
+        ("operation-id", text(report.operation_id.as_deref())),
+        ("state", text(report.state.as_deref())),
+        ("count-total", count(|c| c.total)),
+        ("count-completed", count(|c| c.completed)),
+        ("count-error", count(|c| c.error)),
+        ("aborted-operation-id", text(report.aborted_operation_id.as_deref())),
+        ("message", text(Some(&report.message))),
     ] {
-        lines.push_str(&format!("{name}={}\n", field(value)));
+        lines.push_str(&format!("{name}={value}\n"));
     }
     std::fs::OpenOptions::new()
         .append(true)
@@ -283,7 +292,7 @@ fn write_github_output(report: &Value) -> std::io::Result<()> {
 pub async fn status(args: StatusArgs) -> ExitCode {
     let client = match client_from_env() {
         Ok(c) => c,
-        Err(code) => return code,
+        Err(message) => return usage(&message),
     };
     match client.status().await {
         Ok(st) => {

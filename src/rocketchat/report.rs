@@ -1,78 +1,93 @@
-//! The `--json` report of `rocketchat-import run`: one object with the same keys in every
-//! outcome (unknown values are `null`), described by `docs/rocketchat-cli-json.schema.json`.
-//! The GitHub Action's outputs and job summary are read from it.
+//! The `--json` report of `rocketchat-import run`: one object with the same keys, in the same
+//! order, in every outcome (unknown values are `null`), described by
+//! `docs/rocketchat-cli-json.schema.json`. The GitHub Action's outputs and job summary are read
+//! from it.
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
+use super::api::Counts;
+use super::ownership::{Foreign, Leftover};
 use super::run::{Outcome, RunError, describe};
 use crate::frontend::ExitCode;
 
-/// Every key of a report, in order.
-pub const KEYS: [&str; 11] = [
-    "outcome",
-    "message",
-    "operation_id",
-    "state",
-    "status",
-    "count",
-    "aborted_operation_id",
-    "waited_for_operation_id",
-    "waiting_for",
-    "leftover",
-    "user_errors_allowed",
-];
-
-/// The report of a run that reached an outcome, exiting with `code`.
-pub fn of_outcome(outcome: &Outcome, code: ExitCode) -> Value {
-    let status = match (code, outcome.state.as_str()) {
-        (ExitCode::Success, _) => "success",
-        (_, "done") => "user_errors",
-        _ => "failed",
-    };
-    json!({
-        "outcome": status,
-        "message": describe(outcome),
-        "operation_id": outcome.operation_id,
-        "state": outcome.state,
-        "status": outcome.status,
-        "count": outcome.count,
-        "aborted_operation_id": outcome.aborted_operation_id,
-        "waited_for_operation_id": outcome.waited_for_operation_id,
-        "waiting_for": null,
-        "leftover": null,
-        "user_errors_allowed": outcome.user_errors_allowed,
-    })
+/// One report (field order is the printed key order).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// `success`, `user_errors`, `failed`, `timed_out`, `interrupted`, `error`, `usage`.
+    pub outcome: &'static str,
+    pub message: String,
+    pub operation_id: Option<String>,
+    pub state: Option<String>,
+    pub status: Option<String>,
+    pub count: Option<Counts>,
+    pub aborted_operation_id: Option<String>,
+    pub waited_for_operation_id: Option<String>,
+    pub waiting_for: Option<Foreign>,
+    pub leftover: Option<Leftover>,
+    pub user_errors_allowed: Option<bool>,
 }
 
-/// The report of a run that stopped without an outcome, exiting with `code`.
-pub fn of_error(e: &RunError, code: ExitCode) -> Value {
-    let status = match code {
-        ExitCode::TimedOut => "timed_out",
-        ExitCode::Interrupted => "interrupted",
-        _ => "error",
-    };
-    json!({
-        "outcome": status,
-        "message": e.to_string(),
-        "operation_id": e.operation_id(),
-        "state": e.state(),
-        "status": null,
-        "count": null,
-        "aborted_operation_id": null,
-        "waited_for_operation_id": e.waiting_for().map(|f| f.id.clone()),
-        "waiting_for": e.waiting_for(),
-        "leftover": e.leftover(),
-        "user_errors_allowed": null,
-    })
-}
-
-/// The report of a run refused before anything was sent (bad input or settings).
-pub fn of_usage(message: &str) -> Value {
-    let mut report = json!({});
-    for key in KEYS {
-        report[key] = Value::Null;
+impl Report {
+    fn empty(outcome: &'static str, message: String) -> Report {
+        Report {
+            outcome,
+            message,
+            operation_id: None,
+            state: None,
+            status: None,
+            count: None,
+            aborted_operation_id: None,
+            waited_for_operation_id: None,
+            waiting_for: None,
+            leftover: None,
+            user_errors_allowed: None,
+        }
     }
-    report["outcome"] = json!("usage");
-    report["message"] = json!(message);
-    report
+
+    /// A run that reached an outcome, exiting with `code`.
+    pub fn of_outcome(outcome: &Outcome, code: ExitCode) -> Report {
+        let status = match (code, outcome.state.as_str()) {
+            (ExitCode::Success, _) => "success",
+            (_, "done") => "user_errors",
+            _ => "failed",
+        };
+        Report {
+            operation_id: Some(outcome.operation_id.clone()).filter(|id| !id.is_empty()),
+            state: Some(outcome.state.clone()),
+            status: Some(outcome.status.clone()),
+            count: Some(outcome.count),
+            aborted_operation_id: outcome.aborted_operation_id.clone(),
+            waited_for_operation_id: outcome.waited_for_operation_id.clone(),
+            user_errors_allowed: Some(outcome.user_errors_allowed),
+            ..Report::empty(status, describe(outcome))
+        }
+    }
+
+    /// A run that stopped without an outcome, exiting with `code`.
+    pub fn of_error(e: &RunError, code: ExitCode) -> Report {
+        let status = match code {
+            ExitCode::TimedOut => "timed_out",
+            ExitCode::Interrupted => "interrupted",
+            ExitCode::Usage => "usage",
+            _ => "error",
+        };
+        Report {
+            operation_id: e.operation_id().map(str::to_owned),
+            state: e.state().map(str::to_owned),
+            waited_for_operation_id: e.waiting_for().map(|f| f.id.clone()),
+            waiting_for: e.waiting_for().cloned(),
+            leftover: e.leftover().cloned(),
+            ..Report::empty(status, e.to_string())
+        }
+    }
+
+    /// A run refused before anything was sent (bad input or settings).
+    pub fn of_usage(message: &str) -> Report {
+        Report::empty("usage", message.to_owned())
+    }
+
+    /// The report as one JSON line.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a report serializes")
+    }
 }

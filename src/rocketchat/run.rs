@@ -2,9 +2,9 @@
 //! `import.status`, paced so that the route's rate-limit budget lasts its window. An operation
 //! that is `new`, `loading`, `ready` or `importing` blocks a start, because `import.new` would
 //! abort it (`super::ownership`): the engine waits for it unless asked to abort it. Starting
-//! takes the per-server lock of this machine (`super::pace::lock_server`), reads the status
-//! again after any pacing wait, immediately before `import.new`, then `import.addUsers` in
-//! batches and `import.run`; an operation created but not run is cleared (or kept, if asked)
+//! takes the per-server lock of this machine (`super::pace::lock_server`, held until the run
+//! has seen its import end), reads the status again after any pacing wait, immediately before
+//! `import.new`, then `import.addUsers` in batches and `import.run`; an operation created but not run is cleared (or kept, if asked)
 //! and reported. `done`, `error`, `canceled` or an invalidated operation end the wait. Also:
 //! Rocket.Chat's progress events and errors, the check of a user list, and the outcome with
 //! its counts.
@@ -221,6 +221,11 @@ struct RocketChat<'a> {
     last_line: Option<String>,
     /// Our operation while it is being staged (recorded the moment `import.new` answers).
     staging: Option<Staging>,
+    /// This machine's per-server lock, from the last status read before `import.new` until
+    /// this run has seen its import end (or, not waiting, start): another local run that
+    /// starts as soon as our import is `done` would replace our operation before we read its
+    /// outcome.
+    lock: Option<ServerLock>,
 }
 
 impl RocketChat<'_> {
@@ -260,7 +265,7 @@ impl RocketChat<'_> {
 
     /// The per-server lock of this machine, waiting (and saying so) while another run holds
     /// it; `None` when there is no pacer folder to lock in.
-    async fn lock(&mut self) -> Option<ServerLock> {
+    async fn take_lock(&mut self) -> Option<ServerLock> {
         match super::pace::lock_server(self.client.origin())? {
             Locked::Free(lock) => Some(lock),
             Locked::Busy(pending) => {
@@ -361,8 +366,9 @@ impl Backend for RocketChat<'_> {
         &mut self,
         previous: Option<&ImportStatus>,
     ) -> Result<Started<ImportStatus>, RunError> {
-        let lock = self.lock().await;
+        self.lock = self.take_lock().await;
         if let Some(fresh) = self.confirm(previous).await? {
+            self.lock = None;
             if running(&fresh) {
                 let f = Foreign::of(&fresh, self.client.user_id());
                 (self.events)(Event::Step(format!(
@@ -387,7 +393,6 @@ impl Backend for RocketChat<'_> {
             return Err(RunError::Staging { source, left });
         }
         self.staging = None;
-        drop(lock);
         Ok(Started::Sent {
             id: Some(op.id),
             seen: None,
@@ -416,6 +421,9 @@ impl Backend for RocketChat<'_> {
                 operation_id: id.unwrap_or_default().to_owned(),
             },
             Step::Following(op) => {
+                if self.is_final(op) {
+                    self.lock = None;
+                }
                 let line = describe_status(op);
                 if self.last_line.as_ref() == Some(&line) {
                     return;
@@ -490,6 +498,7 @@ pub async fn import_with(
         last_read: None,
         last_line: None,
         staging: None,
+        lock: None,
     };
     let done = match reconcile(&mut rc, plan, cancel).await {
         Ok(done) => done,

@@ -43,6 +43,24 @@ pub enum Command {
     Run(RunArgs),
     /// Show the current import operation.
     Status(StatusArgs),
+    /// GitHub Action mode: read the `INPUT_*` variables set by the action, write
+    /// `$GITHUB_OUTPUT` and `$GITHUB_STEP_SUMMARY`.
+    #[command(hide = true)]
+    Action,
+    /// Print a shell completion script (e.g. `rocketchat-import completions bash >
+    /// ~/.local/share/bash-completion/completions/rocketchat-import`).
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout (e.g. `rocketchat-import man | man -l -`), or
+    /// write one page per command into a directory.
+    Man {
+        /// Write rocketchat-import.1 and a page per subcommand (rocketchat-import-run.1…) here.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -157,7 +175,7 @@ fn read_users(path: &PathBuf) -> Result<Vec<Value>, String> {
     run::check_users(&value).map_err(|e| format!("--users {shown}: {e}"))
 }
 
-fn code_of_error(e: &RunError) -> ExitCode {
+pub(crate) fn code_of_error(e: &RunError) -> ExitCode {
     match e {
         RunError::Backend(e) | RunError::Staging { source: e, .. } if e.is_auth() => {
             ExitCode::Auth
@@ -214,9 +232,6 @@ pub async fn run(args: RunArgs) -> ExitCode {
     }
     let mut out = std::io::stdout().lock();
     let _ = if args.json {
-        if code != ExitCode::Success {
-            eprintln!("error: {}", report.message);
-        }
         writeln!(out, "{}", report.to_json())
     } else if code == ExitCode::Success {
         writeln!(out, "{}", report.message)
@@ -261,7 +276,7 @@ async fn import(args: &RunArgs, users: Vec<Value>, client: &RcClient) -> (ExitCo
 
 /// Appends the report's fields to `$GITHUB_OUTPUT` (one `name=value` line each; the message
 /// is made one line).
-fn write_github_output(report: &Report) -> std::io::Result<()> {
+pub(crate) fn write_github_output(report: &Report) -> std::io::Result<()> {
     let path = std::env::var_os("GITHUB_OUTPUT")
         .ok_or_else(|| std::io::Error::other("GITHUB_OUTPUT is not set"))?;
     let text = |v: Option<&str>| v.unwrap_or_default().replace(['\r', '\n'], " ");
@@ -321,6 +336,36 @@ pub async fn status(args: StatusArgs) -> ExitCode {
             } else {
                 ExitCode::ApiError
             }
+        }
+    }
+}
+
+/// `rocketchat-import completions SHELL`: the completion script on stdout.
+pub fn completions(shell: clap_complete::Shell) -> ExitCode {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    clap_complete::generate(shell, &mut cmd, "rocketchat-import", &mut std::io::stdout());
+    ExitCode::Success
+}
+
+/// `rocketchat-import man`: the manual page (roff) on stdout, or every page into `dir`.
+pub fn man(dir: Option<&std::path::Path>) -> ExitCode {
+    use clap::CommandFactory;
+    let cmd = Cli::command().disable_help_subcommand(true);
+    let written = match dir {
+        Some(dir) => std::fs::create_dir_all(dir).and_then(|()| clap_mangen::generate_to(cmd, dir)),
+        None => {
+            let mut out = std::io::stdout().lock();
+            clap_mangen::Man::new(cmd)
+                .render(&mut out)
+                .and_then(|()| out.flush())
+        }
+    };
+    match written {
+        Ok(()) => ExitCode::Success,
+        Err(e) => {
+            eprintln!("error: could not write the manual page: {e}");
+            ExitCode::ApiError
         }
     }
 }

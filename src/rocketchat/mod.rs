@@ -7,6 +7,7 @@
 //! is waited on unless the user explicitly asks to abort it ([`ownership`]); the user list is
 //! checked by [`userlist`].
 
+pub mod action;
 pub mod api;
 pub mod cli;
 pub mod ownership;

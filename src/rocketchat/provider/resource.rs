@@ -48,7 +48,7 @@ pub fn schema() -> Schema {
                     .description("Wait for the import to end (default true)."),
             )
             .attribute(Attribute::new("abort_running", AttrType::Bool).optional().description(
-                "Abort an operation already running instead of waiting for it (import.new aborts it).",
+                "Abort an operation in progress that this apply did not create (new, loading, ready or importing) instead of waiting for it (import.new aborts it).",
             ))
             .attribute(
                 Attribute::new("allow_user_errors", AttrType::Bool)

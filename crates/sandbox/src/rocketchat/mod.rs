@@ -6,8 +6,8 @@
 //! 429 included), applies the default REST limiter (10 calls per route per 60 s, configurable)
 //! with its `X-RateLimit-*` headers, plays an import over time once `import.run` is called, and
 //! fails the users whose email is malformed or whose username contains `fail` (so `count.error`
-//! can be non-zero). `import.new` aborts a running operation, as the real server does; the
-//! sandbox counts these aborts.
+//! can be non-zero). `import.new` aborts the operation in progress, as the real server does; the
+//! sandbox counts these aborts (and, apart, the operations `import.clear` ended).
 //!
 //! Driven in process through [`RocketChatHandle`] (which can also end the current import at
 //! once: [`RocketChatHandle::finish_current`]) or over HTTP (no auth, JSON):
@@ -140,9 +140,13 @@ pub struct RcStats {
     pub rate_limited: u64,
     /// Answers produced by injected faults.
     pub injected: u64,
-    /// Operations that `import.new` or `import.clear` aborted while new (being staged),
-    /// loading, ready or importing.
+    /// Operations that `import.new` aborted while new (being staged), loading, ready or
+    /// importing.
     pub aborts: u64,
+    /// Operations that `import.clear` ended while new, loading, ready or importing (a client
+    /// clearing the operation it created and could not run).
+    #[serde(default)]
+    pub cleared: u64,
     /// Operations created (by `import.new` or the control API).
     pub operations: u64,
     /// `import.run` calls accepted.

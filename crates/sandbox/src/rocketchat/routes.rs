@@ -201,7 +201,7 @@ fn handle(
             json_answer(StatusCode::OK, json!({"operation": op, "success": true}))
         }
         "import.clear" => {
-            state.abort_all(now);
+            state.clear(now);
             json_answer(StatusCode::OK, json!({"success": true}))
         }
         "import.status" => match state.current() {

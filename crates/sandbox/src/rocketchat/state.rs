@@ -219,17 +219,34 @@ impl RcState {
         Some(fault)
     }
 
+    /// True when the current operation is still going (being staged included).
+    fn current_in_progress(&self, now: Instant) -> bool {
+        self.current().is_some_and(|op| {
+            op.valid()
+                && matches!(
+                    state_of(op.status(now), true),
+                    "new" | "loading" | "ready" | "importing"
+                )
+        })
+    }
+
+    /// `import.clear`: invalidates every operation, counting a clear of one still going.
+    pub(crate) fn clear(&mut self, now: Instant) {
+        if self.current_in_progress(now) {
+            self.stats.cleared += 1;
+        }
+        self.invalidate_all(now);
+    }
+
     /// Invalidates every operation, counting an abort if the current one was still going.
     pub(crate) fn abort_all(&mut self, now: Instant) {
-        if let Some(op) = self.current()
-            && op.valid()
-            && matches!(
-                state_of(op.status(now), true),
-                "new" | "loading" | "ready" | "importing"
-            )
-        {
+        if self.current_in_progress(now) {
             self.stats.aborts += 1;
         }
+        self.invalidate_all(now);
+    }
+
+    fn invalidate_all(&mut self, now: Instant) {
         for op in &mut self.operations {
             if op.frozen.is_none() {
                 op.frozen = Some(op.status(now));

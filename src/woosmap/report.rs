@@ -10,7 +10,6 @@ use serde::Serialize;
 
 use crate::woosmap::api::{ApiError, DatasetId, Run, RunStatus, Step};
 use crate::woosmap::import::{EngineError, Outcome};
-
 use crate::woosmap::knobs::Knobs;
 
 /// What `--json` prints for one dataset (one object per line). The field order is the key

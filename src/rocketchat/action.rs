@@ -11,7 +11,6 @@
 //! falls back to its `ROCKETCHAT_*` variable), `abort-running`, `allow-user-errors`,
 //! `keep-staged`, `timeout`, `poll-interval`.
 
-use std::io::Write;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -23,8 +22,8 @@ use super::report::Report;
 use super::run::{self, Event, ImportSpec};
 use super::{AUTH_TOKEN_ENV, URL_ENV, USER_ID_ENV};
 use crate::frontend::ExitCode;
+use crate::frontend::github::{SUMMARY_ENV, commands, outputs, say, summary as md};
 use crate::secret::Secret;
-use crate::woosmap::action::commands;
 
 /// A bad input: which one, and what was expected.
 #[derive(Debug, thiserror::Error)]
@@ -39,13 +38,6 @@ fn bad(input: &'static str, message: impl Into<String>) -> BadInput {
         input,
         message: message.into(),
     }
-}
-
-/// Prints a line on stdout, where the runner reads workflow commands.
-fn say(line: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}");
-    let _ = out.flush();
 }
 
 /// An input's text, trimmed (`None`: unset or blank). Not UTF-8 is a bad input.
@@ -253,27 +245,22 @@ fn finish(report: &Report) {
     }
 }
 
-/// A Markdown table cell: one line, `|` escaped.
-fn cell(text: &str) -> String {
-    text.replace(['\r', '\n'], " ").replace('|', "\\|")
-}
-
 /// The job summary: a heading with the outcome and a table of what is known.
 pub fn summary(report: &Report) -> String {
     let mark = if report.outcome == "success" { "✅" } else { "❌" };
     let mut rows: Vec<(&str, String)> = vec![("Outcome", report.outcome.to_owned())];
     if let Some(id) = &report.operation_id {
-        rows.push(("Operation", format!("`{id}`")));
+        rows.push(("Operation", format!("`{}`", md::cell(id))));
     }
     if let Some(state) = &report.state {
         let status = report.status.as_deref().unwrap_or_default();
         rows.push((
             "State",
-            if status.is_empty() {
+            md::text(&if status.is_empty() {
                 state.clone()
             } else {
                 format!("{state} ({status})")
-            },
+            }),
         ));
     }
     if let Some(c) = &report.count {
@@ -283,32 +270,31 @@ pub fn summary(report: &Report) -> String {
         ));
     }
     if let Some(id) = &report.waited_for_operation_id {
-        rows.push(("Waited for", format!("`{id}` (not aborted)")));
+        rows.push(("Waited for", format!("`{}` (not aborted)", md::cell(id))));
     }
     if let Some(id) = &report.aborted_operation_id {
-        rows.push(("Aborted", format!("`{id}` (abort-running)")));
+        rows.push(("Aborted", format!("`{}` (abort-running)", md::cell(id))));
     }
     if let Some(left) = &report.leftover {
-        rows.push(("Left staged", left.to_string()));
+        rows.push(("Left staged", md::text(&left.to_string())));
     }
-    rows.push(("Message", report.message.clone()));
+    rows.push(("Message", md::text(&report.message)));
     let mut out = format!("### {mark} Rocket.Chat import: {}\n\n| | |\n|---|---|\n", report.outcome);
     for (name, value) in rows {
-        out.push_str(&format!("| {name} | {} |\n", cell(&value)));
+        out.push_str(&format!("| {name} | {value} |\n"));
     }
     out.push('\n');
     out
 }
 
 fn write_summary(report: &Report) -> std::io::Result<()> {
-    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") else {
+    let Some(path) = std::env::var_os(SUMMARY_ENV) else {
         return Ok(());
     };
-    std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)?
-        .write_all(summary(report).as_bytes())
+    outputs::append(std::path::Path::new(&path), |buf| {
+        buf.extend_from_slice(summary(report).as_bytes());
+        Ok(())
+    })
 }
 
 #[cfg(test)]
@@ -317,11 +303,11 @@ mod tests {
 
     #[test]
     fn the_summary_is_a_table_with_escaped_cells() {
-        let mut r = Report::of_usage("`users`: user #2 | bad\nline");
+        let mut r = Report::of_usage("`users`: user #2 | <bad>\nline");
         r.operation_id = Some("op1".into());
         let s = summary(&r);
         assert!(s.starts_with("### ❌ Rocket.Chat import: usage\n"), "{s}");
         assert!(s.contains("| Operation | `op1` |\n"), "{s}");
-        assert!(s.contains("| Message | `users`: user #2 \\| bad line |\n"), "{s}");
+        assert!(s.contains("| Message | `users`: user #2 \\| &lt;bad&gt; line |\n"), "{s}");
     }
 }

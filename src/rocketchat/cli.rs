@@ -274,17 +274,16 @@ async fn import(args: &RunArgs, users: Vec<Value>, client: &RcClient) -> (ExitCo
     }
 }
 
-/// Appends the report's fields to `$GITHUB_OUTPUT` (one `name=value` line each; the message
-/// is made one line).
+/// Appends the report's fields to `$GITHUB_OUTPUT` (the message made one line).
 pub(crate) fn write_github_output(report: &Report) -> std::io::Result<()> {
-    let path = std::env::var_os("GITHUB_OUTPUT")
+    use crate::frontend::github::{OUTPUT_ENV, outputs};
+    let path = std::env::var_os(OUTPUT_ENV)
         .ok_or_else(|| std::io::Error::other("GITHUB_OUTPUT is not set"))?;
     let text = |v: Option<&str>| v.unwrap_or_default().replace(['\r', '\n'], " ");
     let count = |f: fn(&super::api::Counts) -> u64| {
         report.count.as_ref().map(|c| f(c).to_string()).unwrap_or_default()
     };
-    let mut lines = String::new();
-    for (name, value) in [
+    let pairs = [
         ("outcome", report.outcome.to_owned()),
         ("operation-id", text(report.operation_id.as_deref())),
         ("state", text(report.state.as_deref())),
@@ -293,14 +292,10 @@ pub(crate) fn write_github_output(report: &Report) -> std::io::Result<()> {
         ("count-error", count(|c| c.error)),
         ("aborted-operation-id", text(report.aborted_operation_id.as_deref())),
         ("message", text(Some(&report.message))),
-    ] {
-        lines.push_str(&format!("{name}={value}\n"));
-    }
-    std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)?
-        .write_all(lines.as_bytes())
+    ];
+    outputs::append(std::path::Path::new(&path), |buf| {
+        outputs::write_outputs(buf, &pairs)
+    })
 }
 
 /// `rocketchat-import status`.

@@ -191,7 +191,7 @@ async fn a_running_operation_is_waited_on_unless_abort_running() {
     assert_eq!(ran.code, 0, "{ran:?}");
     assert!(
         ran.text.contains(&format!(
-            "Another import operation ({first}) is importing: waiting for it to end; it is not aborted"
+            "Another import operation {first} (importing, created by user someone-else) is in progress: waiting for it to end; it is not aborted"
         )),
         "{ran:?}"
     );
@@ -219,7 +219,7 @@ async fn a_running_operation_is_waited_on_unless_abort_running() {
     assert_eq!(ran.code, 0, "{ran:?}");
     for part in [
         format!(
-            "Aborting the running import operation {second} (importing) as asked by abort_running = true."
+            "Aborting the import operation {second} (importing, created by user someone-else) as asked by abort_running = true."
         ),
         format!("The running operation {second} was aborted first (abort_running = true)."),
         "users total 3, completed 3, error 0.".to_owned(),

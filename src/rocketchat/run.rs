@@ -24,6 +24,9 @@ use tokio::time::Instant;
 
 pub use super::userlist::check_users;
 
+/// The least time the owner of an operation this run waited for gets to read its outcome.
+const GRACE: Duration = Duration::from_secs(2);
+
 /// Where an observed operation stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -221,6 +224,8 @@ struct RocketChat<'a> {
     last_line: Option<String>,
     /// Our operation while it is being staged (recorded the moment `import.new` answers).
     staging: Option<Staging>,
+    /// The operation of someone else waited for last.
+    waited: Option<String>,
     /// This machine's per-server lock, from the last status read before `import.new` until
     /// this run has seen its import end (or, not waiting, start): another local run that
     /// starts as soon as our import is `done` would replace our operation before we read its
@@ -312,6 +317,25 @@ impl RocketChat<'_> {
         }
     }
 
+    /// After an operation of someone else that this run waited for has ended, its owner gets
+    /// time to read its outcome before our `import.new` replaces it as the current operation
+    /// (the API shows the current operation only): twice our pause, at least [`GRACE`].
+    async fn grace(&mut self, previous: Option<&ImportStatus>) {
+        let Some(prev) = previous else { return };
+        if self.waited.as_deref() != Some(Self::op_id(prev)) || phase(prev) == Phase::InProgress {
+            return;
+        }
+        self.waited = None;
+        let wait = (self.pause() * 2).max(GRACE);
+        (self.events)(Event::Step(format!(
+            "Operation {} ended ({}); giving its owner {} to read its outcome before starting.",
+            Self::op_id(prev),
+            prev.state,
+            humantime::format_duration(wait)
+        )));
+        tokio::time::sleep(wait).await;
+    }
+
     /// `import.addUsers` in batches, then `import.run`, on our operation `id`.
     async fn stage_and_run(&mut self) -> Result<(), RcError> {
         let total = self.spec.users.len();
@@ -366,6 +390,7 @@ impl Backend for RocketChat<'_> {
         &mut self,
         previous: Option<&ImportStatus>,
     ) -> Result<Started<ImportStatus>, RunError> {
+        self.grace(previous).await;
         self.lock = self.take_lock().await;
         if let Some(fresh) = self.confirm(previous).await? {
             self.lock = None;
@@ -415,7 +440,10 @@ impl Backend for RocketChat<'_> {
     fn on_step(&mut self, step: Step<'_, ImportStatus>) {
         let me = self.client.user_id();
         let event = match step {
-            Step::WaitingFor(op) => Event::WaitingForRunning(Foreign::of(op, me)),
+            Step::WaitingFor(op) => {
+                self.waited = Some(Self::op_id(op).to_owned());
+                Event::WaitingForRunning(Foreign::of(op, me))
+            }
             Step::Aborting(op) => Event::AbortingRunning(Foreign::of(op, me)),
             Step::Started { id } => Event::Started {
                 operation_id: id.unwrap_or_default().to_owned(),
@@ -498,6 +526,7 @@ pub async fn import_with(
         last_read: None,
         last_line: None,
         staging: None,
+        waited: None,
         lock: None,
     };
     let done = match reconcile(&mut rc, plan, cancel).await {

@@ -902,8 +902,14 @@ fn run_act(
     (out, log)
 }
 
-/// What an act job showed: the step's own lines (its JSON report and workflow commands
-/// left out) and its `message` output; counts from its outputs.
+/// A line of the job summary (a Markdown heading or table row), which act shows in the log.
+fn job_summary(step: &str) -> bool {
+    let step = step.trim();
+    step.starts_with("### ") || step.starts_with('|') || step.ends_with(" |")
+}
+
+/// What an act job showed: the step's own lines (its JSON report, workflow commands and job
+/// summary left out) and its `message` output; counts from its outputs.
 fn action_ran(exit: Option<i32>, log: String) -> Ran {
     let mut lines = Vec::new();
     let mut outputs = BTreeMap::new();
@@ -918,6 +924,7 @@ fn action_ran(exit: Option<i32>, log: String) -> Ran {
         } else if let Some(step) = l.trim().strip_prefix("| ")
             && !step.starts_with('{')
             && !step.starts_with("::")
+            && !job_summary(step)
         {
             lines.push(step.to_owned());
         }

@@ -93,10 +93,7 @@ async fn the_rocketchat_action_runs_under_act() {
     assert!(!log.contains(DEFAULT_AUTH_TOKEN), "the token leaked");
     let lines = act::job_lines(&log, "rocketchat-under-act", "bad-input");
     assert_eq!(act::job_exit(&lines), Some(2), "{lines}");
-    assert!(
-        lines.contains("Invalid input `abort-running`"),
-        "{lines}"
-    );
+    assert!(lines.contains("Invalid input `abort-running`"), "{lines}");
     assert!(lines.contains("bad input outcome=usage"), "{lines}");
     assert_eq!(sb.stats().requests, requests, "nothing sent");
 

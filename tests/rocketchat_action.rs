@@ -67,23 +67,46 @@ const ANN: &str = r#"[{"username":"ann","emails":["ann@example.com"],"importIds"
 async fn a_successful_import_masks_groups_and_summarises() {
     let sb = sandbox().await;
     let s = step(&sb, &[("INPUT_USERS", ANN)]).await;
-    assert_eq!(s.out.status.code(), Some(0), "{}{}", s.stdout, String::from_utf8_lossy(&s.out.stderr));
+    assert_eq!(
+        s.out.status.code(),
+        Some(0),
+        "{}{}",
+        s.stdout,
+        String::from_utf8_lossy(&s.out.stderr)
+    );
     let first = s.stdout.lines().next().unwrap_or_default();
-    assert_eq!(first, format!("::add-mask::{DEFAULT_AUTH_TOKEN}"), "the mask comes first");
+    assert_eq!(
+        first,
+        format!("::add-mask::{DEFAULT_AUTH_TOKEN}"),
+        "the mask comes first"
+    );
     assert_eq!(
         s.stdout.matches(DEFAULT_AUTH_TOKEN).count(),
         1,
         "the token only in the mask: {}",
         s.stdout
     );
-    let group = s.stdout.find("::group::Rocket.Chat import of 1 user(s)").expect("a group");
+    let group = s
+        .stdout
+        .find("::group::Rocket.Chat import of 1 user(s)")
+        .expect("a group");
     let started = s.stdout.find("Created import operation").expect("progress");
     let end = s.stdout.find("::endgroup::").expect("the group ends");
     assert!(group < started && started < end, "{}", s.stdout);
     assert!(s.outputs.contains("outcome=success\n"), "{}", s.outputs);
     assert!(s.outputs.contains("count-completed=1\n"), "{}", s.outputs);
-    assert!(s.summary.starts_with("### ✅ Rocket.Chat import: success\n"), "{}", s.summary);
-    assert!(s.summary.contains("| Users | total 1, completed 1, error 0 |"), "{}", s.summary);
+    assert!(
+        s.summary
+            .starts_with("### ✅ Rocket.Chat import: success\n"),
+        "{}",
+        s.summary
+    );
+    assert!(
+        s.summary
+            .contains("| Users | total 1, completed 1, error 0 |"),
+        "{}",
+        s.summary
+    );
     assert!(!s.summary.contains(DEFAULT_AUTH_TOKEN));
 }
 
@@ -94,23 +117,43 @@ async fn a_failed_import_has_an_error_annotation_and_a_summary() {
     let s = step(&sb, &[("INPUT_USERS", users)]).await;
     assert_eq!(s.out.status.code(), Some(1), "{}", s.stdout);
     assert!(
-        s.stdout.contains("::error title=Rocket.Chat import (user_errors)::Operation "),
+        s.stdout
+            .contains("::error title=Rocket.Chat import (user_errors)::Operation "),
         "{}",
         s.stdout
     );
-    assert!(s.summary.starts_with("### ❌ Rocket.Chat import: user_errors\n"), "{}", s.summary);
-    assert!(s.summary.contains("| Users | total 1, completed 0, error 1 |"), "{}", s.summary);
+    assert!(
+        s.summary
+            .starts_with("### ❌ Rocket.Chat import: user_errors\n"),
+        "{}",
+        s.summary
+    );
+    assert!(
+        s.summary
+            .contains("| Users | total 1, completed 0, error 1 |"),
+        "{}",
+        s.summary
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_input_is_named_summarised_and_nothing_is_sent() {
     let sb = sandbox().await;
     let cases: [(&[(&str, &str)], &str); 4] = [
-        (&[("INPUT_USERS", ANN), ("INPUT_ABORT_RUNNING", "yes")], "abort-running"),
-        (&[("INPUT_USERS", "[{\"emails\":[\"a@b.c\"]}]")], "users"),
-        (&[("INPUT_USERS", ANN), ("INPUT_TIMEOUT", "soon")], "timeout"),
         (
-            &[("INPUT_USERS", ANN), ("INPUT_AUTH_TOKEN", "secret-Zk4\r\nX: 1")],
+            &[("INPUT_USERS", ANN), ("INPUT_ABORT_RUNNING", "yes")],
+            "abort-running",
+        ),
+        (&[("INPUT_USERS", "[{\"emails\":[\"a@b.c\"]}]")], "users"),
+        (
+            &[("INPUT_USERS", ANN), ("INPUT_TIMEOUT", "soon")],
+            "timeout",
+        ),
+        (
+            &[
+                ("INPUT_USERS", ANN),
+                ("INPUT_AUTH_TOKEN", "secret-Zk4\r\nX: 1"),
+            ],
             "auth-token",
         ),
     ];
@@ -118,12 +161,21 @@ async fn a_bad_input_is_named_summarised_and_nothing_is_sent() {
         let s = step(&sb, inputs).await;
         assert_eq!(s.out.status.code(), Some(2), "{name}: {}", s.stdout);
         assert!(
-            s.stdout.contains(&format!("::error title=Invalid input `{name}`::")),
+            s.stdout
+                .contains(&format!("::error title=Invalid input `{name}`::")),
             "{name}: {}",
             s.stdout
         );
-        assert!(s.outputs.contains("outcome=usage\n"), "{name}: {}", s.outputs);
-        assert!(s.summary.starts_with("### ❌ Rocket.Chat import: usage\n"), "{}", s.summary);
+        assert!(
+            s.outputs.contains("outcome=usage\n"),
+            "{name}: {}",
+            s.outputs
+        );
+        assert!(
+            s.summary.starts_with("### ❌ Rocket.Chat import: usage\n"),
+            "{}",
+            s.summary
+        );
         let all = format!("{}{}{}", s.stdout, s.outputs, s.summary);
         assert_eq!(
             all.matches("secret-Zk4").count(),

@@ -244,7 +244,9 @@ async fn abort_running_aborts_the_running_operation_once_and_says_so() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(
-        stderr.contains(&format!("Aborting the import operation {foreign} (importing")),
+        stderr.contains(&format!(
+            "Aborting the import operation {foreign} (importing"
+        )),
         "{stderr}"
     );
     let r = report(&out);
@@ -360,7 +362,10 @@ async fn sigterm_while_waiting_exits_130_and_aborts_nothing() {
     let r = report(&out);
     assert_eq!(r["outcome"], "interrupted");
     assert!(
-        r["message"].as_str().unwrap().contains("waiting for operation"),
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("waiting for operation"),
         "{r}"
     );
     assert_eq!(r["operation_id"], Value::Null, "nothing of ours: {r}");

@@ -46,7 +46,10 @@ impl Env {
 
     fn users_file(&self, names: &[&str]) -> String {
         let users: Vec<Value> = names.iter().map(|n| user(n)).collect();
-        let path = self.dir.path().join(format!("users-{}.json", names.join("-")));
+        let path = self
+            .dir
+            .path()
+            .join(format!("users-{}.json", names.join("-")));
         std::fs::write(&path, Value::Array(users).to_string()).unwrap();
         path.display().to_string()
     }
@@ -106,7 +109,10 @@ fn stderr(out: &Output) -> String {
 fn report(out: &Output) -> Value {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let value: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
-        panic!("stdout is one JSON object ({e}): {stdout}\nstderr: {}", stderr(out))
+        panic!(
+            "stdout is one JSON object ({e}): {stdout}\nstderr: {}",
+            stderr(out)
+        )
     });
     check_schema(stdout.trim(), &value);
     value
@@ -120,7 +126,10 @@ fn check_schema(line: &str, value: &Value) {
         .iter_errors(value)
         .map(|e| format!("{e} at {}", e.instance_path()))
         .collect();
-    assert!(errors.is_empty(), "{line}\ndoes not match the schema: {errors:#?}");
+    assert!(
+        errors.is_empty(),
+        "{line}\ndoes not match the schema: {errors:#?}"
+    );
     let positions: Vec<usize> = schema["required"]
         .as_array()
         .unwrap()
@@ -153,7 +162,9 @@ async fn a_staging_operation_of_another_user_is_waited_for_not_aborted() {
         })
         .unwrap();
     let file = env.users_file(&["ann"]);
-    let out = env.run(&["run", "--users", &file, "--json", FAST[0], FAST[1]]).await;
+    let out = env
+        .run(&["run", "--users", &file, "--json", FAST[0], FAST[1]])
+        .await;
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(
@@ -166,7 +177,11 @@ async fn a_staging_operation_of_another_user_is_waited_for_not_aborted() {
     assert_eq!(r["outcome"], "success");
     assert_eq!(r["waited_for_operation_id"], json!(foreign));
     let stats = env.sb.stats();
-    assert_eq!((stats.aborts, stats.operations, stats.runs), (0, 2, 1), "{stats:?}");
+    assert_eq!(
+        (stats.aborts, stats.operations, stats.runs),
+        (0, 2, 1),
+        "{stats:?}"
+    );
 }
 
 /// Two runs started at once on one machine (one pacer folder) queue on the server lock: both
@@ -174,18 +189,28 @@ async fn a_staging_operation_of_another_user_is_waited_for_not_aborted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_runs_at_once_on_one_machine_both_end_done_without_aborts() {
     let env = Env::fast().await;
-    let (a, b) = (env.users_file(&["ann", "bob"]), env.users_file(&["cy", "dee"]));
+    let (a, b) = (
+        env.users_file(&["ann", "bob"]),
+        env.users_file(&["cy", "dee"]),
+    );
     let first = env.spawn(&["run", "--users", &a, "--json", FAST[0], FAST[1]]);
     let second = env.spawn(&["run", "--users", &b, "--json", FAST[0], FAST[1]]);
     let (one, two) = tokio::join!(finish(first), finish(second));
     for out in [&one, &two] {
         assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
         let r = report(out);
-        assert_eq!((r["outcome"].as_str(), r["state"].as_str()), (Some("success"), Some("done")));
+        assert_eq!(
+            (r["outcome"].as_str(), r["state"].as_str()),
+            (Some("success"), Some("done"))
+        );
         assert_eq!(r["count"]["completed"], 2, "{r}");
     }
     let stats = env.sb.stats();
-    assert_eq!((stats.aborts, stats.operations, stats.runs), (0, 2, 2), "{stats:?}");
+    assert_eq!(
+        (stats.aborts, stats.operations, stats.runs),
+        (0, 2, 2),
+        "{stats:?}"
+    );
     // They overlapped: one queued on the lock (or, at the least, waited for the other's import).
     let queued = [&one, &two].iter().any(|o| {
         stderr(o).contains("Another rocketchat-import on this machine is starting an import")
@@ -213,7 +238,10 @@ async fn runs_on_two_machines_do_not_abort_each_other() {
     })
     .await;
     let second = env
-        .command(&["run", "--users", &b, "--json", FAST[0], FAST[1]], other_machine.path())
+        .command(
+            &["run", "--users", &b, "--json", FAST[0], FAST[1]],
+            other_machine.path(),
+        )
         .spawn()
         .unwrap();
     let (one, two) = tokio::join!(finish(first), finish(second));
@@ -225,9 +253,16 @@ async fn runs_on_two_machines_do_not_abort_each_other() {
         "{}",
         stderr(&two)
     );
-    assert_eq!(report(&two)["waited_for_operation_id"], report(&one)["operation_id"]);
+    assert_eq!(
+        report(&two)["waited_for_operation_id"],
+        report(&one)["operation_id"]
+    );
     let stats = env.sb.stats();
-    assert_eq!((stats.aborts, stats.operations, stats.runs), (0, 2, 2), "{stats:?}");
+    assert_eq!(
+        (stats.aborts, stats.operations, stats.runs),
+        (0, 2, 2),
+        "{stats:?}"
+    );
 }
 
 /// SIGTERM while our operation is being staged: exit 130, the report names the operation and
@@ -243,27 +278,41 @@ async fn a_cancel_during_staging_leaves_no_operation_of_ours() {
     });
     let file = env.users_file(&["ann"]);
     let child = env.spawn(&["run", "--users", &file, "--json", FAST[0], FAST[1]]);
-    env.until("staging held back", |s| s.operations >= 1 && s.injected >= 1)
-        .await;
+    env.until("staging held back", |s| {
+        s.operations >= 1 && s.injected >= 1
+    })
+    .await;
     // SAFETY: signalling our own child process by its pid.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
     let out = finish(child).await;
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     let r = report(&out);
-    let id = r["operation_id"].as_str().expect("our operation is named").to_owned();
+    let id = r["operation_id"]
+        .as_str()
+        .expect("our operation is named")
+        .to_owned();
     assert_eq!(r["outcome"], "interrupted");
     assert_eq!(r["leftover"]["cleanup"]["action"], "cleared", "{r}");
     let message = r["message"].as_str().unwrap();
     assert!(
-        message.contains(&format!("operation {id} was created and left in state new: cleared it")),
+        message.contains(&format!(
+            "operation {id} was created and left in state new: cleared it"
+        )),
         "{message}"
     );
     let status = env.run(&["status", "--json"]).await;
     let st: Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(st["operation"]["_id"], json!(id));
-    assert_eq!(st["state"], "error", "cleared: invalidated, not in progress: {st}");
+    assert_eq!(
+        st["state"], "error",
+        "cleared: invalidated, not in progress: {st}"
+    );
     let stats = env.sb.stats();
-    assert_eq!((stats.aborts, stats.cleared, stats.runs), (0, 1, 0), "{stats:?}");
+    assert_eq!(
+        (stats.aborts, stats.cleared, stats.runs),
+        (0, 1, 0),
+        "{stats:?}"
+    );
 }
 
 /// An error while staging (500 on addUsers) clears our operation and says so; with
@@ -277,7 +326,9 @@ async fn an_error_while_staging_clears_our_operation_or_keeps_it_if_asked() {
         kind: RcFaultKind::Http500,
         count: 1,
     });
-    let out = env.run(&["run", "--users", &file, "--json", FAST[0], FAST[1]]).await;
+    let out = env
+        .run(&["run", "--users", &file, "--json", FAST[0], FAST[1]])
+        .await;
     assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
     let r = report(&out);
     assert_eq!(r["outcome"], "error");
@@ -285,7 +336,10 @@ async fn an_error_while_staging_clears_our_operation_or_keeps_it_if_asked() {
     assert_eq!(r["leftover"]["cleanup"]["action"], "cleared", "{r}");
     assert!(
         r["message"].as_str().unwrap().contains("import.addUsers")
-            && r["message"].as_str().unwrap().contains("was created and left in state new"),
+            && r["message"]
+                .as_str()
+                .unwrap()
+                .contains("was created and left in state new"),
         "{r}"
     );
 
@@ -295,7 +349,15 @@ async fn an_error_while_staging_clears_our_operation_or_keeps_it_if_asked() {
         count: 1,
     });
     let out = env
-        .run(&["run", "--users", &file, "--json", "--keep-staged", FAST[0], FAST[1]])
+        .run(&[
+            "run",
+            "--users",
+            &file,
+            "--json",
+            "--keep-staged",
+            FAST[0],
+            FAST[1],
+        ])
         .await;
     assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
     let r = report(&out);
@@ -304,7 +366,16 @@ async fn an_error_while_staging_clears_our_operation_or_keeps_it_if_asked() {
     let kept = r["operation_id"].as_str().unwrap().to_owned();
 
     let out = env
-        .run(&["run", "--users", &file, "--json", "--timeout", "1s", FAST[0], FAST[1]])
+        .run(&[
+            "run",
+            "--users",
+            &file,
+            "--json",
+            "--timeout",
+            "1s",
+            FAST[0],
+            FAST[1],
+        ])
         .await;
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let r = report(&out);
@@ -312,7 +383,11 @@ async fn an_error_while_staging_clears_our_operation_or_keeps_it_if_asked() {
     assert_eq!(r["operation_id"], Value::Null, "nothing was started: {r}");
     assert_eq!(r["waiting_for"]["id"], json!(kept));
     assert_eq!(r["waiting_for"]["same_user"], true);
-    assert!(stderr(&out).contains("the same user as this run: a leftover"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the same user as this run: a leftover"),
+        "{}",
+        stderr(&out)
+    );
     let stats = env.sb.stats();
     // the first run's own operation was cleared; nothing was aborted
     assert_eq!((stats.aborts, stats.cleared), (0, 1), "{stats:?}");
@@ -339,9 +414,14 @@ async fn a_429_from_a_server_10_minutes_behind_is_waited_out() {
     });
     let file = env.users_file(&["ann"]);
     let started = std::time::Instant::now();
-    let out = env.run(&["run", "--users", &file, "--json", FAST[0], FAST[1]]).await;
+    let out = env
+        .run(&["run", "--users", &file, "--json", FAST[0], FAST[1]])
+        .await;
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(started.elapsed() >= Duration::from_secs(5), "each 429 was waited out");
+    assert!(
+        started.elapsed() >= Duration::from_secs(5),
+        "each 429 was waited out"
+    );
     let stats = env.sb.stats();
     assert_eq!(stats.per_route["import.new"], 6, "five 429s, then the call");
     assert_eq!((stats.rate_limited, stats.operations), (0, 1), "{stats:?}");
@@ -383,7 +463,8 @@ fn non_utf8() -> &'static OsStr {
 async fn duplicate_users_are_refused_and_named() {
     let env = Env::fast().await;
     let path = env.dir.path().join("dup.json");
-    let users = json!([user("ann"), user("bob"), {"emails": ["ANN@example.com"], "importIds": ["ann2"]}]);
+    let users =
+        json!([user("ann"), user("bob"), {"emails": ["ANN@example.com"], "importIds": ["ann2"]}]);
     std::fs::write(&path, users.to_string()).unwrap();
     let out = env.run(&["run", "--users", path.to_str().unwrap()]).await;
     assert_eq!(out.status.code(), Some(2));

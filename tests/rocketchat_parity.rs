@@ -107,7 +107,10 @@ async fn progress_is_live_on_a_terminal_and_plain_otherwise() {
     let screen = std::fs::read_to_string(typescript.path()).unwrap();
     assert!(screen.contains("\u{1b}[2K"), "no live redraw: {screen}");
     assert!(screen.contains("Created import operation"), "{screen}");
-    assert!(screen.contains("users total 1, completed 1, error 0."), "{screen}");
+    assert!(
+        screen.contains("users total 1, completed 1, error 0."),
+        "{screen}"
+    );
 
     let mut cmd = bin();
     cmd.args(["run", "--poll-interval", "50ms", "--users"])
@@ -116,9 +119,14 @@ async fn progress_is_live_on_a_terminal_and_plain_otherwise() {
     let out = output(cmd).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(!stderr.contains('\u{1b}'), "plain lines when piped: {stderr:?}");
     assert!(
-        stderr.lines().any(|l| l.starts_with("Created import operation ")),
+        !stderr.contains('\u{1b}'),
+        "plain lines when piped: {stderr:?}"
+    );
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.starts_with("Created import operation ")),
         "{stderr}"
     );
 }

@@ -43,7 +43,10 @@ fn bad(input: &'static str, message: impl Into<String>) -> BadInput {
 /// An input's text, trimmed (`None`: unset or blank). Not UTF-8 is a bad input.
 fn input(name: &'static str) -> Result<Option<String>, BadInput> {
     let upper = name.to_ascii_uppercase();
-    for var in [format!("INPUT_{upper}"), format!("INPUT_{}", upper.replace('-', "_"))] {
+    for var in [
+        format!("INPUT_{upper}"),
+        format!("INPUT_{}", upper.replace('-', "_")),
+    ] {
         match std::env::var(&var) {
             Ok(v) if !v.trim().is_empty() => return Ok(Some(v.trim().to_owned())),
             Ok(_) | Err(std::env::VarError::NotPresent) => {}
@@ -106,8 +109,12 @@ fn users() -> Result<Vec<Value>, BadInput> {
         }
         (Some(text), None) => (text, "users"),
         (None, Some(path)) => {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| bad("users-file", format!("`users-file` {path:?}: cannot read: {e}")))?;
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                bad(
+                    "users-file",
+                    format!("`users-file` {path:?}: cannot read: {e}"),
+                )
+            })?;
             (text, "users-file")
         }
         (None, None) => {
@@ -132,8 +139,16 @@ struct Inputs {
 fn read_inputs() -> Result<Inputs, BadInput> {
     let users = users()?;
     let url = setting("url", URL_ENV, "the Rocket.Chat server's base URL")?;
-    let user = setting("user-id", USER_ID_ENV, "the id of a user with the run-import permission")?;
-    let token = setting("auth-token", AUTH_TOKEN_ENV, "a personal access token of that user")?;
+    let user = setting(
+        "user-id",
+        USER_ID_ENV,
+        "the id of a user with the run-import permission",
+    )?;
+    let token = setting(
+        "auth-token",
+        AUTH_TOKEN_ENV,
+        "a personal access token of that user",
+    )?;
     let spec = ImportSpec {
         users,
         batch_size: 500,
@@ -247,7 +262,11 @@ fn finish(report: &Report) {
 
 /// The job summary: a heading with the outcome and a table of what is known.
 pub fn summary(report: &Report) -> String {
-    let mark = if report.outcome == "success" { "✅" } else { "❌" };
+    let mark = if report.outcome == "success" {
+        "✅"
+    } else {
+        "❌"
+    };
     let mut rows: Vec<(&str, String)> = vec![("Outcome", report.outcome.to_owned())];
     if let Some(id) = &report.operation_id {
         rows.push(("Operation", format!("`{}`", md::cell(id))));
@@ -266,7 +285,10 @@ pub fn summary(report: &Report) -> String {
     if let Some(c) = &report.count {
         rows.push((
             "Users",
-            format!("total {}, completed {}, error {}", c.total, c.completed, c.error),
+            format!(
+                "total {}, completed {}, error {}",
+                c.total, c.completed, c.error
+            ),
         ));
     }
     if let Some(id) = &report.waited_for_operation_id {
@@ -279,7 +301,10 @@ pub fn summary(report: &Report) -> String {
         rows.push(("Left staged", md::text(&left.to_string())));
     }
     rows.push(("Message", md::text(&report.message)));
-    let mut out = format!("### {mark} Rocket.Chat import: {}\n\n| | |\n|---|---|\n", report.outcome);
+    let mut out = format!(
+        "### {mark} Rocket.Chat import: {}\n\n| | |\n|---|---|\n",
+        report.outcome
+    );
     for (name, value) in rows {
         out.push_str(&format!("| {name} | {value} |\n"));
     }
@@ -308,6 +333,9 @@ mod tests {
         let s = summary(&r);
         assert!(s.starts_with("### ❌ Rocket.Chat import: usage\n"), "{s}");
         assert!(s.contains("| Operation | `op1` |\n"), "{s}");
-        assert!(s.contains("| Message | `users`: user #2 \\| &lt;bad&gt; line |\n"), "{s}");
+        assert!(
+            s.contains("| Message | `users`: user #2 \\| &lt;bad&gt; line |\n"),
+            "{s}"
+        );
     }
 }

@@ -46,9 +46,7 @@ pub enum RcError {
         message: String,
         error_type: Option<String>,
     },
-    #[error(
-        "{name} cannot be used: {reason}"
-    )]
+    #[error("{name} cannot be used: {reason}")]
     InvalidSetting { name: &'static str, reason: String },
     #[error("Rocket.Chat kept answering 429 on {route} ({message}); gave up after waiting {} for its rate limit", humantime::format_duration(*waited))]
     RateLimited {
@@ -179,10 +177,7 @@ pub struct RcClient {
 }
 
 /// `value` as a header value, or why it cannot be one (the value itself is never shown).
-fn header_value(
-    name: &'static str,
-    value: &str,
-) -> Result<reqwest::header::HeaderValue, RcError> {
+fn header_value(name: &'static str, value: &str) -> Result<reqwest::header::HeaderValue, RcError> {
     let bad = value
         .char_indices()
         .find(|(_, c)| c.is_control() || !c.is_ascii());
@@ -291,7 +286,9 @@ impl RcClient {
     /// `POST import.clear`: aborts the current operation and clears staged data (the caller
     /// checks first that the current operation is its own).
     pub async fn clear(&self) -> Result<(), RcError> {
-        self.call(Method::POST, "import.clear", None).await.map(drop)
+        self.call(Method::POST, "import.clear", None)
+            .await
+            .map(drop)
     }
 
     /// The `import.status` budget as last announced (to spread polls over its window).

@@ -141,14 +141,10 @@ fn client_from_env() -> Result<RcClient, String> {
         )
     })?;
     let user = user.ok_or_else(|| {
-        format!(
-            "{USER_ID_ENV} is not set: the id of a user with the run-import permission"
-        )
+        format!("{USER_ID_ENV} is not set: the id of a user with the run-import permission")
     })?;
     let token = token.ok_or_else(|| {
-        format!(
-            "{AUTH_TOKEN_ENV} is not set: a personal access token of that user"
-        )
+        format!("{AUTH_TOKEN_ENV} is not set: a personal access token of that user")
     })?;
     RcClient::new(RcConfig {
         base_url: url,
@@ -177,9 +173,7 @@ fn read_users(path: &PathBuf) -> Result<Vec<Value>, String> {
 
 pub(crate) fn code_of_error(e: &RunError) -> ExitCode {
     match e {
-        RunError::Backend(e) | RunError::Staging { source: e, .. } if e.is_auth() => {
-            ExitCode::Auth
-        }
+        RunError::Backend(e) | RunError::Staging { source: e, .. } if e.is_auth() => ExitCode::Auth,
         RunError::Backend(e) if e.is_config() => ExitCode::Usage,
         RunError::Backend(_) | RunError::Staging { .. } => ExitCode::ApiError,
         RunError::TimedOut { .. } => ExitCode::TimedOut,
@@ -281,7 +275,11 @@ pub(crate) fn write_github_output(report: &Report) -> std::io::Result<()> {
         .ok_or_else(|| std::io::Error::other("GITHUB_OUTPUT is not set"))?;
     let text = |v: Option<&str>| v.unwrap_or_default().replace(['\r', '\n'], " ");
     let count = |f: fn(&super::api::Counts) -> u64| {
-        report.count.as_ref().map(|c| f(c).to_string()).unwrap_or_default()
+        report
+            .count
+            .as_ref()
+            .map(|c| f(c).to_string())
+            .unwrap_or_default()
     };
     let pairs = [
         ("outcome", report.outcome.to_owned()),
@@ -290,7 +288,10 @@ pub(crate) fn write_github_output(report: &Report) -> std::io::Result<()> {
         ("count-total", count(|c| c.total)),
         ("count-completed", count(|c| c.completed)),
         ("count-error", count(|c| c.error)),
-        ("aborted-operation-id", text(report.aborted_operation_id.as_deref())),
+        (
+            "aborted-operation-id",
+            text(report.aborted_operation_id.as_deref()),
+        ),
         ("message", text(Some(&report.message))),
     ];
     outputs::append(std::path::Path::new(&path), |buf| {

@@ -100,7 +100,10 @@ impl std::fmt::Display for Leftover {
                 "kept, as asked; it blocks other imports until it is run, cleared or replaced"
             ),
             Cleanup::NotCurrent(now) => {
-                write!(f, "it is no longer the current operation ({now}): left alone")
+                write!(
+                    f,
+                    "it is no longer the current operation ({now}): left alone"
+                )
             }
             Cleanup::Failed(why) => write!(
                 f,
@@ -177,7 +180,11 @@ mod tests {
     fn a_same_user_operation_is_named_as_such() {
         let f = Foreign::of(&st("new", true, "me"), "me");
         assert!(f.same_user);
-        assert!(f.describe().contains("the same user as this run"), "{}", f.describe());
+        assert!(
+            f.describe().contains("the same user as this run"),
+            "{}",
+            f.describe()
+        );
         let f = Foreign::of(&st("ready", true, "other"), "me");
         assert_eq!(f.describe(), "operation x (ready, created by user other)");
     }

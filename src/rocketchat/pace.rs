@@ -59,7 +59,10 @@ pub(crate) fn now_ms() -> u64 {
 fn folder() -> Option<PathBuf> {
     let shared = std::env::var_os("WOOSMAP_PACER_DIR").filter(|v| !v.is_empty());
     if let Some(dir) = &shared {
-        if dir.to_str().is_some_and(|d| d.trim().eq_ignore_ascii_case("off")) {
+        if dir
+            .to_str()
+            .is_some_and(|d| d.trim().eq_ignore_ascii_case("off"))
+        {
             return None;
         }
         let _ = fs::create_dir_all(dir);

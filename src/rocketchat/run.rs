@@ -76,7 +76,9 @@ impl RunError {
         match self {
             RunError::Backend(_) => None,
             RunError::Staging { left, .. } => Some(&left.operation_id),
-            RunError::TimedOut { at, .. } | RunError::Cancelled { at } => at.operation_id.as_deref(),
+            RunError::TimedOut { at, .. } | RunError::Cancelled { at } => {
+                at.operation_id.as_deref()
+            }
         }
     }
 

@@ -81,16 +81,20 @@ fn duplicates(users: &[Value]) -> Result<(), String> {
     Err(format!(
         "duplicate users: {}{}; give each user once (emails and importIds must be unique across the list)",
         found.join("; "),
-        if more > 0 { format!("; and {more} more") } else { String::new() }
+        if more > 0 {
+            format!("; and {more} more")
+        } else {
+            String::new()
+        }
     ))
 }
-
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
+    #[test]
     fn a_user_list_names_the_missing_field() {
         let err =
             check_users(&json!([{"emails": ["a@b.c"], "importIds": ["a"]}, {"emails": ["b@c.d"]}]))
@@ -118,8 +122,14 @@ mod tests {
         ]))
         .unwrap_err();
         assert!(err.contains("users #1 and #3 share the email"), "{err}");
-        assert!(err.contains("users #2 and #4 share the importId \"b\""), "{err}");
+        assert!(
+            err.contains("users #2 and #4 share the importId \"b\""),
+            "{err}"
+        );
         let one = json!([{"emails": ["a@b.c", "A@b.c"], "importIds": ["a", "a"]}]);
-        assert!(check_users(&one).is_ok(), "one user repeating its own value is one user");
+        assert!(
+            check_users(&one).is_ok(),
+            "one user repeating its own value is one user"
+        );
     }
 }

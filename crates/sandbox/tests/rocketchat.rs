@@ -438,6 +438,12 @@ async fn a_server_clock_behind_shows_in_date_and_the_rate_limit_reset() {
         .unwrap()
         .parse()
         .unwrap();
-    let now_ms = now.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
-    assert!(reset < now_ms - 500_000, "reset {reset} is on the server's clock");
+    let now_ms = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    assert!(
+        reset < now_ms - 500_000,
+        "reset {reset} is on the server's clock"
+    );
 }

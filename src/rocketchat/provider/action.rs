@@ -306,7 +306,8 @@ mod tests {
         let d = diags.iter().next().expect("a diagnostic");
         assert_eq!(d.summary, "Rocket.Chat import did not finish in time");
         assert!(
-            d.detail.starts_with("Timed out after 1s waiting for operation")
+            d.detail
+                .starts_with("Timed out after 1s waiting for operation")
                 && d.detail.contains(&foreign)
                 && d.detail.contains("created by user someone-else")
                 && d.detail.contains("Raise timeout"),

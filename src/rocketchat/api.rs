@@ -530,3 +530,84 @@ fn snippet(text: &str) -> String {
     let t: String = text.trim().chars().take(200).collect();
     if t.is_empty() { "empty body".into() } else { t }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reset_on_a_server_clock_10_minutes_behind_is_moved_to_ours() {
+        let clock = ServerClock::default();
+        let local = now_ms();
+        let server = SystemTime::now() - Duration::from_secs(600);
+        clock.observe(&httpdate::fmt_http_date(server), local);
+        let server_reset = local - 600_000 + 5_000;
+        let ours = clock.to_local_ms(server_reset);
+        // 5 s ahead on our clock, later by at most the Date header's one-second resolution
+        assert!(
+            (local + 5_000..=local + 6_100).contains(&ours),
+            "{} ms",
+            ours as i64 - local as i64
+        );
+    }
+
+    #[test]
+    fn a_clock_within_the_date_resolution_counts_as_ours() {
+        let clock = ServerClock::default();
+        let local = now_ms();
+        clock.observe(&httpdate::fmt_http_date(SystemTime::now()), local);
+        assert_eq!(clock.to_local_ms(local + 1_000), local + 1_000);
+        clock.observe("not a date", local);
+        assert_eq!(clock.to_local_ms(42), 42, "a bad header changes nothing");
+    }
+
+    #[test]
+    fn a_429_waits_for_the_later_of_its_reset_and_its_message() {
+        let soon = Budget {
+            limit: 10,
+            remaining: 0,
+            reset_ms: now_ms() + 1_000,
+        };
+        let message = "Error, too many requests. Please slow down. You must wait 4 seconds before trying this endpoint again.";
+        let wait = rate_limit_wait(Some(soon), message);
+        assert!(
+            wait >= Duration::from_secs(4) && wait < Duration::from_secs(5),
+            "{wait:?}"
+        );
+        let wait = rate_limit_wait(Some(soon), "slow down");
+        assert!(
+            wait > Duration::from_millis(900) && wait < Duration::from_secs(2),
+            "{wait:?}"
+        );
+        assert_eq!(rate_limit_wait(None, "slow down"), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn settings_that_cannot_be_headers_are_refused_naming_the_variable() {
+        let cfg = |user: &str, token: &str| RcConfig {
+            base_url: "https://chat.example.com".into(),
+            user_id: user.into(),
+            auth_token: Secret::new(token),
+            request_timeout: Duration::ZERO,
+        };
+        let Err(e) = RcClient::new(cfg("admin", "tok\r\nen-Secret9")) else {
+            panic!("refused");
+        };
+        let text = e.to_string();
+        assert!(e.is_config(), "{text}");
+        assert!(
+            text.starts_with("ROCKETCHAT_AUTH_TOKEN cannot be used"),
+            "{text}"
+        );
+        assert!(text.contains("carriage return"), "{text}");
+        assert!(!text.contains("Secret9"), "{text}");
+        let Err(e) = RcClient::new(cfg("ad\nmin", "token")) else {
+            panic!("refused");
+        };
+        assert!(
+            e.to_string()
+                .starts_with("ROCKETCHAT_USER_ID cannot be used")
+        );
+        assert!(RcClient::new(cfg("admin", "token")).is_ok());
+    }
+}

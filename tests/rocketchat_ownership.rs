@@ -213,10 +213,61 @@ async fn two_runs_at_once_on_one_machine_both_end_done_without_aborts() {
     );
     // They overlapped: one queued on the lock (or, at the least, waited for the other's import).
     let queued = [&one, &two].iter().any(|o| {
-        stderr(o).contains("Another rocketchat-import on this machine is starting an import")
+        stderr(o).contains("Another run on this machine (rocketchat-import or Terraform) is importing into this server: waiting")
             || !report(o)["waited_for_operation_id"].is_null()
     });
     assert!(queued, "{}\n{}", stderr(&one), stderr(&two));
+}
+
+/// A run that queues behind another run of this machine and runs out of time says so: it
+/// started nothing. The first run holds the lock while its import.new is held back by 429s
+/// (no operation exists yet, so the second sees none and goes for the lock).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_queued_behind_a_local_run_times_out_naming_the_queue() {
+    let env = Env::fast().await;
+    env.sb.inject(RcFault {
+        endpoint: "import.new".into(),
+        kind: RcFaultKind::RateLimit,
+        count: 4,
+    });
+    let (a, b) = (env.users_file(&["ann"]), env.users_file(&["bob"]));
+    let first = env.spawn(&["run", "--users", &a, "--json", FAST[0], FAST[1]]);
+    env.until("the first run's import.new held back", |s| s.injected >= 1)
+        .await;
+    let second = env
+        .run(&[
+            "run",
+            "--users",
+            &b,
+            "--json",
+            "--timeout",
+            "2s",
+            FAST[0],
+            FAST[1],
+        ])
+        .await;
+    assert_eq!(second.status.code(), Some(3), "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains("Another run on this machine (rocketchat-import or Terraform) is importing into this server: waiting"),
+        "{}",
+        stderr(&second)
+    );
+    let r = report(&second);
+    assert_eq!(r["operation_id"], Value::Null, "{r}");
+    assert!(
+        r["message"].as_str().unwrap().contains(
+            "waiting for another run on this machine to finish its import on this server; nothing of ours was started"
+        ),
+        "{r}"
+    );
+    let first = finish(first).await;
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    let stats = env.sb.stats();
+    assert_eq!(
+        (stats.aborts, stats.operations, stats.runs),
+        (0, 1, 1),
+        "{stats:?}"
+    );
 }
 
 /// Two machines (two pacer folders: no shared lock): the second starts while the first's

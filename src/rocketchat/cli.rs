@@ -192,7 +192,7 @@ pub fn event_line(event: &Event) -> String {
             "Aborting the import {} as asked by --abort-running.",
             f.describe()
         ),
-        Event::WaitingForLocalRun => "Another rocketchat-import on this machine is starting an import on this server: waiting for it (one import per server at a time).".to_owned(),
+        Event::WaitingForLocalRun => "Another run on this machine (rocketchat-import or Terraform) is importing into this server: waiting for it to finish (one import per server at a time).".to_owned(),
         Event::Step(line) | Event::Progress(line) => line.clone(),
         Event::Started { operation_id } => format!("Import {operation_id} started."),
     }

@@ -44,8 +44,8 @@ pub enum Event {
     WaitingForRunning(Foreign),
     /// Aborting the operation in progress, as the caller asked.
     AbortingRunning(Foreign),
-    /// Another `rocketchat-import` of this machine is starting an import on the same server:
-    /// waiting for it to run its import (then for that import to end).
+    /// Another run of this machine (CLI or Terraform) holds the server's lock: waiting for it
+    /// to finish its import.
     WaitingForLocalRun,
     /// A sub-step of starting ("Staged 500/1000 users.").
     Step(String),
@@ -120,12 +120,17 @@ pub struct Whereabouts {
     pub waiting_for: Option<Foreign>,
     /// Our operation, created and not run: cleared or kept.
     pub leftover: Option<Leftover>,
+    /// Waiting for another run of this machine to finish its import on the server.
+    pub queued: bool,
 }
 
 impl Whereabouts {
     fn describe(&self) -> String {
         if let Some(left) = &self.leftover {
             return format!(" while staging: {left}");
+        }
+        if self.queued {
+            return " waiting for another run on this machine to finish its import on this server; nothing of ours was started".to_owned();
         }
         if let Some(f) = &self.waiting_for {
             return format!(
@@ -141,7 +146,7 @@ impl Whereabouts {
     }
 
     fn describe_interrupted(&self) -> String {
-        if self.leftover.is_some() || self.waiting_for.is_some() {
+        if self.leftover.is_some() || self.waiting_for.is_some() || self.queued {
             return self.describe();
         }
         match &self.operation_id {
@@ -228,6 +233,8 @@ struct RocketChat<'a> {
     staging: Option<Staging>,
     /// The operation of someone else waited for last.
     waited: Option<String>,
+    /// Waiting for this machine's per-server lock.
+    queued: bool,
     /// This machine's per-server lock, from the last status read before `import.new` until
     /// this run has seen its import end (or, not waiting, start): another local run that
     /// starts as soon as our import is `done` would replace our operation before we read its
@@ -260,6 +267,7 @@ impl RocketChat<'_> {
             Stage::Starting => Whereabouts {
                 operation_id: self.staging.as_ref().map(|s| s.id.clone()),
                 state: self.staging.as_ref().map(|s| s.state.to_owned()),
+                queued: self.queued,
                 ..Whereabouts::default()
             },
             Stage::Started { id, last } => Whereabouts {
@@ -277,7 +285,10 @@ impl RocketChat<'_> {
             Locked::Free(lock) => Some(lock),
             Locked::Busy(pending) => {
                 (self.events)(Event::WaitingForLocalRun);
-                pending.wait().await
+                self.queued = true;
+                let lock = pending.wait().await;
+                self.queued = false;
+                lock
             }
         }
     }
@@ -529,6 +540,7 @@ pub async fn import_with(
         last_line: None,
         staging: None,
         waited: None,
+        queued: false,
         lock: None,
     };
     let done = match reconcile(&mut rc, plan, cancel).await {

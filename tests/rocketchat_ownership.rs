@@ -119,7 +119,7 @@ fn report(out: &Output) -> Value {
 }
 
 fn check_schema(line: &str, value: &Value) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rocketchat-cli-json.schema.json");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("guide/rocketchat-cli-json.schema.json");
     let schema: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
     let errors: Vec<String> = validator

@@ -1,6 +1,6 @@
 //! The `--json` report of `rocketchat-import run`: one object with the same keys, in the same
 //! order, in every outcome (unknown values are `null`), described by
-//! `docs/rocketchat-cli-json.schema.json`. The GitHub Action's outputs and job summary are read
+//! `guide/rocketchat-cli-json.schema.json`. The GitHub Action's outputs and job summary are read
 //! from it.
 
 use serde::Serialize;

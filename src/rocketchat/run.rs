@@ -293,18 +293,6 @@ impl RocketChat<'_> {
         }
     }
 
-    /// True when `fresh`, read right before `import.new`, is not what the engine decided on
-    /// (`previous`): an operation in progress appeared, or the one to abort changed or ended.
-    fn changed(&self, previous: Option<&ImportStatus>, fresh: &ImportStatus) -> bool {
-        let id = |s: &ImportStatus| s.operation.as_ref().map(|o| o.id.clone());
-        let was = previous.filter(|p| running(p));
-        match (was, running(fresh)) {
-            (None, false) => false,
-            (Some(p), true) => !self.spec.abort_running || id(p) != id(fresh),
-            _ => true,
-        }
-    }
-
     /// Waits for the `import.new` budget, then reads the status; `Some(fresh)` when it
     /// changed from `previous` (the engine decides again), `None` once a call of `import.new`
     /// is reserved right after a read that confirmed the decision.
@@ -319,7 +307,7 @@ impl RocketChat<'_> {
             }
             let fresh = self.client.status().await.map_err(RunError::Backend)?;
             self.last_read = Some(Instant::now());
-            if self.changed(previous, &fresh) {
+            if changed(previous, &fresh, self.spec.abort_running) {
                 return Ok(Some(fresh));
             }
             match self.client.reserve("import.new") {
@@ -492,6 +480,18 @@ impl Backend for RocketChat<'_> {
     }
 }
 
+/// True when `fresh`, read right before `import.new`, is not what the engine decided on
+/// (`previous`): an operation in progress appeared, or the one to abort changed or ended.
+fn changed(previous: Option<&ImportStatus>, fresh: &ImportStatus, abort_running: bool) -> bool {
+    let id = |s: &ImportStatus| s.operation.as_ref().map(|o| o.id.clone());
+    let was = previous.filter(|p| running(p));
+    match (was, running(fresh)) {
+        (None, false) => false,
+        (Some(p), true) => !abort_running || id(p) != id(fresh),
+        _ => true,
+    }
+}
+
 /// An observed operation's step and counts, one line.
 fn describe_status(op: &ImportStatus) -> String {
     let (status, c) = op
@@ -657,5 +657,31 @@ mod tests {
         for s in ["done", "error", "canceled", "none"] {
             assert!(!running(&st(s, true)), "{s}");
         }
+    }
+
+    fn op(id: &str, state: &str) -> ImportStatus {
+        serde_json::from_value(json!({"state": state, "operation": {"_id": id, "status": "s"}}))
+            .unwrap()
+    }
+
+    /// The read right before import.new: start only when it shows what was decided on.
+    #[test]
+    fn a_fresh_read_that_differs_from_the_decision_is_looked_at_again() {
+        let done = op("a", "done");
+        let staging = op("b", "new");
+        let importing = op("b", "importing");
+        // nothing in progress, then still nothing: start
+        assert!(!changed(Some(&done), &op("a", "done"), false));
+        assert!(!changed(None, &done, false));
+        // someone's operation appeared (being staged, or importing): decide again
+        assert!(changed(Some(&done), &staging, false));
+        assert!(changed(None, &importing, true));
+        // aborting as asked: the same operation still in progress, start (and abort it)
+        assert!(!changed(Some(&staging), &importing, true));
+        // ... but another one, or none any more: decide again
+        assert!(changed(Some(&staging), &op("c", "ready"), true));
+        assert!(changed(Some(&staging), &op("b", "done"), true));
+        // not asked to abort: an operation in progress is never started over
+        assert!(changed(Some(&staging), &importing, false));
     }
 }

@@ -2,7 +2,7 @@
 //! Parses the command line and hands it to `woosmap_import::rocketchat::cli`.
 
 use clap::Parser;
-use woosmap_import::frontend::{ExitCode, logging};
+use woosmap_import::frontend::{ExitCode, color, logging};
 use woosmap_import::rocketchat::cli::{Cli, Command};
 
 fn main() -> std::process::ExitCode {
@@ -16,7 +16,7 @@ fn main() -> std::process::ExitCode {
         }
         _ => {}
     }
-    logging::init();
+    logging::init(color::apply(cli.color));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -4,7 +4,7 @@
 //! `woosmap_import::woosmap::action`.
 
 use clap::Parser;
-use woosmap_import::frontend::{ExitCode, logging};
+use woosmap_import::frontend::{ExitCode, color, logging};
 use woosmap_import::woosmap::cli::{Cli, Command};
 
 fn main() -> std::process::ExitCode {
@@ -23,7 +23,7 @@ fn main() -> std::process::ExitCode {
         }
         Command::Action => {}
     }
-    logging::init();
+    logging::init(color::apply(cli.color));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -77,6 +77,10 @@ pub const VARIABLES: &[Variable] = &[
         name: "WOOSMAP_LOG",
         help: "log level on stderr: off, error, warn (default), info, debug, trace",
     },
+    Variable {
+        name: "NO_COLOR",
+        help: "set and not empty: no colour on the terminal (unless --color always)",
+    },
 ];
 
 /// A variable whose value cannot be used.

@@ -13,7 +13,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::api::{Counts, ImportStatus, RcClient, RcError};
-use crate::engine::backend::{Backend, Identified, Stage, Started, Step, Until};
+use crate::engine::backend::{Backend, Identified, SendMark, Stage, Started, State, Step, Until};
 use crate::engine::reconcile::{Plan, reconcile};
 use tokio::time::Instant;
 
@@ -193,7 +193,9 @@ impl Backend for RocketChat<'_> {
     async fn start(
         &mut self,
         _previous: Option<&ImportStatus>,
+        sending: &SendMark,
     ) -> Result<Started<ImportStatus>, RunError> {
+        sending.mark();
         let op = self
             .client
             .new_operation()
@@ -257,8 +259,8 @@ impl Backend for RocketChat<'_> {
         (self.events)(event);
     }
 
-    fn timed_out(&self, at: &Stage<ImportStatus>) -> RunError {
-        let (operation_id, state) = Self::whereabouts(at);
+    fn timed_out(&self, at: &State<ImportStatus>, _cause: Option<RunError>) -> RunError {
+        let (operation_id, state) = Self::whereabouts(&at.stage);
         RunError::TimedOut {
             after: self.timeout,
             operation_id,
@@ -266,8 +268,8 @@ impl Backend for RocketChat<'_> {
         }
     }
 
-    fn cancelled(&self, at: &Stage<ImportStatus>) -> RunError {
-        let (operation_id, state) = Self::whereabouts(at);
+    fn cancelled(&self, at: &State<ImportStatus>) -> RunError {
+        let (operation_id, state) = Self::whereabouts(&at.stage);
         RunError::Cancelled {
             operation_id,
             state,

@@ -89,6 +89,7 @@ mod tests {
             EngineError::TimedOut {
                 run: None,
                 waited: Duration::from_secs(60),
+                sent: crate::woosmap::import::Sent::Accepted,
             }
             .to_string(),
             ApiError::Connect {

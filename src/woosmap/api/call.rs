@@ -20,7 +20,8 @@
 //! Status reads are shared across processes (`status_share`): a read that Woosmap answered
 //! with a run or a 404 is recorded for the (base URL, key, dataset), and a status call that
 //! would otherwise wait for its slot takes an answer recorded since it began instead, read
-//! exactly as if it had received it (same interpretation, same `Date` for the server clock).
+//! exactly as if it had received it (same interpretation; its `Date` does not feed this
+//! client's server clock, which only trusts its own answers).
 
 use std::time::{Duration, SystemTime};
 
@@ -191,6 +192,10 @@ impl Client {
             }
             let timeout = self.inner.request_timeout.min(deadline - now);
 
+            if let Some(on_send) = claim.and_then(|c| c.on_send.as_ref()) {
+                // From here on, the trigger may reach Woosmap whatever becomes of this call.
+                (on_send.0)(true);
+            }
             let sent = self.exchange(endpoint, id, reimport_key, timeout).await;
             let failure = match sent {
                 Ok(exchange) => {
@@ -236,12 +241,18 @@ impl Client {
                         && self.inner.contact.load(Ordering::Relaxed) == CONTACT_REFUSED
                     {
                         slot.not_sent();
+                        if let Some(on_send) = claim.and_then(|c| c.on_send.as_ref()) {
+                            (on_send.0)(false);
+                        }
                         tracing::debug!(dataset_id = %id, %endpoint, "refused at first contact: not retrying");
                         return Err(e);
                     }
                     if matches!(e, ApiError::Connect { .. } | ApiError::Tls { .. }) {
                         // Nothing reached the server: the slot is still free.
                         slot.not_sent();
+                        if let Some(on_send) = claim.and_then(|c| c.on_send.as_ref()) {
+                            (on_send.0)(false);
+                        }
                     } else {
                         slot.received();
                     }
@@ -334,7 +345,9 @@ impl Client {
             sent_mono,
             received,
             status,
-            date,
+            // Not evidence of the server's clock here: it was stamped against another
+            // caller's request. Only this client's own answers feed its server clock.
+            date: _,
             body,
         } = answer;
         let exchange = Exchange {
@@ -346,9 +359,6 @@ impl Client {
         };
         match self.interpret(Endpoint::Status, id, None, exchange) {
             Ok(run) => {
-                if let Some(date) = &date {
-                    self.inner.server_clock.observe(date, sent);
-                }
                 self.inner
                     .contact
                     .store(CONTACT_ANSWERED, Ordering::Relaxed);

@@ -34,11 +34,25 @@ use crate::secret::Secret;
 
 /// On whose behalf a trigger is sent: an invocation that began at `since` (its data was
 /// published before then, so any trigger sent at or after `since` serves it), and the run that
-/// was latest when it decided to trigger.
+/// was latest when it decided to trigger. `on_send` is called just before each trigger request
+/// is handed to the network (the engine's record that a trigger may have left the process).
 #[derive(Debug, Clone)]
 pub struct TriggerClaim {
     pub since: Instant,
     pub previous_run_id: Option<String>,
+    pub on_send: Option<OnSend>,
+}
+
+/// A callback run with `true` just before a request leaves (see [`TriggerClaim::on_send`]),
+/// and with `false` when that request surely never reached the server (the connection or
+/// its TLS handshake failed).
+#[derive(Clone)]
+pub struct OnSend(pub Arc<dyn Fn(bool) + Send + Sync>);
+
+impl fmt::Debug for OnSend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OnSend(fn)")
+    }
 }
 
 /// How [`Client::trigger_claimed`] ended.
@@ -310,9 +324,10 @@ impl Client {
         })
     }
 
-    /// The latest moment on the server's clock that the local moment `local` can be (from the
-    /// `Date` headers seen so far; `local` itself before any).
-    pub fn latest_server_time(&self, local: SystemTime) -> SystemTime {
+    /// The latest moment the server's clock can have read at the local instant `local` (from
+    /// the `Date` headers of this client's answers and the monotonic clock); `None` before any
+    /// `Date` header was received: no evidence of the server's time.
+    pub fn latest_server_time(&self, local: Instant) -> Option<SystemTime> {
         self.inner.server_clock.latest_server_time(local)
     }
 

@@ -40,7 +40,7 @@ pub(crate) mod test_support;
 
 pub use crate::secret::Secret;
 pub use call::{STATUS_MARGIN, TRIGGER_MARGIN};
-pub use client::{Client, RetryNotice, TriggerAnswer, TriggerClaim};
+pub use client::{Client, OnSend, RetryNotice, TriggerAnswer, TriggerClaim};
 pub use config::{
     ClientConfig, DEFAULT_BASE_URL, DEFAULT_REQUEST_TIMEOUT, REQUEST_TIMEOUT_ENV, RateLimits,
     check_base_url, request_timeout_from_env,

@@ -91,6 +91,7 @@ impl Client {
         let _on_the_wire = inner.in_flight.acquire().await.ok();
         let sent_mono = super::status_share::mono_now();
         let sent_wall = std::time::SystemTime::now();
+        let sent_local = Instant::now();
         let mut resp = req.send().await.map_err(|e| {
             if is_refused(&e) {
                 let _ = inner.contact.compare_exchange(
@@ -106,7 +107,7 @@ impl Client {
         let status = resp.status();
         let headers = std::mem::take(resp.headers_mut());
         if let Some(date) = headers.get(DATE).and_then(|v| v.to_str().ok()) {
-            inner.server_clock.observe(date, sent_wall);
+            inner.server_clock.observe(date, sent_local);
         }
         let mut body = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(transport)? {

@@ -201,9 +201,29 @@ pub struct Run {
 }
 
 impl Run {
-    /// The start of the first step, if any.
+    /// The earliest start over all steps (whatever their order in the list), as the server
+    /// wrote it; a start that is not an RFC 3339 time is passed over.
     pub fn started_at(&self) -> Option<&str> {
-        self.steps.iter().find_map(|s| s.start.as_deref())
+        self.steps
+            .iter()
+            .filter_map(|s| {
+                let text = s.start.as_deref()?;
+                Some((super::clock::parse_rfc3339(text)?, text))
+            })
+            .min_by_key(|(at, _)| *at)
+            .map(|(_, text)| text)
+    }
+
+    /// When the run started, as evidence: the earliest step start, and only when every listed
+    /// step has a readable start (a step without one may have started earlier than any other,
+    /// so the run's start is then unknown). `None` without steps.
+    pub fn started_at_evidence(&self) -> Option<std::time::SystemTime> {
+        let mut earliest = None;
+        for step in &self.steps {
+            let at = super::clock::parse_rfc3339(step.start.as_deref()?)?;
+            earliest = Some(earliest.map_or(at, |e: std::time::SystemTime| e.min(at)));
+        }
+        earliest
     }
 
     /// The end of the last step, once the run is terminal.

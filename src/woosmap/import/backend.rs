@@ -13,11 +13,11 @@ use tokio_util::sync::CancellationToken;
 use super::events::{Event, EventSink};
 use super::progress::Progress;
 use super::{EngineError, ImportSpec, NotTriggeredReason, Outcome, TriggerVia};
-use crate::engine::backend::{Backend, Identified, Stage, Started, Step, Until};
+use crate::engine::backend::{Backend, Identified, SendMark, Sent, Stage, Started, State, Step, Until};
 use crate::engine::reconcile::{Plan, reconcile};
-use crate::woosmap::api::clock::parse_rfc3339;
 use crate::woosmap::api::{
-    ApiError, Client, DatasetId, Instant, Run, TRIGGER_MARGIN, TriggerAnswer, TriggerClaim,
+    ApiError, Client, DatasetId, Instant, OnSend, Run, TRIGGER_MARGIN, TriggerAnswer,
+    TriggerClaim,
 };
 
 /// After a trigger whose outcome is unknown, how long (at least) the engine looks for a new
@@ -72,14 +72,13 @@ pub async fn run_import(
     let mut runner = Runner {
         deadline,
         start,
-        start_wall: std::time::SystemTime::now(),
         client,
         spec,
         events,
         new_run: None,
         progress: Progress::default(),
         undocumented_noted: std::sync::Mutex::new(None),
-        phase: Phase::Observing,
+        sending: None,
     };
     let span = tracing::debug_span!("run_import", dataset_id = %runner.spec.dataset_id);
     let done = tracing::Instrument::instrument(reconcile(&mut runner, plan, &cancel), span).await?;
@@ -109,8 +108,6 @@ struct Runner {
     spec: ImportSpec,
     events: EventSink,
     start: Instant,
-    /// `start` on the wall clock (compared, through the server's clock, with run starts).
-    start_wall: std::time::SystemTime,
     deadline: Instant,
     /// The last snapshot of the new run (reported with TimedOut / Cancelled).
     new_run: Option<Run>,
@@ -118,17 +115,8 @@ struct Runner {
     progress: Progress,
     /// The run whose undocumented status was already reported.
     undocumented_noted: std::sync::Mutex<Option<String>>,
-    /// Where the run stands, for the right error when the deadline passes.
-    phase: Phase,
-}
-
-/// How far `run_import` got: until a trigger may have been sent, a deadline means nothing
-/// was triggered (`NotTriggered`), after it that the import did not finish (`TimedOut`).
-#[derive(Debug, Clone)]
-enum Phase {
-    Observing,
-    WaitingFor(String),
-    Triggered,
+    /// The engine's record of a trigger leaving (set by `start`).
+    sending: Option<SendMark>,
 }
 
 impl Runner {
@@ -140,23 +128,43 @@ impl Runner {
         self.events.emit(event);
     }
 
-    /// The deadline ended the wait. `waited` is the timeout that ran out: the engine may stop
-    /// a little before it when no further status read fits inside it.
+    /// The deadline ended the wait (or no further call fits before it). Provisional: the
+    /// engine words the outcome from its state ([`Backend::timed_out`]), so whether a trigger
+    /// left is never decided here.
     fn deadline_error(&self) -> EngineError {
-        let reason = match &self.phase {
-            Phase::Triggered => None,
-            Phase::Observing => Some(NotTriggeredReason::StatusNotRead),
-            Phase::WaitingFor(run_id) => Some(NotTriggeredReason::RunningImport {
-                run_id: run_id.clone(),
-            }),
-        };
-        if let Some(reason) = reason {
-            return self.not_triggered(reason, None);
-        }
         EngineError::TimedOut {
             run: self.new_run.clone(),
             waited: self.spec.timeout,
+            sent: Sent::Nothing,
         }
+    }
+
+    /// The outcome of a deadline in the engine's state `at`: nothing sent → `NotTriggered`
+    /// (why: `cause`'s reason when the backend knew one, else the stage); a trigger sent (or
+    /// another's import joined) → `TimedOut`, saying whether the trigger's answer was lost.
+    fn deadline_outcome(&self, at: &State<Run>, cause: Option<EngineError>) -> EngineError {
+        let joined = matches!(at.stage, Stage::Started { .. });
+        if at.may_have_started() || joined {
+            return EngineError::TimedOut {
+                run: self.new_run.clone(),
+                waited: self.spec.timeout,
+                sent: at.sent,
+            };
+        }
+        let (reason, next) = match (cause, &at.stage) {
+            (Some(EngineError::NotTriggered { reason, next_slot_in, .. }), _) => {
+                (reason, next_slot_in)
+            }
+            (_, Stage::WaitingFor(run)) => (
+                NotTriggeredReason::RunningImport {
+                    run_id: run.id.clone(),
+                },
+                None,
+            ),
+            (_, Stage::Starting) => (NotTriggeredReason::TriggerWindow, None),
+            _ => (NotTriggeredReason::StatusNotRead, None),
+        };
+        self.not_triggered(reason, next)
     }
 
     /// Awaits `fut`, mapping deadline errors to `NotTriggered` / `TimedOut` (cancellation is
@@ -175,10 +183,6 @@ impl Runner {
             next_slot_in: next,
             waited: self.spec.timeout,
         }
-    }
-
-    fn set_phase(&mut self, phase: Phase) {
-        self.phase = phase;
     }
 
     fn api_error(&self, e: ApiError) -> EngineError {
@@ -206,14 +210,20 @@ impl Runner {
         Ok(run)
     }
 
-    /// Whether `run` started at or after this invocation began, on the server's clock (the
-    /// latest server time our start can be, so an older run is never taken for ours): such a
-    /// run imports data published before the invocation, so it is a valid result for it.
+    /// Whether there is server evidence that `run` started at or after this invocation began
+    /// (README "When is a run mine"): its earliest step start is at or after the latest time
+    /// the server's clock can have read when the invocation began (from our answers' `Date`
+    /// headers and the monotonic clock). No `Date` header seen, or a step without a readable
+    /// start: no evidence, not ours. Such a run imports data published before the invocation,
+    /// so it is a valid result for it. (A run that had already ended at the first observation
+    /// is never asked about: the engine rules it out.)
     fn started_since_us(&self, run: &Run) -> bool {
-        let Some(started) = run.started_at().and_then(parse_rfc3339) else {
+        let Some(started) = run.started_at_evidence() else {
             return false;
         };
-        started >= self.client.latest_server_time(self.start_wall)
+        self.client
+            .latest_server_time(self.start)
+            .is_some_and(|began| started >= began)
     }
 
     /// Says once per run that its status is not a documented value while its steps are
@@ -239,7 +249,6 @@ impl Runner {
     }
 
     fn joined(&mut self, run_id: Option<&str>) {
-        self.set_phase(Phase::Triggered);
         tracing::info!(
             run_id = run_id.unwrap_or("(not visible yet)"),
             "an import started since this invocation began: following it instead of triggering"
@@ -325,6 +334,15 @@ impl Runner {
         let claim = TriggerClaim {
             since: self.start,
             previous_run_id: previous_id.clone(),
+            on_send: self.sending.clone().map(|mark| {
+                OnSend(std::sync::Arc::new(move |leaving| {
+                    if leaving {
+                        mark.mark()
+                    } else {
+                        mark.never_left()
+                    }
+                }))
+            }),
         };
         let key = match &self.spec.via {
             TriggerVia::Api => None,
@@ -349,17 +367,11 @@ impl Runner {
                     return Ok(Triggered::ByOther { previous_run_id });
                 }
                 Ok(TriggerAnswer::Recheck) => return Ok(Triggered::Recheck),
-                Ok(TriggerAnswer::Sent) => {
-                    self.set_phase(Phase::Triggered);
-                    return Ok(Triggered::Yes(None));
-                }
+                Ok(TriggerAnswer::Sent) => return Ok(Triggered::Yes(None)),
                 Err(EngineError::Api(ApiError::RateLimited { retry_after, .. })) => {
                     return Ok(Triggered::RateLimited(retry_after));
                 }
-                Err(EngineError::Api(e)) if e.may_have_been_processed() => {
-                    self.set_phase(Phase::Triggered);
-                    e
-                }
+                Err(EngineError::Api(e)) if e.may_have_been_processed() => e,
                 Err(e) => return Err(e),
             };
 
@@ -461,11 +473,15 @@ impl Backend for Runner {
     /// Triggers (at most once in effect). A 429 means someone else just triggered this
     /// dataset: the window is waited out, then the status is read again (their import may be
     /// running).
-    async fn start(&mut self, previous: Option<&Run>) -> Result<Started<Run>, EngineError> {
+    async fn start(
+        &mut self,
+        previous: Option<&Run>,
+        sending: &SendMark,
+    ) -> Result<Started<Run>, EngineError> {
+        self.sending = Some(sending.clone());
         if !self.can_observe() {
             return self.trigger_blind().await;
         }
-        self.set_phase(Phase::Observing);
         let previous_id = previous.map(|r| r.id.clone());
         Ok(match self.trigger_confirmed(&previous_id).await? {
             Triggered::Yes(seen) => Started::Sent { id: None, seen },
@@ -505,7 +521,6 @@ impl Backend for Runner {
                 previous: previous.cloned(),
             }),
             Step::WaitingFor(run) => {
-                self.set_phase(Phase::WaitingFor(run.id.clone()));
                 tracing::info!(run_id = %run.id, "an import is running: waiting for it to end");
                 self.emit(Event::WaitingForRunning {
                     dataset_id: self.id().clone(),
@@ -516,7 +531,6 @@ impl Backend for Runner {
             Step::Aborting(_) => {}
             Step::Joined(run) => self.joined(run.map(|r| r.id.as_str())),
             Step::Started { .. } => {
-                self.set_phase(Phase::Triggered);
                 tracing::info!("import triggered");
                 self.emit(Event::Triggered {
                     dataset_id: self.id().clone(),
@@ -540,13 +554,26 @@ impl Backend for Runner {
         }
     }
 
-    fn timed_out(&self, _at: &Stage<Run>) -> EngineError {
-        self.deadline_error()
+    /// Every deadline the backend meets is provisional (see `deadline_error`).
+    fn is_deadline(&self, err: &EngineError) -> bool {
+        matches!(
+            err,
+            EngineError::TimedOut { .. } | EngineError::NotTriggered { .. }
+        )
     }
 
-    fn cancelled(&self, _at: &Stage<Run>) -> EngineError {
+    fn timed_out(&self, at: &State<Run>, cause: Option<EngineError>) -> EngineError {
+        self.deadline_outcome(at, cause)
+    }
+
+    fn cancelled(&self, at: &State<Run>) -> EngineError {
         EngineError::Cancelled {
             run: self.new_run.clone(),
+            sent: at.sent,
+            waiting_for: match &at.stage {
+                Stage::WaitingFor(run) => Some(run.id.clone()),
+                _ => None,
+            },
         }
     }
 }

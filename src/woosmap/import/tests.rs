@@ -322,7 +322,7 @@ async fn times_out_with_the_last_snapshot() {
         t0.elapsed()
     );
     match &err {
-        EngineError::TimedOut { run, waited } => {
+        EngineError::TimedOut { run, waited, .. } => {
             assert_eq!(run.as_ref().unwrap().status, RunStatus::InProgress);
             assert_eq!(*waited, Duration::from_millis(1500));
         }
@@ -372,7 +372,7 @@ async fn cancellation_is_prompt() {
         t0.elapsed()
     );
     match err {
-        EngineError::Cancelled { run } => assert!(run.is_some()),
+        EngineError::Cancelled { run, .. } => assert!(run.is_some()),
         e => panic!("{e:?}"),
     }
 }

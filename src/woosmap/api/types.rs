@@ -286,6 +286,31 @@ mod tests {
     }
 
     #[test]
+    fn a_runs_start_is_the_earliest_step_start_and_needs_every_start() {
+        let run = |steps: &str| -> Run {
+            serde_json::from_str(&format!(
+                r#"{{"id": "r", "status": "in_progress", "steps": [{steps}]}}"#
+            ))
+            .unwrap()
+        };
+        let fetch = r#"{"name": "fetch", "start": "2024-05-01T10:00:00+00:00", "end": "2024-05-01T10:00:02Z", "status": "success", "entries": []}"#;
+        let import = r#"{"name": "import", "start": "2024-05-01T10:00:02Z", "end": null, "status": "in_progress", "entries": []}"#;
+        // Listed latest first: the start is still the fetch's, not the first in the list.
+        let unordered = run(&format!("{import}, {fetch}"));
+        assert_eq!(unordered.started_at(), Some("2024-05-01T10:00:00+00:00"));
+        assert_eq!(
+            unordered.started_at_evidence(),
+            super::super::clock::parse_rfc3339("2024-05-01T10:00:00Z")
+        );
+        // A step without a start is no evidence of when the run started.
+        let no_start = r#"{"name": "fetch", "start": null, "end": null, "status": "success", "entries": []}"#;
+        let missing = run(&format!("{no_start}, {import}"));
+        assert_eq!(missing.started_at(), Some("2024-05-01T10:00:02Z"));
+        assert_eq!(missing.started_at_evidence(), None);
+        assert_eq!(run("").started_at_evidence(), None);
+    }
+
+    #[test]
     fn run_parses_documented_shape() {
         let body = r#"{
           "id": "0b9d4f4e-1111-2222-3333-444455556666",

@@ -16,4 +16,6 @@ pub mod frontend;
 pub mod fuzzing;
 pub mod rocketchat;
 pub mod secret;
+#[cfg(feature = "sim")]
+pub mod sim;
 pub mod woosmap;

@@ -127,6 +127,9 @@ pub(super) struct Inner {
     pub(super) server_clock: ServerClock,
     /// Requests on the wire ([`MAX_IN_FLIGHT`]).
     pub(super) in_flight: tokio::sync::Semaphore,
+    /// The simulated network, in place of HTTP (`sim_transport`).
+    #[cfg(feature = "sim")]
+    pub(super) transport: Option<Arc<dyn super::sim_transport::Transport>>,
 }
 
 impl fmt::Debug for Client {
@@ -184,6 +187,8 @@ impl Client {
                 contact: AtomicU8::new(CONTACT_NONE),
                 server_clock: ServerClock::default(),
                 in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
+                #[cfg(feature = "sim")]
+                transport: None,
             }),
             on_retry: None,
             surface_trigger_429: false,
@@ -329,6 +334,12 @@ impl Client {
     /// `Date` header was received: no evidence of the server's time.
     pub fn latest_server_time(&self, local: Instant) -> Option<SystemTime> {
         self.inner.server_clock.latest_server_time(local)
+    }
+
+    /// The earliest moment the server's clock can have read at the local instant `local` (a
+    /// lagging `Date` header leaves it true); `None` before any `Date` header was received.
+    pub fn earliest_server_time(&self, local: Instant) -> Option<SystemTime> {
+        self.inner.server_clock.earliest_server_time(local)
     }
 
     /// `GET /datasets/{id}/status`: the latest run. `Ok(None)` on 404 (no run yet, or an

@@ -75,50 +75,68 @@ pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
 }
 
 /// The server's clock, estimated from the `Date` headers of our own answers and this
-/// machine's monotonic clock (never its wall clock, which an NTP step can move): an upper bound
-/// of the server's time at any local instant, so that a run is never taken for newer than it
-/// is. An answer dated `D` (whole seconds, so the server's clock read less than `D + 1 s`) to a
-/// request sent at the local instant `t` was produced at or after `t`: at a local instant `S`
-/// the server's clock read less than `D + 1 s - (t - S)`. The bound kept is the largest over
-/// all answers (a lagging or jumping `Date` makes it later, so more cautious, never earlier).
+/// machine's monotonic clock (never its wall clock, which an NTP step can move). An answer
+/// dated `D` (whole seconds: the server's clock read between `D` and `D + 1 s`) to a request
+/// sent at the local instant `t` and received at `r` was produced between `t` and `r`, so at a
+/// local instant `S` the server's clock read less than `D + 1 s - (t - S)` (the upper bound)
+/// and at least `D - (r - S)` (the lower bound). Each bound kept is the largest over all
+/// answers: a lagging `Date` makes the upper bound later (more cautious) and leaves the lower
+/// bound a true one.
 #[derive(Debug)]
 pub(crate) struct ServerClock {
     /// The local instant offsets are counted from.
     anchor: Instant,
-    /// max over answers of `(D + 1 s) - (t - anchor)`, in ms since the Unix epoch.
-    offset_ms_max: Mutex<Option<i64>>,
+    /// max over answers of `(D + 1 s) - (t - anchor)` and of `D - (r - anchor)`, in ms since
+    /// the Unix epoch.
+    bounds_ms: Mutex<Option<(i64, i64)>>,
 }
 
 impl Default for ServerClock {
     fn default() -> Self {
         ServerClock {
             anchor: Instant::now(),
-            offset_ms_max: Mutex::new(None),
+            bounds_ms: Mutex::new(None),
         }
     }
 }
 
 impl ServerClock {
-    /// Notes a `Date` header received for a request sent at the local instant `sent`.
-    pub(crate) fn observe(&self, date_header: &str, sent: Instant) {
+    /// Notes a `Date` header received at the local instant `received` for a request sent at
+    /// `sent`.
+    pub(crate) fn observe(&self, date_header: &str, sent: Instant, received: Instant) {
         let Some(date) = parse_http_date(date_header.trim()) else {
             return;
         };
-        let offset = signed_ms(date) + 1000 - self.since_anchor_ms(sent);
-        let mut max = self.offset_ms_max.lock().unwrap_or_else(|p| p.into_inner());
-        *max = Some(max.map_or(offset, |m| m.max(offset)));
+        let upper = signed_ms(date) + 1000 - self.since_anchor_ms(sent);
+        let lower = signed_ms(date) - self.since_anchor_ms(received);
+        let mut bounds = self.bounds_ms.lock().unwrap_or_else(|p| p.into_inner());
+        *bounds = Some(match *bounds {
+            Some((u, l)) => (u.max(upper), l.max(lower)),
+            None => (upper, lower),
+        });
     }
 
     /// The latest time the server's clock can have read at the local instant `local`; `None`
     /// before any `Date` header was seen (then there is no evidence of the server's time).
     pub(crate) fn latest_server_time(&self, local: Instant) -> Option<SystemTime> {
-        let offset = (*self.offset_ms_max.lock().unwrap_or_else(|p| p.into_inner()))?;
-        let ms = offset.saturating_add(self.since_anchor_ms(local));
-        Some(if ms >= 0 {
+        let (upper, _) = (*self.bounds_ms.lock().unwrap_or_else(|p| p.into_inner()))?;
+        Some(self.at(upper, local))
+    }
+
+    /// The earliest time the server's clock can have read at the local instant `local`;
+    /// `None` before any `Date` header was seen.
+    pub(crate) fn earliest_server_time(&self, local: Instant) -> Option<SystemTime> {
+        let (_, lower) = (*self.bounds_ms.lock().unwrap_or_else(|p| p.into_inner()))?;
+        Some(self.at(lower, local))
+    }
+
+    fn at(&self, offset_ms: i64, local: Instant) -> SystemTime {
+        let ms = offset_ms.saturating_add(self.since_anchor_ms(local));
+        if ms >= 0 {
             UNIX_EPOCH + Duration::from_millis(ms.unsigned_abs())
         } else {
             UNIX_EPOCH
-        })
+        }
     }
 
     fn since_anchor_ms(&self, at: Instant) -> i64 {
@@ -184,15 +202,20 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(2500)).await;
         // Sent 2.5 s after `start`, answered "08:49:40": at `start` the server read less than
         // 08:49:41 - 2.5 s = 08:49:38.500.
-        clock.observe("Sun, 06 Nov 1994 08:49:40 GMT", Instant::now());
+        let sent = Instant::now();
+        // Received 0.5 s later: at `start` the server read at least 08:49:40 - 3 s.
+        let received = sent + Duration::from_millis(500);
+        clock.observe("Sun, 06 Nov 1994 08:49:40 GMT", sent, received);
         assert_eq!(clock.latest_server_time(start), Some(at(784_111_778, 500)));
-        // A lagging Date (10 s behind) never moves the bound earlier.
-        clock.observe("Sun, 06 Nov 1994 08:49:30 GMT", Instant::now());
+        assert_eq!(clock.earliest_server_time(start), Some(at(784_111_777, 0)));
+        // A lagging Date (10 s behind) moves neither bound earlier.
+        clock.observe("Sun, 06 Nov 1994 08:49:30 GMT", sent, received);
         assert_eq!(clock.latest_server_time(start), Some(at(784_111_778, 500)));
-        // One ahead moves it later (more cautious).
-        clock.observe("Sun, 06 Nov 1994 08:49:50 GMT", Instant::now());
+        assert_eq!(clock.earliest_server_time(start), Some(at(784_111_777, 0)));
+        // One ahead moves the upper bound later (more cautious).
+        clock.observe("Sun, 06 Nov 1994 08:49:50 GMT", sent, sent);
         assert_eq!(clock.latest_server_time(start), Some(at(784_111_788, 500)));
-        clock.observe("not a date", Instant::now());
+        clock.observe("not a date", sent, sent);
         assert_eq!(clock.latest_server_time(start), Some(at(784_111_788, 500)));
         // Later local instants map to later server times.
         assert_eq!(

@@ -30,6 +30,8 @@ mod pacer;
 mod pacer_file;
 mod request;
 pub(crate) mod retry;
+#[cfg(feature = "sim")]
+pub mod sim_transport;
 mod status_share;
 pub mod types;
 

@@ -15,6 +15,7 @@ use super::progress::Progress;
 use super::{EngineError, ImportSpec, NotTriggeredReason, Outcome, TriggerVia};
 use crate::engine::backend::{Backend, Identified, SendMark, Sent, Stage, Started, State, Step, Until};
 use crate::engine::reconcile::{Plan, reconcile};
+use crate::woosmap::api::clock::parse_rfc3339;
 use crate::woosmap::api::{
     ApiError, Client, DatasetId, Instant, OnSend, Run, TRIGGER_MARGIN, TriggerAnswer,
     TriggerClaim,
@@ -24,6 +25,13 @@ use crate::woosmap::api::{
 /// run before triggering again. The wait is also at least the trigger window, which a second
 /// trigger could not beat anyway; the minimum covers the delay before a new run shows.
 pub const CONFIRM_MIN: Duration = Duration::from_secs(10);
+
+/// How far the `Date` header of Woosmap's answers may lag the clock that stamps the runs'
+/// steps without an older run being taken for this invocation's: a run is adopted only if it
+/// started at least this long after the latest time the invocation can have begun on the
+/// server's clock. (A run started sooner is waited for, then another import is triggered;
+/// overlapping invocations on one machine still share one trigger through the pacer.)
+pub const DATE_LAG_TOLERANCE: Duration = Duration::from_secs(30);
 
 /// Runs one import to its end (see the module doc of `engine`).
 ///
@@ -213,7 +221,8 @@ impl Runner {
     /// Whether there is server evidence that `run` started at or after this invocation began
     /// (README "When is a run mine"): its earliest step start is at or after the latest time
     /// the server's clock can have read when the invocation began (from our answers' `Date`
-    /// headers and the monotonic clock). No `Date` header seen, or a step without a readable
+    /// headers and the monotonic clock), plus [`DATE_LAG_TOLERANCE`] (the `Date` header may
+    /// lag the clock that stamps steps). No `Date` header seen, or a step without a readable
     /// start: no evidence, not ours. Such a run imports data published before the invocation,
     /// so it is a valid result for it. (A run that had already ended at the first observation
     /// is never asked about: the engine rules it out.)
@@ -223,7 +232,20 @@ impl Runner {
         };
         self.client
             .latest_server_time(self.start)
-            .is_some_and(|began| started >= began)
+            .is_some_and(|began| started >= began + DATE_LAG_TOLERANCE)
+    }
+
+    /// Whether there is server evidence that `run` started before this invocation began: a
+    /// step start earlier than the earliest time the server's clock can have read then. Such
+    /// a run is never this invocation's, not even as the new run after its trigger (a stale
+    /// status read before the trigger may have hidden it).
+    fn surely_older(&self, run: &Run) -> bool {
+        let Some(started) = run.started_at().and_then(parse_rfc3339) else {
+            return false;
+        };
+        self.client
+            .earliest_server_time(self.start)
+            .is_some_and(|began| started < began)
     }
 
     /// Says once per run that its status is not a documented value while its steps are
@@ -420,7 +442,11 @@ impl Runner {
                 };
             }
             match self.guarded(self.client.status(id, poll, limit)).await {
-                Ok(Some(run)) if Some(&run.id) != previous_id.as_ref() => return Ok(Some(run)),
+                Ok(Some(run))
+                    if Some(&run.id) != previous_id.as_ref() && !self.surely_older(&run) =>
+                {
+                    return Ok(Some(run));
+                }
                 Ok(_) => absent_seen = true,
                 // The pacer's next slot lies past `limit`.
                 Err(EngineError::TimedOut { .. }) if absent_seen => return Ok(None),
@@ -500,7 +526,8 @@ impl Backend for Runner {
     }
 
     /// The new run is the first status showing a run other than the one seen before the
-    /// trigger (a 404 or the previous run right after the trigger: not started yet). A later
+    /// trigger (a 404 or the previous run right after the trigger: not started yet), and
+    /// never one with server evidence that it started before this invocation began. A later
     /// run replacing it is followed instead (with a warning).
     fn identify(
         &self,
@@ -509,7 +536,9 @@ impl Backend for Runner {
         previous: Option<&str>,
     ) -> Identified {
         match run {
-            Some(run) if Some(run.id.as_str()) != previous => Identified::Ours,
+            Some(run) if Some(run.id.as_str()) != previous && !self.surely_older(run) => {
+                Identified::Ours
+            }
             _ => Identified::NotYet,
         }
     }

@@ -28,7 +28,7 @@ pub use crate::engine::backend::Sent;
 use crate::woosmap::api::{ApiError, Client, DatasetId, Instant, Run, RunStatus};
 
 pub use adopt::{CREATION_GRACE_READS, CreationImport, adopt_creation_import};
-pub use backend::{CONFIRM_MIN, run_import};
+pub use backend::{CONFIRM_MIN, DATE_LAG_TOLERANCE, run_import};
 pub use events::{Event, EventSink};
 
 /// Default spacing of status reads while waiting.

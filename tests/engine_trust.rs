@@ -210,7 +210,10 @@ async fn a_trigger_whose_answer_never_comes_is_reported_as_lost_not_as_nothing_t
         "--timeout=3s",
     ]);
     let ran = run(cmd).await;
-    assert_eq!(ran.code, 3, "did not finish (not 7, nothing triggered): {ran:?}");
+    assert_eq!(
+        ran.code, 3,
+        "did not finish (not 7, nothing triggered): {ran:?}"
+    );
     let out = &ran.json()[0];
     assert_eq!(out["status"], "timed_out", "{ran:?}");
     assert_eq!(out["triggered"], true, "{ran:?}");

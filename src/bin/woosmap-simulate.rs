@@ -1,12 +1,13 @@
 //! `woosmap-simulate`: the deterministic simulation of Woosmap imports (`scripts/simulate.sh`;
 //! see `woosmap_import::sim`). `--seeds N` runs seeds 0..N (from `--from`), `--seed S` replays
-//! one. Exit 0 when every invariant held, 1 with the failing seed, invariant and trace.
+//! one and prints its trace. Exit 0 when every invariant held, 1 with the failing seed,
+//! invariant and trace.
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
-    let (mut from, mut count) = (0u64, 100u64);
+    let (mut from, mut count, mut show_trace) = (0u64, 500u64, false);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| -> u64 {
             match args.next().map(|v| v.parse()) {
@@ -23,9 +24,10 @@ fn main() -> ExitCode {
             "--seed" => {
                 from = value("--seed");
                 count = 1;
+                show_trace = true;
             }
             "-h" | "--help" => {
-                println!("usage: woosmap-simulate [--seeds N] [--from S] [--seed S]");
+                println!("usage: woosmap-simulate [--seeds N] [--from S] | --seed S");
                 return ExitCode::SUCCESS;
             }
             other => {
@@ -38,7 +40,7 @@ fn main() -> ExitCode {
     // SAFETY: nothing else runs yet (no threads were started).
     unsafe { std::env::set_var("WOOSMAP_PACER_DIR", "off") };
     let mut out = std::io::stdout().lock();
-    if woosmap_import::sim::main_loop(from, count, &mut out) {
+    if woosmap_import::sim::main_loop(from, count, show_trace, &mut out) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -545,9 +545,13 @@ mod tests {
         // have left (the Woosmap backend's tracker used to say "nothing was triggered").
         let mut b = backend(&[None], None);
         b.start_hangs = true;
-        let err = reconcile(&mut b, plan(false, Until::Final, 30), &CancellationToken::new())
-            .await
-            .unwrap_err();
+        let err = reconcile(
+            &mut b,
+            plan(false, Until::Final, 30),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(err, Err::TimedOut("starting, sent AnswerUnknown".into()));
 
         // Cancelled (Ctrl-C) while the answer is awaited: same truth.
@@ -566,9 +570,13 @@ mod tests {
 
         // Nothing marked: nothing sent.
         let mut b = backend(&[Some(("theirs", false, true))], None);
-        let err = reconcile(&mut b, plan(false, Until::Final, 30), &CancellationToken::new())
-            .await
-            .unwrap_err();
+        let err = reconcile(
+            &mut b,
+            plan(false, Until::Final, 30),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(err, Err::TimedOut("waiting theirs".into()));
     }
 
@@ -614,9 +622,13 @@ mod tests {
             &[Some(("old", true, false)), Some(("mine", true, false))],
             None,
         ));
-        let done = reconcile(&mut b, plan(false, Until::Final, 60), &CancellationToken::new())
-            .await
-            .unwrap();
+        let done = reconcile(
+            &mut b,
+            plan(false, Until::Final, 60),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
         assert_eq!(b.0.started, 1, "the old, ended run was not adopted");
         assert_eq!(done.id.as_deref(), Some("mine"));
         assert_eq!((done.started_here, done.sent), (true, Sent::Accepted));

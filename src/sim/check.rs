@@ -72,7 +72,10 @@ pub(crate) fn all(scenario: &Scenario, server: &Server, ended: &[Ended]) -> Vec<
                             )),
                             None => out.push(Violation::new(
                                 "mine",
-                                format!("inv{} reported run {}, unknown to the server", e.inv, run.id),
+                                format!(
+                                    "inv{} reported run {}, unknown to the server",
+                                    e.inv, run.id
+                                ),
                             )),
                         }
                     }
@@ -86,7 +89,10 @@ pub(crate) fn all(scenario: &Scenario, server: &Server, ended: &[Ended]) -> Vec<
                 {
                     out.push(Violation::new(
                         "not_triggered",
-                        format!("inv{} sent a trigger but its outcome says none left: {err}", e.inv),
+                        format!(
+                            "inv{} sent a trigger but its outcome says none left: {err}",
+                            e.inv
+                        ),
                     ))
                 }
                 Err(_) => {}
@@ -106,9 +112,16 @@ pub(crate) fn all(scenario: &Scenario, server: &Server, ended: &[Ended]) -> Vec<
             }
         }
         for p in &record.pacing_429 {
-            out.push(Violation::new("pacing", format!("429 drawn by our own pacing: {p}")));
+            out.push(Violation::new(
+                "pacing",
+                format!("429 drawn by our own pacing: {p}"),
+            ));
         }
-        let mut ours: Vec<_> = record.accepted.iter().filter(|a| a.machine.is_some()).collect();
+        let mut ours: Vec<_> = record
+            .accepted
+            .iter()
+            .filter(|a| a.machine.is_some())
+            .collect();
         ours.sort_by_key(|a| (a.machine, a.dataset, a.at_ms));
         for pair in ours.windows(2) {
             let (a, b) = (pair[0], pair[1]);

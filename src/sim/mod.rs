@@ -164,12 +164,16 @@ fn describe(e: &Ended) -> String {
 }
 
 /// Runs seeds `from..from + count` (each twice) and prints the closing line, or the first
-/// failing seed with its invariant and trace. Returns whether every seed passed.
-pub fn main_loop(from: u64, count: u64, out: &mut impl std::io::Write) -> bool {
+/// failing seed with its invariant and trace (`show_trace`: every seed's trace). Returns
+/// whether every seed passed.
+pub fn main_loop(from: u64, count: u64, show_trace: bool, out: &mut impl std::io::Write) -> bool {
     let started = std::time::Instant::now();
     let mut outcomes = std::collections::BTreeMap::<String, u64>::new();
     for seed in from..from + count {
         let first = run_seed(seed, 0);
+        if show_trace {
+            let _ = writeln!(out, "--- trace of seed {seed}\n{}", first.trace);
+        }
         let mut violations = first.violations;
         let second = run_seed(seed, 1);
         if second.trace != first.trace {

@@ -88,7 +88,8 @@ pub(crate) struct Scenario {
 impl Scenario {
     pub(crate) fn draw(seed: u64) -> Scenario {
         let mut rng = fastrand::Rng::with_seed(seed ^ 0x5eed_0f_51a1);
-        let secs = |rng: &mut fastrand::Rng, lo: u64, hi: u64| Duration::from_secs(rng.u64(lo..=hi));
+        let secs =
+            |rng: &mut fastrand::Rng, lo: u64, hi: u64| Duration::from_secs(rng.u64(lo..=hi));
         let datasets = rng.usize(1..=2);
         let history = (0..datasets)
             .map(|_| match rng.u32(0..4) {
@@ -112,9 +113,15 @@ impl Scenario {
             })
             .collect();
         let others = (0..rng.usize(0..=2))
-            .map(|_| (rng.usize(0..datasets), Duration::from_millis(rng.u64(0..=400_000))))
+            .map(|_| {
+                (
+                    rng.usize(0..datasets),
+                    Duration::from_millis(rng.u64(0..=400_000)),
+                )
+            })
             .collect();
-        let rate = |rng: &mut fastrand::Rng, max: u32| if rng.bool() { rng.u32(0..=max) } else { 0 };
+        let rate =
+            |rng: &mut fastrand::Rng, max: u32| if rng.bool() { rng.u32(0..=max) } else { 0 };
         let faults = Faults {
             rate_limit: rate(&mut rng, 150),
             lost_after: rate(&mut rng, 150),
@@ -127,7 +134,11 @@ impl Scenario {
             stale: rate(&mut rng, 200),
             latency: Duration::from_millis(rng.u64(1..=400)),
             // Up to the engine's tolerance (`DATE_LAG_TOLERANCE`, 30 s).
-            date_lag: if rng.u32(0..3) == 0 { secs(&mut rng, 1, 29) } else { Duration::ZERO },
+            date_lag: if rng.u32(0..3) == 0 {
+                secs(&mut rng, 1, 29)
+            } else {
+                Duration::ZERO
+            },
             no_date: rng.u32(0..8) == 0,
             steps_reversed: rng.bool(),
             start_delay_max: secs(&mut rng, 0, 30),

@@ -99,8 +99,13 @@ impl Server {
             let (start_ms, duration_ms) = match *history {
                 History::None => continue,
                 History::Old => (-3_600_000, 60_000),
-                History::EndedJustBefore(ago) => (-(ago.as_millis() as i64), ago.as_millis() as i64 - 1_000),
-                History::Running(ago) => (-(ago.as_millis() as i64), ago.as_millis() as i64 + rng.i64(10_000..=300_000)),
+                History::EndedJustBefore(ago) => {
+                    (-(ago.as_millis() as i64), ago.as_millis() as i64 - 1_000)
+                }
+                History::Running(ago) => (
+                    -(ago.as_millis() as i64),
+                    ago.as_millis() as i64 + rng.i64(10_000..=300_000),
+                ),
             };
             record.runs.push(SimRun {
                 id: format!("h{n}"),
@@ -140,11 +145,17 @@ impl Server {
                 tokio::time::sleep_until(server.t0 + at).await;
                 let now = server.now_ms();
                 let mut w = server.world();
-                let open = w.windows[ds].trigger.is_none_or(|(t, _)| now - t >= TRIGGER_WINDOW_MS);
+                let open = w.windows[ds]
+                    .trigger
+                    .is_none_or(|(t, _)| now - t >= TRIGGER_WINDOW_MS);
                 if open {
                     w.windows[ds].trigger = Some((now, None));
                     let run = w.start_run(ds, now, None);
-                    let _ = writeln!(w.trace, "{:>9.3}s others trigger d{ds} -> run {run}", now as f64 / 1e3);
+                    let _ = writeln!(
+                        w.trace,
+                        "{:>9.3}s others trigger d{ds} -> run {run}",
+                        now as f64 / 1e3
+                    );
                 }
             });
         }
@@ -196,7 +207,9 @@ fn dataset_index(request: &SimRequest) -> usize {
 
 impl World {
     fn start_run(&mut self, ds: usize, now: i64, _by: Option<usize>) -> String {
-        let delay = self.rng.i64(0..=self.faults.start_delay_max.as_millis() as i64);
+        let delay = self
+            .rng
+            .i64(0..=self.faults.start_delay_max.as_millis() as i64);
         let ending = match self.rng.u32(0..1000) {
             r if r < self.faults.undocumented / 2 => Ending::Cancelled,
             r if r < self.faults.undocumented => Ending::Queued,
@@ -222,14 +235,24 @@ impl World {
     }
 
     /// Window, fault and answer for one arrival.
-    fn decide(&mut self, roll: u32, endpoint: Endpoint, ds: usize, machine: usize, now: i64) -> Decision {
+    fn decide(
+        &mut self,
+        roll: u32,
+        endpoint: Endpoint,
+        ds: usize,
+        machine: usize,
+        now: i64,
+    ) -> Decision {
         let f = self.faults.clone();
         let mut at = 0;
         let mut hit = |rate: u32| {
             at += rate;
             roll < at
         };
-        let now_answer = |answer| Decision { answer, delay: Some(Duration::ZERO) };
+        let now_answer = |answer| Decision {
+            answer,
+            delay: Some(Duration::ZERO),
+        };
         if hit(f.rate_limit) {
             let retry_after = self.rng.bool().then(|| self.rng.u64(1..=30));
             return now_answer(Ok(self.too_many(retry_after)));
@@ -241,7 +264,10 @@ impl World {
             return now_answer(Ok(self.plain(503, json!({"detail": "Service Unavailable"}))));
         }
         if hit(f.silent) {
-            return Decision { answer: Err(SimFault::Reset), delay: None };
+            return Decision {
+                answer: Err(SimFault::Reset),
+                delay: None,
+            };
         }
         let stale = endpoint == Endpoint::Status && hit(f.stale);
         let lost = hit(f.lost_after);
@@ -260,11 +286,21 @@ impl World {
         } else {
             Duration::ZERO
         };
-        Decision { answer: Ok(answer), delay: Some(delay) }
+        Decision {
+            answer: Ok(answer),
+            delay: Some(delay),
+        }
     }
 
     /// The answer of the real service (windows included).
-    fn process(&mut self, endpoint: Endpoint, ds: usize, machine: usize, now: i64, stale: bool) -> SimAnswer {
+    fn process(
+        &mut self,
+        endpoint: Endpoint,
+        ds: usize,
+        machine: usize,
+        now: i64,
+        stale: bool,
+    ) -> SimAnswer {
         let (window, last) = match endpoint {
             Endpoint::Status => (STATUS_WINDOW_MS, &mut self.windows[ds].status),
             _ => (TRIGGER_WINDOW_MS, &mut self.windows[ds].trigger),
@@ -286,7 +322,11 @@ impl World {
             Endpoint::Status => self.status(ds, now, stale),
             _ => {
                 self.start_run(ds, now, Some(machine));
-                self.record.accepted.push(Accepted { machine: Some(machine), dataset: ds, at_ms: now });
+                self.record.accepted.push(Accepted {
+                    machine: Some(machine),
+                    dataset: ds,
+                    at_ms: now,
+                });
                 self.plain(202, json!({"dataset_id": dataset(ds).as_str()}))
             }
         }
@@ -299,7 +339,10 @@ impl World {
             .iter()
             .filter(|r| r.dataset == ds && r.start_ms <= now)
             .collect();
-        let pick = visible.len().checked_sub(1 + usize::from(stale)).map(|i| visible[i]);
+        let pick = visible
+            .len()
+            .checked_sub(1 + usize::from(stale))
+            .map(|i| visible[i]);
         match pick {
             None => self.plain(404, json!({"details": "Dataset was not found"})),
             Some(run) => {
@@ -314,13 +357,19 @@ impl World {
         if !self.faults.no_date {
             headers.push(("date".to_owned(), self.date_header()));
         }
-        SimAnswer { status, headers, body: body.to_string().into_bytes() }
+        SimAnswer {
+            status,
+            headers,
+            body: body.to_string().into_bytes(),
+        }
     }
 
     fn too_many(&self, retry_after: Option<u64>) -> SimAnswer {
         let mut answer = self.plain(429, json!({"details": "Rate limit reached"}));
         if let Some(secs) = retry_after {
-            answer.headers.push(("retry-after".to_owned(), secs.to_string()));
+            answer
+                .headers
+                .push(("retry-after".to_owned(), secs.to_string()));
         }
         answer
     }
@@ -368,7 +417,11 @@ fn view(run: &SimRun, now: i64, epoch_ms: u64, reversed: bool) -> serde_json::Va
     if reversed {
         steps.reverse();
     }
-    let status = if done || open_forever { final_status } else { "in_progress" };
+    let status = if done || open_forever {
+        final_status
+    } else {
+        "in_progress"
+    };
     json!({ "id": run.id, "status": status, "steps": steps })
 }
 

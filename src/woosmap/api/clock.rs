@@ -198,7 +198,11 @@ mod tests {
     async fn server_clock_is_an_upper_bound_on_the_monotonic_clock() {
         let clock = ServerClock::default();
         let start = Instant::now();
-        assert_eq!(clock.latest_server_time(start), None, "no Date: no evidence");
+        assert_eq!(
+            clock.latest_server_time(start),
+            None,
+            "no Date: no evidence"
+        );
         tokio::time::sleep(Duration::from_millis(2500)).await;
         // Sent 2.5 s after `start`, answered "08:49:40": at `start` the server read less than
         // 08:49:41 - 2.5 s = 08:49:38.500.

@@ -303,7 +303,8 @@ mod tests {
             super::super::clock::parse_rfc3339("2024-05-01T10:00:00Z")
         );
         // A step without a start is no evidence of when the run started.
-        let no_start = r#"{"name": "fetch", "start": null, "end": null, "status": "success", "entries": []}"#;
+        let no_start =
+            r#"{"name": "fetch", "start": null, "end": null, "status": "success", "entries": []}"#;
         let missing = run(&format!("{no_start}, {import}"));
         assert_eq!(missing.started_at(), Some("2024-05-01T10:00:02Z"));
         assert_eq!(missing.started_at_evidence(), None);

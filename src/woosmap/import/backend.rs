@@ -13,12 +13,13 @@ use tokio_util::sync::CancellationToken;
 use super::events::{Event, EventSink};
 use super::progress::Progress;
 use super::{EngineError, ImportSpec, NotTriggeredReason, Outcome, TriggerVia};
-use crate::engine::backend::{Backend, Identified, SendMark, Sent, Stage, Started, State, Step, Until};
+use crate::engine::backend::{
+    Backend, Identified, SendMark, Sent, Stage, Started, State, Step, Until,
+};
 use crate::engine::reconcile::{Plan, reconcile};
 use crate::woosmap::api::clock::parse_rfc3339;
 use crate::woosmap::api::{
-    ApiError, Client, DatasetId, Instant, OnSend, Run, TRIGGER_MARGIN, TriggerAnswer,
-    TriggerClaim,
+    ApiError, Client, DatasetId, Instant, OnSend, Run, TRIGGER_MARGIN, TriggerAnswer, TriggerClaim,
 };
 
 /// After a trigger whose outcome is unknown, how long (at least) the engine looks for a new
@@ -160,9 +161,14 @@ impl Runner {
             };
         }
         let (reason, next) = match (cause, &at.stage) {
-            (Some(EngineError::NotTriggered { reason, next_slot_in, .. }), _) => {
-                (reason, next_slot_in)
-            }
+            (
+                Some(EngineError::NotTriggered {
+                    reason,
+                    next_slot_in,
+                    ..
+                }),
+                _,
+            ) => (reason, next_slot_in),
             (_, Stage::WaitingFor(run)) => (
                 NotTriggeredReason::RunningImport {
                     run_id: run.id.clone(),

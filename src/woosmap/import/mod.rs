@@ -196,7 +196,10 @@ fn timed_out_text(run: &Option<Run>, waited: Duration, sent: Sent) -> String {
 fn cancelled_text(run: &Option<Run>, sent: Sent, waiting_for: Option<&str>) -> String {
     match (run, sent, waiting_for) {
         (Some(_), _, _) | (None, Sent::Accepted, _) => {
-            format!("Cancelled while waiting for the import{}.", describe_run(run))
+            format!(
+                "Cancelled while waiting for the import{}.",
+                describe_run(run)
+            )
         }
         (None, Sent::AnswerUnknown, _) => {
             format!("Cancelled while confirming the trigger: {ANSWER_LOST}.")

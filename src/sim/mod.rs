@@ -76,6 +76,7 @@ async fn simulate(seed: u64, rep: u32) -> SeedRun {
                 request_timeout: plan.request_timeout,
                 limits: RateLimits::PUBLISHED,
             };
+            let server_for_events = server.clone();
             let transport = Arc::new(Tagged {
                 server,
                 inv,
@@ -96,7 +97,11 @@ async fn simulate(seed: u64, rep: u32) -> SeedRun {
             spec.wait = plan.wait;
             spec.timeout = plan.timeout;
             let began = t0.elapsed();
-            let result = run_import(&client, spec, EventSink::none(), cancel).await;
+            let events = {
+                let server = server_for_events.clone();
+                EventSink::new(move |event| server.note_event(inv, &event))
+            };
+            let result = run_import(&client, spec, events, cancel).await;
             Ended {
                 inv,
                 began,

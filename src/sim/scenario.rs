@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::woosmap::api::DatasetId;
+use crate::woosmap::import::DATE_LAG_TOLERANCE;
 
 /// Dataset `n` of every simulation (fixed ids: traces name them).
 pub(crate) fn dataset(n: usize) -> DatasetId {
@@ -133,9 +134,10 @@ impl Scenario {
             silent: rate(&mut rng, 60),
             stale: rate(&mut rng, 200),
             latency: Duration::from_millis(rng.u64(1..=400)),
-            // Up to the engine's tolerance (`DATE_LAG_TOLERANCE`, 30 s).
+            // Within the engine's tolerance (a larger lag is outside what it promises).
             date_lag: if rng.u32(0..3) == 0 {
-                secs(&mut rng, 1, 29)
+                let most = DATE_LAG_TOLERANCE.as_millis() as u64 - 1;
+                Duration::from_millis(rng.u64(1..=most))
             } else {
                 Duration::ZERO
             },

@@ -166,6 +166,23 @@ impl Server {
         f(&self.world().record)
     }
 
+    /// An engine event of invocation `inv`, in the trace (step and entry events left out).
+    pub(crate) fn note_event(&self, inv: usize, event: &crate::woosmap::import::Event) {
+        use crate::woosmap::import::Event;
+        if matches!(
+            event,
+            Event::StepStarted { .. } | Event::StepFinished { .. } | Event::Entry { .. }
+        ) {
+            return;
+        }
+        let now = self.now_ms();
+        let _ = writeln!(
+            self.world().trace,
+            "{:>9.3}s inv{inv} event: {event}",
+            now as f64 / 1e3
+        );
+    }
+
     pub(crate) fn take_trace(&self) -> String {
         std::mem::take(&mut self.world().trace)
     }

@@ -32,7 +32,7 @@ pub const CONFIRM_MIN: Duration = Duration::from_secs(10);
 /// started at least this long after the latest time the invocation can have begun on the
 /// server's clock. (A run started sooner is waited for, then another import is triggered;
 /// overlapping invocations on one machine still share one trigger through the pacer.)
-pub const DATE_LAG_TOLERANCE: Duration = Duration::from_secs(30);
+pub const DATE_LAG_TOLERANCE: Duration = Duration::from_secs(10);
 
 /// Runs one import to its end (see the module doc of `engine`).
 ///

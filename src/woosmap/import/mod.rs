@@ -184,10 +184,13 @@ fn timed_out_text(run: &Option<Run>, waited: Duration, sent: Sent) -> String {
     let waited = crate::woosmap::api::error::fmt_duration(waited);
     match (run, sent) {
         (None, Sent::AnswerUnknown) => format!(
-            "The import did not finish within {waited}: {ANSWER_LOST}, and no new run had shown              up yet. Check the dataset's status in the Woosmap console before triggering again,              or allow a longer timeout (timeouts / --timeout / timeout)."
+            "The import did not finish within {waited}: {ANSWER_LOST}, and no new run had shown \
+             up yet. Check the dataset's status in the Woosmap console before triggering again, \
+             or allow a longer timeout (timeouts / --timeout / timeout)."
         ),
         _ => format!(
-            "The import did not finish within {waited}{}. Allow a longer timeout (timeouts /              --timeout / timeout), or follow the import in the Woosmap console.",
+            "The import did not finish within {waited}{}. Allow a longer timeout (timeouts / \
+             --timeout / timeout), or follow the import in the Woosmap console.",
             describe_run(run)
         ),
     }

@@ -35,9 +35,10 @@ pub trait Backend: Send {
 
     /// True when `op`, already under way, serves this call (Woosmap: a run with server evidence
     /// that it started since this invocation began): it is followed instead of starting
-    /// another. Never asked about an operation that had already ended at the invocation's
-    /// first observation: that one is never this call's.
-    fn serves_this_call(&self, _op: &Self::Op) -> bool {
+    /// another. `at_first_observation`: `op` was the operation seen at the invocation's first
+    /// observation (else it showed up later). Never asked about an operation that had already
+    /// ended at the first observation: that one is never this call's.
+    fn serves_this_call(&self, _op: &Self::Op, _at_first_observation: bool) -> bool {
         false
     }
 

@@ -10,7 +10,7 @@
 //! | state | event | next state |
 //! |---|---|---|
 //! | Observing | no operation, or one that ended | Starting |
-//! | Observing | an operation that serves this call (never one already ended at the first observation) | Started (joined, `sent` unchanged) |
+//! | Observing | an operation that serves this call (never one already ended at the first observation; the backend is told whether it is the first observation's) | Started (joined, `sent` unchanged) |
 //! | Observing | a running operation that blocks a start | WaitingFor(op) |
 //! | WaitingFor(op) | it ended (or the caller asked to abort it) | Starting |
 //! | Starting | a start request may leave (`SendMark`) | Starting, `sent = AnswerUnknown` |
@@ -151,22 +151,24 @@ async fn observe_and_start<B: Backend>(
     sending: &SendMark,
     done: &mut Finished<B::Op>,
 ) -> Result<Option<B::Op>, B::Error> {
-    // An operation already ended at the first observation is never this call's.
-    let mut ended_at_first: Option<Option<String>> = None;
+    // The operation at the first observation, and whether it had ended then (an operation
+    // already ended at the first observation is never this call's).
+    let mut first: Option<Option<(String, bool)>> = None;
     loop {
         state.stage = Stage::Observing;
         let mut current = backend.observe().await?;
-        let first = ended_at_first.get_or_insert_with(|| {
-            current
-                .as_ref()
-                .filter(|op| backend.is_final(op))
-                .map(|op| B::op_id(op).to_owned())
-        });
-        let first = first.clone();
+        let first = first
+            .get_or_insert_with(|| {
+                current
+                    .as_ref()
+                    .map(|op| (B::op_id(op).to_owned(), backend.is_final(op)))
+            })
+            .clone();
         backend.on_step(Step::Observed(current.as_ref()));
         while let Some(op) = current.as_ref() {
-            let old = first.as_deref() == Some(B::op_id(op));
-            if !old && backend.serves_this_call(op) {
+            let at_first = first.as_ref().filter(|(id, _)| id == B::op_id(op));
+            let old = at_first.is_some_and(|(_, ended)| *ended);
+            if !old && backend.serves_this_call(op, at_first.is_some()) {
                 backend.on_step(Step::Joined(Some(op)));
                 done.started_here = false;
                 done.previous_id = None;
@@ -442,7 +444,7 @@ mod tests {
             fn is_final(&self, op: &Op) -> bool {
                 op.1
             }
-            fn serves_this_call(&self, op: &Op) -> bool {
+            fn serves_this_call(&self, op: &Op, _: bool) -> bool {
                 op.0 == "joinable"
             }
             fn blocks_start(&self, op: &Op) -> bool {
@@ -596,7 +598,7 @@ mod tests {
                 op.1
             }
             /// Would take anything (as a lagging clock might make it).
-            fn serves_this_call(&self, _: &Op) -> bool {
+            fn serves_this_call(&self, _: &Op, _: bool) -> bool {
                 true
             }
             fn blocks_start(&self, op: &Op) -> bool {

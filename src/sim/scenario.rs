@@ -56,7 +56,7 @@ pub(crate) struct Faults {
     pub slow_max: Duration,
     /// Never answered, not processed.
     pub silent: u32,
-    /// Answered with the run before the latest visible one.
+    /// Answered with the run before the latest visible one (while the latest is fresh).
     pub stale: u32,
     /// One-way network delay, each way.
     pub latency: Duration,

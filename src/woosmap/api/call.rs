@@ -20,8 +20,8 @@
 //! Status reads are shared across processes (`status_share`): a read that Woosmap answered
 //! with a run or a 404 is recorded for the (base URL, key, dataset), and a status call that
 //! would otherwise wait for its slot takes an answer recorded since it began instead, read
-//! exactly as if it had received it (same interpretation; its `Date` does not feed this
-//! client's server clock, which only trusts its own answers).
+//! exactly as if it had received it (same interpretation; its `Date` feeds the server clock
+//! through the machine's monotonic stamp of when that request left).
 
 use std::time::{Duration, SystemTime};
 
@@ -345,9 +345,7 @@ impl Client {
             sent_mono,
             received,
             status,
-            // Not evidence of the server's clock here: it was stamped against another
-            // caller's request. Only this client's own answers feed its server clock.
-            date: _,
+            date,
             body,
         } = answer;
         let exchange = Exchange {
@@ -359,6 +357,9 @@ impl Client {
         };
         match self.interpret(Endpoint::Status, id, None, exchange) {
             Ok(run) => {
+                if let Some(date) = &date {
+                    self.observe_shared_date(date, sent_mono);
+                }
                 self.inner
                     .contact
                     .store(CONTACT_ANSWERED, Ordering::Relaxed);
@@ -379,6 +380,24 @@ impl Client {
                 );
                 None
             }
+        }
+    }
+}
+
+impl Client {
+    /// Feeds the server clock with another caller's `Date`, placed on this process's monotonic
+    /// clock through the machine's monotonic stamp of when that request left (without a
+    /// usable stamp, the answer is no evidence of the server's time).
+    fn observe_shared_date(&self, date: &str, sent_mono: Option<u64>) {
+        let (Some(sent_mono), Some(now_mono)) = (sent_mono, status_share::mono_now()) else {
+            return;
+        };
+        let Some(ago) = now_mono.checked_sub(sent_mono) else {
+            return; // stamped later than now: not this boot's clock
+        };
+        let now = Instant::now();
+        if let Some(sent) = now.checked_sub(Duration::from_nanos(ago)) {
+            self.inner.server_clock.observe(date, sent, now);
         }
     }
 }

@@ -28,10 +28,11 @@ use crate::woosmap::api::{
 pub const CONFIRM_MIN: Duration = Duration::from_secs(10);
 
 /// How far the `Date` header of Woosmap's answers may lag the clock that stamps the runs'
-/// steps without an older run being taken for this invocation's: a run is adopted only if it
-/// started at least this long after the latest time the invocation can have begun on the
-/// server's clock. (A run started sooner is waited for, then another import is triggered;
-/// overlapping invocations on one machine still share one trigger through the pacer.)
+/// steps without an older run being taken for this invocation's: a run already under way at
+/// the invocation's first status read is adopted only if it started at least this long after
+/// the latest time the invocation can have begun on the server's clock. (Such a run started
+/// sooner is waited for, then another import is triggered. A run that shows up after the first
+/// read needs no margin: it was not there then.)
 pub const DATE_LAG_TOLERANCE: Duration = Duration::from_secs(10);
 
 /// Runs one import to its end (see the module doc of `engine`).
@@ -226,19 +227,26 @@ impl Runner {
 
     /// Whether there is server evidence that `run` started at or after this invocation began
     /// (README "When is a run mine"): its earliest step start is at or after the latest time
-    /// the server's clock can have read when the invocation began (from our answers' `Date`
-    /// headers and the monotonic clock), plus [`DATE_LAG_TOLERANCE`] (the `Date` header may
-    /// lag the clock that stamps steps). No `Date` header seen, or a step without a readable
-    /// start: no evidence, not ours. Such a run imports data published before the invocation,
-    /// so it is a valid result for it. (A run that had already ended at the first observation
-    /// is never asked about: the engine rules it out.)
-    fn started_since_us(&self, run: &Run) -> bool {
+    /// the server's clock can have read when the invocation began (from the answers' `Date`
+    /// headers and the monotonic clock). For the run of the first observation, which may have
+    /// started just before the invocation, at least [`DATE_LAG_TOLERANCE`] after (the `Date`
+    /// header may lag the clock that stamps steps); a run that showed up later was not there
+    /// at the first read, which the upper bound confirms. No `Date` header seen, or a step
+    /// without a readable start: no evidence, not ours. Such a run imports data published
+    /// before the invocation, so it is a valid result for it. (A run that had already ended at
+    /// the first observation is never asked about: the engine rules it out.)
+    fn started_since_us(&self, run: &Run, at_first_observation: bool) -> bool {
         let Some(started) = run.started_at_evidence() else {
             return false;
         };
+        let margin = if at_first_observation {
+            DATE_LAG_TOLERANCE
+        } else {
+            Duration::ZERO
+        };
         self.client
             .latest_server_time(self.start)
-            .is_some_and(|began| started >= began + DATE_LAG_TOLERANCE)
+            .is_some_and(|began| started >= began + margin)
     }
 
     /// Whether there is server evidence that `run` started before this invocation began: a
@@ -493,8 +501,8 @@ impl Backend for Runner {
     }
 
     /// A run that started since this invocation began imports data published before it.
-    fn serves_this_call(&self, run: &Run) -> bool {
-        self.started_since_us(run)
+    fn serves_this_call(&self, run: &Run, at_first_observation: bool) -> bool {
+        self.started_since_us(run, at_first_observation)
     }
 
     /// Never trigger over a running import.

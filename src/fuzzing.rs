@@ -264,8 +264,9 @@ impl Write for SharedBuf {
 }
 
 fn show_result(id: &DatasetId, result: &Result<Outcome, EngineError>, events: &[Event]) {
-    use crate::frontend::report::{DatasetReport, write_json, write_text};
-    use crate::woosmap::action::{commands, log::GroupedLog, outputs, summary};
+    use crate::frontend::github::{commands, outputs as files};
+    use crate::woosmap::action::{log::GroupedLog, outputs, summary};
+    use crate::woosmap::report::{DatasetReport, write_json, write_text};
 
     let report = DatasetReport::new(id, result);
     let mut text = Vec::new();
@@ -300,7 +301,7 @@ fn show_result(id: &DatasetId, result: &Result<Outcome, EngineError>, events: &[
     }
     let results = [result_row];
     let mut out = Vec::new();
-    outputs::write_outputs(&mut out, &outputs::step_outputs(&results)).expect("writes");
+    files::write_outputs(&mut out, &outputs::step_outputs(&results)).expect("writes");
     let _ = summary::render(&results);
     let _ = commands::error(
         Some("Woosmap import"),
@@ -313,7 +314,7 @@ fn show_result(id: &DatasetId, result: &Result<Outcome, EngineError>, events: &[
 /// the way the CLI flags, the action inputs and the provider attributes check it, and every
 /// accepted value must respect its documented bounds.
 pub fn cli_values(data: &[u8]) {
-    use crate::frontend::values as args;
+    use crate::woosmap::values as args;
     let Some((&selector, rest)) = data.split_first() else {
         return;
     };

@@ -4,8 +4,8 @@
 //! A shared core and one vertical slice per service. Data flows one way: a front end drives
 //! the [`engine`] (reconcile-and-wait, generic over a backend), whose backend talks to its
 //! service through the slice's API client.
-//! - Core: [`engine`], [`frontend`] (what every front end shares: exit codes, reports,
-//!   environment values, signals, logging), [`secret`]; the plugin protocol is the `tfplugin`
+//! - Core: [`engine`], [`frontend`] (what every front end shares: exit codes, generic value
+//!   parsers, signals, logging, GitHub Actions commands and outputs), [`secret`]; the plugin protocol is the `tfplugin`
 //!   crate, the local stand-in APIs the `woosmap-sandbox` crate.
 //! - Slices: [`woosmap`], [`rocketchat`].
 

@@ -1,8 +1,6 @@
-//! Exit codes of `woosmap-import` and how per-dataset results rank into one process exit code.
-//! The table is documented in `--help` (see `args.rs`) and README.md.
-
-use crate::woosmap::api::{ErrorKind, RunStatus};
-use crate::woosmap::import::{EngineError, Outcome};
+//! Process exit codes of every front end and how several results rank into one. Which
+//! outcome of a service maps to which code is that service's business (for Woosmap,
+//! `crate::woosmap::exit`); the table is documented in `--help` and README.md.
 
 /// One process exit code; the discriminants are the documented numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +18,7 @@ pub enum ExitCode {
 }
 
 impl ExitCode {
-    /// Higher wins when several datasets end differently: 130, 4, 5, 6, 7, 3, 1, 0.
+    /// Higher wins when several results end differently: 130, 4, 5, 6, 7, 3, 1, 0.
     fn rank(self) -> u8 {
         match self {
             ExitCode::Success => 0,
@@ -41,32 +39,6 @@ impl ExitCode {
             other
         } else {
             self
-        }
-    }
-
-    /// The code for one dataset's result.
-    pub fn of(result: &Result<Outcome, EngineError>) -> ExitCode {
-        match result {
-            Ok(outcome) => match outcome.run.as_ref().map(|r| r.status) {
-                // An undocumented final status is not a success.
-                Some(RunStatus::Failed | RunStatus::Undocumented(_)) => ExitCode::ImportFailed,
-                _ => ExitCode::Success,
-            },
-            Err(EngineError::TimedOut { .. }) => ExitCode::TimedOut,
-            Err(EngineError::NotTriggered { .. }) => ExitCode::NotTriggered,
-            Err(EngineError::Cancelled { .. }) => ExitCode::Interrupted,
-            Err(EngineError::Api(e)) => Self::of_kind(e.kind()),
-        }
-    }
-
-    /// The code for an API error class.
-    pub fn of_kind(kind: ErrorKind) -> ExitCode {
-        match kind {
-            ErrorKind::Auth => ExitCode::Auth,
-            ErrorKind::Quota => ExitCode::Quota,
-            ErrorKind::Usage => ExitCode::Usage,
-            ErrorKind::Timeout => ExitCode::TimedOut,
-            _ => ExitCode::ApiError,
         }
     }
 }

@@ -9,11 +9,11 @@
 
 use std::time::Duration;
 
-use crate::frontend::values::{
-    parse_base_url, parse_dataset_id, parse_poll_interval, parse_timeout,
-};
 use crate::woosmap::api::{DEFAULT_BASE_URL, DatasetId, Secret};
 use crate::woosmap::import::{DEFAULT_POLL_INTERVAL, DEFAULT_TIMEOUT, ImportSpec, TriggerVia};
+use crate::woosmap::values::{
+    parse_base_url, parse_dataset_id, parse_poll_interval, parse_timeout,
+};
 
 /// Input names, as users write them under `with:`.
 pub const DATASET_ID: &str = "dataset-id";
@@ -96,7 +96,7 @@ pub fn secrets_to_mask(src: &dyn Source) -> Vec<String> {
     // Both spellings of each key, used or not: a key in the job's environment is a key too.
     let values = [
         raw(src, PRIVATE_KEY),
-        src.var(crate::frontend::PRIVATE_KEY_ENV),
+        src.var(crate::woosmap::settings::PRIVATE_KEY_ENV),
         raw(src, REIMPORT_KEY),
         src.var(REIMPORT_KEY_ENV),
     ];
@@ -167,7 +167,7 @@ impl Inputs {
         }
 
         let private_key = raw(src, PRIVATE_KEY)
-            .or_else(|| src.var(crate::frontend::PRIVATE_KEY_ENV))
+            .or_else(|| src.var(crate::woosmap::settings::PRIVATE_KEY_ENV))
             .map(|k| k.trim().to_owned())
             .filter(|k| !k.is_empty())
             .map(Secret::new);

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use crate::woosmap::api::DatasetId;
 use crate::woosmap::import::{Event, EventSink};
 
-use super::commands::{end_group, group, neutralize};
+use crate::frontend::github::commands::{end_group, group, neutralize};
 
 /// The group title of a dataset.
 pub fn title(id: &DatasetId) -> String {

@@ -8,32 +8,28 @@
 //! exit code ranks the datasets' results as the CLI does (`cli::exit`).
 //!
 //! - `inputs`: reading and checking the inputs.
-//! - `commands`: workflow commands and their escaping.
 //! - `log`: the live step log, one group per dataset.
-//! - `outputs`: per-dataset results and the `$GITHUB_OUTPUT` format.
+//! - `outputs`: per-dataset results and the step outputs they set.
 //! - `summary`: the Markdown job summary.
+//!
+//! Workflow commands, the `$GITHUB_OUTPUT` format and Markdown escaping are the service-free
+//! [`crate::frontend::github`].
 
-pub mod commands;
 pub mod inputs;
 pub mod log;
 pub mod outputs;
 pub mod summary;
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use tokio_util::sync::CancellationToken;
 
 use crate::frontend::ExitCode;
+use crate::frontend::github::{OUTPUT_ENV, SUMMARY_ENV, commands, outputs as files, say};
 use crate::woosmap::import;
 use inputs::{Inputs, ProcessEnv, Source};
 use log::GroupedLog;
 use outputs::DatasetResult;
-
-/// The runner's file for step outputs.
-pub const OUTPUT_ENV: &str = "GITHUB_OUTPUT";
-/// The runner's file for the job summary.
-pub const SUMMARY_ENV: &str = "GITHUB_STEP_SUMMARY";
 
 /// Why the action could not report its results.
 #[derive(Debug, thiserror::Error)]
@@ -44,13 +40,6 @@ pub enum ReportError {
         path: PathBuf,
         source: std::io::Error,
     },
-}
-
-/// Prints lines on stdout, where the runner reads workflow commands.
-fn say(line: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{line}");
-    let _ = out.flush();
 }
 
 /// Runs the action with the process environment.
@@ -72,13 +61,14 @@ pub async fn run_with(src: &dyn Source) -> ExitCode {
             return usage_error(src, &title, &e.to_string());
         }
     };
-    let client = match crate::frontend::client(&inputs.base_url, inputs.private_key.clone()) {
-        Ok(c) => c,
-        Err(e) => {
-            let message = crate::woosmap::knobs::Knobs::ACTION.word(&e);
-            return usage_error(src, "Invalid configuration", &message);
-        }
-    };
+    let client =
+        match crate::woosmap::settings::client(&inputs.base_url, inputs.private_key.clone()) {
+            Ok(c) => c,
+            Err(e) => {
+                let message = crate::woosmap::knobs::Knobs::ACTION.word(&e);
+                return usage_error(src, "Invalid configuration", &message);
+            }
+        };
 
     let cancel = CancellationToken::new();
     cancel_on_signal(cancel.clone());
@@ -123,8 +113,8 @@ fn usage_error(src: &dyn Source, title: &str, message: &str) -> ExitCode {
             ("status", "error".to_owned()),
             ("error", format!("{title}: {message}")),
         ];
-        if let Err(e) = outputs::append(&PathBuf::from(path), |buf| {
-            outputs::write_outputs(buf, &outputs)
+        if let Err(e) = files::append(&PathBuf::from(path), |buf| {
+            files::write_outputs(buf, &outputs)
         }) {
             eprintln!("could not write the step outputs: {e}");
         }
@@ -159,8 +149,8 @@ fn report(src: &dyn Source, results: &[DatasetResult]) -> Result<(), ReportError
             .map(PathBuf::from)
     };
     match file(OUTPUT_ENV) {
-        Some(path) => outputs::append(&path, |buf| {
-            outputs::write_outputs(buf, &outputs::step_outputs(results))
+        Some(path) => files::append(&path, |buf| {
+            files::write_outputs(buf, &outputs::step_outputs(results))
         })
         .map_err(|source| ReportError::Write {
             what: "step outputs",
@@ -170,7 +160,7 @@ fn report(src: &dyn Source, results: &[DatasetResult]) -> Result<(), ReportError
         None => eprintln!("note: {OUTPUT_ENV} is not set; no step outputs written"),
     }
     match file(SUMMARY_ENV) {
-        Some(path) => outputs::append(&path, |buf| {
+        Some(path) => files::append(&path, |buf| {
             buf.extend_from_slice(summary::render(results).as_bytes());
             Ok(())
         })

@@ -1,17 +1,16 @@
-//! What the action reports for each dataset ([`DatasetResult`]) and how it reaches the
-//! workflow: step outputs appended to `$GITHUB_OUTPUT` in the `name=value` form, or the
-//! `name<<DELIMITER` heredoc form for values that span lines.
+//! What the action reports for each dataset ([`DatasetResult`]) and which step outputs it
+//! sets ([`step_outputs`]); the `$GITHUB_OUTPUT` file format is
+//! [`crate::frontend::github::outputs`].
 
-use std::io::Write;
-use std::path::Path;
 use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::frontend::ExitCode;
-use crate::frontend::report::DatasetReport;
 use crate::woosmap::api::{DatasetId, RunStatus};
+use crate::woosmap::exit::exit_code;
 use crate::woosmap::import::{EngineError, Outcome};
+use crate::woosmap::report::DatasetReport;
 
 /// One error entry of a failed step.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +86,7 @@ impl DatasetResult {
             duration_seconds: duration.map(|d| d.as_secs()),
             error,
             failed_entries,
-            exit: ExitCode::of(result),
+            exit: exit_code(result),
         }
     }
 
@@ -157,49 +156,10 @@ pub fn step_outputs(results: &[DatasetResult]) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// Writes outputs in the `$GITHUB_OUTPUT` file format.
-pub fn write_outputs(out: &mut impl Write, outputs: &[(&str, String)]) -> std::io::Result<()> {
-    for (name, value) in outputs {
-        if value.contains(['\n', '\r']) {
-            let delimiter = delimiter_for(value);
-            writeln!(out, "{name}<<{delimiter}")?;
-            writeln!(out, "{value}")?;
-            writeln!(out, "{delimiter}")?;
-        } else {
-            writeln!(out, "{name}={value}")?;
-        }
-    }
-    Ok(())
-}
-
-/// A heredoc delimiter that does not occur in the value.
-fn delimiter_for(value: &str) -> String {
-    loop {
-        let d = format!("ghadelimiter_{:016x}", fastrand::u64(..));
-        if !value.contains(&d) {
-            return d;
-        }
-    }
-}
-
-/// Appends to a file named by the runner (`$GITHUB_OUTPUT`, `$GITHUB_STEP_SUMMARY`).
-pub fn append(
-    path: &Path,
-    write: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    let mut buf = Vec::new();
-    write(&mut buf)?;
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
-    file.write_all(&buf)?;
-    file.flush()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frontend::github::outputs::write_outputs;
     use crate::woosmap::api::{Entry, Run, Step};
 
     const ID: &str = "8c4c51f1-f6f3-43bc-b65d-7415e8ef22c0";

@@ -6,6 +6,7 @@
 use std::fmt::Write;
 
 use super::outputs::DatasetResult;
+use crate::frontend::github::summary::{cell, text};
 
 /// Renders the summary.
 pub fn render(results: &[DatasetResult]) -> String {
@@ -66,20 +67,6 @@ fn icon(status: &str) -> &'static str {
         "not_triggered" => "⏸️",
         _ => "❌",
     }
-}
-
-/// Text inside a table cell or code span: no pipe, backtick or line break.
-fn cell(s: &str) -> String {
-    s.replace(['|', '`', '\n', '\r'], " ")
-}
-
-/// Free text: HTML-escaped, one line, pipes escaped.
-fn text(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('|', "\\|")
-        .replace(['\n', '\r'], " ")
 }
 
 #[cfg(test)]

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-pub use crate::frontend::values::{
+use crate::woosmap::api::{DatasetId, Secret};
+pub use crate::woosmap::values::{
     parse_base_url, parse_dataset_id, parse_duration, parse_poll_interval, parse_timeout,
 };
-use crate::woosmap::api::{DatasetId, Secret};
 
 const EXIT_CODES: &str = "\
 Exit codes of `run`:
@@ -35,7 +35,10 @@ dataset was never imported or does not exist) or the configuration is invalid; 4
 
 /// The text after the options in `--help`: exit codes, then every environment variable.
 fn after_help() -> String {
-    format!("{EXIT_CODES}\n\n{}", crate::frontend::env::help_section())
+    format!(
+        "{EXIT_CODES}\n\n{}",
+        crate::woosmap::settings::help_section()
+    )
 }
 
 /// Trigger Woosmap dataset imports and wait for them to finish.
@@ -57,7 +60,7 @@ pub enum Command {
     /// List every dataset of the key's project: id, name, URL, last update, deletion date.
     Datasets(super::datasets::DatasetsArgs),
     /// GitHub Action mode: read the `INPUT_*` variables set by action.yml, write
-    /// `$GITHUB_OUTPUT` and `$GITHUB_STEP_SUMMARY` (see docs/github-action.md).
+    /// `$GITHUB_OUTPUT` and `$GITHUB_STEP_SUMMARY` (see guide/github-action.md).
     #[command(hide = true)]
     Action,
     /// Print a shell completion script (e.g. `woosmap-import completions bash >

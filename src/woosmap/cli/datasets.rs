@@ -11,8 +11,10 @@ use clap::Args;
 use serde_json::json;
 
 use super::args::ApiArgs;
-use crate::frontend::{ExitCode, PRIVATE_KEY_ENV, client, private_key_from_env};
+use crate::frontend::ExitCode;
 use crate::woosmap::api::{DatasetSummary, Instant};
+use crate::woosmap::exit::exit_code_of_kind;
+use crate::woosmap::settings::{PRIVATE_KEY_ENV, client, private_key_from_env};
 
 /// How long the whole listing may take (a large project needs one second per dataset).
 const BUDGET: Duration = Duration::from_secs(60 * 60);
@@ -54,7 +56,7 @@ pub async fn datasets(args: DatasetsArgs) -> ExitCode {
         Ok(all) => all,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::of_kind(e.kind());
+            return exit_code_of_kind(e.kind());
         }
     };
     let mut set = tokio::task::JoinSet::new();

@@ -12,11 +12,13 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::frontend::report::{self, DatasetReport};
-use crate::frontend::{ExitCode, PRIVATE_KEY_ENV, client, env, private_key_from_env};
+use crate::frontend::ExitCode;
 use crate::woosmap::api::{DatasetId, RunStatus};
+use crate::woosmap::exit::{exit_code, exit_code_of_kind};
 use crate::woosmap::import::{self, ImportSpec, TriggerVia};
 use crate::woosmap::knobs::Knobs;
+use crate::woosmap::report::{self, DatasetReport};
+use crate::woosmap::settings::{self as env, PRIVATE_KEY_ENV, client, private_key_from_env};
 pub use args::{Cli, Command, RunArgs, StatusArgs};
 use progress::Progress;
 
@@ -26,7 +28,7 @@ fn usage_error(message: &str) -> ExitCode {
     ExitCode::Usage
 }
 
-/// Checks every environment variable the program reads (see `frontend::env`); a bad value
+/// Checks every environment variable the program reads (see `woosmap::settings`); a bad value
 /// is a usage error naming the variable. Called before anything else by `run` and `status`.
 pub fn check_env() -> Result<(), ExitCode> {
     env::check().map_err(|e| usage_error(&e.to_string()))
@@ -131,7 +133,7 @@ pub async fn run(args: RunArgs) -> ExitCode {
     let mut out = std::io::stdout().lock();
     let mut code = ExitCode::Success;
     for (id, result) in &results {
-        code = code.worst(ExitCode::of(result));
+        code = code.worst(exit_code(result));
         let report = DatasetReport::new(id, result).named_for(&Knobs::CLI);
         let written = if args.api.json {
             report::write_json(&mut out, &report)
@@ -211,7 +213,7 @@ fn write_status(
         Ok(None) => (DatasetReport::no_run(id), ExitCode::Usage),
         Err(e) => (
             DatasetReport::api_error(id, e).named_for(&Knobs::CLI),
-            ExitCode::of_kind(e.kind()),
+            exit_code_of_kind(e.kind()),
         ),
     };
     eprintln!("{id}: {}", report.error.as_deref().unwrap_or(report.status));

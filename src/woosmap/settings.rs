@@ -1,12 +1,40 @@
-//! The environment variables the program reads, in one list ([`VARIABLES`], shown by
-//! `--help` and mirrored by README's table), and their up-front check ([`check`]): a value
-//! that cannot be used is an error naming the variable, before any request, rather than a
-//! warning followed by a default. The layers that use the values (`crate::woosmap::api`, `logging`)
-//! read them again; this module only makes sure that what they read is valid.
+//! The Woosmap settings read from the environment: the variables in one list ([`VARIABLES`],
+//! shown by `--help` and mirrored by README's table), their up-front check ([`check`]), the
+//! private key ([`private_key_from_env`]) and the API client built from them ([`client`]).
+//! A value that cannot be used is an error naming the variable, before any request, rather
+//! than a warning followed by a default. The layers that use the values
+//! (`crate::woosmap::api`, `crate::frontend::logging`) read them again; the check only makes
+//! sure that what they read is valid.
 
 use std::time::Duration;
 
-use super::logging;
+use crate::frontend::logging;
+use crate::woosmap::api::{Client, ClientConfig, RateLimits, Secret};
+
+/// The environment variable holding the private key.
+pub const PRIVATE_KEY_ENV: &str = "WOOSMAP_PRIVATE_KEY";
+
+/// The private key from the environment, if set and not blank.
+pub fn private_key_from_env() -> Option<Secret> {
+    std::env::var(PRIVATE_KEY_ENV)
+        .ok()
+        .map(|k| k.trim().to_owned())
+        .filter(|k| !k.is_empty())
+        .map(Secret::new)
+}
+
+/// Builds the API client, or says why not. A connection refused before the API ever answered
+/// is reported at once (a wrong base URL), not retried for a minute.
+pub fn client(base_url: &str, private_key: Option<Secret>) -> Result<Client, String> {
+    Client::new(ClientConfig {
+        base_url: base_url.to_owned(),
+        private_key,
+        limits: RateLimits::from_env(),
+        request_timeout: crate::woosmap::api::request_timeout_from_env(),
+    })
+    .map(|c| c.failing_fast_on_first_refusal())
+    .map_err(|e| e.to_string())
+}
 
 /// One environment variable: its name and what it holds (one line of `--help`).
 #[derive(Debug, Clone, Copy)]

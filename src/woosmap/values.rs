@@ -1,9 +1,11 @@
-//! Values a user types into any front end (a CLI flag, an action input, an environment
-//! variable): parsed and checked here, once, so that every front end accepts and refuses
-//! the same things with the same words. Each error says what was expected; the caller
-//! names the field.
+//! Woosmap values a user types into any front end (a CLI flag, an action input, an
+//! environment variable): parsed and checked here, once, so that every front end accepts and
+//! refuses the same things with the same words. Each error says what was expected; the caller
+//! names the field. Generic parsers (durations) are in [`crate::frontend::parse`].
 
 use std::time::Duration;
+
+pub use crate::frontend::parse::parse_duration;
 
 use crate::woosmap::api::DatasetId;
 use crate::woosmap::import::{MAX_POLL_INTERVAL, MAX_TIMEOUT, MIN_POLL_INTERVAL};
@@ -11,12 +13,6 @@ use crate::woosmap::import::{MAX_POLL_INTERVAL, MAX_TIMEOUT, MIN_POLL_INTERVAL};
 /// A dataset id: a UUID in any accepted spelling.
 pub fn parse_dataset_id(s: &str) -> Result<DatasetId, String> {
     DatasetId::parse(s).map_err(|e| e.to_string())
-}
-
-/// Parses a humantime duration, with a message that says what a valid value looks like.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s.trim())
-        .map_err(|e| format!("expected a duration such as 30s, 5m or 1h30m, got {s:?} ({e})"))
 }
 
 /// A wait deadline: longer than zero, at most [`MAX_TIMEOUT`].

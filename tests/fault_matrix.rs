@@ -326,14 +326,14 @@ fn rows() -> Vec<Row> {
         Row {
             id: "date_lag",
             title: "Lagging Date header",
-            setup_text: "a run started (and soon ended) just before; every answer's Date 120 s behind the steps' clock",
+            setup_text: "a run started (and soon ended) just before; every answer's Date 8 s behind the steps' clock",
             setup: |sb, id, _| {
                 sb.configure_dataset(
                     id,
                     DatasetConfig::default()
                         .duration(Duration::from_millis(200))
                         .running()
-                        .date_lag(Duration::from_secs(120)),
+                        .date_lag(Duration::from_secs(8)),
                 )
                 .unwrap()
             },

@@ -88,7 +88,7 @@ pub(crate) struct Scenario {
 
 impl Scenario {
     pub(crate) fn draw(seed: u64) -> Scenario {
-        let mut rng = fastrand::Rng::with_seed(seed ^ 0x5eed_0f_51a1);
+        let mut rng = fastrand::Rng::with_seed(seed ^ 0x005e_ed0f_51a1);
         let secs =
             |rng: &mut fastrand::Rng, lo: u64, hi: u64| Duration::from_secs(rng.u64(lo..=hi));
         let datasets = rng.usize(1..=2);

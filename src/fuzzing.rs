@@ -245,6 +245,7 @@ fn show_run(id: &DatasetId, run: Run) {
         run: Some(run),
         waited: Duration::from_secs(1),
         sent: crate::woosmap::import::Sent::Accepted,
+        previous_run_id: None,
     });
     show_result(id, &timed_out, &[]);
 }

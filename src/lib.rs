@@ -18,4 +18,6 @@ pub mod rocketchat;
 pub mod secret;
 #[cfg(feature = "sim")]
 pub mod sim;
+#[cfg(test)]
+mod test_dirs;
 pub mod woosmap;

@@ -4,11 +4,14 @@
 //! `woosmap_import::woosmap::action`.
 
 use clap::Parser;
-use woosmap_import::frontend::{ExitCode, logging};
+use woosmap_import::frontend::{ExitCode, color, logging};
 use woosmap_import::woosmap::cli::{Cli, Command};
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => parse_error(e),
+    };
     match &cli.command {
         Command::Completions { shell } => {
             return woosmap_import::woosmap::cli::completions(*shell).into();
@@ -23,7 +26,7 @@ fn main() -> std::process::ExitCode {
         }
         Command::Action => {}
     }
-    logging::init();
+    logging::init(color::apply(cli.color));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -44,4 +47,20 @@ fn main() -> std::process::ExitCode {
         }
     });
     code.into()
+}
+
+/// Prints clap's error (or help) and exits as clap would, except that a URL's userinfo in it
+/// (clap echoes what was typed) is replaced by `***`: a password is never printed.
+fn parse_error(e: clap::Error) -> ! {
+    let plain = e.render().to_string();
+    let redacted = woosmap_import::frontend::parse::redact_url_userinfo(&plain);
+    if redacted == plain {
+        e.exit();
+    }
+    if e.use_stderr() {
+        eprint!("{redacted}");
+    } else {
+        print!("{redacted}");
+    }
+    std::process::exit(e.exit_code());
 }

@@ -156,6 +156,8 @@ async fn observe_and_start<B: Backend>(
     let mut first: Option<Option<(String, bool)>> = None;
     loop {
         state.stage = Stage::Observing;
+        // Decided again from this observation (after a `Recheck` the one to abort may be gone).
+        done.aborted = None;
         let mut current = backend.observe().await?;
         let first = first
             .get_or_insert_with(|| {

@@ -1,8 +1,7 @@
 //! Diagnostic logging of the CLI: `tracing` events to stderr, at the level named by
-//! `WOOSMAP_LOG` (off, error, warn, info, debug, trace; default warn). Progress and results are
-//! not logs: they are written by `progress.rs` and `report.rs`.
-
-use std::io::IsTerminal;
+//! `WOOSMAP_LOG` (off, error, warn, info, debug, trace; default warn), coloured only as
+//! [`super::color`] decided. Progress and results are not logs: they are written by
+//! `progress.rs` and `report.rs`.
 
 use tracing_subscriber::filter::LevelFilter;
 
@@ -22,8 +21,9 @@ pub fn parse_level(s: &str) -> Option<LevelFilter> {
     })
 }
 
-/// Installs the stderr logger. An unknown level is reported once and treated as `warn`.
-pub fn init() {
+/// Installs the stderr logger, with colour codes only when `color` (see
+/// [`super::color::apply`]). An unknown level is reported once and treated as `warn`.
+pub fn init(color: bool) {
     let raw = std::env::var(LOG_ENV).unwrap_or_default();
     let level = if raw.trim().is_empty() {
         LevelFilter::WARN
@@ -38,7 +38,7 @@ pub fn init() {
     let _ = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(color)
         .with_target(false)
         .try_init();
 }

@@ -90,6 +90,7 @@ mod tests {
                 run: None,
                 waited: Duration::from_secs(60),
                 sent: crate::woosmap::import::Sent::Accepted,
+                previous_run_id: None,
             }
             .to_string(),
             ApiError::Connect {

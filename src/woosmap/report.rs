@@ -52,7 +52,13 @@ impl<'a> DatasetReport<'a> {
                     EngineError::Cancelled { run, .. } => (run.as_ref(), "interrupted"),
                     EngineError::Api(_) => (None, "error"),
                 };
-                (run, word, Some(e.to_string()), None, e.trigger_sent())
+                (
+                    run,
+                    word,
+                    Some(e.to_string()),
+                    e.previous_run_id(),
+                    e.trigger_sent(),
+                )
             }
         };
         DatasetReport {

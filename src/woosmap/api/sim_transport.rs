@@ -82,7 +82,9 @@ impl Client {
                 return Err(ApiError::Timeout {
                     dataset_id: id.clone(),
                     endpoint,
+                    origin: self.inner.origin.clone(),
                     after: timeout,
+                    cut_short: timeout < self.inner.request_timeout,
                 });
             }
             Ok(Err(SimFault::Refused)) => {

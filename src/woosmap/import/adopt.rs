@@ -48,9 +48,9 @@ pub async fn adopt_creation_import(
     let read = || async {
         tokio::select! {
             biased;
-            _ = cancel.cancelled() => Err(EngineError::Cancelled { run: None, sent: Sent::Nothing, waiting_for: None }),
+            _ = cancel.cancelled() => Err(EngineError::Cancelled { run: None, sent: Sent::Nothing, waiting_for: None, previous_run_id: None }),
             r = client.status(id, spec.poll_interval, deadline) => r.map_err(|e| match e {
-                ApiError::DeadlineExceeded { .. } => EngineError::TimedOut { run: None, waited: spec.timeout, sent: Sent::Nothing },
+                ApiError::DeadlineExceeded { .. } => EngineError::TimedOut { run: None, waited: spec.timeout, sent: Sent::Nothing, previous_run_id: None },
                 e => EngineError::Api(e),
             }),
         }
@@ -84,11 +84,13 @@ pub async fn adopt_creation_import(
                 run: Some(found.clone()),
                 sent: Sent::Nothing,
                 waiting_for: None,
+                previous_run_id: None,
             },
             EngineError::TimedOut { waited, .. } => EngineError::TimedOut {
                 run: Some(found.clone()),
                 waited,
                 sent: Sent::Nothing,
+                previous_run_id: None,
             },
             e => e,
         })?;

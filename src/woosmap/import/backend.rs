@@ -89,6 +89,7 @@ pub async fn run_import(
         progress: Progress::default(),
         undocumented_noted: std::sync::Mutex::new(None),
         sending: None,
+        previous_run_id: None,
     };
     let span = tracing::debug_span!("run_import", dataset_id = %runner.spec.dataset_id);
     let done = tracing::Instrument::instrument(reconcile(&mut runner, plan, &cancel), span).await?;
@@ -127,6 +128,9 @@ struct Runner {
     undocumented_noted: std::sync::Mutex<Option<String>>,
     /// The engine's record of a trigger leaving (set by `start`).
     sending: Option<SendMark>,
+    /// The run that was latest before the trigger (or the join), for the reports of a
+    /// timeout or a cancellation.
+    previous_run_id: Option<String>,
 }
 
 impl Runner {
@@ -146,6 +150,7 @@ impl Runner {
             run: self.new_run.clone(),
             waited: self.spec.timeout,
             sent: Sent::Nothing,
+            previous_run_id: self.previous_run_id.clone(),
         }
     }
 
@@ -159,6 +164,7 @@ impl Runner {
                 run: self.new_run.clone(),
                 waited: self.spec.timeout,
                 sent: at.sent,
+                previous_run_id: self.previous_run_id.clone(),
             };
         }
         let (reason, next) = match (cause, &at.stage) {
@@ -210,7 +216,12 @@ impl Runner {
                 ..
             } => self.not_triggered(NotTriggeredReason::TriggerWindow, next_slot),
             ApiError::DeadlineExceeded { .. } => self.deadline_error(),
-            ApiError::Timeout { .. } if past_deadline => self.deadline_error(),
+            // A request the deadline cut short, to a server that answered before: the deadline
+            // ended the wait. A server that never answered, or that had a whole request timeout
+            // to answer, is silent: a network fault (`e`), named as such.
+            ApiError::Timeout {
+                cut_short: true, ..
+            } if past_deadline && self.client.ever_answered() => self.deadline_error(),
             e => EngineError::Api(e),
         }
     }
@@ -523,15 +534,19 @@ impl Backend for Runner {
             return self.trigger_blind().await;
         }
         let previous_id = previous.map(|r| r.id.clone());
+        self.previous_run_id = previous_id.clone();
         Ok(match self.trigger_confirmed(&previous_id).await? {
             Triggered::Yes(seen) => Started::Sent { id: None, seen },
             Triggered::Recheck => {
                 tracing::debug!("waited for the trigger slot: observing again first");
                 Started::Recheck
             }
-            Triggered::ByOther { previous_run_id } => Started::Joined {
-                previous_id: previous_run_id,
-            },
+            Triggered::ByOther { previous_run_id } => {
+                self.previous_run_id = previous_run_id.clone();
+                Started::Joined {
+                    previous_id: previous_run_id,
+                }
+            }
             Triggered::RateLimited(retry_after) => {
                 self.wait_out_rate_limit(retry_after).await?;
                 Started::Recheck
@@ -559,10 +574,13 @@ impl Backend for Runner {
 
     fn on_step(&mut self, step: Step<'_, Run>) {
         match step {
-            Step::Observed(previous) => self.emit(Event::Observed {
-                dataset_id: self.id().clone(),
-                previous: previous.cloned(),
-            }),
+            Step::Observed(previous) => {
+                self.previous_run_id = previous.map(|r| r.id.clone());
+                self.emit(Event::Observed {
+                    dataset_id: self.id().clone(),
+                    previous: previous.cloned(),
+                })
+            }
             Step::WaitingFor(run) => {
                 tracing::info!(run_id = %run.id, "an import is running: waiting for it to end");
                 self.emit(Event::WaitingForRunning {
@@ -605,7 +623,15 @@ impl Backend for Runner {
         )
     }
 
+    /// The deadline came. While a status read waited on a silent server and no trigger left,
+    /// that is the fault to report (a network fault, not a timeout of ours); otherwise the
+    /// outcome of the engine's state.
     fn timed_out(&self, at: &State<Run>, cause: Option<EngineError>) -> EngineError {
+        if !at.may_have_started()
+            && let Some(silent) = self.client.silent_status(self.id())
+        {
+            return EngineError::Api(silent);
+        }
         self.deadline_outcome(at, cause)
     }
 
@@ -617,6 +643,7 @@ impl Backend for Runner {
                 Stage::WaitingFor(run) => Some(run.id.clone()),
                 _ => None,
             },
+            previous_run_id: self.previous_run_id.clone(),
         }
     }
 }

@@ -126,6 +126,8 @@ pub enum EngineError {
         run: Option<Run>,
         waited: Duration,
         sent: Sent,
+        /// The run that was latest before this invocation triggered (or joined), when known.
+        previous_run_id: Option<String>,
     },
 
     /// The timeout passed before a trigger could be sent: no trigger request left the process.
@@ -151,6 +153,8 @@ pub enum EngineError {
         run: Option<Run>,
         sent: Sent,
         waiting_for: Option<String>,
+        /// As for `TimedOut`.
+        previous_run_id: Option<String>,
     },
 }
 
@@ -160,6 +164,19 @@ impl EngineError {
         match self {
             EngineError::Api(_) | EngineError::NotTriggered { .. } => None,
             EngineError::TimedOut { run, .. } | EngineError::Cancelled { run, .. } => run.as_ref(),
+        }
+    }
+
+    /// The run that was latest before this invocation triggered, when it is known.
+    pub fn previous_run_id(&self) -> Option<&str> {
+        match self {
+            EngineError::Api(_) | EngineError::NotTriggered { .. } => None,
+            EngineError::TimedOut {
+                previous_run_id, ..
+            }
+            | EngineError::Cancelled {
+                previous_run_id, ..
+            } => previous_run_id.as_deref(),
         }
     }
 

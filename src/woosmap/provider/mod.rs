@@ -1,15 +1,17 @@
 //! Provider `woosmap`: its configuration (private key, base URL, with environment fallbacks)
 //! and the dispatch of Terraform operations to resource `woosmap_dataset_import`
 //! (resource.rs), data source `woosmap_dataset_status` (data_source.rs), action
-//! `woosmap_dataset_import` (import_action.rs), resource `woosmap_dataset` (dataset.rs) and
-//! data sources `woosmap_dataset` / `woosmap_datasets` (datasets_data.rs). Everything here speaks engine and `tfplugin`
-//! values; protobuf stays in `tfplugin`.
+//! `woosmap_dataset_import` (import_action.rs), resource `woosmap_dataset` (dataset.rs),
+//! data sources `woosmap_dataset` / `woosmap_datasets` (datasets_data.rs) and ephemeral
+//! resource `woosmap_dataset_reimport_key` (reimport_key.rs). Everything here speaks engine
+//! and `tfplugin` values; protobuf stays in `tfplugin`.
 
 pub(crate) mod convert;
 mod data_source;
 mod dataset;
 mod datasets_data;
 mod import_action;
+mod reimport_key;
 mod resource;
 pub mod schema;
 
@@ -95,9 +97,10 @@ fn env(name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// Checks a base URL the way the client will use it.
+/// Checks a base URL the way the client will use it; the error names the provider's settings.
 fn check_base_url(url: &str) -> Result<String, String> {
-    crate::woosmap::api::check_base_url(url).map_err(|e| e.to_string())
+    crate::woosmap::api::check_base_url(url)
+        .map_err(|e| crate::woosmap::knobs::Knobs::TERRAFORM.word(&e.to_string()))
 }
 
 impl tfplugin::Provider for WoosmapProvider {
@@ -137,6 +140,12 @@ impl tfplugin::Provider for WoosmapProvider {
 
     async fn configure_provider(&self, req: ConfigureProviderRequest) -> Diagnostics {
         let mut diags = Diagnostics::new();
+        // The WOOSMAP_* variables, checked as the CLI checks them: a value that is not UTF-8
+        // (or not valid) is an error naming it, never read as unset.
+        if let Err(e) = crate::woosmap::settings::check() {
+            diags.error("Invalid environment variable", format!("{e}."));
+            return diags;
+        }
         let key = match req.config.attr("private_key") {
             Value::String(k) if !k.trim().is_empty() => Some(k.trim().to_owned()),
             // Unknown until apply: assume it will be there; apply configures again.
@@ -150,7 +159,14 @@ impl tfplugin::Provider for WoosmapProvider {
             .map(str::to_owned)
             .or_else(|| env("WOOSMAP_BASE_URL"))
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
-        let base_url = match check_base_url(&base_url) {
+        let base_url = match check_base_url(&base_url).and_then(|u| {
+            crate::woosmap::api::check_transport(
+                &u,
+                crate::woosmap::api::allow_insecure_http_from_env(),
+            )
+            .map_err(|e| crate::woosmap::knobs::Knobs::TERRAFORM.word(&e.to_string()))
+            .map(|()| u)
+        }) {
             Ok(u) => u,
             Err(e) => {
                 diags.push(Diagnostic::error("Invalid base_url", e).at(AttrPath::attr("base_url")));
@@ -362,6 +378,33 @@ impl tfplugin::Provider for WoosmapProvider {
         match self.configured() {
             Ok(c) => import_action::invoke(&c, &req.config, progress, cancel).await,
             Err(d) => d.into(),
+        }
+    }
+
+    async fn validate_ephemeral_resource_config(&self, req: ValidateRequest) -> Diagnostics {
+        reimport_key::validate(&req.config)
+    }
+
+    async fn open_ephemeral_resource(
+        &self,
+        req: tfplugin::OpenEphemeralResourceRequest,
+    ) -> tfplugin::OpenEphemeralResourceResponse {
+        let c = match self.configured() {
+            Ok(c) => c,
+            Err(d) => {
+                return tfplugin::OpenEphemeralResourceResponse {
+                    diagnostics: d.into(),
+                    ..Default::default()
+                };
+            }
+        };
+        let stop = self.stop_token();
+        tokio::select! {
+            resp = reimport_key::open(&c, req) => resp,
+            () = stop.cancelled() => tfplugin::OpenEphemeralResourceResponse {
+                diagnostics: stopped("reading the dataset's reimport key").into(),
+                ..Default::default()
+            },
         }
     }
 

@@ -118,6 +118,8 @@ async fn simulate(seed: u64, rep: u32) -> SeedRun {
     for e in &ended {
         let _ = writeln!(trace, "{}", describe(e));
     }
+    // The run number only keeps pacer keys apart: it is not part of the trace.
+    let trace = trace.replace(&format!("-r{rep}-m"), "-m");
     let violations = check::all(&scenario, &server, &ended);
     let outcomes = ended.iter().map(outcome_word).collect();
     SeedRun {

@@ -24,6 +24,8 @@ scripts/lib/pacer-folders.sh mark "$pacer_mark"
 cargo test --workspace --features fuzz --locked --no-fail-fast "$@" 2>&1 | tee "$log" || status=$?
 scripts/fuzz.sh 20 || status=$?
 scripts/lib/pacer-folders.sh check "$pacer_mark" || status=$?
+# Deterministic simulation of the engine (issue 20; src/sim): a few hundred seeds.
+scripts/simulate.sh --seeds 300 || status=$?
 # One closing line for the whole run (cargo prints one per test binary, fuzzing came after),
 # printed whether or not something failed.
 awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, i }' "$log"

@@ -16,6 +16,8 @@ pub mod frontend;
 pub mod fuzzing;
 pub mod rocketchat;
 pub mod secret;
+#[cfg(feature = "sim")]
+pub mod sim;
 #[cfg(test)]
 mod test_dirs;
 pub mod woosmap;

@@ -342,6 +342,47 @@ fn rows() -> Vec<Row> {
             na: "",
         },
         Row {
+            id: "trigger_answer_lost",
+            title: "Trigger answer lost at the deadline",
+            setup_text: "trigger: handled (the import starts), answer held 60 s; timeout 3s",
+            setup: |sb, id, _| {
+                sb.inject(
+                    on(FaultKind::Slow, FaultEndpoint::Trigger, id).delay(Duration::from_secs(60)),
+                )
+            },
+            key: KEY,
+            request_timeout: None,
+            timeout: Some("3s"),
+            driver: Driver::Plain,
+            cli: Some(ex("exit 3", "its answer was lost", 1, 1)),
+            terraform: Some(ex("apply exit 1", "its answer was lost", 1, 1)),
+            action: Some(ex("job failed, exit 3", "its answer was lost", 1, 1)),
+            na: "",
+        },
+        Row {
+            id: "date_lag",
+            title: "Lagging Date header",
+            setup_text: "a run started (and soon ended) just before; every answer's Date 8 s behind the steps' clock",
+            setup: |sb, id, _| {
+                sb.configure_dataset(
+                    id,
+                    DatasetConfig::default()
+                        .duration(Duration::from_millis(200))
+                        .running()
+                        .date_lag(Duration::from_secs(8)),
+                )
+                .unwrap()
+            },
+            key: KEY,
+            request_timeout: None,
+            timeout: None,
+            driver: Driver::Plain,
+            cli: Some(ex(OK, "import succeeded", 1, 2)),
+            terraform: Some(ex(TF_OK, "Apply complete! Resources: 1 added", 1, 2)),
+            action: Some(ex(JOB_OK, "ended: success", 1, 2)),
+            na: "",
+        },
+        Row {
             id: "trigger_slow",
             title: "Slow trigger past the request timeout",
             setup_text: "trigger: handled (the import starts), answer held 3 s; WOOSMAP_REQUEST_TIMEOUT=1s",

@@ -3,9 +3,12 @@
 //! operation blocks a start or already serves this call, starts one (confirming unclear starts
 //! its own way), tells which observed operation is the one started, turns the engine's
 //! lifecycle [`Step`]s into its own progress events, and words the deadline and the
-//! cancellation as its own errors. Reconcile-and-wait itself is `super::reconcile`.
+//! cancellation as its own errors, from the engine's [`State`]. Reconcile-and-wait itself is
+//! `super::reconcile`.
 
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// One service's side of an import.
 pub trait Backend: Send {
@@ -30,9 +33,12 @@ pub trait Backend: Send {
     /// True when the operation has ended (successfully or not).
     fn is_final(&self, op: &Self::Op) -> bool;
 
-    /// True when `op`, already under way, serves this call (Woosmap: a run that started since
-    /// this invocation began): it is followed instead of starting another.
-    fn serves_this_call(&self, _op: &Self::Op) -> bool {
+    /// True when `op`, already under way, serves this call (Woosmap: a run with server evidence
+    /// that it started since this invocation began): it is followed instead of starting
+    /// another. `at_first_observation`: `op` was the operation seen at the invocation's first
+    /// observation (else it showed up later). Never asked about an operation that had already
+    /// ended at the first observation: that one is never this call's.
+    fn serves_this_call(&self, _op: &Self::Op, _at_first_observation: bool) -> bool {
         false
     }
 
@@ -40,10 +46,14 @@ pub trait Backend: Send {
     /// waits for it to end, or, when the caller asked to abort it, starts anyway and says so.
     fn blocks_start(&self, op: &Self::Op) -> bool;
 
-    /// Starts an operation; `previous` is the operation observed just before.
+    /// Starts an operation; `previous` is the operation observed just before. `sending` must
+    /// be marked ([`SendMark::mark`]) before any request that may start an operation leaves
+    /// the process: the engine then knows, whatever happens next (a lost answer, the deadline,
+    /// a cancellation), that an operation may be running.
     fn start(
         &mut self,
         previous: Option<&Self::Op>,
+        sending: &SendMark,
     ) -> impl Future<Output = Result<Started<Self::Op>, Self::Error>> + Send;
 
     /// Whether an observation after the start shows the started operation. `ours` is its id
@@ -58,11 +68,91 @@ pub trait Backend: Send {
     /// A lifecycle step, for the backend's own progress events.
     fn on_step(&mut self, step: Step<'_, Self::Op>);
 
-    /// The error for a deadline that passed at `at`.
-    fn timed_out(&self, at: &Stage<Self::Op>) -> Self::Error;
+    /// True when `err`, returned by one of the backend's calls, only says that the deadline
+    /// passed (or that the next attempt would start after it): the engine then words the
+    /// outcome from its state with [`Backend::timed_out`], passing `err` as the cause.
+    fn is_deadline(&self, _err: &Self::Error) -> bool {
+        false
+    }
 
-    /// The error for a cancellation at `at`.
-    fn cancelled(&self, at: &Stage<Self::Op>) -> Self::Error;
+    /// The error for a deadline that passed in state `at`. `cause`: the backend's own error
+    /// that reported it (see [`Backend::is_deadline`]), for details such as when a slot
+    /// reopens. Must say whether a start request may have left ([`State::sent`]).
+    fn timed_out(&self, at: &State<Self::Op>, cause: Option<Self::Error>) -> Self::Error;
+
+    /// The error for a cancellation in state `at`; says whether a start request may have left.
+    fn cancelled(&self, at: &State<Self::Op>) -> Self::Error;
+}
+
+/// Marks the moments a start request may leave the process. Shared between the engine and the
+/// backend's `start` (the engine reads it even when the start's future was dropped by the
+/// deadline or a cancellation). A mark is undone only for a request that surely never left
+/// (its connection failed): once a request may have left, an operation may be running,
+/// whatever the answer said or whether it came.
+#[derive(Debug, Clone, Default)]
+pub struct SendMark(Arc<AtomicUsize>);
+
+impl SendMark {
+    /// A start request is about to leave (or may have left) the process.
+    pub fn mark(&self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The request last marked surely never left (its connection failed).
+    pub fn never_left(&self) {
+        let _ = self
+            .0
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+    }
+
+    /// Whether a start request may have left.
+    pub fn is_marked(&self) -> bool {
+        self.0.load(Ordering::SeqCst) > 0
+    }
+}
+
+/// Whether a start request of this invocation left the process, and what came of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sent {
+    /// No start request left the process: nothing was started by this invocation.
+    #[default]
+    Nothing,
+    /// A start request left (or may have), and its answer was lost: an operation may be
+    /// running, and whether it is has not been seen.
+    AnswerUnknown,
+    /// The service accepted a start of this invocation, or the started operation was seen.
+    Accepted,
+}
+
+/// The invocation's state, owned by the engine: the only source of the outcome.
+#[derive(Debug, Clone)]
+pub struct State<Op> {
+    /// How far the invocation got.
+    pub stage: Stage<Op>,
+    /// Whether a start request left the process (never goes back to `Nothing`).
+    pub sent: Sent,
+    /// The operation observed just before the (last) start, if any.
+    pub previous_id: Option<String>,
+    /// The running operation last waited for, if any (it is not this call's).
+    pub waited_for: Option<String>,
+}
+
+impl<Op> Default for State<Op> {
+    fn default() -> Self {
+        State {
+            stage: Stage::Observing,
+            sent: Sent::Nothing,
+            previous_id: None,
+            waited_for: None,
+        }
+    }
+}
+
+impl<Op> State<Op> {
+    /// True when a start request may have left the process: an operation may be running.
+    pub fn may_have_started(&self) -> bool {
+        self.sent != Sent::Nothing
+    }
 }
 
 /// What a start did.
@@ -110,15 +200,16 @@ pub enum Step<'a, Op> {
     Following(&'a Op),
 }
 
-/// How far the import got, for the deadline and cancellation errors.
+/// How far the import got (with [`State::sent`], what the outcome is made of).
 #[derive(Debug, Clone, Default)]
 pub enum Stage<Op> {
-    /// Reading the current operation; nothing started.
+    /// Reading the current operation.
     #[default]
     Observing,
     /// Waiting for a running operation that is not ours.
     WaitingFor(Op),
-    /// Starting (an unclear start may have gone through).
+    /// Starting: between the decision to start and the start's answer (whether a request left
+    /// is [`State::sent`]).
     Starting,
     /// Started (or joined); `last` is the latest observation of it.
     Started {
@@ -150,6 +241,8 @@ pub struct Finished<Op> {
     pub last: Option<Op>,
     /// True when this call started it, false when it joined one under way.
     pub started_here: bool,
+    /// Whether a start request of this call left the process.
+    pub sent: Sent,
     /// Another operation replaced it.
     pub replaced: bool,
     /// The running operation waited for before starting.

@@ -2,10 +2,31 @@
 //! it when it already serves this call → wait for a running one to end (or abort it when asked)
 //! → start → identify the started operation → follow it until it ends, within a deadline and
 //! until cancelled. Backends (`super::backend::Backend`) supply the service's side.
+//!
+//! The loop owns the invocation's [`State`]: every outcome (the operation followed, the
+//! deadline, the cancellation) is worded by the backend from that state, never from a tracker
+//! of its own. The transitions (state × event → state):
+//!
+//! | state | event | next state |
+//! |---|---|---|
+//! | Observing | no operation, or one that ended | Starting |
+//! | Observing | an operation that serves this call (never one already ended at the first observation; the backend is told whether it is the first observation's) | Started (joined, `sent` unchanged) |
+//! | Observing | a running operation that blocks a start | WaitingFor(op) |
+//! | WaitingFor(op) | it ended (or the caller asked to abort it) | Starting |
+//! | Starting | a start request may leave (`SendMark`) | Starting, `sent = AnswerUnknown` |
+//! | Starting | the service accepted it, or the started operation was seen | Started, `sent = Accepted` |
+//! | Starting | another caller's start serves this call (nothing sent) | Started (joined) |
+//! | Starting | nothing sent, look again (`Recheck`) | Observing (`sent` unchanged) |
+//! | Started | the started operation observed | Started { id, last } |
+//! | Started | it ended (or `until` reached) | outcome: `Finished` |
+//! | any | the deadline passed (or a backend error that only says so) | outcome: `timed_out(state)` |
+//! | any | cancelled | outcome: `cancelled(state)` |
 
 use tokio_util::sync::CancellationToken;
 
-use super::backend::{Backend, Finished, Identified, Stage, Started, Step, Until};
+use super::backend::{
+    Backend, Finished, Identified, SendMark, Sent, Stage, Started, State, Step, Until,
+};
 use tokio::time::Instant;
 
 /// What the caller asks of one import.
@@ -21,7 +42,7 @@ pub struct Plan {
 }
 
 /// Runs one import against `backend`: the outcome, or the backend's error (its own, or its
-/// wording of the deadline or the cancellation).
+/// wording of the deadline or the cancellation from the engine's state).
 pub async fn reconcile<B: Backend>(
     backend: &mut B,
     plan: Plan,
@@ -32,9 +53,10 @@ pub async fn reconcile<B: Backend>(
         Deadline,
         Cancelled,
     }
-    let mut at = Stage::Observing;
+    let mut state = State::default();
+    let sending = SendMark::default();
     let stop = {
-        let work = drive(backend, plan, &mut at);
+        let work = drive(backend, plan, &mut state, &sending);
         tokio::select! {
             biased;
             () = cancel.cancelled() => Stop::Cancelled,
@@ -42,66 +64,121 @@ pub async fn reconcile<B: Backend>(
             r = work => Stop::Done(r),
         }
     };
+    // A start request that may have left while the work was cut short still counts.
+    note_sending(&mut state, &sending);
     match stop {
+        Stop::Done(Err(e)) if backend.is_deadline(&e) => Err(backend.timed_out(&state, Some(e))),
         Stop::Done(r) => r,
-        Stop::Deadline => Err(backend.timed_out(&at)),
-        Stop::Cancelled => Err(backend.cancelled(&at)),
+        Stop::Deadline => Err(backend.timed_out(&state, None)),
+        Stop::Cancelled => Err(backend.cancelled(&state)),
+    }
+}
+
+/// `sent` after a start attempt: a request that may have left and got no clear answer leaves
+/// it unknown; an accepted one makes it accepted.
+fn note_sending<Op>(state: &mut State<Op>, sending: &SendMark) {
+    if sending.is_marked() && state.sent == Sent::Nothing {
+        state.sent = Sent::AnswerUnknown;
     }
 }
 
 async fn drive<B: Backend>(
     backend: &mut B,
     plan: Plan,
-    at: &mut Stage<B::Op>,
+    state: &mut State<B::Op>,
+    sending: &SendMark,
 ) -> Result<Finished<B::Op>, B::Error> {
     let mut done = Finished {
         previous_id: None,
         id: None,
         last: None,
         started_here: true,
+        sent: Sent::Nothing,
         replaced: false,
         waited_for: None,
         aborted: None,
     };
 
     if !backend.can_observe() {
-        // Nothing to look at: start, and return at once (the caller did not ask to wait).
-        *at = Stage::Starting;
-        loop {
-            match backend.start(None).await? {
-                Started::Sent { id, .. } => {
-                    backend.on_step(Step::Started { id: id.as_deref() });
-                    done.id = id;
-                    return Ok(done);
-                }
-                Started::Joined { previous_id } => {
-                    backend.on_step(Step::Joined(None));
-                    done.previous_id = previous_id;
-                    done.started_here = false;
-                    return Ok(done);
-                }
-                Started::Recheck => continue,
-            }
-        }
+        return start_blind(backend, state, sending, done).await;
     }
 
-    // 1. Observe; 2. follow what serves this call, wait for what runs; 3. start.
-    let mut seen: Option<B::Op> = 'observe: loop {
-        *at = Stage::Observing;
+    let seen = observe_and_start(backend, plan, state, sending, &mut done).await?;
+    done.sent = state.sent;
+    if plan.until == Until::Started {
+        return Ok(done);
+    }
+    follow(backend, plan, state, seen, done).await
+}
+
+/// Nothing to look at: start, and return at once (the caller did not ask to wait).
+async fn start_blind<B: Backend>(
+    backend: &mut B,
+    state: &mut State<B::Op>,
+    sending: &SendMark,
+    mut done: Finished<B::Op>,
+) -> Result<Finished<B::Op>, B::Error> {
+    state.stage = Stage::Starting;
+    loop {
+        let started = backend.start(None, sending).await;
+        note_sending(state, sending);
+        match started? {
+            Started::Sent { id, .. } => {
+                state.sent = Sent::Accepted;
+                backend.on_step(Step::Started { id: id.as_deref() });
+                done.id = id;
+                done.sent = state.sent;
+                return Ok(done);
+            }
+            Started::Joined { previous_id } => {
+                backend.on_step(Step::Joined(None));
+                done.previous_id = previous_id;
+                done.started_here = false;
+                done.sent = state.sent;
+                return Ok(done);
+            }
+            Started::Recheck => continue,
+        }
+    }
+}
+
+/// Observes, follows what serves this call, waits for what runs, starts. Returns once started
+/// (or joined), with the started operation when it was already seen.
+async fn observe_and_start<B: Backend>(
+    backend: &mut B,
+    plan: Plan,
+    state: &mut State<B::Op>,
+    sending: &SendMark,
+    done: &mut Finished<B::Op>,
+) -> Result<Option<B::Op>, B::Error> {
+    // The operation at the first observation, and whether it had ended then (an operation
+    // already ended at the first observation is never this call's).
+    let mut first: Option<Option<(String, bool)>> = None;
+    loop {
+        state.stage = Stage::Observing;
         // Decided again from this observation (after a `Recheck` the one to abort may be gone).
         done.aborted = None;
         let mut current = backend.observe().await?;
+        let first = first
+            .get_or_insert_with(|| {
+                current
+                    .as_ref()
+                    .map(|op| (B::op_id(op).to_owned(), backend.is_final(op)))
+            })
+            .clone();
         backend.on_step(Step::Observed(current.as_ref()));
         while let Some(op) = current.as_ref() {
-            if backend.serves_this_call(op) {
+            let at_first = first.as_ref().filter(|(id, _)| id == B::op_id(op));
+            let old = at_first.is_some_and(|(_, ended)| *ended);
+            if !old && backend.serves_this_call(op, at_first.is_some()) {
                 backend.on_step(Step::Joined(Some(op)));
                 done.started_here = false;
                 done.previous_id = None;
-                *at = Stage::Started {
+                state.stage = Stage::Started {
                     id: None,
                     last: None,
                 };
-                break 'observe current;
+                return Ok(current);
             }
             if !backend.blocks_start(op) {
                 break;
@@ -114,43 +191,54 @@ async fn drive<B: Backend>(
             }
             if done.waited_for.as_deref() != Some(id.as_str()) {
                 backend.on_step(Step::WaitingFor(op));
-                done.waited_for = Some(id);
+                done.waited_for = Some(id.clone());
+                state.waited_for = Some(id);
             }
-            *at = Stage::WaitingFor(op.clone());
+            state.stage = Stage::WaitingFor(op.clone());
             current = backend.observe().await?;
         }
         done.previous_id = current.as_ref().map(|op| B::op_id(op).to_owned());
-        *at = Stage::Starting;
-        match backend.start(current.as_ref()).await? {
+        state.previous_id.clone_from(&done.previous_id);
+        state.stage = Stage::Starting;
+        let started = backend.start(current.as_ref(), sending).await;
+        note_sending(state, sending);
+        match started? {
             Started::Sent { id, seen } => {
+                state.sent = Sent::Accepted;
                 backend.on_step(Step::Started { id: id.as_deref() });
-                *at = Stage::Started {
+                state.stage = Stage::Started {
                     id: id.clone(),
                     last: None,
                 };
                 done.id = id;
-                break seen;
+                return Ok(seen);
             }
             Started::Joined { previous_id } => {
                 backend.on_step(Step::Joined(None));
                 done.started_here = false;
                 if previous_id.is_some() {
-                    done.previous_id = previous_id;
+                    done.previous_id.clone_from(&previous_id);
+                    state.previous_id = previous_id;
                 }
-                *at = Stage::Started {
+                state.stage = Stage::Started {
                     id: None,
                     last: None,
                 };
-                break None;
+                return Ok(None);
             }
-            Started::Recheck => continue 'observe,
+            Started::Recheck => continue,
         }
-    };
-    if plan.until == Until::Started {
-        return Ok(done);
     }
+}
 
-    // 4. Identify the started operation and follow it.
+/// Identifies the started operation and follows it to its end (or `plan.until`).
+async fn follow<B: Backend>(
+    backend: &mut B,
+    plan: Plan,
+    state: &mut State<B::Op>,
+    mut seen: Option<B::Op>,
+    mut done: Finished<B::Op>,
+) -> Result<Finished<B::Op>, B::Error> {
     loop {
         let op = match seen.take() {
             Some(op) => Some(op),
@@ -171,7 +259,7 @@ async fn drive<B: Backend>(
         // A backend that names the operation only once it shows (Woosmap) is told the id of
         // the one identified last: it follows the latest.
         let id = B::op_id(&op).to_owned();
-        *at = Stage::Started {
+        state.stage = Stage::Started {
             id: Some(id.clone()),
             last: Some(op.clone()),
         };
@@ -193,17 +281,20 @@ mod tests {
     type Op = (String, bool, bool);
 
     /// Observations served in order (the last one repeats, one per second); counts starts.
+    /// `start_hangs`: the start marks its request as leaving, then never answers (a lost
+    /// answer).
     struct Scripted {
         seen: Vec<Option<Op>>,
         started: u32,
         start_id: Option<String>,
         steps: Vec<String>,
+        start_hangs: bool,
     }
 
     #[derive(Debug, PartialEq)]
     enum Err {
         TimedOut(String),
-        Cancelled,
+        Cancelled(Sent),
     }
 
     impl Backend for Scripted {
@@ -226,8 +317,12 @@ mod tests {
         fn blocks_start(&self, op: &Op) -> bool {
             op.2
         }
-        async fn start(&mut self, _: Option<&Op>) -> Result<Started<Op>, Err> {
+        async fn start(&mut self, _: Option<&Op>, sending: &SendMark) -> Result<Started<Op>, Err> {
             self.started += 1;
+            sending.mark();
+            if self.start_hangs {
+                std::future::pending::<()>().await;
+            }
             Ok(Started::Sent {
                 id: self.start_id.clone(),
                 seen: None,
@@ -251,15 +346,16 @@ mod tests {
                 Step::Following(op) => format!("following {}", op.0),
             });
         }
-        fn timed_out(&self, at: &Stage<Op>) -> Err {
-            Err::TimedOut(match at {
+        fn timed_out(&self, at: &State<Op>, _: Option<Err>) -> Err {
+            Err::TimedOut(match &at.stage {
                 Stage::Started { id, .. } => format!("started {id:?}"),
                 Stage::WaitingFor(op) => format!("waiting {}", op.0),
+                Stage::Starting => format!("starting, sent {:?}", at.sent),
                 other => format!("{other:?}"),
             })
         }
-        fn cancelled(&self, _: &Stage<Op>) -> Err {
-            Err::Cancelled
+        fn cancelled(&self, at: &State<Op>) -> Err {
+            Err::Cancelled(at.sent)
         }
     }
 
@@ -272,6 +368,7 @@ mod tests {
             started: 0,
             start_id: start_id.map(str::to_owned),
             steps: Vec::new(),
+            start_hangs: false,
         }
     }
 
@@ -349,14 +446,14 @@ mod tests {
             fn is_final(&self, op: &Op) -> bool {
                 op.1
             }
-            fn serves_this_call(&self, op: &Op) -> bool {
+            fn serves_this_call(&self, op: &Op, _: bool) -> bool {
                 op.0 == "joinable"
             }
             fn blocks_start(&self, op: &Op) -> bool {
                 op.2
             }
-            async fn start(&mut self, p: Option<&Op>) -> Result<Started<Op>, Err> {
-                self.0.start(p).await
+            async fn start(&mut self, p: Option<&Op>, s: &SendMark) -> Result<Started<Op>, Err> {
+                self.0.start(p, s).await
             }
             fn identify(&self, o: Option<&Op>, ours: Option<&str>, p: Option<&str>) -> Identified {
                 self.0.identify(o, ours, p)
@@ -364,10 +461,10 @@ mod tests {
             fn on_step(&mut self, step: Step<'_, Op>) {
                 self.0.on_step(step)
             }
-            fn timed_out(&self, at: &Stage<Op>) -> Err {
-                self.0.timed_out(at)
+            fn timed_out(&self, at: &State<Op>, cause: Option<Err>) -> Err {
+                self.0.timed_out(at, cause)
             }
-            fn cancelled(&self, at: &Stage<Op>) -> Err {
+            fn cancelled(&self, at: &State<Op>) -> Err {
                 self.0.cancelled(at)
             }
         }
@@ -419,7 +516,7 @@ mod tests {
         let err = reconcile(&mut b, plan(false, Until::Final, 60), &cancel)
             .await
             .unwrap_err();
-        assert_eq!((err, b.started), (Err::Cancelled, 0));
+        assert_eq!((err, b.started), (Err::Cancelled(Sent::Nothing), 0));
 
         let mut b = backend(&[None, Some(("mine", false, false))], Some("mine"));
         let done = reconcile(
@@ -444,5 +541,100 @@ mod tests {
             Some(false),
             "returned while running"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_start_whose_answer_never_comes_is_not_nothing_started() {
+        // The deadline passes while the start's request is out: the outcome says a start may
+        // have left (the Woosmap backend's tracker used to say "nothing was triggered").
+        let mut b = backend(&[None], None);
+        b.start_hangs = true;
+        let err = reconcile(
+            &mut b,
+            plan(false, Until::Final, 30),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err, Err::TimedOut("starting, sent AnswerUnknown".into()));
+
+        // Cancelled (Ctrl-C) while the answer is awaited: same truth.
+        let mut b = backend(&[None], None);
+        b.start_hangs = true;
+        let cancel = CancellationToken::new();
+        let later = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            later.cancel();
+        });
+        let err = reconcile(&mut b, plan(false, Until::Final, 30), &cancel)
+            .await
+            .unwrap_err();
+        assert_eq!(err, Err::Cancelled(Sent::AnswerUnknown));
+
+        // Nothing marked: nothing sent.
+        let mut b = backend(&[Some(("theirs", false, true))], None);
+        let err = reconcile(
+            &mut b,
+            plan(false, Until::Final, 30),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err, Err::TimedOut("waiting theirs".into()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_operation_ended_at_the_first_observation_never_serves_this_call() {
+        struct Eager(Scripted);
+        impl Backend for Eager {
+            type Op = Op;
+            type Error = Err;
+            async fn observe(&mut self) -> Result<Option<Op>, Err> {
+                self.0.observe().await
+            }
+            fn op_id(op: &Op) -> &str {
+                &op.0
+            }
+            fn is_final(&self, op: &Op) -> bool {
+                op.1
+            }
+            /// Would take anything (as a lagging clock might make it).
+            fn serves_this_call(&self, _: &Op, _: bool) -> bool {
+                true
+            }
+            fn blocks_start(&self, op: &Op) -> bool {
+                op.2
+            }
+            async fn start(&mut self, p: Option<&Op>, s: &SendMark) -> Result<Started<Op>, Err> {
+                self.0.start(p, s).await
+            }
+            fn identify(&self, o: Option<&Op>, ours: Option<&str>, p: Option<&str>) -> Identified {
+                self.0.identify(o, ours, p)
+            }
+            fn on_step(&mut self, step: Step<'_, Op>) {
+                self.0.on_step(step)
+            }
+            fn timed_out(&self, at: &State<Op>, cause: Option<Err>) -> Err {
+                self.0.timed_out(at, cause)
+            }
+            fn cancelled(&self, at: &State<Op>) -> Err {
+                self.0.cancelled(at)
+            }
+        }
+        let mut b = Eager(backend(
+            &[Some(("old", true, false)), Some(("mine", true, false))],
+            None,
+        ));
+        let done = reconcile(
+            &mut b,
+            plan(false, Until::Final, 60),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(b.0.started, 1, "the old, ended run was not adopted");
+        assert_eq!(done.id.as_deref(), Some("mine"));
+        assert_eq!((done.started_here, done.sent), (true, Sent::Accepted));
     }
 }

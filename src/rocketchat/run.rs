@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::api::{Counts, ImportStatus, RcClient, RcError};
 use super::ownership::{self, Foreign, Leftover};
-use crate::engine::backend::{Backend, Identified, Stage, Started, Step, Until};
+use crate::engine::backend::{Backend, Identified, SendMark, Stage, Started, State, Step, Until};
 use crate::engine::reconcile::{Plan, reconcile};
 use pacer::section::{Entered, Held as ServerLock};
 use tokio::time::Instant;
@@ -390,6 +390,7 @@ impl Backend for RocketChat<'_> {
     async fn start(
         &mut self,
         previous: Option<&ImportStatus>,
+        sending: &SendMark,
     ) -> Result<Started<ImportStatus>, RunError> {
         self.grace(previous).await;
         self.lock = self.take_lock().await;
@@ -404,6 +405,7 @@ impl Backend for RocketChat<'_> {
             }
             return Ok(Started::Recheck);
         }
+        sending.mark();
         let op = self
             .client
             .new_operation_reserved()
@@ -466,14 +468,16 @@ impl Backend for RocketChat<'_> {
         (self.events)(event);
     }
 
-    fn timed_out(&self, at: &Stage<ImportStatus>) -> RunError {
+    fn timed_out(&self, at: &State<ImportStatus>, _cause: Option<RunError>) -> RunError {
+        let at = &at.stage;
         RunError::TimedOut {
             after: self.timeout,
             at: self.whereabouts(at),
         }
     }
 
-    fn cancelled(&self, at: &Stage<ImportStatus>) -> RunError {
+    fn cancelled(&self, at: &State<ImportStatus>) -> RunError {
+        let at = &at.stage;
         RunError::Cancelled {
             at: self.whereabouts(at),
         }

@@ -89,6 +89,7 @@ mod tests {
             EngineError::TimedOut {
                 run: None,
                 waited: Duration::from_secs(60),
+                sent: crate::woosmap::import::Sent::Accepted,
                 previous_run_id: None,
             }
             .to_string(),

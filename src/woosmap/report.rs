@@ -44,13 +44,21 @@ impl<'a> DatasetReport<'a> {
                 o.triggered,
             ),
             Err(e) => {
+                // Only `NotTriggered` says "no trigger left the process"; the error's own text
+                // says when a trigger's answer was lost.
                 let (run, word) = match e {
                     EngineError::TimedOut { run, .. } => (run.as_ref(), "timed_out"),
                     EngineError::NotTriggered { .. } => (None, "not_triggered"),
                     EngineError::Cancelled { run, .. } => (run.as_ref(), "interrupted"),
                     EngineError::Api(_) => (None, "error"),
                 };
-                (run, word, Some(e.to_string()), e.previous_run_id(), false)
+                (
+                    run,
+                    word,
+                    Some(e.to_string()),
+                    e.previous_run_id(),
+                    e.trigger_sent(),
+                )
             }
         };
         DatasetReport {
@@ -97,25 +105,6 @@ impl<'a> DatasetReport<'a> {
     /// `status` could not read the latest run.
     pub fn api_error(id: &'a DatasetId, e: &ApiError) -> Self {
         Self::without_run(id, "error", e.to_string())
-    }
-
-    /// Records whether an import was triggered (known from the engine's events: an error
-    /// carries no such field), and says so when an interruption came before any trigger:
-    /// nothing was started then. `waiting_for`: the running import waited for at the time.
-    pub fn triggered(mut self, seen: bool, waiting_for: Option<&str>) -> Self {
-        self.triggered |= seen;
-        if !self.triggered && self.status == "interrupted" {
-            self.error = Some(match waiting_for {
-                Some(run) => format!(
-                    "Interrupted while waiting for the running import (run {run}) to end: no \
-                     import was triggered."
-                ),
-                None => {
-                    "Interrupted before an import was triggered: nothing was started.".to_owned()
-                }
-            });
-        }
-        self
     }
 
     /// The report with its error message naming the settings as this front end calls them.

@@ -80,6 +80,15 @@ pub struct DatasetConfig {
     /// trigger, and the trigger window is left as it was).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_starts_in_ms: Option<u64>,
+    /// Every answer about this dataset carries a `Date` header this many milliseconds behind
+    /// the clock that stamps its runs' steps (a server whose front end's clock lags its
+    /// workers'); `0` restores the normal `Date`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date_lag_ms: Option<u64>,
+    /// `true`: the status lists a run's steps latest first (the reference says they are
+    /// ordered by start; a client must not rely on it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps_reversed: Option<bool>,
 }
 
 /// Tells "absent" (outer `None`, via `default`) from "null" (`Some(None)`).
@@ -136,6 +145,14 @@ impl DatasetConfig {
     }
     pub fn run_starts_in(mut self, d: Duration) -> Self {
         self.run_starts_in_ms = Some(millis(d));
+        self
+    }
+    pub fn date_lag(mut self, d: Duration) -> Self {
+        self.date_lag_ms = Some(millis(d));
+        self
+    }
+    pub fn steps_reversed(mut self) -> Self {
+        self.steps_reversed = Some(true);
         self
     }
 }

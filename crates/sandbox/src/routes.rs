@@ -176,7 +176,13 @@ async fn call(
             }
         }
 
-        let response = answer(&mut state, cfg, endpoint, parsed, path_value, key, now);
+        let mut response = answer(&mut state, cfg, endpoint, parsed, path_value, key, now);
+        let lag = dataset
+            .and_then(|id| state.dataset(cfg, id, false))
+            .map_or(Duration::ZERO, |ds| ds.date_lag);
+        if !lag.is_zero() {
+            lagging_date(&mut response, lag);
+        }
         match replace_after {
             // Handled; the client gets the fault's answer instead of the success.
             Some(replacement) if response.status().is_success() => (Some(replacement), hold),
@@ -195,6 +201,17 @@ async fn call(
         }
     }
     response
+}
+
+/// Sets the answer's `Date` header `lag` behind the clock that stamps run steps (hyper only
+/// adds its own `Date` when the answer has none).
+fn lagging_date(response: &mut Response, lag: Duration) {
+    let at = std::time::SystemTime::now()
+        .checked_sub(lag)
+        .unwrap_or(std::time::UNIX_EPOCH);
+    if let Ok(value) = HeaderValue::from_str(&httpdate::fmt_http_date(at)) {
+        response.headers_mut().insert(header::DATE, value);
+    }
 }
 
 /// The status and body of a plausible success, to cut or garble.
@@ -280,7 +297,13 @@ fn answer(
         Endpoint::Status => {
             let skip = usize::from(stale.is_some());
             match ds.visible_run(now, skip) {
-                Some(run) => Json(run.view(now)).into_response(),
+                Some(run) => {
+                    let mut view = run.view(now);
+                    if ds.steps_reversed {
+                        view.steps.reverse();
+                    }
+                    Json(view).into_response()
+                }
                 None => dataset_not_found(),
             }
         }

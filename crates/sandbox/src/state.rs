@@ -51,6 +51,10 @@ pub(crate) struct Dataset {
     pub(crate) last_trigger: Option<Instant>,
     pub(crate) last_status: Option<Instant>,
     pub(crate) stats: DatasetStats,
+    /// How far the `Date` header of its answers lags (`DatasetConfig::date_lag_ms`).
+    pub(crate) date_lag: Duration,
+    /// Steps listed latest first (`DatasetConfig::steps_reversed`).
+    pub(crate) steps_reversed: bool,
 }
 
 impl State {
@@ -171,6 +175,12 @@ impl State {
         if let Some(ms) = dc.start_delay_ms {
             ds.start_delay = Some(Duration::from_millis(ms));
         }
+        if let Some(ms) = dc.date_lag_ms {
+            ds.date_lag = Duration::from_millis(ms);
+        }
+        if let Some(reversed) = dc.steps_reversed {
+            ds.steps_reversed = reversed;
+        }
         if let Some(key) = &dc.reimport_key {
             ds.reimport_key = (!key.is_empty()).then(|| key.clone());
         }
@@ -206,6 +216,8 @@ impl Dataset {
             last_trigger: None,
             last_status: None,
             stats: DatasetStats::default(),
+            date_lag: Duration::ZERO,
+            steps_reversed: false,
         }
     }
 

@@ -21,7 +21,8 @@
 //! Status reads are shared across processes (`pacer` answers): a read that Woosmap answered
 //! with a run or a 404 is recorded for the (base URL, key, dataset), and a status call that
 //! would otherwise wait for its slot takes an answer recorded since it began instead, read
-//! exactly as if it had received it (same interpretation, same `Date` for the server clock).
+//! exactly as if it had received it (same interpretation; its `Date` feeds the server clock
+//! through the machine's monotonic stamp of when that request left).
 
 use std::time::{Duration, SystemTime};
 

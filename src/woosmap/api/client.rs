@@ -99,6 +99,8 @@ impl Client {
                 server_clock: ServerClock::default(),
                 in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
                 silence: Default::default(),
+                #[cfg(feature = "sim")]
+                transport: None,
             }),
             on_retry: None,
             surface_trigger_429: false,
@@ -269,10 +271,17 @@ impl Client {
         })
     }
 
-    /// The latest moment on the server's clock that the local moment `local` can be (from the
-    /// `Date` headers seen so far; `local` itself before any).
-    pub fn latest_server_time(&self, local: SystemTime) -> SystemTime {
+    /// The latest moment the server's clock can have read at the local instant `local` (from
+    /// the `Date` headers of this client's answers and the monotonic clock); `None` before any
+    /// `Date` header was received: no evidence of the server's time.
+    pub fn latest_server_time(&self, local: Instant) -> Option<SystemTime> {
         self.inner.server_clock.latest_server_time(local)
+    }
+
+    /// The earliest moment the server's clock can have read at the local instant `local` (a
+    /// lagging `Date` header leaves it true); `None` before any `Date` header was received.
+    pub fn earliest_server_time(&self, local: Instant) -> Option<SystemTime> {
+        self.inner.server_clock.earliest_server_time(local)
     }
 
     /// `GET /datasets/{id}/status`: the latest run. `Ok(None)` on 404 (no run yet, or an

@@ -1,10 +1,12 @@
 //! Time on the server's side: RFC 3339 timestamps of the status (any offset, not only `Z`),
-//! and the skew between this machine's clock and the server's, estimated from the `Date`
-//! header of each answer. The engine uses both to tell whether a run started after an
+//! and the server's clock at a local instant, estimated from the `Date` header of each answer
+//! and the monotonic clock. The engine uses both to tell whether a run started after an
 //! invocation began ("when is a run mine", README).
 
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::time::Instant;
 
 use super::retry::{days_from_civil, parse_http_date};
 
@@ -72,40 +74,76 @@ pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
     UNIX_EPOCH.checked_add(Duration::from_secs(utc) + Duration::from_nanos(nanos))
 }
 
-/// The latest estimate of how far the server's clock is ahead of ours, as an upper bound
-/// (the `Date` header has whole seconds, and the server read its clock somewhere between
-/// our sending and our receiving). Used to convert a local moment to the latest server time
-/// it could correspond to, so that a run is never taken for newer than it is.
-#[derive(Debug, Default)]
+/// The server's clock, estimated from the `Date` headers of our own answers and this
+/// machine's monotonic clock (never its wall clock, which an NTP step can move). An answer
+/// dated `D` (whole seconds: the server's clock read between `D` and `D + 1 s`) to a request
+/// sent at the local instant `t` and received at `r` was produced between `t` and `r`, so at a
+/// local instant `S` the server's clock read less than `D + 1 s - (t - S)` (the upper bound)
+/// and at least `D - (r - S)` (the lower bound). Each bound kept is the largest over all
+/// answers: a lagging `Date` makes the upper bound later (more cautious) and leaves the lower
+/// bound a true one.
+#[derive(Debug)]
 pub(crate) struct ServerClock {
-    ahead_ms_max: Mutex<Option<i64>>,
+    /// The local instant offsets are counted from.
+    anchor: Instant,
+    /// max over answers of `(D + 1 s) - (t - anchor)` and of `D - (r - anchor)`, in ms since
+    /// the Unix epoch.
+    bounds_ms: Mutex<Option<(i64, i64)>>,
+}
+
+impl Default for ServerClock {
+    fn default() -> Self {
+        ServerClock {
+            anchor: Instant::now(),
+            bounds_ms: Mutex::new(None),
+        }
+    }
 }
 
 impl ServerClock {
-    /// Notes a `Date` header received for a request sent at `sent`.
-    pub(crate) fn observe(&self, date_header: &str, sent: SystemTime) {
+    /// Notes a `Date` header received at the local instant `received` for a request sent at
+    /// `sent`.
+    pub(crate) fn observe(&self, date_header: &str, sent: Instant, received: Instant) {
         let Some(date) = parse_http_date(date_header.trim()) else {
             return;
         };
-        let server_max = signed_ms(date) + 1000;
-        let ahead = server_max - signed_ms(sent);
-        *self.ahead_ms_max.lock().unwrap_or_else(|p| p.into_inner()) = Some(ahead);
+        let upper = signed_ms(date) + 1000 - self.since_anchor_ms(sent);
+        let lower = signed_ms(date) - self.since_anchor_ms(received);
+        let mut bounds = self.bounds_ms.lock().unwrap_or_else(|p| p.into_inner());
+        *bounds = Some(match *bounds {
+            Some((u, l)) => (u.max(upper), l.max(lower)),
+            None => (upper, lower),
+        });
     }
 
-    /// The latest server time that `local` can correspond to (`local` itself when no `Date`
-    /// header was seen yet).
-    pub(crate) fn latest_server_time(&self, local: SystemTime) -> SystemTime {
-        let ahead = self
-            .ahead_ms_max
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .unwrap_or(0);
-        if ahead >= 0 {
-            local + Duration::from_millis(ahead.unsigned_abs())
+    /// The latest time the server's clock can have read at the local instant `local`; `None`
+    /// before any `Date` header was seen (then there is no evidence of the server's time).
+    pub(crate) fn latest_server_time(&self, local: Instant) -> Option<SystemTime> {
+        let (upper, _) = (*self.bounds_ms.lock().unwrap_or_else(|p| p.into_inner()))?;
+        Some(self.at(upper, local))
+    }
+
+    /// The earliest time the server's clock can have read at the local instant `local`;
+    /// `None` before any `Date` header was seen.
+    pub(crate) fn earliest_server_time(&self, local: Instant) -> Option<SystemTime> {
+        let (_, lower) = (*self.bounds_ms.lock().unwrap_or_else(|p| p.into_inner()))?;
+        Some(self.at(lower, local))
+    }
+
+    fn at(&self, offset_ms: i64, local: Instant) -> SystemTime {
+        let ms = offset_ms.saturating_add(self.since_anchor_ms(local));
+        if ms >= 0 {
+            UNIX_EPOCH + Duration::from_millis(ms.unsigned_abs())
         } else {
-            local
-                .checked_sub(Duration::from_millis(ahead.unsigned_abs()))
-                .unwrap_or(UNIX_EPOCH)
+            UNIX_EPOCH
+        }
+    }
+
+    fn since_anchor_ms(&self, at: Instant) -> i64 {
+        if at >= self.anchor {
+            i64::try_from((at - self.anchor).as_millis()).unwrap_or(i64::MAX)
+        } else {
+            -i64::try_from((self.anchor - at).as_millis()).unwrap_or(i64::MAX)
         }
     }
 }
@@ -156,18 +194,37 @@ mod tests {
         }
     }
 
-    #[test]
-    fn server_clock_is_an_upper_bound() {
+    #[tokio::test(start_paused = true)]
+    async fn server_clock_is_an_upper_bound_on_the_monotonic_clock() {
         let clock = ServerClock::default();
-        let local = at(784_111_777, 0);
-        assert_eq!(clock.latest_server_time(local), local);
-        // The server says 08:49:40 when we sent at …37.500: it is up to 3.5 s ahead.
-        clock.observe("Sun, 06 Nov 1994 08:49:40 GMT", at(784_111_777, 500));
-        assert_eq!(clock.latest_server_time(local), at(784_111_780, 500));
-        // Behind.
-        clock.observe("Sun, 06 Nov 1994 08:49:30 GMT", at(784_111_777, 0));
-        assert_eq!(clock.latest_server_time(local), at(784_111_771, 0));
-        clock.observe("not a date", at(0, 0));
-        assert_eq!(clock.latest_server_time(local), at(784_111_771, 0));
+        let start = Instant::now();
+        assert_eq!(
+            clock.latest_server_time(start),
+            None,
+            "no Date: no evidence"
+        );
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        // Sent 2.5 s after `start`, answered "08:49:40": at `start` the server read less than
+        // 08:49:41 - 2.5 s = 08:49:38.500.
+        let sent = Instant::now();
+        // Received 0.5 s later: at `start` the server read at least 08:49:40 - 3 s.
+        let received = sent + Duration::from_millis(500);
+        clock.observe("Sun, 06 Nov 1994 08:49:40 GMT", sent, received);
+        assert_eq!(clock.latest_server_time(start), Some(at(784_111_778, 500)));
+        assert_eq!(clock.earliest_server_time(start), Some(at(784_111_777, 0)));
+        // A lagging Date (10 s behind) moves neither bound earlier.
+        clock.observe("Sun, 06 Nov 1994 08:49:30 GMT", sent, received);
+        assert_eq!(clock.latest_server_time(start), Some(at(784_111_778, 500)));
+        assert_eq!(clock.earliest_server_time(start), Some(at(784_111_777, 0)));
+        // One ahead moves the upper bound later (more cautious).
+        clock.observe("Sun, 06 Nov 1994 08:49:50 GMT", sent, sent);
+        assert_eq!(clock.latest_server_time(start), Some(at(784_111_788, 500)));
+        clock.observe("not a date", sent, sent);
+        assert_eq!(clock.latest_server_time(start), Some(at(784_111_788, 500)));
+        // Later local instants map to later server times.
+        assert_eq!(
+            clock.latest_server_time(start + Duration::from_secs(1)),
+            Some(at(784_111_789, 500))
+        );
     }
 }

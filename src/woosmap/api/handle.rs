@@ -25,6 +25,21 @@ use crate::secret::Secret;
 pub struct TriggerClaim {
     pub since: Instant,
     pub previous_run_id: Option<String>,
+    /// Called just before each trigger request is handed to the network (the engine's record
+    /// that a trigger may have left the process).
+    pub on_send: Option<OnSend>,
+}
+
+/// A callback run with `true` just before a request leaves (see [`TriggerClaim::on_send`]),
+/// and with `false` when that request surely never reached the server (the connection or
+/// its TLS handshake failed).
+#[derive(Clone)]
+pub struct OnSend(pub Arc<dyn Fn(bool) + Send + Sync>);
+
+impl std::fmt::Debug for OnSend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OnSend(fn)")
+    }
 }
 
 /// Most requests one client has on the wire at once. Pacing gives every dataset its own
@@ -84,6 +99,9 @@ pub(super) struct Inner {
     pub(super) in_flight: tokio::sync::Semaphore,
     /// How long the server has been silent (see [`Client::silent_status`]).
     pub(super) silence: std::sync::Mutex<Silence>,
+    /// The simulated network, in place of HTTP (`sim_transport`).
+    #[cfg(feature = "sim")]
+    pub(super) transport: Option<Arc<dyn super::sim_transport::Transport>>,
 }
 
 /// How long the server has left requests unanswered: from when the first of them left (the

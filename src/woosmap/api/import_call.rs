@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use super::call::{Answer, Call, CallError, Plan, STATUS_MARGIN, TRIGGER_MARGIN};
 use super::error::{ApiError, Endpoint, fmt_duration};
-use super::handle::{CONTACT_ANSWERED, Client, TriggerClaim};
+use super::handle::{CONTACT_ANSWERED, Client, OnSend, TriggerClaim};
 use super::pacing::{self, PaceKind};
 use super::request::Exchange;
 use super::types::{DatasetId, Run};
@@ -57,6 +57,8 @@ struct ImportCall<'a> {
     endpoint: Endpoint,
     id: &'a DatasetId,
     reimport_key: Option<&'a Secret>,
+    /// The engine's record that a trigger may have left the process (triggers only).
+    on_send: Option<&'a OnSend>,
 }
 
 impl Call for ImportCall<'_> {
@@ -64,9 +66,21 @@ impl Call for ImportCall<'_> {
     type Err = ApiError;
 
     async fn send(&self, timeout: Duration) -> Result<Exchange, ApiError> {
-        self.client
+        if let Some(on_send) = self.on_send {
+            // From here on, the trigger may reach Woosmap whatever becomes of this call.
+            (on_send.0)(true);
+        }
+        let sent = self
+            .client
             .exchange(self.endpoint, self.id, self.reimport_key, timeout)
-            .await
+            .await;
+        if let (Some(on_send), Err(ApiError::Connect { .. } | ApiError::Tls { .. })) =
+            (self.on_send, &sent)
+        {
+            // Nothing reached the server.
+            (on_send.0)(false);
+        }
+        sent
     }
 
     fn read(&self, exchange: Exchange) -> Result<Option<Run>, ApiError> {
@@ -133,6 +147,9 @@ impl Client {
             endpoint,
             id,
             reimport_key,
+            on_send: claim
+                .filter(|_| endpoint != Endpoint::Status)
+                .and_then(|c| c.on_send.as_ref()),
         };
         self.run_call(&call, &plan).await
     }
@@ -221,7 +238,7 @@ impl Client {
             return None;
         };
         if let Some(date) = &date {
-            self.inner.server_clock.observe(date, sent);
+            self.observe_shared_date(date, sent_mono);
         }
         self.inner
             .contact
@@ -235,5 +252,22 @@ impl Client {
             "status: using the answer another caller received for this dataset"
         );
         Some(run)
+    }
+}
+
+impl Client {
+    /// Feeds the server clock with the `Date` of an answer another process received, placed
+    /// on this process's clock through the boot's monotonic stamp of when its request left.
+    fn observe_shared_date(&self, date: &str, sent_mono: Option<u64>) {
+        let (Some(sent_mono), Some(now_mono)) = (sent_mono, pacer::mono_now()) else {
+            return;
+        };
+        let Some(ago) = now_mono.checked_sub(sent_mono) else {
+            return; // stamped later than now: not this boot's clock
+        };
+        let now = Instant::now();
+        if let Some(sent) = now.checked_sub(Duration::from_nanos(ago)) {
+            self.inner.server_clock.observe(date, sent, now);
+        }
     }
 }

@@ -31,6 +31,8 @@ mod interpret;
 mod pacing;
 mod request;
 pub(crate) mod retry;
+#[cfg(feature = "sim")]
+pub mod sim_transport;
 pub mod types;
 
 #[cfg(test)]
@@ -51,5 +53,6 @@ pub use datasets::{
     NewDataset, SchemaMapping,
 };
 pub use error::{ApiError, Endpoint, ErrorKind};
+pub use handle::OnSend;
 pub use tokio::time::Instant;
 pub use types::{DatasetId, Entry, InvalidDatasetId, Run, RunStatus, Step};

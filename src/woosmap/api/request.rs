@@ -40,6 +40,10 @@ impl Client {
         timeout: Duration,
     ) -> Result<Exchange, ApiError> {
         let inner = &self.inner;
+        #[cfg(feature = "sim")]
+        if let Some(transport) = &inner.transport {
+            return self.sim_exchange(transport, endpoint, id, timeout).await;
+        }
         let mut url = inner.base.clone();
         let log_path = {
             // `base` always has a path (http/https), so path_segments_mut cannot fail.
@@ -95,6 +99,7 @@ impl Client {
             f(&mut inner.silence.lock().unwrap_or_else(|p| p.into_inner()));
         };
         silence(&|s| s.sent(endpoint));
+        let sent_local = Instant::now();
         let mut resp = req.send().await.map_err(|e| {
             if e.is_timeout() && !e.is_connect() {
                 silence(&|s| s.timed_out = true);
@@ -116,7 +121,7 @@ impl Client {
         let status = resp.status();
         let headers = std::mem::take(resp.headers_mut());
         if let Some(date) = headers.get(DATE).and_then(|v| v.to_str().ok()) {
-            inner.server_clock.observe(date, sent_wall);
+            inner.server_clock.observe(date, sent_local, Instant::now());
         }
         let mut body = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(transport)? {

@@ -201,9 +201,29 @@ pub struct Run {
 }
 
 impl Run {
-    /// The start of the first step, if any.
+    /// The earliest start over all steps (whatever their order in the list), as the server
+    /// wrote it; a start that is not an RFC 3339 time is passed over.
     pub fn started_at(&self) -> Option<&str> {
-        self.steps.iter().find_map(|s| s.start.as_deref())
+        self.steps
+            .iter()
+            .filter_map(|s| {
+                let text = s.start.as_deref()?;
+                Some((super::clock::parse_rfc3339(text)?, text))
+            })
+            .min_by_key(|(at, _)| *at)
+            .map(|(_, text)| text)
+    }
+
+    /// When the run started, as evidence: the earliest step start, and only when every listed
+    /// step has a readable start (a step without one may have started earlier than any other,
+    /// so the run's start is then unknown). `None` without steps.
+    pub fn started_at_evidence(&self) -> Option<std::time::SystemTime> {
+        let mut earliest = None;
+        for step in &self.steps {
+            let at = super::clock::parse_rfc3339(step.start.as_deref()?)?;
+            earliest = Some(earliest.map_or(at, |e: std::time::SystemTime| e.min(at)));
+        }
+        earliest
     }
 
     /// The end of the last step, once the run is terminal.
@@ -263,6 +283,32 @@ mod tests {
         assert_eq!(id.to_string(), id.as_str());
         let err = DatasetId::parse("not-a-uuid").unwrap_err();
         assert!(err.to_string().contains("`not-a-uuid`"), "{err}");
+    }
+
+    #[test]
+    fn a_runs_start_is_the_earliest_step_start_and_needs_every_start() {
+        let run = |steps: &str| -> Run {
+            serde_json::from_str(&format!(
+                r#"{{"id": "r", "status": "in_progress", "steps": [{steps}]}}"#
+            ))
+            .unwrap()
+        };
+        let fetch = r#"{"name": "fetch", "start": "2024-05-01T10:00:00+00:00", "end": "2024-05-01T10:00:02Z", "status": "success", "entries": []}"#;
+        let import = r#"{"name": "import", "start": "2024-05-01T10:00:02Z", "end": null, "status": "in_progress", "entries": []}"#;
+        // Listed latest first: the start is still the fetch's, not the first in the list.
+        let unordered = run(&format!("{import}, {fetch}"));
+        assert_eq!(unordered.started_at(), Some("2024-05-01T10:00:00+00:00"));
+        assert_eq!(
+            unordered.started_at_evidence(),
+            super::super::clock::parse_rfc3339("2024-05-01T10:00:00Z")
+        );
+        // A step without a start is no evidence of when the run started.
+        let no_start =
+            r#"{"name": "fetch", "start": null, "end": null, "status": "success", "entries": []}"#;
+        let missing = run(&format!("{no_start}, {import}"));
+        assert_eq!(missing.started_at(), Some("2024-05-01T10:00:02Z"));
+        assert_eq!(missing.started_at_evidence(), None);
+        assert_eq!(run("").started_at_evidence(), None);
     }
 
     #[test]

@@ -7,16 +7,15 @@ pub mod args;
 pub mod datasets;
 pub mod progress;
 
-use std::collections::HashMap;
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
 use crate::frontend::ExitCode;
 use crate::woosmap::api::{DatasetId, RunStatus};
 use crate::woosmap::exit::{exit_code, exit_code_of_kind};
-use crate::woosmap::import::{self, Event, EventSink, ImportSpec, TriggerVia};
+use crate::woosmap::import::{self, ImportSpec, TriggerVia};
 use crate::woosmap::knobs::Knobs;
 use crate::woosmap::report::{self, DatasetReport};
 use crate::woosmap::settings::{self as env, PRIVATE_KEY_ENV, client, private_key_from_env};
@@ -109,33 +108,6 @@ fn cancel_on_ctrl_c(cancel: CancellationToken) {
 }
 
 /// What the engine's events told about each dataset's trigger, for the final report.
-#[derive(Debug, Default, Clone)]
-struct TriggerPhase {
-    triggered: bool,
-    /// The running import (someone else's) being waited for before the trigger.
-    waiting_for: Option<String>,
-}
-
-/// An event sink that shows events on `progress` and notes each dataset's [`TriggerPhase`].
-fn tracking_sink(
-    progress: &Arc<Progress>,
-    phases: &Arc<Mutex<HashMap<DatasetId, TriggerPhase>>>,
-) -> EventSink {
-    let (show, phases) = (progress.sink(), phases.clone());
-    EventSink::new(move |event: Event| {
-        {
-            let mut phases = phases.lock().expect("phase lock");
-            let phase = phases.entry(event.dataset_id().clone()).or_default();
-            match &event {
-                Event::WaitingForRunning { run_id, .. } => phase.waiting_for = Some(run_id.clone()),
-                Event::Triggered { .. } => phase.triggered = true,
-                _ => {}
-            }
-        }
-        show.emit(event);
-    })
-}
-
 /// `woosmap-import run`.
 pub async fn run(args: RunArgs) -> ExitCode {
     let base_url = match args.api.base_url() {
@@ -155,20 +127,14 @@ pub async fn run(args: RunArgs) -> ExitCode {
     cancel_on_ctrl_c(cancel.clone());
     let progress = Arc::new(Progress::for_stderr(args.api.json));
     progress.start(&args.dataset_ids);
-    let phases = Arc::new(Mutex::new(HashMap::new()));
-    let sink = tracking_sink(&progress, &phases);
-    let results = import::run_many(&client, specs, sink, cancel).await;
+    let results = import::run_many(&client, specs, progress.sink(), cancel).await;
     progress.finish();
 
-    let phases = phases.lock().expect("phase lock").clone();
     let mut out = std::io::stdout().lock();
     let mut code = ExitCode::Success;
     for (id, result) in &results {
         code = code.worst(exit_code(result));
-        let phase = phases.get(id).cloned().unwrap_or_default();
-        let report = DatasetReport::new(id, result)
-            .triggered(phase.triggered, phase.waiting_for.as_deref())
-            .named_for(&Knobs::CLI);
+        let report = DatasetReport::new(id, result).named_for(&Knobs::CLI);
         let written = if args.api.json {
             report::write_json(&mut out, &report)
         } else {

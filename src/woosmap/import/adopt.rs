@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::events::{Event, EventSink};
-use super::{EngineError, ImportSpec};
+use super::{EngineError, ImportSpec, Sent};
 use crate::woosmap::api::{ApiError, Client, Instant, Run, RunStatus};
 
 /// How many status windows the grace period lasts: the first run of a new dataset can take a
@@ -48,9 +48,9 @@ pub async fn adopt_creation_import(
     let read = || async {
         tokio::select! {
             biased;
-            _ = cancel.cancelled() => Err(EngineError::Cancelled { run: None, previous_run_id: None }),
+            _ = cancel.cancelled() => Err(EngineError::Cancelled { run: None, sent: Sent::Nothing, waiting_for: None, previous_run_id: None }),
             r = client.status(id, spec.poll_interval, deadline) => r.map_err(|e| match e {
-                ApiError::DeadlineExceeded { .. } => EngineError::TimedOut { run: None, waited: spec.timeout, previous_run_id: None },
+                ApiError::DeadlineExceeded { .. } => EngineError::TimedOut { run: None, waited: spec.timeout, sent: Sent::Nothing, previous_run_id: None },
                 e => EngineError::Api(e),
             }),
         }
@@ -82,11 +82,14 @@ pub async fn adopt_creation_import(
         let next = read().await.map_err(|e| match e {
             EngineError::Cancelled { .. } => EngineError::Cancelled {
                 run: Some(found.clone()),
+                sent: Sent::Nothing,
+                waiting_for: None,
                 previous_run_id: None,
             },
             EngineError::TimedOut { waited, .. } => EngineError::TimedOut {
                 run: Some(found.clone()),
                 waited,
+                sent: Sent::Nothing,
                 previous_run_id: None,
             },
             e => e,

@@ -13,17 +13,27 @@ use tokio_util::sync::CancellationToken;
 use super::events::{Event, EventSink};
 use super::progress::Progress;
 use super::{EngineError, ImportSpec, NotTriggeredReason, Outcome, TriggerVia};
-use crate::engine::backend::{Backend, Identified, Stage, Started, Step, Until};
+use crate::engine::backend::{
+    Backend, Identified, SendMark, Sent, Stage, Started, State, Step, Until,
+};
 use crate::engine::reconcile::{Plan, reconcile};
 use crate::woosmap::api::clock::parse_rfc3339;
 use crate::woosmap::api::{
-    ApiError, Client, DatasetId, Instant, Run, TRIGGER_MARGIN, TriggerAnswer, TriggerClaim,
+    ApiError, Client, DatasetId, Instant, OnSend, Run, TRIGGER_MARGIN, TriggerAnswer, TriggerClaim,
 };
 
 /// After a trigger whose outcome is unknown, how long (at least) the engine looks for a new
 /// run before triggering again. The wait is also at least the trigger window, which a second
 /// trigger could not beat anyway; the minimum covers the delay before a new run shows.
 pub const CONFIRM_MIN: Duration = Duration::from_secs(10);
+
+/// How far the `Date` header of Woosmap's answers may lag the clock that stamps the runs'
+/// steps without an older run being taken for this invocation's: a run already under way at
+/// the invocation's first status read is adopted only if it started at least this long after
+/// the latest time the invocation can have begun on the server's clock. (Such a run started
+/// sooner is waited for, then another import is triggered. A run that shows up after the first
+/// read needs no margin: it was not there then.)
+pub const DATE_LAG_TOLERANCE: Duration = Duration::from_secs(10);
 
 /// Runs one import to its end (see the module doc of `engine`).
 ///
@@ -72,14 +82,13 @@ pub async fn run_import(
     let mut runner = Runner {
         deadline,
         start,
-        start_wall: std::time::SystemTime::now(),
         client,
         spec,
         events,
         new_run: None,
         progress: Progress::default(),
         undocumented_noted: std::sync::Mutex::new(None),
-        phase: Phase::Observing,
+        sending: None,
         previous_run_id: None,
     };
     let span = tracing::debug_span!("run_import", dataset_id = %runner.spec.dataset_id);
@@ -110,8 +119,6 @@ struct Runner {
     spec: ImportSpec,
     events: EventSink,
     start: Instant,
-    /// `start` on the wall clock (compared, through the server's clock, with run starts).
-    start_wall: std::time::SystemTime,
     deadline: Instant,
     /// The last snapshot of the new run (reported with TimedOut / Cancelled).
     new_run: Option<Run>,
@@ -119,20 +126,11 @@ struct Runner {
     progress: Progress,
     /// The run whose undocumented status was already reported.
     undocumented_noted: std::sync::Mutex<Option<String>>,
-    /// Where the run stands, for the right error when the deadline passes.
-    phase: Phase,
+    /// The engine's record of a trigger leaving (set by `start`).
+    sending: Option<SendMark>,
     /// The run that was latest before the trigger (or the join), for the reports of a
     /// timeout or a cancellation.
     previous_run_id: Option<String>,
-}
-
-/// How far `run_import` got: until a trigger may have been sent, a deadline means nothing
-/// was triggered (`NotTriggered`), after it that the import did not finish (`TimedOut`).
-#[derive(Debug, Clone)]
-enum Phase {
-    Observing,
-    WaitingFor(String),
-    Triggered,
 }
 
 impl Runner {
@@ -144,24 +142,50 @@ impl Runner {
         self.events.emit(event);
     }
 
-    /// The deadline ended the wait. `waited` is the timeout that ran out: the engine may stop
-    /// a little before it when no further status read fits inside it.
+    /// The deadline ended the wait (or no further call fits before it). Provisional: the
+    /// engine words the outcome from its state ([`Backend::timed_out`]), so whether a trigger
+    /// left is never decided here.
     fn deadline_error(&self) -> EngineError {
-        let reason = match &self.phase {
-            Phase::Triggered => None,
-            Phase::Observing => Some(NotTriggeredReason::StatusNotRead),
-            Phase::WaitingFor(run_id) => Some(NotTriggeredReason::RunningImport {
-                run_id: run_id.clone(),
-            }),
-        };
-        if let Some(reason) = reason {
-            return self.not_triggered(reason, None);
-        }
         EngineError::TimedOut {
             run: self.new_run.clone(),
             waited: self.spec.timeout,
+            sent: Sent::Nothing,
             previous_run_id: self.previous_run_id.clone(),
         }
+    }
+
+    /// The outcome of a deadline in the engine's state `at`: nothing sent → `NotTriggered`
+    /// (why: `cause`'s reason when the backend knew one, else the stage); a trigger sent (or
+    /// another's import joined) → `TimedOut`, saying whether the trigger's answer was lost.
+    fn deadline_outcome(&self, at: &State<Run>, cause: Option<EngineError>) -> EngineError {
+        let joined = matches!(at.stage, Stage::Started { .. });
+        if at.may_have_started() || joined {
+            return EngineError::TimedOut {
+                run: self.new_run.clone(),
+                waited: self.spec.timeout,
+                sent: at.sent,
+                previous_run_id: self.previous_run_id.clone(),
+            };
+        }
+        let (reason, next) = match (cause, &at.stage) {
+            (
+                Some(EngineError::NotTriggered {
+                    reason,
+                    next_slot_in,
+                    ..
+                }),
+                _,
+            ) => (reason, next_slot_in),
+            (_, Stage::WaitingFor(run)) => (
+                NotTriggeredReason::RunningImport {
+                    run_id: run.id.clone(),
+                },
+                None,
+            ),
+            (_, Stage::Starting) => (NotTriggeredReason::TriggerWindow, None),
+            _ => (NotTriggeredReason::StatusNotRead, None),
+        };
+        self.not_triggered(reason, next)
     }
 
     /// Awaits `fut`, mapping deadline errors to `NotTriggered` / `TimedOut` (cancellation is
@@ -180,10 +204,6 @@ impl Runner {
             next_slot_in: next,
             waited: self.spec.timeout,
         }
-    }
-
-    fn set_phase(&mut self, phase: Phase) {
-        self.phase = phase;
     }
 
     fn api_error(&self, e: ApiError) -> EngineError {
@@ -216,14 +236,41 @@ impl Runner {
         Ok(run)
     }
 
-    /// Whether `run` started at or after this invocation began, on the server's clock (the
-    /// latest server time our start can be, so an older run is never taken for ours): such a
-    /// run imports data published before the invocation, so it is a valid result for it.
-    fn started_since_us(&self, run: &Run) -> bool {
+    /// Whether there is server evidence that `run` started at or after this invocation began
+    /// (README "When is a run mine"): its earliest step start is at or after the latest time
+    /// the server's clock can have read when the invocation began (from the answers' `Date`
+    /// headers and the monotonic clock). For the run of the first observation, which may have
+    /// started just before the invocation, at least [`DATE_LAG_TOLERANCE`] after (the `Date`
+    /// header may lag the clock that stamps steps); a run that showed up later was not there
+    /// at the first read, which the upper bound confirms. No `Date` header seen, or a step
+    /// without a readable start: no evidence, not ours. Such a run imports data published
+    /// before the invocation, so it is a valid result for it. (A run that had already ended at
+    /// the first observation is never asked about: the engine rules it out.)
+    fn started_since_us(&self, run: &Run, at_first_observation: bool) -> bool {
+        let Some(started) = run.started_at_evidence() else {
+            return false;
+        };
+        let margin = if at_first_observation {
+            DATE_LAG_TOLERANCE
+        } else {
+            Duration::ZERO
+        };
+        self.client
+            .latest_server_time(self.start)
+            .is_some_and(|began| started >= began + margin)
+    }
+
+    /// Whether there is server evidence that `run` started before this invocation began: a
+    /// step start earlier than the earliest time the server's clock can have read then. Such
+    /// a run is never this invocation's, not even as the new run after its trigger (a stale
+    /// status read before the trigger may have hidden it).
+    fn surely_older(&self, run: &Run) -> bool {
         let Some(started) = run.started_at().and_then(parse_rfc3339) else {
             return false;
         };
-        started >= self.client.latest_server_time(self.start_wall)
+        self.client
+            .earliest_server_time(self.start)
+            .is_some_and(|began| started < began)
     }
 
     /// Says once per run that its status is not a documented value while its steps are
@@ -249,7 +296,6 @@ impl Runner {
     }
 
     fn joined(&mut self, run_id: Option<&str>) {
-        self.set_phase(Phase::Triggered);
         tracing::info!(
             run_id = run_id.unwrap_or("(not visible yet)"),
             "an import started since this invocation began: following it instead of triggering"
@@ -335,6 +381,15 @@ impl Runner {
         let claim = TriggerClaim {
             since: self.start,
             previous_run_id: previous_id.clone(),
+            on_send: self.sending.clone().map(|mark| {
+                OnSend(std::sync::Arc::new(move |leaving| {
+                    if leaving {
+                        mark.mark()
+                    } else {
+                        mark.never_left()
+                    }
+                }))
+            }),
         };
         let key = match &self.spec.via {
             TriggerVia::Api => None,
@@ -359,17 +414,11 @@ impl Runner {
                     return Ok(Triggered::ByOther { previous_run_id });
                 }
                 Ok(TriggerAnswer::Recheck) => return Ok(Triggered::Recheck),
-                Ok(TriggerAnswer::Sent) => {
-                    self.set_phase(Phase::Triggered);
-                    return Ok(Triggered::Yes(None));
-                }
+                Ok(TriggerAnswer::Sent) => return Ok(Triggered::Yes(None)),
                 Err(EngineError::Api(ApiError::RateLimited { retry_after, .. })) => {
                     return Ok(Triggered::RateLimited(retry_after));
                 }
-                Err(EngineError::Api(e)) if e.may_have_been_processed() => {
-                    self.set_phase(Phase::Triggered);
-                    e
-                }
+                Err(EngineError::Api(e)) if e.may_have_been_processed() => e,
                 Err(e) => return Err(e),
             };
 
@@ -418,7 +467,11 @@ impl Runner {
                 };
             }
             match self.guarded(self.client.status(id, poll, limit)).await {
-                Ok(Some(run)) if Some(&run.id) != previous_id.as_ref() => return Ok(Some(run)),
+                Ok(Some(run))
+                    if Some(&run.id) != previous_id.as_ref() && !self.surely_older(&run) =>
+                {
+                    return Ok(Some(run));
+                }
                 Ok(_) => absent_seen = true,
                 // The pacer's next slot lies past `limit`.
                 Err(EngineError::TimedOut { .. }) if absent_seen => return Ok(None),
@@ -459,8 +512,8 @@ impl Backend for Runner {
     }
 
     /// A run that started since this invocation began imports data published before it.
-    fn serves_this_call(&self, run: &Run) -> bool {
-        self.started_since_us(run)
+    fn serves_this_call(&self, run: &Run, at_first_observation: bool) -> bool {
+        self.started_since_us(run, at_first_observation)
     }
 
     /// Never trigger over a running import.
@@ -471,11 +524,15 @@ impl Backend for Runner {
     /// Triggers (at most once in effect). A 429 means someone else just triggered this
     /// dataset: the window is waited out, then the status is read again (their import may be
     /// running).
-    async fn start(&mut self, previous: Option<&Run>) -> Result<Started<Run>, EngineError> {
+    async fn start(
+        &mut self,
+        previous: Option<&Run>,
+        sending: &SendMark,
+    ) -> Result<Started<Run>, EngineError> {
+        self.sending = Some(sending.clone());
         if !self.can_observe() {
             return self.trigger_blind().await;
         }
-        self.set_phase(Phase::Observing);
         let previous_id = previous.map(|r| r.id.clone());
         self.previous_run_id = previous_id.clone();
         Ok(match self.trigger_confirmed(&previous_id).await? {
@@ -498,7 +555,8 @@ impl Backend for Runner {
     }
 
     /// The new run is the first status showing a run other than the one seen before the
-    /// trigger (a 404 or the previous run right after the trigger: not started yet). A later
+    /// trigger (a 404 or the previous run right after the trigger: not started yet), and
+    /// never one with server evidence that it started before this invocation began. A later
     /// run replacing it is followed instead (with a warning).
     fn identify(
         &self,
@@ -507,7 +565,9 @@ impl Backend for Runner {
         previous: Option<&str>,
     ) -> Identified {
         match run {
-            Some(run) if Some(run.id.as_str()) != previous => Identified::Ours,
+            Some(run) if Some(run.id.as_str()) != previous && !self.surely_older(run) => {
+                Identified::Ours
+            }
             _ => Identified::NotYet,
         }
     }
@@ -522,7 +582,6 @@ impl Backend for Runner {
                 })
             }
             Step::WaitingFor(run) => {
-                self.set_phase(Phase::WaitingFor(run.id.clone()));
                 tracing::info!(run_id = %run.id, "an import is running: waiting for it to end");
                 self.emit(Event::WaitingForRunning {
                     dataset_id: self.id().clone(),
@@ -533,7 +592,6 @@ impl Backend for Runner {
             Step::Aborting(_) => {}
             Step::Joined(run) => self.joined(run.map(|r| r.id.as_str())),
             Step::Started { .. } => {
-                self.set_phase(Phase::Triggered);
                 tracing::info!("import triggered");
                 self.emit(Event::Triggered {
                     dataset_id: self.id().clone(),
@@ -557,18 +615,34 @@ impl Backend for Runner {
         }
     }
 
-    /// The deadline came. While a status read waited on a silent server, that is the fault to
-    /// report (a network fault, not a timeout of ours); otherwise the deadline's own error.
-    fn timed_out(&self, _at: &Stage<Run>) -> EngineError {
-        match self.client.silent_status(self.id()) {
-            Some(silent) => EngineError::Api(silent),
-            None => self.deadline_error(),
-        }
+    /// Every deadline the backend meets is provisional (see `deadline_error`).
+    fn is_deadline(&self, err: &EngineError) -> bool {
+        matches!(
+            err,
+            EngineError::TimedOut { .. } | EngineError::NotTriggered { .. }
+        )
     }
 
-    fn cancelled(&self, _at: &Stage<Run>) -> EngineError {
+    /// The deadline came. While a status read waited on a silent server and no trigger left,
+    /// that is the fault to report (a network fault, not a timeout of ours); otherwise the
+    /// outcome of the engine's state.
+    fn timed_out(&self, at: &State<Run>, cause: Option<EngineError>) -> EngineError {
+        if !at.may_have_started()
+            && let Some(silent) = self.client.silent_status(self.id())
+        {
+            return EngineError::Api(silent);
+        }
+        self.deadline_outcome(at, cause)
+    }
+
+    fn cancelled(&self, at: &State<Run>) -> EngineError {
         EngineError::Cancelled {
             run: self.new_run.clone(),
+            sent: at.sent,
+            waiting_for: match &at.stage {
+                Stage::WaitingFor(run) => Some(run.id.clone()),
+                _ => None,
+            },
             previous_run_id: self.previous_run_id.clone(),
         }
     }

@@ -23,10 +23,12 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::secret::Secret;
+
+pub use crate::engine::backend::Sent;
 use crate::woosmap::api::{ApiError, Client, DatasetId, Instant, Run, RunStatus};
 
 pub use adopt::{CREATION_GRACE_READS, CreationImport, adopt_creation_import};
-pub use backend::{CONFIRM_MIN, run_import};
+pub use backend::{CONFIRM_MIN, DATE_LAG_TOLERANCE, run_import};
 pub use events::{Event, EventSink};
 
 /// Default spacing of status reads while waiting.
@@ -114,24 +116,23 @@ pub enum EngineError {
     Api(#[from] ApiError),
 
     /// The timeout passed before the import ended. `run` is the last snapshot of the new run,
-    /// if it had shown up; `waited` is the timeout that ran out (`spec.timeout`). The engine
-    /// returns as soon as no further status read fits before the deadline, so this can come a
-    /// little (at most one poll interval) before the full timeout.
-    #[error(
-        "The import did not finish within {}{}. Allow a longer timeout (timeouts / --timeout / \
-         timeout), or follow the import in the Woosmap console.",
-        crate::woosmap::api::error::fmt_duration(*waited), describe_run(run)
-    )]
+    /// if it had shown up; `waited` is the timeout that ran out (`spec.timeout`); `sent`
+    /// whether this invocation's trigger left the process (`AnswerUnknown`: its answer was
+    /// lost, an import may be running). The engine returns as soon as no further status read
+    /// fits before the deadline, so this can come a little (at most one poll interval) before
+    /// the full timeout.
+    #[error("{}", timed_out_text(run, *waited, *sent))]
     TimedOut {
         run: Option<Run>,
         waited: Duration,
+        sent: Sent,
         /// The run that was latest before this invocation triggered (or joined), when known.
         previous_run_id: Option<String>,
     },
 
-    /// The timeout passed before a trigger could be sent: nothing was triggered. `reason`
-    /// says what held the trigger back; `next_slot_in`, when known, how long after the
-    /// failure the next trigger could be sent.
+    /// The timeout passed before a trigger could be sent: no trigger request left the process.
+    /// `reason` says what held the trigger back; `next_slot_in`, when known, how long after
+    /// the failure the next trigger could be sent.
     #[error(
         "Nothing was triggered for dataset {dataset_id}: the timeout of {} passed while {reason}.{}",
         crate::woosmap::api::error::fmt_duration(*waited),
@@ -145,9 +146,13 @@ pub enum EngineError {
     },
 
     /// The caller cancelled the wait. An import that was triggered keeps running on Woosmap.
-    #[error("Cancelled while waiting for the import{}.", describe_run(run))]
+    /// `sent`: whether this invocation's trigger left the process; `waiting_for`: the running
+    /// import (not ours) waited for when nothing was sent.
+    #[error("{}", cancelled_text(run, *sent, waiting_for.as_deref()))]
     Cancelled {
         run: Option<Run>,
+        sent: Sent,
+        waiting_for: Option<String>,
         /// As for `TimedOut`.
         previous_run_id: Option<String>,
     },
@@ -172,6 +177,59 @@ impl EngineError {
             | EngineError::Cancelled {
                 previous_run_id, ..
             } => previous_run_id.as_deref(),
+        }
+    }
+
+    /// Whether a trigger request of this invocation left the process (an import may be
+    /// running, or is). `Api` errors: false (a trigger whose answer was lost is confirmed
+    /// through the status first, and an error there is reported as such).
+    pub fn trigger_sent(&self) -> bool {
+        match self {
+            EngineError::TimedOut { sent, .. } | EngineError::Cancelled { sent, .. } => {
+                *sent != Sent::Nothing
+            }
+            EngineError::Api(_) | EngineError::NotTriggered { .. } => false,
+        }
+    }
+}
+
+/// The sentence that a trigger was sent but its answer was lost.
+pub const ANSWER_LOST: &str =
+    "a trigger was sent but its answer was lost: an import may be running";
+
+fn timed_out_text(run: &Option<Run>, waited: Duration, sent: Sent) -> String {
+    let waited = crate::woosmap::api::error::fmt_duration(waited);
+    match (run, sent) {
+        (None, Sent::AnswerUnknown) => format!(
+            "The import did not finish within {waited}: {ANSWER_LOST}, and no new run had shown \
+             up yet. Check the dataset's status in the Woosmap console before triggering again, \
+             or allow a longer timeout (timeouts / --timeout / timeout)."
+        ),
+        _ => format!(
+            "The import did not finish within {waited}{}. Allow a longer timeout (timeouts / \
+             --timeout / timeout), or follow the import in the Woosmap console.",
+            describe_run(run)
+        ),
+    }
+}
+
+fn cancelled_text(run: &Option<Run>, sent: Sent, waiting_for: Option<&str>) -> String {
+    match (run, sent, waiting_for) {
+        (Some(_), _, _) | (None, Sent::Accepted, _) => {
+            format!(
+                "Cancelled while waiting for the import{}.",
+                describe_run(run)
+            )
+        }
+        (None, Sent::AnswerUnknown, _) => {
+            format!("Cancelled while confirming the trigger: {ANSWER_LOST}.")
+        }
+        (None, Sent::Nothing, Some(run)) => format!(
+            "Interrupted while waiting for the running import (run {run}) to end: no import was \
+             triggered."
+        ),
+        (None, Sent::Nothing, None) => {
+            "Interrupted before an import was triggered: nothing was started.".to_owned()
         }
     }
 }

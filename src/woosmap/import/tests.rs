@@ -326,6 +326,7 @@ async fn times_out_with_the_last_snapshot() {
             run,
             waited,
             previous_run_id,
+            ..
         } => {
             assert_eq!(run.as_ref().unwrap().status, RunStatus::InProgress);
             assert_eq!(*waited, Duration::from_millis(1500));
@@ -385,6 +386,7 @@ async fn cancellation_is_prompt() {
         EngineError::Cancelled {
             run,
             previous_run_id,
+            ..
         } => {
             let previous = previous_run_id.as_deref().expect("the previous run");
             assert_ne!(previous, run.expect("the run").id);

@@ -11,7 +11,7 @@ use super::Configured;
 use super::convert::{self, known_str};
 use super::resource::{api_diag, failed_entries, log_event, private_key_needed};
 use crate::woosmap::api::{RunStatus, Secret};
-use crate::woosmap::import::{self, EngineError, Event, EventSink, ImportSpec, TriggerVia};
+use crate::woosmap::import::{self, EngineError, Event, EventSink, ImportSpec, Sent, TriggerVia};
 use crate::woosmap::knobs::Knobs;
 use tfplugin::{ActionProgress, AttrPath, CancellationToken, Diagnostic, Diagnostics, Value};
 
@@ -150,6 +150,19 @@ pub async fn invoke(
             Some(_) => {}
         },
         Err(EngineError::Api(e)) => diags.push(api_diag(dataset_id.as_str(), &e)),
+        Err(
+            e @ EngineError::TimedOut {
+                run: None,
+                sent: Sent::AnswerUnknown,
+                ..
+            },
+        ) => diags.push(Diagnostic::error(
+            format!(
+                "A trigger of dataset {dataset_id} was sent but its answer was lost: an import \
+                 may be running"
+            ),
+            Knobs::TERRAFORM_ACTION.word(&e.to_string()),
+        )),
         Err(e @ EngineError::TimedOut { .. }) => diags.push(Diagnostic::error(
             format!("Import of dataset {dataset_id} did not finish in time"),
             format!(

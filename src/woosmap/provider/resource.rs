@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::Configured;
 use super::convert::{self, known_str};
 use crate::woosmap::api::{ApiError, ErrorKind, Run, RunStatus, Secret};
-use crate::woosmap::import::{self, EngineError, Event, EventSink, ImportSpec, TriggerVia};
+use crate::woosmap::import::{self, EngineError, Event, EventSink, ImportSpec, Sent, TriggerVia};
 use crate::woosmap::knobs::Knobs;
 use tfplugin::{
     ApplyResourceChangeRequest, ApplyResourceChangeResponse, AttrPath, ClientCapabilities,
@@ -381,6 +381,17 @@ pub async fn apply(
         },
         Err(e) => {
             let (summary, run) = match &e {
+                EngineError::TimedOut {
+                    run: None,
+                    sent: Sent::AnswerUnknown,
+                    ..
+                } => (
+                    format!(
+                        "A trigger of dataset {dataset_id} was sent but its answer was lost: an \
+                         import may be running"
+                    ),
+                    None,
+                ),
                 EngineError::TimedOut { run, .. } => (
                     format!("Import of dataset {dataset_id} did not finish in time"),
                     run.as_ref(),

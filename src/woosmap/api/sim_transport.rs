@@ -1,0 +1,129 @@
+//! An in-process stand-in for the network, for the deterministic simulation (`crate::sim`,
+//! feature `sim`): a [`Transport`] answers each exchange instead of HTTP. Everything above one
+//! exchange stays the real code: the pacing and retry loop, the interpretation of answers, the
+//! server clock, the engine. Time is tokio's (paused in the simulation), so the per-request
+//! timeout is applied here the way reqwest applies it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::{DATE, HeaderMap, HeaderName, HeaderValue};
+use tokio::time::Instant;
+
+use super::client::Client;
+use super::error::{ApiError, Endpoint};
+use super::request::Exchange;
+use super::types::DatasetId;
+
+/// One request, as the simulated server sees it.
+#[derive(Debug, Clone)]
+pub struct SimRequest {
+    pub endpoint: Endpoint,
+    pub dataset_id: DatasetId,
+    /// The client's base URL (tells simulated machines apart).
+    pub base_url: String,
+}
+
+/// A simulated answer.
+#[derive(Debug, Clone)]
+pub struct SimAnswer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// How a simulated exchange failed instead of answering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SimFault {
+    /// The connection was refused: nothing reached the server.
+    Refused,
+    /// The connection broke after the request was sent (it may have been processed).
+    Reset,
+}
+
+/// A boxed answer future.
+pub type SimFuture = Pin<Box<dyn Future<Output = Result<SimAnswer, SimFault>> + Send>>;
+
+/// Answers requests in place of the network. A future that never completes is a silent server
+/// (the request timeout then applies).
+pub trait Transport: Send + Sync {
+    fn exchange(&self, request: SimRequest) -> SimFuture;
+}
+
+impl Client {
+    /// A client whose requests go to `transport` instead of the network.
+    pub fn with_transport(mut self, transport: Arc<dyn Transport>) -> Client {
+        let inner = Arc::get_mut(&mut self.inner)
+            .expect("with_transport is called on a fresh client, before any clone");
+        inner.transport = Some(transport);
+        self
+    }
+
+    /// One exchange through the simulated transport (see [`Client::exchange`]).
+    pub(super) async fn sim_exchange(
+        &self,
+        transport: &Arc<dyn Transport>,
+        endpoint: Endpoint,
+        id: &DatasetId,
+        timeout: Duration,
+    ) -> Result<Exchange, ApiError> {
+        let request = SimRequest {
+            endpoint,
+            dataset_id: id.clone(),
+            base_url: self.inner.base_key.to_string(),
+        };
+        let sent_local = Instant::now();
+        let sent = std::time::UNIX_EPOCH;
+        let answer = match tokio::time::timeout(timeout, transport.exchange(request)).await {
+            Err(_) => {
+                return Err(ApiError::Timeout {
+                    dataset_id: id.clone(),
+                    endpoint,
+                    origin: self.inner.origin.clone(),
+                    after: timeout,
+                    cut_short: timeout < self.inner.request_timeout,
+                });
+            }
+            Ok(Err(SimFault::Refused)) => {
+                return Err(ApiError::Connect {
+                    dataset_id: id.clone(),
+                    endpoint,
+                    origin: self.inner.origin.clone(),
+                    reason: "connection refused (simulated)".to_owned(),
+                });
+            }
+            Ok(Err(SimFault::Reset)) => {
+                return Err(ApiError::Transport {
+                    dataset_id: id.clone(),
+                    endpoint,
+                    reason: "connection reset (simulated)".to_owned(),
+                });
+            }
+            Ok(Ok(answer)) => answer,
+        };
+        let mut headers = HeaderMap::new();
+        for (name, value) in &answer.headers {
+            if let (Ok(n), Ok(v)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
+                headers.insert(n, v);
+            }
+        }
+        if let Some(date) = headers.get(DATE).and_then(|v| v.to_str().ok()) {
+            self.inner
+                .server_clock
+                .observe(date, sent_local, Instant::now());
+        }
+        Ok(Exchange {
+            status: StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY),
+            headers,
+            body: answer.body,
+            sent,
+            sent_mono: None,
+        })
+    }
+}

@@ -47,6 +47,13 @@ pub struct SlotKey {
     pub route: &'static str,
 }
 
+impl SlotKey {
+    /// The scope on one line, for log lines (a scope may join its parts with newlines).
+    pub fn scope_label(&self) -> String {
+        self.scope.replace(['\n', '\r'], " ")
+    }
+}
+
 impl PartialEq for SlotKey {
     fn eq(&self, other: &SlotKey) -> bool {
         self.service.name == other.service.name
@@ -295,6 +302,10 @@ impl SlotFile {
         };
         let r = &mut self.record;
         if r.inflight_until_ns != 0 && r.inflight_pid != 0 && !process_exists(r.inflight_pid) {
+            // Its request may have left before the process died (killed mid-request): count
+            // it as sent when the record was last written, so the next one keeps its distance.
+            let written = r.stamp.as_ref().map_or(0, |s| s.mono_ns);
+            r.last_ns = r.last_ns.max(written);
             r.inflight_until_ns = 0;
             r.inflight_pid = 0;
         }

@@ -401,7 +401,7 @@ fn step(
     let ready = ready_at(state, pace.interval);
     let must_wait = other.inflight_until.is_some() || ready.is_some_and(|r| r > now);
     if must_wait && let Some(answer) = answer {
-        tracing::trace!(scope = %key.scope, "pacing: using an answer another caller received");
+        tracing::trace!(scope = %key.scope_label(), "pacing: using an answer another caller received");
         return Step::Done(Ok(Acquired::Shared(answer)));
     }
     if let Some(busy_until) = other.inflight_until {
@@ -428,7 +428,7 @@ fn step(
                 }));
             }
             tracing::trace!(
-                scope = %key.scope,
+                scope = %key.scope_label(),
                 route = key.route,
                 wait_ms = (ready - now).as_millis() as u64,
                 "pacing: waiting for the next slot"

@@ -187,7 +187,7 @@ impl Client {
                 note: previous_run_id,
             } => {
                 tracing::info!(
-                    scope = %plan.key.scope,
+                    scope = %plan.key.scope_label(),
                     "a trigger was sent since this invocation began (by this or another local \
                      process): not sending another"
                 );
@@ -239,7 +239,7 @@ impl Client {
             Err(e) => {
                 if plan.fail_fast && e.is_connect() && self.refused_at_first_contact() {
                     slot.not_sent().await;
-                    tracing::debug!(scope = %plan.key.scope, "refused at first contact: not retrying");
+                    tracing::debug!(scope = %plan.key.scope_label(), "refused at first contact: not retrying");
                     return Err(e);
                 }
                 if e.nothing_sent() {
@@ -251,7 +251,7 @@ impl Client {
             }
         };
         if !(error.is_connect() || (plan.repeatable && error.is_retryable())) {
-            tracing::debug!(scope = %plan.key.scope, route = plan.key.route, "not retrying: {error}");
+            tracing::debug!(scope = %plan.key.scope_label(), route = plan.key.route, "not retrying: {error}");
             return Err(error);
         }
         let mut delay = backoff.next_delay();
@@ -279,7 +279,7 @@ impl Client {
         let wait = retry_after.unwrap_or(plan.window) + plan.margin;
         slot.rate_limited(wait, retry_after.is_some()).await;
         tracing::debug!(
-            scope = %plan.key.scope,
+            scope = %plan.key.scope_label(),
             route = plan.key.route,
             wait_ms = wait.as_millis() as u64,
             retry_after_header = retry_after.is_some(),
@@ -297,7 +297,7 @@ impl Client {
         let Retry { error, delay } = &retry;
         if Instant::now() + *delay >= plan.deadline {
             tracing::debug!(
-                scope = %plan.key.scope,
+                scope = %plan.key.scope_label(),
                 route = plan.key.route,
                 "giving up: the next attempt would start after the deadline"
             );
@@ -305,7 +305,7 @@ impl Client {
         }
         let reason = error.retry_reason();
         tracing::debug!(
-            scope = %plan.key.scope,
+            scope = %plan.key.scope_label(),
             route = plan.key.route,
             delay_ms = delay.as_millis() as u64,
             %reason,

@@ -17,6 +17,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 if [ $# -eq 0 ]; then set -- --seeds 500; fi
-cargo build --quiet --locked --features sim --bin woosmap-simulate
+# `fuzz` implies `sim`: the same features as the test build (scripts/test.sh), whose artifacts
+# this then reuses instead of building the library a second time.
+cargo build --quiet --locked --features fuzz --bin woosmap-simulate
 target=${CARGO_TARGET_DIR:-$root/target}
 exec "$target/debug/woosmap-simulate" "$@"

@@ -1,5 +1,5 @@
-//! The engine's backend trait: what differs per service (Woosmap's dataset import, Rocket.Chat's
-//! bulk user import). A backend reads the current operation at its own pace, says whether an
+//! The engine's backend trait: what differs per service (each service's slice implements it).
+//! A backend reads the current operation at its own pace, says whether an
 //! operation blocks a start or already serves this call, starts one (confirming unclear starts
 //! its own way), tells which observed operation is the one started, turns the engine's
 //! lifecycle [`Step`]s into its own progress events, and words the deadline and the
@@ -12,13 +12,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// One service's side of an import.
 pub trait Backend: Send {
-    /// A snapshot of an operation (a Woosmap run, a Rocket.Chat import status).
+    /// A snapshot of an operation (a run, an import status: the service's own type).
     type Op: Clone + Send + Sync;
     /// How the backend's imports fail; also carries the timeout and the cancellation.
     type Error: Send;
 
-    /// False when the current operation cannot be read at all (a Woosmap webhook without a
-    /// private key): the engine then starts without observing and returns once started.
+    /// False when the current operation cannot be read at all (e.g. a start through a webhook,
+    /// without the credentials a status read needs): the engine then starts without observing and returns once started.
     fn can_observe(&self) -> bool {
         true
     }
@@ -33,8 +33,8 @@ pub trait Backend: Send {
     /// True when the operation has ended (successfully or not).
     fn is_final(&self, op: &Self::Op) -> bool;
 
-    /// True when `op`, already under way, serves this call (Woosmap: a run with server evidence
-    /// that it started since this invocation began): it is followed instead of starting
+    /// True when `op`, already under way, serves this call (e.g. an operation with server
+    /// evidence that it started since this invocation began): it is followed instead of starting
     /// another. `at_first_observation`: `op` was the operation seen at the invocation's first
     /// observation (else it showed up later). Never asked about an operation that had already
     /// ended at the first observation: that one is never this call's.
@@ -158,7 +158,7 @@ impl<Op> State<Op> {
 /// What a start did.
 #[derive(Debug, Clone)]
 pub enum Started<Op> {
-    /// An operation started. `id` when the service names it at once (Rocket.Chat); `seen`
+    /// An operation started. `id` when the service names it at once; `seen`
     /// when it was already observed (while confirming an unclear start).
     Sent {
         id: Option<String>,

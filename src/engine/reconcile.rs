@@ -33,7 +33,7 @@ use tokio::time::Instant;
 #[derive(Debug, Clone, Copy)]
 pub struct Plan {
     /// Abort a running operation instead of waiting for it (only for services whose start
-    /// aborts the running operation; never for Woosmap).
+    /// aborts the running operation; never for the others).
     pub abort_running: bool,
     /// When to return.
     pub until: Until,
@@ -256,7 +256,7 @@ async fn follow<B: Backend>(
         let Some(op) = op else { continue };
         backend.on_step(Step::Following(&op));
         let end = backend.is_final(&op) || plan.until == Until::Seen;
-        // A backend that names the operation only once it shows (Woosmap) is told the id of
+        // A backend that names the operation only once it shows is told the id of
         // the one identified last: it follows the latest.
         let id = B::op_id(&op).to_owned();
         state.stage = Stage::Started {
@@ -546,7 +546,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_start_whose_answer_never_comes_is_not_nothing_started() {
         // The deadline passes while the start's request is out: the outcome says a start may
-        // have left (the Woosmap backend's tracker used to say "nothing was triggered").
+        // have left (a backend's own tracker used to say "nothing was triggered").
         let mut b = backend(&[None], None);
         b.start_hangs = true;
         let err = reconcile(

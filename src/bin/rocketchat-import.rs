@@ -2,28 +2,17 @@
 //! Parses the command line and hands it to `woosmap_import::rocketchat::cli`.
 
 use clap::Parser;
-use woosmap_import::frontend::{ExitCode, logging};
+use woosmap_import::frontend::{self, logging};
 use woosmap_import::rocketchat::cli::{Cli, Command};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     logging::init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: could not start the async runtime: {e}");
-            return ExitCode::ApiError.into();
-        }
-    };
-    let code = runtime.block_on(async move {
+    frontend::block_on(Some(2), async move {
         match cli.command {
             Command::Run(args) => woosmap_import::rocketchat::cli::run(args).await,
             Command::Status(args) => woosmap_import::rocketchat::cli::status(args).await,
         }
-    });
-    code.into()
+    })
+    .into()
 }

@@ -4,7 +4,7 @@
 //! `woosmap_import::woosmap::action`.
 
 use clap::Parser;
-use woosmap_import::frontend::{ExitCode, logging};
+use woosmap_import::frontend::{self, logging};
 use woosmap_import::woosmap::cli::{Cli, Command};
 
 fn main() -> std::process::ExitCode {
@@ -24,17 +24,7 @@ fn main() -> std::process::ExitCode {
         Command::Action => {}
     }
     logging::init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: could not start the async runtime: {e}");
-            return ExitCode::ApiError.into();
-        }
-    };
-    let code = runtime.block_on(async move {
+    frontend::block_on(None, async move {
         match cli.command {
             Command::Run(args) => woosmap_import::woosmap::cli::run(args).await,
             Command::Status(args) => woosmap_import::woosmap::cli::status(args).await,
@@ -42,6 +32,6 @@ fn main() -> std::process::ExitCode {
             Command::Action => woosmap_import::woosmap::action::run().await,
             Command::Completions { .. } | Command::Man { .. } => unreachable!("handled above"),
         }
-    });
-    code.into()
+    })
+    .into()
 }

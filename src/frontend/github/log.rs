@@ -1,46 +1,42 @@
-//! The step log: engine events as lines, folded into one `::group::` per dataset.
+//! A step log folded into one `::group::` per item that runs at once (a dataset, a user
+//! file…), keyed by whatever the service names its items with.
 //!
-//! Groups cannot nest or interleave, yet several datasets run at once. So one dataset's group
-//! is open at a time and its lines print live; the others' lines wait in memory. When the open
-//! dataset's run ends, its group closes, the groups of datasets that ended meanwhile print
-//! whole, and the next dataset still running becomes the live one. With one dataset this is
-//! simply a live group.
+//! Groups cannot nest or interleave, yet several items run at once. So one item's group is
+//! open at a time and its lines print live; the others' lines wait in memory. When the open
+//! item ends, its group closes, the groups of items that ended meanwhile print whole, and the
+//! next item still running becomes the live one. With one item this is simply a live group.
+//! Every line goes through [`neutralize`], so server text cannot issue workflow commands.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use crate::woosmap::api::DatasetId;
-use crate::woosmap::import::{Event, EventSink};
+use super::commands::{end_group, group, neutralize};
 
-use crate::frontend::github::commands::{end_group, group, neutralize};
-
-/// The group title of a dataset.
-pub fn title(id: &DatasetId) -> String {
-    format!("Dataset {id}")
-}
-
-struct State<W> {
+struct State<K, W> {
     out: W,
-    ids: Vec<DatasetId>,
+    ids: Vec<K>,
+    titles: Vec<String>,
     buffers: Vec<Vec<String>>,
     ended: Vec<bool>,
     printed: Vec<bool>,
     open: Option<usize>,
 }
 
-/// A log shared by every import's event callback.
-pub struct GroupedLog<W: Write + Send> {
-    state: Mutex<State<W>>,
+/// A log shared by every item's callback.
+pub struct GroupedLog<K, W: Write + Send> {
+    state: Mutex<State<K, W>>,
 }
 
-impl<W: Write + Send + 'static> GroupedLog<W> {
-    /// Opens the first dataset's group at once.
-    pub fn new(out: W, ids: &[DatasetId]) -> Arc<Self> {
-        let n = ids.len();
+impl<K: PartialEq + Send, W: Write + Send + 'static> GroupedLog<K, W> {
+    /// One group per item, with its title, in this order; opens the first group at once.
+    pub fn new(out: W, groups: Vec<(K, String)>) -> Arc<Self> {
+        let n = groups.len();
+        let (ids, titles) = groups.into_iter().unzip();
         let log = Arc::new(GroupedLog {
             state: Mutex::new(State {
                 out,
-                ids: ids.to_vec(),
+                ids,
+                titles,
                 buffers: vec![Vec::new(); n],
                 ended: vec![false; n],
                 printed: vec![false; n],
@@ -51,8 +47,8 @@ impl<W: Write + Send + 'static> GroupedLog<W> {
         log
     }
 
-    /// Adds a line to a dataset's log.
-    pub fn line(&self, id: &DatasetId, text: &str) {
+    /// Adds a line to an item's log.
+    pub fn line(&self, id: &K, text: &str) {
         let mut st = self.state.lock().expect("log lock");
         let Some(i) = st.ids.iter().position(|d| d == id) else {
             return;
@@ -66,8 +62,8 @@ impl<W: Write + Send + 'static> GroupedLog<W> {
         }
     }
 
-    /// Marks a dataset's run as ended: its group closes (now, or once it has printed).
-    pub fn ended(&self, id: &DatasetId) {
+    /// Marks an item as ended: its group closes (now, or once it has printed).
+    pub fn ended(&self, id: &K) {
         let mut st = self.state.lock().expect("log lock");
         let Some(i) = st.ids.iter().position(|d| d == id) else {
             return;
@@ -77,20 +73,6 @@ impl<W: Write + Send + 'static> GroupedLog<W> {
             st.close_open();
             st.advance();
         }
-    }
-
-    /// Shows one engine event.
-    pub fn event(&self, event: &Event) {
-        self.line(event.dataset_id(), &event.to_string());
-        if matches!(event, Event::Finished { .. }) {
-            self.ended(event.dataset_id());
-        }
-    }
-
-    /// An event sink writing here.
-    pub fn sink(self: &Arc<Self>) -> EventSink {
-        let me = self.clone();
-        EventSink::new(move |e| me.event(&e))
     }
 
     /// Closes the open group and prints every group not printed yet. Returns the writer.
@@ -106,7 +88,7 @@ impl<W: Write + Send + 'static> GroupedLog<W> {
     }
 }
 
-impl<W: Write> State<W> {
+impl<K, W: Write> State<K, W> {
     fn close_open(&mut self) {
         if let Some(i) = self.open.take() {
             let _ = writeln!(self.out, "{}", end_group());
@@ -115,7 +97,7 @@ impl<W: Write> State<W> {
     }
 
     fn print_whole(&mut self, i: usize) {
-        let _ = writeln!(self.out, "{}", group(&title(&self.ids[i])));
+        let _ = writeln!(self.out, "{}", group(&self.titles[i]));
         for line in std::mem::take(&mut self.buffers[i]) {
             let _ = writeln!(self.out, "{line}");
         }
@@ -131,7 +113,7 @@ impl<W: Write> State<W> {
             }
         }
         if let Some(i) = (0..self.ids.len()).find(|&i| !self.printed[i]) {
-            let _ = writeln!(self.out, "{}", group(&title(&self.ids[i])));
+            let _ = writeln!(self.out, "{}", group(&self.titles[i]));
             for line in std::mem::take(&mut self.buffers[i]) {
                 let _ = writeln!(self.out, "{line}");
             }
@@ -165,15 +147,21 @@ mod tests {
         }
     }
 
-    fn id(n: u8) -> DatasetId {
-        DatasetId::parse(&format!("8c4c51f1-f6f3-43bc-b65d-7415e8ef22c{n}")).unwrap()
+    fn id(n: u8) -> String {
+        format!("8c4c51f1-f6f3-43bc-b65d-7415e8ef22c{n}")
+    }
+
+    fn groups(ids: &[&String]) -> Vec<(String, String)> {
+        ids.iter()
+            .map(|id| (id.to_string(), format!("Dataset {id}")))
+            .collect()
     }
 
     #[test]
     fn groups_never_interleave_and_every_line_lands_in_its_group() {
         let out = Shared::default();
         let (a, b, c) = (id(1), id(2), id(3));
-        let log = GroupedLog::new(out.clone(), &[a.clone(), b.clone(), c.clone()]);
+        let log = GroupedLog::new(out.clone(), groups(&[&a, &b, &c]));
         log.line(&a, "a1");
         log.line(&b, "b1");
         log.line(&c, "c1");
@@ -195,7 +183,7 @@ mod tests {
     fn untrusted_text_cannot_issue_commands() {
         let out = Shared::default();
         let a = id(1);
-        let log = GroupedLog::new(out.clone(), std::slice::from_ref(&a));
+        let log = GroupedLog::new(out.clone(), groups(&[&a]));
         log.line(&a, "detail\n::add-mask::x");
         log.finish();
         assert!(!out.text().contains("\n::add-mask::"), "{}", out.text());

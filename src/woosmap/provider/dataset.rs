@@ -517,15 +517,11 @@ pub fn import(req: ImportResourceStateRequest) -> ImportResourceStateResponse {
         Ok(id) => resp.imported.push(ImportedResource {
             identity: Some(Value::object([("id", Value::string(id.as_str()))])),
             type_name: DATASET_RESOURCE.to_owned(),
-            state: Value::object([
-                ("id", Value::string(id.as_str())),
-                ("name", Value::Null),
-                ("url", Value::Null),
-                ("schema_mapping", Value::Null),
-                ("reimport_key", Value::Null),
-                ("created_at", Value::Null),
-                ("updated_at", Value::Null),
-            ]),
+            state: {
+                let mut state = empty_state();
+                state.set("id", Value::string(id.as_str()));
+                state
+            },
             private: Private { imported: true }.encode(),
         }),
         Err(e) => resp.diagnostics.error(

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Finds or installs the binary an action of this repository runs — woosmap-import for
-# action.yml, rocketchat-import for rocketchat/action.yml ($ACTION_BINARY, default
+# action.yml, rocketchat-import for its `service: rocketchat` ($ACTION_BINARY, default
 # woosmap-import) — and writes its path as the step output `path`. In order:
 #   1. that binary on PATH whose `--version` is the wanted version;
 #   2. the release archive for this runner's OS/arch, checksum-verified against the release's

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Packages a CLI of this repository as its GitHub Action downloads it, into dist/ (or --out
-# DIR); the CLI is woosmap-import (action.yml), or rocketchat-import (rocketchat/action.yml)
-# with --name rocketchat-import. For NAME:
+# DIR); the CLI is woosmap-import (action.yml), or rocketchat-import (action.yml with
+# `service: rocketchat`) with --name rocketchat-import. For NAME:
 #   NAME_VERSION_OS_ARCH.tar.gz   (linux, darwin) or .zip (windows), holding
 #                                 NAME (NAME.exe on Windows)
 #   NAME_VERSION_SHA256SUMS       every such archive of NAME in the directory

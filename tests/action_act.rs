@@ -13,6 +13,9 @@
 //! tree, minus .gitignore'd paths, into the job's workspace), so nothing is fetched; the action
 //! finds `woosmap-import` from `target/` on PATH with the matching `--version`, so it downloads
 //! nothing either. Neither key appears anywhere in act's output.
+//!
+//! The CI workflow's Linux x64 leg (`.github/workflows/ci.yml`, job `action`: both services of
+//! the action and both CLIs against the sandboxes) runs under act too.
 
 mod common;
 
@@ -177,4 +180,60 @@ async fn the_action_runs_under_act_with_outputs_summary_annotations_and_masks() 
         "an invalid input must send nothing: {:?}",
         stats.dataset(&untouched)
     );
+}
+
+/// The CI workflow's matrix leg for Linux x64 (`.github/workflows/ci.yml`, job `action`), run
+/// whole by act: it starts both sandboxes, runs the action with `service: woosmap` and with
+/// `service: rocketchat` (`uses: ./`), checks their outputs, then both CLIs. The binaries of
+/// this build are on PATH, so its build step builds nothing. The other legs (macOS, Windows,
+/// arm64) cannot run here; actionlint and zizmor check them (tests/lint_workflows.rs).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_ci_workflow_linux_leg_runs_under_act() {
+    let scratch = tempfile::tempdir().unwrap();
+    let mut cmd = act::command(
+        std::path::Path::new(".github/workflows/ci.yml"),
+        scratch.path(),
+    );
+    cmd.args(["-j", "action", "--matrix", "os:ubuntu-latest"])
+        .args([
+            "--env",
+            &format!("XDG_RUNTIME_DIR={}", scratch.path().display()),
+        ])
+        .args([
+            "--env",
+            &format!(
+                "WOOSMAP_PACER_DIR={}",
+                scratch.path().join("pacer").display()
+            ),
+        ]);
+    let (code, log) = tokio::task::spawn_blocking(move || act::run_with_limit(cmd, ACT_TIMEOUT))
+        .await
+        .unwrap();
+    eprintln!("{log}");
+    let lines = act::job_lines(&log, "CI", "Action and CLI (ubuntu-latest)");
+    assert_eq!(code, 0, "{lines}");
+    assert_eq!(act::job_exit(&lines), Some(0), "{lines}");
+    // Every step ran, none was skipped.
+    for step in [
+        "Main Start the sandboxes",
+        "Main Action, service woosmap",
+        "Main Action, service rocketchat",
+        "Main Check the action's outputs",
+        "Main CLI woosmap-import",
+        "Main CLI rocketchat-import",
+    ] {
+        assert!(
+            lines.contains(&format!("✅  Success - {step}")),
+            "{step} did not succeed: {lines}"
+        );
+    }
+    assert!(
+        lines.contains("ci outputs: woosmap status=success run-id=")
+            && lines.contains("rocketchat outcome=success completed=1"),
+        "{lines}"
+    );
+    assert!(lines.contains("ci cli: woosmap-import ok"), "{lines}");
+    assert!(lines.contains("ci cli: rocketchat-import ok"), "{lines}");
+    // No leg but the Linux x64 one was selected.
+    assert!(!log.contains("macos-latest"), "{log}");
 }

@@ -7,7 +7,8 @@
 //!   against the release's SHA256SUMS, unpacked under `$RUNNER_TEMP` and used;
 //! - a checksum that does not match is an `::error` and nothing is installed;
 //! - a version with no release and no cargo to build it is an `::error` that says so;
-//! - the install step of `rocketchat/action.yml`, run as written in that file, installs
+//! - with `service: rocketchat`, the action's first two steps, run as written in `action.yml`
+//!   (the service check names the binary, the install step installs it), install
 //!   `rocketchat-import` from its own verified release archive the same way.
 
 use std::path::{Path, PathBuf};
@@ -303,7 +304,7 @@ fn step_of(action: &str, id: &str) -> (String, Vec<(String, String)>) {
 }
 
 #[test]
-fn the_rocketchat_action_installs_rocketchat_import_from_its_verified_release() {
+fn the_action_for_rocketchat_installs_rocketchat_import_from_its_verified_release() {
     let tmp = tempfile::tempdir().unwrap();
     let releases = tmp.path().join("releases");
     release_of(
@@ -316,12 +317,33 @@ fn the_rocketchat_action_installs_rocketchat_import_from_its_verified_release() 
     fake_binary_named(&fake, "rocketchat-import", "0.0.0-old");
     fake_binary_named(&fake, "woosmap-import", VERSION);
 
-    let (run, env) = step_of("rocketchat/action.yml", "install");
+    // The service step names the binary the install step gets as ACTION_BINARY.
+    let (check, check_env) = step_of("action.yml", "service");
+    let service_output = tmp.path().join("service_output");
+    let checked = Command::new("bash")
+        .args(["-c", &check])
+        .env_clear()
+        .envs(check_env)
+        .env("PATH", "/usr/bin:/bin")
+        .env("INPUT_SERVICE", "rocketchat")
+        .env("GITHUB_ACTION_PATH", root())
+        .env("GITHUB_OUTPUT", &service_output)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(checked.status.code(), Some(0), "{checked:?}");
+    let binary = std::fs::read_to_string(&service_output)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("binary=").map(str::to_owned))
+        .expect("a binary output");
+    assert_eq!(binary, "rocketchat-import");
+    let (run, mut env) = step_of("action.yml", "install");
     assert!(
-        env.iter()
-            .any(|(k, v)| k == "ACTION_BINARY" && v == "rocketchat-import"),
-        "{env:?}"
+        !env.iter().any(|(k, _)| k == "ACTION_BINARY"),
+        "the install step's binary comes from the service step: {env:?}"
     );
+    env.push(("ACTION_BINARY".to_owned(), binary));
     let output = tmp.path().join("github_output");
     let runner_temp = tmp.path().join("runner_temp");
     std::fs::create_dir_all(&runner_temp).unwrap();
@@ -331,7 +353,7 @@ fn the_rocketchat_action_installs_rocketchat_import_from_its_verified_release() 
         .env_clear()
         .envs(env)
         .env("PATH", path)
-        .env("GITHUB_ACTION_PATH", root().join("rocketchat"))
+        .env("GITHUB_ACTION_PATH", root())
         .env("RUNNER_TEMP", &runner_temp)
         .env("GITHUB_OUTPUT", &output)
         .env(

@@ -1,6 +1,6 @@
 //! `woosmap-import` as a newcomer meets it (issue 16): `status` exit codes and `--exit-status`,
 //! Ctrl-C before a trigger, a wrong base URL reported at once, each front end's own setting
-//! names, one `--json` shape checked against `docs/cli-json.schema.json`, the environment
+//! names, one `--json` shape checked against `guide/cli-json.schema.json`, the environment
 //! variables (`--help`, README, bad values), the demo's closing summary, completions and the
 //! man page. The real binary against the in-process sandbox over loopback HTTP.
 
@@ -230,11 +230,11 @@ async fn the_cli_and_the_action_name_their_own_timeout_setting() {
     assert!(!outputs.contains("timeouts"), "{outputs}");
 }
 
-// ---- 6. One JSON shape, checked against docs/cli-json.schema.json -------------------------
+// ---- 6. One JSON shape, checked against guide/cli-json.schema.json -------------------------
 
 fn schema() -> serde_json::Value {
-    let text = std::fs::read_to_string(root().join("docs/cli-json.schema.json"))
-        .expect("docs/cli-json.schema.json exists");
+    let text = std::fs::read_to_string(root().join("guide/cli-json.schema.json"))
+        .expect("guide/cli-json.schema.json exists");
     serde_json::from_str(&text).expect("the schema is JSON")
 }
 

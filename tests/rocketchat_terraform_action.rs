@@ -5,7 +5,7 @@
 //! waited on (no abort) unless `abort_running = true` (one abort, reported); an invalid
 //! configuration fails at validate and plan, naming the attribute, without calling the API (for
 //! the resource too). The docs page lists exactly the action's schema and embeds the example,
-//! and every example under `examples/rocketchat/` validates and is formatted. Each case has its own sandbox and directory; libtest runs them on parallel
+//! and every example under `providers/rocketchat/examples/` validates and is formatted. Each case has its own sandbox and directory; libtest runs them on parallel
 //! threads.
 
 mod common;
@@ -555,7 +555,7 @@ async fn the_docs_page_lists_the_action_schema_and_embeds_the_example() {
     assert!(action.is_object(), "no action schema: {ran:?}");
     let mut expected = BTreeMap::new();
     schema_items(action, "", &mut expected);
-    let page = read("docs/rocketchat/actions/user_import.md");
+    let page = read("providers/rocketchat/docs/actions/user_import.md");
     let documented = page_items(&page);
     assert_eq!(
         documented.keys().collect::<Vec<_>>(),
@@ -575,7 +575,9 @@ async fn the_docs_page_lists_the_action_schema_and_embeds_the_example() {
         "the page lacks the schema's description"
     );
     for file in ["action.tf", "team.json"] {
-        let example = read(&format!("examples/rocketchat/actions/user_import/{file}"));
+        let example = read(&format!(
+            "providers/rocketchat/examples/actions/rocketchat_user_import/{file}"
+        ));
         assert!(
             page.contains(&example),
             "the page does not embed {file} verbatim"

@@ -1,7 +1,7 @@
 //! The final word on each dataset, once its import is over (or, for `status`, its latest run
 //! read): a few text lines for people, or one JSON object per line for machines (`--json`).
 //! Every JSON line has the same keys in the same order, `null` where a value is unknown; the
-//! shape is documented by `docs/cli-json.schema.json`. Progress while waiting lives in
+//! shape is documented by `guide/cli-json.schema.json`. Progress while waiting lives in
 //! `src/woosmap/cli/progress.rs`.
 
 use std::io::Write;
@@ -13,7 +13,7 @@ use crate::woosmap::import::{EngineError, Outcome};
 use crate::woosmap::knobs::Knobs;
 
 /// What `--json` prints for one dataset (one object per line). The field order is the key
-/// order of the JSON object; keep it in step with `docs/cli-json.schema.json`.
+/// order of the JSON object; keep it in step with `guide/cli-json.schema.json`.
 #[derive(Debug, Serialize)]
 pub struct DatasetReport<'a> {
     pub dataset_id: &'a str,

@@ -1,6 +1,6 @@
 //! The Rocket.Chat section of the fault matrix: the faults of the bulk user import, through
 //! `rocketchat-import run`, the `rocketchat_user_import` resource and action (`-invoke`) under
-//! real Terraform and the `rocketchat/action.yml` GitHub Action under real `act`. Every cell
+//! real Terraform and the GitHub Action (`service: rocketchat`) under real `act`. Every cell
 //! gets its own Rocket.Chat sandbox (the server has one current import operation, so cells
 //! cannot share one), which is what lets all cells run at once, beside the Woosmap cells.
 //!
@@ -779,7 +779,7 @@ fn workflow(cells: &[(&Row, String)]) -> String {
         let users = row.users.json().replace('\'', "''");
         let _ = write!(
             y,
-            "  {job}:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2\n        with:\n          persist-credentials: false\n      - uses: ./rocketchat\n        with:\n          users: '{users}'\n          url: {url}\n          user-id: {DEFAULT_USER_ID}\n          auth-token: ${{{{ secrets.{secret} }}}}\n          abort-running: \"{abort}\"\n          allow-user-errors: \"{allow}\"\n          poll-interval: 300ms\n          timeout: {timeout}\n",
+            "  {job}:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2\n        with:\n          persist-credentials: false\n      - uses: ./\n        with:\n          service: rocketchat\n          users: '{users}'\n          url: {url}\n          user-id: {DEFAULT_USER_ID}\n          auth-token: ${{{{ secrets.{secret} }}}}\n          abort-running: \"{abort}\"\n          allow-user-errors: \"{allow}\"\n          poll-interval: 300ms\n          timeout: {timeout}\n",
             job = row.id.replace('_', "-"),
             abort = row.abort_running,
             allow = row.allow_user_errors,
@@ -794,12 +794,13 @@ fn run_act(
     cells: &[(&'static Row, String)],
 ) -> (BTreeMap<&'static str, (Option<i32>, String)>, String) {
     let scratch = tempfile::tempdir().unwrap();
-    // As for the Woosmap action: a minimal repository with what `uses: ./rocketchat` reads.
+    // As for the Woosmap action: a minimal repository with what `uses: ./` reads.
     let repo = scratch.path().join("repo");
     let root = super::common::act::root();
     for file in [
-        "rocketchat/action.yml",
-        "rocketchat/run.sh",
+        "action.yml",
+        "scripts/action-service.sh",
+        "scripts/action-rocketchat.sh",
         "scripts/action-install.sh",
         "Cargo.toml",
     ] {
@@ -1122,8 +1123,8 @@ impl Section {
 `import.status`) through each of its front ends: `rocketchat-import run`, the `rocketchat` \
 provider's `rocketchat_user_import` resource under the same Terraform (`terraform apply`), its \
 `rocketchat_user_import` action under the same Terraform \
-(`terraform apply -invoke=action.rocketchat_user_import.NAME`) and `rocketchat/action.yml` under \
-real `act`. Its cells run at once, after the Woosmap \
+(`terraform apply -invoke=action.rocketchat_user_import.NAME`) and the GitHub Action \
+(`service: rocketchat`) under real `act`. Its cells run at once, after the Woosmap \
 section's, each with its own Rocket.Chat \
 sandbox (`woosmap-sandbox --rocketchat`): the default limiter's 10 calls per route with a 2 s \
 window, imports of 1 s unless the setup says otherwise, poll interval 300 ms (the provider's \

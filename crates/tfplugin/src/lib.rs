@@ -1,7 +1,7 @@
 //! Terraform plugin protocol plumbing: go-plugin handshake and AutoMTLS, the tfplugin6 gRPC
 //! services, the msgpack/JSON DynamicValue codec, and schema/diagnostic types. Resource
 //! code implements [`Provider`] in terms of [`Value`], [`Schema`] and [`Diagnostics`] and
-//! never sees protobuf; [`serve`] runs it as a plugin. See docs/ARCHITECTURE.md
+//! never sees protobuf; [`serve`] runs it as a plugin. See guide/ARCHITECTURE.md
 //! ("tfplugin contract").
 
 pub mod codec;

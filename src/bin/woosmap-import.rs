@@ -4,8 +4,9 @@
 //! `woosmap_import::woosmap::action`.
 
 use clap::Parser;
-use woosmap_import::frontend::{self, logging};
+use woosmap_import::frontend::{self, color, logging};
 use woosmap_import::woosmap::cli::{Cli, Command};
+use woosmap_import::woosmap::settings::LOG_ENV;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -23,7 +24,7 @@ fn main() -> std::process::ExitCode {
         }
         Command::Action => {}
     }
-    logging::init();
+    logging::init(LOG_ENV, color::apply(cli.color));
     frontend::block_on(None, async move {
         match cli.command {
             Command::Run(args) => woosmap_import::woosmap::cli::run(args).await,

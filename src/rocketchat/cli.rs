@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::api::{RcClient, RcConfig};
 use super::run::{self, Event, ImportSpec, RunError};
 use crate::frontend::ExitCode;
+use crate::frontend::color::ColorChoice;
 use crate::secret::Secret;
 
 pub use super::{AUTH_TOKEN_ENV, URL_ENV, USER_ID_ENV};
@@ -35,6 +36,10 @@ ROCKETCHAT_AUTH_TOKEN (a personal access token of a user with the run-import per
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// When to colour the log: auto (when stderr is a terminal and NO_COLOR is not set),
+    /// always, never.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t)]
+    pub color: ColorChoice,
 }
 
 #[derive(Debug, Subcommand)]

@@ -11,6 +11,9 @@ use std::time::Duration;
 use crate::frontend::logging;
 use crate::woosmap::api::{Client, ClientConfig, RateLimits, Secret};
 
+/// The variable that sets the log level ([`crate::frontend::logging`]).
+pub const LOG_ENV: &str = "WOOSMAP_LOG";
+
 /// The environment variable holding the private key.
 pub const PRIVATE_KEY_ENV: &str = "WOOSMAP_PRIVATE_KEY";
 
@@ -76,6 +79,10 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "WOOSMAP_LOG",
         help: "log level on stderr: off, error, warn (default), info, debug, trace",
+    },
+    Variable {
+        name: "NO_COLOR",
+        help: "set and not empty: no colour on the terminal (unless --color always)",
     },
 ];
 

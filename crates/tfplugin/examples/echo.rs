@@ -3,25 +3,79 @@
 //! replacement when `name` changes, import by id, a computed list of objects, a `timeouts`
 //! block), a data source `echo_message` that echoes its `input`, and an action `echo_say`
 //! that reports its `message` as progress `times` times (`terraform apply
-//! -invoke=action.echo_say.NAME`). Nothing is stored anywhere: the resource's state is what
-//! Terraform keeps.
+//! -invoke=action.echo_say.NAME`), and an ephemeral resource `echo_token` (Terraform 1.10+)
+//! that hands out a made-up secret `token` on a lease Terraform renews and closes. Nothing is
+//! stored anywhere: the resource's state is what Terraform keeps, and the token is in none of
+//! it.
 //!
 //! Build it with `cargo build -p tfplugin --example echo`, point a CLI configuration's
 //! `dev_overrides` for `registry.terraform.io/example/echo` at a folder holding the binary as
 //! `terraform-provider-echo`, and run `terraform plan` on a configuration that uses it.
 //! `tests/terraform_example.rs` does exactly that with real Terraform.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
 use tfplugin::{
     ActionProgress, ApplyResourceChangeRequest, ApplyResourceChangeResponse, AttrPath, AttrType,
-    Attribute, Block, CancellationToken, ConfigureProviderRequest, Diagnostic, Diagnostics,
-    ImportResourceStateRequest, ImportResourceStateResponse, ImportedResource, InvokeActionRequest,
-    NestedBlock, Nesting, PlanActionRequest, PlanResourceChangeRequest, PlanResourceChangeResponse,
-    Provider, ProviderSchema, ReadDataSourceRequest, ReadDataSourceResponse, ReadResourceRequest,
-    ReadResourceResponse, Schema, ValidateRequest, Value,
+    Attribute, Block, CancellationToken, CloseEphemeralResourceRequest, ConfigureProviderRequest,
+    Diagnostic, Diagnostics, ImportResourceStateRequest, ImportResourceStateResponse,
+    ImportedResource, InvokeActionRequest, NestedBlock, Nesting, OpenEphemeralResourceRequest,
+    OpenEphemeralResourceResponse, PlanActionRequest, PlanResourceChangeRequest,
+    PlanResourceChangeResponse, Provider, ProviderSchema, ReadDataSourceRequest,
+    ReadDataSourceResponse, ReadResourceRequest, ReadResourceResponse,
+    RenewEphemeralResourceRequest, RenewEphemeralResourceResponse, Schema, ValidateRequest, Value,
 };
 
-/// Resource `echo_thing` and data source `echo_message`.
+/// Resource `echo_thing`, data source `echo_message`, action `echo_say`, ephemeral resource
+/// `echo_token`.
 pub struct EchoProvider;
+
+/// Leases handed out by this process (Terraform starts a fresh provider process for each of
+/// validate, plan and apply, so lease ids also carry the process id).
+static LEASES: AtomicU64 = AtomicU64::new(0);
+
+/// An `echo_token` lease, as carried in the ephemeral resource's private data:
+/// `ID LIFETIME_MS`.
+struct Lease {
+    id: String,
+    lifetime: Duration,
+}
+
+impl Lease {
+    fn to_private(&self) -> Vec<u8> {
+        format!("{} {}", self.id, self.lifetime.as_millis()).into_bytes()
+    }
+
+    fn from_private(private: &[u8]) -> Option<Lease> {
+        let text = std::str::from_utf8(private).ok()?;
+        let (id, ms) = text.rsplit_once(' ')?;
+        Some(Lease {
+            id: id.to_owned(),
+            lifetime: Duration::from_millis(ms.parse().ok()?),
+        })
+    }
+
+    /// When Terraform should renew it: when it expires, if it expires at all; a zero lifetime
+    /// is renewed once, at once.
+    fn renew_at(&self) -> SystemTime {
+        SystemTime::now() + self.lifetime
+    }
+}
+
+/// `echo_token`'s `lifetime`: a duration such as `30s` or `1h` (default `1h`).
+fn lifetime(config: &Value) -> Result<Duration, Diagnostic> {
+    let Some(text) = config.attr("lifetime").as_str() else {
+        return Ok(Duration::from_secs(3600));
+    };
+    humantime::parse_duration(text).map_err(|e| {
+        Diagnostic::error(
+            "Invalid lifetime",
+            format!("lifetime must be a duration such as \"30s\" or \"1h\"; got {text:?} ({e})."),
+        )
+        .at(AttrPath::attr("lifetime"))
+    })
+}
 
 fn steps() -> Value {
     Value::list([Value::object([
@@ -68,6 +122,14 @@ impl Provider for EchoProvider {
         let echo = Block::new()
             .attribute(Attribute::new("input", AttrType::String).required())
             .attribute(Attribute::new("output", AttrType::String).computed());
+        let token = Block::new()
+            .attribute(Attribute::new("name", AttrType::String).required())
+            .attribute(Attribute::new("lifetime", AttrType::String).optional())
+            .attribute(
+                Attribute::new("token", AttrType::String)
+                    .computed()
+                    .sensitive(),
+            );
         ProviderSchema {
             provider: Schema::new(
                 Block::new().attribute(Attribute::new("greeting", AttrType::String).optional()),
@@ -75,7 +137,76 @@ impl Provider for EchoProvider {
             resources: [("echo_thing".to_owned(), Schema::new(thing).version(1))].into(),
             data_sources: [("echo_message".to_owned(), Schema::new(echo))].into(),
             actions: [("echo_say".to_owned(), Schema::new(say))].into(),
+            ephemeral_resources: [("echo_token".to_owned(), Schema::new(token))].into(),
             ..Default::default()
+        }
+    }
+
+    async fn validate_ephemeral_resource_config(&self, req: ValidateRequest) -> Diagnostics {
+        match lifetime(&req.config) {
+            Ok(_) => Diagnostics::new(),
+            Err(d) => d.into(),
+        }
+    }
+
+    async fn open_ephemeral_resource(
+        &self,
+        req: OpenEphemeralResourceRequest,
+    ) -> OpenEphemeralResourceResponse {
+        let mut resp = OpenEphemeralResourceResponse::default();
+        let lifetime = match lifetime(&req.config) {
+            Ok(l) => l,
+            Err(d) => {
+                resp.diagnostics.push(d);
+                return resp;
+            }
+        };
+        let name = req.config.attr("name").as_str().unwrap_or_default();
+        let serial = LEASES.fetch_add(1, Ordering::Relaxed) + 1;
+        let lease = Lease {
+            id: format!("{name}-{}-{serial}", std::process::id()),
+            lifetime,
+        };
+        tracing::info!("Opened echo_token lease {}", lease.id);
+        let mut result = req.config.clone();
+        result.set("token", Value::string(format!("tok-{}", lease.id)));
+        resp.result = result;
+        resp.renew_at = Some(lease.renew_at());
+        resp.private = lease.to_private();
+        resp
+    }
+
+    async fn renew_ephemeral_resource(
+        &self,
+        req: RenewEphemeralResourceRequest,
+    ) -> RenewEphemeralResourceResponse {
+        let mut resp = RenewEphemeralResourceResponse::default();
+        let Some(lease) = Lease::from_private(&req.private) else {
+            resp.diagnostics.error(
+                "Unreadable lease",
+                "Terraform sent private data that echo_token did not write.",
+            );
+            return resp;
+        };
+        tracing::info!("Renewed echo_token lease {}", lease.id);
+        if !lease.lifetime.is_zero() {
+            resp.renew_at = Some(lease.renew_at());
+            resp.private = req.private;
+        }
+        resp
+    }
+
+    async fn close_ephemeral_resource(&self, req: CloseEphemeralResourceRequest) -> Diagnostics {
+        match Lease::from_private(&req.private) {
+            Some(lease) => {
+                tracing::info!("Closed echo_token lease {}", lease.id);
+                Diagnostics::new()
+            }
+            None => Diagnostic::error(
+                "Unreadable lease",
+                "Terraform sent private data that echo_token did not write.",
+            )
+            .into(),
         }
     }
 

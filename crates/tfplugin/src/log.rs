@@ -283,4 +283,16 @@ mod tests {
             r#"{"@level":"info","@message":"hello","@module":"provider","@timestamp":"1970-01-01T00:00:01.500000Z","tf_rpc":"ReadResource"}"#
         );
     }
+
+    /// Terraform reads these lines as JSON: no colour code (nor any control character) is
+    /// ever written raw, whatever a message or field holds, and whatever the terminal.
+    #[test]
+    fn control_characters_are_escaped() {
+        let mut f = Map::new();
+        f.insert("@message".into(), J::from("\u{1b}[31mred\u{1b}[0m"));
+        f.insert("detail".into(), J::from("a\u{1b}[1mb\r\n"));
+        let line = format_line(&Level::WARN, "tfplugin", SystemTime::UNIX_EPOCH, f);
+        assert!(!line.bytes().any(|b| b.is_ascii_control()), "{line:?}");
+        assert!(line.contains(r"\u001b[31mred"), "{line}");
+    }
 }

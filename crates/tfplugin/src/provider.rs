@@ -5,11 +5,13 @@
 //!
 //! Methods are `async` (written `-> impl Future + Send` so the server can be generic over
 //! `P: Provider` without boxing). Each has a default: validation accepts everything,
-//! upgrade decodes stored JSON with the current schema, and resource and action operations
-//! report "not supported" errors, so a provider implements only what it declares.
+//! upgrade decodes stored JSON with the current schema, resource, action and ephemeral
+//! resource operations report "not supported" errors (renewing and closing an ephemeral
+//! resource do nothing), so a provider implements only what it declares.
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use tokio::sync::mpsc::UnboundedSender;
 pub use tokio_util::sync::CancellationToken;
@@ -226,6 +228,58 @@ pub struct InvokeActionRequest {
     pub config: Value,
 }
 
+/// `OpenEphemeralResource` (Terraform 1.10+): an `ephemeral` block's value is needed, at plan
+/// and again at apply (each run opens its own). Nothing is stored: Terraform keeps the result
+/// in memory for the run and calls [`Provider::close_ephemeral_resource`] when done with it.
+#[derive(Debug, Clone)]
+pub struct OpenEphemeralResourceRequest {
+    pub type_name: String,
+    /// Fully known: Terraform does not open an ephemeral resource whose configuration has
+    /// unknown values (its result is then unknown for the plan).
+    pub config: Value,
+    pub client_capabilities: ClientCapabilities,
+}
+
+/// What an opened ephemeral resource is: `result` is the configuration with its computed
+/// attributes filled in (Terraform rejects a result that changes configured values).
+/// `private` comes back, unchanged, in the renew and close requests of this instance.
+#[derive(Debug, Clone, Default)]
+pub struct OpenEphemeralResourceResponse {
+    pub result: Value,
+    /// When Terraform should call [`Provider::renew_ephemeral_resource`] if the run is still
+    /// using the result then (for leases that expire); `None`: never.
+    pub renew_at: Option<SystemTime>,
+    pub private: Vec<u8>,
+    pub diagnostics: Diagnostics,
+}
+
+/// `RenewEphemeralResource`: an open ephemeral resource reached its `renew_at` while the run
+/// still uses it.
+#[derive(Debug, Clone)]
+pub struct RenewEphemeralResourceRequest {
+    pub type_name: String,
+    /// What the open (or the previous renewal) returned as `private`.
+    pub private: Vec<u8>,
+}
+
+/// The next renewal, if any, and the private data it will carry. An error ends renewals;
+/// Terraform reports it when it closes the instance.
+#[derive(Debug, Clone, Default)]
+pub struct RenewEphemeralResourceResponse {
+    pub renew_at: Option<SystemTime>,
+    pub private: Vec<u8>,
+    pub diagnostics: Diagnostics,
+}
+
+/// `CloseEphemeralResource`: Terraform is done with an opened instance (after everything
+/// that uses it, or at the end of the run).
+#[derive(Debug, Clone)]
+pub struct CloseEphemeralResourceRequest {
+    pub type_name: String,
+    /// What the open returned as `private` (Terraform sends the open's, not a renewal's).
+    pub private: Vec<u8>,
+}
+
 /// Where an invoked action reports progress: each message becomes one `progress` event, shown
 /// by Terraform as a line under the action (and as `action_progress` in `-json` output).
 /// Cheap to clone; sending never blocks, so it may be called from synchronous callbacks.
@@ -434,6 +488,47 @@ pub trait Provider: Send + Sync + 'static {
     ) -> impl Future<Output = Diagnostics> + Send {
         let _ = (progress, cancel);
         async move { unsupported("action", &req.action_type) }
+    }
+
+    /// Checks an `ephemeral` block (values may be unknown).
+    fn validate_ephemeral_resource_config(
+        &self,
+        req: ValidateRequest,
+    ) -> impl Future<Output = Diagnostics> + Send {
+        let _ = req;
+        async { Diagnostics::new() }
+    }
+
+    /// Opens an ephemeral resource: produce its value (secrets, short-lived credentials)
+    /// without storing it anywhere.
+    fn open_ephemeral_resource(
+        &self,
+        req: OpenEphemeralResourceRequest,
+    ) -> impl Future<Output = OpenEphemeralResourceResponse> + Send {
+        async move {
+            OpenEphemeralResourceResponse {
+                diagnostics: unsupported("ephemeral resource", &req.type_name),
+                ..Default::default()
+            }
+        }
+    }
+
+    /// Extends an opened ephemeral resource's life. The default renews nothing.
+    fn renew_ephemeral_resource(
+        &self,
+        req: RenewEphemeralResourceRequest,
+    ) -> impl Future<Output = RenewEphemeralResourceResponse> + Send {
+        let _ = req;
+        async { RenewEphemeralResourceResponse::default() }
+    }
+
+    /// Ends an opened ephemeral resource's life (revoke a lease). The default does nothing.
+    fn close_ephemeral_resource(
+        &self,
+        req: CloseEphemeralResourceRequest,
+    ) -> impl Future<Output = Diagnostics> + Send {
+        let _ = req;
+        async { Diagnostics::new() }
     }
 
     /// Terraform was interrupted (Ctrl-C): cancel work in flight so that pending calls

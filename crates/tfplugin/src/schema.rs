@@ -391,6 +391,10 @@ pub struct ProviderSchema {
     /// managed resource type they list (which must have an identity schema); the schema
     /// describes the `config` block of a `list` block.
     pub list_resources: BTreeMap<String, Schema>,
+    /// Ephemeral resources (Terraform 1.10+, `ephemeral "TYPE" "NAME" { … }`): values opened
+    /// at plan and apply and never stored. The schema describes the block: configured
+    /// attributes and the computed ones the open fills in. Older Terraform ignores them.
+    pub ephemeral_resources: BTreeMap<String, Schema>,
 }
 
 #[cfg(test)]

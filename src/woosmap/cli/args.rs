@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::frontend::color::ColorChoice;
 use crate::woosmap::api::{DatasetId, Secret};
 pub use crate::woosmap::values::{
     parse_base_url, parse_dataset_id, parse_duration, parse_poll_interval, parse_timeout,
@@ -47,6 +48,10 @@ fn after_help() -> String {
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// When to colour the log and the progress display: auto (when stderr is a terminal and
+    /// NO_COLOR is not set), always, never.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t)]
+    pub color: ColorChoice,
 }
 
 #[derive(Debug, Subcommand)]

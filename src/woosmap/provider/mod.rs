@@ -1,15 +1,17 @@
 //! Provider `woosmap`: its configuration (private key, base URL, with environment fallbacks)
 //! and the dispatch of Terraform operations to resource `woosmap_dataset_import`
 //! (resource.rs), data source `woosmap_dataset_status` (data_source.rs), action
-//! `woosmap_dataset_import` (import_action.rs), resource `woosmap_dataset` (dataset.rs) and
-//! data sources `woosmap_dataset` / `woosmap_datasets` (datasets_data.rs). Everything here speaks engine and `tfplugin`
-//! values; protobuf stays in `tfplugin`.
+//! `woosmap_dataset_import` (import_action.rs), resource `woosmap_dataset` (dataset.rs),
+//! data sources `woosmap_dataset` / `woosmap_datasets` (datasets_data.rs) and ephemeral
+//! resource `woosmap_dataset_reimport_key` (reimport_key.rs). Everything here speaks engine
+//! and `tfplugin` values; protobuf stays in `tfplugin`.
 
 pub(crate) mod convert;
 mod data_source;
 mod dataset;
 mod datasets_data;
 mod import_action;
+mod reimport_key;
 mod resource;
 pub mod schema;
 
@@ -362,6 +364,33 @@ impl tfplugin::Provider for WoosmapProvider {
         match self.configured() {
             Ok(c) => import_action::invoke(&c, &req.config, progress, cancel).await,
             Err(d) => d.into(),
+        }
+    }
+
+    async fn validate_ephemeral_resource_config(&self, req: ValidateRequest) -> Diagnostics {
+        reimport_key::validate(&req.config)
+    }
+
+    async fn open_ephemeral_resource(
+        &self,
+        req: tfplugin::OpenEphemeralResourceRequest,
+    ) -> tfplugin::OpenEphemeralResourceResponse {
+        let c = match self.configured() {
+            Ok(c) => c,
+            Err(d) => {
+                return tfplugin::OpenEphemeralResourceResponse {
+                    diagnostics: d.into(),
+                    ..Default::default()
+                };
+            }
+        };
+        let stop = self.stop_token();
+        tokio::select! {
+            resp = reimport_key::open(&c, req) => resp,
+            () = stop.cancelled() => tfplugin::OpenEphemeralResourceResponse {
+                diagnostics: stopped("reading the dataset's reimport key").into(),
+                ..Default::default()
+            },
         }
     }
 

@@ -270,6 +270,11 @@ pub fn all() -> ProviderSchema {
         ]
         .into(),
         actions: [(IMPORT_ACTION.to_owned(), import_action())].into(),
+        ephemeral_resources: [(
+            super::reimport_key::REIMPORT_KEY_EPHEMERAL.to_owned(),
+            super::reimport_key::schema(),
+        )]
+        .into(),
     };
     mark_markdown(&mut schema.provider.block);
     for s in schema
@@ -277,6 +282,7 @@ pub fn all() -> ProviderSchema {
         .values_mut()
         .chain(schema.data_sources.values_mut())
         .chain(schema.actions.values_mut())
+        .chain(schema.ephemeral_resources.values_mut())
     {
         mark_markdown(&mut s.block);
     }

@@ -2,7 +2,8 @@
 //!
 //! Prints `woosmap-sandbox listening on http://ADDR` as its first stdout line (scripts parse
 //! it), then ready-to-paste `export` lines that point `woosmap-import`, Terraform or the action
-//! at it; logs requests on stderr and exits cleanly on SIGINT/SIGTERM.
+//! at it; logs requests on stderr (coloured on a terminal unless `NO_COLOR` is set) and exits
+//! cleanly on SIGINT/SIGTERM.
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
@@ -157,13 +158,21 @@ fn non_empty(s: &str) -> Result<String, String> {
     Ok(s.to_owned())
 }
 
+/// Whether the request log is coloured: on a terminal, unless `NO_COLOR` is set and not empty
+/// (<https://no-color.org>) or `TERM` is `dumb`.
+fn colour() -> bool {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+    std::io::stderr().is_terminal() && !no_color && !dumb
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let args = Args::parse();
     if !args.quiet {
         tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
-            .with_ansi(std::io::stderr().is_terminal())
+            .with_ansi(colour())
             .with_target(false)
             .with_max_level(tracing::Level::INFO)
             .init();

@@ -4,11 +4,15 @@
 //! turn [`Diagnostics`] into protobuf diagnostics. Unknown type names and values that do not
 //! fit their schema become error diagnostics, never gRPC errors. `InvokeAction`'s stream is
 //! in [`action`]; `ListResource` answers its results as one event each (the provider returns
-//! them all, then they are streamed). RPCs we do not serve (ephemeral resources, state stores,
-//! function calls, moves) answer `Unimplemented` (the generated default stubs).
+//! them all, then they are streamed); ephemeral resources are in [`ephemeral`]. RPCs we do not
+//! serve (state stores, function calls, moves, config generation) answer `Unimplemented` (the
+//! generated default stubs).
 
 mod action;
 mod convert;
+mod ephemeral;
+#[cfg(test)]
+mod ephemeral_tests;
 #[cfg(test)]
 mod identity_tests;
 #[cfg(test)]
@@ -117,6 +121,7 @@ struct Schemas {
     data_sources: BTreeMap<String, Typed>,
     actions: BTreeMap<String, Typed>,
     list_resources: BTreeMap<String, Typed>,
+    ephemeral_resources: BTreeMap<String, Typed>,
     response: pb::get_provider_schema::Response,
     identity_response: pb::get_resource_identity_schemas::Response,
 }
@@ -141,6 +146,7 @@ impl Schemas {
                 })
                 .collect(),
             list_resource_schemas: to_pb(&s.list_resources),
+            ephemeral_resource_schemas: to_pb(&s.ephemeral_resources),
             server_capabilities: Some(capabilities()),
             ..Default::default()
         };
@@ -172,6 +178,7 @@ impl Schemas {
             data_sources: typed(s.data_sources),
             actions: typed(s.actions),
             list_resources: typed(s.list_resources),
+            ephemeral_resources: typed(s.ephemeral_resources),
             response,
             identity_response,
         }
@@ -232,6 +239,10 @@ diagnosed!(
     validate_action_config,
     plan_action,
     validate_list_resource_config,
+    validate_ephemeral_resource_config,
+    open_ephemeral_resource,
+    renew_ephemeral_resource,
+    close_ephemeral_resource,
 );
 
 fn unknown_type(kind: &str, type_name: &str) -> Diagnostic {
@@ -352,7 +363,8 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
         _request: Request<pb::get_metadata::Request>,
     ) -> Result<Response<pb::get_metadata::Response>, Status> {
         use pb::get_metadata::{
-            ActionMetadata, DataSourceMetadata, ListResourceMetadata, ResourceMetadata,
+            ActionMetadata, DataSourceMetadata, EphemeralMetadata, ListResourceMetadata,
+            ResourceMetadata,
         };
         trace!(tf_rpc = "GetMetadata", "Served request");
         let s = &self.schemas;
@@ -383,6 +395,13 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
                 .list_resources
                 .keys()
                 .map(|t| ListResourceMetadata {
+                    type_name: t.clone(),
+                })
+                .collect(),
+            ephemeral_resources: s
+                .ephemeral_resources
+                .keys()
+                .map(|t| EphemeralMetadata {
                     type_name: t.clone(),
                 })
                 .collect(),
@@ -910,6 +929,34 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
             }));
         }
         Ok(Response::new(Box::pin(tokio_stream::iter(events))))
+    }
+
+    async fn validate_ephemeral_resource_config(
+        &self,
+        request: Request<pb::validate_ephemeral_resource_config::Request>,
+    ) -> Result<Response<pb::validate_ephemeral_resource_config::Response>, Status> {
+        self.serve_validate_ephemeral(request.into_inner()).await
+    }
+
+    async fn open_ephemeral_resource(
+        &self,
+        request: Request<pb::open_ephemeral_resource::Request>,
+    ) -> Result<Response<pb::open_ephemeral_resource::Response>, Status> {
+        self.serve_open_ephemeral(request.into_inner()).await
+    }
+
+    async fn renew_ephemeral_resource(
+        &self,
+        request: Request<pb::renew_ephemeral_resource::Request>,
+    ) -> Result<Response<pb::renew_ephemeral_resource::Response>, Status> {
+        self.serve_renew_ephemeral(request.into_inner()).await
+    }
+
+    async fn close_ephemeral_resource(
+        &self,
+        request: Request<pb::close_ephemeral_resource::Request>,
+    ) -> Result<Response<pb::close_ephemeral_resource::Response>, Status> {
+        self.serve_close_ephemeral(request.into_inner()).await
     }
 
     async fn stop_provider(

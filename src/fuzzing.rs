@@ -244,6 +244,7 @@ fn show_run(id: &DatasetId, run: Run) {
     let timed_out: Result<Outcome, EngineError> = Err(EngineError::TimedOut {
         run: Some(run),
         waited: Duration::from_secs(1),
+        previous_run_id: None,
     });
     show_result(id, &timed_out, &[]);
 }

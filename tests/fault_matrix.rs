@@ -22,7 +22,9 @@ mod common;
 mod rocketchat;
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::fmt::Write as _;
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -148,6 +150,40 @@ fn tf_action_expect(resource: Expect) -> Expect {
 }
 
 fn nothing(_: &SandboxHandle, _: &str, _: Front) {}
+
+/// The phrase of the silent-server row.
+const SILENT: &str = "accepted the connection but sent no answer in";
+/// The password of the `url_password` row: scanned for like the keys.
+const URL_PASSWORD: &str = "pw-0c0ffee-in-a-url";
+
+/// Environment a row sets for its front end's process, on top of the usual (`base_url`: the
+/// sandbox's). The GitHub Action cells of such rows run the step directly (a workflow file
+/// cannot hold every value), with the action's inputs as `INPUT_*` variables.
+fn row_env(row: &Row, front: Front, base_url: &str) -> Vec<(&'static str, OsString)> {
+    let name = match front {
+        Front::Action => "INPUT_BASE-URL",
+        _ => "WOOSMAP_BASE_URL",
+    };
+    match row.id {
+        "setting_not_utf8" => {
+            let mut bytes = b"http://127.0.0.1:1/".to_vec();
+            bytes.push(0xe9);
+            vec![(name, OsString::from_vec(bytes))]
+        }
+        "url_password" => vec![(
+            name,
+            base_url
+                .replacen("http://", &format!("http://user:{URL_PASSWORD}@"), 1)
+                .into(),
+        )],
+        _ => vec![],
+    }
+}
+
+/// Whether the row's GitHub Action cell runs under act (else the step is run directly).
+fn via_act(row: &Row) -> bool {
+    row.driver == Driver::Plain && !matches!(row.id, "setting_not_utf8" | "url_password")
+}
 
 fn on(kind: FaultKind, endpoint: FaultEndpoint, id: &str) -> Fault {
     Fault::new(kind).on(endpoint).for_dataset(id)
@@ -566,6 +602,60 @@ fn rows() -> Vec<Row> {
             na: "",
         },
         Row {
+            id: "silent_server",
+            title: "A silent server (the connection is accepted, no answer ever comes)",
+            setup_text: "status: `silent` (no byte of an answer); timeout 5s, request timeout 30s (default)",
+            setup: |sb, id, _| {
+                sb.inject(on(FaultKind::Silent, FaultEndpoint::Status, id).times(1000))
+            },
+            key: KEY,
+            request_timeout: None,
+            timeout: Some("5s"),
+            driver: Driver::Plain,
+            cli: Some(ex("exit 6", SILENT, 0, 0)),
+            terraform: Some(ex("apply exit 1", SILENT, 0, 0)),
+            action: Some(ex("job failed, exit 6", SILENT, 0, 0)),
+            na: "",
+        },
+        Row {
+            id: "setting_not_utf8",
+            title: "A setting that is not UTF-8",
+            setup_text: "WOOSMAP_BASE_URL (GitHub Action: the `base-url` input, the step run as action.yml runs it, since a workflow file cannot hold such bytes) ends with a Latin-1 byte",
+            setup: nothing,
+            key: KEY,
+            request_timeout: None,
+            timeout: None,
+            driver: Driver::Plain,
+            cli: Some(ex(
+                "exit 2",
+                "WOOSMAP_BASE_URL=(not UTF-8) is not valid",
+                0,
+                0,
+            )),
+            terraform: Some(ex(
+                "apply exit 1",
+                "WOOSMAP_BASE_URL=(not UTF-8) is not valid",
+                0,
+                0,
+            )),
+            action: Some(ex("exit 2", "input `base-url`: expected UTF-8 text", 0, 0)),
+            na: "",
+        },
+        Row {
+            id: "url_password",
+            title: "A password in the base URL",
+            setup_text: "WOOSMAP_BASE_URL (GitHub Action: the `base-url` input, the step run as action.yml runs it) is `http://user:PASSWORD@` the sandbox; the password appears in no output, log or state",
+            setup: nothing,
+            key: KEY,
+            request_timeout: None,
+            timeout: None,
+            driver: Driver::Plain,
+            cli: Some(ex("exit 2", "must not hold credentials", 0, 0)),
+            terraform: Some(ex("apply exit 1", "must not hold credentials", 0, 0)),
+            action: Some(ex("exit 2", "must not hold credentials", 0, 0)),
+            na: "",
+        },
+        Row {
             id: "killed_rerun",
             title: "Killed mid-wait (SIGKILL), then run again",
             setup_text: "imports last 4 s (Terraform: 10 s, as it takes longer to start on loaded cores); SIGKILL once our run shows, run again at once: it waits for that import, then triggers its own",
@@ -736,6 +826,7 @@ fn cli_command(sb: &SandboxHandle, row: &Row, id: &str) -> Command {
     if let Some(t) = row.request_timeout {
         cmd.env("WOOSMAP_REQUEST_TIMEOUT", t);
     }
+    cmd.envs(row_env(row, Front::Cli, &sb.base_url()));
     cmd
 }
 
@@ -823,6 +914,7 @@ fn tf_command_with(tf: &Terraform, row: &Row, extra: &[&str]) -> Command {
     if let Some(t) = row.request_timeout {
         cmd.env("WOOSMAP_REQUEST_TIMEOUT", t);
     }
+    cmd.envs(row_env(row, Front::Terraform, &tf.base_url));
     cmd
 }
 
@@ -979,6 +1071,7 @@ fn run_action_direct(sb: &SandboxHandle, row: &Row, id: &str) -> Ran {
             "WOOSMAP_STATUS_INTERVAL",
             humantime::format_duration(common::STATUS_WINDOW).to_string(),
         );
+    cmd.envs(row_env(row, Front::Action, &sb.base_url()));
     let send = match row.driver {
         Driver::Interrupt => Some("-INT"),
         Driver::KillAndRerun => Some("-KILL"),
@@ -1100,7 +1193,8 @@ fn git_commit_all(repo: &Path) {
     }
 }
 
-/// A line as FAULTS.md shows it: ids, timestamps and retry delays masked, `|` escaped.
+/// A line as FAULTS.md shows it: ids, timestamps, the sandbox's port and waits masked, `|`
+/// escaped.
 fn normalise(line: &str) -> String {
     let line = line.trim();
     // act's decorations of the step log and of step outputs.
@@ -1133,6 +1227,20 @@ fn normalise(line: &str) -> String {
         }
         out.push(chars[i]);
         i += 1;
+    }
+    // The sandbox's port, and how long a silent server was waited for.
+    if let Some(at) = out.find("127.0.0.1:") {
+        let start = at + "127.0.0.1:".len();
+        let end = out[start..]
+            .find(|c: char| !c.is_ascii_digit())
+            .map_or(out.len(), |e| start + e);
+        out.replace_range(start..end, "<port>");
+    }
+    if let Some(at) = out.find("no answer in ") {
+        let start = at + "no answer in ".len();
+        if let Some(end) = out[start..].find(" while").map(|e| start + e) {
+            out.replace_range(start..end, "<duration>");
+        }
     }
     for marker in ["retrying in ", "took ", "after "] {
         if let Some(at) = out.find(marker) {
@@ -1358,7 +1466,7 @@ async fn fault_matrix() {
         for front in Front::ALL {
             if row.expect(front).is_some() {
                 let id = dataset();
-                if front == Front::Action && row.driver == Driver::Plain {
+                if front == Front::Action && via_act(row) {
                     // Set up before act starts; the other cells set up when they start.
                     (row.setup)(&sb, &id, front);
                 }
@@ -1368,7 +1476,7 @@ async fn fault_matrix() {
     }
     let act_cells: Vec<(&Row, String)> = cells
         .iter()
-        .filter(|(row, front, _)| *front == Front::Action && row.driver == Driver::Plain)
+        .filter(|(row, front, _)| *front == Front::Action && via_act(row))
         .map(|(row, _, id)| (*row, id.clone()))
         .collect();
 
@@ -1384,7 +1492,7 @@ async fn fault_matrix() {
     let tf_slots = Arc::new(tokio::sync::Semaphore::new(12));
     let mut tasks = tokio::task::JoinSet::new();
     for (row, front, id) in cells.iter().cloned() {
-        if front == Front::Action && row.driver == Driver::Plain {
+        if front == Front::Action && via_act(row) {
             continue;
         }
         let sb = sb.clone();
@@ -1423,7 +1531,7 @@ async fn fault_matrix() {
         &act_log,
     );
     for (row, front, id) in &cells {
-        if *front == Front::Action && row.driver == Driver::Plain {
+        if *front == Front::Action && via_act(row) {
             let (exit, lines) = act_jobs
                 .get(row.id)
                 .cloned()
@@ -1496,13 +1604,18 @@ async fn fault_matrix() {
     // Secrets: no key in any output, log or state; none ever in a query string.
     let mut scanned_files = 0;
     for (row, front, _, ran, _) in &results {
-        assert_no_secrets(&format!("{} / {front:?} output", row.id), &ran.text, &[]);
+        let password = [URL_PASSWORD];
+        assert_no_secrets(
+            &format!("{} / {front:?} output", row.id),
+            &ran.text,
+            &password,
+        );
         for dir in &ran.dirs {
-            scanned_files += assert_no_secrets_in_dir(dir, &[]);
+            scanned_files += assert_no_secrets_in_dir(dir, &password);
             let _ = std::fs::remove_dir_all(dir);
         }
     }
-    assert_no_secrets("act's log", &act_log, &[]);
+    assert_no_secrets("act's log", &act_log, &[URL_PASSWORD]);
     assert!(
         scanned_files > 0 || rows.is_empty(),
         "no Terraform file was scanned"

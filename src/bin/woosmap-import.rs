@@ -9,7 +9,10 @@ use woosmap_import::woosmap::cli::{Cli, Command};
 use woosmap_import::woosmap::settings::LOG_ENV;
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => parse_error(e),
+    };
     match &cli.command {
         Command::Completions { shell } => {
             return woosmap_import::woosmap::cli::completions(*shell).into();
@@ -35,4 +38,20 @@ fn main() -> std::process::ExitCode {
         }
     })
     .into()
+}
+
+/// Prints clap's error (or help) and exits as clap would, except that a URL's userinfo in it
+/// (clap echoes what was typed) is replaced by `***`: a password is never printed.
+fn parse_error(e: clap::Error) -> ! {
+    let plain = e.render().to_string();
+    let redacted = woosmap_import::frontend::parse::redact_url_userinfo(&plain);
+    if redacted == plain {
+        e.exit();
+    }
+    if e.use_stderr() {
+        eprint!("{redacted}");
+    } else {
+        print!("{redacted}");
+    }
+    std::process::exit(e.exit_code());
 }

@@ -89,6 +89,7 @@ mod tests {
             EngineError::TimedOut {
                 run: None,
                 waited: Duration::from_secs(60),
+                previous_run_id: None,
             }
             .to_string(),
             ApiError::Connect {

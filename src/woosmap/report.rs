@@ -47,10 +47,10 @@ impl<'a> DatasetReport<'a> {
                 let (run, word) = match e {
                     EngineError::TimedOut { run, .. } => (run.as_ref(), "timed_out"),
                     EngineError::NotTriggered { .. } => (None, "not_triggered"),
-                    EngineError::Cancelled { run } => (run.as_ref(), "interrupted"),
+                    EngineError::Cancelled { run, .. } => (run.as_ref(), "interrupted"),
                     EngineError::Api(_) => (None, "error"),
                 };
-                (run, word, Some(e.to_string()), None, false)
+                (run, word, Some(e.to_string()), e.previous_run_id(), false)
             }
         };
         DatasetReport {

@@ -2,7 +2,8 @@
 //! shown by `--help` and mirrored by README's table), their up-front check ([`check`]), the
 //! private key ([`private_key_from_env`]) and the API client built from them ([`client`]).
 //! A value that cannot be used is an error naming the variable, before any request, rather
-//! than a warning followed by a default. The layers that use the values
+//! than a warning followed by a default; a value that is not UTF-8 text is such an error too
+//! ([`check_utf8`]), never read as unset. The layers that use the values
 //! (`crate::woosmap::api`, `crate::frontend::logging`) read them again; the check only makes
 //! sure that what they read is valid.
 
@@ -27,8 +28,14 @@ pub fn private_key_from_env() -> Option<Secret> {
 }
 
 /// Builds the API client, or says why not. A connection refused before the API ever answered
-/// is reported at once (a wrong base URL), not retried for a minute.
+/// is reported at once (a wrong base URL), not retried for a minute. Plain `http://` to
+/// another machine is refused unless `WOOSMAP_ALLOW_INSECURE_HTTP` allows it.
 pub fn client(base_url: &str, private_key: Option<Secret>) -> Result<Client, String> {
+    crate::woosmap::api::check_transport(
+        base_url,
+        crate::woosmap::api::allow_insecure_http_from_env(),
+    )
+    .map_err(|e| e.to_string())?;
     Client::new(ClientConfig {
         base_url: base_url.to_owned(),
         private_key,
@@ -77,6 +84,10 @@ pub const VARIABLES: &[Variable] = &[
         help: "where processes share their pacing, or `off` (default: temp dir)",
     },
     Variable {
+        name: "WOOSMAP_ALLOW_INSECURE_HTTP",
+        help: "`1` to allow plain http:// to another machine (keys travel unencrypted)",
+    },
+    Variable {
         name: "WOOSMAP_LOG",
         help: "log level on stderr: off, error, warn (default), info, debug, trace",
     },
@@ -91,9 +102,30 @@ pub const VARIABLES: &[Variable] = &[
 #[error("{name}={shown} is not valid: {expected}")]
 pub struct EnvError {
     pub name: &'static str,
-    /// The value as typed (quoted), or `(hidden)` for a key.
+    /// The value as typed (quoted); `(hidden)` for a key, `(not UTF-8)` for bytes that are not
+    /// text, a URL without its userinfo.
     pub shown: String,
     pub expected: String,
+}
+
+/// What a value that is not UTF-8 is refused with.
+pub const NOT_UTF8: &str = "expected UTF-8 text, but the value holds bytes that are not (check \
+                            the encoding of the file or script that sets it)";
+
+/// Checks that every variable of [`VARIABLES`] that `lookup` finds set is UTF-8 text: a value
+/// that is not would otherwise read as unset, and the default would silently apply (the
+/// production API for `WOOSMAP_BASE_URL`, the private key for `WOOSMAP_REIMPORT_KEY`).
+pub fn check_utf8(lookup: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result<(), EnvError> {
+    for var in VARIABLES {
+        if lookup(var.name).is_some_and(|v| v.to_str().is_none()) {
+            return Err(EnvError {
+                name: var.name,
+                shown: "(not UTF-8)".into(),
+                expected: NOT_UTF8.into(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Checks every variable of [`VARIABLES`] that `lookup` finds set and not blank. Blank
@@ -148,6 +180,9 @@ pub fn check_with(lookup: impl Fn(&str) -> Option<String>) -> Result<(), EnvErro
                         .into(),
                 });
             }
+            "WOOSMAP_ALLOW_INSECURE_HTTP" if crate::woosmap::api::parse_opt_in(value).is_none() => {
+                return Err(fail("expected 1, true or yes (or 0, false, no)".into()));
+            }
             // WOOSMAP_BASE_URL is checked by the argument parser, like --base-url.
             _ => {}
         }
@@ -155,8 +190,9 @@ pub fn check_with(lookup: impl Fn(&str) -> Option<String>) -> Result<(), EnvErro
     Ok(())
 }
 
-/// [`check_with`] on the process environment.
+/// [`check_utf8`], then [`check_with`], on the process environment.
 pub fn check() -> Result<(), EnvError> {
+    check_utf8(|name| std::env::var_os(name))?;
     check_with(|name| std::env::var(name).ok())
 }
 
@@ -212,6 +248,29 @@ mod tests {
         ] {
             assert_eq!(check_one(name, value), Ok(()), "{name}={value}");
         }
+    }
+
+    #[test]
+    fn a_value_that_is_not_utf8_is_an_error_naming_the_variable() {
+        use std::os::unix::ffi::OsStringExt;
+        for var in VARIABLES {
+            let err = check_utf8(|n| {
+                (n == var.name).then(|| std::ffi::OsString::from_vec(b"http://\xff".to_vec()))
+            })
+            .unwrap_err();
+            assert_eq!(err.name, var.name);
+            assert!(err.to_string().contains("UTF-8"), "{err}");
+        }
+        assert_eq!(check_utf8(|_| Some("ok".into())), Ok(()));
+    }
+
+    #[test]
+    fn the_insecure_http_opt_in_is_spelled_out() {
+        for ok in ["1", "true", "YES", "0", "no", "False"] {
+            assert_eq!(check_one("WOOSMAP_ALLOW_INSECURE_HTTP", ok), Ok(()), "{ok}");
+        }
+        let err = check_one("WOOSMAP_ALLOW_INSECURE_HTTP", "please").unwrap_err();
+        assert_eq!(err.name, "WOOSMAP_ALLOW_INSECURE_HTTP");
     }
 
     #[test]

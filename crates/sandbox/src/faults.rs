@@ -47,6 +47,11 @@ pub enum FaultKind {
     /// run) but the response is held back for `delay_ms` (default 5000).
     #[serde(rename = "slow")]
     Slow,
+    /// The connection is accepted and the request read, then nothing is ever sent back: no
+    /// status line, no byte, until the client gives up (or the sandbox stops). The request has
+    /// no effect. A server, proxy or load balancer that hangs.
+    #[serde(rename = "silent")]
+    Silent,
     /// 200 with a body that is not the documented JSON: an HTML page (`body: "html"`, default),
     /// truncated JSON (`"truncated"`), well-formed JSON of the wrong shape (`"json"`) or nothing
     /// (`"empty"`). The request has no effect.
@@ -254,6 +259,8 @@ pub(crate) enum Effect {
     Replace(Response),
     /// Handle the request, then hold the response this long.
     Hold(Duration),
+    /// Do not handle the request and never answer it (until the sandbox stops).
+    Silence,
 }
 
 /// The default hold of a `slow` fault.
@@ -329,6 +336,7 @@ pub(crate) fn effect(fault: &Fault, success_status: StatusCode, success_body: &s
         FaultKind::Slow => {
             return Effect::Hold(fault.delay_ms.map_or(DEFAULT_SLOW, Duration::from_millis));
         }
+        FaultKind::Silent => return Effect::Silence,
         // Never taken at this stage; answer as if nothing happened is not possible here, so a
         // plain 500 makes a misuse visible.
         FaultKind::StatusStale => json_error(StatusCode::INTERNAL_SERVER_ERROR),

@@ -137,7 +137,7 @@ async fn call(
 ) -> Response {
     let now = Instant::now();
     let cfg = &shared.config;
-    let (response, hold) = {
+    let (response, hold) = 'handled: {
         let mut state = shared.lock();
         state.counters.requests += 1;
 
@@ -170,15 +170,21 @@ async fn call(
                 Effect::Replace(response) if fault.processed => replace_after = Some(response),
                 Effect::Replace(response) => return response,
                 Effect::Hold(delay) => hold = Some(delay),
+                Effect::Silence => break 'handled (None, None),
             }
         }
 
         let response = answer(&mut state, cfg, endpoint, parsed, path_value, key, now);
         match replace_after {
             // Handled; the client gets the fault's answer instead of the success.
-            Some(replacement) if response.status().is_success() => (replacement, hold),
-            _ => (response, hold),
+            Some(replacement) if response.status().is_success() => (Some(replacement), hold),
+            _ => (Some(response), hold),
         }
+    };
+    let Some(response) = response else {
+        // `silent`: no byte of an answer while the sandbox runs; the client has to give up.
+        shared.stop.cancelled().await;
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
     };
     if let Some(delay) = hold {
         tokio::select! {

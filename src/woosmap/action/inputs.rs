@@ -59,7 +59,12 @@ impl InputError {
 
 /// Where raw values come from: the process environment, or a map in tests.
 pub trait Source {
+    /// The value as text; `None` when unset (or not UTF-8: see [`Source::var_os`]).
     fn var(&self, name: &str) -> Option<String>;
+    /// The value as the system gave it, which may not be UTF-8 text.
+    fn var_os(&self, name: &str) -> Option<std::ffi::OsString> {
+        self.var(name).map(Into::into)
+    }
 }
 
 /// The process environment.
@@ -69,6 +74,25 @@ impl Source for ProcessEnv {
     fn var(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
     }
+    fn var_os(&self, name: &str) -> Option<std::ffi::OsString> {
+        std::env::var_os(name)
+    }
+}
+
+/// The first input (in either spelling) whose value is not UTF-8 text: refused, never read as
+/// blank (a blank input falls back to a variable or a default).
+fn check_utf8(src: &dyn Source) -> Result<(), InputError> {
+    for input in ALL {
+        let hyphen = env_name(input);
+        let underscore = hyphen.replace('-', "_");
+        if [hyphen, underscore]
+            .iter()
+            .any(|n| src.var_os(n).is_some_and(|v| v.to_str().is_none()))
+        {
+            return Err(InputError::new(input, crate::woosmap::settings::NOT_UTF8));
+        }
+    }
+    Ok(())
 }
 
 impl<F: Fn(&str) -> Option<String>> Source for F {
@@ -154,6 +178,7 @@ fn parse_bool(input: &'static str, s: &str) -> Result<bool, InputError> {
 impl Inputs {
     /// Reads and checks every input.
     pub fn read(src: &dyn Source) -> Result<Inputs, InputError> {
+        check_utf8(src)?;
         let ids_text = raw(src, DATASET_ID).ok_or_else(|| {
             InputError::new(DATASET_ID, "is required: give one dataset id (a UUID), or several separated by newlines or commas")
         })?;
@@ -203,7 +228,9 @@ impl Inputs {
         let base_url = raw(src, BASE_URL)
             .or_else(|| src.var("WOOSMAP_BASE_URL").filter(|s| !s.trim().is_empty()))
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
-        let base_url = parse_base_url(&base_url).map_err(|e| InputError::new(BASE_URL, e))?;
+        let base_url = parse_base_url(&base_url).map_err(|e| {
+            InputError::new(BASE_URL, crate::woosmap::knobs::Knobs::ACTION.word(&e))
+        })?;
 
         let needs_private_key = reimport_keys.is_empty() || wait;
         if needs_private_key && private_key.is_none() {

@@ -43,6 +43,12 @@ pub async fn run_with(src: &dyn Source) -> ExitCode {
         say(&commands::add_mask(&secret));
     }
 
+    // The variables the action also reads (WOOSMAP_*), checked as the CLI checks them.
+    let checked = crate::woosmap::settings::check_utf8(|n| src.var_os(n))
+        .and_then(|()| crate::woosmap::settings::check_with(|n| src.var(n)));
+    if let Err(e) = checked {
+        return usage_error(src, "Invalid environment variable", &format!("{e}."));
+    }
     let inputs = match Inputs::read(src) {
         Ok(i) => i,
         Err(e) => {

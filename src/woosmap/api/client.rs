@@ -55,6 +55,9 @@ pub enum TriggerAnswer {
     Recheck,
 }
 
+/// Shortest wait without any answer that [`Client::silent_status`] calls silence.
+pub const SILENCE_MIN: Duration = Duration::from_secs(1);
+
 /// Longest connect phase of a request.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -113,6 +116,8 @@ pub(super) struct Inner {
     pub(super) server_clock: ServerClock,
     /// Requests on the wire ([`MAX_IN_FLIGHT`]).
     pub(super) in_flight: tokio::sync::Semaphore,
+    /// How long the server has been silent (see [`Client::silent_status`]).
+    pub(super) silence: std::sync::Mutex<super::request::Silence>,
 }
 
 impl fmt::Debug for Client {
@@ -170,6 +175,7 @@ impl Client {
                 contact: AtomicU8::new(CONTACT_NONE),
                 server_clock: ServerClock::default(),
                 in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
+                silence: Default::default(),
             }),
             on_retry: None,
             surface_trigger_429: false,
@@ -214,6 +220,36 @@ impl Client {
     /// The base URL in use (no trailing slash).
     pub fn base_url(&self) -> &str {
         &self.inner.base_key
+    }
+
+    /// Whether the server ever answered a request of this client or of its clones (an answer
+    /// another local process shared counts too).
+    pub fn ever_answered(&self) -> bool {
+        self.inner
+            .contact
+            .load(std::sync::atomic::Ordering::Relaxed)
+            == CONTACT_ANSWERED
+    }
+
+    /// When a caller's deadline comes while the server is silent: the error that says so, for
+    /// `dataset`. Silent means that a status read has waited at least [`SILENCE_MIN`] for any
+    /// answer (no response since it left, nor a connection error), and that the server either
+    /// never answered this client or left the request before unanswered too (it timed out). A
+    /// deadline that lands while a healthy server takes its time is not silence.
+    pub fn silent_status(&self, dataset: &DatasetId) -> Option<ApiError> {
+        let silence = *self.inner.silence.lock().unwrap_or_else(|p| p.into_inner());
+        let since = silence.since?;
+        let after = since.elapsed();
+        let silent = silence.endpoint == Some(Endpoint::Status)
+            && after >= SILENCE_MIN
+            && (!self.ever_answered() || silence.timed_out);
+        silent.then(|| ApiError::Timeout {
+            dataset_id: dataset.clone(),
+            endpoint: Endpoint::Status,
+            origin: self.inner.origin.clone(),
+            after,
+            cut_short: true,
+        })
     }
 
     /// The rate limits in use.

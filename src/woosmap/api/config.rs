@@ -136,6 +136,61 @@ pub fn check_base_url(url: &str) -> Result<String, ApiError> {
     parse_base_url(url).map(|u| u.as_str().trim_end_matches('/').to_owned())
 }
 
+/// Environment variable that allows plain `http://` to a host other than this machine.
+pub const ALLOW_INSECURE_HTTP_ENV: &str = "WOOSMAP_ALLOW_INSECURE_HTTP";
+
+/// Whether `WOOSMAP_ALLOW_INSECURE_HTTP` opts in to plain `http://` to other machines: `1`,
+/// `true` or `yes` (any case). Front ends check the variable's spelling up front
+/// (`woosmap::settings`); here anything else means no.
+pub fn allow_insecure_http_from_env() -> bool {
+    std::env::var(ALLOW_INSECURE_HTTP_ENV)
+        .ok()
+        .and_then(|v| parse_opt_in(&v))
+        .unwrap_or(false)
+}
+
+/// `1` / `true` / `yes` → yes, `0` / `false` / `no` / blank → no (any case), else `None`.
+pub fn parse_opt_in(raw: &str) -> Option<bool> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" => Some(true),
+        "" | "0" | "false" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+/// Refuses a base URL that would carry a key unencrypted to another machine: `http://` to a
+/// host that is not loopback (`localhost`, `127.0.0.0/8`, `::1`), unless `allow_insecure`.
+/// Every request carries a key (the private key in a header, or a reimport key in the path).
+pub fn check_transport(base_url: &str, allow_insecure: bool) -> Result<(), ApiError> {
+    let url = parse_base_url(base_url)?;
+    if url.scheme() != "http" || allow_insecure {
+        return Ok(());
+    }
+    let host = url.host_str().unwrap_or_default();
+    let loopback = match host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+    {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => {
+            let name = host.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost")
+        }
+    };
+    if loopback {
+        return Ok(());
+    }
+    Err(ApiError::InvalidBaseUrl {
+        base_url: shown_base_url(url.as_str().trim_end_matches('/')),
+        reason: format!(
+            "plain http:// to another machine would send the keys unencrypted; use https://, \
+             or set {ALLOW_INSECURE_HTTP_ENV}=1 to send them anyway (e.g. to a sandbox on a \
+             trusted network)"
+        ),
+    })
+}
+
 /// A base URL as shown in an error: without query, fragment or userinfo, which might hold a
 /// credential someone pasted there.
 pub(super) fn shown_base_url(raw: &str) -> String {

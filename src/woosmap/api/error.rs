@@ -216,15 +216,23 @@ pub enum ApiError {
         reason: String,
     },
 
+    /// The connection was made (a connect that does not complete is `Connect`) and no answer
+    /// came within `after`: a server, proxy or network that hangs.
     #[error(
-        "Woosmap did not answer within {} while {} dataset {dataset_id}. The service or the \
-         network is slow; try again later.",
+        "The server at {origin} accepted the connection but sent no answer in {} while {} \
+         dataset {dataset_id}. This is a fault of the service, a proxy or the network: check \
+         WOOSMAP_BASE_URL / base_url, and try again later.",
         fmt_duration(*after), endpoint.doing()
     )]
     Timeout {
         dataset_id: DatasetId,
         endpoint: Endpoint,
+        /// Scheme, host and port of the base URL (never a path).
+        origin: String,
         after: Duration,
+        /// The request's limit was cut short to end at the caller's deadline (it was shorter
+        /// than the per-request timeout).
+        cut_short: bool,
     },
 
     #[error(

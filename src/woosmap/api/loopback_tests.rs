@@ -549,7 +549,9 @@ fn no_variant_ever_shows_a_key() {
         ApiError::Timeout {
             dataset_id: d(),
             endpoint: e,
+            origin: "https://api.woosmap.com".into(),
             after: Duration::from_secs(30),
+            cut_short: false,
         },
         ApiError::Transport {
             dataset_id: d(),

@@ -42,8 +42,9 @@ pub use crate::secret::Secret;
 pub use call::{STATUS_MARGIN, TRIGGER_MARGIN};
 pub use client::{Client, RetryNotice, TriggerAnswer, TriggerClaim};
 pub use config::{
-    ClientConfig, DEFAULT_BASE_URL, DEFAULT_REQUEST_TIMEOUT, REQUEST_TIMEOUT_ENV, RateLimits,
-    check_base_url, request_timeout_from_env,
+    ALLOW_INSECURE_HTTP_ENV, ClientConfig, DEFAULT_BASE_URL, DEFAULT_REQUEST_TIMEOUT,
+    REQUEST_TIMEOUT_ENV, RateLimits, allow_insecure_http_from_env, check_base_url, check_transport,
+    parse_opt_in, request_timeout_from_env,
 };
 pub use datasets::{
     Dataset, DatasetChanges, DatasetError, DatasetOp, DatasetPage, DatasetSummary, Deletion,

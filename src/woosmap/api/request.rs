@@ -19,6 +19,30 @@ use crate::secret::{Secret, scrub};
 /// Largest response body read (the documented bodies are a few kB).
 const MAX_BODY: usize = 4 << 20;
 
+/// How long the server has left requests unanswered: from when the first of them left (the
+/// first request sent since the last answer or connection error), and whether one of them
+/// already timed out. Read by [`Client::silent_status`].
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Silence {
+    pub(crate) since: Option<Instant>,
+    pub(crate) endpoint: Option<Endpoint>,
+    pub(crate) timed_out: bool,
+}
+
+impl Silence {
+    fn sent(&mut self, endpoint: Endpoint) {
+        if self.since.is_none() {
+            self.since = Some(Instant::now());
+            self.endpoint = Some(endpoint);
+        }
+    }
+
+    /// An answer (or a fault that is not silence: refused, reset…) ends the silence.
+    fn ended(&mut self) {
+        *self = Silence::default();
+    }
+}
+
 /// What one HTTP exchange gave.
 pub(super) struct Exchange {
     pub(super) status: StatusCode,
@@ -91,7 +115,16 @@ impl Client {
         let _on_the_wire = inner.in_flight.acquire().await.ok();
         let sent_mono = super::status_share::mono_now();
         let sent_wall = std::time::SystemTime::now();
+        let silence = |f: &dyn Fn(&mut Silence)| {
+            f(&mut inner.silence.lock().unwrap_or_else(|p| p.into_inner()));
+        };
+        silence(&|s| s.sent(endpoint));
         let mut resp = req.send().await.map_err(|e| {
+            if e.is_timeout() && !e.is_connect() {
+                silence(&|s| s.timed_out = true);
+            } else {
+                silence(&Silence::ended);
+            }
             if is_refused(&e) {
                 let _ = inner.contact.compare_exchange(
                     CONTACT_NONE,
@@ -103,6 +136,7 @@ impl Client {
             transport(e)
         })?;
         inner.contact.store(CONTACT_ANSWERED, Ordering::Relaxed);
+        silence(&Silence::ended);
         let status = resp.status();
         let headers = std::mem::take(resp.headers_mut());
         if let Some(date) = headers.get(DATE).and_then(|v| v.to_str().ok()) {
@@ -164,7 +198,9 @@ impl Client {
             ApiError::Timeout {
                 dataset_id,
                 endpoint,
+                origin: self.inner.origin.clone(),
                 after: timeout,
+                cut_short: timeout < self.inner.request_timeout,
             }
         } else {
             ApiError::Transport {

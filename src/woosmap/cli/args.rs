@@ -90,7 +90,9 @@ pub struct ApiArgs {
     /// Woosmap API base URL [default: WOOSMAP_BASE_URL, else https://api.woosmap.com]
     // The variable is read by `base_url()`, not by clap: clap would list an exported
     // WOOSMAP_BASE_URL as a used `--base-url` in the usage line of every error.
-    #[arg(long = "base-url", value_name = "URL", value_parser = parse_base_url)]
+    // Checked by `base_url()`, not by clap: clap's error would echo the value, and a URL may
+    // hold a password (`http://user:pass@host`) that must never be printed.
+    #[arg(long = "base-url", value_name = "URL")]
     pub base_url_flag: Option<String>,
 
     /// Print one JSON object per dataset on stdout instead of text.
@@ -160,16 +162,15 @@ impl ApiArgs {
 
     /// [`ApiArgs::base_url`] with the environment read through `lookup`.
     pub fn base_url_with(&self, lookup: impl Fn(&str) -> Option<String>) -> Result<String, String> {
+        // The messages show the URL as `check_base_url` does: without userinfo.
+        let word = |e: String| crate::woosmap::knobs::Knobs::CLI.word(&e);
         if let Some(url) = &self.base_url_flag {
-            return Ok(url.clone());
+            return parse_base_url(url)
+                .map_err(|e| format!("--base-url is not valid: {}", word(e)));
         }
         match lookup(BASE_URL_ENV).filter(|v| !v.trim().is_empty()) {
-            Some(v) => parse_base_url(v.trim()).map_err(|e| {
-                format!(
-                    "{BASE_URL_ENV}={v:?} is not valid: {}",
-                    crate::woosmap::knobs::Knobs::CLI.word(&e)
-                )
-            }),
+            Some(v) => parse_base_url(v.trim())
+                .map_err(|e| format!("{BASE_URL_ENV} is not valid: {}", word(e))),
             None => Ok(crate::woosmap::api::DEFAULT_BASE_URL.to_owned()),
         }
     }
@@ -241,16 +242,49 @@ mod tests {
     #[test]
     fn rejects_a_base_url_with_a_query() {
         let id = "8c4c51f1-f6f3-43bc-b65d-7415e8ef22c0";
-        let err = parse(&[
+        let Command::Run(run) = parse(&[
             "run",
             "--dataset-id",
             id,
             "--base-url",
             "https://x.test/?private_key=1",
         ])
-        .unwrap_err()
-        .to_string();
+        .unwrap()
+        .command
+        else {
+            panic!("expected run")
+        };
+        let err = run.api.base_url_with(|_| None).unwrap_err();
         assert!(err.contains("--base-url"), "{err}");
+        assert!(!err.contains("private_key=1"), "{err}");
+    }
+
+    #[test]
+    fn a_password_in_a_base_url_is_never_shown() {
+        let id = "8c4c51f1-f6f3-43bc-b65d-7415e8ef22c0";
+        let url = "https://user:hunter2@x.test/?q=1";
+        let Command::Run(run) = parse(&["run", "--dataset-id", id, "--base-url", url])
+            .unwrap()
+            .command
+        else {
+            panic!("expected run")
+        };
+        let err = run.api.base_url_with(|_| None).unwrap_err();
+        assert!(
+            err.contains("--base-url") && !err.contains("hunter2"),
+            "{err}"
+        );
+        let Command::Run(run) = parse(&["run", "--dataset-id", id]).unwrap().command else {
+            panic!("expected run")
+        };
+        let err = run
+            .api
+            .base_url_with(|n| (n == BASE_URL_ENV).then(|| url.to_owned()))
+            .unwrap_err();
+        assert!(
+            err.contains(BASE_URL_ENV) && !err.contains("hunter2"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -48,9 +48,9 @@ pub async fn adopt_creation_import(
     let read = || async {
         tokio::select! {
             biased;
-            _ = cancel.cancelled() => Err(EngineError::Cancelled { run: None }),
+            _ = cancel.cancelled() => Err(EngineError::Cancelled { run: None, previous_run_id: None }),
             r = client.status(id, spec.poll_interval, deadline) => r.map_err(|e| match e {
-                ApiError::DeadlineExceeded { .. } => EngineError::TimedOut { run: None, waited: spec.timeout },
+                ApiError::DeadlineExceeded { .. } => EngineError::TimedOut { run: None, waited: spec.timeout, previous_run_id: None },
                 e => EngineError::Api(e),
             }),
         }
@@ -82,10 +82,12 @@ pub async fn adopt_creation_import(
         let next = read().await.map_err(|e| match e {
             EngineError::Cancelled { .. } => EngineError::Cancelled {
                 run: Some(found.clone()),
+                previous_run_id: None,
             },
             EngineError::TimedOut { waited, .. } => EngineError::TimedOut {
                 run: Some(found.clone()),
                 waited,
+                previous_run_id: None,
             },
             e => e,
         })?;

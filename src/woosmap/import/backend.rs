@@ -80,6 +80,7 @@ pub async fn run_import(
         progress: Progress::default(),
         undocumented_noted: std::sync::Mutex::new(None),
         phase: Phase::Observing,
+        previous_run_id: None,
     };
     let span = tracing::debug_span!("run_import", dataset_id = %runner.spec.dataset_id);
     let done = tracing::Instrument::instrument(reconcile(&mut runner, plan, &cancel), span).await?;
@@ -120,6 +121,9 @@ struct Runner {
     undocumented_noted: std::sync::Mutex<Option<String>>,
     /// Where the run stands, for the right error when the deadline passes.
     phase: Phase,
+    /// The run that was latest before the trigger (or the join), for the reports of a
+    /// timeout or a cancellation.
+    previous_run_id: Option<String>,
 }
 
 /// How far `run_import` got: until a trigger may have been sent, a deadline means nothing
@@ -156,6 +160,7 @@ impl Runner {
         EngineError::TimedOut {
             run: self.new_run.clone(),
             waited: self.spec.timeout,
+            previous_run_id: self.previous_run_id.clone(),
         }
     }
 
@@ -191,7 +196,12 @@ impl Runner {
                 ..
             } => self.not_triggered(NotTriggeredReason::TriggerWindow, next_slot),
             ApiError::DeadlineExceeded { .. } => self.deadline_error(),
-            ApiError::Timeout { .. } if past_deadline => self.deadline_error(),
+            // A request the deadline cut short, to a server that answered before: the deadline
+            // ended the wait. A server that never answered, or that had a whole request timeout
+            // to answer, is silent: a network fault (`e`), named as such.
+            ApiError::Timeout {
+                cut_short: true, ..
+            } if past_deadline && self.client.ever_answered() => self.deadline_error(),
             e => EngineError::Api(e),
         }
     }
@@ -467,15 +477,19 @@ impl Backend for Runner {
         }
         self.set_phase(Phase::Observing);
         let previous_id = previous.map(|r| r.id.clone());
+        self.previous_run_id = previous_id.clone();
         Ok(match self.trigger_confirmed(&previous_id).await? {
             Triggered::Yes(seen) => Started::Sent { id: None, seen },
             Triggered::Recheck => {
                 tracing::debug!("waited for the trigger slot: observing again first");
                 Started::Recheck
             }
-            Triggered::ByOther { previous_run_id } => Started::Joined {
-                previous_id: previous_run_id,
-            },
+            Triggered::ByOther { previous_run_id } => {
+                self.previous_run_id = previous_run_id.clone();
+                Started::Joined {
+                    previous_id: previous_run_id,
+                }
+            }
             Triggered::RateLimited(retry_after) => {
                 self.wait_out_rate_limit(retry_after).await?;
                 Started::Recheck
@@ -500,10 +514,13 @@ impl Backend for Runner {
 
     fn on_step(&mut self, step: Step<'_, Run>) {
         match step {
-            Step::Observed(previous) => self.emit(Event::Observed {
-                dataset_id: self.id().clone(),
-                previous: previous.cloned(),
-            }),
+            Step::Observed(previous) => {
+                self.previous_run_id = previous.map(|r| r.id.clone());
+                self.emit(Event::Observed {
+                    dataset_id: self.id().clone(),
+                    previous: previous.cloned(),
+                })
+            }
             Step::WaitingFor(run) => {
                 self.set_phase(Phase::WaitingFor(run.id.clone()));
                 tracing::info!(run_id = %run.id, "an import is running: waiting for it to end");
@@ -540,13 +557,19 @@ impl Backend for Runner {
         }
     }
 
+    /// The deadline came. While a status read waited on a silent server, that is the fault to
+    /// report (a network fault, not a timeout of ours); otherwise the deadline's own error.
     fn timed_out(&self, _at: &Stage<Run>) -> EngineError {
-        self.deadline_error()
+        match self.client.silent_status(self.id()) {
+            Some(silent) => EngineError::Api(silent),
+            None => self.deadline_error(),
+        }
     }
 
     fn cancelled(&self, _at: &Stage<Run>) -> EngineError {
         EngineError::Cancelled {
             run: self.new_run.clone(),
+            previous_run_id: self.previous_run_id.clone(),
         }
     }
 }

@@ -122,7 +122,12 @@ pub enum EngineError {
          timeout), or follow the import in the Woosmap console.",
         crate::woosmap::api::error::fmt_duration(*waited), describe_run(run)
     )]
-    TimedOut { run: Option<Run>, waited: Duration },
+    TimedOut {
+        run: Option<Run>,
+        waited: Duration,
+        /// The run that was latest before this invocation triggered (or joined), when known.
+        previous_run_id: Option<String>,
+    },
 
     /// The timeout passed before a trigger could be sent: nothing was triggered. `reason`
     /// says what held the trigger back; `next_slot_in`, when known, how long after the
@@ -141,7 +146,11 @@ pub enum EngineError {
 
     /// The caller cancelled the wait. An import that was triggered keeps running on Woosmap.
     #[error("Cancelled while waiting for the import{}.", describe_run(run))]
-    Cancelled { run: Option<Run> },
+    Cancelled {
+        run: Option<Run>,
+        /// As for `TimedOut`.
+        previous_run_id: Option<String>,
+    },
 }
 
 impl EngineError {
@@ -149,7 +158,20 @@ impl EngineError {
     pub fn run(&self) -> Option<&Run> {
         match self {
             EngineError::Api(_) | EngineError::NotTriggered { .. } => None,
-            EngineError::TimedOut { run, .. } | EngineError::Cancelled { run } => run.as_ref(),
+            EngineError::TimedOut { run, .. } | EngineError::Cancelled { run, .. } => run.as_ref(),
+        }
+    }
+
+    /// The run that was latest before this invocation triggered, when it is known.
+    pub fn previous_run_id(&self) -> Option<&str> {
+        match self {
+            EngineError::Api(_) | EngineError::NotTriggered { .. } => None,
+            EngineError::TimedOut {
+                previous_run_id, ..
+            }
+            | EngineError::Cancelled {
+                previous_run_id, ..
+            } => previous_run_id.as_deref(),
         }
     }
 }

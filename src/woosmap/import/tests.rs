@@ -322,9 +322,16 @@ async fn times_out_with_the_last_snapshot() {
         t0.elapsed()
     );
     match &err {
-        EngineError::TimedOut { run, waited } => {
+        EngineError::TimedOut {
+            run,
+            waited,
+            previous_run_id,
+        } => {
             assert_eq!(run.as_ref().unwrap().status, RunStatus::InProgress);
             assert_eq!(*waited, Duration::from_millis(1500));
+            // The run seen before the trigger is known, and reported.
+            let previous = previous_run_id.as_deref().expect("the previous run");
+            assert_ne!(previous, run.as_ref().unwrap().id);
         }
         e => panic!("{e:?}"),
     }
@@ -372,7 +379,13 @@ async fn cancellation_is_prompt() {
         t0.elapsed()
     );
     match err {
-        EngineError::Cancelled { run } => assert!(run.is_some()),
+        EngineError::Cancelled {
+            run,
+            previous_run_id,
+        } => {
+            let previous = previous_run_id.as_deref().expect("the previous run");
+            assert_ne!(previous, run.expect("the run").id);
+        }
         e => panic!("{e:?}"),
     }
 }

@@ -97,9 +97,10 @@ fn env(name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-/// Checks a base URL the way the client will use it.
+/// Checks a base URL the way the client will use it; the error names the provider's settings.
 fn check_base_url(url: &str) -> Result<String, String> {
-    crate::woosmap::api::check_base_url(url).map_err(|e| e.to_string())
+    crate::woosmap::api::check_base_url(url)
+        .map_err(|e| crate::woosmap::knobs::Knobs::TERRAFORM.word(&e.to_string()))
 }
 
 impl tfplugin::Provider for WoosmapProvider {
@@ -139,6 +140,12 @@ impl tfplugin::Provider for WoosmapProvider {
 
     async fn configure_provider(&self, req: ConfigureProviderRequest) -> Diagnostics {
         let mut diags = Diagnostics::new();
+        // The WOOSMAP_* variables, checked as the CLI checks them: a value that is not UTF-8
+        // (or not valid) is an error naming it, never read as unset.
+        if let Err(e) = crate::woosmap::settings::check() {
+            diags.error("Invalid environment variable", format!("{e}."));
+            return diags;
+        }
         let key = match req.config.attr("private_key") {
             Value::String(k) if !k.trim().is_empty() => Some(k.trim().to_owned()),
             // Unknown until apply: assume it will be there; apply configures again.
@@ -152,7 +159,14 @@ impl tfplugin::Provider for WoosmapProvider {
             .map(str::to_owned)
             .or_else(|| env("WOOSMAP_BASE_URL"))
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned());
-        let base_url = match check_base_url(&base_url) {
+        let base_url = match check_base_url(&base_url).and_then(|u| {
+            crate::woosmap::api::check_transport(
+                &u,
+                crate::woosmap::api::allow_insecure_http_from_env(),
+            )
+            .map_err(|e| crate::woosmap::knobs::Knobs::TERRAFORM.word(&e.to_string()))
+            .map(|()| u)
+        }) {
             Ok(u) => u,
             Err(e) => {
                 diags.push(Diagnostic::error("Invalid base_url", e).at(AttrPath::attr("base_url")));

@@ -434,7 +434,7 @@ fn record_error(
             format!("Import of dataset {dataset_id} did not finish in time"),
             run.as_ref(),
         ),
-        EngineError::Cancelled { run } => (
+        EngineError::Cancelled { run, .. } => (
             format!("Stopped waiting for the import of dataset {dataset_id}"),
             run.as_ref(),
         ),

@@ -1,13 +1,15 @@
 //! Front-end plumbing that every service's command line and action mode share, so that
 //! neither front end imports the other and no service's names appear here: exit codes and
-//! their ranking ([`exit`]), generic value parsers ([`parse`]), diagnostic logging
-//! ([`logging`]) and whether terminal output is coloured ([`color`]), the signals that stop a
-//! wait ([`signals`]), GitHub Actions workflow commands, outputs and job-summary helpers
-//! ([`github`]), and starting a front end's runtime ([`block_on`]). What is specific to a
+//! their ranking ([`exit`]), generic value parsers ([`parse`]), environment variable tables
+//! and their common checks ([`env`]), diagnostic logging ([`logging`]) and whether terminal
+//! output is coloured ([`color`]), the signals that stop a wait ([`signals`]), GitHub Actions
+//! workflow commands, outputs and job-summary helpers ([`github`]), and starting a front end's
+//! runtime ([`block_on`]). What is specific to a
 //! service (its reports, its settings, its exit-code mapping) lives in that service's slice,
 //! e.g. `crate::woosmap::{report, settings, values, exit}`.
 
 pub mod color;
+pub mod env;
 pub mod exit;
 pub mod github;
 pub mod logging;

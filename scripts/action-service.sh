@@ -29,7 +29,7 @@ service=${INPUT_SERVICE:-woosmap}
 case "$service" in
   woosmap)
     binary=woosmap-import
-    refuse_inputs_of rocketchat woosmap users users-file url user-id auth-token abort-running allow-user-errors
+    refuse_inputs_of rocketchat woosmap users users-file url user-id auth-token abort-running allow-user-errors keep-staged
     ;;
   rocketchat)
     binary=rocketchat-import

@@ -1,22 +1,23 @@
 #!/usr/bin/env bash
 # Benchmarks (not part of the test run): start-up against the physical floor and the Go
 # provider, pacing and detection latency, 1-1,000 datasets in one CLI call, Terraform apply and
-# plan of 200 imports, N processes on one dataset, and every front end (CLI, resource, Terraform
-# action, GitHub Action under act, Rocket.Chat CLI) as "import end -> return". Prints a table,
+# plan of 200 imports, N processes on one dataset, every front end (CLI, resource, Terraform
+# action, GitHub Action under act, Rocket.Chat CLI) as "import end -> return", and Ctrl-C -> exit
+# of the CLI (the tests assert behaviour; the timings are here). Prints a table,
 # (re)writes BENCHMARKS.md and the plots in benches/*.svg; a full run appends one line to
 # benches/history.csv (commit it with BENCHMARKS.md).
 #
 # Expected duration of a full run on 2 idle cores: about 12 minutes of measuring
 # (startup 1.5, pacing 1, scale 2.5, terraform 2, concurrency 1, frontends 3, profiles 0.5 if
-# built), plus a release build if stale (about 6 minutes from scratch) and the floor (20 s, once).
+# built, cancel 0.3), plus a release build if stale (about 6 minutes from scratch) and the floor (20 s, once).
 #
 #   scripts/bench.sh                  # build release binaries (if stale), run every section
 #   scripts/bench.sh --profiles       # also build the provider with other release profiles
 #                                     # (plain, opt-level s/z; several minutes each, once) and
 #                                     # compare them; later runs reuse those builds
 #   scripts/bench.sh --only startup   # any of startup,pacing,scale,terraform,concurrency,
-#                                     # frontends,profiles (comma-separated); a subset replaces
-#                                     # only its parts of BENCHMARKS.md and adds no history line
+#                                     # frontends,profiles,cancel (comma-separated); a subset
+#                                     # replaces only its parts of BENCHMARKS.md, no history line
 #   scripts/bench.sh --only scale --scale-ns 1,10   # smaller runs: benches/bench.py --help
 #
 # Installs what it needs: Debian's openssl, file, GNU time and strace; into the project

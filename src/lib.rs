@@ -16,4 +16,6 @@ pub mod frontend;
 pub mod fuzzing;
 pub mod rocketchat;
 pub mod secret;
+#[cfg(test)]
+mod test_dirs;
 pub mod woosmap;

@@ -566,7 +566,8 @@ async fn the_demo_summary_counts_triggers_status_calls_and_429s_per_dataset() {
         demo.contains("sandbox-summary.py"),
         "the demo uses the summary"
     );
-    let setup = demo.find("scripts/setup-tools.sh >").unwrap();
+    // It installs Terraform only (the tests' other tools come with scripts/test.sh).
+    let setup = demo.find("\nscripts/setup-tools.sh terraform\n").unwrap();
     let build = demo.find("\ncargo build").unwrap();
     assert!(
         demo[..setup].contains("first run: installing"),

@@ -744,15 +744,11 @@ fn newest(sb: &SandboxHandle, id: &str) -> Option<String> {
     sb.stats().dataset(id).and_then(|d| d.runs.last().cloned())
 }
 
-/// Waits until the run the front end triggered is visible in the status (a trigger was
-/// accepted and the start delay has passed), so that a signal lands mid-wait.
+/// Waits until the front end is polling the run it triggered (a trigger was accepted, the
+/// start delay passed, and it read the status showing the run), so that a signal lands
+/// mid-wait.
 fn wait_for_our_run(sb: &SandboxHandle, id: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while sb.stats().dataset(id).is_none_or(|d| d.runs.is_empty()) {
-        assert!(Instant::now() < deadline, "{id}: the import never started");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    std::thread::sleep(START_DELAY + Duration::from_millis(700));
+    common::wait::until_polling_new_run(sb, id, START_DELAY, Duration::from_secs(30));
 }
 
 /// `kill SIG -- PID` (a negative pid names a process group); a process already gone is fine.
@@ -773,6 +769,7 @@ fn drive(
     group: bool,
 ) -> (i32, String) {
     let out = tempfile::NamedTempFile::new().unwrap();
+    let invoke = cmd.get_args().any(|a| a == TF_INVOKE);
     if group {
         cmd.process_group(0);
     }
@@ -788,10 +785,22 @@ fn drive(
     let pid = child.id() as i32;
     if let Some(sig) = send {
         wait_for_our_run(sb, id);
+        if sig == "-INT" && invoke {
+            // Terraform 1.14/1.15 crash when an action's progress event reaches them after an
+            // interrupt: interrupt once the never-ending run's last line is out.
+            common::wait::until_printed_then_polled(
+                out.path(),
+                common::wait::LAST_ENTRY_OF_A_NEVER_ENDING_RUN,
+                sb,
+                id,
+                Duration::from_secs(30),
+            );
+        }
         signal(pid, sig);
         if group && sig == "-KILL" {
-            // terraform is gone; its provider (same process group) may outlive it a moment.
-            std::thread::sleep(Duration::from_millis(200));
+            // Once terraform is gone (reaped; its status stays for the loop below), its
+            // provider (same process group), which may outlive it a moment.
+            let _ = child.wait();
             signal(-pid, "-KILL");
         }
     }
@@ -1071,6 +1080,7 @@ fn run_action_direct(sb: &SandboxHandle, row: &Row, id: &str) -> Ran {
             "WOOSMAP_STATUS_INTERVAL",
             humantime::format_duration(common::STATUS_WINDOW).to_string(),
         );
+    common::pacer::private_pacer(&mut cmd);
     cmd.envs(row_env(row, Front::Action, &sb.base_url()));
     let send = match row.driver {
         Driver::Interrupt => Some("-INT"),

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{KEY, STATUS_WINDOW, cli, dataset, run, sandbox};
+use common::{KEY, cli, dataset, run, sandbox};
 
 fn run_args(id: &str) -> [&str; 7] {
     [
@@ -86,7 +86,8 @@ async fn an_untrusted_folder_is_refused_and_the_run_still_succeeds() {
     std::fs::create_dir(&open).unwrap();
     std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
     let link = base.path().join("link");
-    std::os::unix::fs::symlink(tempfile::tempdir().unwrap().keep(), &link).unwrap();
+    let target = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(target.path(), &link).unwrap();
     for (dir, why) in [
         (&open, "can be written by other users"),
         (&link, "is a symbolic link"),
@@ -212,13 +213,9 @@ async fn n_processes_on_one_dataset_bench() {
                 "N={n}: {} status calls (one process: {base_calls}): {ds:?}",
                 ds.status_calls
             );
-            // Ideally one process + one status window; generous for a loaded 2-core machine
-            // (reading for themselves, 20 processes took 3.5x one).
-            let interval = STATUS_WINDOW + Duration::from_millis(150);
-            assert!(
-                elapsed <= base * 2 + interval,
-                "N={n}: {elapsed:?} vs one process {base:?}"
-            );
+            // Their wall time against one process (ideally one status window more) is a
+            // figure of scripts/bench.sh (BENCHMARKS.md, "N processes × one dataset"), not an
+            // assertion here: it depends on the machine's load.
         }
     }
 }
@@ -316,4 +313,80 @@ async fn an_answer_read_before_the_call_is_not_used_for_it() {
         "the other client's run is not this invocation's"
     );
     assert_eq!(ran.json()[0]["status"], "success", "{ran:?}");
+}
+
+/// The user's default pacer folders in `tmp` (`woosmap-pacer-$UID`, `rocketchat-import-$UID`,
+/// the names the code uses without XDG_RUNTIME_DIR), with the files in each.
+fn default_folders_in(tmp: &Path) -> Vec<(String, usize)> {
+    std::fs::read_dir(tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("woosmap-pacer-") || n.starts_with("rocketchat-import-"))
+        .map(|n| {
+            let files = std::fs::read_dir(tmp.join(&n)).map_or(0, |d| d.count());
+            (n, files)
+        })
+        .collect()
+}
+
+/// The suite's runners keep the product out of the user's default pacer folders: the CLI as
+/// every CLI test starts it (`common::cli`) and Terraform with the provider as every Terraform
+/// test does (`common::terraform`), run with the temporary directory pointed at an empty
+/// folder and no XDG_RUNTIME_DIR, create no default folder there and pace in the test
+/// binary's private one. The same CLI run without the private folder does create the default
+/// folder there, so this test fails if the runners stop setting it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_suites_runners_leave_the_default_pacer_folders_alone() {
+    let sb = sandbox().await;
+    let private = common::pacer::woosmap_dir();
+    let private_files = || std::fs::read_dir(&private).map_or(0, |d| d.count());
+    let before = private_files();
+
+    let tmp = tempfile::tempdir().unwrap();
+    let id = dataset();
+    let mut cmd = cli(&sb);
+    cmd.env("TMPDIR", tmp.path())
+        .env_remove("XDG_RUNTIME_DIR")
+        .args(run_args(&id));
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(
+        default_folders_in(tmp.path()),
+        vec![],
+        "the CLI as the tests run it"
+    );
+    assert!(private_files() > before, "nothing in {}", private.display());
+
+    let id = dataset();
+    let tf = common::terraform::Terraform::new(&sb.base_url());
+    tf.write(&format!(
+        "provider \"woosmap\" {{}}\nresource \"woosmap_dataset_import\" \"x\" {{\n  dataset_id    = \"{id}\"\n  poll_interval = \"300ms\"\n}}\n"
+    ));
+    let mut cmd = tf.command(&["apply", "-auto-approve", "-no-color"]);
+    cmd.env("TMPDIR", tmp.path()).env_remove("XDG_RUNTIME_DIR");
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(sb.stats().dataset(&id).map(|d| d.triggers), Some(1));
+    assert_eq!(
+        default_folders_in(tmp.path()),
+        vec![],
+        "Terraform as the tests run it"
+    );
+
+    // Without the private folder the same run paces in the default one: the check above can
+    // see a test that writes there.
+    let id = dataset();
+    let mut cmd = cli(&sb);
+    cmd.env("TMPDIR", tmp.path())
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("WOOSMAP_PACER_DIR")
+        .args(run_args(&id));
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let found = default_folders_in(tmp.path());
+    assert!(
+        found.len() == 1 && found[0].0.starts_with("woosmap-pacer-") && found[0].1 > 0,
+        "{found:?}"
+    );
 }

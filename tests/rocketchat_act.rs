@@ -2,8 +2,9 @@
 //! an in-process Rocket.Chat sandbox, through `tests/act/rocketchat.yml`: `success` imports two
 //! users and a later step reads the outputs; `user-errors` fails the job (exit 1) with an
 //! error annotation; `allowed` passes with `allow-user-errors`; `bad-token` exits 4 with the server's message;
-//! `wrong-service-input` (a `dataset-id` with `service: rocketchat`) and `unknown-service` stop
-//! at the first step with exit 2, naming the input.
+//! `bad-input` exits 2 with an error annotation naming the input, nothing sent, and its
+//! `outcome` output says `usage`; `wrong-service-input` (a `dataset-id` with `service:
+//! rocketchat`) and `unknown-service` stop at the first step with exit 2, naming the input.
 //! The tokens never appear; the action's install step finds `rocketchat-import` itself.
 //!
 //! Nothing left behind (`tests/act/rocketchat-no-trace.yml`): users given inline, holding a
@@ -93,6 +94,17 @@ async fn the_rocketchat_action_runs_under_act() {
         lines.contains("allowed outcome=success errors=1"),
         "{lines}"
     );
+
+    let requests = sb.stats().requests;
+    let (code, log) = run("bad-input", clone(&cmd)).await;
+    eprintln!("{log}");
+    assert_ne!(code, 0);
+    assert!(!log.contains(DEFAULT_AUTH_TOKEN), "the token leaked");
+    let lines = act::job_lines(&log, "rocketchat-under-act", "bad-input");
+    assert_eq!(act::job_exit(&lines), Some(2), "{lines}");
+    assert!(lines.contains("Invalid input `abort-running`"), "{lines}");
+    assert!(lines.contains("bad input outcome=usage"), "{lines}");
+    assert_eq!(sb.stats().requests, requests, "nothing sent");
 
     // The first step refuses an input of the other service, and an unknown service, naming
     // the input; nothing is installed or sent.

@@ -197,6 +197,7 @@ async fn an_operation_already_importing_is_waited_on_never_aborted() {
             state: "importing".into(),
             duration_ms: Some(1500),
             users: Some(4),
+            user: None,
         })
         .unwrap();
     let file = env.users_file(&json!([user("ann")]));
@@ -222,6 +223,7 @@ async fn abort_running_aborts_the_running_operation_once_and_says_so() {
             state: "importing".into(),
             duration_ms: Some(600_000),
             users: Some(4),
+            user: None,
         })
         .unwrap();
     let file = env.users_file(&json!([user("ann")]));
@@ -242,7 +244,9 @@ async fn abort_running_aborts_the_running_operation_once_and_says_so() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(
-        stderr.contains("Aborting the running import operation"),
+        stderr.contains(&format!(
+            "Aborting the import operation {foreign} (importing"
+        )),
         "{stderr}"
     );
     let r = report(&out);
@@ -263,6 +267,7 @@ async fn status_shows_the_current_operation() {
             state: "ready".into(),
             duration_ms: Some(600_000),
             users: Some(2),
+            user: None,
         })
         .unwrap();
     let out = env.run(&["status", "--json"], None).await;
@@ -311,6 +316,7 @@ async fn sigterm_while_waiting_exits_130_and_aborts_nothing() {
             state: "importing".into(),
             duration_ms: Some(600_000),
             users: Some(2),
+            user: None,
         })
         .unwrap();
     let file = env.users_file(&json!([user("ann")]));
@@ -325,22 +331,24 @@ async fn sigterm_while_waiting_exits_130_and_aborts_nothing() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until it has seen the running operation (its first status read).
-    for _ in 0..100 {
-        if env
-            .sb
-            .stats()
-            .per_route
-            .get("import.status")
-            .copied()
-            .unwrap_or(0)
-            >= 1
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    // Wait until it is waiting for the running operation: its second status read (it took
+    // in the answer to the first, which showed the operation).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while env
+        .sb
+        .stats()
+        .per_route
+        .get("import.status")
+        .copied()
+        .unwrap_or(0)
+        < 2
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no second status read"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let pid = child.id() as i32;
     // SAFETY: signalling our own child process by its pid.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
@@ -355,7 +363,15 @@ async fn sigterm_while_waiting_exits_130_and_aborts_nothing() {
     );
     let r = report(&out);
     assert_eq!(r["outcome"], "interrupted");
-    assert!(r["message"].as_str().unwrap().contains("not ours"), "{r}");
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("waiting for operation"),
+        "{r}"
+    );
+    assert_eq!(r["operation_id"], Value::Null, "nothing of ours: {r}");
+    assert_eq!(r["waiting_for"]["state"], "importing", "{r}");
     let stats = env.sb.stats();
     assert_eq!((stats.aborts, stats.operations), (0, 1));
 }
@@ -425,6 +441,7 @@ async fn an_operation_aborted_by_someone_else_fails_as_invalidated() {
                 state: "ready".into(),
                 duration_ms: Some(600_000),
                 users: Some(1),
+                user: None,
             })
             .unwrap()
     };

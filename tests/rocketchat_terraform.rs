@@ -175,6 +175,7 @@ async fn a_running_operation_is_waited_on_unless_abort_running() {
         state: "importing".into(),
         duration_ms: Some(1500),
         users: Some(3),
+        user: None,
     })
     .unwrap();
     tf.write(DEFAULT_AUTH_TOKEN, &resource("cy", false));
@@ -190,6 +191,7 @@ async fn a_running_operation_is_waited_on_unless_abort_running() {
             state: "importing".into(),
             duration_ms: Some(600_000),
             users: Some(3),
+            user: None,
         })
         .unwrap();
     let body = resource("cy", false).replace(

@@ -183,6 +183,7 @@ async fn a_running_operation_is_waited_on_unless_abort_running() {
             state: "importing".into(),
             duration_ms: Some(10_000),
             users: Some(3),
+            user: None,
         })
         .unwrap();
     tf.write(DEFAULT_AUTH_TOKEN, &action("cy", ""));
@@ -190,7 +191,7 @@ async fn a_running_operation_is_waited_on_unless_abort_running() {
     assert_eq!(ran.code, 0, "{ran:?}");
     assert!(
         ran.text.contains(&format!(
-            "Another import operation ({first}) is importing: waiting for it to end; it is not aborted"
+            "Another import operation {first} (importing, created by user someone-else) is in progress: waiting for it to end; it is not aborted"
         )),
         "{ran:?}"
     );
@@ -207,6 +208,7 @@ async fn a_running_operation_is_waited_on_unless_abort_running() {
             state: "importing".into(),
             duration_ms: Some(600_000),
             users: Some(3),
+            user: None,
         })
         .unwrap();
     tf.write(
@@ -217,7 +219,7 @@ async fn a_running_operation_is_waited_on_unless_abort_running() {
     assert_eq!(ran.code, 0, "{ran:?}");
     for part in [
         format!(
-            "Aborting the running import operation {second} (importing) as asked by abort_running = true."
+            "Aborting the import operation {second} (importing, created by user someone-else) as asked by abort_running = true."
         ),
         format!("The running operation {second} was aborted first (abort_running = true)."),
         "users total 3, completed 3, error 0.".to_owned(),
@@ -368,18 +370,19 @@ async fn interrupt_ends_the_invoke_promptly_and_leaves_the_import_running() {
         let out = tempfile::NamedTempFile::new().unwrap();
         let file = out.reopen().unwrap();
         let mut cmd = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/terraform"));
-        cmd.args([
-            "apply",
-            "-auto-approve",
-            "-input=false",
-            "-no-color",
-            INVOKE,
-        ])
-        .current_dir(tf.dir.path())
-        .env("TF_CLI_CONFIG_FILE", tf.dir.path().join("cli.tfrc"))
-        .env("TF_IN_AUTOMATION", "1")
-        .env("CHECKPOINT_DISABLE", "1")
-        .env("XDG_RUNTIME_DIR", tf.dir.path());
+        common::pacer::private_pacer(&mut cmd)
+            .args([
+                "apply",
+                "-auto-approve",
+                "-input=false",
+                "-no-color",
+                INVOKE,
+            ])
+            .current_dir(tf.dir.path())
+            .env("TF_CLI_CONFIG_FILE", tf.dir.path().join("cli.tfrc"))
+            .env("TF_IN_AUTOMATION", "1")
+            .env("CHECKPOINT_DISABLE", "1")
+            .env("XDG_RUNTIME_DIR", tf.dir.path());
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let mut child = cmd
             .stdout(file.try_clone().unwrap())

@@ -94,6 +94,7 @@ async fn a_self_signed_server_is_refused_before_any_request() {
         .env("WOOSMAP_BASE_URL", &base)
         .env("WOOSMAP_LOG", "debug")
         .args(["run", "--dataset-id", &id, "--timeout", "20s"]);
+    common::pacer::private_pacer(&mut cmd);
     let started = Instant::now();
     let ran = run(cmd).await;
     let took = started.elapsed();
@@ -125,6 +126,7 @@ async fn a_self_signed_server_is_refused_before_any_request() {
     assert_no_secrets("CLI output against a self-signed server", &text, &[]);
 
     // The library says the same to every front end, for the status and the trigger alike.
+    common::pacer::in_process();
     let client = woosmap_import::woosmap::api::Client::new(ClientConfig {
         base_url: base.clone(),
         private_key: Some(Secret::new(KEY)),
@@ -298,6 +300,7 @@ async fn keys_travel_in_headers_only_and_never_reach_a_log_at_any_level() {
             "WOOSMAP_STATUS_INTERVAL",
             humantime::format_duration(common::STATUS_WINDOW).to_string(),
         );
+    common::pacer::private_pacer(&mut cmd);
     let action = run(cmd).await;
     assert_eq!(action.code, 0, "{action:?}");
     let masks: Vec<&str> = action

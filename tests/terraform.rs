@@ -221,13 +221,13 @@ async fn ctrl_c_ends_the_apply_within_seconds() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        // Wait until the import runs (the sandbox saw a trigger), then interrupt.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while sb.stats().dataset(&id).is_none_or(|d| d.runs.is_empty()) {
-            assert!(Instant::now() < deadline, "the import never started");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        std::thread::sleep(Duration::from_millis(500));
+        // Wait until the apply is polling the run it triggered, then interrupt.
+        common::wait::until_polling_new_run(
+            &sb,
+            &id,
+            common::fast_config().start_delay,
+            Duration::from_secs(30),
+        );
         let sent = Instant::now();
         let kill = std::process::Command::new("kill")
             .args(["-INT", &child.id().to_string()])

@@ -198,13 +198,16 @@ async fn interrupt_ends_the_invoke_promptly_and_says_the_import_keeps_running() 
             .spawn()
             .expect("terraform starts");
         let pid = child.id() as i32;
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while runs(&sb, &id).is_empty() {
-            assert!(Instant::now() < deadline, "the import never started");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        // let the wait settle into polling the new run
-        std::thread::sleep(Duration::from_secs(2));
+        // Interrupt once the invoke is polling the run it triggered and has printed its last
+        // progress line: Terraform 1.14/1.15 crash (exit 11) when a progress event reaches
+        // them after an interrupt, a race the provider can only narrow.
+        common::wait::until_printed_then_polled(
+            out.path(),
+            common::wait::LAST_ENTRY_OF_A_NEVER_ENDING_RUN,
+            &sb,
+            &id,
+            Duration::from_secs(60),
+        );
         let signal = |sig: &str, target: i32| {
             let _ = std::process::Command::new("kill")
                 .args([sig, "--", &target.to_string()])

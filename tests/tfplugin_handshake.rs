@@ -290,9 +290,7 @@ fn plaintext_without_client_cert() {
         assert!(!caps.plan_destroy);
         // RPCs we do not serve answer Unimplemented
         let err = tfplugin6::provider_client::ProviderClient::new(channel.clone())
-            .validate_ephemeral_resource_config(
-                tfplugin6::validate_ephemeral_resource_config::Request::default(),
-            )
+            .move_resource_state(tfplugin6::move_resource_state::Request::default())
             .await
             .unwrap_err();
         assert_eq!(err.code(), tonic::Code::Unimplemented);

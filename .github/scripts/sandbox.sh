@@ -13,6 +13,8 @@ command -v setsid > /dev/null 2>&1 && detach=(setsid)
 
 mode=${1:?usage: sandbox.sh woosmap|rocketchat}
 log="${RUNNER_TEMP:?}/sandbox-$mode.log"
+# Created before the sandbox starts, so the wait below never reads a file not yet there.
+: > "$log"
 case "$mode" in
   woosmap)
     "${detach[@]}" woosmap-sandbox --trigger-window 2s --status-window 1s --start-delay 1s --import-duration 3s > "$log" 2>&1 &

@@ -88,6 +88,8 @@ async fn drive<B: Backend>(
     // 1. Observe; 2. follow what serves this call, wait for what runs; 3. start.
     let mut seen: Option<B::Op> = 'observe: loop {
         *at = Stage::Observing;
+        // Decided again from this observation (after a `Recheck` the one to abort may be gone).
+        done.aborted = None;
         let mut current = backend.observe().await?;
         backend.on_step(Step::Observed(current.as_ref()));
         while let Some(op) = current.as_ref() {

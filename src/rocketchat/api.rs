@@ -3,8 +3,13 @@
 //! `X-User-Id` / `X-Auth-Token` (the token is a [`Secret`]: never logged nor shown), paced by
 //! the `X-RateLimit-*` headers ([`super::pace`]), a 429 waited out to `X-RateLimit-Reset`,
 //! and every documented error body turned into a sentence ([`RcError`]).
+//!
+//! `X-RateLimit-Reset` is a time on the server's clock: it is converted to ours with the skew
+//! estimated from each answer's `Date` header ([`ServerClock`]), and 429s are waited out for
+//! at most [`RATE_LIMIT_PATIENCE`] in all, however many there are.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, SystemTime};
 
 use reqwest::{Method, StatusCode, Url};
 use serde::{Deserialize, Serialize};
@@ -13,8 +18,12 @@ use serde_json::Value;
 use super::pace::{Budget, Pacer, now_ms};
 use crate::secret::Secret;
 
-/// How many times a 429 or a failed status read is retried before giving up.
+/// How many times a failed status read (transport error, 5xx) is retried before giving up.
 const RETRIES: u32 = 5;
+/// How long one call keeps waiting out 429s, in all, before giving up.
+pub const RATE_LIMIT_PATIENCE: Duration = Duration::from_secs(15 * 60);
+/// A clock difference smaller than this is within the `Date` header's resolution: ignored.
+const SKEW_NOISE_MS: i64 = 2_000;
 
 /// Why a call failed, as a sentence for the user.
 #[derive(Debug, thiserror::Error)]
@@ -37,8 +46,14 @@ pub enum RcError {
         message: String,
         error_type: Option<String>,
     },
-    #[error("Rocket.Chat kept answering 429 on {route} ({message}); gave up after {RETRIES} waits")]
-    RateLimited { route: String, message: String },
+    #[error("{name} cannot be used: {reason}")]
+    InvalidSetting { name: &'static str, reason: String },
+    #[error("Rocket.Chat kept answering 429 on {route} ({message}); gave up after waiting {} for its rate limit", humantime::format_duration(*waited))]
+    RateLimited {
+        route: String,
+        message: String,
+        waited: Duration,
+    },
     #[error("Rocket.Chat answered HTTP {status} on {route}: {message}")]
     Server {
         route: String,
@@ -58,6 +73,44 @@ impl RcError {
             self,
             RcError::Unauthorized { .. } | RcError::Forbidden { .. }
         )
+    }
+
+    /// True for settings that cannot work, found before anything was sent (exit code 2).
+    pub fn is_config(&self) -> bool {
+        matches!(
+            self,
+            RcError::InvalidUrl { .. } | RcError::InvalidSetting { .. }
+        )
+    }
+}
+
+/// How far the server's clock is ahead of ours (negative: behind), from the `Date` header of
+/// its answers. `Date` has whole seconds and is read before we receive the answer, so the
+/// estimate errs towards "the server is earlier", which makes a converted reset later: waits
+/// are never cut short. Differences under [`SKEW_NOISE_MS`] count as none.
+#[derive(Debug, Default)]
+pub struct ServerClock {
+    skew_ms: AtomicI64,
+}
+
+impl ServerClock {
+    /// Learns from an answer's `Date` header received at `local_ms`.
+    pub fn observe(&self, date: &str, local_ms: u64) {
+        let Ok(server) = httpdate::parse_http_date(date.trim()) else {
+            return;
+        };
+        let server_ms = server
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let skew = server_ms - local_ms as i64;
+        let skew = if skew.abs() < SKEW_NOISE_MS { 0 } else { skew };
+        self.skew_ms.store(skew, Ordering::Relaxed);
+    }
+
+    /// A time on the server's clock (ms since the epoch), on ours.
+    pub fn to_local_ms(&self, server_ms: u64) -> u64 {
+        let skew = self.skew_ms.load(Ordering::Relaxed);
+        u64::try_from(server_ms as i64 - skew).unwrap_or(0)
     }
 }
 
@@ -115,9 +168,43 @@ pub struct RcClient {
     http: reqwest::Client,
     api: Url,
     user_id: String,
+    user_header: reqwest::header::HeaderValue,
     token: Secret,
+    token_header: reqwest::header::HeaderValue,
     timeout: Duration,
     pacer: Pacer,
+    clock: ServerClock,
+}
+
+/// `value` as a header value, or why it cannot be one (the value itself is never shown).
+fn header_value(name: &'static str, value: &str) -> Result<reqwest::header::HeaderValue, RcError> {
+    let bad = value
+        .char_indices()
+        .find(|(_, c)| c.is_control() || !c.is_ascii());
+    if let Some((at, c)) = bad {
+        let what = match c {
+            '\r' => "a carriage return (CR)".to_owned(),
+            '\n' => "a line feed (LF)".to_owned(),
+            c if c.is_control() => format!("a control character (U+{:04X})", u32::from(c)),
+            _ => "a non-ASCII character".to_owned(),
+        };
+        return Err(RcError::InvalidSetting {
+            name,
+            reason: format!(
+                "it holds {what} at byte {at}, which an HTTP header cannot carry (copy the value again, without the line break)"
+            ),
+        });
+    }
+    if value.is_empty() {
+        return Err(RcError::InvalidSetting {
+            name,
+            reason: "it is empty".to_owned(),
+        });
+    }
+    reqwest::header::HeaderValue::from_str(value).map_err(|_| RcError::InvalidSetting {
+        name,
+        reason: "it cannot be an HTTP header value".to_owned(),
+    })
 }
 
 impl RcClient {
@@ -142,18 +229,66 @@ impl RcClient {
             .build()
             .map_err(|e| invalid(&format!("the HTTP client could not start: {e}")))?;
         let origin = base.as_str().to_owned();
+        let user_header = header_value(super::USER_ID_ENV, &cfg.user_id)?;
+        let mut token_header = header_value(super::AUTH_TOKEN_ENV, cfg.auth_token.expose())?;
+        token_header.set_sensitive(true);
         Ok(RcClient {
             http,
             api: base,
             user_id: cfg.user_id,
+            user_header,
             token: cfg.auth_token,
+            token_header,
             timeout: if cfg.request_timeout.is_zero() {
                 Duration::from_secs(30)
             } else {
                 cfg.request_timeout
             },
             pacer: Pacer::for_server(&origin),
+            clock: ServerClock::default(),
         })
+    }
+
+    /// The user the calls are made as (`X-User-Id`): operations whose `user` is this one were
+    /// created with the same credentials.
+    pub fn user_id(&self) -> &str {
+        &self.user_id
+    }
+
+    /// The server's base API URL (`…/api/v1/`), naming the per-server lock and budgets.
+    pub fn origin(&self) -> &str {
+        self.api.as_str()
+    }
+
+    /// How long until `route` may be called, without reserving a call.
+    pub fn pacing_wait(&self, route: &str) -> Option<Duration> {
+        self.pacer.wait(route)
+    }
+
+    /// Reserves one call of `route` now, or says how long to wait first.
+    pub fn reserve(&self, route: &str) -> Option<Duration> {
+        self.pacer.reserve(route)
+    }
+
+    /// `POST import.new` with a call of its budget already reserved ([`Self::reserve`]): sent
+    /// at once, so that nothing comes between the caller's last status read and it.
+    pub async fn new_operation_reserved(&self) -> Result<Operation, RcError> {
+        let body = self
+            .call_paced(Method::POST, "import.new", None, false)
+            .await?;
+        let op = body.get("operation").cloned().unwrap_or(Value::Null);
+        serde_json::from_value(op).map_err(|e| RcError::Malformed {
+            route: "import.new".into(),
+            reason: format!("no operation object ({e})"),
+        })
+    }
+
+    /// `POST import.clear`: aborts the current operation and clears staged data (the caller
+    /// checks first that the current operation is its own).
+    pub async fn clear(&self) -> Result<(), RcError> {
+        self.call(Method::POST, "import.clear", None)
+            .await
+            .map(drop)
     }
 
     /// The `import.status` budget as last announced (to spread polls over its window).
@@ -200,33 +335,38 @@ impl RcClient {
         route: &str,
         body: Option<Value>,
     ) -> Result<Value, RcError> {
+        self.call_paced(method, route, body, true).await
+    }
+
+    /// [`Self::call`]; `pace` false when the first attempt's budget is already reserved.
+    async fn call_paced(
+        &self,
+        method: Method,
+        route: &str,
+        body: Option<Value>,
+        mut pace: bool,
+    ) -> Result<Value, RcError> {
         let url = self.api.join(route).map_err(|e| RcError::InvalidUrl {
             url: self.api.to_string(),
             reason: e.to_string(),
         })?;
         let mut attempt = 0;
+        let mut limited = Duration::ZERO;
         loop {
             attempt += 1;
-            while let Some(wait) = self.pacer.reserve(route) {
+            while pace && let Some(wait) = self.pacer.reserve(route) {
                 tracing::info!(
                     "{route}: rate-limit budget spent; waiting {wait:?} for its window to reset"
                 );
                 tokio::time::sleep(wait).await;
             }
+            pace = true;
             let mut req = self
                 .http
                 .request(method.clone(), url.clone())
                 .timeout(self.timeout)
-                .header("X-User-Id", &self.user_id);
-            let mut token =
-                reqwest::header::HeaderValue::from_str(self.token.expose()).map_err(|_| {
-                    RcError::Unauthorized {
-                        route: route.to_owned(),
-                        message: "the auth token holds characters a header cannot carry".into(),
-                    }
-                })?;
-            token.set_sensitive(true);
-            req = req.header("X-Auth-Token", token);
+                .header("X-User-Id", self.user_header.clone())
+                .header("X-Auth-Token", self.token_header.clone());
             if let Some(b) = &body {
                 req = req
                     .header("content-type", "application/json")
@@ -247,7 +387,13 @@ impl RcClient {
                 }
             };
             let status = resp.status();
-            let budget = read_budget(resp.headers());
+            if let Some(date) = resp.headers().get("date").and_then(|d| d.to_str().ok()) {
+                self.clock.observe(date, now_ms());
+            }
+            let budget = read_budget(resp.headers()).map(|b| Budget {
+                reset_ms: self.clock.to_local_ms(b.reset_ms),
+                ..b
+            });
             if let Some(b) = budget {
                 self.pacer.record(route, b);
             }
@@ -269,13 +415,11 @@ impl RcClient {
                     }
                     return Ok(json);
                 }
-                StatusCode::TOO_MANY_REQUESTS if attempt < RETRIES => {
-                    let wait = budget
-                        .map(|b| Duration::from_millis(b.reset_ms.saturating_sub(now_ms()) + 150))
-                        .unwrap_or(Duration::from_secs(1))
-                        .min(Duration::from_secs(15 * 60));
+                StatusCode::TOO_MANY_REQUESTS if limited < RATE_LIMIT_PATIENCE => {
+                    let wait = rate_limit_wait(budget, &message).min(RATE_LIMIT_PATIENCE - limited);
+                    limited += wait;
                     tracing::warn!(
-                        "{route}: 429 from Rocket.Chat; waiting {wait:?} (X-RateLimit-Reset)"
+                        "{route}: 429 from Rocket.Chat; waiting {wait:?} (X-RateLimit-Reset, on the server's clock)"
                     );
                     tokio::time::sleep(wait).await;
                 }
@@ -283,6 +427,7 @@ impl RcClient {
                     return Err(RcError::RateLimited {
                         route: route.to_owned(),
                         message,
+                        waited: limited,
                     });
                 }
                 StatusCode::UNAUTHORIZED => {
@@ -341,6 +486,20 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
+/// How long a 429 asks to wait: until the reset (already on our clock) or the seconds its
+/// message names, whichever is later, plus a margin; one second when it says neither.
+fn rate_limit_wait(budget: Option<Budget>, message: &str) -> Duration {
+    let by_reset = budget.map(|b| Duration::from_millis(b.reset_ms.saturating_sub(now_ms())));
+    let by_message = message
+        .split_once("wait ")
+        .and_then(|(_, rest)| rest.split_whitespace().next()?.parse::<u64>().ok())
+        .map(Duration::from_secs);
+    match by_reset.max(by_message) {
+        Some(wait) => wait + Duration::from_millis(150),
+        None => Duration::from_secs(1),
+    }
+}
+
 fn read_budget(h: &reqwest::header::HeaderMap) -> Option<Budget> {
     let num = |n: &str| -> Option<u64> { h.get(n)?.to_str().ok()?.trim().parse().ok() };
     Some(Budget {
@@ -370,4 +529,85 @@ fn error_type(json: &Value) -> Option<String> {
 fn snippet(text: &str) -> String {
     let t: String = text.trim().chars().take(200).collect();
     if t.is_empty() { "empty body".into() } else { t }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reset_on_a_server_clock_10_minutes_behind_is_moved_to_ours() {
+        let clock = ServerClock::default();
+        let local = now_ms();
+        let server = SystemTime::now() - Duration::from_secs(600);
+        clock.observe(&httpdate::fmt_http_date(server), local);
+        let server_reset = local - 600_000 + 5_000;
+        let ours = clock.to_local_ms(server_reset);
+        // 5 s ahead on our clock, later by at most the Date header's one-second resolution
+        assert!(
+            (local + 5_000..=local + 6_100).contains(&ours),
+            "{} ms",
+            ours as i64 - local as i64
+        );
+    }
+
+    #[test]
+    fn a_clock_within_the_date_resolution_counts_as_ours() {
+        let clock = ServerClock::default();
+        let local = now_ms();
+        clock.observe(&httpdate::fmt_http_date(SystemTime::now()), local);
+        assert_eq!(clock.to_local_ms(local + 1_000), local + 1_000);
+        clock.observe("not a date", local);
+        assert_eq!(clock.to_local_ms(42), 42, "a bad header changes nothing");
+    }
+
+    #[test]
+    fn a_429_waits_for_the_later_of_its_reset_and_its_message() {
+        let soon = Budget {
+            limit: 10,
+            remaining: 0,
+            reset_ms: now_ms() + 1_000,
+        };
+        let message = "Error, too many requests. Please slow down. You must wait 4 seconds before trying this endpoint again.";
+        let wait = rate_limit_wait(Some(soon), message);
+        assert!(
+            wait >= Duration::from_secs(4) && wait < Duration::from_secs(5),
+            "{wait:?}"
+        );
+        let wait = rate_limit_wait(Some(soon), "slow down");
+        assert!(
+            wait > Duration::from_millis(900) && wait < Duration::from_secs(2),
+            "{wait:?}"
+        );
+        assert_eq!(rate_limit_wait(None, "slow down"), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn settings_that_cannot_be_headers_are_refused_naming_the_variable() {
+        let cfg = |user: &str, token: &str| RcConfig {
+            base_url: "https://chat.example.com".into(),
+            user_id: user.into(),
+            auth_token: Secret::new(token),
+            request_timeout: Duration::ZERO,
+        };
+        let Err(e) = RcClient::new(cfg("admin", "tok\r\nen-Secret9")) else {
+            panic!("refused");
+        };
+        let text = e.to_string();
+        assert!(e.is_config(), "{text}");
+        assert!(
+            text.starts_with("ROCKETCHAT_AUTH_TOKEN cannot be used"),
+            "{text}"
+        );
+        assert!(text.contains("carriage return"), "{text}");
+        assert!(!text.contains("Secret9"), "{text}");
+        let Err(e) = RcClient::new(cfg("ad\nmin", "token")) else {
+            panic!("refused");
+        };
+        assert!(
+            e.to_string()
+                .starts_with("ROCKETCHAT_USER_ID cannot be used")
+        );
+        assert!(RcClient::new(cfg("admin", "token")).is_ok());
+    }
 }

@@ -14,13 +14,13 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::api::{RcClient, RcConfig};
+use super::report::Report;
 use super::run::{self, Event, ImportSpec, RunError};
 use crate::frontend::ExitCode;
 use crate::frontend::color::ColorChoice;
 use crate::secret::Secret;
 
 pub use super::{AUTH_TOKEN_ENV, URL_ENV, USER_ID_ENV};
-use run::describe;
 
 const EXIT_CODES: &str = "\
 Exit codes: 0 success; 1 the import failed, was canceled or invalidated, or users failed
@@ -48,6 +48,24 @@ pub enum Command {
     Run(RunArgs),
     /// Show the current import operation.
     Status(StatusArgs),
+    /// GitHub Action mode: read the `INPUT_*` variables set by the action, write
+    /// `$GITHUB_OUTPUT` and `$GITHUB_STEP_SUMMARY`.
+    #[command(hide = true)]
+    Action,
+    /// Print a shell completion script (e.g. `rocketchat-import completions bash >
+    /// ~/.local/share/bash-completion/completions/rocketchat-import`).
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout (e.g. `rocketchat-import man | man -l -`), or
+    /// write one page per command into a directory.
+    Man {
+        /// Write rocketchat-import.1 and a page per subcommand (rocketchat-import-run.1…) here.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -78,6 +96,10 @@ pub struct RunArgs {
     /// aborted-operation-id, message).
     #[arg(long)]
     pub github_output: bool,
+    /// If this run's operation cannot be run (interrupted, timed out or refused while its users
+    /// are staged), keep it on the server instead of clearing it (import.clear).
+    #[arg(long)]
+    pub keep_staged: bool,
     /// Users per import.addUsers call.
     #[arg(long, value_name = "N", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_size: u32,
@@ -99,28 +121,35 @@ fn usage(message: &str) -> ExitCode {
     ExitCode::Usage
 }
 
-/// The client from the environment, or a usage error naming the variable.
-fn client_from_env() -> Result<RcClient, ExitCode> {
-    let var = |name: &str| {
-        std::env::var(name)
-            .ok()
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-    };
-    let url = var(URL_ENV).ok_or_else(|| {
-        usage(&format!(
+/// A setting from the environment: `Ok(None)` when unset or blank, a usage error naming the
+/// variable when it is not UTF-8 (its value is never shown).
+fn env_setting(name: &str) -> Result<Option<String>, String> {
+    match std::env::var(name) {
+        Ok(v) => Ok(Some(v.trim().to_owned()).filter(|v| !v.is_empty())),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(format!(
+            "{name} is not valid UTF-8: set it to plain text (its value is not shown)"
+        )),
+    }
+}
+
+/// The client from the environment, or a usage error naming the variable; nothing is sent.
+fn client_from_env() -> Result<RcClient, String> {
+    let (url, user, token) = (
+        env_setting(URL_ENV)?,
+        env_setting(USER_ID_ENV)?,
+        env_setting(AUTH_TOKEN_ENV)?,
+    );
+    let url = url.ok_or_else(|| {
+        format!(
             "{URL_ENV} is not set: the base URL of your Rocket.Chat server, e.g. https://chat.example.com"
-        ))
+        )
     })?;
-    let user = var(USER_ID_ENV).ok_or_else(|| {
-        usage(&format!(
-            "{USER_ID_ENV} is not set: the id of a user with the run-import permission"
-        ))
+    let user = user.ok_or_else(|| {
+        format!("{USER_ID_ENV} is not set: the id of a user with the run-import permission")
     })?;
-    let token = var(AUTH_TOKEN_ENV).ok_or_else(|| {
-        usage(&format!(
-            "{AUTH_TOKEN_ENV} is not set: a personal access token of that user"
-        ))
+    let token = token.ok_or_else(|| {
+        format!("{AUTH_TOKEN_ENV} is not set: a personal access token of that user")
     })?;
     RcClient::new(RcConfig {
         base_url: url,
@@ -128,7 +157,7 @@ fn client_from_env() -> Result<RcClient, ExitCode> {
         auth_token: Secret::new(token),
         request_timeout: Duration::from_secs(30),
     })
-    .map_err(|e| usage(&e.to_string()))
+    .map_err(|e| e.to_string())
 }
 
 fn read_users(path: &PathBuf) -> Result<Vec<Value>, String> {
@@ -147,33 +176,31 @@ fn read_users(path: &PathBuf) -> Result<Vec<Value>, String> {
     run::check_users(&value).map_err(|e| format!("--users {shown}: {e}"))
 }
 
-fn code_of_error(e: &RunError) -> ExitCode {
+pub(crate) fn code_of_error(e: &RunError) -> ExitCode {
     match e {
-        RunError::Backend(e) if e.is_auth() => ExitCode::Auth,
-        RunError::Backend(_) => ExitCode::ApiError,
+        RunError::Backend(e) | RunError::Staging { source: e, .. } if e.is_auth() => ExitCode::Auth,
+        RunError::Backend(e) if e.is_config() => ExitCode::Usage,
+        RunError::Backend(_) | RunError::Staging { .. } => ExitCode::ApiError,
         RunError::TimedOut { .. } => ExitCode::TimedOut,
         RunError::Cancelled { .. } => ExitCode::Interrupted,
     }
 }
 
-fn show_event(event: &Event) {
-    let line = match event {
-        Event::WaitingForRunning {
-            operation_id,
-            state,
-        } => format!(
-            "Another import operation ({operation_id}) is {state}: waiting for it to end; it is not aborted (--abort-running would abort it)."
+/// One progress event as a line (the same words in the CLI and the GitHub Action).
+pub fn event_line(event: &Event) -> String {
+    match event {
+        Event::WaitingForRunning(f) => format!(
+            "Another import {} is in progress: waiting for it to end; it is not aborted (--abort-running would abort it).",
+            f.describe()
         ),
-        Event::AbortingRunning {
-            operation_id,
-            state,
-        } => format!(
-            "Aborting the running import operation {operation_id} ({state}) as asked by --abort-running."
+        Event::AbortingRunning(f) => format!(
+            "Aborting the import {} as asked by --abort-running.",
+            f.describe()
         ),
+        Event::WaitingForLocalRun => "Another run on this machine (rocketchat-import or Terraform) is importing into this server: waiting for it to finish (one import per server at a time).".to_owned(),
         Event::Step(line) | Event::Progress(line) => line.clone(),
         Event::Started { operation_id } => format!("Import {operation_id} started."),
-    };
-    eprintln!("{line}");
+    }
 }
 
 /// Cancels `cancel` on Ctrl-C or SIGTERM (the same signals as `woosmap-import`).
@@ -184,122 +211,104 @@ fn cancel_on_signal(cancel: CancellationToken) {
     });
 }
 
+/// The users and the client, or why not (a usage error: nothing was sent).
+fn prepare(args: &RunArgs) -> Result<(Vec<Value>, RcClient), String> {
+    let users = read_users(&args.users)?;
+    let client = client_from_env()?;
+    Ok((users, client))
+}
+
 /// `rocketchat-import run`.
 pub async fn run(args: RunArgs) -> ExitCode {
-    let users = match read_users(&args.users) {
-        Ok(u) => u,
-        Err(e) => return usage(&e),
-    };
-    let client = match client_from_env() {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let spec = ImportSpec {
-        users,
-        batch_size: args.batch_size as usize,
-        abort_running: args.abort_running,
-        allow_user_errors: args.allow_user_errors,
-        poll_interval: args.poll_interval,
-    };
-    let cancel = CancellationToken::new();
-    cancel_on_signal(cancel.clone());
-    let mut events = |e: Event| show_event(&e);
-    let result = run::import(&client, &spec, args.timeout, &cancel, &mut events).await;
-    let (code, report) = match &result {
-        Ok(outcome) => {
-            let code = if outcome.succeeded() {
-                ExitCode::Success
-            } else {
-                ExitCode::ImportFailed
-            };
-            let status = match (code, outcome.state.as_str()) {
-                (ExitCode::Success, _) => "success",
-                (_, "done") => "user_errors",
-                _ => "failed",
-            };
-            let mut report = json!(outcome);
-            report["outcome"] = json!(status);
-            report["message"] = json!(describe(outcome));
-            (code, report)
-        }
-        Err(e) => {
-            let code = code_of_error(e);
-            let status = match code {
-                ExitCode::TimedOut => "timed_out",
-                ExitCode::Interrupted => "interrupted",
-                _ => "error",
-            };
-            let (op, state) = match e {
-                RunError::TimedOut {
-                    operation_id,
-                    state,
-                    ..
-                }
-                | RunError::Cancelled {
-                    operation_id,
-                    state,
-                } => (operation_id.clone(), Some(state.clone())),
-                RunError::Backend(_) => (None, None),
-            };
-            (
-                code,
-                json!({"outcome": status, "operation_id": op, "state": state, "message": e.to_string()}),
-            )
-        }
+    let (code, report) = match prepare(&args) {
+        Ok((users, client)) => import(&args, users, &client).await,
+        Err(message) => (ExitCode::Usage, Report::of_usage(&message)),
     };
     if args.github_output
         && let Err(e) = write_github_output(&report)
     {
         eprintln!("warning: could not write the action's outputs: {e}");
     }
-    let text = report["message"].as_str().unwrap_or_default().to_owned();
     let mut out = std::io::stdout().lock();
     let _ = if args.json {
-        writeln!(out, "{report}")
+        writeln!(out, "{}", report.to_json())
     } else if code == ExitCode::Success {
-        writeln!(out, "{text}")
+        writeln!(out, "{}", report.message)
     } else {
-        eprintln!("error: {text}");
+        eprintln!("error: {}", report.message);
         Ok(())
     };
     code
 }
 
-/// Appends the report's fields to `$GITHUB_OUTPUT` (one `name=value` line each; the message
-/// is made one line).
-fn write_github_output(report: &Value) -> std::io::Result<()> {
-    let path = std::env::var_os("GITHUB_OUTPUT")
-        .ok_or_else(|| std::io::Error::other("GITHUB_OUTPUT is not set"))?;
-    let field = |v: &Value| match v {
-        Value::String(s) => s.replace(['\r', '\n'], " "),
-        Value::Null => String::new(),
-        other => other.to_string(),
+/// Runs the import; its exit code and report.
+async fn import(args: &RunArgs, users: Vec<Value>, client: &RcClient) -> (ExitCode, Report) {
+    let spec = ImportSpec {
+        users,
+        batch_size: args.batch_size as usize,
+        abort_running: args.abort_running,
+        allow_user_errors: args.allow_user_errors,
+        poll_interval: args.poll_interval,
+        keep_staged: args.keep_staged,
     };
-    let mut lines = String::new();
-    for (name, value) in [
-        ("outcome", &report["outcome"]),
-        ("operation-id", &report["operation_id"]),
-        ("state", &report["state"]),
-        ("count-total", &report["count"]["total"]),
-        ("count-completed", &report["count"]["completed"]),
-        ("count-error", &report["count"]["error"]),
-        ("aborted-operation-id", &report["aborted_operation_id"]),
-        ("message", &report["message"]),
-    ] {
-        lines.push_str(&format!("{name}={}\n", field(value)));
+    let cancel = CancellationToken::new();
+    cancel_on_signal(cancel.clone());
+    let mut progress = super::progress::Progress::new();
+    let mut events = |e: Event| progress.show(&event_line(&e));
+    let result = run::import(client, &spec, args.timeout, &cancel, &mut events).await;
+    progress.finish();
+    match &result {
+        Ok(outcome) => {
+            let code = if outcome.succeeded() {
+                ExitCode::Success
+            } else {
+                ExitCode::ImportFailed
+            };
+            (code, Report::of_outcome(outcome, code))
+        }
+        Err(e) => {
+            let code = code_of_error(e);
+            (code, Report::of_error(e, code))
+        }
     }
-    std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)?
-        .write_all(lines.as_bytes())
+}
+
+/// Appends the report's fields to `$GITHUB_OUTPUT` (the message made one line).
+pub(crate) fn write_github_output(report: &Report) -> std::io::Result<()> {
+    use crate::frontend::github::{OUTPUT_ENV, outputs};
+    let path = std::env::var_os(OUTPUT_ENV)
+        .ok_or_else(|| std::io::Error::other("GITHUB_OUTPUT is not set"))?;
+    let text = |v: Option<&str>| v.unwrap_or_default().replace(['\r', '\n'], " ");
+    let count = |f: fn(&super::api::Counts) -> u64| {
+        report
+            .count
+            .as_ref()
+            .map(|c| f(c).to_string())
+            .unwrap_or_default()
+    };
+    let pairs = [
+        ("outcome", report.outcome.to_owned()),
+        ("operation-id", text(report.operation_id.as_deref())),
+        ("state", text(report.state.as_deref())),
+        ("count-total", count(|c| c.total)),
+        ("count-completed", count(|c| c.completed)),
+        ("count-error", count(|c| c.error)),
+        (
+            "aborted-operation-id",
+            text(report.aborted_operation_id.as_deref()),
+        ),
+        ("message", text(Some(&report.message))),
+    ];
+    outputs::append(std::path::Path::new(&path), |buf| {
+        outputs::write_outputs(buf, &pairs)
+    })
 }
 
 /// `rocketchat-import status`.
 pub async fn status(args: StatusArgs) -> ExitCode {
     let client = match client_from_env() {
         Ok(c) => c,
-        Err(code) => return code,
+        Err(message) => return usage(&message),
     };
     match client.status().await {
         Ok(st) => {
@@ -328,6 +337,36 @@ pub async fn status(args: StatusArgs) -> ExitCode {
             } else {
                 ExitCode::ApiError
             }
+        }
+    }
+}
+
+/// `rocketchat-import completions SHELL`: the completion script on stdout.
+pub fn completions(shell: clap_complete::Shell) -> ExitCode {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    clap_complete::generate(shell, &mut cmd, "rocketchat-import", &mut std::io::stdout());
+    ExitCode::Success
+}
+
+/// `rocketchat-import man`: the manual page (roff) on stdout, or every page into `dir`.
+pub fn man(dir: Option<&std::path::Path>) -> ExitCode {
+    use clap::CommandFactory;
+    let cmd = Cli::command().disable_help_subcommand(true);
+    let written = match dir {
+        Some(dir) => std::fs::create_dir_all(dir).and_then(|()| clap_mangen::generate_to(cmd, dir)),
+        None => {
+            let mut out = std::io::stdout().lock();
+            clap_mangen::Man::new(cmd)
+                .render(&mut out)
+                .and_then(|()| out.flush())
+        }
+    };
+    match written {
+        Ok(()) => ExitCode::Success,
+        Err(e) => {
+            eprintln!("error: could not write the manual page: {e}");
+            ExitCode::ApiError
         }
     }
 }

@@ -3,14 +3,20 @@
 //! import ([`run`]), the `rocketchat-import` command line ([`cli`]) and the Terraform provider
 //! `rocketchat` ([`provider`]).
 //!
-//! Facts: `import.new` aborts a running operation, so a running one is waited on unless the
-//! user explicitly asks to abort it.
+//! Facts: `import.new` aborts the operation in progress, so one this invocation did not create
+//! is waited on unless the user explicitly asks to abort it ([`ownership`]); the user list is
+//! checked by [`userlist`].
 
+pub mod action;
 pub mod api;
 pub mod cli;
+pub mod ownership;
 pub mod pace;
+pub mod progress;
 pub mod provider;
+pub mod report;
 pub mod run;
+pub mod userlist;
 
 /// The server's base URL.
 pub const URL_ENV: &str = "ROCKETCHAT_URL";

@@ -1,10 +1,13 @@
 //! Rocket.Chat as a backend of the engine (`crate::engine::backend::Backend`): observing is
-//! `import.status`, paced so that the route's rate-limit budget lasts its window (an operation
-//! that is `loading`, `ready` or `importing` blocks a start, because `import.new` would abort
-//! it: the engine waits for it unless asked to abort it); starting is `import.new`,
-//! `import.addUsers` in batches, `import.run`; `done`, `error`, `canceled` or an invalidated
-//! operation end the wait. Also: Rocket.Chat's progress events and errors, the check of a user
-//! list, and the outcome with its counts.
+//! `import.status`, paced so that the route's rate-limit budget lasts its window. An operation
+//! that is `new`, `loading`, `ready` or `importing` blocks a start, because `import.new` would
+//! abort it (`super::ownership`): the engine waits for it unless asked to abort it. Starting
+//! takes the per-server lock of this machine (`super::pace::lock_server`, held until the run
+//! has seen its import end), reads the status again after any pacing wait, immediately before
+//! `import.new`, then `import.addUsers` in batches and `import.run`; an operation created but not run is cleared (or kept, if asked)
+//! and reported. `done`, `error`, `canceled` or an invalidated operation end the wait. Also:
+//! Rocket.Chat's progress events and errors, the check of a user list, and the outcome with
+//! its counts.
 
 use std::time::Duration;
 
@@ -13,9 +16,16 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::api::{Counts, ImportStatus, RcClient, RcError};
+use super::ownership::{self, Foreign, Leftover};
+use super::pace::{Locked, ServerLock};
 use crate::engine::backend::{Backend, Identified, Stage, Started, Step, Until};
 use crate::engine::reconcile::{Plan, reconcile};
 use tokio::time::Instant;
+
+pub use super::userlist::check_users;
+
+/// The least time the owner of an operation this run waited for gets to read its outcome.
+const GRACE: Duration = Duration::from_secs(2);
 
 /// Where an observed operation stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -30,16 +40,13 @@ pub enum Phase {
 /// Progress of one import.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// Another operation is running: waiting for it, not disturbing it.
-    WaitingForRunning {
-        operation_id: String,
-        state: String,
-    },
-    /// Aborting the running operation, as the caller asked.
-    AbortingRunning {
-        operation_id: String,
-        state: String,
-    },
+    /// Another operation is in progress: waiting for it, not disturbing it.
+    WaitingForRunning(Foreign),
+    /// Aborting the operation in progress, as the caller asked.
+    AbortingRunning(Foreign),
+    /// Another run of this machine (CLI or Terraform) holds the server's lock: waiting for it
+    /// to finish its import.
+    WaitingForLocalRun,
     /// A sub-step of starting ("Staged 500/1000 users.").
     Step(String),
     Started {
@@ -54,17 +61,99 @@ pub enum Event {
 pub enum RunError {
     #[error(transparent)]
     Backend(RcError),
-    #[error("timed out after {}{}", humantime::format_duration(*after), operation_id.as_ref().map(|id| format!(" while operation {id} was {state}")).unwrap_or_default())]
-    TimedOut {
-        after: Duration,
-        operation_id: Option<String>,
-        state: String,
-    },
-    #[error("interrupted{}", operation_id.as_ref().map(|id| format!(" while operation {id} was {state}; it keeps running on the server")).unwrap_or_else(|| ": no import was started".to_owned()))]
-    Cancelled {
-        operation_id: Option<String>,
-        state: String,
-    },
+    /// A call failed while our operation was being staged (before `import.run` went through).
+    #[error("{source}; {left}")]
+    Staging { source: RcError, left: Leftover },
+    #[error("timed out after {}{}", humantime::format_duration(*after), at.describe())]
+    TimedOut { after: Duration, at: Whereabouts },
+    #[error("interrupted{}", at.describe_interrupted())]
+    Cancelled { at: Whereabouts },
+}
+
+impl RunError {
+    /// Our operation, when the run had created one.
+    pub fn operation_id(&self) -> Option<&str> {
+        match self {
+            RunError::Backend(_) => None,
+            RunError::Staging { left, .. } => Some(&left.operation_id),
+            RunError::TimedOut { at, .. } | RunError::Cancelled { at } => {
+                at.operation_id.as_deref()
+            }
+        }
+    }
+
+    /// Its last known state.
+    pub fn state(&self) -> Option<&str> {
+        match self {
+            RunError::Backend(_) => None,
+            RunError::Staging { left, .. } => Some(&left.state),
+            RunError::TimedOut { at, .. } | RunError::Cancelled { at } => at.state.as_deref(),
+        }
+    }
+
+    /// The operation of someone else being waited for when the run stopped.
+    pub fn waiting_for(&self) -> Option<&Foreign> {
+        match self {
+            RunError::TimedOut { at, .. } | RunError::Cancelled { at } => at.waiting_for.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The operation we created and did not run, and what became of it.
+    pub fn leftover(&self) -> Option<&Leftover> {
+        match self {
+            RunError::Staging { left, .. } => Some(left),
+            RunError::TimedOut { at, .. } | RunError::Cancelled { at } => at.leftover.as_ref(),
+            RunError::Backend(_) => None,
+        }
+    }
+}
+
+/// How far a run got when it timed out or was interrupted.
+#[derive(Debug, Clone, Default)]
+pub struct Whereabouts {
+    /// Our operation (created by this invocation), if any.
+    pub operation_id: Option<String>,
+    /// Its last known state (`None`: unknown).
+    pub state: Option<String>,
+    /// Someone else's operation being waited for.
+    pub waiting_for: Option<Foreign>,
+    /// Our operation, created and not run: cleared or kept.
+    pub leftover: Option<Leftover>,
+    /// Waiting for another run of this machine to finish its import on the server.
+    pub queued: bool,
+}
+
+impl Whereabouts {
+    fn describe(&self) -> String {
+        if let Some(left) = &self.leftover {
+            return format!(" while staging: {left}");
+        }
+        if self.queued {
+            return " waiting for another run on this machine to finish its import on this server; nothing of ours was started".to_owned();
+        }
+        if let Some(f) = &self.waiting_for {
+            return format!(
+                " waiting for {} to end; it keeps running on the server, and nothing of ours was started",
+                f.describe()
+            );
+        }
+        match (&self.operation_id, &self.state) {
+            (Some(id), Some(state)) => format!(" while operation {id} was {state}"),
+            (Some(id), None) => format!(" while operation {id} was starting"),
+            _ => String::new(),
+        }
+    }
+
+    fn describe_interrupted(&self) -> String {
+        if self.leftover.is_some() || self.waiting_for.is_some() || self.queued {
+            return self.describe();
+        }
+        match &self.operation_id {
+            Some(_) => format!("{}; it keeps running on the server", self.describe()),
+            None => ": no import was started".to_owned(),
+        }
+    }
 }
 
 /// The documented mapping of `state` (and validity) to a phase.
@@ -79,10 +168,9 @@ pub fn phase(status: &ImportStatus) -> Phase {
     }
 }
 
-/// True when another operation is running and `import.new` would abort it.
+/// True when an operation is in progress and `import.new` would abort it.
 pub fn running(status: &ImportStatus) -> bool {
-    matches!(status.state.as_str(), "loading" | "ready" | "importing")
-        && status.operation.as_ref().is_none_or(|o| o.valid)
+    ownership::in_progress(status)
 }
 
 /// What to import and how.
@@ -94,6 +182,8 @@ pub struct ImportSpec {
     pub allow_user_errors: bool,
     /// Shortest time between two status reads.
     pub poll_interval: Duration,
+    /// Keep an operation we created but could not run (instead of `import.clear`ing it).
+    pub keep_staged: bool,
 }
 
 /// How the import ended.
@@ -120,6 +210,14 @@ impl Outcome {
     }
 }
 
+/// Our operation between `import.new` and `import.run`.
+#[derive(Debug, Clone)]
+struct Staging {
+    id: String,
+    /// `new`, then `ready` once a batch is staged.
+    state: &'static str,
+}
+
 /// One import, as the engine's backend.
 struct RocketChat<'a> {
     client: &'a RcClient,
@@ -131,6 +229,17 @@ struct RocketChat<'a> {
     last_read: Option<Instant>,
     /// The last progress line reported (each change once).
     last_line: Option<String>,
+    /// Our operation while it is being staged (recorded the moment `import.new` answers).
+    staging: Option<Staging>,
+    /// The operation of someone else waited for last.
+    waited: Option<String>,
+    /// Waiting for this machine's per-server lock.
+    queued: bool,
+    /// This machine's per-server lock, from the last status read before `import.new` until
+    /// this run has seen its import end (or, not waiting, start): another local run that
+    /// starts as soon as our import is `done` would replace our operation before we read its
+    /// outcome.
+    lock: Option<ServerLock>,
 }
 
 impl RocketChat<'_> {
@@ -146,21 +255,108 @@ impl RocketChat<'_> {
         wait
     }
 
-    /// The operation and its state in words, for the deadline and interruption messages.
-    fn whereabouts(at: &Stage<ImportStatus>) -> (Option<String>, String) {
+    /// The operation and its state, for the deadline and interruption messages.
+    fn whereabouts(&self, at: &Stage<ImportStatus>) -> Whereabouts {
+        let me = self.client.user_id();
         match at {
-            Stage::Observing => (None, String::new()),
-            Stage::WaitingFor(op) => (
-                Some(Self::op_id(op).to_owned()),
-                format!("{} (not ours)", op.state),
-            ),
-            Stage::Starting => (None, "starting".to_owned()),
-            Stage::Started { id, last } => (
-                id.clone(),
-                last.as_ref()
-                    .map_or_else(|| "starting".to_owned(), |op| op.state.clone()),
-            ),
+            Stage::Observing => Whereabouts::default(),
+            Stage::WaitingFor(op) => Whereabouts {
+                waiting_for: Some(Foreign::of(op, me)),
+                ..Whereabouts::default()
+            },
+            Stage::Starting => Whereabouts {
+                operation_id: self.staging.as_ref().map(|s| s.id.clone()),
+                state: self.staging.as_ref().map(|s| s.state.to_owned()),
+                queued: self.queued,
+                ..Whereabouts::default()
+            },
+            Stage::Started { id, last } => Whereabouts {
+                operation_id: id.clone(),
+                state: last.as_ref().map(|op| op.state.clone()),
+                ..Whereabouts::default()
+            },
         }
+    }
+
+    /// The per-server lock of this machine, waiting (and saying so) while another run holds
+    /// it; `None` when there is no pacer folder to lock in.
+    async fn take_lock(&mut self) -> Option<ServerLock> {
+        match super::pace::lock_server(self.client.origin())? {
+            Locked::Free(lock) => Some(lock),
+            Locked::Busy(pending) => {
+                (self.events)(Event::WaitingForLocalRun);
+                self.queued = true;
+                let lock = pending.wait().await;
+                self.queued = false;
+                lock
+            }
+        }
+    }
+
+    /// Waits for the `import.new` budget, then reads the status; `Some(fresh)` when it
+    /// changed from `previous` (the engine decides again), `None` once a call of `import.new`
+    /// is reserved right after a read that confirmed the decision.
+    async fn confirm(
+        &mut self,
+        previous: Option<&ImportStatus>,
+    ) -> Result<Option<ImportStatus>, RunError> {
+        loop {
+            while let Some(wait) = self.client.pacing_wait("import.new") {
+                tracing::info!("import.new: rate-limit budget spent; waiting {wait:?}");
+                tokio::time::sleep(wait).await;
+            }
+            let fresh = self.client.status().await.map_err(RunError::Backend)?;
+            self.last_read = Some(Instant::now());
+            if changed(previous, &fresh, self.spec.abort_running) {
+                return Ok(Some(fresh));
+            }
+            match self.client.reserve("import.new") {
+                None => return Ok(None),
+                // Another process spent the budget since: wait, and read again.
+                Some(wait) => tokio::time::sleep(wait).await,
+            }
+        }
+    }
+
+    /// After an operation of someone else that this run waited for has ended, its owner gets
+    /// time to read its outcome before our `import.new` replaces it as the current operation
+    /// (the API shows the current operation only): twice our pause, at least [`GRACE`].
+    async fn grace(&mut self, previous: Option<&ImportStatus>) {
+        let Some(prev) = previous else { return };
+        if self.waited.as_deref() != Some(Self::op_id(prev)) || phase(prev) == Phase::InProgress {
+            return;
+        }
+        self.waited = None;
+        let wait = (self.pause() * 2).max(GRACE);
+        (self.events)(Event::Step(format!(
+            "Operation {} ended ({}); giving its owner {} to read its outcome before starting.",
+            Self::op_id(prev),
+            prev.state,
+            humantime::format_duration(wait)
+        )));
+        tokio::time::sleep(wait).await;
+    }
+
+    /// `import.addUsers` in batches, then `import.run`, on our operation `id`.
+    async fn stage_and_run(&mut self) -> Result<(), RcError> {
+        let total = self.spec.users.len();
+        let mut added = 0;
+        for batch in self.spec.users.chunks(self.spec.batch_size.max(1)) {
+            self.client.add_users(batch).await?;
+            if let Some(s) = self.staging.as_mut() {
+                s.state = "ready";
+            }
+            added += batch.len();
+            (self.events)(Event::Step(format!("Staged {added}/{total} users.")));
+        }
+        self.client.run().await
+    }
+
+    /// Clears our operation that was created and not run (or keeps it, if asked).
+    async fn leave(&mut self) -> Option<Leftover> {
+        let s = self.staging.take()?;
+        let keep = self.spec.keep_staged;
+        Some(ownership::clear_leftover(self.client, &s.id, s.state, keep).await)
     }
 }
 
@@ -186,31 +382,43 @@ impl Backend for RocketChat<'_> {
         phase(op) != Phase::InProgress
     }
 
+    /// Before our start nothing observed is ours: any operation in progress is someone's.
     fn blocks_start(&self, op: &ImportStatus) -> bool {
         running(op)
     }
 
     async fn start(
         &mut self,
-        _previous: Option<&ImportStatus>,
+        previous: Option<&ImportStatus>,
     ) -> Result<Started<ImportStatus>, RunError> {
+        self.grace(previous).await;
+        self.lock = self.take_lock().await;
+        if let Some(fresh) = self.confirm(previous).await? {
+            self.lock = None;
+            if running(&fresh) {
+                let f = Foreign::of(&fresh, self.client.user_id());
+                (self.events)(Event::Step(format!(
+                    "Read again before starting: {} is in progress; not starting.",
+                    f.describe()
+                )));
+            }
+            return Ok(Started::Recheck);
+        }
         let op = self
             .client
-            .new_operation()
+            .new_operation_reserved()
             .await
             .map_err(RunError::Backend)?;
+        self.staging = Some(Staging {
+            id: op.id.clone(),
+            state: "new",
+        });
         (self.events)(Event::Step(format!("Created import operation {}.", op.id)));
-        let total = self.spec.users.len();
-        let mut added = 0;
-        for batch in self.spec.users.chunks(self.spec.batch_size.max(1)) {
-            self.client
-                .add_users(batch)
-                .await
-                .map_err(RunError::Backend)?;
-            added += batch.len();
-            (self.events)(Event::Step(format!("Staged {added}/{total} users.")));
+        if let Err(source) = self.stage_and_run().await {
+            let left = self.leave().await.expect("staging was recorded");
+            return Err(RunError::Staging { source, left });
         }
-        self.client.run().await.map_err(RunError::Backend)?;
+        self.staging = None;
         Ok(Started::Sent {
             id: Some(op.id),
             seen: None,
@@ -231,19 +439,20 @@ impl Backend for RocketChat<'_> {
     }
 
     fn on_step(&mut self, step: Step<'_, ImportStatus>) {
+        let me = self.client.user_id();
         let event = match step {
-            Step::WaitingFor(op) => Event::WaitingForRunning {
-                operation_id: Self::op_id(op).to_owned(),
-                state: op.state.clone(),
-            },
-            Step::Aborting(op) => Event::AbortingRunning {
-                operation_id: Self::op_id(op).to_owned(),
-                state: op.state.clone(),
-            },
+            Step::WaitingFor(op) => {
+                self.waited = Some(Self::op_id(op).to_owned());
+                Event::WaitingForRunning(Foreign::of(op, me))
+            }
+            Step::Aborting(op) => Event::AbortingRunning(Foreign::of(op, me)),
             Step::Started { id } => Event::Started {
                 operation_id: id.unwrap_or_default().to_owned(),
             },
             Step::Following(op) => {
+                if self.is_final(op) {
+                    self.lock = None;
+                }
                 let line = describe_status(op);
                 if self.last_line.as_ref() == Some(&line) {
                     return;
@@ -258,20 +467,28 @@ impl Backend for RocketChat<'_> {
     }
 
     fn timed_out(&self, at: &Stage<ImportStatus>) -> RunError {
-        let (operation_id, state) = Self::whereabouts(at);
         RunError::TimedOut {
             after: self.timeout,
-            operation_id,
-            state,
+            at: self.whereabouts(at),
         }
     }
 
     fn cancelled(&self, at: &Stage<ImportStatus>) -> RunError {
-        let (operation_id, state) = Self::whereabouts(at);
         RunError::Cancelled {
-            operation_id,
-            state,
+            at: self.whereabouts(at),
         }
+    }
+}
+
+/// True when `fresh`, read right before `import.new`, is not what the engine decided on
+/// (`previous`): an operation in progress appeared, or the one to abort changed or ended.
+fn changed(previous: Option<&ImportStatus>, fresh: &ImportStatus, abort_running: bool) -> bool {
+    let id = |s: &ImportStatus| s.operation.as_ref().map(|o| o.id.clone());
+    let was = previous.filter(|p| running(p));
+    match (was, running(fresh)) {
+        (None, false) => false,
+        (Some(p), true) => !abort_running || id(p) != id(fresh),
+        _ => true,
     }
 }
 
@@ -321,8 +538,27 @@ pub async fn import_with(
         timeout,
         last_read: None,
         last_line: None,
+        staging: None,
+        waited: None,
+        queued: false,
+        lock: None,
     };
-    let done = reconcile(&mut rc, plan, cancel).await?;
+    let done = match reconcile(&mut rc, plan, cancel).await {
+        Ok(done) => done,
+        // Stopped while staging our operation: clear it (or keep it) and say so.
+        Err(mut e @ (RunError::TimedOut { .. } | RunError::Cancelled { .. })) => {
+            if let RunError::TimedOut { at, .. } | RunError::Cancelled { at } = &mut e {
+                at.leftover = rc.leave().await;
+            }
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(outcome(done, spec))
+}
+
+/// The outcome of a finished run.
+fn outcome(done: crate::engine::backend::Finished<ImportStatus>, spec: &ImportSpec) -> Outcome {
     let (state, status, count) = match &done.last {
         Some(st) if !done.replaced => {
             let op = st.operation.as_ref();
@@ -344,7 +580,7 @@ pub async fn import_with(
             Counts::default(),
         ),
     };
-    Ok(Outcome {
+    Outcome {
         operation_id: done.id.unwrap_or_default(),
         state,
         status,
@@ -352,7 +588,7 @@ pub async fn import_with(
         aborted_operation_id: done.aborted,
         waited_for_operation_id: done.waited_for,
         user_errors_allowed: spec.allow_user_errors,
-    })
+    }
 }
 
 /// The outcome as one or two sentences.
@@ -396,40 +632,6 @@ pub fn describe_with(outcome: &Outcome, abort_running: &str, allow_user_errors: 
     s
 }
 
-/// Checks a user list: a JSON array of objects with `emails` and `importIds` (non-empty
-/// arrays of strings); an error names the user and the field.
-pub fn check_users(value: &Value) -> Result<Vec<Value>, String> {
-    let users = value.as_array().ok_or(
-        "the users file must hold a JSON array of user objects, e.g. [{\"emails\": [\"ann@example.com\"], \"importIds\": [\"ann\"], \"username\": \"ann\"}]",
-    )?;
-    if users.is_empty() {
-        return Err("the users array is empty: give at least one user".into());
-    }
-    for (i, u) in users.iter().enumerate() {
-        let Some(obj) = u.as_object() else {
-            return Err(format!("user #{} (index {i}) is not a JSON object", i + 1));
-        };
-        for field in ["emails", "importIds"] {
-            let ok = obj
-                .get(field)
-                .and_then(Value::as_array)
-                .is_some_and(|a| !a.is_empty() && a.iter().all(Value::is_string));
-            if !ok {
-                return Err(format!(
-                    "user #{} (index {i}): `{field}` is required: a non-empty array of strings, e.g. {}",
-                    i + 1,
-                    if field == "emails" {
-                        "[\"ann@example.com\"]"
-                    } else {
-                        "[\"ldap-42\"]"
-                    }
-                ));
-            }
-        }
-    }
-    Ok(users.clone())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -449,29 +651,37 @@ mod tests {
         assert_eq!(phase(&st("canceled", true)), Phase::Cancelled);
         assert_eq!(phase(&st("importing", true)), Phase::InProgress);
         assert_eq!(phase(&st("importing", false)), Phase::Failed);
-        for s in ["loading", "ready", "importing"] {
+        for s in ["new", "loading", "ready", "importing"] {
             assert!(running(&st(s, true)), "{s}");
         }
-        for s in ["new", "done", "error", "canceled", "none"] {
+        for s in ["done", "error", "canceled", "none"] {
             assert!(!running(&st(s, true)), "{s}");
         }
     }
 
+    fn op(id: &str, state: &str) -> ImportStatus {
+        serde_json::from_value(json!({"state": state, "operation": {"_id": id, "status": "s"}}))
+            .unwrap()
+    }
+
+    /// The read right before import.new: start only when it shows what was decided on.
     #[test]
-    fn a_user_list_names_the_missing_field() {
-        let err =
-            check_users(&json!([{"emails": ["a@b.c"], "importIds": ["a"]}, {"emails": ["b@c.d"]}]))
-                .unwrap_err();
-        assert!(
-            err.contains("user #2") && err.contains("importIds"),
-            "{err}"
-        );
-        assert!(check_users(&json!({"users": []})).is_err());
-        assert_eq!(
-            check_users(&json!([{"emails": ["a@b.c"], "importIds": ["a"]}]))
-                .unwrap()
-                .len(),
-            1
-        );
+    fn a_fresh_read_that_differs_from_the_decision_is_looked_at_again() {
+        let done = op("a", "done");
+        let staging = op("b", "new");
+        let importing = op("b", "importing");
+        // nothing in progress, then still nothing: start
+        assert!(!changed(Some(&done), &op("a", "done"), false));
+        assert!(!changed(None, &done, false));
+        // someone's operation appeared (being staged, or importing): decide again
+        assert!(changed(Some(&done), &staging, false));
+        assert!(changed(None, &importing, true));
+        // aborting as asked: the same operation still in progress, start (and abort it)
+        assert!(!changed(Some(&staging), &importing, true));
+        // ... but another one, or none any more: decide again
+        assert!(changed(Some(&staging), &op("c", "ready"), true));
+        assert!(changed(Some(&staging), &op("b", "done"), true));
+        // not asked to abort: an operation in progress is never started over
+        assert!(changed(Some(&staging), &importing, false));
     }
 }

@@ -24,8 +24,9 @@ pub fn act_bin() -> PathBuf {
 
 /// `act push` in host mode for `workflow`, offline and isolated: the action finds
 /// `woosmap-import` in `target/` on PATH; no env, secret or var file of the user is read; the
-/// client is told the test sandbox's windows. `scratch` holds act's home and caches. Add
-/// `-s`/`--var`/`--env` arguments, then run it with [`run_with_limit`].
+/// client is told the test sandbox's windows and paces in the private folder
+/// ([`super::pacer`]). `scratch` holds act's home and caches. Add `-s`/`--var`/`--env`
+/// arguments, then run it with [`run_with_limit`].
 pub fn command(workflow: &Path, scratch: &Path) -> Command {
     let bin_dir = super::bin("woosmap-import").parent().unwrap().to_path_buf();
     let path = std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(
@@ -54,6 +55,7 @@ pub fn command(workflow: &Path, scratch: &Path) -> Command {
         .arg(&empty)
         .arg("--var-file")
         .arg(&empty)
+        .args(super::pacer::act_args())
         .args([
             "--env",
             &format!(

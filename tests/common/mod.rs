@@ -7,8 +7,10 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 pub mod act;
+pub mod pacer;
 pub mod rocketchat;
 pub mod terraform;
+pub mod wait;
 
 use woosmap_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
 
@@ -58,9 +60,11 @@ pub fn bin(name: &str) -> PathBuf {
 }
 
 /// The environment every front end gets in the tests: the key, the sandbox's URL and its
-/// windows (so that the client paces to them), and no terminal input.
+/// windows (so that the client paces to them), the test binary's private pacer folder, and no
+/// terminal input.
 pub fn sandbox_env<'c>(cmd: &'c mut Command, base_url: &str) -> &'c mut Command {
-    cmd.env("WOOSMAP_PRIVATE_KEY", KEY)
+    pacer::private_pacer(cmd)
+        .env("WOOSMAP_PRIVATE_KEY", KEY)
         .env("WOOSMAP_BASE_URL", base_url)
         .env(
             "WOOSMAP_TRIGGER_INTERVAL",

@@ -51,7 +51,8 @@ impl RcTerraform {
 
     pub async fn run(&self, args: &[&str]) -> TfRun {
         let mut cmd = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/terraform"));
-        cmd.args(args)
+        super::pacer::private_pacer(&mut cmd)
+            .args(args)
             .current_dir(self.dir.path())
             .env("TF_CLI_CONFIG_FILE", self.dir.path().join("cli.tfrc"))
             .env("TF_IN_AUTOMATION", "1")

@@ -123,6 +123,8 @@ struct Row {
     timeout: Option<&'static str>,
     /// How long the sandbox's imports take.
     import: Duration,
+    /// How far the sandbox's clock is ahead of the real one (negative: behind), in ms.
+    clock_offset_ms: i64,
     /// Before the front end starts.
     setup: fn(&RocketChatHandle),
     /// While the front end runs (in its own thread; returns when its part is done).
@@ -160,6 +162,7 @@ fn foreign_importing(sb: &RocketChatHandle) {
         state: "importing".into(),
         duration_ms: Some(FOREVER.as_millis() as u64),
         users: Some(4),
+        user: None,
     })
     .unwrap();
 }
@@ -186,6 +189,12 @@ const INVOKE_OK: &str = "invoke exit 0";
 const JOB_OK: &str = "job ok";
 const DONE: &str = "done · 3/3/0";
 const NONE: &str = "—";
+/// The waiting line for another user's operation being staged.
+const STAGING_FOREIGN: &str = "(new, created by user another-admin) is in progress";
+/// Our operation, created and not run, cleared.
+const LEFT_CLEARED: &str = "was created and left in state new: cleared it";
+/// A 429 waited out on the server's clock.
+const SERVER_CLOCK: &str = "(X-RateLimit-Reset, on the server's clock)";
 
 fn rows() -> Vec<Row> {
     let base = Row {
@@ -198,6 +207,7 @@ fn rows() -> Vec<Row> {
         allow_user_errors: false,
         timeout: None,
         import: IMPORT,
+        clock_offset_ms: 0,
         setup: nothing,
         during: None,
         cli: ex(OK, DONE, "", 1, 0),
@@ -327,6 +337,65 @@ fn rows() -> Vec<Row> {
             ..base
         },
         Row {
+            id: "rc_staging_foreign",
+            title: "Another user's operation being staged is waited on",
+            setup_text: "another admin's operation is `new` (created, no user added yet); it ends once we have read its status twice",
+            setup: |sb| {
+                sb.start_foreign(&ForeignOperation {
+                    state: "new".into(),
+                    duration_ms: Some(FOREVER.as_millis() as u64),
+                    users: Some(4),
+                    user: Some("another-admin".into()),
+                })
+                .unwrap();
+            },
+            during: Some(|sb| {
+                if wait_until(sb, |s| status_reads(s) >= 2) {
+                    sb.end_current();
+                }
+            }),
+            cli: ex(OK, DONE, STAGING_FOREIGN, 2, 0),
+            terraform: ex(TF_OK, DONE, "provider log: WaitingForRunning", 2, 0),
+            tf_action: ex(INVOKE_OK, DONE, STAGING_FOREIGN, 2, 0),
+            action: ex(JOB_OK, DONE, STAGING_FOREIGN, 2, 0),
+            ..base
+        },
+        Row {
+            id: "rc_staging_error",
+            title: "An error while staging our users",
+            setup_text: "import.addUsers: 500; our operation (created, nothing staged) is cleared and reported",
+            setup: |sb| sb.inject(fault("import.addUsers", RcFaultKind::Http500, 1)),
+            cli: ex("exit 6", NONE, LEFT_CLEARED, 1, 0),
+            terraform: ex("apply exit 1", NONE, LEFT_CLEARED, 1, 0),
+            tf_action: ex("invoke exit 1", NONE, LEFT_CLEARED, 1, 0),
+            action: ex("job failed, exit 6", "new", LEFT_CLEARED, 1, 0),
+            ..base
+        },
+        Row {
+            id: "rc_staging_timeout",
+            title: "The timeout strikes while staging",
+            setup_text: "import.addUsers: 429 (reset 1 s ahead) again and again; timeout 6s; our operation is cleared and reported",
+            setup: |sb| sb.inject(fault("import.addUsers", RcFaultKind::RateLimit, 1000)),
+            timeout: Some("6s"),
+            cli: ex("exit 3", NONE, LEFT_CLEARED, 1, 0),
+            terraform: ex("apply exit 1", NONE, LEFT_CLEARED, 1, 0),
+            tf_action: ex("invoke exit 1", NONE, LEFT_CLEARED, 1, 0),
+            action: ex("job failed, exit 3", "new", LEFT_CLEARED, 1, 0),
+            ..base
+        },
+        Row {
+            id: "rc_clock_behind",
+            title: "429s from a server whose clock is 10 minutes behind",
+            setup_text: "the server's `Date` and `X-RateLimit-Reset` are 10 min behind; import.new: 429 (reset 1 s ahead on its clock), 5 times",
+            clock_offset_ms: -600_000,
+            setup: |sb| sb.inject(fault("import.new", RcFaultKind::RateLimit, 5)),
+            cli: ex(OK, DONE, SERVER_CLOCK, 1, 0),
+            terraform: ex(TF_OK, DONE, SERVER_CLOCK, 1, 0),
+            tf_action: ex(INVOKE_OK, DONE, SERVER_CLOCK, 1, 0),
+            action: ex(JOB_OK, DONE, SERVER_CLOCK, 1, 0),
+            ..base
+        },
+        Row {
             id: "rc_abort_running",
             title: "An operation already importing, aborted on request",
             setup_text: "someone else's operation imports forever; `--abort-running` / `abort_running = true` / `abort-running: true`",
@@ -390,6 +459,7 @@ fn rows() -> Vec<Row> {
                         state: "ready".into(),
                         duration_ms: Some(FOREVER.as_millis() as u64),
                         users: Some(1),
+                        user: None,
                     })
                     .unwrap();
                 }
@@ -490,6 +560,7 @@ async fn sandbox(row: &Row) -> RocketChatHandle {
         limit_calls: 10,
         limit_window: Duration::from_secs(2),
         import_duration: row.import,
+        clock_offset_ms: row.clock_offset_ms,
         ..RocketChatConfig::default()
     })
     .await
@@ -561,7 +632,8 @@ fn run_cli(sb: &RocketChatHandle, row: &Row) -> Ran {
     let users = scratch.path().join("users.json");
     std::fs::write(&users, row.users.json()).unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rocketchat-import"));
-    cmd.env_clear()
+    cmd.env_clear();
+    super::common::pacer::private_pacer(&mut cmd)
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("ROCKETCHAT_URL", sb.base_url())
         .env("ROCKETCHAT_USER_ID", DEFAULT_USER_ID)
@@ -663,7 +735,8 @@ fn tf_dir(main_tf: &str) -> tempfile::TempDir {
 /// `terraform apply -auto-approve ... EXTRA` in `dir`, against the cell's sandbox.
 fn tf_apply(dir: &Path, sb: &RocketChatHandle, row: &Row, extra: &[&str]) -> Command {
     let mut cmd = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/terraform"));
-    cmd.args(["apply", "-auto-approve", "-input=false", "-no-color"])
+    super::common::pacer::private_pacer(&mut cmd)
+        .args(["apply", "-auto-approve", "-input=false", "-no-color"])
         .args(extra)
         .current_dir(dir)
         .env("TF_CLI_CONFIG_FILE", dir.join("cli.tfrc"))
@@ -832,8 +905,14 @@ fn run_act(
     (out, log)
 }
 
-/// What an act job showed: the step's own lines (its JSON report and workflow commands
-/// left out) and its `message` output; counts from its outputs.
+/// A line of the job summary (a Markdown heading or table row), which act shows in the log.
+fn job_summary(step: &str) -> bool {
+    let step = step.trim();
+    step.starts_with("### ") || step.starts_with('|') || step.ends_with(" |")
+}
+
+/// What an act job showed: the step's own lines (its JSON report, workflow commands and job
+/// summary left out) and its `message` output; counts from its outputs.
 fn action_ran(exit: Option<i32>, log: String) -> Ran {
     let mut lines = Vec::new();
     let mut outputs = BTreeMap::new();
@@ -848,6 +927,7 @@ fn action_ran(exit: Option<i32>, log: String) -> Ran {
         } else if let Some(step) = l.trim().strip_prefix("| ")
             && !step.starts_with('{')
             && !step.starts_with("::")
+            && !job_summary(step)
         {
             lines.push(step.to_owned());
         }

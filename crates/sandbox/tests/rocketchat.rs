@@ -176,15 +176,22 @@ async fn import_new_aborts_a_running_operation_and_counts_it() {
             state: "importing".into(),
             duration_ms: Some(60_000),
             users: Some(3),
+            user: None,
         })
         .unwrap();
     assert_eq!(api.state().await, "importing");
     let (_, body) = api.call("import.new", None).await;
     assert_ne!(body["operation"]["_id"], json!(foreign));
     assert_eq!(api.sb.stats().aborts, 1);
-    // a new operation with nothing staged is not counted as an abort.
+    // an operation being staged (`new`, nothing added yet) is someone's work too: counted.
+    assert_eq!(api.state().await, "new");
     api.call("import.new", None).await;
-    assert_eq!(api.sb.stats().aborts, 1);
+    assert_eq!(api.sb.stats().aborts, 2);
+    // an ended one is not.
+    api.sb.end_current();
+    assert_eq!(api.state().await, "done");
+    api.call("import.new", None).await;
+    assert_eq!(api.sb.stats().aborts, 2);
 }
 
 #[tokio::test]
@@ -195,6 +202,7 @@ async fn finish_current_ends_an_importing_operation_and_leaves_a_ready_one() {
             state: "ready".into(),
             duration_ms: Some(600_000),
             users: Some(2),
+            user: None,
         })
         .unwrap();
     api.sb.finish_current();
@@ -204,6 +212,7 @@ async fn finish_current_ends_an_importing_operation_and_leaves_a_ready_one() {
             state: "importing".into(),
             duration_ms: Some(600_000),
             users: Some(2),
+            user: None,
         })
         .unwrap();
     assert_eq!(api.state().await, "importing");
@@ -221,6 +230,7 @@ async fn a_foreign_ready_operation_is_run_by_its_owner_and_ends() {
             state: "loading".into(),
             duration_ms: Some(100),
             users: None,
+            user: None,
         })
         .unwrap();
     assert_eq!(api.state().await, "loading");
@@ -377,4 +387,63 @@ async fn the_binary_serves_rocketchat_and_prints_ready_to_paste_exports() {
     child.wait().ok();
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, json!({"state": "none", "success": true}));
+}
+
+#[tokio::test]
+async fn a_foreign_operation_being_staged_is_new_then_ready_then_imports() {
+    let api = Api::fast().await;
+    api.sb
+        .start_foreign(&ForeignOperation {
+            state: "new".into(),
+            duration_ms: Some(200),
+            users: Some(2),
+            user: Some("another-admin".into()),
+        })
+        .unwrap();
+    let (_, body) = api.call("import.status", None).await;
+    assert_eq!(body["state"], "new", "{body}");
+    assert_eq!(body["operation"]["user"], "another-admin", "{body}");
+    let done = api.wait_terminal().await;
+    assert_eq!(done["state"], "done");
+    assert_eq!(done["operation"]["count"]["completed"], 2);
+}
+
+#[tokio::test]
+async fn a_server_clock_behind_shows_in_date_and_the_rate_limit_reset() {
+    let api = Api::start(RocketChatConfig {
+        limit_calls: 3,
+        limit_window: Duration::from_secs(60),
+        clock_offset_ms: -600_000,
+        ..RocketChatConfig::default()
+    })
+    .await;
+    let url = format!("{}/api/v1/import.status", api.sb.base_url());
+    let resp = reqwest::Client::new()
+        .get(&url)
+        .header("X-User-Id", DEFAULT_USER_ID)
+        .header("X-Auth-Token", DEFAULT_AUTH_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let now = std::time::SystemTime::now();
+    let date = resp.headers()["date"].to_str().unwrap().to_owned();
+    let date = httpdate::parse_http_date(&date).unwrap();
+    let behind = now.duration_since(date).unwrap();
+    assert!(
+        (Duration::from_secs(599)..=Duration::from_secs(602)).contains(&behind),
+        "{behind:?}"
+    );
+    let reset: u128 = resp.headers()["x-ratelimit-reset"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let now_ms = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    assert!(
+        reset < now_ms - 500_000,
+        "reset {reset} is on the server's clock"
+    );
 }

@@ -43,7 +43,10 @@ pub fn schema() -> Schema {
                     .description("Longest wait, as a duration such as `30m` (default) or `1h30m`, including the wait for an operation already running. The import keeps running on the server after a timeout."),
             )
             .attribute(Attribute::new("abort_running", AttrType::Bool).optional().description(
-                "Abort an operation already running (`loading`, `ready` or `importing`) instead of waiting for it to end (import.new aborts it). Default `false`.",
+                "Abort an operation this invocation did not create that is in progress (`new`, `loading`, `ready` or `importing`) instead of waiting for it to end (import.new aborts it). Default `false`.",
+            ))
+            .attribute(Attribute::new("keep_staged", AttrType::Bool).optional().description(
+                "When this invocation's operation cannot be run (stopped or refused while its users are staged), keep it on the server instead of clearing it (import.clear). Default `false`.",
             ))
             .attribute(
                 Attribute::new("allow_user_errors", AttrType::Bool)
@@ -85,6 +88,7 @@ fn spec(config: &Value) -> Result<(ImportSpec, Duration, bool), Diagnostics> {
         abort_running: flag(config, "abort_running", false),
         allow_user_errors: flag(config, "allow_user_errors", false),
         poll_interval: users::POLL_INTERVAL,
+        keep_staged: flag(config, "keep_staged", false),
     };
     Ok((spec, timeout, flag(config, "wait", true)))
 }
@@ -92,18 +96,15 @@ fn spec(config: &Value) -> Result<(ImportSpec, Duration, bool), Diagnostics> {
 /// One engine event as the progress line Terraform shows under the action.
 pub fn progress_line(event: &Event) -> String {
     match event {
-        Event::WaitingForRunning {
-            operation_id,
-            state,
-        } => format!(
-            "Another import operation ({operation_id}) is {state}: waiting for it to end; it is not aborted ({ABORT_RUNNING} would abort it)."
+        Event::WaitingForRunning(f) => format!(
+            "Another import {} is in progress: waiting for it to end; it is not aborted ({ABORT_RUNNING} would abort it).",
+            f.describe()
         ),
-        Event::AbortingRunning {
-            operation_id,
-            state,
-        } => format!(
-            "Aborting the running import operation {operation_id} ({state}) as asked by {ABORT_RUNNING}."
+        Event::AbortingRunning(f) => format!(
+            "Aborting the import {} as asked by {ABORT_RUNNING}.",
+            f.describe()
         ),
+        Event::WaitingForLocalRun => "Another run on this machine (rocketchat-import or Terraform) is importing into this server: waiting for it to finish (one import per server at a time).".to_owned(),
         Event::Step(line) | Event::Progress(line) => line.clone(),
         Event::Started { operation_id } => format!("Import {operation_id} started."),
     }
@@ -125,12 +126,16 @@ fn run_error(e: &RunError) -> Diagnostic {
             format!("{e}, or user_id and auth_token in the provider block."),
         ),
         RunError::Backend(e) => Diagnostic::error("Rocket.Chat import failed", format!("{e}.")),
-        RunError::TimedOut { operation_id, .. } => Diagnostic::error(
+        RunError::Staging { .. } => Diagnostic::error(
+            "Rocket.Chat import failed while staging its users",
+            capitalized(&format!("{e}.")),
+        ),
+        RunError::TimedOut { at, .. } => Diagnostic::error(
             "Rocket.Chat import did not finish in time",
             format!(
                 "{}{} Raise timeout, or invoke the action again: it waits for a running import before starting another.",
                 capitalized(&format!("{e}.")),
-                if operation_id.is_some() {
+                if at.operation_id.is_some() && at.leftover.is_none() {
                     " That operation keeps running on the server."
                 } else {
                     ""
@@ -216,6 +221,7 @@ mod tests {
             ("wait", Value::Null),
             ("timeout", Value::Null),
             ("abort_running", Value::Null),
+            ("keep_staged", Value::Null),
             ("allow_user_errors", Value::Null),
         ]);
         for (k, x) in pairs {
@@ -246,10 +252,14 @@ mod tests {
 
     #[test]
     fn progress_lines_name_the_setting() {
-        let waiting = progress_line(&Event::WaitingForRunning {
-            operation_id: "op1".into(),
-            state: "importing".into(),
-        });
+        let waiting = progress_line(&Event::WaitingForRunning(
+            crate::rocketchat::ownership::Foreign {
+                id: "op1".into(),
+                state: "importing".into(),
+                user: Some("u2".into()),
+                same_user: false,
+            },
+        ));
         assert!(
             waiting.contains("op1") && waiting.contains("not aborted"),
             "{waiting}"
@@ -278,6 +288,7 @@ mod tests {
                 state: "importing".into(),
                 duration_ms: Some(600_000),
                 users: Some(3),
+                user: None,
             })
             .unwrap();
         let (progress, _lines) = ActionProgress::channel();
@@ -295,8 +306,10 @@ mod tests {
         let d = diags.iter().next().expect("a diagnostic");
         assert_eq!(d.summary, "Rocket.Chat import did not finish in time");
         assert!(
-            d.detail.starts_with("Timed out after 1s while operation")
+            d.detail
+                .starts_with("Timed out after 1s waiting for operation")
                 && d.detail.contains(&foreign)
+                && d.detail.contains("created by user someone-else")
                 && d.detail.contains("Raise timeout"),
             "{d:?}"
         );
@@ -318,6 +331,7 @@ mod tests {
                 state: "importing".into(),
                 duration_ms: Some(600_000),
                 users: Some(3),
+                user: None,
             })
             .unwrap();
         let client = client(&sb);

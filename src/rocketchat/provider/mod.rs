@@ -19,7 +19,7 @@ use tfplugin::{
     ValidateRequest, Value,
 };
 
-use super::api::{RcClient, RcConfig};
+use super::api::{RcClient, RcConfig, RcError};
 use super::{AUTH_TOKEN_ENV, URL_ENV, USER_ID_ENV};
 use crate::secret::Secret;
 
@@ -115,8 +115,20 @@ impl tfplugin::Provider for RocketChatProvider {
             request_timeout: Duration::from_secs(30),
         }) {
             Ok(client) => *self.client.write().expect("client lock") = Some(Arc::new(client)),
-            Err(e) => diags
-                .push(Diagnostic::error("Invalid url", e.to_string()).at(AttrPath::attr("url"))),
+            Err(e) => {
+                let attr = match &e {
+                    RcError::InvalidSetting { name, .. } if *name == USER_ID_ENV => "user_id",
+                    RcError::InvalidSetting { name, .. } if *name == AUTH_TOKEN_ENV => "auth_token",
+                    _ => "url",
+                };
+                diags.push(
+                    Diagnostic::error(
+                        format!("Invalid {attr}"),
+                        format!("{e} (the provider block's {attr}, or the variable)"),
+                    )
+                    .at(AttrPath::attr(attr)),
+                )
+            }
         }
         diags
     }

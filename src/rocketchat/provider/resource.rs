@@ -48,7 +48,7 @@ pub fn schema() -> Schema {
                     .description("Wait for the import to end (default true)."),
             )
             .attribute(Attribute::new("abort_running", AttrType::Bool).optional().description(
-                "Abort an operation already running instead of waiting for it (import.new aborts it).",
+                "Abort an operation in progress that this apply did not create (new, loading, ready or importing) instead of waiting for it (import.new aborts it).",
             ))
             .attribute(
                 Attribute::new("allow_user_errors", AttrType::Bool)
@@ -188,6 +188,7 @@ pub async fn apply(
         abort_running: flag(&planned, "abort_running", false),
         allow_user_errors: flag(&planned, "allow_user_errors", false),
         poll_interval: users::POLL_INTERVAL,
+        keep_staged: false,
     };
     let wait = flag(&planned, "wait", true);
     let timeout = if wait {

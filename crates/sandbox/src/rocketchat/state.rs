@@ -25,6 +25,8 @@ pub(crate) struct Operation {
     pub(crate) users: Vec<StagedUser>,
     /// Foreign operations: preparing until then.
     loading_until: Option<Instant>,
+    /// Foreign operations being staged: `new` (nothing added yet) until then.
+    staging_until: Option<Instant>,
     /// When `import.run` was (or will be) called.
     run_at: Option<Instant>,
     duration: Duration,
@@ -56,6 +58,7 @@ impl Operation {
             user: user.to_owned(),
             users: Vec::new(),
             loading_until: None,
+            staging_until: None,
             run_at: None,
             duration: Duration::from_secs(1),
             frozen: None,
@@ -81,6 +84,9 @@ impl Operation {
         }
         if self.loading_until.is_some_and(|t| now < t) {
             return "importer_preparing_users";
+        }
+        if self.staging_until.is_some_and(|t| now < t) {
+            return "importer_new";
         }
         match self.progress(now) {
             None if self.users.is_empty() && self.loading_until.is_none() => "importer_new",
@@ -213,17 +219,34 @@ impl RcState {
         Some(fault)
     }
 
+    /// True when the current operation is still going (being staged included).
+    fn current_in_progress(&self, now: Instant) -> bool {
+        self.current().is_some_and(|op| {
+            op.valid()
+                && matches!(
+                    state_of(op.status(now), true),
+                    "new" | "loading" | "ready" | "importing"
+                )
+        })
+    }
+
+    /// `import.clear`: invalidates every operation, counting a clear of one still going.
+    pub(crate) fn clear(&mut self, now: Instant) {
+        if self.current_in_progress(now) {
+            self.stats.cleared += 1;
+        }
+        self.invalidate_all(now);
+    }
+
     /// Invalidates every operation, counting an abort if the current one was still going.
     pub(crate) fn abort_all(&mut self, now: Instant) {
-        if let Some(op) = self.current()
-            && op.valid()
-            && matches!(
-                state_of(op.status(now), true),
-                "loading" | "ready" | "importing"
-            )
-        {
+        if self.current_in_progress(now) {
             self.stats.aborts += 1;
         }
+        self.invalidate_all(now);
+    }
+
+    fn invalidate_all(&mut self, now: Instant) {
         for op in &mut self.operations {
             if op.frozen.is_none() {
                 op.frozen = Some(op.status(now));
@@ -247,10 +270,15 @@ impl RcState {
         now: Instant,
     ) -> Result<String, String> {
         let d = Duration::from_millis(spec.duration_ms.unwrap_or(2000));
-        let mut op = Operation::new("someone-else");
+        let mut op = Operation::new(spec.user.as_deref().unwrap_or("someone-else"));
         op.users = vec![StagedUser { fails: false }; spec.users.unwrap_or(5).max(1) as usize];
         op.duration = cfg.import_duration.max(d);
         match spec.state.as_str() {
+            "new" => {
+                op.staging_until = Some(now + d);
+                op.run_at = Some(now + d * 2);
+                op.duration = d;
+            }
             "loading" => {
                 op.loading_until = Some(now + d);
                 op.run_at = Some(now + d * 2);
@@ -266,7 +294,7 @@ impl RcState {
             }
             other => {
                 return Err(format!(
-                    "state {other:?} is not one of \"loading\", \"ready\", \"importing\""
+                    "state {other:?} is not one of \"new\", \"loading\", \"ready\", \"importing\""
                 ));
             }
         }
@@ -290,6 +318,24 @@ impl RcState {
             if now - start < min {
                 op.run_at = Some(now.checked_sub(min).unwrap_or(start));
             }
+            op.duration = (now - op.run_at.unwrap_or(start)).max(min);
+        }
+    }
+
+    /// The current operation, valid and not ended, ends now (`done`) whatever its stage.
+    pub(crate) fn end_current(&mut self, now: Instant) {
+        let min = Duration::from_millis(1);
+        if let Some(op) = self.current_mut()
+            && op.valid()
+            && op.progress(now).is_none_or(|f| f < 1.0)
+        {
+            if op.users.is_empty() {
+                op.users = vec![StagedUser { fails: false }];
+            }
+            op.loading_until = None;
+            op.staging_until = None;
+            let start = op.run_at.filter(|s| *s <= now).unwrap_or(now);
+            op.run_at = Some(now.checked_sub(min).unwrap_or(start).min(start));
             op.duration = (now - op.run_at.unwrap_or(start)).max(min);
         }
     }

@@ -35,7 +35,7 @@ const KNOWN: &[(&str, &str)] = &[
     // The engine's one state machine.
     ("src/engine/reconcile.rs", "drive"),
     // Rocket.Chat's client.
-    ("src/rocketchat/api.rs", "call"),
+    ("src/rocketchat/api.rs", "call_paced"),
     // One retry loop, and the pacer crate.
     ("src/woosmap/api/call.rs", "call_claimed"),
     ("src/woosmap/api/pacer.rs", "acquire_with"),

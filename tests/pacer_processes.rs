@@ -315,6 +315,239 @@ async fn an_answer_read_before_the_call_is_not_used_for_it() {
     assert_eq!(ran.json()[0]["status"], "success", "{ran:?}");
 }
 
+/// Every time in a pacer record (a JSON object, nested ones too) moved later by `ahead`: the
+/// fields named `*_ms`, `*_us` and `*_ns` that hold a time (0 means none and stays).
+fn dated_ahead(value: &mut serde_json::Value, ahead: Duration) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (name, field) in map.iter_mut() {
+                let unit = match name.rsplit('_').next() {
+                    Some("ms") => ahead.as_millis(),
+                    Some("us") => ahead.as_micros(),
+                    Some("ns") => ahead.as_nanos(),
+                    _ => {
+                        dated_ahead(field, ahead);
+                        continue;
+                    }
+                };
+                if let Some(t) = field.as_u64().filter(|t| *t > 0) {
+                    *field = (t + u64::try_from(unit).unwrap()).into();
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| dated_ahead(v, ahead)),
+        _ => {}
+    }
+}
+
+/// The files of the pacer folder with this extension.
+fn files_with(dir: &Path, ext: &str) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .collect()
+}
+
+/// Issue 20, "a local record taken as evidence": the trigger record left by a run, dated an
+/// hour ahead (a wall clock stepped back since, another version's file, a corrupt write), is
+/// not a trigger of this invocation: the next run triggers and reports its own run instead of
+/// the old one.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_future_dated_trigger_record_is_not_taken_as_evidence() {
+    let sb = sandbox().await;
+    let id = dataset();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = with_pacer_dir(cli(&sb), dir.path());
+    cmd.args(run_args(&id));
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let first = ran.json()[0]["run_id"].as_str().unwrap().to_owned();
+    for path in files_with(dir.path(), "pace") {
+        let mut record: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        dated_ahead(&mut record, Duration::from_secs(3600));
+        std::fs::write(&path, record.to_string()).unwrap();
+    }
+    let mut cmd = with_pacer_dir(cli(&sb), dir.path());
+    cmd.args(run_args(&id));
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let report = &ran.json()[0];
+    assert_eq!(report["status"], "success", "{ran:?}");
+    let stats = sb.stats();
+    let ds = stats.dataset(&id).unwrap();
+    assert_ne!(
+        report["run_id"].as_str().unwrap(),
+        first,
+        "the old run was reported as this invocation's: {ds:?}"
+    );
+    assert_eq!(ds.runs_triggered, 2, "{ds:?}");
+}
+
+/// Issue 20: a status answer planted in the folder, dated a few seconds ahead so that it looks
+/// sent after the next invocation asked, with a reservation that keeps that invocation waiting
+/// for another process's read, does not make `run` report success without asking the server.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_planted_answer_and_reservation_do_not_make_run_report_success() {
+    let sb = sandbox().await;
+    let id = dataset();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = with_pacer_dir(cli(&sb), dir.path());
+    cmd.args(["status", "--dataset-id", &id, "--json"]);
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let ahead = Duration::from_secs(3);
+    let planted_run = dataset();
+    let answers = files_with(dir.path(), "answer");
+    let [answer] = &answers[..] else {
+        panic!("one answer file: {answers:?}")
+    };
+    let bytes = std::fs::read(answer).unwrap();
+    let newline = bytes.iter().position(|b| *b == b'\n').unwrap();
+    let mut header: serde_json::Value = serde_json::from_slice(&bytes[..newline]).unwrap();
+    dated_ahead(&mut header, ahead);
+    let mut body: serde_json::Value = serde_json::from_slice(&bytes[newline + 1..]).unwrap();
+    body["id"] = planted_run.clone().into();
+    let later = humantime::format_rfc3339_millis(std::time::SystemTime::now() + ahead).to_string();
+    for step in body["steps"].as_array_mut().unwrap() {
+        for (_, value) in step.as_object_mut().unwrap() {
+            let time = |s: &str| {
+                s.get(..19)
+                    .is_some_and(|t| humantime::parse_rfc3339_weak(t).is_ok())
+            };
+            if value.as_str().is_some_and(time) {
+                *value = later.clone().into();
+            }
+        }
+    }
+    let body = body.to_string();
+    header["body_len"] = body.len().into();
+    std::fs::write(answer, format!("{header}\n{body}")).unwrap();
+    // The status slot: a read of this (live) test process in flight for an hour.
+    for path in files_with(dir.path(), "pace") {
+        let mut record: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        dated_ahead(&mut record, ahead);
+        for (last, until, hour) in [
+            ("last_ms", "inflight_until_ms", 3_600_000u64),
+            ("last_ns", "inflight_until_ns", 3_600_000_000_000),
+        ] {
+            if let Some(t) = record[last].as_u64() {
+                record[until] = (t + hour).into();
+            }
+        }
+        record["inflight_pid"] = std::process::id().into();
+        std::fs::write(&path, record.to_string()).unwrap();
+    }
+    let mut cmd = with_pacer_dir(cli(&sb), dir.path());
+    cmd.args(run_args(&id));
+    let ran = run(cmd).await;
+    let stats = sb.stats();
+    let ds = stats.dataset(&id).unwrap();
+    let reported = ran
+        .json()
+        .first()
+        .and_then(|r| r["run_id"].as_str().map(str::to_owned));
+    assert_ne!(reported.as_deref(), Some(planted_run.as_str()), "{ran:?}");
+    assert!(ds.triggers >= 1, "no trigger was sent: {ds:?}\n{ran:?}");
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert!(ds.runs.contains(&reported.unwrap()), "{ds:?}");
+}
+
+/// Issue 20, "pacing silently off": a pacer folder that cannot be written is warned about,
+/// once, and the command still works (pacing within the process).
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_only_pacer_folder_is_warned_about_once() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = sandbox().await;
+    let id = dataset();
+    let base = tempfile::tempdir().unwrap();
+    let read_only = base.path().join("read-only");
+    std::fs::create_dir(&read_only).unwrap();
+    std::fs::set_permissions(&read_only, std::fs::Permissions::from_mode(0o500)).unwrap();
+    // Root writes through mode 500: then a folder nobody can create a file in, of this user.
+    let dir = if std::fs::write(read_only.join("probe"), "").is_ok() {
+        std::path::PathBuf::from("/proc/self/fdinfo")
+    } else {
+        read_only
+    };
+    let mut cmd = with_pacer_dir(cli(&sb), &dir);
+    cmd.args(["status", "--dataset-id", &id, "--json"]);
+    let ran = run(cmd).await;
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(
+        ran.stderr.matches("not sharing rate-limit pacing").count(),
+        1,
+        "one warning: {ran:?}"
+    );
+    assert!(ran.stderr.contains("cannot be written"), "{ran:?}");
+}
+
+/// Issue 20, "pacing silently off": while another process holds a slot's lock, a request
+/// waits for it (saying so, once) instead of going out unreserved; it leaves once the lock
+/// is released.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_busy_lock_makes_the_request_wait_instead_of_going_out_unreserved() {
+    use std::io::BufRead;
+    let sb = sandbox().await;
+    let id = dataset();
+    let dir = tempfile::tempdir().unwrap();
+    let status = |dir: &Path| {
+        let mut cmd = with_pacer_dir(cli(&sb), dir);
+        cmd.args(["status", "--dataset-id", &id, "--json"]);
+        cmd
+    };
+    let ran = run(status(dir.path())).await;
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let reads = |sb: &woosmap_sandbox::SandboxHandle| sb.stats().dataset(&id).unwrap().status_calls;
+    let before = reads(&sb);
+    // This test process holds every slot's lock, as a stuck process would.
+    let held: Vec<std::fs::File> = files_with(dir.path(), "pace")
+        .into_iter()
+        .map(|path| {
+            let file = std::fs::File::open(path).unwrap();
+            file.lock().unwrap();
+            file
+        })
+        .collect();
+    assert!(!held.is_empty());
+    let mut cmd = status(dir.path());
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    // Wait for the line that says it waits (or the end of its output, if it never does).
+    let (said, stderr) = tokio::task::spawn_blocking(move || {
+        let mut lines = stderr.lines();
+        let mut seen = Vec::new();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            let waiting = line.contains("locked by another process");
+            seen.push(line);
+            if waiting {
+                return (true, seen);
+            }
+        }
+        (false, seen)
+    })
+    .await
+    .unwrap();
+    assert!(said, "no wait was reported: {stderr:?}");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "it ended with the lock held"
+    );
+    assert_eq!(reads(&sb), before, "a status read went out unreserved");
+    drop(held);
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(reads(&sb), before + 1);
+}
+
 /// The user's default pacer folders in `tmp` (`woosmap-pacer-$UID`, `rocketchat-import-$UID`,
 /// the names the code uses without XDG_RUNTIME_DIR), with the files in each.
 fn default_folders_in(tmp: &Path) -> Vec<(String, usize)> {

@@ -321,3 +321,38 @@ resource "woosmap_dataset_import" "stores" {{
     .await;
     drop(tf);
 }
+
+/// Issue 20, "pacing silently off": Terraform hides the provider's log, so a pacer folder the
+/// provider cannot write is a warning diagnostic of the apply (once), and the apply succeeds.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_only_pacer_folder_is_a_warning_of_the_apply() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = sandbox().await;
+    let id = dataset();
+    let tf = Terraform::new(&sb.base_url());
+    tf.write(&import_config(&id, "1", ""));
+    let read_only = tf.dir.path().join("read-only");
+    std::fs::create_dir(&read_only).unwrap();
+    std::fs::set_permissions(&read_only, std::fs::Permissions::from_mode(0o500)).unwrap();
+    // Root writes through mode 500: then a folder nobody can create a file in, of this user.
+    let folder = if std::fs::write(read_only.join("probe"), "").is_ok() {
+        std::path::PathBuf::from("/proc/self/fdinfo")
+    } else {
+        read_only
+    };
+    blocking(move || {
+        let mut cmd = tf.command(&["apply", "-auto-approve", "-no-color"]);
+        cmd.env("WOOSMAP_PACER_DIR", &folder);
+        let apply: common::Ran = cmd.output().unwrap().into();
+        assert_eq!(apply.code, 0, "{apply:?}");
+        let text = common::terraform::flatten(&apply.all());
+        assert_eq!(
+            text.matches("Rate-limit pacing is not shared").count(),
+            1,
+            "{apply:?}"
+        );
+        assert!(text.contains("cannot be written"), "{apply:?}");
+    })
+    .await;
+}

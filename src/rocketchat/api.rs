@@ -15,8 +15,8 @@ use reqwest::{Method, StatusCode, Url};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::pace::{Budget, Pacer, now_ms};
 use crate::secret::Secret;
+use pacer::budget::{Budget, Budgets, now_ms};
 
 /// How many times a failed status read (transport error, 5xx) is retried before giving up.
 const RETRIES: u32 = 5;
@@ -163,6 +163,27 @@ pub struct RcConfig {
     pub request_timeout: Duration,
 }
 
+/// The library's unit tests pace in a folder of the test process's own, removed at exit.
+#[cfg(test)]
+const UNIT_TESTS: Option<fn() -> std::path::PathBuf> =
+    Some(|| crate::test_dirs::private("rocketchat-import"));
+#[cfg(not(test))]
+const UNIT_TESTS: Option<fn() -> std::path::PathBuf> = None;
+
+/// Rocket.Chat in the shared pacer: the budgets its servers announce and the per-server
+/// import lock, in `$WOOSMAP_PACER_DIR/rocketchat-import` when that is set (`off`: no sharing,
+/// no lock), else `$XDG_RUNTIME_DIR/rocketchat-import`, else `<temp>/rocketchat-import-<uid>`.
+pub(crate) static ROCKETCHAT: pacer::Service = pacer::Service::new(
+    "rocketchat",
+    pacer::FolderSpec {
+        env: Some("WOOSMAP_PACER_DIR"),
+        env_subfolder: Some("rocketchat-import"),
+        runtime_name: "rocketchat-import",
+        temp_prefix: "rocketchat-import",
+        unit_tests: UNIT_TESTS,
+    },
+);
+
 /// The client. Cheap to share behind an `Arc`.
 pub struct RcClient {
     http: reqwest::Client,
@@ -172,7 +193,7 @@ pub struct RcClient {
     token: Secret,
     token_header: reqwest::header::HeaderValue,
     timeout: Duration,
-    pacer: Pacer,
+    pacer: std::sync::Arc<Budgets>,
     clock: ServerClock,
 }
 
@@ -244,7 +265,7 @@ impl RcClient {
             } else {
                 cfg.request_timeout
             },
-            pacer: Pacer::for_server(&origin),
+            pacer: std::sync::Arc::new(Budgets::new(&ROCKETCHAT, &origin)),
             clock: ServerClock::default(),
         })
     }
@@ -261,13 +282,13 @@ impl RcClient {
     }
 
     /// How long until `route` may be called, without reserving a call.
-    pub fn pacing_wait(&self, route: &str) -> Option<Duration> {
-        self.pacer.wait(route)
+    pub async fn pacing_wait(&self, route: &str) -> Option<Duration> {
+        self.pacer.wait(route).await
     }
 
     /// Reserves one call of `route` now, or says how long to wait first.
-    pub fn reserve(&self, route: &str) -> Option<Duration> {
-        self.pacer.reserve(route)
+    pub async fn reserve(&self, route: &str) -> Option<Duration> {
+        self.pacer.reserve(route).await
     }
 
     /// `POST import.new` with a call of its budget already reserved ([`Self::reserve`]): sent
@@ -354,7 +375,7 @@ impl RcClient {
         let mut limited = Duration::ZERO;
         loop {
             attempt += 1;
-            while pace && let Some(wait) = self.pacer.reserve(route) {
+            while pace && let Some(wait) = self.pacer.reserve(route).await {
                 tracing::info!(
                     "{route}: rate-limit budget spent; waiting {wait:?} for its window to reset"
                 );
@@ -395,7 +416,7 @@ impl RcClient {
                 ..b
             });
             if let Some(b) = budget {
-                self.pacer.record(route, b);
+                self.pacer.record(route, b).await;
             }
             let text = resp.text().await.unwrap_or_default();
             let json: Option<Value> = serde_json::from_str(&text).ok();

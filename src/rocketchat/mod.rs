@@ -1,5 +1,6 @@
 //! Rocket.Chat bulk user import, the second backend: the REST client ([`api`]), pacing by the
-//! `X-RateLimit-*` headers shared across processes ([`pace`]), reconcile-and-wait for one
+//! `X-RateLimit-*` headers shared across processes (`pacer::budget`, from `crates/pacer`),
+//! reconcile-and-wait for one
 //! import ([`run`]), the `rocketchat-import` command line ([`cli`]) and the Terraform provider
 //! `rocketchat` ([`provider`]).
 //!
@@ -11,7 +12,6 @@ pub mod action;
 pub mod api;
 pub mod cli;
 pub mod ownership;
-pub mod pace;
 pub mod progress;
 pub mod provider;
 pub mod report;

@@ -2,7 +2,7 @@
 //! `import.status`, paced so that the route's rate-limit budget lasts its window. An operation
 //! that is `new`, `loading`, `ready` or `importing` blocks a start, because `import.new` would
 //! abort it (`super::ownership`): the engine waits for it unless asked to abort it. Starting
-//! takes the per-server lock of this machine (`super::pace::lock_server`, held until the run
+//! takes the per-server lock of this machine (`pacer::section::enter`, held until the run
 //! has seen its import end), reads the status again after any pacing wait, immediately before
 //! `import.new`, then `import.addUsers` in batches and `import.run`; an operation created but not run is cleared (or kept, if asked)
 //! and reported. `done`, `error`, `canceled` or an invalidated operation end the wait. Also:
@@ -17,9 +17,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::api::{Counts, ImportStatus, RcClient, RcError};
 use super::ownership::{self, Foreign, Leftover};
-use super::pace::{Locked, ServerLock};
 use crate::engine::backend::{Backend, Identified, Stage, Started, Step, Until};
 use crate::engine::reconcile::{Plan, reconcile};
+use pacer::section::{Entered, Held as ServerLock};
 use tokio::time::Instant;
 
 pub use super::userlist::check_users;
@@ -248,7 +248,7 @@ impl RocketChat<'_> {
     fn pause(&self) -> Duration {
         let mut wait = self.spec.poll_interval;
         if let Some(b) = self.client.status_budget() {
-            let left = Duration::from_millis(b.reset_ms.saturating_sub(super::pace::now_ms()));
+            let left = Duration::from_millis(b.reset_ms.saturating_sub(pacer::budget::now_ms()));
             let spread = left / (b.remaining.max(1) as u32);
             wait = wait.max(spread.min(Duration::from_secs(60)));
         }
@@ -281,9 +281,9 @@ impl RocketChat<'_> {
     /// The per-server lock of this machine, waiting (and saying so) while another run holds
     /// it; `None` when there is no pacer folder to lock in.
     async fn take_lock(&mut self) -> Option<ServerLock> {
-        match super::pace::lock_server(self.client.origin())? {
-            Locked::Free(lock) => Some(lock),
-            Locked::Busy(pending) => {
+        match pacer::section::enter(&super::api::ROCKETCHAT, self.client.origin())? {
+            Entered::Free(lock) => Some(lock),
+            Entered::Busy(pending) => {
                 (self.events)(Event::WaitingForLocalRun);
                 self.queued = true;
                 let lock = pending.wait().await;
@@ -301,7 +301,7 @@ impl RocketChat<'_> {
         previous: Option<&ImportStatus>,
     ) -> Result<Option<ImportStatus>, RunError> {
         loop {
-            while let Some(wait) = self.client.pacing_wait("import.new") {
+            while let Some(wait) = self.client.pacing_wait("import.new").await {
                 tracing::info!("import.new: rate-limit budget spent; waiting {wait:?}");
                 tokio::time::sleep(wait).await;
             }
@@ -310,7 +310,7 @@ impl RocketChat<'_> {
             if changed(previous, &fresh, self.spec.abort_running) {
                 return Ok(Some(fresh));
             }
-            match self.client.reserve("import.new") {
+            match self.client.reserve("import.new").await {
                 None => return Ok(None),
                 // Another process spent the budget since: wait, and read again.
                 Some(wait) => tokio::time::sleep(wait).await,

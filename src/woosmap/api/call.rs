@@ -1,43 +1,40 @@
-//! The retry loop behind every API call: take a pacing slot, send, and decide from the
-//! outcome whether to wait and try again.
+//! The retry loop behind every API call, the import calls and the dataset management calls
+//! alike: take a pacing slot, send, and decide from the outcome whether to wait and try again.
+//! What differs between calls is a [`Call`] (how to send one attempt and read its answer) and a
+//! [`Plan`] (its pacing key, windows and retry rules).
 //!
 //! Retry policy (per call, always bounded by the caller's deadline):
 //! - 429: waited out (`Retry-After` if present, else the documented window of the endpoint),
 //!   then retried. Safe for every endpoint: the server refused the request.
-//! - Status (a GET, idempotent): 5xx, connect errors, resets, request timeouts and unreadable
-//!   bodies are retried with capped exponential backoff and jitter (0.5 s doubling to 8 s,
-//!   ±20 %), and in any case no sooner than the status pacing allows.
-//! - Triggers (POSTs that start an import): only faults where the request surely never reached
-//!   Woosmap are retried here: connect errors (nothing was sent) and 429 (refused). A 5xx, a
-//!   reset or timeout after sending, or an unreadable 2xx body may hide an import that did
-//!   start; retrying blindly could import twice. Those are returned to the caller
-//!   ([`ApiError::may_have_been_processed`]); the engine then reads the status and only
-//!   triggers again if no new run shows up.
+//! - Repeatable calls (status reads, dataset reads, updates and deletes): 5xx, connect errors,
+//!   resets, request timeouts and unreadable bodies are retried with capped exponential backoff
+//!   and jitter (0.5 s doubling to 8 s, ±20 %), and in any case no sooner than pacing allows.
+//! - Calls that must not be repeated blindly (triggers, dataset creation): only faults where
+//!   the request surely never reached Woosmap are retried here: connect errors (nothing was
+//!   sent) and 429 (refused). A 5xx, a reset or timeout after sending, or an unreadable 2xx body
+//!   may hide an import that did start (a dataset that was created); those are returned to the
+//!   caller (`may_have_been_processed()` says so), who looks before trying again.
 //! - When the next attempt (pacing slot, backoff or Retry-After) would start after the
-//!   deadline, the call returns the last error it saw (or `DeadlineExceeded` if none) instead
-//!   of sleeping.
+//!   deadline, the call returns the last error it saw (or a deadline error if none) instead of
+//!   sleeping.
 //!
-//! Status reads are shared across processes (`status_share`): a read that Woosmap answered
+//! Status reads are shared across processes (`pacer` answers): a read that Woosmap answered
 //! with a run or a 404 is recorded for the (base URL, key, dataset), and a status call that
 //! would otherwise wait for its slot takes an answer recorded since it began instead, read
 //! exactly as if it had received it (same interpretation, same `Date` for the server clock).
 
 use std::time::{Duration, SystemTime};
 
+use pacer::{Acquired, AnswerKey, AnswerWish, Pace, PaceError, SharedAnswer, Slot, SlotKey};
 use reqwest::StatusCode;
-use reqwest::header::{DATE, HeaderMap, RETRY_AFTER};
+use reqwest::header::{DATE, RETRY_AFTER};
 use tokio::time::Instant;
 
-use std::sync::atomic::Ordering;
-
-use super::client::{CONTACT_ANSWERED, CONTACT_REFUSED, Client, RetryNotice, TriggerClaim};
-use super::error::{ApiError, Endpoint};
-use super::pacer::{self, Acquired, PaceKey, PaceKind};
+use super::error::Endpoint;
+use super::handle::{Client, RetryNotice, TriggerClaim};
 use super::request::Exchange;
 use super::retry::{Backoff, parse_retry_after};
-use super::status_share::{self, AnswerKey, AnswerWish, SharedAnswer};
-use super::types::{DatasetId, Run};
-use crate::secret::Secret;
+use super::types::DatasetId;
 
 /// Extra spacing between two triggers of a dataset, on top of `limits.trigger`.
 pub const TRIGGER_MARGIN: Duration = Duration::from_secs(1);
@@ -45,335 +42,295 @@ pub const TRIGGER_MARGIN: Duration = Duration::from_secs(1);
 pub const STATUS_MARGIN: Duration = Duration::from_millis(150);
 
 /// What a call gave.
-pub(super) enum Answer {
-    /// The run for `Status` (`None` on 404); `None` for an accepted trigger.
-    Done(Option<Run>),
+pub(super) enum Answer<T> {
+    /// The call's result.
+    Done(T),
     /// A trigger was accepted since the claimed moment: nothing was sent.
     AlreadyTriggered { previous_run_id: Option<String> },
     /// The trigger slot had to be waited for: nothing was sent; look at the status again.
     Recheck,
 }
 
-/// One attempt's failure, with what the retry loop needs to decide.
-pub(super) enum Failure {
-    /// A 429: wait this long (Retry-After, else the documented window), then retry.
-    RateLimited { retry_after: Option<Duration> },
-    /// Any other error.
-    Error(ApiError),
+/// The error classes the retry loop decides on.
+pub(super) trait CallError: std::fmt::Display {
+    /// A connect error: nothing was sent (retried even for calls that must not repeat).
+    fn is_connect(&self) -> bool;
+    /// Nothing reached the server (a connect or certificate failure): the slot stays free.
+    fn nothing_sent(&self) -> bool;
+    /// A fault worth retrying with backoff, when the call may be repeated.
+    fn is_retryable(&self) -> bool;
+    fn is_rate_limited(&self) -> bool;
+    /// A short reason for a retry notice.
+    fn retry_reason(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// One kind of call: how to send one attempt and read what came back.
+pub(super) trait Call {
+    type Out;
+    type Err: CallError;
+    /// Sends one request, with this timeout, and reads the whole answer.
+    async fn send(&self, timeout: Duration) -> Result<Exchange, Self::Err>;
+    /// Reads an answer (never a 429) as the call's result.
+    fn read(&self, exchange: Exchange) -> Result<Self::Out, Self::Err>;
+    /// Reads another caller's shared answer as if received (`None`: read it ourselves).
+    fn read_shared(&self, _answer: SharedAnswer) -> Option<Self::Out> {
+        None
+    }
+    /// The error of a 429 still in effect.
+    fn rate_limited(&self, retry_after: Option<Duration>) -> Self::Err;
+    /// The error of a slot that could not be had before the deadline.
+    fn too_late(&self, next_slot: Option<Duration>) -> Self::Err;
+}
+
+/// How one call is paced and retried.
+pub(super) struct Plan<'a> {
+    pub key: SlotKey,
+    pub pace: Pace,
+    /// The documented window: the wait after a 429 without `Retry-After`.
+    pub window: Duration,
+    /// Added to every wait after a 429.
+    pub margin: Duration,
+    pub deadline: Instant,
+    /// Faults after sending may be retried (the call is idempotent in effect).
+    pub repeatable: bool,
+    /// A trigger on behalf of this claim, looking at the status again after `recheck`.
+    pub claim: Option<(&'a TriggerClaim, Duration)>,
+    /// Answers shared with (and taken from) other callers.
+    pub answers: Option<AnswerKey>,
+    /// A 429 is returned at once instead of waited out.
+    pub surface_429: bool,
+    /// A refusal before any answer ends the call.
+    pub fail_fast: bool,
+    /// Retry notices name this dataset and endpoint.
+    pub notice: Option<(DatasetId, Endpoint)>,
+}
+
+/// How one attempt ended: the call's result, or a retry to make.
+type Attempted<T, E> = Result<T, Retry<E>>;
+
+/// How one attempt ended, when the loop goes on.
+struct Retry<E> {
+    error: E,
+    delay: Duration,
 }
 
 impl Client {
-    /// The retry loop shared by the three calls. Returns the run for `Status` (None on 404)
-    /// and `None` for the triggers.
-    pub(super) async fn call(
+    /// Runs `call` through pacing and retries as `plan` says.
+    pub(super) async fn run_call<C: Call>(
         &self,
-        endpoint: Endpoint,
-        id: &DatasetId,
-        reimport_key: Option<&Secret>,
-        poll_interval: Duration,
-        deadline: Instant,
-    ) -> Result<Option<Run>, ApiError> {
-        match self
-            .call_claimed(endpoint, id, reimport_key, poll_interval, deadline, None)
-            .await?
-        {
-            Answer::Done(run) => Ok(run),
-            Answer::AlreadyTriggered { .. } | Answer::Recheck => {
-                unreachable!("no claim was made")
-            }
-        }
-    }
-
-    /// [`Client::call`], for a trigger made on behalf of `claim` (see [`TriggerClaim`]).
-    pub(super) async fn call_claimed(
-        &self,
-        endpoint: Endpoint,
-        id: &DatasetId,
-        reimport_key: Option<&Secret>,
-        poll_interval: Duration,
-        deadline: Instant,
-        claim: Option<&TriggerClaim>,
-    ) -> Result<Answer, ApiError> {
-        let limits = self.inner.limits;
-        // `window`: the documented limit (the wait after a 429 without Retry-After);
-        // `interval`: our spacing between two requests, measured from the previous response.
-        let (kind, window, margin, interval) = match endpoint {
-            Endpoint::Trigger | Endpoint::Webhook => (
-                PaceKind::Trigger,
-                limits.trigger,
-                TRIGGER_MARGIN,
-                limits.trigger + TRIGGER_MARGIN,
-            ),
-            Endpoint::Status => (
-                PaceKind::Status,
-                limits.status,
-                STATUS_MARGIN,
-                poll_interval.max(limits.status) + STATUS_MARGIN,
-            ),
-        };
-        let key = PaceKey {
-            base_url: self.inner.base_key.clone(),
-            dataset: id.clone(),
-            kind,
-        };
-        // Status answers are shared per (base URL, key, dataset); `wish`: this call takes one
-        // that was sent after now (dropped if a shared answer turns out unreadable).
-        let answer_key = match (endpoint, &self.inner.api_key) {
-            (Endpoint::Status, Some((_, private_key))) => {
-                Some(AnswerKey::new(&self.inner.base_key, private_key, id))
-            }
-            _ => None,
-        };
-        let mut wish = answer_key.clone().map(AnswerWish::now);
+        call: &C,
+        plan: &Plan<'_>,
+    ) -> Result<Answer<C::Out>, C::Err> {
+        let mut wish = plan.answers.clone().map(AnswerWish::now);
         let mut backoff = Backoff::new();
-        let mut last_error: Option<ApiError> = None;
-        let deadline_error = |last: Option<ApiError>| {
-            last.unwrap_or_else(|| ApiError::DeadlineExceeded {
-                dataset_id: id.clone(),
-                endpoint,
-                next_slot: None,
-            })
-        };
-
+        let mut last_error: Option<C::Err> = None;
         loop {
-            let request_limit = self.inner.request_timeout;
-            let acquired = match claim {
-                Some(claim) => {
-                    // While the slot is held, look at the status again every status window.
-                    let recheck = limits.status + STATUS_MARGIN;
-                    pacer::acquire_trigger(
-                        &key,
-                        interval,
-                        request_limit,
-                        deadline,
-                        claim.since,
-                        recheck,
-                    )
-                    .await
-                }
-                None => {
-                    pacer::acquire_status(&key, interval, request_limit, deadline, wish.as_ref())
-                        .await
-                }
-            };
-            let slot = match acquired {
-                Ok(Acquired::Slot(slot)) => slot,
-                Ok(Acquired::Shared(answer)) => match self.take_shared(id, answer) {
-                    Some(run) => return Ok(Answer::Done(run)),
-                    None => {
-                        wish = None;
-                        continue;
-                    }
-                },
-                Ok(Acquired::Waited) => return Ok(Answer::Recheck),
-                Ok(Acquired::AlreadyTriggered { previous_run_id }) => {
-                    tracing::info!(
-                        dataset_id = %id,
-                        "a trigger was sent since this invocation began (by this or another \
-                         local process): not sending another"
-                    );
-                    return Ok(Answer::AlreadyTriggered { previous_run_id });
+            let slot = match self.take_slot(call, plan, wish.as_ref()).await {
+                Ok(Taken::Slot(slot)) => slot,
+                Ok(Taken::Answer(answer)) => return Ok(answer),
+                Ok(Taken::SharedUnreadable) => {
+                    wish = None;
+                    continue;
                 }
                 Err(e) => {
-                    return Err(last_error.unwrap_or_else(|| ApiError::DeadlineExceeded {
-                        dataset_id: id.clone(),
-                        endpoint,
-                        next_slot: e
-                            .ready_at
-                            .map(|at| at.saturating_duration_since(Instant::now())),
-                    }));
+                    let next = e
+                        .ready_at
+                        .map(|at| at.saturating_duration_since(Instant::now()));
+                    return Err(last_error.unwrap_or_else(|| call.too_late(next)));
                 }
             };
             let now = Instant::now();
-            if now >= deadline {
-                slot.not_sent();
-                return Err(deadline_error(last_error));
+            if now >= plan.deadline {
+                slot.not_sent().await;
+                return Err(last_error.unwrap_or_else(|| call.too_late(None)));
             }
-            let timeout = self.inner.request_timeout.min(deadline - now);
-
-            let sent = self.exchange(endpoint, id, reimport_key, timeout).await;
-            let failure = match sent {
-                Ok(exchange) => {
-                    // A 429 is not a use of the window: record it with its own hold-off below.
-                    if exchange.status != StatusCode::TOO_MANY_REQUESTS {
-                        let share = answer_key
-                            .as_ref()
-                            .filter(|_| status_share::shareable(exchange.status.as_u16()))
-                            .map(|key| (key.clone(), shared_answer(&exchange)));
-                        match self.interpret(endpoint, id, reimport_key, exchange) {
-                            Ok(run) => {
-                                match (claim.filter(|_| endpoint != Endpoint::Status), share) {
-                                    (Some(claim), _) => {
-                                        slot.triggered(claim.previous_run_id.clone())
-                                    }
-                                    (None, Some((key, answer))) => slot.answered(key, answer),
-                                    (None, None) => slot.received(),
-                                }
-                                return Ok(Answer::Done(run));
-                            }
-                            Err(f) => {
-                                slot.received();
-                                f
-                            }
-                        }
-                    } else {
-                        let retry_after = exchange
-                            .headers
-                            .get(RETRY_AFTER)
-                            .and_then(|v| v.to_str().ok())
-                            .and_then(|v| parse_retry_after(v, SystemTime::now()));
-                        // Every caller of this key holds off until then.
-                        slot.rate_limited(
-                            retry_after.unwrap_or(window) + margin,
-                            retry_after.is_some(),
-                        );
-                        Failure::RateLimited { retry_after }
-                    }
-                }
-                Err(e) => {
-                    if self.fail_fast_first_refusal
-                        && matches!(e, ApiError::Connect { .. })
-                        && self.inner.contact.load(Ordering::Relaxed) == CONTACT_REFUSED
-                    {
-                        slot.not_sent();
-                        tracing::debug!(dataset_id = %id, %endpoint, "refused at first contact: not retrying");
-                        return Err(e);
-                    }
-                    if matches!(e, ApiError::Connect { .. } | ApiError::Tls { .. }) {
-                        // Nothing reached the server: the slot is still free.
-                        slot.not_sent();
-                    } else {
-                        slot.received();
-                    }
-                    Failure::Error(e)
-                }
+            let timeout = self.inner.request_timeout.min(plan.deadline - now);
+            let sent = call.send(timeout).await;
+            let retry = match self.attempt(call, plan, slot, sent, &mut backoff).await? {
+                Ok(out) => return Ok(Answer::Done(out)),
+                Err(retry) => retry,
             };
-
-            let (error, delay) = match failure {
-                Failure::RateLimited { retry_after } => {
-                    let wait = retry_after.unwrap_or(window) + margin;
-                    let err = ApiError::RateLimited {
-                        dataset_id: id.clone(),
-                        endpoint,
-                        retry_after,
-                    };
-                    tracing::debug!(
-                        dataset_id = %id,
-                        %endpoint,
-                        wait_ms = wait.as_millis() as u64,
-                        retry_after_header = retry_after.is_some(),
-                        "rate limited (HTTP 429): waiting before retrying"
-                    );
-                    if self.surface_trigger_429 && endpoint != Endpoint::Status {
-                        return Err(err);
-                    }
-                    // The pacer's hold-off enforces the wait; the check below only decides
-                    // whether it still fits before the deadline.
-                    (err, wait)
-                }
-                Failure::Error(err) => {
-                    let retry_here = match endpoint {
-                        Endpoint::Status => err.is_retryable(),
-                        // Only where the request surely never reached Woosmap (see module doc).
-                        Endpoint::Trigger | Endpoint::Webhook => {
-                            matches!(err, ApiError::Connect { .. })
-                        }
-                    };
-                    if !retry_here {
-                        tracing::debug!(dataset_id = %id, %endpoint, kind = ?err.kind(), "not retrying: {err}");
-                        return Err(err);
-                    }
-                    let mut delay = backoff.next_delay();
-                    if !matches!(err, ApiError::Connect { .. }) {
-                        // The request counted as sent: the pacer also holds the next attempt
-                        // back by the pacing interval; report the longer of the two waits.
-                        delay = delay.max(interval);
-                    }
-                    (err, delay)
-                }
-            };
-
-            if Instant::now() + delay >= deadline {
-                tracing::debug!(
-                    dataset_id = %id,
-                    %endpoint,
-                    "giving up: the next attempt would start after the deadline"
-                );
-                return Err(error);
+            let retry = self.before_retry(plan, retry)?;
+            if !retry.error.is_rate_limited() {
+                // The pacer's hold-off enforces a 429's wait by itself.
+                tokio::time::sleep(retry.delay).await;
             }
-            let notice = RetryNotice {
-                dataset_id: id.clone(),
-                endpoint,
-                reason: retry_reason(&error),
-                delay,
-            };
-            tracing::debug!(
-                dataset_id = %id,
-                %endpoint,
-                delay_ms = delay.as_millis() as u64,
-                reason = %notice.reason,
-                "retrying"
-            );
-            if let Some(observer) = &self.on_retry {
-                observer(&notice);
-            }
-            if !matches!(error, ApiError::RateLimited { .. }) {
-                tokio::time::sleep(delay).await;
-            }
-            last_error = Some(error);
+            last_error = Some(retry.error);
         }
     }
-}
 
-impl Client {
-    /// Reads another caller's status answer as if this call had received it: `Some(result)`,
-    /// or `None` if it does not read as a result (the call then reads the status itself).
-    fn take_shared(&self, id: &DatasetId, answer: SharedAnswer) -> Option<Option<Run>> {
-        let SharedAnswer {
-            sent,
-            sent_mono,
-            received,
-            status,
-            date,
-            body,
-        } = answer;
-        let exchange = Exchange {
-            status: StatusCode::from_u16(status).ok()?,
-            headers: HeaderMap::new(),
-            body,
-            sent,
-            sent_mono,
+    /// Takes the call's slot, or what serves the call instead of one.
+    async fn take_slot<C: Call>(
+        &self,
+        call: &C,
+        plan: &Plan<'_>,
+        wish: Option<&AnswerWish>,
+    ) -> Result<Taken<C::Out>, PaceError> {
+        let acquired = match plan.claim {
+            Some((claim, recheck)) => {
+                pacer::acquire_claim(&plan.key, plan.pace, plan.deadline, claim.since, recheck)
+                    .await
+            }
+            None => pacer::acquire_or_answer(&plan.key, plan.pace, plan.deadline, wish).await,
         };
-        match self.interpret(Endpoint::Status, id, None, exchange) {
-            Ok(run) => {
-                if let Some(date) = &date {
-                    self.inner.server_clock.observe(date, sent);
+        Ok(match acquired? {
+            Acquired::Slot(slot) => Taken::Slot(slot),
+            Acquired::Shared(answer) => match call.read_shared(answer) {
+                Some(out) => Taken::Answer(Answer::Done(out)),
+                None => Taken::SharedUnreadable,
+            },
+            Acquired::Waited => Taken::Answer(Answer::Recheck),
+            Acquired::AlreadyClaimed {
+                note: previous_run_id,
+            } => {
+                tracing::info!(
+                    scope = %plan.key.scope,
+                    "a trigger was sent since this invocation began (by this or another local \
+                     process): not sending another"
+                );
+                Taken::Answer(Answer::AlreadyTriggered { previous_run_id })
+            }
+        })
+    }
+
+    /// Records how one attempt ended in its slot, and decides: the result, a retry, or an
+    /// error to return (the outer `Err`).
+    async fn attempt<C: Call>(
+        &self,
+        call: &C,
+        plan: &Plan<'_>,
+        slot: Slot,
+        sent: Result<Exchange, C::Err>,
+        backoff: &mut Backoff,
+    ) -> Result<Attempted<C::Out, C::Err>, C::Err> {
+        let error = match sent {
+            Ok(exchange) if exchange.status == StatusCode::TOO_MANY_REQUESTS => {
+                return self
+                    .rate_limited(call, plan, slot, &exchange)
+                    .await
+                    .map(Err);
+            }
+            Ok(exchange) => {
+                let share = plan
+                    .answers
+                    .clone()
+                    .filter(|_| super::pacing::shareable(exchange.status.as_u16()))
+                    .map(|key| (key, shared_answer(&exchange)));
+                match call.read(exchange) {
+                    Ok(out) => {
+                        match (plan.claim, share) {
+                            (Some((claim, _)), _) => {
+                                slot.claimed(claim.previous_run_id.clone()).await
+                            }
+                            (None, Some((key, answer))) => slot.answered(key, answer).await,
+                            (None, None) => slot.received().await,
+                        }
+                        return Ok(Ok(out));
+                    }
+                    Err(e) => {
+                        slot.received().await;
+                        e
+                    }
                 }
-                self.inner
-                    .contact
-                    .store(CONTACT_ANSWERED, Ordering::Relaxed);
-                tracing::debug!(
-                    dataset_id = %id,
-                    status,
-                    age_ms = SystemTime::now()
-                        .duration_since(received)
-                        .map_or(0, |d| d.as_millis() as u64),
-                    "status: using the answer another caller received for this dataset"
-                );
-                Some(run)
             }
-            Err(_) => {
-                tracing::debug!(
-                    dataset_id = %id,
-                    "status: a shared answer did not read as a status; reading it ourselves"
-                );
-                None
+            Err(e) => {
+                if plan.fail_fast && e.is_connect() && self.refused_at_first_contact() {
+                    slot.not_sent().await;
+                    tracing::debug!(scope = %plan.key.scope, "refused at first contact: not retrying");
+                    return Err(e);
+                }
+                if e.nothing_sent() {
+                    slot.not_sent().await;
+                } else {
+                    slot.received().await;
+                }
+                e
             }
+        };
+        if !(error.is_connect() || (plan.repeatable && error.is_retryable())) {
+            tracing::debug!(scope = %plan.key.scope, route = plan.key.route, "not retrying: {error}");
+            return Err(error);
         }
+        let mut delay = backoff.next_delay();
+        if !error.nothing_sent() {
+            // The request counted as sent: the pacer also holds the next attempt back by the
+            // pacing interval; report the longer of the two waits.
+            delay = delay.max(plan.pace.interval);
+        }
+        Ok(Err(Retry { error, delay }))
+    }
+
+    /// A 429: every caller of the key holds off until its wait is over.
+    async fn rate_limited<C: Call>(
+        &self,
+        call: &C,
+        plan: &Plan<'_>,
+        slot: Slot,
+        exchange: &Exchange,
+    ) -> Result<Retry<C::Err>, C::Err> {
+        let retry_after = exchange
+            .headers
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let wait = retry_after.unwrap_or(plan.window) + plan.margin;
+        slot.rate_limited(wait, retry_after.is_some()).await;
+        tracing::debug!(
+            scope = %plan.key.scope,
+            route = plan.key.route,
+            wait_ms = wait.as_millis() as u64,
+            retry_after_header = retry_after.is_some(),
+            "rate limited (HTTP 429): waiting before retrying"
+        );
+        let error = call.rate_limited(retry_after);
+        if plan.surface_429 {
+            return Err(error);
+        }
+        Ok(Retry { error, delay: wait })
+    }
+
+    /// Gives up if the next attempt would start after the deadline; else tells the observer.
+    fn before_retry<E: CallError>(&self, plan: &Plan<'_>, retry: Retry<E>) -> Result<Retry<E>, E> {
+        let Retry { error, delay } = &retry;
+        if Instant::now() + *delay >= plan.deadline {
+            tracing::debug!(
+                scope = %plan.key.scope,
+                route = plan.key.route,
+                "giving up: the next attempt would start after the deadline"
+            );
+            return Err(retry.error);
+        }
+        let reason = error.retry_reason();
+        tracing::debug!(
+            scope = %plan.key.scope,
+            route = plan.key.route,
+            delay_ms = delay.as_millis() as u64,
+            %reason,
+            "retrying"
+        );
+        if let (Some(observer), Some((dataset_id, endpoint))) = (&self.on_retry, &plan.notice) {
+            observer(&RetryNotice {
+                dataset_id: dataset_id.clone(),
+                endpoint: *endpoint,
+                reason,
+                delay: *delay,
+            });
+        }
+        Ok(retry)
     }
 }
 
-/// What other callers may use of a status answer just received.
+/// What taking a slot gave.
+enum Taken<T> {
+    Slot(Slot),
+    Answer(Answer<T>),
+    /// Another caller's answer did not read as a result: read for ourselves.
+    SharedUnreadable,
+}
+
+/// What other callers may use of an answer just received.
 fn shared_answer(exchange: &Exchange) -> SharedAnswer {
     SharedAnswer {
         sent: exchange.sent,
@@ -386,22 +343,5 @@ fn shared_answer(exchange: &Exchange) -> SharedAnswer {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
         body: exchange.body.clone(),
-    }
-}
-
-/// A short reason for a retry notice.
-fn retry_reason(err: &ApiError) -> String {
-    match err {
-        ApiError::RateLimited { .. } => "rate limited (HTTP 429)".to_owned(),
-        ApiError::Server { status, .. } => format!("server error (HTTP {status})"),
-        ApiError::Connect { reason, .. } => format!("could not connect: {reason}"),
-        ApiError::Timeout { after, .. } => {
-            format!("no answer within {}", super::error::fmt_duration(*after))
-        }
-        ApiError::Transport { reason, .. } => format!("connection failed: {reason}"),
-        ApiError::InvalidResponse { status, reason, .. } => {
-            format!("unreadable response (HTTP {status}): {reason}")
-        }
-        other => other.to_string(),
     }
 }

@@ -14,7 +14,6 @@
 //! `/datasets/hooks/reimport/***`, and any text from the server or the network stack is
 //! scrubbed of both keys. Redirects are not followed, so no header can leak to another host.
 
-use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU8;
 use std::time::{Duration, SystemTime};
@@ -28,18 +27,11 @@ use super::config::{
     ClientConfig, DEFAULT_REQUEST_TIMEOUT, RateLimits, parse_base_url, shown_base_url,
 };
 use super::error::{ApiError, Endpoint};
+use super::handle::{CONTACT_ANSWERED, CONTACT_NONE, Inner};
+pub use super::handle::{Client, MAX_IN_FLIGHT, RetryNotice, TriggerClaim};
 use super::request::chain;
 use super::types::{DatasetId, Run};
 use crate::secret::Secret;
-
-/// On whose behalf a trigger is sent: an invocation that began at `since` (its data was
-/// published before then, so any trigger sent at or after `since` serves it), and the run that
-/// was latest when it decided to trigger.
-#[derive(Debug, Clone)]
-pub struct TriggerClaim {
-    pub since: Instant,
-    pub previous_run_id: Option<String>,
-}
 
 /// How [`Client::trigger_claimed`] ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,75 +52,6 @@ pub const SILENCE_MIN: Duration = Duration::from_secs(1);
 
 /// Longest connect phase of a request.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Most requests one client has on the wire at once. Pacing gives every dataset its own
-/// windows, so a call for 1,000 datasets would otherwise open about one connection per
-/// dataset at each window; past this many, a request waits for one to end (and reuses its
-/// connection). Waiting happens after its pacing slot and before it is sent.
-pub const MAX_IN_FLIGHT: usize = 32;
-
-/// A retry the client is about to make (reported to the observer set with
-/// [`Client::with_retry_observer`]).
-#[derive(Debug, Clone)]
-pub struct RetryNotice {
-    pub dataset_id: DatasetId,
-    pub endpoint: Endpoint,
-    /// What went wrong, e.g. `HTTP 503` or `rate limited (HTTP 429)`. Never holds a key.
-    pub reason: String,
-    /// How long the client waits before the next attempt (pacing may add to it).
-    pub delay: Duration,
-}
-
-type RetryObserver = Arc<dyn Fn(&RetryNotice) + Send + Sync>;
-
-/// The Woosmap Datasets API client. Cheap to clone; every clone (and every other `Client` in
-/// the process) shares the process-wide pacer.
-#[derive(Clone)]
-pub struct Client {
-    pub(super) inner: Arc<Inner>,
-    pub(super) on_retry: Option<RetryObserver>,
-    /// Triggers return a 429 at once instead of waiting it out (see
-    /// [`Client::surfacing_trigger_rate_limits`]).
-    pub(super) surface_trigger_429: bool,
-    /// A refusal before any answer ends the call (see [`Client::failing_fast_on_first_refusal`]).
-    pub(super) fail_fast_first_refusal: bool,
-}
-
-/// [`Inner::contact`] values: nothing yet, a connection refused before any answer, an answer.
-pub(super) const CONTACT_NONE: u8 = 0;
-pub(super) const CONTACT_REFUSED: u8 = 1;
-pub(super) const CONTACT_ANSWERED: u8 = 2;
-
-pub(super) struct Inner {
-    pub(super) http: reqwest::Client,
-    /// Base URL without trailing slash, no query, no fragment.
-    pub(super) base: reqwest::Url,
-    /// `base` as a string: the pacer key's first part.
-    pub(super) base_key: Arc<str>,
-    /// `scheme://host[:port]` for messages.
-    pub(super) origin: String,
-    pub(super) api_key: Option<(HeaderValue, Secret)>,
-    pub(super) request_timeout: Duration,
-    pub(super) limits: RateLimits,
-    /// Whether the server ever answered, or refused the connection before that (`CONTACT_*`).
-    pub(super) contact: AtomicU8,
-    /// The server's clock relative to ours, from `Date` headers.
-    pub(super) server_clock: ServerClock,
-    /// Requests on the wire ([`MAX_IN_FLIGHT`]).
-    pub(super) in_flight: tokio::sync::Semaphore,
-    /// How long the server has been silent (see [`Client::silent_status`]).
-    pub(super) silence: std::sync::Mutex<super::request::Silence>,
-}
-
-impl fmt::Debug for Client {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Client")
-            .field("base_url", &self.inner.base_key)
-            .field("private_key", &self.inner.api_key.as_ref().map(|_| "***"))
-            .field("limits", &self.inner.limits)
-            .finish()
-    }
-}
 
 impl Client {
     /// Builds a client. Fails on an unusable base URL or a private key that cannot be a header.
@@ -369,17 +292,6 @@ impl Client {
         }
         self.call(Endpoint::Status, id, None, poll_interval, deadline)
             .await
-    }
-
-    pub(super) fn secrets<'a>(&'a self, reimport_key: Option<&'a Secret>) -> Vec<&'a Secret> {
-        let mut out = Vec::with_capacity(2);
-        if let Some((_, k)) = &self.inner.api_key {
-            out.push(k);
-        }
-        if let Some(k) = reimport_key {
-            out.push(k);
-        }
-        out
     }
 }
 

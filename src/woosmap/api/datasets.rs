@@ -25,15 +25,15 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use serde::{Deserialize, Deserializer, Serialize};
 use tokio::time::Instant;
 
-use super::client::Client;
+use super::call::{Answer, Call, CallError, Plan};
 use super::error::{ErrorBody, ErrorKind, detail_suffix, fmt_duration, format_validation};
-use super::pacer::{self, PaceKey, PaceKind};
-use super::request::{certificate_failure, chain};
-use super::retry::{Backoff, parse_retry_after};
+use super::handle::Client;
+use super::pacing::{self, PaceKind};
+use super::request::{Exchange, certificate_failure, chain};
 use super::types::DatasetId;
 use crate::secret::{Secret, scrub};
 
@@ -641,7 +641,8 @@ impl Client {
         Ok(out)
     }
 
-    /// The retry loop of the dataset calls: pacing, 429s, backoff, deadline.
+    /// One dataset call through the retry loop of every call (`call`): `interpret` reads a
+    /// received answer (never a 429).
     async fn dataset_call<T>(
         &self,
         req: Request<'_>,
@@ -649,94 +650,39 @@ impl Client {
         interpret: impl Fn(StatusCode, &[u8], &str) -> Result<T, DatasetError>,
     ) -> Result<T, DatasetError> {
         let t = &*self.inner;
-        let (op, subject) = (req.op, req.subject.clone());
+        let op = req.op;
         if t.api_key.is_none() {
-            return Err(DatasetError::MissingPrivateKey { op, subject });
-        }
-        let request_limit = t.request_timeout;
-        let key = PaceKey {
-            base_url: t.base_key.clone(),
-            dataset: any_dataset(),
-            kind: op.pace_kind(),
-        };
-        let interval = DATASETS_INTERVAL + DATASETS_MARGIN;
-        let mut backoff = Backoff::new();
-        let mut last_error: Option<DatasetError> = None;
-        let deadline_error = |last: Option<DatasetError>| {
-            last.unwrap_or_else(|| DatasetError::DeadlineExceeded {
+            return Err(DatasetError::MissingPrivateKey {
                 op,
-                subject: subject.clone(),
-            })
+                subject: req.subject,
+            });
+        }
+        let interval = DATASETS_INTERVAL + DATASETS_MARGIN;
+        let plan = Plan {
+            key: pacing::slot_key(&t.base_key, &any_dataset(), op.pace_kind()),
+            pace: pacer::Pace {
+                interval,
+                window: interval,
+                request_limit: t.request_timeout,
+            },
+            window: DATASETS_INTERVAL,
+            margin: DATASETS_MARGIN,
+            deadline,
+            repeatable: op.repeatable(),
+            claim: None,
+            answers: None,
+            surface_429: false,
+            fail_fast: false,
+            notice: None,
         };
-        loop {
-            let Ok(slot) = pacer::acquire(&key, interval, request_limit, deadline).await else {
-                return Err(deadline_error(last_error));
-            };
-            let now = Instant::now();
-            if now >= deadline {
-                slot.not_sent();
-                return Err(deadline_error(last_error));
-            }
-            let timeout = t.request_timeout.min(deadline - now);
-            let (error, delay) = match self.dataset_exchange(&req, timeout).await {
-                Ok((status, headers, _)) if status == StatusCode::TOO_MANY_REQUESTS => {
-                    let retry_after = headers
-                        .get(RETRY_AFTER)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| parse_retry_after(v, SystemTime::now()));
-                    let wait = retry_after.unwrap_or(DATASETS_INTERVAL) + DATASETS_MARGIN;
-                    slot.rate_limited(wait, retry_after.is_some());
-                    tracing::debug!(%op, wait_ms = wait.as_millis() as u64, "rate limited (HTTP 429): waiting before retrying");
-                    (DatasetError::RateLimited { op, retry_after }, wait)
-                }
-                Ok((status, _, body)) => {
-                    slot.received();
-                    let body = if status.is_success() {
-                        body
-                    } else {
-                        // Server text may end up in an error: never with the key in it.
-                        let secrets: Vec<&Secret> =
-                            t.api_key.as_ref().map(|(_, k)| k).into_iter().collect();
-                        scrub(&String::from_utf8_lossy(&body), &secrets).into_bytes()
-                    };
-                    match interpret(status, &body, &subject) {
-                        Ok(v) => return Ok(v),
-                        Err(e) if op.repeatable() && e.is_retryable() => {
-                            let delay = backoff.next_delay().max(interval);
-                            (e, delay)
-                        }
-                        Err(e) => return Err(e),
-                    }
-                }
-                Err(e) => {
-                    let nothing_sent =
-                        matches!(e, DatasetError::Connect { .. } | DatasetError::Tls { .. });
-                    if nothing_sent {
-                        slot.not_sent();
-                    } else {
-                        slot.received();
-                    }
-                    let retry = matches!(e, DatasetError::Connect { .. })
-                        || (op.repeatable() && e.is_retryable());
-                    if !retry {
-                        return Err(e);
-                    }
-                    let mut delay = backoff.next_delay();
-                    if !nothing_sent {
-                        delay = delay.max(interval);
-                    }
-                    (e, delay)
-                }
-            };
-            if Instant::now() + delay >= deadline {
-                tracing::debug!(%op, "giving up: the next attempt would start after the deadline");
-                return Err(error);
-            }
-            tracing::debug!(%op, delay_ms = delay.as_millis() as u64, "retrying: {error}");
-            if !matches!(error, DatasetError::RateLimited { .. }) {
-                tokio::time::sleep(delay).await;
-            }
-            last_error = Some(error);
+        let call = DatasetCall {
+            client: self,
+            req,
+            interpret,
+        };
+        match self.run_call(&call, &plan).await? {
+            Answer::Done(out) => Ok(out),
+            Answer::AlreadyTriggered { .. } | Answer::Recheck => unreachable!("no claim was made"),
         }
     }
 
@@ -833,6 +779,82 @@ impl Client {
             "{method} {log_path} -> {status}"
         );
         Ok((status, headers, body))
+    }
+}
+
+/// One dataset call, for the retry loop.
+struct DatasetCall<'a, F> {
+    client: &'a Client,
+    req: Request<'a>,
+    interpret: F,
+}
+
+impl<T, F> Call for DatasetCall<'_, F>
+where
+    F: Fn(StatusCode, &[u8], &str) -> Result<T, DatasetError>,
+{
+    type Out = T;
+    type Err = DatasetError;
+
+    async fn send(&self, timeout: Duration) -> Result<Exchange, DatasetError> {
+        let sent = SystemTime::now();
+        let sent_mono = pacer::mono_now();
+        let (status, headers, body) = self.client.dataset_exchange(&self.req, timeout).await?;
+        Ok(Exchange {
+            status,
+            headers,
+            body,
+            sent,
+            sent_mono,
+        })
+    }
+
+    fn read(&self, exchange: Exchange) -> Result<T, DatasetError> {
+        let Exchange { status, body, .. } = exchange;
+        let body = if status.is_success() {
+            body
+        } else {
+            // Server text may end up in an error: never with the key in it.
+            let t = &self.client.inner;
+            let secrets: Vec<&Secret> = t.api_key.as_ref().map(|(_, k)| k).into_iter().collect();
+            scrub(&String::from_utf8_lossy(&body), &secrets).into_bytes()
+        };
+        (self.interpret)(status, &body, &self.req.subject)
+    }
+
+    fn rate_limited(&self, retry_after: Option<Duration>) -> DatasetError {
+        DatasetError::RateLimited {
+            op: self.req.op,
+            retry_after,
+        }
+    }
+
+    fn too_late(&self, _next_slot: Option<Duration>) -> DatasetError {
+        DatasetError::DeadlineExceeded {
+            op: self.req.op,
+            subject: self.req.subject.clone(),
+        }
+    }
+}
+
+impl CallError for DatasetError {
+    fn is_connect(&self) -> bool {
+        matches!(self, DatasetError::Connect { .. })
+    }
+
+    fn nothing_sent(&self) -> bool {
+        matches!(
+            self,
+            DatasetError::Connect { .. } | DatasetError::Tls { .. }
+        )
+    }
+
+    fn is_retryable(&self) -> bool {
+        DatasetError::is_retryable(self)
+    }
+
+    fn is_rate_limited(&self) -> bool {
+        matches!(self, DatasetError::RateLimited { .. })
     }
 }
 

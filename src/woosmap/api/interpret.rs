@@ -2,9 +2,8 @@
 //! handles) mapped to the call's result or to one `ApiError` variant per documented cause,
 //! with any text from the server scrubbed of both keys.
 
-use super::call::Failure;
-use super::client::Client;
 use super::error::{ApiError, Endpoint, ErrorBody};
+use super::handle::Client;
 use super::request::Exchange;
 use super::types::{DatasetId, Run, Scheduled};
 use crate::secret::{Secret, scrub};
@@ -17,7 +16,7 @@ impl Client {
         id: &DatasetId,
         reimport_key: Option<&Secret>,
         exchange: Exchange,
-    ) -> Result<Option<Run>, Failure> {
+    ) -> Result<Option<Run>, ApiError> {
         let secrets = self.secrets(reimport_key);
         if exchange.status.is_success() {
             return success(endpoint, id, &exchange, &secrets);
@@ -27,13 +26,13 @@ impl Client {
             // No run yet (or no such dataset): the status read answers "none".
             return Ok(None);
         }
-        Err(Failure::Error(error_for_status(
+        Err(error_for_status(
             endpoint,
             id.clone(),
             code,
             &exchange.body,
             &secrets,
-        )))
+        ))
     }
 
     /// The fuzz targets' way in (`crate::fuzzing::api_response`): one received response,
@@ -69,15 +68,7 @@ impl Client {
             sent: SystemTime::now(),
             sent_mono: None,
         };
-        match self.interpret(endpoint, id, reimport_key, exchange) {
-            Ok(run) => Ok(run),
-            Err(Failure::Error(e)) => Err(e),
-            Err(Failure::RateLimited { retry_after }) => Err(ApiError::RateLimited {
-                dataset_id: id.clone(),
-                endpoint,
-                retry_after,
-            }),
-        }
+        self.interpret(endpoint, id, reimport_key, exchange)
     }
 }
 
@@ -88,14 +79,12 @@ fn success(
     id: &DatasetId,
     exchange: &Exchange,
     secrets: &[&Secret],
-) -> Result<Option<Run>, Failure> {
-    let invalid = |reason: String| {
-        Failure::Error(ApiError::InvalidResponse {
-            dataset_id: id.clone(),
-            endpoint,
-            status: exchange.status.as_u16(),
-            reason: scrub(&reason, secrets),
-        })
+) -> Result<Option<Run>, ApiError> {
+    let invalid = |reason: String| ApiError::InvalidResponse {
+        dataset_id: id.clone(),
+        endpoint,
+        status: exchange.status.as_u16(),
+        reason: scrub(&reason, secrets),
     };
     match endpoint {
         Endpoint::Status => match serde_json::from_slice::<Run>(&exchange.body) {
@@ -113,13 +102,13 @@ fn success(
             if same {
                 Ok(None)
             } else if endpoint == Endpoint::Webhook {
-                Err(Failure::Error(ApiError::WebhookDatasetMismatch {
+                Err(ApiError::WebhookDatasetMismatch {
                     expected: id.clone(),
                     actual: scrub(
                         &scheduled.dataset_id.chars().take(80).collect::<String>(),
                         secrets,
                     ),
-                }))
+                })
             } else {
                 tracing::warn!(
                     dataset_id = %id,

@@ -10,10 +10,10 @@
 //! - `config`: `ClientConfig`, `RateLimits`, base URL checks, environment overrides.
 //! - `call`: the pacing and retry loop every call runs through (the retry policy).
 //! - `request`: one HTTP exchange; `interpret`: a response mapped to a result or `ApiError`.
-//! - `pacer`, `pacer_file`, `retry`: pacing slots (in process and across processes) and
-//!   backoff / Retry-After timing (internal); `status_share`: the last status answer of a
-//!   dataset shared with other processes, so that N processes following one dataset read
-//!   its status about once per window in all, not once per window each.
+//! - `pacing`: Woosmap's keys in the shared pacer (`crates/pacer`: slots in process and across
+//!   processes, and the last status answer of a dataset shared with other processes, so that
+//!   N processes following one dataset read its status about once per window in all);
+//!   `retry`: backoff / Retry-After timing (internal).
 //! - [`datasets`]: the dataset management calls (create, get, update, delete, list) and
 //!   `DatasetError`.
 //!
@@ -25,12 +25,12 @@ pub mod clock;
 mod config;
 pub mod datasets;
 pub mod error;
+mod handle;
+mod import_call;
 mod interpret;
-mod pacer;
-mod pacer_file;
+mod pacing;
 mod request;
 pub(crate) mod retry;
-mod status_share;
 pub mod types;
 
 #[cfg(test)]

@@ -11,37 +11,13 @@ use tokio::time::Instant;
 
 use std::sync::atomic::Ordering;
 
-use super::client::{CONTACT_ANSWERED, CONTACT_NONE, CONTACT_REFUSED, Client};
 use super::error::{ApiError, Endpoint};
+use super::handle::{CONTACT_ANSWERED, CONTACT_NONE, CONTACT_REFUSED, Client, Silence};
 use super::types::DatasetId;
 use crate::secret::{Secret, scrub};
 
 /// Largest response body read (the documented bodies are a few kB).
 const MAX_BODY: usize = 4 << 20;
-
-/// How long the server has left requests unanswered: from when the first of them left (the
-/// first request sent since the last answer or connection error), and whether one of them
-/// already timed out. Read by [`Client::silent_status`].
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct Silence {
-    pub(crate) since: Option<Instant>,
-    pub(crate) endpoint: Option<Endpoint>,
-    pub(crate) timed_out: bool,
-}
-
-impl Silence {
-    fn sent(&mut self, endpoint: Endpoint) {
-        if self.since.is_none() {
-            self.since = Some(Instant::now());
-            self.endpoint = Some(endpoint);
-        }
-    }
-
-    /// An answer (or a fault that is not silence: refused, reset…) ends the silence.
-    fn ended(&mut self) {
-        *self = Silence::default();
-    }
-}
 
 /// What one HTTP exchange gave.
 pub(super) struct Exchange {
@@ -49,7 +25,7 @@ pub(super) struct Exchange {
     pub(super) headers: HeaderMap,
     pub(super) body: Vec<u8>,
     /// When the request left (read just before sending), on the wall clock and on the
-    /// machine's monotonic clock (see `status_share::mono_now`).
+    /// machine's monotonic clock (see `pacer::mono_now`).
     pub(super) sent: std::time::SystemTime,
     pub(super) sent_mono: Option<u64>,
 }
@@ -113,7 +89,7 @@ impl Client {
 
         // At most MAX_IN_FLIGHT on the wire; the semaphore is never closed.
         let _on_the_wire = inner.in_flight.acquire().await.ok();
-        let sent_mono = super::status_share::mono_now();
+        let sent_mono = pacer::mono_now();
         let sent_wall = std::time::SystemTime::now();
         let silence = |f: &dyn Fn(&mut Silence)| {
             f(&mut inner.silence.lock().unwrap_or_else(|p| p.into_inner()));

@@ -11,7 +11,7 @@ pub(crate) const BACKOFF_CAP: Duration = Duration::from_secs(8);
 const JITTER: f64 = 0.2;
 /// A `Retry-After` longer than this is treated as this (the deadline bounds it anyway, and it
 /// is what other processes may be told to hold off through the shared pacer).
-pub(crate) const RETRY_AFTER_CAP: Duration = Duration::from_secs(15 * 60);
+pub(crate) const RETRY_AFTER_CAP: Duration = pacer::RETRY_AFTER_CAP;
 
 /// Capped exponential backoff: 0.5 s, 1 s, 2 s, 4 s, 8 s, 8 s, … each ±20 %.
 #[derive(Debug, Clone, Default)]

@@ -297,6 +297,7 @@ impl tfplugin::Provider for WoosmapProvider {
             },
         };
         resp.new_identity = resource::identity_of(&resp.new_state);
+        pacing_warnings(&mut resp.diagnostics);
         resp
     }
 
@@ -375,10 +376,12 @@ impl tfplugin::Provider for WoosmapProvider {
         cancel: CancellationToken,
     ) -> Diagnostics {
         // `cancel` is cancelled by tfplugin on StopProvider and when Terraform goes away.
-        match self.configured() {
+        let mut diagnostics = match self.configured() {
             Ok(c) => import_action::invoke(&c, &req.config, progress, cancel).await,
             Err(d) => d.into(),
-        }
+        };
+        pacing_warnings(&mut diagnostics);
+        diagnostics
     }
 
     async fn validate_ephemeral_resource_config(&self, req: ValidateRequest) -> Diagnostics {
@@ -414,6 +417,18 @@ impl tfplugin::Provider for WoosmapProvider {
         // Operations that start after the stop get a fresh token.
         *token = CancellationToken::new();
         Ok(())
+    }
+}
+
+/// The shared pacer's warnings (a folder not used, a lock busy, a record not written) as
+/// warning diagnostics, each once per provider process: they are also in the provider's log,
+/// which Terraform hides unless `TF_LOG` is set.
+fn pacing_warnings(diagnostics: &mut tfplugin::Diagnostics) {
+    for warning in pacer::take_warnings() {
+        diagnostics.push(tfplugin::Diagnostic::warning(
+            "Rate-limit pacing is not shared with other processes",
+            warning,
+        ));
     }
 }
 

@@ -266,7 +266,7 @@ impl Write for SharedBuf {
 
 fn show_result(id: &DatasetId, result: &Result<Outcome, EngineError>, events: &[Event]) {
     use crate::frontend::github::{commands, outputs as files};
-    use crate::woosmap::action::{log::GroupedLog, outputs, summary};
+    use crate::woosmap::action::{log, outputs, summary};
     use crate::woosmap::report::{DatasetReport, write_json, write_text};
 
     let report = DatasetReport::new(id, result);
@@ -279,15 +279,15 @@ fn show_result(id: &DatasetId, result: &Result<Outcome, EngineError>, events: &[
     serde_json::from_str::<serde_json::Value>(line).expect("--json is JSON");
 
     let buf = SharedBuf::default();
-    let log = GroupedLog::new(buf.clone(), std::slice::from_ref(id));
+    let step_log = log::grouped(buf.clone(), std::slice::from_ref(id));
     for event in events {
-        log.event(event);
+        log::show(&step_log, event);
     }
     let result_row = outputs::DatasetResult::new(id, result);
     if let Some(reason) = &result_row.error {
-        log.line(id, reason);
+        step_log.line(id, reason);
     }
-    log.finish();
+    step_log.finish();
     let logged =
         String::from_utf8(buf.0.lock().expect("buffer lock").clone()).expect("the log is UTF-8");
     for line in logged.split(['\n', '\r']) {

@@ -4,8 +4,9 @@
 //! `woosmap_import::woosmap::action`.
 
 use clap::Parser;
-use woosmap_import::frontend::{ExitCode, color, logging};
+use woosmap_import::frontend::{self, color, logging};
 use woosmap_import::woosmap::cli::{Cli, Command};
+use woosmap_import::woosmap::settings::LOG_ENV;
 
 fn main() -> std::process::ExitCode {
     let cli = match Cli::try_parse() {
@@ -26,18 +27,8 @@ fn main() -> std::process::ExitCode {
         }
         Command::Action => {}
     }
-    logging::init(color::apply(cli.color));
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: could not start the async runtime: {e}");
-            return ExitCode::ApiError.into();
-        }
-    };
-    let code = runtime.block_on(async move {
+    logging::init(LOG_ENV, color::apply(cli.color));
+    frontend::block_on(None, async move {
         match cli.command {
             Command::Run(args) => woosmap_import::woosmap::cli::run(args).await,
             Command::Status(args) => woosmap_import::woosmap::cli::status(args).await,
@@ -45,8 +36,8 @@ fn main() -> std::process::ExitCode {
             Command::Action => woosmap_import::woosmap::action::run().await,
             Command::Completions { .. } | Command::Man { .. } => unreachable!("handled above"),
         }
-    });
-    code.into()
+    })
+    .into()
 }
 
 /// Prints clap's error (or help) and exits as clap would, except that a URL's userinfo in it

@@ -1,12 +1,9 @@
-//! Diagnostic logging of the CLI: `tracing` events to stderr, at the level named by
-//! `WOOSMAP_LOG` (off, error, warn, info, debug, trace; default warn), coloured only as
-//! [`super::color`] decided. Progress and results are not logs: they are written by
+//! Diagnostic logging of a command line: `tracing` events to stderr, at the level named by
+//! the variable the binary gives (off, error, warn, info, debug, trace; default warn; for
+//! both binaries `WOOSMAP_LOG`), coloured only as [`super::color`] decided. Progress and results are not logs: they are written by
 //! `progress.rs` and `report.rs`.
 
 use tracing_subscriber::filter::LevelFilter;
-
-/// The variable that sets the log level.
-pub const LOG_ENV: &str = "WOOSMAP_LOG";
 
 /// Parses a level name; `None` when the name is unknown.
 pub fn parse_level(s: &str) -> Option<LevelFilter> {
@@ -21,16 +18,17 @@ pub fn parse_level(s: &str) -> Option<LevelFilter> {
     })
 }
 
-/// Installs the stderr logger, with colour codes only when `color` (see
-/// [`super::color::apply`]). An unknown level is reported once and treated as `warn`.
-pub fn init(color: bool) {
-    let raw = std::env::var(LOG_ENV).unwrap_or_default();
+/// Installs the stderr logger at the level the variable `level_var` names, with colour codes
+/// only when `color` (see [`super::color::apply`]). An unknown level is reported once and
+/// treated as `warn`.
+pub fn init(level_var: &str, color: bool) {
+    let raw = std::env::var(level_var).unwrap_or_default();
     let level = if raw.trim().is_empty() {
         LevelFilter::WARN
     } else {
         parse_level(&raw).unwrap_or_else(|| {
             eprintln!(
-                "warning: {LOG_ENV}={raw:?} is not a log level (off, error, warn, info, debug, trace); using warn"
+                "warning: {level_var}={raw:?} is not a log level (off, error, warn, info, debug, trace); using warn"
             );
             LevelFilter::WARN
         })

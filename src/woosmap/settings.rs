@@ -9,8 +9,13 @@
 
 use std::time::Duration;
 
+use crate::frontend::env;
+pub use crate::frontend::env::{EnvError, NOT_UTF8, Variable};
 use crate::frontend::logging;
 use crate::woosmap::api::{Client, ClientConfig, RateLimits, Secret};
+
+/// The variable that sets the log level ([`crate::frontend::logging`]).
+pub const LOG_ENV: &str = "WOOSMAP_LOG";
 
 /// The environment variable holding the private key.
 pub const PRIVATE_KEY_ENV: &str = "WOOSMAP_PRIVATE_KEY";
@@ -41,13 +46,6 @@ pub fn client(base_url: &str, private_key: Option<Secret>) -> Result<Client, Str
     })
     .map(|c| c.failing_fast_on_first_refusal())
     .map_err(|e| e.to_string())
-}
-
-/// One environment variable: its name and what it holds (one line of `--help`).
-#[derive(Debug, Clone, Copy)]
-pub struct Variable {
-    pub name: &'static str,
-    pub help: &'static str,
 }
 
 /// Every variable `woosmap-import` reads, in the order `--help` and README list them.
@@ -94,35 +92,11 @@ pub const VARIABLES: &[Variable] = &[
     },
 ];
 
-/// A variable whose value cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{name}={shown} is not valid: {expected}")]
-pub struct EnvError {
-    pub name: &'static str,
-    /// The value as typed (quoted); `(hidden)` for a key, `(not UTF-8)` for bytes that are not
-    /// text, a URL without its userinfo.
-    pub shown: String,
-    pub expected: String,
-}
-
-/// What a value that is not UTF-8 is refused with.
-pub const NOT_UTF8: &str = "expected UTF-8 text, but the value holds bytes that are not (check \
-                            the encoding of the file or script that sets it)";
-
 /// Checks that every variable of [`VARIABLES`] that `lookup` finds set is UTF-8 text: a value
 /// that is not would otherwise read as unset, and the default would silently apply (the
 /// production API for `WOOSMAP_BASE_URL`, the private key for `WOOSMAP_REIMPORT_KEY`).
 pub fn check_utf8(lookup: impl Fn(&str) -> Option<std::ffi::OsString>) -> Result<(), EnvError> {
-    for var in VARIABLES {
-        if lookup(var.name).is_some_and(|v| v.to_str().is_none()) {
-            return Err(EnvError {
-                name: var.name,
-                shown: "(not UTF-8)".into(),
-                expected: NOT_UTF8.into(),
-            });
-        }
-    }
-    Ok(())
+    env::check_utf8(VARIABLES, lookup)
 }
 
 /// Checks every variable of [`VARIABLES`] that `lookup` finds set and not blank. Blank
@@ -200,12 +174,7 @@ fn duration(s: &str) -> Result<Duration, String> {
 
 /// The `Environment:` section of `--help`.
 pub fn help_section() -> String {
-    let width = VARIABLES.iter().map(|v| v.name.len()).max().unwrap_or(0);
-    let mut out = String::from("Environment:");
-    for v in VARIABLES {
-        out.push_str(&format!("\n  {:width$}  {}", v.name, v.help));
-    }
-    out
+    env::help_section(VARIABLES)
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! The dataset management endpoints (`POST /datasets/`, `GET /datasets/?page=&per_page=`,
-//! `GET|PUT|DELETE /datasets/{id}`): the catalog of names, URLs, schema mappings and reimport
-//! keys, each endpoint's 1-per-second window (one window per endpoint, whatever the dataset),
+//! `GET|PUT|DELETE /datasets/{id}`) over the catalog of names, URLs, schema mappings and
+//! reimport keys (its data is `catalog.rs`), each endpoint's 1-per-second window (one window per endpoint, whatever the dataset),
 //! the documented error bodies, pagination, and deletion scheduling (`scheduled_for_deletion_after`
 //! seven days ahead; a second delete answers 409).
 //!
@@ -14,7 +14,7 @@
 // Handlers return an early `Response` as the `Err` of a `Result`; its size does not matter here.
 #![allow(clippy::result_large_err)]
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -30,6 +30,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::Shared;
+use super::catalog::{Meta, Op};
 use super::control::{DatasetConfig, KeyState};
 use super::timeline::rfc3339;
 
@@ -39,70 +40,6 @@ pub(crate) const MAX_URL: usize = 2083;
 pub(crate) const MAX_PER_PAGE: u64 = 20;
 /// How long a scheduled deletion waits.
 const DELETION_DELAY: Duration = Duration::from_secs(7 * 24 * 3600);
-
-/// One of the five management endpoints (each has its own rate-limit window).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Op {
-    Create,
-    List,
-    Get,
-    Update,
-    Delete,
-}
-
-/// What the management endpoints know of a dataset beyond its runs.
-#[derive(Debug, Clone)]
-pub(crate) struct Meta {
-    name: String,
-    url: String,
-    reimport_key: String,
-    created_at: SystemTime,
-    updated_at: SystemTime,
-    /// `YYYY-MM-DD` once deletion is scheduled.
-    scheduled_for_deletion_after: Option<String>,
-    /// In creation order (for a stable list order).
-    seq: u64,
-}
-
-/// The management side of the sandbox's state (part of `State`, reset with it).
-#[derive(Debug, Default)]
-pub(crate) struct Catalog {
-    meta: BTreeMap<Uuid, Meta>,
-    last: HashMap<Op, Instant>,
-    next_seq: u64,
-    pub(crate) calls: u64,
-    pub(crate) rate_limited: u64,
-    pub(crate) created: u64,
-    pub(crate) deletions_scheduled: u64,
-}
-
-impl Catalog {
-    /// `scheduled_for_deletion_after` of a dataset, if its deletion is scheduled.
-    pub(crate) fn deletion_date(&self, id: &Uuid) -> Option<String> {
-        self.meta
-            .get(id)
-            .and_then(|m| m.scheduled_for_deletion_after.clone())
-    }
-
-    fn meta_for(&mut self, id: Uuid, reimport_key: Option<&str>) -> &mut Meta {
-        let seq = &mut self.next_seq;
-        self.meta.entry(id).or_insert_with(|| {
-            *seq += 1;
-            let now = SystemTime::now();
-            Meta {
-                name: format!("Sandbox dataset {}", &id.to_string()[..8]),
-                url: format!("https://example.com/sandbox/{id}.geojson"),
-                reimport_key: reimport_key
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| Uuid::from_u128(fastrand::u128(..)).to_string()),
-                created_at: now,
-                updated_at: now,
-                scheduled_for_deletion_after: None,
-                seq: *seq,
-            }
-        })
-    }
-}
 
 pub(crate) fn router() -> Router<Arc<Shared>> {
     Router::new()
@@ -459,15 +396,18 @@ fn existing_meta<'s>(
     state.catalog.meta.get_mut(&id)
 }
 
+/// [`admit`], then the dataset id of the path (422 when it is not a UUID).
+fn admitted_id(shared: &Shared, headers: &HeaderMap, op: Op, raw: &str) -> Result<Uuid, Response> {
+    admit(shared, headers, op)?;
+    path_id(raw)
+}
+
 async fn read(
     State(shared): State<Arc<Shared>>,
     Path(raw): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = admit(&shared, &headers, Op::Get) {
-        return r;
-    }
-    let id = match path_id(&raw) {
+    let id = match admitted_id(&shared, &headers, Op::Get, &raw) {
         Ok(id) => id,
         Err(r) => return r,
     };
@@ -484,10 +424,7 @@ async fn update(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = admit(&shared, &headers, Op::Update) {
-        return r;
-    }
-    let id = match path_id(&raw) {
+    let id = match admitted_id(&shared, &headers, Op::Update, &raw) {
         Ok(id) => id,
         Err(r) => return r,
     };
@@ -521,10 +458,7 @@ async fn delete(
     Path(raw): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = admit(&shared, &headers, Op::Delete) {
-        return r;
-    }
-    let id = match path_id(&raw) {
+    let id = match admitted_id(&shared, &headers, Op::Delete, &raw) {
         Ok(id) => id,
         Err(r) => return r,
     };

@@ -21,6 +21,7 @@
 //! Time is the process's monotonic clock; run states are computed from timestamps on each
 //! request, so no background task runs.
 
+mod catalog;
 mod control;
 mod datasets;
 mod faults;

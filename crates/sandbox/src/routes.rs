@@ -24,8 +24,14 @@ const WEBHOOK_PREFIX: &str = "/datasets/hooks/reimport/";
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
-        .route("/datasets/{dataset_id}/import", post(trigger))
-        .route("/datasets/{dataset_id}/status", get(status))
+        .route(
+            "/datasets/{dataset_id}/import",
+            post(|s, p, h, q| keyed(Endpoint::Trigger, s, p, h, q)),
+        )
+        .route(
+            "/datasets/{dataset_id}/status",
+            get(|s, p, h, q| keyed(Endpoint::Status, s, p, h, q)),
+        )
         .route("/datasets/hooks/reimport/{reimport_key}", post(webhook))
         .merge(super::datasets::router())
         .merge(control::router())
@@ -54,24 +60,16 @@ impl Endpoint {
 
 type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
 
-async fn status(
+/// The endpoints that take the private key (status, trigger), by header or query.
+async fn keyed(
+    endpoint: Endpoint,
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
     headers: HeaderMap,
     query: Params,
 ) -> Response {
     let key = private_key(&headers, &query);
-    call(&shared, Endpoint::Status, &id, key).await
-}
-
-async fn trigger(
-    State(shared): State<Arc<Shared>>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    query: Params,
-) -> Response {
-    let key = private_key(&headers, &query);
-    call(&shared, Endpoint::Trigger, &id, key).await
+    call(&shared, endpoint, &id, key).await
 }
 
 async fn webhook(State(shared): State<Arc<Shared>>, Path(reimport_key): Path<String>) -> Response {

@@ -9,11 +9,11 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::SandboxConfig;
+use super::catalog::Catalog;
 use super::control::{
     DatasetConfig, DatasetStats, KeyState, Outcome, PreviousRun, REQUEST_LOG_LIMIT, RequestRecord,
     Stats,
 };
-use super::datasets::Catalog;
 use super::faults::FaultQueue;
 use super::timeline::Run;
 

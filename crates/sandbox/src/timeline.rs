@@ -100,123 +100,21 @@ impl Run {
         } else {
             now.saturating_duration_since(self.t0)
         };
+        // How far into the run what is shown goes.
         let horizon = self.aborted_at.map_or(elapsed, |a| a.min(elapsed));
-        let stamp = |offset: Duration| rfc3339(self.wall_t0 + offset);
-        let entry = |offset: Duration, level: &'static str, detail: String| EntryView {
-            created_at: stamp(offset),
-            detail,
-            level,
-        };
+        let fetch_end = self.duration / 5;
 
-        let total = self.duration;
-        let fetch_end = total / 5;
-        let import_len = total - fetch_end;
-        let at = |fraction: u32| fetch_end + import_len * fraction / 8;
-        let cancelled = "Import cancelled: a new import was requested".to_owned();
-
-        let mut steps = Vec::new();
-
-        // fetch
-        let mut fetch_entries = Vec::new();
-        let fetch_script = [
-            (
-                Duration::ZERO,
-                "info",
-                "Downloading https://example.com/stores.json".to_owned(),
-            ),
-            (fetch_end / 2, "info", "Downloaded 1.8 MB".to_owned()),
-            (fetch_end, "info", "Fetched 1,204 features".to_owned()),
-        ];
-        for (offset, level, detail) in fetch_script {
-            if offset <= horizon {
-                fetch_entries.push(entry(offset, level, detail));
-            }
-        }
-        let (fetch_status, fetch_end_at) = match self.aborted_at {
-            Some(a) if a < fetch_end => {
-                fetch_entries.push(entry(a, "error", cancelled.clone()));
-                (Status::Failed, Some(a))
-            }
-            _ if horizon >= fetch_end => (Status::Success, Some(fetch_end)),
-            _ => (Status::InProgress, None),
-        };
-        steps.push(StepView {
-            name: "fetch",
-            start: stamp(Duration::ZERO),
-            end: fetch_end_at.map(stamp),
-            status: fetch_status,
-            entries: fetch_entries,
-        });
-
-        let mut run_status = match fetch_status {
+        let fetch = self.fetch_step(horizon, fetch_end);
+        let mut run_status = match fetch.status {
             Status::Success => Status::InProgress,
             other => other,
         };
-
-        // import
-        if fetch_status == Status::Success {
-            let mut script = vec![
-                (fetch_end, "info", "Importing 1,204 features".to_owned()),
-                (at(2), "info", "Imported 300/1204".to_owned()),
-            ];
-            if self.outcome == Outcome::Failed {
-                script.push((
-                    at(3),
-                    "warning",
-                    "Feature 9: property 'phone' is not a valid phone number; ignored".to_owned(),
-                ));
-            }
-            script.push((at(4), "info", "Imported 600/1204".to_owned()));
-            script.push((at(6), "info", "Imported 900/1204".to_owned()));
-            match self.outcome {
-                Outcome::Success => script.push((total, "info", "Imported 1204/1204".to_owned())),
-                Outcome::Failed => {
-                    script.push((
-                        total,
-                        "error",
-                        "Feature 17: missing required property 'storeId'".to_owned(),
-                    ));
-                    script.push((
-                        total,
-                        "error",
-                        "Import failed: 1 feature rejected; the dataset keeps its previous data"
-                            .to_owned(),
-                    ));
-                }
-                Outcome::Cancelled => script.push((
-                    total,
-                    "warning",
-                    "Import cancelled by an administrator".to_owned(),
-                )),
-                Outcome::Never | Outcome::Queued => {}
-            }
-            let mut entries = Vec::new();
-            for (offset, level, detail) in script {
-                if offset <= horizon {
-                    entries.push(entry(offset, level, detail));
-                }
-            }
-            let finishes = self.outcome.finishes();
-            let (status, end) = match self.aborted_at {
-                Some(a) if !finishes || a < total => {
-                    entries.push(entry(a, "error", cancelled));
-                    (Status::Failed, Some(a))
-                }
-                _ if finishes && horizon >= total => match self.outcome {
-                    Outcome::Failed => (Status::Failed, Some(total)),
-                    Outcome::Cancelled => (Status::Cancelled, Some(total)),
-                    _ => (Status::Success, Some(total)),
-                },
-                _ => (Status::InProgress, None),
-            };
-            run_status = status;
-            steps.push(StepView {
-                name: "import",
-                start: stamp(fetch_end),
-                end: end.map(stamp),
-                status,
-                entries,
-            });
+        let fetched = fetch.status == Status::Success;
+        let mut steps = vec![fetch];
+        if fetched {
+            let import = self.import_step(horizon, fetch_end);
+            run_status = import.status;
+            steps.push(import);
         }
 
         if self.outcome == Outcome::Queued && run_status == Status::InProgress {
@@ -228,7 +126,133 @@ impl Run {
             steps,
         }
     }
+
+    /// The wall-clock time `offset` into the run.
+    fn stamp(&self, offset: Duration) -> String {
+        rfc3339(self.wall_t0 + offset)
+    }
+
+    fn entry(&self, offset: Duration, level: &'static str, detail: String) -> EntryView {
+        EntryView {
+            created_at: self.stamp(offset),
+            detail,
+            level,
+        }
+    }
+
+    /// The entries of a step's script written by `horizon`.
+    fn entries_until(&self, script: Vec<ScriptLine>, horizon: Duration) -> Vec<EntryView> {
+        script
+            .into_iter()
+            .filter(|(offset, _, _)| *offset <= horizon)
+            .map(|(offset, level, detail)| self.entry(offset, level, detail))
+            .collect()
+    }
+
+    /// The `fetch` step: the first fifth of the run.
+    fn fetch_step(&self, horizon: Duration, fetch_end: Duration) -> StepView {
+        let script = vec![
+            (
+                Duration::ZERO,
+                "info",
+                "Downloading https://example.com/stores.json".to_owned(),
+            ),
+            (fetch_end / 2, "info", "Downloaded 1.8 MB".to_owned()),
+            (fetch_end, "info", "Fetched 1,204 features".to_owned()),
+        ];
+        let mut entries = self.entries_until(script, horizon);
+        let (status, end) = match self.aborted_at {
+            Some(a) if a < fetch_end => {
+                entries.push(self.entry(a, "error", CANCELLED.to_owned()));
+                (Status::Failed, Some(a))
+            }
+            _ if horizon >= fetch_end => (Status::Success, Some(fetch_end)),
+            _ => (Status::InProgress, None),
+        };
+        StepView {
+            name: "fetch",
+            start: self.stamp(Duration::ZERO),
+            end: end.map(|o| self.stamp(o)),
+            status,
+            entries,
+        }
+    }
+
+    /// What the `import` step logs, and when, for the run's outcome.
+    fn import_script(&self, fetch_end: Duration) -> Vec<ScriptLine> {
+        let total = self.duration;
+        let import_len = total - fetch_end;
+        let at = |fraction: u32| fetch_end + import_len * fraction / 8;
+        let mut script = vec![
+            (fetch_end, "info", "Importing 1,204 features".to_owned()),
+            (at(2), "info", "Imported 300/1204".to_owned()),
+        ];
+        if self.outcome == Outcome::Failed {
+            script.push((
+                at(3),
+                "warning",
+                "Feature 9: property 'phone' is not a valid phone number; ignored".to_owned(),
+            ));
+        }
+        script.push((at(4), "info", "Imported 600/1204".to_owned()));
+        script.push((at(6), "info", "Imported 900/1204".to_owned()));
+        match self.outcome {
+            Outcome::Success => script.push((total, "info", "Imported 1204/1204".to_owned())),
+            Outcome::Failed => {
+                script.push((
+                    total,
+                    "error",
+                    "Feature 17: missing required property 'storeId'".to_owned(),
+                ));
+                script.push((
+                    total,
+                    "error",
+                    "Import failed: 1 feature rejected; the dataset keeps its previous data"
+                        .to_owned(),
+                ));
+            }
+            Outcome::Cancelled => script.push((
+                total,
+                "warning",
+                "Import cancelled by an administrator".to_owned(),
+            )),
+            Outcome::Never | Outcome::Queued => {}
+        }
+        script
+    }
+
+    /// The `import` step, once `fetch` succeeded: the rest of the run.
+    fn import_step(&self, horizon: Duration, fetch_end: Duration) -> StepView {
+        let total = self.duration;
+        let mut entries = self.entries_until(self.import_script(fetch_end), horizon);
+        let finishes = self.outcome.finishes();
+        let (status, end) = match self.aborted_at {
+            Some(a) if !finishes || a < total => {
+                entries.push(self.entry(a, "error", CANCELLED.to_owned()));
+                (Status::Failed, Some(a))
+            }
+            _ if finishes && horizon >= total => match self.outcome {
+                Outcome::Failed => (Status::Failed, Some(total)),
+                Outcome::Cancelled => (Status::Cancelled, Some(total)),
+                _ => (Status::Success, Some(total)),
+            },
+            _ => (Status::InProgress, None),
+        };
+        StepView {
+            name: "import",
+            start: self.stamp(fetch_end),
+            end: end.map(|o| self.stamp(o)),
+            status,
+            entries,
+        }
+    }
 }
+
+/// One scripted log entry: its offset into the run, level and text.
+type ScriptLine = (Duration, &'static str, String);
+
+/// The entry a run superseded by a newer trigger ends with.
+const CANCELLED: &str = "Import cancelled: a new import was requested";
 
 /// `2026-01-02T03:04:05.678Z`.
 pub(crate) fn rfc3339(t: SystemTime) -> String {

@@ -1,9 +1,11 @@
 //! GitHub Actions plumbing that every service's action mode shares: workflow commands and
-//! their escaping ([`commands`]), step outputs and the runner's files ([`outputs`]), Markdown
-//! escaping for the job summary ([`summary`]), and writing a command line to stdout ([`say`]).
+//! their escaping ([`commands`]), a step log folded into one group per item ([`log`]), step
+//! outputs and the runner's files ([`outputs`]), Markdown escaping for the job summary
+//! ([`summary`]), and writing a command line to stdout ([`say`]).
 //! It knows no service: what a service reports is decided in its own slice.
 
 pub mod commands;
+pub mod log;
 pub mod outputs;
 pub mod summary;
 

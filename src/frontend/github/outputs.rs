@@ -3,7 +3,36 @@
 //! any file the runner names (`$GITHUB_OUTPUT`, `$GITHUB_STEP_SUMMARY`).
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// A runner file that could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("could not write the {what} to {path}: {source}")]
+pub struct RunnerFileError {
+    /// What was being written: `step outputs`, `job summary`.
+    pub what: &'static str,
+    pub path: PathBuf,
+    pub source: std::io::Error,
+}
+
+/// Appends `what` to the runner's file named by the variable `var` (read through `lookup`).
+/// When the variable is not set (the action run by hand), says so on stderr and writes
+/// nothing.
+pub fn append_to_runner_file(
+    lookup: impl Fn(&str) -> Option<String>,
+    var: &str,
+    what: &'static str,
+    write: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>,
+) -> Result<(), RunnerFileError> {
+    let Some(path) = lookup(var)
+        .filter(|p| !p.trim().is_empty())
+        .map(PathBuf::from)
+    else {
+        eprintln!("note: {var} is not set; no {what} written");
+        return Ok(());
+    };
+    append(&path, write).map_err(|source| RunnerFileError { what, path, source })
+}
 
 /// Writes outputs in the `$GITHUB_OUTPUT` file format.
 pub fn write_outputs(out: &mut impl Write, outputs: &[(&str, String)]) -> std::io::Result<()> {

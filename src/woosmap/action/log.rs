@@ -1,203 +1,36 @@
-//! The step log: engine events as lines, folded into one `::group::` per dataset.
-//!
-//! Groups cannot nest or interleave, yet several datasets run at once. So one dataset's group
-//! is open at a time and its lines print live; the others' lines wait in memory. When the open
-//! dataset's run ends, its group closes, the groups of datasets that ended meanwhile print
-//! whole, and the next dataset still running becomes the live one. With one dataset this is
-//! simply a live group.
+//! The action's step log: the engine's events as lines, one `::group::` per dataset (the
+//! folding itself is [`crate::frontend::github::log`]).
 
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use crate::frontend::github::log::GroupedLog;
 use crate::woosmap::api::DatasetId;
 use crate::woosmap::import::{Event, EventSink};
 
-use crate::frontend::github::commands::{end_group, group, neutralize};
+/// The step log of the datasets of one action run.
+pub type DatasetLog<W> = GroupedLog<DatasetId, W>;
 
 /// The group title of a dataset.
 pub fn title(id: &DatasetId) -> String {
     format!("Dataset {id}")
 }
 
-struct State<W> {
-    out: W,
-    ids: Vec<DatasetId>,
-    buffers: Vec<Vec<String>>,
-    ended: Vec<bool>,
-    printed: Vec<bool>,
-    open: Option<usize>,
+/// One group per dataset, in this order; the first opens at once.
+pub fn grouped<W: Write + Send + 'static>(out: W, ids: &[DatasetId]) -> Arc<DatasetLog<W>> {
+    GroupedLog::new(out, ids.iter().map(|id| (id.clone(), title(id))).collect())
 }
 
-/// A log shared by every import's event callback.
-pub struct GroupedLog<W: Write + Send> {
-    state: Mutex<State<W>>,
-}
-
-impl<W: Write + Send + 'static> GroupedLog<W> {
-    /// Opens the first dataset's group at once.
-    pub fn new(out: W, ids: &[DatasetId]) -> Arc<Self> {
-        let n = ids.len();
-        let log = Arc::new(GroupedLog {
-            state: Mutex::new(State {
-                out,
-                ids: ids.to_vec(),
-                buffers: vec![Vec::new(); n],
-                ended: vec![false; n],
-                printed: vec![false; n],
-                open: None,
-            }),
-        });
-        log.state.lock().expect("log lock").advance();
-        log
-    }
-
-    /// Adds a line to a dataset's log.
-    pub fn line(&self, id: &DatasetId, text: &str) {
-        let mut st = self.state.lock().expect("log lock");
-        let Some(i) = st.ids.iter().position(|d| d == id) else {
-            return;
-        };
-        let line = neutralize(text);
-        if st.open == Some(i) {
-            let _ = writeln!(st.out, "{line}");
-            let _ = st.out.flush();
-        } else {
-            st.buffers[i].push(line);
-        }
-    }
-
-    /// Marks a dataset's run as ended: its group closes (now, or once it has printed).
-    pub fn ended(&self, id: &DatasetId) {
-        let mut st = self.state.lock().expect("log lock");
-        let Some(i) = st.ids.iter().position(|d| d == id) else {
-            return;
-        };
-        st.ended[i] = true;
-        if st.open == Some(i) {
-            st.close_open();
-            st.advance();
-        }
-    }
-
-    /// Shows one engine event.
-    pub fn event(&self, event: &Event) {
-        self.line(event.dataset_id(), &event.to_string());
-        if matches!(event, Event::Finished { .. }) {
-            self.ended(event.dataset_id());
-        }
-    }
-
-    /// An event sink writing here.
-    pub fn sink(self: &Arc<Self>) -> EventSink {
-        let me = self.clone();
-        EventSink::new(move |e| me.event(&e))
-    }
-
-    /// Closes the open group and prints every group not printed yet. Returns the writer.
-    pub fn finish(&self) {
-        let mut st = self.state.lock().expect("log lock");
-        st.close_open();
-        for i in 0..st.ids.len() {
-            if !st.printed[i] {
-                st.print_whole(i);
-            }
-        }
-        let _ = st.out.flush();
+/// Shows one engine event; a finished run closes its dataset's group.
+pub fn show<W: Write + Send + 'static>(log: &DatasetLog<W>, event: &Event) {
+    log.line(event.dataset_id(), &event.to_string());
+    if matches!(event, Event::Finished { .. }) {
+        log.ended(event.dataset_id());
     }
 }
 
-impl<W: Write> State<W> {
-    fn close_open(&mut self) {
-        if let Some(i) = self.open.take() {
-            let _ = writeln!(self.out, "{}", end_group());
-            self.printed[i] = true;
-        }
-    }
-
-    fn print_whole(&mut self, i: usize) {
-        let _ = writeln!(self.out, "{}", group(&title(&self.ids[i])));
-        for line in std::mem::take(&mut self.buffers[i]) {
-            let _ = writeln!(self.out, "{line}");
-        }
-        let _ = writeln!(self.out, "{}", end_group());
-        self.printed[i] = true;
-    }
-
-    /// Prints the groups of datasets that ended, then opens the next one still running.
-    fn advance(&mut self) {
-        for i in 0..self.ids.len() {
-            if self.ended[i] && !self.printed[i] {
-                self.print_whole(i);
-            }
-        }
-        if let Some(i) = (0..self.ids.len()).find(|&i| !self.printed[i]) {
-            let _ = writeln!(self.out, "{}", group(&title(&self.ids[i])));
-            for line in std::mem::take(&mut self.buffers[i]) {
-                let _ = writeln!(self.out, "{line}");
-            }
-            self.open = Some(i);
-        }
-        let _ = self.out.flush();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A writer whose bytes the test can read afterwards.
-    #[derive(Clone, Default)]
-    struct Shared(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Shared {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl Shared {
-        fn text(&self) -> String {
-            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-        }
-    }
-
-    fn id(n: u8) -> DatasetId {
-        DatasetId::parse(&format!("8c4c51f1-f6f3-43bc-b65d-7415e8ef22c{n}")).unwrap()
-    }
-
-    #[test]
-    fn groups_never_interleave_and_every_line_lands_in_its_group() {
-        let out = Shared::default();
-        let (a, b, c) = (id(1), id(2), id(3));
-        let log = GroupedLog::new(out.clone(), &[a.clone(), b.clone(), c.clone()]);
-        log.line(&a, "a1");
-        log.line(&b, "b1");
-        log.line(&c, "c1");
-        log.ended(&c);
-        log.line(&b, "b2");
-        log.ended(&a); // closes a, prints c whole, opens b live
-        log.line(&b, "b3");
-        log.finish();
-        let text = out.text();
-        let expected = format!(
-            "::group::Dataset {a}\na1\n::endgroup::\n\
-             ::group::Dataset {c}\nc1\n::endgroup::\n\
-             ::group::Dataset {b}\nb1\nb2\nb3\n::endgroup::\n"
-        );
-        assert_eq!(text, expected);
-    }
-
-    #[test]
-    fn untrusted_text_cannot_issue_commands() {
-        let out = Shared::default();
-        let a = id(1);
-        let log = GroupedLog::new(out.clone(), std::slice::from_ref(&a));
-        log.line(&a, "detail\n::add-mask::x");
-        log.finish();
-        assert!(!out.text().contains("\n::add-mask::"), "{}", out.text());
-    }
+/// An event sink writing to `log`.
+pub fn sink<W: Write + Send + 'static>(log: &Arc<DatasetLog<W>>) -> EventSink {
+    let log = log.clone();
+    EventSink::new(move |e| show(&log, &e))
 }

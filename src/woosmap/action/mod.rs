@@ -25,22 +25,11 @@ use std::path::PathBuf;
 use tokio_util::sync::CancellationToken;
 
 use crate::frontend::ExitCode;
-use crate::frontend::github::{OUTPUT_ENV, SUMMARY_ENV, commands, outputs as files, say};
+use crate::frontend::github::outputs::{self as files, RunnerFileError};
+use crate::frontend::github::{OUTPUT_ENV, SUMMARY_ENV, commands, say};
 use crate::woosmap::import;
 use inputs::{Inputs, ProcessEnv, Source};
-use log::GroupedLog;
 use outputs::DatasetResult;
-
-/// Why the action could not report its results.
-#[derive(Debug, thiserror::Error)]
-pub enum ReportError {
-    #[error("could not write the {what} to {path}: {source}")]
-    Write {
-        what: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
-}
 
 /// Runs the action with the process environment.
 pub async fn run() -> ExitCode {
@@ -78,8 +67,8 @@ pub async fn run_with(src: &dyn Source) -> ExitCode {
 
     let cancel = CancellationToken::new();
     cancel_on_signal(cancel.clone());
-    let log = GroupedLog::new(std::io::stdout(), &inputs.dataset_ids);
-    let results = import::run_many(&client, inputs.specs(), log.sink(), cancel).await;
+    let log = log::grouped(std::io::stdout(), &inputs.dataset_ids);
+    let results = import::run_many(&client, inputs.specs(), log::sink(&log), cancel).await;
     log.finish();
 
     let results: Vec<DatasetResult> = results
@@ -148,36 +137,15 @@ fn result_line(r: &DatasetResult) -> String {
 
 /// Writes the step outputs and the job summary to the runner's files (skipped, with a note on
 /// stderr, when the variables are not set: the action run by hand).
-fn report(src: &dyn Source, results: &[DatasetResult]) -> Result<(), ReportError> {
-    let file = |name: &str| {
-        src.var(name)
-            .filter(|p| !p.trim().is_empty())
-            .map(PathBuf::from)
-    };
-    match file(OUTPUT_ENV) {
-        Some(path) => files::append(&path, |buf| {
-            files::write_outputs(buf, &outputs::step_outputs(results))
-        })
-        .map_err(|source| ReportError::Write {
-            what: "step outputs",
-            path,
-            source,
-        })?,
-        None => eprintln!("note: {OUTPUT_ENV} is not set; no step outputs written"),
-    }
-    match file(SUMMARY_ENV) {
-        Some(path) => files::append(&path, |buf| {
-            buf.extend_from_slice(summary::render(results).as_bytes());
-            Ok(())
-        })
-        .map_err(|source| ReportError::Write {
-            what: "job summary",
-            path,
-            source,
-        })?,
-        None => eprintln!("note: {SUMMARY_ENV} is not set; no job summary written"),
-    }
-    Ok(())
+fn report(src: &dyn Source, results: &[DatasetResult]) -> Result<(), RunnerFileError> {
+    let lookup = |name: &str| src.var(name);
+    files::append_to_runner_file(lookup, OUTPUT_ENV, "step outputs", |buf| {
+        files::write_outputs(buf, &outputs::step_outputs(results))
+    })?;
+    files::append_to_runner_file(lookup, SUMMARY_ENV, "job summary", |buf| {
+        buf.extend_from_slice(summary::render(results).as_bytes());
+        Ok(())
+    })
 }
 
 /// Cancels on Ctrl-C, and on SIGTERM (a cancelled workflow run) where there is one.

@@ -17,116 +17,22 @@ impl Client {
         reimport_key: Option<&Secret>,
         exchange: Exchange,
     ) -> Result<Option<Run>, ApiError> {
-        let status = exchange.status;
-        let code = status.as_u16();
         let secrets = self.secrets(reimport_key);
-        let dataset_id = id.clone();
-        let invalid = |reason: String| ApiError::InvalidResponse {
-            dataset_id: id.clone(),
-            endpoint,
-            status: code,
-            reason: scrub(&reason, &secrets),
-        };
-
-        if status.is_success() {
-            return match endpoint {
-                Endpoint::Status => match serde_json::from_slice::<Run>(&exchange.body) {
-                    Ok(run) => Ok(Some(run)),
-                    Err(e) => Err(invalid(format!("not a run status: {e}"))),
-                },
-                Endpoint::Trigger | Endpoint::Webhook => {
-                    let scheduled = match serde_json::from_slice::<Scheduled>(&exchange.body) {
-                        Ok(s) => s,
-                        Err(e) => return Err(invalid(format!("not a scheduled import: {e}"))),
-                    };
-                    let same = DatasetId::parse(&scheduled.dataset_id)
-                        .map(|d| &d == id)
-                        .unwrap_or(false);
-                    if same {
-                        Ok(None)
-                    } else if endpoint == Endpoint::Webhook {
-                        Err(ApiError::WebhookDatasetMismatch {
-                            expected: id.clone(),
-                            actual: scrub(
-                                &scheduled.dataset_id.chars().take(80).collect::<String>(),
-                                &secrets,
-                            ),
-                        })
-                    } else {
-                        tracing::warn!(
-                            dataset_id = %id,
-                            "Woosmap acknowledged the import of another dataset id ({})",
-                            scrub(&scheduled.dataset_id, &secrets)
-                        );
-                        Ok(None)
-                    }
-                }
-            };
+        if exchange.status.is_success() {
+            return success(endpoint, id, &exchange, &secrets);
         }
-
-        let body = ErrorBody::parse(&exchange.body);
-        let detail = body.summary().map(|d| scrub(&d, &secrets));
-        let webhook = endpoint == Endpoint::Webhook;
-        let err = match code {
-            401 | 403 if webhook => ApiError::WebhookKeyRejected {
-                dataset_id,
-                status: code,
-            },
-            401 => ApiError::Unauthorized {
-                dataset_id,
-                endpoint,
-            },
-            402 => ApiError::QuotaExceeded {
-                dataset_id,
-                endpoint,
-                detail,
-            },
-            403 => ApiError::Forbidden {
-                dataset_id,
-                endpoint,
-            },
-            404 => match endpoint {
-                Endpoint::Status => return Ok(None),
-                Endpoint::Webhook => ApiError::WebhookKeyRejected {
-                    dataset_id,
-                    status: code,
-                },
-                Endpoint::Trigger => ApiError::NotFound {
-                    dataset_id,
-                    endpoint,
-                },
-            },
-            422 => {
-                let mut errors: Vec<(String, String)> = body
-                    .validation
-                    .iter()
-                    .map(|(l, m)| (scrub(l, &secrets), scrub(m, &secrets)))
-                    .collect();
-                if errors.is_empty()
-                    && let Some(d) = detail
-                {
-                    errors.push((String::new(), d));
-                }
-                ApiError::Validation {
-                    dataset_id,
-                    endpoint,
-                    errors,
-                }
-            }
-            500..=599 => ApiError::Server {
-                dataset_id,
-                endpoint,
-                status: code,
-                detail,
-            },
-            _ => ApiError::UnexpectedStatus {
-                dataset_id,
-                endpoint,
-                status: code,
-                detail,
-            },
-        };
-        Err(err)
+        let code = exchange.status.as_u16();
+        if code == 404 && endpoint == Endpoint::Status {
+            // No run yet (or no such dataset): the status read answers "none".
+            return Ok(None);
+        }
+        Err(error_for_status(
+            endpoint,
+            id.clone(),
+            code,
+            &exchange.body,
+            &secrets,
+        ))
     }
 
     /// The fuzz targets' way in (`crate::fuzzing::api_response`): one received response,
@@ -163,5 +69,124 @@ impl Client {
             sent_mono: None,
         };
         self.interpret(endpoint, id, reimport_key, exchange)
+    }
+}
+
+/// A 2xx answer: the run read, or the acknowledgement of a trigger (checked to name the
+/// dataset asked for; a webhook's answer for another dataset is an error).
+fn success(
+    endpoint: Endpoint,
+    id: &DatasetId,
+    exchange: &Exchange,
+    secrets: &[&Secret],
+) -> Result<Option<Run>, ApiError> {
+    let invalid = |reason: String| ApiError::InvalidResponse {
+        dataset_id: id.clone(),
+        endpoint,
+        status: exchange.status.as_u16(),
+        reason: scrub(&reason, secrets),
+    };
+    match endpoint {
+        Endpoint::Status => match serde_json::from_slice::<Run>(&exchange.body) {
+            Ok(run) => Ok(Some(run)),
+            Err(e) => Err(invalid(format!("not a run status: {e}"))),
+        },
+        Endpoint::Trigger | Endpoint::Webhook => {
+            let scheduled = match serde_json::from_slice::<Scheduled>(&exchange.body) {
+                Ok(s) => s,
+                Err(e) => return Err(invalid(format!("not a scheduled import: {e}"))),
+            };
+            let same = DatasetId::parse(&scheduled.dataset_id)
+                .map(|d| &d == id)
+                .unwrap_or(false);
+            if same {
+                Ok(None)
+            } else if endpoint == Endpoint::Webhook {
+                Err(ApiError::WebhookDatasetMismatch {
+                    expected: id.clone(),
+                    actual: scrub(
+                        &scheduled.dataset_id.chars().take(80).collect::<String>(),
+                        secrets,
+                    ),
+                })
+            } else {
+                tracing::warn!(
+                    dataset_id = %id,
+                    "Woosmap acknowledged the import of another dataset id ({})",
+                    scrub(&scheduled.dataset_id, secrets)
+                );
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// The error of a non-2xx answer other than a 429 (and other than a status read's 404, which
+/// means no run): one variant per documented cause, server text scrubbed of both keys.
+fn error_for_status(
+    endpoint: Endpoint,
+    dataset_id: DatasetId,
+    code: u16,
+    raw_body: &[u8],
+    secrets: &[&Secret],
+) -> ApiError {
+    let body = ErrorBody::parse(raw_body);
+    let detail = body.summary().map(|d| scrub(&d, secrets));
+    let webhook = endpoint == Endpoint::Webhook;
+    match code {
+        401 | 403 if webhook => ApiError::WebhookKeyRejected {
+            dataset_id,
+            status: code,
+        },
+        401 => ApiError::Unauthorized {
+            dataset_id,
+            endpoint,
+        },
+        402 => ApiError::QuotaExceeded {
+            dataset_id,
+            endpoint,
+            detail,
+        },
+        403 => ApiError::Forbidden {
+            dataset_id,
+            endpoint,
+        },
+        404 if webhook => ApiError::WebhookKeyRejected {
+            dataset_id,
+            status: code,
+        },
+        404 => ApiError::NotFound {
+            dataset_id,
+            endpoint,
+        },
+        422 => {
+            let mut errors: Vec<(String, String)> = body
+                .validation
+                .iter()
+                .map(|(l, m)| (scrub(l, secrets), scrub(m, secrets)))
+                .collect();
+            if errors.is_empty()
+                && let Some(d) = detail
+            {
+                errors.push((String::new(), d));
+            }
+            ApiError::Validation {
+                dataset_id,
+                endpoint,
+                errors,
+            }
+        }
+        500..=599 => ApiError::Server {
+            dataset_id,
+            endpoint,
+            status: code,
+            detail,
+        },
+        _ => ApiError::UnexpectedStatus {
+            dataset_id,
+            endpoint,
+            status: code,
+            detail,
+        },
     }
 }

@@ -63,7 +63,7 @@ pub enum Command {
     #[command(after_help = after_help())]
     Status(StatusArgs),
     /// List every dataset of the key's project: id, name, URL, last update, deletion date.
-    Datasets(super::datasets::DatasetsArgs),
+    Datasets(DatasetsArgs),
     /// GitHub Action mode: read the `INPUT_*` variables set by action.yml, write
     /// `$GITHUB_OUTPUT` and `$GITHUB_STEP_SUMMARY` (see guide/github-action.md).
     #[command(hide = true)]
@@ -142,6 +142,13 @@ pub struct StatusArgs {
     #[arg(long)]
     pub exit_status: bool,
 
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+/// `datasets`: only the API settings (the listing is `datasets.rs`).
+#[derive(Debug, Args)]
+pub struct DatasetsArgs {
     #[command(flatten)]
     pub api: ApiArgs,
 }

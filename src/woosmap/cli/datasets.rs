@@ -7,10 +7,9 @@
 use std::io::Write;
 use std::time::Duration;
 
-use clap::Args;
 use serde_json::json;
 
-use super::args::ApiArgs;
+pub use super::args::DatasetsArgs;
 use crate::frontend::ExitCode;
 use crate::woosmap::api::{DatasetSummary, Instant};
 use crate::woosmap::exit::exit_code_of_kind;
@@ -18,12 +17,6 @@ use crate::woosmap::settings::{PRIVATE_KEY_ENV, client, private_key_from_env};
 
 /// How long the whole listing may take (a large project needs one second per dataset).
 const BUDGET: Duration = Duration::from_secs(60 * 60);
-
-#[derive(Debug, Args)]
-pub struct DatasetsArgs {
-    #[command(flatten)]
-    pub api: ApiArgs,
-}
 
 /// One row of the listing.
 struct Row {

@@ -324,72 +324,96 @@ pub async fn apply(
     req: ApplyResourceChangeRequest,
     stop: CancellationToken,
 ) -> ApplyResourceChangeResponse {
-    let mut resp = ApplyResourceChangeResponse {
+    if req.planned_state.is_null() {
+        return destroy(c, req, &stop).await;
+    }
+    // What plan settled for private data.
+    let resp = ApplyResourceChangeResponse {
         private: req.planned_private.clone(),
         ..Default::default()
     };
-    let client = &c.client;
-    if req.planned_state.is_null() {
-        // Destroy: schedule the deletion.
-        resp.private = Vec::new();
-        let Some(id) = req
-            .prior_state
-            .attr("id")
-            .as_str()
-            .and_then(|s| DatasetId::parse(s).ok())
-        else {
-            return resp;
-        };
-        match stoppable(&stop, client.delete_dataset(&id, deadline())).await {
-            Ok(Deletion::Scheduled) => {
-                tracing::info!(dataset_id = %id, "deletion scheduled: Woosmap deletes the dataset in 7 days");
-            }
-            Ok(Deletion::AlreadyScheduled) => {
-                tracing::info!(dataset_id = %id, "deletion was already scheduled");
-            }
-            Err(Failed::Api(DatasetError::NotFound { .. })) => {
-                tracing::info!(dataset_id = %id, "the dataset no longer exists");
-            }
-            Err(f) => {
-                resp.new_state = req.prior_state;
-                resp.private = req.planned_private;
-                resp.diagnostics.push(f.diag());
-            }
-        }
-        return resp;
-    }
-
     if req.prior_state.is_null() {
-        let new = NewDataset {
-            name: req
-                .config
-                .attr("name")
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-            url: req
-                .config
-                .attr("url")
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-            schema_mapping: mapping_of(&req.config),
-        };
-        match stoppable(&stop, client.create_dataset(&new, deadline())).await {
-            Ok(d) => {
-                tracing::info!(dataset_id = %d.id, "dataset created");
-                created().insert(d.id.clone());
-                resp.new_state = state_of(&req.planned_state, &d);
-            }
-            Err(f) => {
-                resp.new_state = Value::Null;
-                resp.diagnostics.push(f.diag());
-            }
-        }
-        return resp;
+        create(c, req, &stop, resp).await
+    } else {
+        update(c, req, &stop, resp).await
     }
+}
 
-    // Update in place: name and/or url.
+/// Destroy: schedule the deletion. A dataset already gone, or already scheduled, is done.
+async fn destroy(
+    c: &Configured,
+    req: ApplyResourceChangeRequest,
+    stop: &CancellationToken,
+) -> ApplyResourceChangeResponse {
+    let mut resp = ApplyResourceChangeResponse::default();
+    let Some(id) = req
+        .prior_state
+        .attr("id")
+        .as_str()
+        .and_then(|s| DatasetId::parse(s).ok())
+    else {
+        return resp;
+    };
+    match stoppable(stop, c.client.delete_dataset(&id, deadline())).await {
+        Ok(Deletion::Scheduled) => {
+            tracing::info!(dataset_id = %id, "deletion scheduled: Woosmap deletes the dataset in 7 days");
+        }
+        Ok(Deletion::AlreadyScheduled) => {
+            tracing::info!(dataset_id = %id, "deletion was already scheduled");
+        }
+        Err(Failed::Api(DatasetError::NotFound { .. })) => {
+            tracing::info!(dataset_id = %id, "the dataset no longer exists");
+        }
+        Err(f) => {
+            resp.new_state = req.prior_state;
+            resp.private = req.planned_private;
+            resp.diagnostics.push(f.diag());
+        }
+    }
+    resp
+}
+
+/// Create: `POST /datasets/`, remembering the id so that the import resource of the same
+/// apply looks for the import Woosmap starts by itself.
+async fn create(
+    c: &Configured,
+    req: ApplyResourceChangeRequest,
+    stop: &CancellationToken,
+    mut resp: ApplyResourceChangeResponse,
+) -> ApplyResourceChangeResponse {
+    let text = |name: &str| {
+        req.config
+            .attr(name)
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let new = NewDataset {
+        name: text("name"),
+        url: text("url"),
+        schema_mapping: mapping_of(&req.config),
+    };
+    match stoppable(stop, c.client.create_dataset(&new, deadline())).await {
+        Ok(d) => {
+            tracing::info!(dataset_id = %d.id, "dataset created");
+            created().insert(d.id.clone());
+            resp.new_state = state_of(&req.planned_state, &d);
+        }
+        Err(f) => {
+            resp.new_state = Value::Null;
+            resp.diagnostics.push(f.diag());
+        }
+    }
+    resp
+}
+
+/// Update in place: name and/or url (`PUT /datasets/{id}` with only what changed).
+async fn update(
+    c: &Configured,
+    req: ApplyResourceChangeRequest,
+    stop: &CancellationToken,
+    mut resp: ApplyResourceChangeResponse,
+) -> ApplyResourceChangeResponse {
     let prior = &req.prior_state;
     let planned = &req.planned_state;
     let Some(id) = prior
@@ -417,7 +441,7 @@ pub async fn apply(
         resp.new_state = state;
         return resp;
     }
-    match stoppable(&stop, client.update_dataset(&id, &changes, deadline())).await {
+    match stoppable(stop, c.client.update_dataset(&id, &changes, deadline())).await {
         Ok(d) => resp.new_state = state_of(planned, &d),
         Err(f) => {
             resp.new_state = prior.clone();
@@ -493,15 +517,11 @@ pub fn import(req: ImportResourceStateRequest) -> ImportResourceStateResponse {
         Ok(id) => resp.imported.push(ImportedResource {
             identity: Some(Value::object([("id", Value::string(id.as_str()))])),
             type_name: DATASET_RESOURCE.to_owned(),
-            state: Value::object([
-                ("id", Value::string(id.as_str())),
-                ("name", Value::Null),
-                ("url", Value::Null),
-                ("schema_mapping", Value::Null),
-                ("reimport_key", Value::Null),
-                ("created_at", Value::Null),
-                ("updated_at", Value::Null),
-            ]),
+            state: {
+                let mut state = empty_state();
+                state.set("id", Value::string(id.as_str()));
+                state
+            },
             private: Private { imported: true }.encode(),
         }),
         Err(e) => resp.diagnostics.error(

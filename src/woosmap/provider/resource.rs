@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Configured;
 use super::convert::{self, known_str};
-use crate::woosmap::api::{ApiError, ErrorKind, Run, RunStatus, Secret};
+use crate::woosmap::api::{ApiError, DatasetId, ErrorKind, Run, RunStatus, Secret};
 use crate::woosmap::import::{self, EngineError, Event, EventSink, ImportSpec, Sent, TriggerVia};
 use crate::woosmap::knobs::Knobs;
 use tfplugin::{
@@ -282,145 +282,32 @@ pub async fn apply(
         return resp;
     }
     let creating = req.prior_state.is_null();
-    let dataset_id = match convert::dataset_id(&req.config) {
-        Ok(Some(id)) => id,
-        Ok(None) => unreachable!("dataset_id is known at apply"),
+    let spec = match import_spec(&req, &state, creating) {
+        Ok(spec) => spec,
         Err(d) => return failed_apply(&req, d.into()),
     };
-    let which = if creating { "create" } else { "update" };
-    let timeout = match convert::timeout(&req.config, which) {
-        Ok(t) => t.unwrap_or(import::DEFAULT_TIMEOUT),
-        Err(d) => return failed_apply(&req, d.into()),
-    };
-    let poll_interval = match convert::poll_interval(&state) {
-        Ok(p) => p.unwrap_or(import::DEFAULT_POLL_INTERVAL),
-        Err(d) => return failed_apply(&req, d.into()),
-    };
-    let via = match known_str(&req.config, "reimport_key") {
-        Some(k) => TriggerVia::Webhook(Secret::new(k)),
-        None => TriggerVia::Api,
-    };
-    let wait = wait_of(&state);
-    let spec = ImportSpec {
-        dataset_id: dataset_id.clone(),
-        via,
-        wait,
-        poll_interval,
-        timeout,
-    };
+    let dataset_id = spec.dataset_id.clone();
     // A `woosmap_dataset` this provider process created (same apply): Woosmap may have started
     // its first import by itself; look for it before triggering (`import::adopt`).
     let fresh = creating && super::dataset::created_here(&dataset_id);
     let adopted = if fresh {
-        match import::adopt_creation_import(&c.client, &spec, log_events(), stop.child_token())
-            .await
-        {
-            Ok(import::CreationImport::Found(run)) => {
-                resp.diagnostics.push(Diagnostic::warning(
-                    format!("Adopted the import Woosmap started when dataset {dataset_id} was created"),
-                    format!(
-                        "The dataset was created in this apply and Woosmap started its first import by itself (run {}, {}). This resource records that run instead of triggering a second import of the same data.",
-                        run.id, run.status
-                    ),
-                ));
-                Some(Ok(import::Outcome {
-                    dataset_id: dataset_id.clone(),
-                    previous_run_id: None,
-                    run: Some(run),
-                    triggered: false,
-                }))
-            }
-            Ok(import::CreationImport::None { grace }) => {
-                resp.diagnostics.push(Diagnostic::warning(
-                    format!("Dataset {dataset_id} had no import yet: triggered one"),
-                    format!(
-                        "The dataset was created in this apply. Woosmap did not start an import by itself within {} of status reads, so this resource triggered the first import.",
-                        humantime::format_duration(grace)
-                    ),
-                ));
-                None
-            }
-            Err(e) => Some(Err(e)),
-        }
+        adopt_creation_import(c, &spec, &stop, &mut resp.diagnostics).await
     } else {
         None
     };
-    tracing::info!(dataset_id = %dataset_id, wait, "starting import");
+    tracing::info!(dataset_id = %dataset_id, wait = spec.wait, "starting import");
     let result = match adopted {
         Some(result) => result,
         None => import::run_import(&c.client, spec, log_events(), stop.child_token()).await,
     };
     match result {
-        Ok(outcome) => match &outcome.run {
-            None => convert::set_run(&mut state, None, Some("triggered")),
-            Some(run) => {
-                convert::set_run(&mut state, Some(run), None);
-                if run.status == RunStatus::Failed {
-                    resp.diagnostics.push(Diagnostic::error(
-                        format!("Import of dataset {dataset_id} failed"),
-                        format!(
-                            "Woosmap reported run {} as failed:\n{}\nFix the source data or its URL, then apply again (the failed run is recorded, so the next plan runs a new import).",
-                            run.id,
-                            failed_entries(run)
-                        ),
-                    ));
-                } else if run.status.is_undocumented() {
-                    resp.diagnostics.push(Diagnostic::error(
-                        format!(
-                            "Import of dataset {dataset_id} ended with status {:?}",
-                            run.status.as_str()
-                        ),
-                        format!(
-                            "Woosmap reported run {} with the status {:?}, which its documentation does not list, and every step has ended. Check the run in the Woosmap console, then apply again.",
-                            run.id,
-                            run.status.as_str()
-                        ),
-                    ));
-                }
-            }
-        },
+        Ok(outcome) => record_outcome(&mut state, &mut resp.diagnostics, &dataset_id, &outcome),
+        Err(EngineError::Api(api)) => {
+            return failed_apply(&req, api_diag(&dataset_id.to_string(), &api).into());
+        }
         Err(e) => {
-            let (summary, run) = match &e {
-                EngineError::TimedOut {
-                    run: None,
-                    sent: Sent::AnswerUnknown,
-                    ..
-                } => (
-                    format!(
-                        "A trigger of dataset {dataset_id} was sent but its answer was lost: an \
-                         import may be running"
-                    ),
-                    None,
-                ),
-                EngineError::TimedOut { run, .. } => (
-                    format!("Import of dataset {dataset_id} did not finish in time"),
-                    run.as_ref(),
-                ),
-                EngineError::Cancelled { run, .. } => (
-                    format!("Stopped waiting for the import of dataset {dataset_id}"),
-                    run.as_ref(),
-                ),
-                EngineError::NotTriggered { .. } => (
-                    "The timeout passed before an import could be triggered".to_owned(),
-                    None,
-                ),
-                EngineError::Api(api) => {
-                    return failed_apply(&req, api_diag(&dataset_id.to_string(), api).into());
-                }
-            };
-            let detail = match &e {
-                EngineError::Cancelled { .. } => format!(
-                    "{} Terraform was interrupted; the import keeps running on Woosmap's side.",
-                    Knobs::TERRAFORM.word(&e.to_string())
-                ),
-                _ => Knobs::TERRAFORM.word(&e.to_string()),
-            };
-            resp.diagnostics.push(Diagnostic::error(summary, detail));
-            match run {
-                Some(run) => convert::set_run(&mut state, Some(run), None),
-                None => convert::set_run(&mut state, None, Some("in_progress")),
-            }
-            if !creating && run.is_none() {
+            let has_run = record_error(&mut state, &mut resp.diagnostics, &dataset_id, &e);
+            if !creating && !has_run {
                 // Nothing new to record: keep the prior state.
                 resp.new_state = req.prior_state;
                 return resp;
@@ -429,6 +316,158 @@ pub async fn apply(
     }
     resp.new_state = state;
     resp
+}
+
+/// The import that apply runs, from the configuration and the planned state.
+fn import_spec(
+    req: &ApplyResourceChangeRequest,
+    state: &Value,
+    creating: bool,
+) -> Result<ImportSpec, Diagnostic> {
+    let dataset_id = match convert::dataset_id(&req.config)? {
+        Some(id) => id,
+        None => unreachable!("dataset_id is known at apply"),
+    };
+    let which = if creating { "create" } else { "update" };
+    let timeout = convert::timeout(&req.config, which)?.unwrap_or(import::DEFAULT_TIMEOUT);
+    let poll_interval = convert::poll_interval(state)?.unwrap_or(import::DEFAULT_POLL_INTERVAL);
+    let via = match known_str(&req.config, "reimport_key") {
+        Some(k) => TriggerVia::Webhook(Secret::new(k)),
+        None => TriggerVia::Api,
+    };
+    Ok(ImportSpec {
+        dataset_id,
+        via,
+        wait: wait_of(state),
+        poll_interval,
+        timeout,
+    })
+}
+
+/// For a dataset created in this apply: the import Woosmap started by itself, if any (a
+/// warning says which way it went). `None`: trigger one.
+async fn adopt_creation_import(
+    c: &Configured,
+    spec: &ImportSpec,
+    stop: &CancellationToken,
+    diagnostics: &mut Diagnostics,
+) -> Option<Result<import::Outcome, EngineError>> {
+    let dataset_id = &spec.dataset_id;
+    match import::adopt_creation_import(&c.client, spec, log_events(), stop.child_token()).await {
+        Ok(import::CreationImport::Found(run)) => {
+            diagnostics.push(Diagnostic::warning(
+                format!("Adopted the import Woosmap started when dataset {dataset_id} was created"),
+                format!(
+                    "The dataset was created in this apply and Woosmap started its first import by itself (run {}, {}). This resource records that run instead of triggering a second import of the same data.",
+                    run.id, run.status
+                ),
+            ));
+            Some(Ok(import::Outcome {
+                dataset_id: dataset_id.clone(),
+                previous_run_id: None,
+                run: Some(run),
+                triggered: false,
+            }))
+        }
+        Ok(import::CreationImport::None { grace }) => {
+            diagnostics.push(Diagnostic::warning(
+                format!("Dataset {dataset_id} had no import yet: triggered one"),
+                format!(
+                    "The dataset was created in this apply. Woosmap did not start an import by itself within {} of status reads, so this resource triggered the first import.",
+                    humantime::format_duration(grace)
+                ),
+            ));
+            None
+        }
+        Err(e) => Some(Err(e)),
+    }
+}
+
+/// Records a finished (or, without waiting, triggered) import in the state; a failed run or
+/// one with an undocumented final status is an error diagnostic.
+fn record_outcome(
+    state: &mut Value,
+    diagnostics: &mut Diagnostics,
+    dataset_id: &DatasetId,
+    outcome: &import::Outcome,
+) {
+    let Some(run) = &outcome.run else {
+        convert::set_run(state, None, Some("triggered"));
+        return;
+    };
+    convert::set_run(state, Some(run), None);
+    if run.status == RunStatus::Failed {
+        diagnostics.push(Diagnostic::error(
+            format!("Import of dataset {dataset_id} failed"),
+            format!(
+                "Woosmap reported run {} as failed:\n{}\nFix the source data or its URL, then apply again (the failed run is recorded, so the next plan runs a new import).",
+                run.id,
+                failed_entries(run)
+            ),
+        ));
+    } else if run.status.is_undocumented() {
+        diagnostics.push(Diagnostic::error(
+            format!(
+                "Import of dataset {dataset_id} ended with status {:?}",
+                run.status.as_str()
+            ),
+            format!(
+                "Woosmap reported run {} with the status {:?}, which its documentation does not list, and every step has ended. Check the run in the Woosmap console, then apply again.",
+                run.id,
+                run.status.as_str()
+            ),
+        ));
+    }
+}
+
+/// Records an import that did not end (timed out, interrupted, never triggered): an error
+/// diagnostic, and the run it was waiting for if there was one. Returns whether there was a
+/// run. Not for [`EngineError::Api`], which changes nothing.
+fn record_error(
+    state: &mut Value,
+    diagnostics: &mut Diagnostics,
+    dataset_id: &DatasetId,
+    e: &EngineError,
+) -> bool {
+    let (summary, run) = match e {
+        EngineError::TimedOut {
+            run: None,
+            sent: Sent::AnswerUnknown,
+            ..
+        } => (
+            format!(
+                "A trigger of dataset {dataset_id} was sent but its answer was lost: an import \
+                 may be running"
+            ),
+            None,
+        ),
+        EngineError::TimedOut { run, .. } => (
+            format!("Import of dataset {dataset_id} did not finish in time"),
+            run.as_ref(),
+        ),
+        EngineError::Cancelled { run, .. } => (
+            format!("Stopped waiting for the import of dataset {dataset_id}"),
+            run.as_ref(),
+        ),
+        EngineError::NotTriggered { .. } => (
+            "The timeout passed before an import could be triggered".to_owned(),
+            None,
+        ),
+        EngineError::Api(_) => unreachable!("apply reports an API error with failed_apply"),
+    };
+    let detail = match e {
+        EngineError::Cancelled { .. } => format!(
+            "{} Terraform was interrupted; the import keeps running on Woosmap's side.",
+            Knobs::TERRAFORM.word(&e.to_string())
+        ),
+        _ => Knobs::TERRAFORM.word(&e.to_string()),
+    };
+    diagnostics.push(Diagnostic::error(summary, detail));
+    match run {
+        Some(run) => convert::set_run(state, Some(run), None),
+        None => convert::set_run(state, None, Some("in_progress")),
+    }
+    run.is_some()
 }
 
 /// An apply that failed before or without a new run: nothing changed.

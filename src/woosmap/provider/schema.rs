@@ -77,6 +77,21 @@ fn run_attributes(block: Block, waits: bool) -> Block {
         )
 }
 
+/// `id` (the dataset id, computed) and the required `dataset_id`, described as given.
+fn dataset_ids(block: Block, dataset_id: &str) -> Block {
+    block
+        .attribute(
+            Attribute::new("id", AttrType::String)
+                .computed()
+                .description("The dataset id."),
+        )
+        .attribute(
+            Attribute::new("dataset_id", AttrType::String)
+                .required()
+                .description(dataset_id),
+        )
+}
+
 /// The provider block.
 pub fn provider() -> Schema {
     Schema::new(
@@ -114,18 +129,10 @@ pub fn import_resource() -> Schema {
                 .optional()
                 .description("Longest wait when `triggers` or `reimport_key` change, as a duration (default `30m`)."),
         );
-    let block = Block::new()
-        .description("Triggers an import of a Woosmap dataset and waits for it to finish. Changing `triggers` runs a new import; destroying only forgets the resource.")
-        .attribute(
-            Attribute::new("id", AttrType::String)
-                .computed()
-                .description("The dataset id."),
-        )
-        .attribute(
-            Attribute::new("dataset_id", AttrType::String)
-                .required()
-                .description("Id (UUID) of the dataset to import. Changing it replaces the resource."),
-        )
+    let block = dataset_ids(
+        Block::new().description("Triggers an import of a Woosmap dataset and waits for it to finish. Changing `triggers` runs a new import; destroying only forgets the resource."),
+        "Id (UUID) of the dataset to import. Changing it replaces the resource.",
+    )
         .attribute(
             Attribute::new("triggers", AttrType::map(AttrType::String))
                 .optional()
@@ -160,18 +167,10 @@ pub fn import_resource() -> Schema {
 
 /// `woosmap_dataset_status`.
 pub fn status_data_source() -> Schema {
-    let block = Block::new()
-        .description("The latest import run of a Woosmap dataset.")
-        .attribute(
-            Attribute::new("id", AttrType::String)
-                .computed()
-                .description("The dataset id."),
-        )
-        .attribute(
-            Attribute::new("dataset_id", AttrType::String)
-                .required()
-                .description("Id (UUID) of the dataset."),
-        );
+    let block = dataset_ids(
+        Block::new().description("The latest import run of a Woosmap dataset."),
+        "Id (UUID) of the dataset.",
+    );
     Schema::new(run_attributes(block, false))
 }
 

@@ -101,7 +101,7 @@ pub(super) struct Inner {
     pub(super) silence: std::sync::Mutex<Silence>,
     /// The simulated network, in place of HTTP (`sim_transport`).
     #[cfg(feature = "sim")]
-    pub(super) transport: Option<Arc<dyn super::sim_transport::Transport>>,
+    pub(super) transport: Option<Arc<dyn super::sim_wire::Transport>>,
 }
 
 /// How long the server has left requests unanswered: from when the first of them left (the

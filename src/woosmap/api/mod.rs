@@ -33,6 +33,8 @@ mod request;
 pub(crate) mod retry;
 #[cfg(feature = "sim")]
 pub mod sim_transport;
+#[cfg(feature = "sim")]
+mod sim_wire;
 pub mod types;
 
 #[cfg(test)]

@@ -4,8 +4,6 @@
 //! server clock, the engine. Time is tokio's (paused in the simulation), so the per-request
 //! timeout is applied here the way reqwest applies it.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,40 +16,7 @@ use super::error::{ApiError, Endpoint};
 use super::request::Exchange;
 use super::types::DatasetId;
 
-/// One request, as the simulated server sees it.
-#[derive(Debug, Clone)]
-pub struct SimRequest {
-    pub endpoint: Endpoint,
-    pub dataset_id: DatasetId,
-    /// The client's base URL (tells simulated machines apart).
-    pub base_url: String,
-}
-
-/// A simulated answer.
-#[derive(Debug, Clone)]
-pub struct SimAnswer {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-/// How a simulated exchange failed instead of answering.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SimFault {
-    /// The connection was refused: nothing reached the server.
-    Refused,
-    /// The connection broke after the request was sent (it may have been processed).
-    Reset,
-}
-
-/// A boxed answer future.
-pub type SimFuture = Pin<Box<dyn Future<Output = Result<SimAnswer, SimFault>> + Send>>;
-
-/// Answers requests in place of the network. A future that never completes is a silent server
-/// (the request timeout then applies).
-pub trait Transport: Send + Sync {
-    fn exchange(&self, request: SimRequest) -> SimFuture;
-}
+pub use super::sim_wire::{SimAnswer, SimFault, SimFuture, SimRequest, Transport};
 
 impl Client {
     /// A client whose requests go to `transport` instead of the network.

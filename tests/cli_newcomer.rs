@@ -230,6 +230,38 @@ async fn the_cli_and_the_action_name_their_own_timeout_setting() {
     assert!(!outputs.contains("timeouts"), "{outputs}");
 }
 
+/// A bad input stops the action before anything is sent, and the job summary says so (a step
+/// that failed with an empty summary leaves the reader of the run page with nothing).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_action_writes_a_job_summary_on_a_bad_input() {
+    let sb = sandbox().await;
+    let scratch = tempfile::tempdir().unwrap();
+    let summary = scratch.path().join("summary");
+    let mut cmd = cli(&sb);
+    cmd.arg("action")
+        .env_remove("WOOSMAP_BASE_URL")
+        .env("INPUT_DATASET-ID", "not-a-dataset")
+        .env("INPUT_PRIVATE-KEY", common::KEY)
+        .env("INPUT_BASE-URL", sb.base_url())
+        .env("GITHUB_OUTPUT", scratch.path().join("output"))
+        .env("GITHUB_STEP_SUMMARY", &summary);
+    let action = run(cmd).await;
+    assert_eq!(action.code, 2, "{action:?}");
+    let text = std::fs::read_to_string(&summary)
+        .unwrap_or_else(|e| panic!("no job summary was written ({e}): {action:?}"));
+    assert!(text.contains("not started"), "{text}");
+    assert!(
+        text.contains("dataset-id"),
+        "the summary names the input: {text}"
+    );
+    assert!(text.contains("Nothing was sent"), "{text}");
+    assert!(
+        !text.contains(common::KEY),
+        "the key stays out of the summary: {text}"
+    );
+    assert_eq!(sb.stats().requests, 0, "nothing was sent");
+}
+
 // ---- 6. One JSON shape, checked against guide/cli-json.schema.json -------------------------
 
 fn schema() -> serde_json::Value {

@@ -114,6 +114,15 @@ fn usage_error(src: &dyn Source, title: &str, message: &str) -> ExitCode {
             eprintln!("could not write the step outputs: {e}");
         }
     }
+    if let Some(path) = src.var(SUMMARY_ENV).filter(|p| !p.trim().is_empty()) {
+        let summary = summary::usage(title, message);
+        if let Err(e) = files::append(&PathBuf::from(path), |buf| {
+            buf.extend_from_slice(summary.as_bytes());
+            Ok(())
+        }) {
+            eprintln!("could not write the job summary: {e}");
+        }
+    }
     ExitCode::Usage
 }
 

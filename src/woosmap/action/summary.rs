@@ -1,12 +1,22 @@
 //! The Markdown job summary (`$GITHUB_STEP_SUMMARY`): one table row per dataset (dataset, run
 //! id, status, duration), then for each import that did not succeed the reason and the error
-//! entries of its failed step. Server text is escaped so it cannot break the table or inject
-//! HTML.
+//! entries of its failed step; or, when the step stopped on a bad input, what was wrong
+//! ([`usage`]). Server text is escaped so it cannot break the table or inject HTML.
 
 use std::fmt::Write;
 
 use super::outputs::DatasetResult;
 use crate::frontend::github::summary::{cell, text};
+
+/// The summary of a step that stopped on a bad input or setting: nothing was sent.
+pub fn usage(title: &str, message: &str) -> String {
+    format!(
+        "### ❌ Woosmap dataset import: not started\n\n**{}**: {}\n\nNothing was sent to \
+         Woosmap. Fix the input or setting named above, then run the step again.\n",
+        text(title),
+        text(message)
+    )
+}
 
 /// Renders the summary.
 pub fn render(results: &[DatasetResult]) -> String {
@@ -88,6 +98,21 @@ mod tests {
             failed_entries: vec![],
             exit,
         }
+    }
+
+    #[test]
+    fn a_bad_input_is_summarised_escaped() {
+        let md = usage("Invalid input dataset-id", "expected a UUID, got \"<b>|x\"");
+        assert!(
+            md.starts_with("### ❌ Woosmap dataset import: not started"),
+            "{md}"
+        );
+        assert!(md.contains("Invalid input dataset-id"), "{md}");
+        assert!(
+            !md.contains("<b>"),
+            "server or user text cannot inject HTML: {md}"
+        );
+        assert!(md.contains("Nothing was sent"), "{md}");
     }
 
     #[test]

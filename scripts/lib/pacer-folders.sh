@@ -7,8 +7,8 @@
 #                                                 than FILE or a folder appeared since `mark`;
 #                                                 also names private test folders left behind
 #
-# The defaults are those of the code (src/woosmap/api/pacer_file.rs `default_dir`,
-# src/rocketchat/pace.rs `folder`): `$XDG_RUNTIME_DIR/woosmap` and
+# The defaults are those of the code (crates/pacer/src/folder.rs `default_dir`, with each
+# service's names in src/woosmap/api/pacing.rs and src/rocketchat/api.rs): `$XDG_RUNTIME_DIR/woosmap` and
 # `$XDG_RUNTIME_DIR/rocketchat-import` when XDG_RUNTIME_DIR is set, otherwise
 # `woosmap-pacer-$UID` and `rocketchat-import-$UID` in the temporary directory; plus
 # `woosmap-pacer-test-$UID` there, the unit tests' shared folder until they got one per

@@ -114,14 +114,17 @@ fn usage_error(src: &dyn Source, title: &str, message: &str) -> ExitCode {
             eprintln!("could not write the step outputs: {e}");
         }
     }
-    if let Some(path) = src.var(SUMMARY_ENV).filter(|p| !p.trim().is_empty()) {
-        let summary = summary::usage(title, message);
-        if let Err(e) = files::append(&PathBuf::from(path), |buf| {
+    let summary = summary::usage(title, message);
+    if let Err(e) = files::append_to_runner_file(
+        |n| src.var(n),
+        SUMMARY_ENV,
+        "job summary",
+        |buf| {
             buf.extend_from_slice(summary.as_bytes());
             Ok(())
-        }) {
-            eprintln!("could not write the job summary: {e}");
-        }
+        },
+    ) {
+        eprintln!("{e}");
     }
     ExitCode::Usage
 }

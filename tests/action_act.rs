@@ -52,7 +52,8 @@ async fn the_action_runs_under_act_with_outputs_summary_annotations_and_masks() 
     let (code, log) = tokio::task::spawn_blocking(move || act::run_with_limit(cmd, ACT_TIMEOUT))
         .await
         .unwrap();
-    eprintln!("act exited {code} after {:?}\n{log}", started.elapsed());
+    eprintln!("act exited {code} after {:?}", started.elapsed());
+    let _log = act::ShowOnPanic(log.clone());
     assert_ne!(code, -1, "act did not finish within {ACT_TIMEOUT:?}");
     assert_ne!(code, 0, "the failure and invalid jobs must fail act's run");
 
@@ -209,7 +210,7 @@ async fn the_ci_workflow_linux_leg_runs_under_act() {
     let (code, log) = tokio::task::spawn_blocking(move || act::run_with_limit(cmd, ACT_TIMEOUT))
         .await
         .unwrap();
-    eprintln!("{log}");
+    let _log = act::ShowOnPanic(log.clone());
     let lines = act::job_lines(&log, "CI", "Action and CLI (ubuntu-latest)");
     assert_eq!(code, 0, "{lines}");
     assert_eq!(act::job_exit(&lines), Some(0), "{lines}");

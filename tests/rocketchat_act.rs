@@ -67,7 +67,7 @@ async fn the_rocketchat_action_runs_under_act() {
     };
 
     let (code, log) = run("success", clone(&cmd)).await;
-    eprintln!("{log}");
+    let _log1 = act::ShowOnPanic(log.clone());
     assert!(!log.contains(DEFAULT_AUTH_TOKEN), "the token leaked");
     assert_eq!(code, 0);
     let lines = act::job_lines(&log, "rocketchat-under-act", "success");
@@ -80,14 +80,14 @@ async fn the_rocketchat_action_runs_under_act() {
     );
 
     let (code, log) = run("user-errors", clone(&cmd)).await;
-    eprintln!("{log}");
+    let _log2 = act::ShowOnPanic(log.clone());
     assert_ne!(code, 0);
     let lines = act::job_lines(&log, "rocketchat-under-act", "user-errors");
     assert_eq!(act::job_exit(&lines), Some(1), "{lines}");
     assert!(lines.contains("allow-user-errors"), "{lines}");
 
     let (code, log) = run("allowed", clone(&cmd)).await;
-    eprintln!("{log}");
+    let _log3 = act::ShowOnPanic(log.clone());
     assert_eq!(code, 0);
     let lines = act::job_lines(&log, "rocketchat-under-act", "allowed");
     assert!(
@@ -97,7 +97,7 @@ async fn the_rocketchat_action_runs_under_act() {
 
     let requests = sb.stats().requests;
     let (code, log) = run("bad-input", clone(&cmd)).await;
-    eprintln!("{log}");
+    let _log4 = act::ShowOnPanic(log.clone());
     assert_ne!(code, 0);
     assert!(!log.contains(DEFAULT_AUTH_TOKEN), "the token leaked");
     let lines = act::job_lines(&log, "rocketchat-under-act", "bad-input");
@@ -121,7 +121,7 @@ async fn the_rocketchat_action_runs_under_act() {
         ),
     ] {
         let (code, log) = run(job, clone(&cmd)).await;
-        eprintln!("{log}");
+        let _log5 = act::ShowOnPanic(log.clone());
         assert_ne!(code, 0);
         let lines = act::job_lines(&log, "rocketchat-under-act", job);
         assert_eq!(act::job_exit(&lines), Some(2), "{lines}");
@@ -212,7 +212,7 @@ async fn inline_users_leave_no_file_behind_on_success_or_failure() {
         tokio::task::spawn_blocking(move || act::run_with_limit(cmd, Duration::from_secs(180)))
             .await
             .unwrap();
-    eprintln!("{log}");
+    let _log6 = act::ShowOnPanic(log.clone());
     let success = act::job_lines(&log, "rocketchat-no-trace", "marker-success");
     assert_eq!(act::job_exit(&success), Some(0), "{success}");
     let failure = act::job_lines(&log, "rocketchat-no-trace", "marker-failure");

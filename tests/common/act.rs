@@ -71,6 +71,19 @@ pub fn command(workflow: &Path, scratch: &Path) -> Command {
     cmd
 }
 
+/// Holds an act log and prints it if the test fails, after the panic message, so that the
+/// first lines of a failed test's output (all a truncated CI excerpt may show) name the
+/// assertion that failed rather than the start of a long log.
+pub struct ShowOnPanic(pub String);
+
+impl Drop for ShowOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- act's log ---\n{}", self.0);
+        }
+    }
+}
+
 /// Runs a command to its end or kills it after `limit`; returns (exit code, stdout + stderr).
 pub fn run_with_limit(mut cmd: Command, limit: Duration) -> (i32, String) {
     // Separate files: act writes both streams from several goroutines, and one shared file

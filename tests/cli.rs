@@ -239,37 +239,51 @@ async fn a_429_from_someone_else_is_waited_out() {
     assert_eq!(stats.dataset(&id).unwrap().runs.len(), 1);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn server_errors_resets_and_garbage_are_ridden_through() {
+/// Runs the CLI once against `status_faults` in a row on the status endpoint (each retried
+/// with backoff: 0.5 s, 1 s, 2 s, … so a long row costs seconds of real time; the kinds are
+/// split over two cases that run concurrently) and, with `lose_trigger`, a trigger whose
+/// connection is reset after the server took it. Exactly one import runs, and it is reported.
+async fn ride_through(status_faults: &[FaultKind], lose_trigger: bool) {
     let sb = sandbox().await;
     let id = dataset();
-    for kind in [
-        FaultKind::Http503,
-        FaultKind::Http500,
-        FaultKind::Reset,
-        FaultKind::Garbage,
-        FaultKind::Http502,
-    ] {
+    for kind in status_faults {
         sb.inject(Fault {
             endpoint: FaultEndpoint::Status,
-            ..Fault::new(kind)
+            ..Fault::new(*kind)
         });
     }
-    // A lost trigger: the engine must look before triggering again.
-    sb.inject(Fault {
-        endpoint: FaultEndpoint::Trigger,
-        ..Fault::new(FaultKind::Reset)
-    });
+    if lose_trigger {
+        // A lost trigger: the engine must look before triggering again.
+        sb.inject(Fault {
+            endpoint: FaultEndpoint::Trigger,
+            ..Fault::new(FaultKind::Reset)
+        });
+    }
     let mut cmd = cli(&sb);
     cmd.args(json_run(&id));
     let ran = run(cmd).await;
     assert_eq!(ran.code, 0, "{ran:?}");
     let stats = sb.stats();
     let ds = stats.dataset(&id).unwrap();
-    assert_eq!(stats.injected, 6, "every fault was met: {stats:?}");
+    let injected = status_faults.len() as u64 + u64::from(lose_trigger);
+    assert_eq!(stats.injected, injected, "every fault was met: {stats:?}");
     assert_eq!(ds.runs.len(), 1, "exactly one import ran: {ds:?}");
     assert_eq!(ds.triggers_while_running, 0);
     assert_eq!(ran.json()[0]["run_id"], ds.runs[0].as_str());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn server_errors_and_resets_are_ridden_through() {
+    ride_through(
+        &[FaultKind::Http503, FaultKind::Http500, FaultKind::Reset],
+        false,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn garbage_a_502_and_a_lost_trigger_are_ridden_through() {
+    ride_through(&[FaultKind::Garbage, FaultKind::Http502], true).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -450,22 +464,23 @@ async fn no_key_appears_in_trace_logs() {
         endpoint: FaultEndpoint::Webhook,
         ..Fault::new(FaultKind::Reset)
     });
-    let mut outputs = Vec::new();
-    let mut cmd = cli(&sb);
-    cmd.env("WOOSMAP_LOG", "trace")
+    // Three runs at once (none depends on another's faults or outcome).
+    let mut first = cli(&sb);
+    first
+        .env("WOOSMAP_LOG", "trace")
         .args(["run", "--poll-interval", "300ms", "--dataset-id", &ok])
         .args(["--dataset-id", &failed]);
-    outputs.push(run(cmd).await);
-    let mut cmd = cli(&sb);
-    cmd.env("WOOSMAP_LOG", "trace")
+    let mut hook = cli(&sb);
+    hook.env("WOOSMAP_LOG", "trace")
         .env("WOOSMAP_REIMPORT_KEY", rk)
         .args(["run", "--poll-interval", "300ms", "--dataset-id", &hooked]);
-    outputs.push(run(cmd).await);
-    let mut cmd = cli(&sb);
-    cmd.env("WOOSMAP_LOG", "trace")
+    let mut wrong = cli(&sb);
+    wrong
+        .env("WOOSMAP_LOG", "trace")
         .env("WOOSMAP_PRIVATE_KEY", format!("{KEY}-wrong"))
         .args(["status", "--dataset-id", &ok]);
-    outputs.push(run(cmd).await);
+    let (a, b, c) = tokio::join!(run(first), run(hook), run(wrong));
+    let outputs = [a, b, c];
     for ran in &outputs {
         let all = ran.all();
         assert!(all.contains("TRACE") || all.contains("DEBUG"), "{ran:?}");

@@ -31,12 +31,8 @@ const MAX_FN_LINES: usize = 100;
 /// until then: any other fails. Remove an entry when its work lands; an entry that no longer
 /// matches anything is printed as stale.
 const KNOWN_LONG: &[(&str, &str)] = &[
-    // The engine's one state machine.
-    ("src/engine/reconcile.rs", "drive"),
     // Rocket.Chat's client.
     ("src/rocketchat/api.rs", "call_paced"),
-    // The Woosmap request (silent server handling).
-    ("src/woosmap/api/request.rs", "exchange"),
 ];
 
 /// Import circles, as (a file of the depending module, the module it depends on), tolerated

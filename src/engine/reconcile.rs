@@ -82,6 +82,10 @@ fn note_sending<Op>(state: &mut State<Op>, sending: &SendMark) {
     }
 }
 
+/// The work of one import, which [`reconcile`] cuts short at the deadline or on cancellation:
+/// start at once when the backend cannot observe; else observe and start
+/// ([`observe_and_start`]), then follow the started operation ([`follow`]) unless the caller
+/// only asked for the start.
 async fn drive<B: Backend>(
     backend: &mut B,
     plan: Plan,
@@ -158,7 +162,7 @@ async fn observe_and_start<B: Backend>(
         state.stage = Stage::Observing;
         // Decided again from this observation (after a `Recheck` the one to abort may be gone).
         done.aborted = None;
-        let mut current = backend.observe().await?;
+        let current = backend.observe().await?;
         let first = first
             .get_or_insert_with(|| {
                 current
@@ -167,67 +171,116 @@ async fn observe_and_start<B: Backend>(
             })
             .clone();
         backend.on_step(Step::Observed(current.as_ref()));
-        while let Some(op) = current.as_ref() {
-            let at_first = first.as_ref().filter(|(id, _)| id == B::op_id(op));
-            let old = at_first.is_some_and(|(_, ended)| *ended);
-            if !old && backend.serves_this_call(op, at_first.is_some()) {
-                backend.on_step(Step::Joined(Some(op)));
-                done.started_here = false;
-                done.previous_id = None;
-                state.stage = Stage::Started {
-                    id: None,
-                    last: None,
-                };
-                return Ok(current);
-            }
-            if !backend.blocks_start(op) {
-                break;
-            }
-            let id = B::op_id(op).to_owned();
-            if plan.abort_running {
-                backend.on_step(Step::Aborting(op));
-                done.aborted = Some(id);
-                break;
-            }
-            if done.waited_for.as_deref() != Some(id.as_str()) {
-                backend.on_step(Step::WaitingFor(op));
-                done.waited_for = Some(id.clone());
-                state.waited_for = Some(id);
-            }
-            state.stage = Stage::WaitingFor(op.clone());
-            current = backend.observe().await?;
-        }
+        let current =
+            match clear_the_way(backend, plan, state, done, first.as_ref(), current).await? {
+                Way::Served(op) => return Ok(op),
+                Way::Clear(current) => current,
+            };
         done.previous_id = current.as_ref().map(|op| B::op_id(op).to_owned());
         state.previous_id.clone_from(&done.previous_id);
         state.stage = Stage::Starting;
         let started = backend.start(current.as_ref(), sending).await;
         note_sending(state, sending);
-        match started? {
-            Started::Sent { id, seen } => {
-                state.sent = Sent::Accepted;
-                backend.on_step(Step::Started { id: id.as_deref() });
-                state.stage = Stage::Started {
-                    id: id.clone(),
-                    last: None,
-                };
-                done.id = id;
-                return Ok(seen);
-            }
-            Started::Joined { previous_id } => {
-                backend.on_step(Step::Joined(None));
-                done.started_here = false;
-                if previous_id.is_some() {
-                    done.previous_id.clone_from(&previous_id);
-                    state.previous_id = previous_id;
-                }
-                state.stage = Stage::Started {
-                    id: None,
-                    last: None,
-                };
-                return Ok(None);
-            }
-            Started::Recheck => continue,
+        match record_start(backend, state, done, started?) {
+            AfterStart::Follow(seen) => return Ok(seen),
+            AfterStart::Observe => continue,
         }
+    }
+}
+
+/// What the operation in view leaves to do before a start.
+enum Way<Op> {
+    /// It serves this call: joined (the operation, to follow).
+    Served(Option<Op>),
+    /// Start now (after the operation in view, if any: ended, not blocking, or to abort).
+    Clear(Option<Op>),
+}
+
+/// From the operation observed (`current`) to a clear way for a start: one that serves this
+/// call is joined; one that runs and blocks a start is waited for (observed again until it
+/// ends), or marked to abort when the plan says so. `first` is the operation of the first
+/// observation and whether it had ended then.
+async fn clear_the_way<B: Backend>(
+    backend: &mut B,
+    plan: Plan,
+    state: &mut State<B::Op>,
+    done: &mut Finished<B::Op>,
+    first: Option<&(String, bool)>,
+    mut current: Option<B::Op>,
+) -> Result<Way<B::Op>, B::Error> {
+    while let Some(op) = current.as_ref() {
+        let at_first = first.filter(|(id, _)| id == B::op_id(op));
+        let old = at_first.is_some_and(|(_, ended)| *ended);
+        if !old && backend.serves_this_call(op, at_first.is_some()) {
+            backend.on_step(Step::Joined(Some(op)));
+            done.started_here = false;
+            done.previous_id = None;
+            state.stage = Stage::Started {
+                id: None,
+                last: None,
+            };
+            return Ok(Way::Served(current));
+        }
+        if !backend.blocks_start(op) {
+            break;
+        }
+        let id = B::op_id(op).to_owned();
+        if plan.abort_running {
+            backend.on_step(Step::Aborting(op));
+            done.aborted = Some(id);
+            break;
+        }
+        if done.waited_for.as_deref() != Some(id.as_str()) {
+            backend.on_step(Step::WaitingFor(op));
+            done.waited_for = Some(id.clone());
+            state.waited_for = Some(id);
+        }
+        state.stage = Stage::WaitingFor(op.clone());
+        current = backend.observe().await?;
+    }
+    Ok(Way::Clear(current))
+}
+
+/// What a start's answer leaves the loop to do.
+enum AfterStart<Op> {
+    /// Started or joined: follow (the started operation, when the backend already saw it).
+    Follow(Option<Op>),
+    /// Nothing was sent: observe again.
+    Observe,
+}
+
+/// Records a start's answer in the state and the outcome.
+fn record_start<B: Backend>(
+    backend: &mut B,
+    state: &mut State<B::Op>,
+    done: &mut Finished<B::Op>,
+    started: Started<B::Op>,
+) -> AfterStart<B::Op> {
+    match started {
+        Started::Sent { id, seen } => {
+            state.sent = Sent::Accepted;
+            backend.on_step(Step::Started { id: id.as_deref() });
+            state.stage = Stage::Started {
+                id: id.clone(),
+                last: None,
+            };
+            done.id = id;
+            AfterStart::Follow(seen)
+        }
+        Started::Joined { previous_id } => {
+            backend.on_step(Step::Joined(None));
+            done.started_here = false;
+            if previous_id.is_some() {
+                done.previous_id.clone_from(&previous_id);
+                state.previous_id = previous_id;
+            }
+            state.stage = Stage::Started {
+                id: None,
+                last: None,
+            };
+            AfterStart::Follow(None)
+        }
+        Started::Recheck => AfterStart::Observe,
     }
 }
 

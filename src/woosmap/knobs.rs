@@ -78,7 +78,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::woosmap::api::{ApiError, DatasetId, Endpoint};
+    use crate::woosmap::api::{Action, ApiError, DatasetId, Endpoint};
     use crate::woosmap::import::EngineError;
 
     /// Real messages of the shared layers, one per setting phrase: if one is reworded, the
@@ -94,15 +94,13 @@ mod tests {
             }
             .to_string(),
             ApiError::Connect {
-                dataset_id: id.clone(),
-                endpoint: Endpoint::Status,
+                action: Action::import(Endpoint::Status, &id),
                 origin: "http://127.0.0.1:9".into(),
                 reason: "connection refused".into(),
             }
             .to_string(),
             ApiError::MissingPrivateKey {
-                dataset_id: id.clone(),
-                endpoint: Endpoint::Trigger,
+                action: Action::import(Endpoint::Trigger, &id),
             }
             .to_string(),
             ApiError::MissingReimportKey {
@@ -110,8 +108,7 @@ mod tests {
             }
             .to_string(),
             ApiError::NotFound {
-                dataset_id: id,
-                endpoint: Endpoint::Status,
+                action: Action::import(Endpoint::Status, &id),
             }
             .to_string(),
         ]

@@ -1,7 +1,8 @@
 //! The retry loop behind every API call, the import calls and the dataset management calls
 //! alike: take a pacing slot, send, and decide from the outcome whether to wait and try again.
 //! What differs between calls is a [`Call`] (how to send one attempt and read its answer) and a
-//! [`Plan`] (its pacing key, windows and retry rules).
+//! [`Plan`] (its pacing key, windows and retry rules); every call fails with the one
+//! [`ApiError`], whose classes (connect, nothing sent, retryable, rate limited) the loop reads.
 //!
 //! Retry policy (per call, always bounded by the caller's deadline):
 //! - 429: waited out (`Retry-After` if present, else the documented window of the endpoint),
@@ -31,7 +32,7 @@ use reqwest::StatusCode;
 use reqwest::header::{DATE, RETRY_AFTER};
 use tokio::time::Instant;
 
-use super::error::Endpoint;
+use super::error::{ApiError, Endpoint};
 use super::handle::{Client, RetryNotice, TriggerClaim};
 use super::request::Exchange;
 use super::retry::{Backoff, parse_retry_after};
@@ -52,37 +53,21 @@ pub(super) enum Answer<T> {
     Recheck,
 }
 
-/// The error classes the retry loop decides on.
-pub(super) trait CallError: std::fmt::Display {
-    /// A connect error: nothing was sent (retried even for calls that must not repeat).
-    fn is_connect(&self) -> bool;
-    /// Nothing reached the server (a connect or certificate failure): the slot stays free.
-    fn nothing_sent(&self) -> bool;
-    /// A fault worth retrying with backoff, when the call may be repeated.
-    fn is_retryable(&self) -> bool;
-    fn is_rate_limited(&self) -> bool;
-    /// A short reason for a retry notice.
-    fn retry_reason(&self) -> String {
-        self.to_string()
-    }
-}
-
 /// One kind of call: how to send one attempt and read what came back.
 pub(super) trait Call {
     type Out;
-    type Err: CallError;
     /// Sends one request, with this timeout, and reads the whole answer.
-    async fn send(&self, timeout: Duration) -> Result<Exchange, Self::Err>;
+    async fn send(&self, timeout: Duration) -> Result<Exchange, ApiError>;
     /// Reads an answer (never a 429) as the call's result.
-    fn read(&self, exchange: Exchange) -> Result<Self::Out, Self::Err>;
+    fn read(&self, exchange: Exchange) -> Result<Self::Out, ApiError>;
     /// Reads another caller's shared answer as if received (`None`: read it ourselves).
     fn read_shared(&self, _answer: SharedAnswer) -> Option<Self::Out> {
         None
     }
     /// The error of a 429 still in effect.
-    fn rate_limited(&self, retry_after: Option<Duration>) -> Self::Err;
+    fn rate_limited(&self, retry_after: Option<Duration>) -> ApiError;
     /// The error of a slot that could not be had before the deadline.
-    fn too_late(&self, next_slot: Option<Duration>) -> Self::Err;
+    fn too_late(&self, next_slot: Option<Duration>) -> ApiError;
 }
 
 /// How one call is paced and retried.
@@ -109,11 +94,11 @@ pub(super) struct Plan<'a> {
 }
 
 /// How one attempt ended: the call's result, or a retry to make.
-type Attempted<T, E> = Result<T, Retry<E>>;
+type Attempted<T> = Result<T, Retry>;
 
 /// How one attempt ended, when the loop goes on.
-struct Retry<E> {
-    error: E,
+struct Retry {
+    error: ApiError,
     delay: Duration,
 }
 
@@ -123,10 +108,10 @@ impl Client {
         &self,
         call: &C,
         plan: &Plan<'_>,
-    ) -> Result<Answer<C::Out>, C::Err> {
+    ) -> Result<Answer<C::Out>, ApiError> {
         let mut wish = plan.answers.clone().map(AnswerWish::now);
         let mut backoff = Backoff::new();
-        let mut last_error: Option<C::Err> = None;
+        let mut last_error: Option<ApiError> = None;
         loop {
             let slot = match self.take_slot(call, plan, wish.as_ref()).await {
                 Ok(Taken::Slot(slot)) => slot,
@@ -203,9 +188,9 @@ impl Client {
         call: &C,
         plan: &Plan<'_>,
         slot: Slot,
-        sent: Result<Exchange, C::Err>,
+        sent: Result<Exchange, ApiError>,
         backoff: &mut Backoff,
-    ) -> Result<Attempted<C::Out, C::Err>, C::Err> {
+    ) -> Result<Attempted<C::Out>, ApiError> {
         let error = match sent {
             Ok(exchange) if exchange.status == StatusCode::TOO_MANY_REQUESTS => {
                 return self
@@ -270,7 +255,7 @@ impl Client {
         plan: &Plan<'_>,
         slot: Slot,
         exchange: &Exchange,
-    ) -> Result<Retry<C::Err>, C::Err> {
+    ) -> Result<Retry, ApiError> {
         let retry_after = exchange
             .headers
             .get(RETRY_AFTER)
@@ -293,7 +278,7 @@ impl Client {
     }
 
     /// Gives up if the next attempt would start after the deadline; else tells the observer.
-    fn before_retry<E: CallError>(&self, plan: &Plan<'_>, retry: Retry<E>) -> Result<Retry<E>, E> {
+    fn before_retry(&self, plan: &Plan<'_>, retry: Retry) -> Result<Retry, ApiError> {
         let Retry { error, delay } = &retry;
         if Instant::now() + *delay >= plan.deadline {
             tracing::debug!(

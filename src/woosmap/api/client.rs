@@ -26,7 +26,7 @@ use super::clock::ServerClock;
 use super::config::{
     ClientConfig, DEFAULT_REQUEST_TIMEOUT, RateLimits, parse_base_url, shown_base_url,
 };
-use super::error::{ApiError, Endpoint};
+use super::error::{Action, ApiError, Endpoint};
 use super::handle::{CONTACT_ANSWERED, CONTACT_NONE, Inner};
 pub use super::handle::{Client, MAX_IN_FLIGHT, RetryNotice, TriggerClaim};
 use super::request::chain;
@@ -169,8 +169,7 @@ impl Client {
             && after >= SILENCE_MIN
             && (!self.ever_answered() || silence.timed_out);
         silent.then(|| ApiError::Timeout {
-            dataset_id: dataset.clone(),
-            endpoint: Endpoint::Status,
+            action: Action::import(Endpoint::Status, dataset),
             origin: self.inner.origin.clone(),
             after,
             cut_short: true,
@@ -195,8 +194,7 @@ impl Client {
     pub async fn trigger_import(&self, id: &DatasetId, deadline: Instant) -> Result<(), ApiError> {
         if self.inner.api_key.is_none() {
             return Err(ApiError::MissingPrivateKey {
-                dataset_id: id.clone(),
-                endpoint: Endpoint::Trigger,
+                action: Action::import(Endpoint::Trigger, id),
             });
         }
         self.call(Endpoint::Trigger, id, None, Duration::ZERO, deadline)
@@ -246,8 +244,7 @@ impl Client {
             Some(_) => Endpoint::Webhook,
             None if self.inner.api_key.is_none() => {
                 return Err(ApiError::MissingPrivateKey {
-                    dataset_id: id.clone(),
-                    endpoint: Endpoint::Trigger,
+                    action: Action::import(Endpoint::Trigger, id),
                 });
             }
             None => Endpoint::Trigger,
@@ -295,8 +292,7 @@ impl Client {
     ) -> Result<Option<Run>, ApiError> {
         if self.inner.api_key.is_none() {
             return Err(ApiError::MissingPrivateKey {
-                dataset_id: id.clone(),
-                endpoint: Endpoint::Status,
+                action: Action::import(Endpoint::Status, id),
             });
         }
         self.call(Endpoint::Status, id, None, poll_interval, deadline)

@@ -1,8 +1,9 @@
 //! The dataset management calls of the Datasets API: `POST /datasets/` (create),
 //! `GET /datasets/{id}`, `PUT /datasets/{id}` (name and url), `DELETE /datasets/{id}`
 //! (schedules deletion in 7 days) and `GET /datasets/?page=&per_page=` (pages of at most 20),
-//! with their typed requests and responses and [`DatasetError`], one sentence per documented
-//! error.
+//! with their typed requests and responses. They fail with the [`ApiError`] of every call
+//! (one sentence per documented error, naming the call and its dataset), through the one
+//! retry loop of `call`.
 //!
 //! Each endpoint is limited to 1 request per second. Whether per key or per dataset is not
 //! published, so every endpoint is paced as one slot per base URL (whatever the dataset),
@@ -16,12 +17,11 @@
 //! also retried on server errors, transport faults and unreadable bodies. A create is retried
 //! only when nothing reached the server (connect errors): after a 5xx, a reset or a timeout
 //! the dataset may exist, and a blind repeat would create a second one; those errors say so
-//! ([`DatasetError::may_have_been_processed`]).
+//! ([`ApiError::may_have_been_processed`]).
 //!
 //! The reimport key of a dataset is a credential: it is held as a [`Secret`], never logged,
 //! and never part of an error.
 
-use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
@@ -29,13 +29,14 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use serde::{Deserialize, Deserializer, Serialize};
 use tokio::time::Instant;
 
-use super::call::{Answer, Call, CallError, Plan};
-use super::error::{ErrorBody, ErrorKind, detail_suffix, fmt_duration, format_validation};
+use super::call::{Answer, Call, Plan};
+use super::error::{Action, ApiError, DatasetOp, Subject};
 use super::handle::Client;
+use super::interpret::error_for_status;
 use super::pacing::{self, PaceKind};
-use super::request::{Exchange, certificate_failure, chain};
+use super::request::{Exchange, read_body};
 use super::types::DatasetId;
-use crate::secret::{Secret, scrub};
+use crate::secret::Secret;
 
 /// The published limit of each dataset management endpoint: 1 request per second.
 pub const DATASETS_INTERVAL: Duration = Duration::from_secs(1);
@@ -50,36 +51,8 @@ pub const SCHEMA_KEYS: &[&str] = &["title"];
 /// How many pages [`Client::list_all_datasets`] follows at most (a guard against a server
 /// that never stops answering `next`).
 const MAX_PAGES: u32 = 10_000;
-/// Largest response body read.
-const MAX_BODY: usize = 4 << 20;
-
-/// One of the five dataset management calls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DatasetOp {
-    /// `POST /datasets/`
-    Create,
-    /// `GET /datasets/`
-    List,
-    /// `GET /datasets/{id}`
-    Get,
-    /// `PUT /datasets/{id}`
-    Update,
-    /// `DELETE /datasets/{id}`
-    Delete,
-}
 
 impl DatasetOp {
-    /// "create", used as "... to {verb} {subject}".
-    fn verb(self) -> &'static str {
-        match self {
-            DatasetOp::Create => "create",
-            DatasetOp::List => "list",
-            DatasetOp::Get => "read",
-            DatasetOp::Update => "update",
-            DatasetOp::Delete => "schedule the deletion of",
-        }
-    }
-
     fn pace_kind(self) -> PaceKind {
         match self {
             DatasetOp::Create => PaceKind::DatasetCreate,
@@ -94,18 +67,6 @@ impl DatasetOp {
     /// effect.
     fn repeatable(self) -> bool {
         self != DatasetOp::Create
-    }
-}
-
-impl fmt::Display for DatasetOp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            DatasetOp::Create => "create dataset",
-            DatasetOp::List => "list datasets",
-            DatasetOp::Get => "get dataset",
-            DatasetOp::Update => "update dataset",
-            DatasetOp::Delete => "delete dataset",
-        })
     }
 }
 
@@ -237,252 +198,74 @@ pub fn check_dataset_url(url: &str) -> Result<(), String> {
     }
 }
 
-/// Why a dataset management call failed. Never holds a credential.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum DatasetError {
-    #[error(
-        "A private key is needed to {} {subject}, but none is configured. Set \
-         WOOSMAP_PRIVATE_KEY / private_key to a private key with write permission.",
-        op.verb()
-    )]
-    MissingPrivateKey { op: DatasetOp, subject: String },
-
-    #[error(
-        "Woosmap rejected the request to {} {subject}: no credentials were found (HTTP 401). \
-         Set WOOSMAP_PRIVATE_KEY / private_key to a private key with write permission.",
-        op.verb()
-    )]
-    Unauthorized { op: DatasetOp, subject: String },
-
-    #[error(
-        "Woosmap refused to {} {subject}: the project is out of free quota (HTTP 402{}). Check \
-         the plan and billing of the Woosmap project that owns the key.",
-        op.verb(), detail_suffix(detail)
-    )]
-    QuotaExceeded {
-        op: DatasetOp,
-        subject: String,
-        detail: Option<String>,
-    },
-
-    #[error(
-        "Woosmap rejected the private key trying to {} {subject}: credentials were found but do \
-         not match (HTTP 403). Use a private key with write permission from the Woosmap project \
-         that owns the datasets.",
-        op.verb()
-    )]
-    Forbidden { op: DatasetOp, subject: String },
-
-    #[error(
-        "Dataset {dataset_id} was not found on Woosmap (HTTP 404) trying to {} it. It may have \
-         been deleted, or the private key belongs to another Woosmap project.",
-        op.verb()
-    )]
-    NotFound {
-        op: DatasetOp,
-        dataset_id: DatasetId,
-    },
-
-    #[error(
-        "Woosmap rejected the request to {} {subject} as invalid (HTTP 422: {}). Check name, url \
-         (an http(s) URL of at most 2083 characters) and schema_mapping (schema_key `title`).",
-        op.verb(), format_validation(errors)
-    )]
-    Validation {
-        op: DatasetOp,
-        subject: String,
-        /// `(loc, msg)` pairs, `loc` joined with dots, e.g. `body.url`.
-        errors: Vec<(String, String)>,
-    },
-
-    #[error(
-        "Woosmap's rate limit for the {op} endpoint (1 request per second) was still in effect \
-         when the deadline came (HTTP 429{}). Another client is probably using this key; try \
-         again later.",
-        match retry_after { Some(d) => format!(", retry after {}", fmt_duration(*d)), None => String::new() }
-    )]
-    RateLimited {
-        op: DatasetOp,
-        retry_after: Option<Duration>,
-    },
-
-    #[error(
-        "Woosmap had a server error (HTTP {status}{}) trying to {} {subject}.{} This is usually \
-         temporary: try again later.",
-        detail_suffix(detail), op.verb(), unsure(*op)
-    )]
-    Server {
-        op: DatasetOp,
-        subject: String,
-        status: u16,
-        detail: Option<String>,
-    },
-
-    #[error(
-        "Could not connect to {origin} to {} {subject}: {reason}. Check WOOSMAP_BASE_URL / \
-         base_url and the network.",
-        op.verb()
-    )]
-    Connect {
-        op: DatasetOp,
-        subject: String,
-        origin: String,
-        reason: String,
-    },
-
-    #[error(
-        "The TLS certificate of {origin} was not accepted trying to {} {subject}: {reason}. \
-         Nothing was sent. Check WOOSMAP_BASE_URL / base_url and any proxy that intercepts HTTPS.",
-        op.verb()
-    )]
-    Tls {
-        op: DatasetOp,
-        subject: String,
-        origin: String,
-        reason: String,
-    },
-
-    #[error(
-        "Woosmap did not answer within {} trying to {} {subject}.{} The service or the network \
-         is slow; try again later.",
-        fmt_duration(*after), op.verb(), unsure(*op)
-    )]
-    Timeout {
-        op: DatasetOp,
-        subject: String,
-        after: Duration,
-    },
-
-    #[error(
-        "The connection to Woosmap failed trying to {} {subject}: {reason}.{} This is usually \
-         temporary: try again.",
-        op.verb(), unsure(*op)
-    )]
-    Transport {
-        op: DatasetOp,
-        subject: String,
-        reason: String,
-    },
-
-    #[error(
-        "Woosmap answered HTTP {status} with a body this client does not understand trying to \
-         {} {subject} ({reason}).{} Check that WOOSMAP_BASE_URL / base_url points at the Woosmap \
-         API.",
-        op.verb(), unsure(*op)
-    )]
-    InvalidResponse {
-        op: DatasetOp,
-        subject: String,
-        status: u16,
-        reason: String,
-    },
-
-    #[error(
-        "Woosmap answered with an unexpected HTTP {status}{} trying to {} {subject}. Check that \
-         WOOSMAP_BASE_URL / base_url points at the Woosmap API.",
-        detail_suffix(detail), op.verb()
-    )]
-    UnexpectedStatus {
-        op: DatasetOp,
-        subject: String,
-        status: u16,
-        detail: Option<String>,
-    },
-
-    #[error(
-        "The deadline passed before Woosmap could be asked to {} {subject} within its rate \
-         limit (1 request per second per endpoint).",
-        op.verb()
-    )]
-    DeadlineExceeded { op: DatasetOp, subject: String },
-}
-
-/// For a create whose answer was lost: say that the dataset may exist.
-fn unsure(op: DatasetOp) -> &'static str {
-    if op == DatasetOp::Create {
-        " The dataset may have been created anyway: list the datasets (woosmap-import datasets) \
-         before creating it again."
-    } else {
-        ""
-    }
-}
-
-impl DatasetError {
-    /// The coarse class of this error.
-    pub fn kind(&self) -> ErrorKind {
-        use DatasetError::*;
-        match self {
-            MissingPrivateKey { .. } | Unauthorized { .. } | Forbidden { .. } => ErrorKind::Auth,
-            QuotaExceeded { .. } => ErrorKind::Quota,
-            NotFound { .. } | Validation { .. } | UnexpectedStatus { .. } => ErrorKind::Usage,
-            RateLimited { .. }
-            | Server { .. }
-            | Connect { .. }
-            | Tls { .. }
-            | Timeout { .. }
-            | Transport { .. }
-            | InvalidResponse { .. } => ErrorKind::Transient,
-            DeadlineExceeded { .. } => ErrorKind::Timeout,
-        }
-    }
-
-    /// The call it was.
-    pub fn op(&self) -> DatasetOp {
-        use DatasetError::*;
-        match self {
-            MissingPrivateKey { op, .. }
-            | Unauthorized { op, .. }
-            | QuotaExceeded { op, .. }
-            | Forbidden { op, .. }
-            | NotFound { op, .. }
-            | Validation { op, .. }
-            | RateLimited { op, .. }
-            | Server { op, .. }
-            | Connect { op, .. }
-            | Tls { op, .. }
-            | Timeout { op, .. }
-            | Transport { op, .. }
-            | InvalidResponse { op, .. }
-            | UnexpectedStatus { op, .. }
-            | DeadlineExceeded { op, .. } => *op,
-        }
-    }
-
-    /// Faults worth retrying with backoff (when the call may be repeated).
-    pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            DatasetError::Server { .. }
-                | DatasetError::Connect { .. }
-                | DatasetError::Timeout { .. }
-                | DatasetError::Transport { .. }
-                | DatasetError::InvalidResponse { .. }
-        )
-    }
-
-    /// The request may have reached Woosmap and been acted on although no clear answer came
-    /// back. For a create: the dataset may exist.
-    pub fn may_have_been_processed(&self) -> bool {
-        matches!(
-            self,
-            DatasetError::Server { .. }
-                | DatasetError::Timeout { .. }
-                | DatasetError::Transport { .. }
-                | DatasetError::InvalidResponse { .. }
-        )
-    }
-}
-
 /// One request to send.
 struct Request<'a> {
     op: DatasetOp,
-    /// For messages: `dataset 8c4c…`, `a dataset named "Stores"`, `the datasets (page 2)`.
-    subject: String,
+    /// What the call is doing, for its errors.
+    action: Action,
     method: reqwest::Method,
     /// Path segments after the base URL.
     segments: Vec<&'a str>,
     query: Option<String>,
     body: Option<Vec<u8>>,
+}
+
+impl<'a> Request<'a> {
+    fn new(op: DatasetOp, subject: Subject, segments: Vec<&'a str>) -> Request<'a> {
+        let method = match op {
+            DatasetOp::Create => reqwest::Method::POST,
+            DatasetOp::List | DatasetOp::Get => reqwest::Method::GET,
+            DatasetOp::Update => reqwest::Method::PUT,
+            DatasetOp::Delete => reqwest::Method::DELETE,
+        };
+        Request {
+            op,
+            action: Action::Manage { op, subject },
+            method,
+            segments,
+            query: None,
+            body: None,
+        }
+    }
+}
+
+/// A received answer (never a 429), for a call to read.
+struct Reply<'a> {
+    status: StatusCode,
+    body: &'a [u8],
+    action: &'a Action,
+    /// Scrubbed from any server text that ends up in an error.
+    secrets: &'a [&'a Secret],
+}
+
+impl Reply<'_> {
+    /// A 2xx body read as `T`, or the error the status stands for.
+    fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
+        if !self.status.is_success() {
+            return Err(self.error());
+        }
+        serde_json::from_slice(self.body).map_err(|e| ApiError::InvalidResponse {
+            action: self.action.clone(),
+            status: self.status.as_u16(),
+            // Never the text of the body (it may hold a reimport key): where and what kind.
+            reason: format!(
+                "not the documented JSON: {:?} error at line {} column {}",
+                e.classify(),
+                e.line(),
+                e.column()
+            ),
+        })
+    }
+
+    /// The error a non-2xx answer stands for.
+    fn error(&self) -> ApiError {
+        error_for_status(
+            self.action.clone(),
+            self.status.as_u16(),
+            self.body,
+            self.secrets,
+        )
+    }
 }
 
 impl Client {
@@ -492,20 +275,11 @@ impl Client {
         &self,
         new: &NewDataset,
         deadline: Instant,
-    ) -> Result<Dataset, DatasetError> {
-        let body = serde_json::to_vec(new).expect("a NewDataset serialises");
-        let req = Request {
-            op: DatasetOp::Create,
-            subject: format!("a dataset named {:?}", new.name),
-            method: reqwest::Method::POST,
-            segments: vec!["datasets", ""],
-            query: None,
-            body: Some(body),
-        };
-        self.dataset_call(req, deadline, |status, body, subject| {
-            expect_ok(DatasetOp::Create, status, body, subject)
-        })
-        .await
+    ) -> Result<Dataset, ApiError> {
+        let subject = Subject::Named(new.name.clone());
+        let mut req = Request::new(DatasetOp::Create, subject, vec!["datasets", ""]);
+        req.body = Some(serde_json::to_vec(new).expect("a NewDataset serialises"));
+        self.dataset_call(req, deadline, |reply| reply.json()).await
     }
 
     /// `GET /datasets/{id}`; `Ok(None)` on 404 (gone, or never existed).
@@ -513,78 +287,46 @@ impl Client {
         &self,
         id: &DatasetId,
         deadline: Instant,
-    ) -> Result<Option<Dataset>, DatasetError> {
-        let req = Request {
-            op: DatasetOp::Get,
-            subject: format!("dataset {id}"),
-            method: reqwest::Method::GET,
-            segments: vec!["datasets", id.as_str()],
-            query: None,
-            body: None,
-        };
-        self.dataset_call(req, deadline, |status, body, subject| {
-            if status == StatusCode::NOT_FOUND {
+    ) -> Result<Option<Dataset>, ApiError> {
+        let subject = Subject::Dataset(id.clone());
+        let req = Request::new(DatasetOp::Get, subject, vec!["datasets", id.as_str()]);
+        self.dataset_call(req, deadline, |reply| {
+            if reply.status == StatusCode::NOT_FOUND {
                 return Ok(None);
             }
-            expect_ok(DatasetOp::Get, status, body, subject).map(Some)
+            reply.json().map(Some)
         })
         .await
     }
 
-    /// `PUT /datasets/{id}` with the name and/or url to change.
+    /// `PUT /datasets/{id}` with the name and/or url to change. A 404 is
+    /// [`ApiError::NotFound`].
     pub async fn update_dataset(
         &self,
         id: &DatasetId,
         changes: &DatasetChanges,
         deadline: Instant,
-    ) -> Result<Dataset, DatasetError> {
-        let body = serde_json::to_vec(changes).expect("DatasetChanges serialise");
-        let req = Request {
-            op: DatasetOp::Update,
-            subject: format!("dataset {id}"),
-            method: reqwest::Method::PUT,
-            segments: vec!["datasets", id.as_str()],
-            query: None,
-            body: Some(body),
-        };
-        let id2 = id.clone();
-        self.dataset_call(req, deadline, move |status, body, subject| {
-            if status == StatusCode::NOT_FOUND {
-                return Err(DatasetError::NotFound {
-                    op: DatasetOp::Update,
-                    dataset_id: id2.clone(),
-                });
-            }
-            expect_ok(DatasetOp::Update, status, body, subject)
-        })
-        .await
+    ) -> Result<Dataset, ApiError> {
+        let subject = Subject::Dataset(id.clone());
+        let mut req = Request::new(DatasetOp::Update, subject, vec!["datasets", id.as_str()]);
+        req.body = Some(serde_json::to_vec(changes).expect("DatasetChanges serialise"));
+        self.dataset_call(req, deadline, |reply| reply.json()).await
     }
 
     /// `DELETE /datasets/{id}`: schedules the deletion (Woosmap deletes the dataset after 7
     /// days). A 409 (already scheduled) is [`Deletion::AlreadyScheduled`]; a 404 is
-    /// [`DatasetError::NotFound`].
+    /// [`ApiError::NotFound`].
     pub async fn delete_dataset(
         &self,
         id: &DatasetId,
         deadline: Instant,
-    ) -> Result<Deletion, DatasetError> {
-        let req = Request {
-            op: DatasetOp::Delete,
-            subject: format!("dataset {id}"),
-            method: reqwest::Method::DELETE,
-            segments: vec!["datasets", id.as_str()],
-            query: None,
-            body: None,
-        };
-        let id2 = id.clone();
-        self.dataset_call(req, deadline, move |status, body, subject| match status {
+    ) -> Result<Deletion, ApiError> {
+        let subject = Subject::Dataset(id.clone());
+        let req = Request::new(DatasetOp::Delete, subject, vec!["datasets", id.as_str()]);
+        self.dataset_call(req, deadline, |reply| match reply.status {
             StatusCode::CONFLICT => Ok(Deletion::AlreadyScheduled),
-            StatusCode::NOT_FOUND => Err(DatasetError::NotFound {
-                op: DatasetOp::Delete,
-                dataset_id: id2.clone(),
-            }),
             s if s.is_success() => Ok(Deletion::Scheduled),
-            _ => Err(error_for(DatasetOp::Delete, status, body, subject)),
+            _ => Err(reply.error()),
         })
         .await
     }
@@ -595,18 +337,12 @@ impl Client {
         page: u32,
         per_page: u32,
         deadline: Instant,
-    ) -> Result<DatasetPage, DatasetError> {
+    ) -> Result<DatasetPage, ApiError> {
         let (page, per_page) = (page.max(1), per_page.clamp(1, MAX_PER_PAGE));
-        let req = Request {
-            op: DatasetOp::List,
-            subject: format!("the datasets (page {page})"),
-            method: reqwest::Method::GET,
-            segments: vec!["datasets", ""],
-            query: Some(format!("page={page}&per_page={per_page}")),
-            body: None,
-        };
-        self.dataset_call(req, deadline, |status, body, subject| {
-            let parsed: PageBody = expect_ok(DatasetOp::List, status, body, subject)?;
+        let mut req = Request::new(DatasetOp::List, Subject::Page(page), vec!["datasets", ""]);
+        req.query = Some(format!("page={page}&per_page={per_page}"));
+        self.dataset_call(req, deadline, |reply| {
+            let parsed: PageBody = reply.json()?;
             Ok(DatasetPage {
                 datasets: parsed.datasets,
                 page: parsed.pagination.page,
@@ -621,7 +357,7 @@ impl Client {
     pub async fn list_all_datasets(
         &self,
         deadline: Instant,
-    ) -> Result<Vec<DatasetSummary>, DatasetError> {
+    ) -> Result<Vec<DatasetSummary>, ApiError> {
         let mut out: Vec<DatasetSummary> = Vec::new();
         let mut page = 1;
         for _ in 0..MAX_PAGES {
@@ -647,15 +383,12 @@ impl Client {
         &self,
         req: Request<'_>,
         deadline: Instant,
-        interpret: impl Fn(StatusCode, &[u8], &str) -> Result<T, DatasetError>,
-    ) -> Result<T, DatasetError> {
+        interpret: impl Fn(&Reply<'_>) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
         let t = &*self.inner;
         let op = req.op;
         if t.api_key.is_none() {
-            return Err(DatasetError::MissingPrivateKey {
-                op,
-                subject: req.subject,
-            });
+            return Err(ApiError::MissingPrivateKey { action: req.action });
         }
         let interval = DATASETS_INTERVAL + DATASETS_MARGIN;
         let plan = Plan {
@@ -691,7 +424,7 @@ impl Client {
         &self,
         req: &Request<'_>,
         timeout: Duration,
-    ) -> Result<(StatusCode, reqwest::header::HeaderMap, Vec<u8>), DatasetError> {
+    ) -> Result<(StatusCode, reqwest::header::HeaderMap, Vec<u8>), ApiError> {
         let t = &*self.inner;
         let mut url = t.base.clone();
         {
@@ -726,53 +459,12 @@ impl Client {
         let method = req.method.clone();
         tracing::debug!("{method} {log_path}");
         let started = Instant::now();
-        let secrets: Vec<&Secret> = t.api_key.as_ref().map(|(_, k)| k).into_iter().collect();
-        let transport = |e: reqwest::Error| {
-            let e = e.without_url();
-            let (op, subject) = (req.op, req.subject.clone());
-            if let Some(reason) = certificate_failure(&e) {
-                DatasetError::Tls {
-                    op,
-                    subject,
-                    origin: t.origin.to_owned(),
-                    reason: scrub(&reason, &secrets),
-                }
-            } else if e.is_connect() {
-                DatasetError::Connect {
-                    op,
-                    subject,
-                    origin: t.origin.to_owned(),
-                    reason: scrub(&chain(&e), &secrets),
-                }
-            } else if e.is_timeout() {
-                DatasetError::Timeout {
-                    op,
-                    subject,
-                    after: timeout,
-                }
-            } else {
-                DatasetError::Transport {
-                    op,
-                    subject,
-                    reason: scrub(&chain(&e), &secrets),
-                }
-            }
-        };
+        let secrets = self.secrets(None);
+        let transport = |e: reqwest::Error| self.transport_error(&req.action, e, timeout, &secrets);
         let mut resp = builder.send().await.map_err(transport)?;
         let status = resp.status();
         let headers = std::mem::take(resp.headers_mut());
-        let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(transport)? {
-            if body.len() + chunk.len() > MAX_BODY {
-                return Err(DatasetError::InvalidResponse {
-                    op: req.op,
-                    subject: req.subject.clone(),
-                    status: status.as_u16(),
-                    reason: format!("the body is larger than {} MiB", MAX_BODY >> 20),
-                });
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = read_body(resp, &req.action, transport).await?;
         tracing::debug!(
             status = status.as_u16(),
             elapsed_ms = started.elapsed().as_millis() as u64,
@@ -791,12 +483,11 @@ struct DatasetCall<'a, F> {
 
 impl<T, F> Call for DatasetCall<'_, F>
 where
-    F: Fn(StatusCode, &[u8], &str) -> Result<T, DatasetError>,
+    F: Fn(&Reply<'_>) -> Result<T, ApiError>,
 {
     type Out = T;
-    type Err = DatasetError;
 
-    async fn send(&self, timeout: Duration) -> Result<Exchange, DatasetError> {
+    async fn send(&self, timeout: Duration) -> Result<Exchange, ApiError> {
         let sent = SystemTime::now();
         let sent_mono = pacer::mono_now();
         let (status, headers, body) = self.client.dataset_exchange(&self.req, timeout).await?;
@@ -809,123 +500,34 @@ where
         })
     }
 
-    fn read(&self, exchange: Exchange) -> Result<T, DatasetError> {
-        let Exchange { status, body, .. } = exchange;
-        let body = if status.is_success() {
-            body
-        } else {
-            // Server text may end up in an error: never with the key in it.
-            let t = &self.client.inner;
-            let secrets: Vec<&Secret> = t.api_key.as_ref().map(|(_, k)| k).into_iter().collect();
-            scrub(&String::from_utf8_lossy(&body), &secrets).into_bytes()
-        };
-        (self.interpret)(status, &body, &self.req.subject)
+    fn read(&self, exchange: Exchange) -> Result<T, ApiError> {
+        let secrets = self.client.secrets(None);
+        (self.interpret)(&Reply {
+            status: exchange.status,
+            body: &exchange.body,
+            action: &self.req.action,
+            secrets: &secrets,
+        })
     }
 
-    fn rate_limited(&self, retry_after: Option<Duration>) -> DatasetError {
-        DatasetError::RateLimited {
-            op: self.req.op,
+    fn rate_limited(&self, retry_after: Option<Duration>) -> ApiError {
+        ApiError::RateLimited {
+            action: self.req.action.clone(),
             retry_after,
         }
     }
 
-    fn too_late(&self, _next_slot: Option<Duration>) -> DatasetError {
-        DatasetError::DeadlineExceeded {
-            op: self.req.op,
-            subject: self.req.subject.clone(),
+    fn too_late(&self, next_slot: Option<Duration>) -> ApiError {
+        ApiError::DeadlineExceeded {
+            action: self.req.action.clone(),
+            next_slot,
         }
-    }
-}
-
-impl CallError for DatasetError {
-    fn is_connect(&self) -> bool {
-        matches!(self, DatasetError::Connect { .. })
-    }
-
-    fn nothing_sent(&self) -> bool {
-        matches!(
-            self,
-            DatasetError::Connect { .. } | DatasetError::Tls { .. }
-        )
-    }
-
-    fn is_retryable(&self) -> bool {
-        DatasetError::is_retryable(self)
-    }
-
-    fn is_rate_limited(&self) -> bool {
-        matches!(self, DatasetError::RateLimited { .. })
     }
 }
 
 /// The key all dataset management requests of one endpoint share in the pacer.
 fn any_dataset() -> DatasetId {
     DatasetId::parse("00000000-0000-0000-0000-000000000000").expect("the nil UUID is a UUID")
-}
-
-/// A 2xx body read as `T`, or the error the status stands for.
-fn expect_ok<T: serde::de::DeserializeOwned>(
-    op: DatasetOp,
-    status: StatusCode,
-    body: &[u8],
-    subject: &str,
-) -> Result<T, DatasetError> {
-    if !status.is_success() {
-        return Err(error_for(op, status, body, subject));
-    }
-    serde_json::from_slice(body).map_err(|e| DatasetError::InvalidResponse {
-        op,
-        subject: subject.to_owned(),
-        status: status.as_u16(),
-        // Never the text of the body (it may hold a reimport key): where and what kind.
-        reason: format!(
-            "not the documented JSON: {:?} error at line {} column {}",
-            e.classify(),
-            e.line(),
-            e.column()
-        ),
-    })
-}
-
-/// The error a non-2xx answer (not 429) stands for.
-fn error_for(op: DatasetOp, status: StatusCode, body: &[u8], subject: &str) -> DatasetError {
-    let parsed = ErrorBody::parse(body);
-    let detail = parsed.summary();
-    let subject = subject.to_owned();
-    match status.as_u16() {
-        401 => DatasetError::Unauthorized { op, subject },
-        402 => DatasetError::QuotaExceeded {
-            op,
-            subject,
-            detail,
-        },
-        403 => DatasetError::Forbidden { op, subject },
-        422 => {
-            let mut errors = parsed.validation;
-            if errors.is_empty()
-                && let Some(d) = detail
-            {
-                errors.push((String::new(), d));
-            }
-            DatasetError::Validation {
-                op,
-                subject,
-                errors,
-            }
-        }
-        code @ 500..=599 => DatasetError::Server {
-            op,
-            subject,
-            status: code,
-            detail,
-        },
-        code => DatasetError::UnexpectedStatus {
-            op,
-            subject,
-            status: code,
-            detail,
-        },
-    }
 }
 
 #[cfg(test)]

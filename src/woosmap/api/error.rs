@@ -1,6 +1,8 @@
-//! `ApiError`: one variant per cause (documented HTTP errors, transport faults, local
-//! misconfiguration), each displayed as a sentence a user can act on, plus the parsing of the
-//! API's error bodies (`detail` string or FastAPI 422 list, `details`, `message`).
+//! `ApiError`, the one error type of every Woosmap API call (the import calls and the dataset
+//! management calls): one variant per cause (documented HTTP errors, transport faults, local
+//! misconfiguration), each displayed as a sentence a user can act on that names what was being
+//! done (an [`Action`]), plus the parsing of the API's error bodies (`detail` string or FastAPI
+//! 422 list, `details`, `message`).
 //!
 //! No variant ever holds a credential: the client scrubs server-provided text of the private
 //! key and the reimport key before building an error, and never stores a URL.
@@ -51,6 +53,213 @@ impl fmt::Display for Endpoint {
     }
 }
 
+/// One of the five dataset management calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DatasetOp {
+    /// `POST /datasets/`
+    Create,
+    /// `GET /datasets/`
+    List,
+    /// `GET /datasets/{id}`
+    Get,
+    /// `PUT /datasets/{id}`
+    Update,
+    /// `DELETE /datasets/{id}`
+    Delete,
+}
+
+impl DatasetOp {
+    /// "create", used as "... to {verb} {subject}".
+    fn verb(self) -> &'static str {
+        match self {
+            DatasetOp::Create => "create",
+            DatasetOp::List => "list",
+            DatasetOp::Get => "read",
+            DatasetOp::Update => "update",
+            DatasetOp::Delete => "schedule the deletion of",
+        }
+    }
+
+    /// "creating", used as "... while {doing} {subject}".
+    fn doing(self) -> &'static str {
+        match self {
+            DatasetOp::Create => "creating",
+            DatasetOp::List => "listing",
+            DatasetOp::Get => "reading",
+            DatasetOp::Update => "updating",
+            DatasetOp::Delete => "scheduling the deletion of",
+        }
+    }
+}
+
+impl fmt::Display for DatasetOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DatasetOp::Create => "create dataset",
+            DatasetOp::List => "list datasets",
+            DatasetOp::Get => "get dataset",
+            DatasetOp::Update => "update dataset",
+            DatasetOp::Delete => "delete dataset",
+        })
+    }
+}
+
+/// What a dataset management call was about, for its messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// `dataset 8c4c…`
+    Dataset(DatasetId),
+    /// `a dataset named "Stores"` (one being created).
+    Named(String),
+    /// `the datasets (page 2)`
+    Page(u32),
+}
+
+impl fmt::Display for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Subject::Dataset(id) => write!(f, "dataset {id}"),
+            Subject::Named(name) => write!(f, "a dataset named {name:?}"),
+            Subject::Page(page) => write!(f, "the datasets (page {page})"),
+        }
+    }
+}
+
+/// What a failed call was doing: an import call about one dataset, or a dataset management
+/// call. Every message of an [`ApiError`] names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// A trigger, a reimport webhook or a status read of one dataset.
+    Import {
+        endpoint: Endpoint,
+        dataset_id: DatasetId,
+    },
+    /// A dataset management call (create, list, get, update, delete).
+    Manage { op: DatasetOp, subject: Subject },
+}
+
+impl Action {
+    /// An import call about `dataset_id`.
+    pub fn import(endpoint: Endpoint, dataset_id: &DatasetId) -> Action {
+        Action::Import {
+            endpoint,
+            dataset_id: dataset_id.clone(),
+        }
+    }
+
+    /// The dataset the call was about, when it was about one.
+    pub fn dataset_id(&self) -> Option<&DatasetId> {
+        match self {
+            Action::Import { dataset_id, .. }
+            | Action::Manage {
+                subject: Subject::Dataset(dataset_id),
+                ..
+            } => Some(dataset_id),
+            Action::Manage { .. } => None,
+        }
+    }
+
+    /// The dataset management call it was, if it was one.
+    pub fn dataset_op(&self) -> Option<DatasetOp> {
+        match self {
+            Action::Manage { op, .. } => Some(*op),
+            Action::Import { .. } => None,
+        }
+    }
+
+    /// "triggering an import of dataset X", used as "... while {doing}".
+    fn doing(&self) -> String {
+        match self {
+            Action::Import {
+                endpoint,
+                dataset_id,
+            } => format!("{} dataset {dataset_id}", endpoint.doing()),
+            Action::Manage { op, subject } => format!("{} {subject}", op.doing()),
+        }
+    }
+
+    /// "trigger an import of dataset X", used as "... to {purpose}".
+    fn purpose(&self) -> String {
+        match self {
+            Action::Import {
+                endpoint,
+                dataset_id,
+            } => format!("{} dataset {dataset_id}", endpoint.purpose()),
+            Action::Manage { op, subject } => format!("{} {subject}", op.verb()),
+        }
+    }
+
+    /// The name of the endpoint called, as in "the {endpoint} endpoint".
+    fn endpoint(&self) -> String {
+        match self {
+            Action::Import { endpoint, .. } => endpoint.to_string(),
+            Action::Manage { op, .. } => op.to_string(),
+        }
+    }
+
+    /// What the call was about, starting a sentence: "Dataset X".
+    fn subject_sentence(&self) -> String {
+        let subject = match self {
+            Action::Import { dataset_id, .. } => format!("dataset {dataset_id}"),
+            Action::Manage { subject, .. } => subject.to_string(),
+        };
+        let mut chars = subject.chars();
+        match chars.next() {
+            Some(first) => first.to_uppercase().chain(chars).collect(),
+            None => subject,
+        }
+    }
+
+    /// Whose Woosmap project a 403 points at.
+    fn owner(&self) -> &'static str {
+        match self.dataset_id() {
+            Some(_) => "this dataset",
+            None => "the datasets",
+        }
+    }
+
+    /// What a 422 asks to check.
+    fn inputs(&self) -> &'static str {
+        match self {
+            Action::Import {
+                endpoint: Endpoint::Webhook,
+                ..
+            } => "the dataset id and the reimport key",
+            Action::Import { .. }
+            | Action::Manage {
+                op: DatasetOp::Get | DatasetOp::Delete,
+                ..
+            } => "the dataset id",
+            Action::Manage {
+                op: DatasetOp::Create | DatasetOp::Update,
+                ..
+            } => {
+                "name, url (an http(s) URL of at most 2083 characters) and schema_mapping \
+                 (schema_key `title`)"
+            }
+            Action::Manage {
+                op: DatasetOp::List,
+                ..
+            } => "that WOOSMAP_BASE_URL / base_url points at the Woosmap API",
+        }
+    }
+
+    /// After a fault that may hide a creation: say that the dataset may exist. Nothing for
+    /// other calls (the import engine looks for a new run itself).
+    fn unsure(&self) -> &'static str {
+        match self {
+            Action::Manage {
+                op: DatasetOp::Create,
+                ..
+            } => {
+                " The dataset may have been created anyway: list the datasets (woosmap-import \
+                 datasets) before creating it again."
+            }
+            _ => "",
+        }
+    }
+}
+
 /// A coarse class of [`ApiError`], for exit codes and diagnostics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
@@ -66,18 +275,15 @@ pub enum ErrorKind {
     Timeout,
 }
 
-/// Why a call to the Woosmap API failed.
+/// Why a call to the Woosmap API failed: an import call or a dataset management call alike.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     #[error(
-        "A private key is needed to {} dataset {dataset_id}, but none is configured. Set \
-         WOOSMAP_PRIVATE_KEY / private_key to a private key with write permission.",
-        endpoint.purpose()
+        "A private key is needed to {}, but none is configured. Set WOOSMAP_PRIVATE_KEY / \
+         private_key to a private key with write permission.",
+        action.purpose()
     )]
-    MissingPrivateKey {
-        dataset_id: DatasetId,
-        endpoint: Endpoint,
-    },
+    MissingPrivateKey { action: Action },
 
     #[error(
         "The configured private key cannot be sent in an HTTP header (it must be printable \
@@ -100,37 +306,29 @@ pub enum ApiError {
     InvalidBaseUrl { base_url: String, reason: String },
 
     #[error(
-        "Woosmap rejected the request while {} dataset {dataset_id}: no credentials were found \
-         (HTTP 401). Set WOOSMAP_PRIVATE_KEY / private_key to a private key with write \
-         permission.",
-        endpoint.doing()
+        "Woosmap rejected the request while {}: no credentials were found (HTTP 401). Set \
+         WOOSMAP_PRIVATE_KEY / private_key to a private key with write permission.",
+        action.doing()
     )]
-    Unauthorized {
-        dataset_id: DatasetId,
-        endpoint: Endpoint,
-    },
+    Unauthorized { action: Action },
 
     #[error(
-        "Woosmap refused to {} dataset {dataset_id}: the project is out of free quota (HTTP \
-         402{}). Check the plan and billing of the Woosmap project that owns the key.",
-        endpoint.purpose(), detail_suffix(detail)
+        "Woosmap refused to {}: the project is out of free quota (HTTP 402{}). Check the plan \
+         and billing of the Woosmap project that owns the key.",
+        action.purpose(), detail_suffix(detail)
     )]
     QuotaExceeded {
-        dataset_id: DatasetId,
-        endpoint: Endpoint,
+        action: Action,
         detail: Option<String>,
     },
 
     #[error(
-        "Woosmap rejected the private key while {} dataset {dataset_id}: credentials were \
-         found but do not match (HTTP 403). Use a private key with write permission from the \
-         Woosmap project that owns this dataset.",
-        endpoint.doing()
+        "Woosmap rejected the private key while {}: credentials were found but do not match \
+         (HTTP 403). Use a private key with write permission from the Woosmap project that \
+         owns {}.",
+        action.doing(), action.owner()
     )]
-    Forbidden {
-        dataset_id: DatasetId,
-        endpoint: Endpoint,
-    },
+    Forbidden { action: Action },
 
     #[error(
         "Woosmap did not accept the reimport key meant for dataset {dataset_id} (HTTP {status}{}). \
@@ -140,61 +338,43 @@ pub enum ApiError {
     )]
     WebhookKeyRejected { dataset_id: DatasetId, status: u16 },
 
-    #[error(
-        "Dataset {dataset_id} was not found on Woosmap (HTTP 404 from the {endpoint} endpoint). \
-         Check dataset_id, and that the private key belongs to the Woosmap project that owns \
-         the dataset."
-    )]
-    NotFound {
-        dataset_id: DatasetId,
-        endpoint: Endpoint,
-    },
+    #[error("{}", not_found(action))]
+    NotFound { action: Action },
 
     #[error(
-        "Woosmap rejected the request as invalid while {} dataset {dataset_id} (HTTP 422: {}). \
-         Check the dataset id{}.",
-        endpoint.doing(), format_validation(errors),
-        if *endpoint == Endpoint::Webhook { " and the reimport key" } else { "" }
+        "Woosmap rejected the request as invalid while {} (HTTP 422: {}). Check {}.",
+        action.doing(), format_validation(errors), action.inputs()
     )]
     Validation {
-        dataset_id: DatasetId,
-        endpoint: Endpoint,
+        action: Action,
         /// `(loc, msg)` pairs; `loc` joined with dots, e.g. `path.dataset_id`.
         errors: Vec<(String, String)>,
     },
 
-    #[error(
-        "Woosmap's rate limit for the {endpoint} endpoint of dataset {dataset_id} was still in \
-         effect when the deadline came (HTTP 429{}). Another client is probably using this \
-         dataset or key; try again later or allow a longer timeout.",
-        match retry_after { Some(d) => format!(", retry after {}", fmt_duration(*d)), None => String::new() }
-    )]
+    #[error("{}", rate_limited(action, *retry_after))]
     RateLimited {
-        dataset_id: DatasetId,
-        endpoint: Endpoint,
+        action: Action,
         retry_after: Option<Duration>,
     },
 
     #[error(
-        "Woosmap had a server error (HTTP {status}{}) while {} dataset {dataset_id}. This is \
-         usually temporary: try again later.",
-        detail_suffix(detail), endpoint.doing()
+        "Woosmap had a server error (HTTP {status}{}) while {}.{} This is usually temporary: \
+         try again later.",
+        detail_suffix(detail), action.doing(), action.unsure()
     )]
     Server {
-        dataset_id: DatasetId,
-        endpoint: Endpoint,
+        action: Action,
         status: u16,
         detail: Option<String>,
     },
 
     #[error(
-        "Could not connect to {origin} while {} dataset {dataset_id}: {reason}. Check \
-         WOOSMAP_BASE_URL / base_url and the network.",
-        endpoint.doing()
+        "Could not connect to {origin} while {}: {reason}. Check WOOSMAP_BASE_URL / base_url \
+         and the network.",
+        action.doing()
     )]
     Connect {
-        dataset_id: DatasetId,
-        endpoint: Endpoint,
+        action: Action,
         /// Scheme, host and port of the base URL (never a path).
         origin: String,
         reason: String,
@@ -203,14 +383,13 @@ pub enum ApiError {
     /// The server's certificate failed verification (unknown issuer, wrong name, expired…).
     /// Not retried: nothing was sent, and waiting does not make a certificate valid.
     #[error(
-        "The TLS certificate of {origin} was not accepted while {} dataset {dataset_id}: \
-         {reason}. Nothing was sent. Check WOOSMAP_BASE_URL / base_url and any proxy that \
-         intercepts HTTPS (certificate checks cannot be turned off).",
-        endpoint.doing()
+        "The TLS certificate of {origin} was not accepted while {}: {reason}. Nothing was sent. \
+         Check WOOSMAP_BASE_URL / base_url and any proxy that intercepts HTTPS (certificate \
+         checks cannot be turned off).",
+        action.doing()
     )]
     Tls {
-        dataset_id: DatasetId,
-        endpoint: Endpoint,
+        action: Action,
         /// Scheme, host and port of the base URL (never a path).
         origin: String,
         reason: String,
@@ -219,14 +398,13 @@ pub enum ApiError {
     /// The connection was made (a connect that does not complete is `Connect`) and no answer
     /// came within `after`: a server, proxy or network that hangs.
     #[error(
-        "The server at {origin} accepted the connection but sent no answer in {} while {} \
-         dataset {dataset_id}. This is a fault of the service, a proxy or the network: check \
-         WOOSMAP_BASE_URL / base_url, and try again later.",
-        fmt_duration(*after), endpoint.doing()
+        "The server at {origin} accepted the connection but sent no answer in {} while {}.{} \
+         This is a fault of the service, a proxy or the network: check WOOSMAP_BASE_URL / \
+         base_url, and try again later.",
+        fmt_duration(*after), action.doing(), action.unsure()
     )]
     Timeout {
-        dataset_id: DatasetId,
-        endpoint: Endpoint,
+        action: Action,
         /// Scheme, host and port of the base URL (never a path).
         origin: String,
         after: Duration,
@@ -236,49 +414,37 @@ pub enum ApiError {
     },
 
     #[error(
-        "The connection to Woosmap failed while {} dataset {dataset_id}: {reason}. This is \
-         usually temporary: try again.",
-        endpoint.doing()
+        "The connection to Woosmap failed while {}: {reason}.{} This is usually temporary: try \
+         again.",
+        action.doing(), action.unsure()
     )]
-    Transport {
-        dataset_id: DatasetId,
-        endpoint: Endpoint,
-        reason: String,
-    },
+    Transport { action: Action, reason: String },
 
     #[error(
         "Woosmap answered HTTP {status} with a body this client does not understand while {} \
-         dataset {dataset_id} ({reason}). Check that WOOSMAP_BASE_URL / base_url points at the \
-         Woosmap API.",
-        endpoint.doing()
+         ({reason}).{} Check that WOOSMAP_BASE_URL / base_url points at the Woosmap API.",
+        action.doing(), action.unsure()
     )]
     InvalidResponse {
-        dataset_id: DatasetId,
-        endpoint: Endpoint,
+        action: Action,
         status: u16,
         reason: String,
     },
 
     #[error(
-        "Woosmap answered with an unexpected HTTP {status}{} while {} dataset {dataset_id}. \
-         Check that WOOSMAP_BASE_URL / base_url points at the Woosmap API.",
-        detail_suffix(detail), endpoint.doing()
+        "Woosmap answered with an unexpected HTTP {status}{} while {}. Check that \
+         WOOSMAP_BASE_URL / base_url points at the Woosmap API.",
+        detail_suffix(detail), action.doing()
     )]
     UnexpectedStatus {
-        dataset_id: DatasetId,
-        endpoint: Endpoint,
+        action: Action,
         status: u16,
         detail: Option<String>,
     },
 
-    #[error(
-        "The deadline passed before Woosmap could be asked to {} dataset {dataset_id} within \
-         its rate limit. Allow a longer timeout.",
-        endpoint.purpose()
-    )]
+    #[error("{}", deadline_exceeded(action))]
     DeadlineExceeded {
-        dataset_id: DatasetId,
-        endpoint: Endpoint,
+        action: Action,
         /// How long after the failure the rate limit's next slot opens, when that is what
         /// stopped the call (it lay past the deadline).
         next_slot: Option<Duration>,
@@ -293,6 +459,62 @@ pub enum ApiError {
         /// The dataset id Woosmap reported (as sent, if it is not a UUID).
         actual: String,
     },
+}
+
+/// A 404's sentence: the import calls point at the dataset id, the management calls at a
+/// dataset deleted since.
+fn not_found(action: &Action) -> String {
+    let advice = match action {
+        Action::Import { .. } => {
+            "Check dataset_id, and that the private key belongs to the Woosmap project that owns \
+             the dataset."
+        }
+        Action::Manage { .. } => {
+            "It may have been deleted, or the private key belongs to another Woosmap project."
+        }
+    };
+    format!(
+        "{} was not found on Woosmap (HTTP 404 from the {} endpoint). {advice}",
+        action.subject_sentence(),
+        action.endpoint()
+    )
+}
+
+/// A 429 still in effect at the deadline. The import calls are limited per dataset and wait
+/// as long as the caller's timeout allows; the management calls share one limit per endpoint.
+fn rate_limited(action: &Action, retry_after: Option<Duration>) -> String {
+    let after = match retry_after {
+        Some(d) => format!(", retry after {}", fmt_duration(d)),
+        None => String::new(),
+    };
+    match action {
+        Action::Import {
+            endpoint,
+            dataset_id,
+        } => format!(
+            "Woosmap's rate limit for the {endpoint} endpoint of dataset {dataset_id} was still \
+             in effect when the deadline came (HTTP 429{after}). Another client is probably \
+             using this dataset or key; try again later or allow a longer timeout."
+        ),
+        Action::Manage { op, .. } => format!(
+            "Woosmap's rate limit for the {op} endpoint (1 request per second) was still in \
+             effect when the deadline came (HTTP 429{after}). Another client is probably using \
+             this key; try again later."
+        ),
+    }
+}
+
+/// No pacing slot before the deadline.
+fn deadline_exceeded(action: &Action) -> String {
+    let (limit, advice) = match action {
+        Action::Import { .. } => ("", " Allow a longer timeout."),
+        Action::Manage { .. } => (" (1 request per second per endpoint)", " Try again later."),
+    };
+    format!(
+        "The deadline passed before Woosmap could be asked to {} within its rate limit{limit}.\
+         {advice}",
+        action.purpose()
+    )
 }
 
 impl ApiError {
@@ -323,29 +545,40 @@ impl ApiError {
         }
     }
 
-    /// The dataset the failed call was about, when there was one.
-    pub fn dataset_id(&self) -> Option<&DatasetId> {
+    /// What the failed call was doing, when it was a call.
+    pub fn action(&self) -> Option<&Action> {
         use ApiError::*;
         match self {
-            InvalidPrivateKey | InvalidBaseUrl { .. } => None,
-            WebhookDatasetMismatch { expected, .. } => Some(expected),
-            MissingPrivateKey { dataset_id, .. }
-            | Unauthorized { dataset_id, .. }
-            | QuotaExceeded { dataset_id, .. }
-            | Forbidden { dataset_id, .. }
-            | WebhookKeyRejected { dataset_id, .. }
-            | NotFound { dataset_id, .. }
-            | Validation { dataset_id, .. }
-            | RateLimited { dataset_id, .. }
-            | Server { dataset_id, .. }
-            | Connect { dataset_id, .. }
-            | Tls { dataset_id, .. }
-            | Timeout { dataset_id, .. }
-            | Transport { dataset_id, .. }
-            | InvalidResponse { dataset_id, .. }
-            | UnexpectedStatus { dataset_id, .. }
-            | DeadlineExceeded { dataset_id, .. }
-            | MissingReimportKey { dataset_id } => Some(dataset_id),
+            InvalidPrivateKey
+            | InvalidBaseUrl { .. }
+            | MissingReimportKey { .. }
+            | WebhookKeyRejected { .. }
+            | WebhookDatasetMismatch { .. } => None,
+            MissingPrivateKey { action }
+            | Unauthorized { action }
+            | QuotaExceeded { action, .. }
+            | Forbidden { action }
+            | NotFound { action }
+            | Validation { action, .. }
+            | RateLimited { action, .. }
+            | Server { action, .. }
+            | Connect { action, .. }
+            | Tls { action, .. }
+            | Timeout { action, .. }
+            | Transport { action, .. }
+            | InvalidResponse { action, .. }
+            | UnexpectedStatus { action, .. }
+            | DeadlineExceeded { action, .. } => Some(action),
+        }
+    }
+
+    /// The dataset the failed call was about, when there was one.
+    pub fn dataset_id(&self) -> Option<&DatasetId> {
+        match self {
+            ApiError::WebhookDatasetMismatch { expected, .. } => Some(expected),
+            ApiError::MissingReimportKey { dataset_id }
+            | ApiError::WebhookKeyRejected { dataset_id, .. } => Some(dataset_id),
+            other => other.action().and_then(Action::dataset_id),
         }
     }
 
@@ -362,9 +595,10 @@ impl ApiError {
         )
     }
 
-    /// For a trigger: the request may have reached Woosmap and been acted on even though no
-    /// clear answer came back (5xx, reset or timeout after sending, unreadable body). The
-    /// engine must look for a new run before triggering again.
+    /// The request may have reached Woosmap and been acted on even though no clear answer
+    /// came back (5xx, reset or timeout after sending, unreadable body). After a trigger, the
+    /// engine must look for a new run before triggering again; after a create, the dataset
+    /// may exist.
     pub fn may_have_been_processed(&self) -> bool {
         matches!(
             self,
@@ -374,10 +608,40 @@ impl ApiError {
                 | ApiError::InvalidResponse { .. }
         )
     }
+
+    /// A connect error: nothing was sent (retried even for calls that must not repeat).
+    pub(super) fn is_connect(&self) -> bool {
+        matches!(self, ApiError::Connect { .. })
+    }
+
+    /// Nothing reached the server (a connect or certificate failure): the slot stays free.
+    pub(super) fn nothing_sent(&self) -> bool {
+        matches!(self, ApiError::Connect { .. } | ApiError::Tls { .. })
+    }
+
+    /// A 429 still in effect.
+    pub(super) fn is_rate_limited(&self) -> bool {
+        matches!(self, ApiError::RateLimited { .. })
+    }
+
+    /// A short reason for a retry notice.
+    pub(super) fn retry_reason(&self) -> String {
+        match self {
+            ApiError::RateLimited { .. } => "rate limited (HTTP 429)".to_owned(),
+            ApiError::Server { status, .. } => format!("server error (HTTP {status})"),
+            ApiError::Connect { reason, .. } => format!("could not connect: {reason}"),
+            ApiError::Timeout { after, .. } => format!("no answer within {}", fmt_duration(*after)),
+            ApiError::Transport { reason, .. } => format!("connection failed: {reason}"),
+            ApiError::InvalidResponse { status, reason, .. } => {
+                format!("unreadable response (HTTP {status}): {reason}")
+            }
+            other => other.to_string(),
+        }
+    }
 }
 
 /// `: DETAIL`, or nothing when the server gave none.
-pub(super) fn detail_suffix(detail: &Option<String>) -> String {
+fn detail_suffix(detail: &Option<String>) -> String {
     match detail {
         Some(d) if !d.is_empty() => format!(": {d}"),
         _ => String::new(),
@@ -385,7 +649,7 @@ pub(super) fn detail_suffix(detail: &Option<String>) -> String {
 }
 
 /// A 422's `loc: msg` pairs in one line.
-pub(super) fn format_validation(errors: &[(String, String)]) -> String {
+fn format_validation(errors: &[(String, String)]) -> String {
     if errors.is_empty() {
         return "no details given".to_owned();
     }
@@ -551,8 +815,7 @@ mod tests {
     #[test]
     fn messages_are_actionable() {
         let e = ApiError::Unauthorized {
-            dataset_id: id(),
-            endpoint: Endpoint::Trigger,
+            action: Action::import(Endpoint::Trigger, &id()),
         };
         let s = e.to_string();
         assert!(s.contains("no credentials were found (HTTP 401)"), "{s}");
@@ -561,8 +824,7 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::Auth);
 
         let e = ApiError::Validation {
-            dataset_id: id(),
-            endpoint: Endpoint::Status,
+            action: Action::import(Endpoint::Status, &id()),
             errors: vec![("path.dataset_id".into(), "bad uuid".into())],
         };
         assert!(
@@ -572,8 +834,7 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::Usage);
 
         let e = ApiError::RateLimited {
-            dataset_id: id(),
-            endpoint: Endpoint::Trigger,
+            action: Action::import(Endpoint::Trigger, &id()),
             retry_after: Some(Duration::from_secs(90)),
         };
         assert!(e.to_string().contains("retry after 1m 30s"), "{e}");

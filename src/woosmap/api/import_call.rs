@@ -11,45 +11,13 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use tokio::time::Instant;
 
-use super::call::{Answer, Call, CallError, Plan, STATUS_MARGIN, TRIGGER_MARGIN};
-use super::error::{ApiError, Endpoint, fmt_duration};
+use super::call::{Answer, Call, Plan, STATUS_MARGIN, TRIGGER_MARGIN};
+use super::error::{Action, ApiError, Endpoint};
 use super::handle::{CONTACT_ANSWERED, Client, OnSend, TriggerClaim};
 use super::pacing::{self, PaceKind};
 use super::request::Exchange;
 use super::types::{DatasetId, Run};
 use crate::secret::Secret;
-
-impl CallError for ApiError {
-    fn is_connect(&self) -> bool {
-        matches!(self, ApiError::Connect { .. })
-    }
-
-    fn nothing_sent(&self) -> bool {
-        matches!(self, ApiError::Connect { .. } | ApiError::Tls { .. })
-    }
-
-    fn is_retryable(&self) -> bool {
-        ApiError::is_retryable(self)
-    }
-
-    fn is_rate_limited(&self) -> bool {
-        matches!(self, ApiError::RateLimited { .. })
-    }
-
-    fn retry_reason(&self) -> String {
-        match self {
-            ApiError::RateLimited { .. } => "rate limited (HTTP 429)".to_owned(),
-            ApiError::Server { status, .. } => format!("server error (HTTP {status})"),
-            ApiError::Connect { reason, .. } => format!("could not connect: {reason}"),
-            ApiError::Timeout { after, .. } => format!("no answer within {}", fmt_duration(*after)),
-            ApiError::Transport { reason, .. } => format!("connection failed: {reason}"),
-            ApiError::InvalidResponse { status, reason, .. } => {
-                format!("unreadable response (HTTP {status}): {reason}")
-            }
-            other => other.to_string(),
-        }
-    }
-}
 
 /// One import call.
 struct ImportCall<'a> {
@@ -63,7 +31,6 @@ struct ImportCall<'a> {
 
 impl Call for ImportCall<'_> {
     type Out = Option<Run>;
-    type Err = ApiError;
 
     async fn send(&self, timeout: Duration) -> Result<Exchange, ApiError> {
         if let Some(on_send) = self.on_send {
@@ -94,16 +61,14 @@ impl Call for ImportCall<'_> {
 
     fn rate_limited(&self, retry_after: Option<Duration>) -> ApiError {
         ApiError::RateLimited {
-            dataset_id: self.id.clone(),
-            endpoint: self.endpoint,
+            action: Action::import(self.endpoint, self.id),
             retry_after,
         }
     }
 
     fn too_late(&self, next_slot: Option<Duration>) -> ApiError {
         ApiError::DeadlineExceeded {
-            dataset_id: self.id.clone(),
-            endpoint: self.endpoint,
+            action: Action::import(self.endpoint, self.id),
             next_slot,
         }
     }

@@ -1,8 +1,9 @@
-//! Response interpretation: a received answer (other than a 429, which the retry loop
-//! handles) mapped to the call's result or to one `ApiError` variant per documented cause,
-//! with any text from the server scrubbed of both keys.
+//! Response interpretation: a received answer of an import call (other than a 429, which the
+//! retry loop handles) mapped to the call's result, and any call's error answer mapped to one
+//! `ApiError` variant per documented cause, with any text from the server scrubbed of both
+//! keys.
 
-use super::error::{ApiError, Endpoint, ErrorBody};
+use super::error::{Action, ApiError, Endpoint, ErrorBody};
 use super::handle::Client;
 use super::request::Exchange;
 use super::types::{DatasetId, Run, Scheduled};
@@ -27,8 +28,7 @@ impl Client {
             return Ok(None);
         }
         Err(error_for_status(
-            endpoint,
-            id.clone(),
+            Action::import(endpoint, id),
             code,
             &exchange.body,
             &secrets,
@@ -56,8 +56,7 @@ impl Client {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::IM_A_TEAPOT);
         if status == StatusCode::TOO_MANY_REQUESTS {
             return Err(ApiError::RateLimited {
-                dataset_id: id.clone(),
-                endpoint,
+                action: Action::import(endpoint, id),
                 retry_after: retry_after.and_then(|v| parse_retry_after(v, SystemTime::now())),
             });
         }
@@ -81,8 +80,7 @@ fn success(
     secrets: &[&Secret],
 ) -> Result<Option<Run>, ApiError> {
     let invalid = |reason: String| ApiError::InvalidResponse {
-        dataset_id: id.clone(),
-        endpoint,
+        action: Action::import(endpoint, id),
         status: exchange.status.as_u16(),
         reason: scrub(&reason, secrets),
     };
@@ -121,44 +119,33 @@ fn success(
     }
 }
 
-/// The error of a non-2xx answer other than a 429 (and other than a status read's 404, which
-/// means no run): one variant per documented cause, server text scrubbed of both keys.
-fn error_for_status(
-    endpoint: Endpoint,
-    dataset_id: DatasetId,
+/// The error of a non-2xx answer other than a 429 (and other than the 404s a call reads as
+/// "none"), for any call: one variant per documented cause, server text scrubbed of `secrets`.
+pub(super) fn error_for_status(
+    action: Action,
     code: u16,
     raw_body: &[u8],
     secrets: &[&Secret],
 ) -> ApiError {
+    if let Action::Import {
+        endpoint: Endpoint::Webhook,
+        dataset_id,
+    } = &action
+        && matches!(code, 401 | 403 | 404)
+    {
+        // The key in the path is the credential: any refusal is about it.
+        return ApiError::WebhookKeyRejected {
+            dataset_id: dataset_id.clone(),
+            status: code,
+        };
+    }
     let body = ErrorBody::parse(raw_body);
     let detail = body.summary().map(|d| scrub(&d, secrets));
-    let webhook = endpoint == Endpoint::Webhook;
     match code {
-        401 | 403 if webhook => ApiError::WebhookKeyRejected {
-            dataset_id,
-            status: code,
-        },
-        401 => ApiError::Unauthorized {
-            dataset_id,
-            endpoint,
-        },
-        402 => ApiError::QuotaExceeded {
-            dataset_id,
-            endpoint,
-            detail,
-        },
-        403 => ApiError::Forbidden {
-            dataset_id,
-            endpoint,
-        },
-        404 if webhook => ApiError::WebhookKeyRejected {
-            dataset_id,
-            status: code,
-        },
-        404 => ApiError::NotFound {
-            dataset_id,
-            endpoint,
-        },
+        401 => ApiError::Unauthorized { action },
+        402 => ApiError::QuotaExceeded { action, detail },
+        403 => ApiError::Forbidden { action },
+        404 if action.dataset_id().is_some() => ApiError::NotFound { action },
         422 => {
             let mut errors: Vec<(String, String)> = body
                 .validation
@@ -170,21 +157,15 @@ fn error_for_status(
             {
                 errors.push((String::new(), d));
             }
-            ApiError::Validation {
-                dataset_id,
-                endpoint,
-                errors,
-            }
+            ApiError::Validation { action, errors }
         }
         500..=599 => ApiError::Server {
-            dataset_id,
-            endpoint,
+            action,
             status: code,
             detail,
         },
         _ => ApiError::UnexpectedStatus {
-            dataset_id,
-            endpoint,
+            action,
             status: code,
             detail,
         },

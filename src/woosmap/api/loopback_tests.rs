@@ -494,8 +494,7 @@ fn no_variant_ever_shows_a_key() {
     let e = Endpoint::Webhook;
     let all = vec![
         ApiError::MissingPrivateKey {
-            dataset_id: d(),
-            endpoint: Endpoint::Trigger,
+            action: Action::import(Endpoint::Trigger, &d()),
         },
         ApiError::MissingReimportKey { dataset_id: d() },
         ApiError::InvalidPrivateKey,
@@ -504,75 +503,62 @@ fn no_variant_ever_shows_a_key() {
             reason: "r".into(),
         },
         ApiError::Unauthorized {
-            dataset_id: d(),
-            endpoint: e,
+            action: Action::import(e, &d()),
         },
         ApiError::QuotaExceeded {
-            dataset_id: d(),
-            endpoint: e,
+            action: Action::import(e, &d()),
             detail: Some("Out of free quota".into()),
         },
         ApiError::Forbidden {
-            dataset_id: d(),
-            endpoint: e,
+            action: Action::import(e, &d()),
         },
         ApiError::WebhookKeyRejected {
             dataset_id: d(),
             status: 404,
         },
         ApiError::NotFound {
-            dataset_id: d(),
-            endpoint: e,
+            action: Action::import(e, &d()),
         },
         ApiError::Validation {
-            dataset_id: d(),
-            endpoint: e,
+            action: Action::import(e, &d()),
             errors: vec![("path.reimport_key".into(), "bad".into())],
         },
         ApiError::RateLimited {
-            dataset_id: d(),
-            endpoint: e,
+            action: Action::import(e, &d()),
             retry_after: None,
         },
         ApiError::Server {
-            dataset_id: d(),
-            endpoint: e,
+            action: Action::import(e, &d()),
             status: 500,
             detail: None,
         },
         ApiError::Connect {
-            dataset_id: d(),
-            endpoint: e,
+            action: Action::import(e, &d()),
             origin: "https://api.woosmap.com".into(),
             reason: "refused".into(),
         },
         ApiError::Timeout {
-            dataset_id: d(),
-            endpoint: e,
+            action: Action::import(e, &d()),
             origin: "https://api.woosmap.com".into(),
             after: Duration::from_secs(30),
             cut_short: false,
         },
         ApiError::Transport {
-            dataset_id: d(),
-            endpoint: e,
+            action: Action::import(e, &d()),
             reason: "reset".into(),
         },
         ApiError::InvalidResponse {
-            dataset_id: d(),
-            endpoint: e,
+            action: Action::import(e, &d()),
             status: 200,
             reason: "x".into(),
         },
         ApiError::UnexpectedStatus {
-            dataset_id: d(),
-            endpoint: e,
+            action: Action::import(e, &d()),
             status: 301,
             detail: None,
         },
         ApiError::DeadlineExceeded {
-            dataset_id: d(),
-            endpoint: e,
+            action: Action::import(e, &d()),
             next_slot: Some(Duration::from_secs(42)),
         },
         ApiError::WebhookDatasetMismatch {

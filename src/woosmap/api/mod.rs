@@ -4,7 +4,8 @@
 //!
 //! - [`types`]: `DatasetId`, `Run`, `Step`, `Entry`, `RunStatus`.
 //! - `Secret` (re-exported from `crate::secret`): a credential that never prints.
-//! - [`error`]: `ApiError` (one variant per cause), `ErrorKind`, `Endpoint`.
+//! - [`error`]: `ApiError` (one variant per cause, for every call), `ErrorKind`, `Endpoint`,
+//!   `DatasetOp` and `Action` (what a failed call was doing).
 //! - [`client`]: `Client`, its three calls.
 //! - [`clock`]: RFC 3339 timestamps (any offset) and the server's clock skew.
 //! - `config`: `ClientConfig`, `RateLimits`, base URL checks, environment overrides.
@@ -14,8 +15,8 @@
 //!   processes, and the last status answer of a dataset shared with other processes, so that
 //!   N processes following one dataset read its status about once per window in all);
 //!   `retry`: backoff / Retry-After timing (internal).
-//! - [`datasets`]: the dataset management calls (create, get, update, delete, list) and
-//!   `DatasetError`.
+//! - [`datasets`]: the dataset management calls (create, get, update, delete, list), through
+//!   the same retry loop and with the same `ApiError` as the import calls.
 //!
 //! Deadlines are `tokio::time::Instant`s (convert a `std::time::Instant` with `.into()`).
 
@@ -51,10 +52,9 @@ pub use config::{
     parse_opt_in, request_timeout_from_env,
 };
 pub use datasets::{
-    Dataset, DatasetChanges, DatasetError, DatasetOp, DatasetPage, DatasetSummary, Deletion,
-    NewDataset, SchemaMapping,
+    Dataset, DatasetChanges, DatasetPage, DatasetSummary, Deletion, NewDataset, SchemaMapping,
 };
-pub use error::{ApiError, Endpoint, ErrorKind};
+pub use error::{Action, ApiError, DatasetOp, Endpoint, ErrorKind, Subject};
 pub use handle::OnSend;
 pub use tokio::time::Instant;
 pub use types::{DatasetId, Entry, InvalidDatasetId, Run, RunStatus, Step};

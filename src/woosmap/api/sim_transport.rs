@@ -12,7 +12,7 @@ use reqwest::header::{DATE, HeaderMap, HeaderName, HeaderValue};
 use tokio::time::Instant;
 
 use super::client::Client;
-use super::error::{ApiError, Endpoint};
+use super::error::{Action, ApiError, Endpoint};
 use super::request::Exchange;
 use super::types::DatasetId;
 
@@ -45,8 +45,7 @@ impl Client {
         let answer = match tokio::time::timeout(timeout, transport.exchange(request)).await {
             Err(_) => {
                 return Err(ApiError::Timeout {
-                    dataset_id: id.clone(),
-                    endpoint,
+                    action: Action::import(endpoint, id),
                     origin: self.inner.origin.clone(),
                     after: timeout,
                     cut_short: timeout < self.inner.request_timeout,
@@ -54,16 +53,14 @@ impl Client {
             }
             Ok(Err(SimFault::Refused)) => {
                 return Err(ApiError::Connect {
-                    dataset_id: id.clone(),
-                    endpoint,
+                    action: Action::import(endpoint, id),
                     origin: self.inner.origin.clone(),
                     reason: "connection refused (simulated)".to_owned(),
                 });
             }
             Ok(Err(SimFault::Reset)) => {
                 return Err(ApiError::Transport {
-                    dataset_id: id.clone(),
-                    endpoint,
+                    action: Action::import(endpoint, id),
                     reason: "connection reset (simulated)".to_owned(),
                 });
             }

@@ -19,7 +19,8 @@ use crate::engine::backend::{
 use crate::engine::reconcile::{Plan, reconcile};
 use crate::woosmap::api::clock::parse_rfc3339;
 use crate::woosmap::api::{
-    ApiError, Client, DatasetId, Instant, OnSend, Run, TRIGGER_MARGIN, TriggerAnswer, TriggerClaim,
+    Action, ApiError, Client, DatasetId, Endpoint, Instant, OnSend, Run, TRIGGER_MARGIN,
+    TriggerAnswer, TriggerClaim,
 };
 
 /// After a trigger whose outcome is unknown, how long (at least) the engine looks for a new
@@ -210,10 +211,12 @@ impl Runner {
         let past_deadline = Instant::now() >= self.deadline;
         match e {
             ApiError::DeadlineExceeded {
-                endpoint:
-                    crate::woosmap::api::Endpoint::Trigger | crate::woosmap::api::Endpoint::Webhook,
+                action:
+                    Action::Import {
+                        endpoint: Endpoint::Trigger | Endpoint::Webhook,
+                        ..
+                    },
                 next_slot,
-                ..
             } => self.not_triggered(NotTriggeredReason::TriggerWindow, next_slot),
             ApiError::DeadlineExceeded { .. } => self.deadline_error(),
             // A request the deadline cut short, to a server that answered before: the deadline

@@ -19,7 +19,8 @@ use tokio_util::sync::CancellationToken;
 use super::Configured;
 use crate::woosmap::api::datasets::{MAX_URL_LEN, SCHEMA_KEYS, check_dataset_url};
 use crate::woosmap::api::{
-    Dataset, DatasetChanges, DatasetError, DatasetId, Deletion, Instant, NewDataset, SchemaMapping,
+    Action, ApiError, Dataset, DatasetChanges, DatasetId, DatasetOp, Deletion, Instant, NewDataset,
+    SchemaMapping,
 };
 use tfplugin::{
     ApplyResourceChangeRequest, ApplyResourceChangeResponse, AttrPath, AttrType, Attribute, Block,
@@ -244,7 +245,7 @@ fn deadline() -> Instant {
 enum Failed {
     /// Terraform was interrupted first.
     Interrupted,
-    Api(DatasetError),
+    Api(ApiError),
 }
 
 impl Failed {
@@ -262,7 +263,7 @@ impl Failed {
 /// Runs `fut` unless Terraform is interrupted first.
 async fn stoppable<T>(
     stop: &CancellationToken,
-    fut: impl std::future::Future<Output = Result<T, DatasetError>>,
+    fut: impl std::future::Future<Output = Result<T, ApiError>>,
 ) -> Result<T, Failed> {
     tokio::select! {
         biased;
@@ -272,13 +273,14 @@ async fn stoppable<T>(
 }
 
 /// A dataset API error as a diagnostic; the detail is the error's sentence.
-pub fn error_diag(e: &DatasetError) -> Diagnostic {
-    let summary = match e.op() {
-        crate::woosmap::api::DatasetOp::Create => "Could not create the Woosmap dataset",
-        crate::woosmap::api::DatasetOp::Get => "Could not read the Woosmap dataset",
-        crate::woosmap::api::DatasetOp::Update => "Could not update the Woosmap dataset",
-        crate::woosmap::api::DatasetOp::Delete => "Could not delete the Woosmap dataset",
-        crate::woosmap::api::DatasetOp::List => "Could not list the Woosmap datasets",
+pub fn error_diag(e: &ApiError) -> Diagnostic {
+    let summary = match e.action().and_then(Action::dataset_op) {
+        Some(DatasetOp::Create) => "Could not create the Woosmap dataset",
+        Some(DatasetOp::Get) => "Could not read the Woosmap dataset",
+        Some(DatasetOp::Update) => "Could not update the Woosmap dataset",
+        Some(DatasetOp::Delete) => "Could not delete the Woosmap dataset",
+        Some(DatasetOp::List) => "Could not list the Woosmap datasets",
+        None => "The Woosmap API call failed",
     };
     Diagnostic::error(summary, e.to_string())
 }
@@ -361,7 +363,7 @@ async fn destroy(
         Ok(Deletion::AlreadyScheduled) => {
             tracing::info!(dataset_id = %id, "deletion was already scheduled");
         }
-        Err(Failed::Api(DatasetError::NotFound { .. })) => {
+        Err(Failed::Api(ApiError::NotFound { .. })) => {
             tracing::info!(dataset_id = %id, "the dataset no longer exists");
         }
         Err(f) => {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
-use crate::woosmap::api::{ClientConfig, RateLimits};
+use crate::woosmap::api::{ClientConfig, ErrorKind, RateLimits};
 use woosmap_sandbox::{DatasetConfig, Sandbox, SandboxConfig, SandboxHandle};
 
 const KEY: &str = "datasets-unit-key-7f3a";
@@ -90,7 +90,7 @@ async fn full_lifecycle_without_429() {
         .unwrap();
     assert_eq!(c.dataset(&created.id, soon()).await.unwrap(), None);
     let err = c.delete_dataset(&created.id, soon()).await.unwrap_err();
-    assert!(matches!(err, DatasetError::NotFound { .. }), "{err}");
+    assert!(matches!(err, ApiError::NotFound { .. }), "{err}");
     assert!(err.to_string().contains(created.id.as_str()), "{err}");
 
     let stats = sb.stats();
@@ -150,16 +150,13 @@ async fn documented_errors_are_sentences() {
     let sb = sandbox().await;
     let wrong = client(&sb.base_url(), Some("not-the-key-5e1f"));
     let err = wrong.list_all_datasets(soon()).await.unwrap_err();
-    assert!(matches!(err, DatasetError::Forbidden { .. }), "{err}");
+    assert!(matches!(err, ApiError::Forbidden { .. }), "{err}");
     assert!(err.to_string().contains("HTTP 403"), "{err}");
     assert_eq!(err.kind(), ErrorKind::Auth);
 
     let none = client(&sb.base_url(), None);
     let err = none.create_dataset(&new("x"), soon()).await.unwrap_err();
-    assert!(
-        matches!(err, DatasetError::MissingPrivateKey { .. }),
-        "{err}"
-    );
+    assert!(matches!(err, ApiError::MissingPrivateKey { .. }), "{err}");
     assert!(err.to_string().contains("WOOSMAP_PRIVATE_KEY"), "{err}");
 
     let c = client(&sb.base_url(), Some(KEY));
@@ -171,7 +168,7 @@ async fn documented_errors_are_sentences() {
     }]);
     let err = c.create_dataset(&bad, soon()).await.unwrap_err();
     let text = err.to_string();
-    assert!(matches!(err, DatasetError::Validation { .. }), "{text}");
+    assert!(matches!(err, ApiError::Validation { .. }), "{text}");
     assert!(text.contains("body.url"), "{text}");
     assert!(text.contains("body.schema_mapping.0.schema_key"), "{text}");
     assert!(!text.contains(KEY));
@@ -287,4 +284,87 @@ async fn a_create_is_not_repeated_but_a_read_is() {
     let got = c.dataset(&id, soon()).await.unwrap().unwrap();
     assert_eq!(got.id, id);
     assert_eq!(reads.load(Ordering::SeqCst), 3, "two 503s, then the answer");
+}
+
+/// Every documented error of every dataset call (401, 402, 403, 404, 422 as the server sends
+/// them, a 429 still in effect at the deadline) is one sentence naming the call and what it
+/// was about, in the same `ApiError` as the import calls.
+#[test]
+fn every_documented_error_names_the_call() {
+    use crate::woosmap::api::interpret::error_for_status;
+    let id = DatasetId::parse("8c4c51f1-f6f3-43bc-b65d-7415e8ef22c0").unwrap();
+    let calls = [
+        (
+            DatasetOp::Create,
+            Subject::Named("Stores".into()),
+            "creating a dataset named \"Stores\"",
+        ),
+        (
+            DatasetOp::List,
+            Subject::Page(2),
+            "listing the datasets (page 2)",
+        ),
+        (
+            DatasetOp::Get,
+            Subject::Dataset(id.clone()),
+            "reading dataset",
+        ),
+        (
+            DatasetOp::Update,
+            Subject::Dataset(id.clone()),
+            "updating dataset",
+        ),
+        (
+            DatasetOp::Delete,
+            Subject::Dataset(id.clone()),
+            "scheduling the deletion of dataset",
+        ),
+    ];
+    let body_422 = br#"{"detail":[{"loc":["body","url"],"msg":"invalid or missing URL scheme"}]}"#;
+    for (op, subject, doing) in calls {
+        let action = Action::Manage { op, subject };
+        let mut errors = vec![
+            (401, error_for_status(action.clone(), 401, b"{}", &[])),
+            (
+                402,
+                error_for_status(
+                    action.clone(),
+                    402,
+                    br#"{"detail":"Out of free quota"}"#,
+                    &[],
+                ),
+            ),
+            (403, error_for_status(action.clone(), 403, b"{}", &[])),
+            (422, error_for_status(action.clone(), 422, body_422, &[])),
+            (
+                429,
+                ApiError::RateLimited {
+                    action: action.clone(),
+                    retry_after: Some(Duration::from_secs(2)),
+                },
+            ),
+        ];
+        if action.dataset_id().is_some() {
+            errors.push((404, error_for_status(action.clone(), 404, b"{}", &[])));
+        }
+        for (status, err) in errors {
+            let text = err.to_string();
+            assert!(text.contains(&format!("HTTP {status}")), "{text}");
+            assert!(text.ends_with('.'), "a sentence: {text}");
+            assert!(text.chars().next().unwrap().is_uppercase(), "{text}");
+            assert_eq!(err.action(), Some(&action), "{text}");
+            match status {
+                401 => assert!(text.contains(doing) && text.contains("WOOSMAP_PRIVATE_KEY")),
+                402 => assert!(text.contains("Out of free quota") && text.contains("billing")),
+                403 => assert!(text.contains(doing) && text.contains("write permission")),
+                404 => assert!(
+                    text.contains(&format!("Dataset {id} was not found"))
+                        && text.contains(&format!("the {op} endpoint")),
+                    "{text}"
+                ),
+                422 => assert!(text.contains(doing) && text.contains("body.url: invalid")),
+                _ => assert!(text.contains(&format!("the {op} endpoint")) && text.contains("2s")),
+            }
+        }
+    }
 }

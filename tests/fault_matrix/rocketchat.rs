@@ -1116,7 +1116,7 @@ pub async fn run(only: Option<&[String]>, act_gate: tokio::sync::oneshot::Receiv
     }
 
     eprintln!(
-        "fault matrix, Rocket.Chat section: {} cells in {:?}",
+        "fault matrix, Rocket.Chat section: {} cells in {:?} (its act run {act_took:?})",
         results.len(),
         section_started.elapsed()
     );

@@ -1723,7 +1723,9 @@ async fn fault_matrix() {
         let _ = woosmap_act_done.send(());
         (ran, t0.elapsed())
     });
-    // Terraform is the heaviest process: a few at a time on two cores.
+    // Terraform is the heaviest process: bounded, though most of a cell is waiting on the
+    // sandbox's windows (12 at a time made these cells the longest path; 24 keeps two loaded
+    // cores busy without starving the timed cells).
     let tf_slots = Arc::new(tokio::sync::Semaphore::new(24));
     let mut tasks = tokio::task::JoinSet::new();
     for (row, front, id) in cells.iter().cloned() {

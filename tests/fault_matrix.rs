@@ -88,6 +88,8 @@ struct Expect {
     phrase: &'static str,
     triggers: u64,
     runs: usize,
+    /// The phrase must appear exactly once (outside debug lines), not just appear.
+    once: bool,
 }
 
 const fn ex(outcome: &'static str, phrase: &'static str, triggers: u64, runs: usize) -> Expect {
@@ -96,6 +98,14 @@ const fn ex(outcome: &'static str, phrase: &'static str, triggers: u64, runs: us
         phrase,
         triggers,
         runs,
+        once: false,
+    }
+}
+
+impl Expect {
+    /// The phrase must appear once (a warning given once, not on every request).
+    const fn once(self) -> Expect {
+        Expect { once: true, ..self }
     }
 }
 
@@ -151,15 +161,73 @@ fn tf_action_expect(resource: Expect) -> Expect {
 
 fn nothing(_: &SandboxHandle, _: &str, _: Front) {}
 
+/// The future-dated row's setup: a first run (the CLI, `--no-wait`) triggers the dataset with
+/// the cell's pacer folder and leaves its trigger record there (an accepted claim, and the run
+/// that was latest before it); every time in the record is then moved an hour ahead, as a wall
+/// clock stepped back since (or a corrupt write) would leave it.
+fn future_dated_record(sb: &SandboxHandle, id: &str, _: Front) {
+    let dir = cell_pacer_dir(id);
+    let first = common::cli(sb)
+        .env("WOOSMAP_PACER_DIR", &dir)
+        .args(["run", "--dataset-id", id, "--no-wait"])
+        .output()
+        .unwrap();
+    assert!(first.status.success(), "the first run: {first:?}");
+    let dated = common::pacer::date_slot_records_ahead(&dir, Duration::from_secs(3600));
+    assert!(
+        dated > 0,
+        "the first run left no record in {}",
+        dir.display()
+    );
+}
+
 /// The phrase of the silent-server row.
 const SILENT: &str = "accepted the connection but sent no answer in";
 /// The password of the `url_password` row: scanned for like the keys.
 const URL_PASSWORD: &str = "pw-0c0ffee-in-a-url";
 
+/// The pacer folder of one cell, for the rows whose cells need one of their own (the
+/// local-record rows): inside the test binary's private folder, removed at its exit.
+fn cell_pacer_dir(id: &str) -> PathBuf {
+    common::pacer::root().join(format!("cell-{id}"))
+}
+
+/// The read-only row's folder: one of this user in which nobody can create a file (mode
+/// 500), or `/proc/self/fdinfo` when the tests run as root, who writes through modes (each
+/// process's own: of its user, mode 500, and nothing can be created in it, even by root).
+fn read_only_pacer_dir(id: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = cell_pacer_dir(id);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o500)).unwrap();
+    let probe = dir.join("probe");
+    if std::fs::write(&probe, "").is_ok() {
+        let _ = std::fs::remove_file(&probe);
+        PathBuf::from("/proc/self/fdinfo")
+    } else {
+        dir
+    }
+}
+
+/// The pacer folder (`WOOSMAP_PACER_DIR`) a row's cell uses instead of the test binary's
+/// shared one, if its row needs its own.
+fn row_pacer_dir(row: &Row, id: &str) -> Option<PathBuf> {
+    match row.id {
+        "future_record" => Some(cell_pacer_dir(id)),
+        "pacer_read_only" => Some(read_only_pacer_dir(id)),
+        _ => None,
+    }
+}
+
 /// Environment a row sets for its front end's process, on top of the usual (`base_url`: the
-/// sandbox's). The GitHub Action cells of such rows run the step directly (a workflow file
-/// cannot hold every value), with the action's inputs as `INPUT_*` variables.
-fn row_env(row: &Row, front: Front, base_url: &str) -> Vec<(&'static str, OsString)> {
+/// sandbox's; `id`: the cell's dataset). The GitHub Action cells of the settings rows run the
+/// step directly (a workflow file cannot hold every value), with the action's inputs as
+/// `INPUT_*` variables; the act cells of rows with a pacer folder of their own get it in the
+/// step's `env` (see [`workflow`]).
+fn row_env(row: &Row, front: Front, base_url: &str, id: &str) -> Vec<(&'static str, OsString)> {
+    if let Some(dir) = row_pacer_dir(row, id) {
+        return vec![("WOOSMAP_PACER_DIR", dir.into_os_string())];
+    }
     let name = match front {
         Front::Action => "INPUT_BASE-URL",
         _ => "WOOSMAP_BASE_URL",
@@ -500,7 +568,7 @@ fn rows() -> Vec<Row> {
         Row {
             id: "already_running",
             title: "An import already running when we start",
-            setup_text: "a run is in progress (3 s; 20 s for Terraform and the GitHub Action, as they take longer to start on loaded cores); we wait for it, then trigger ours",
+            setup_text: "a run is in progress (3 s; 20 s for Terraform and the GitHub Action, as they take longer to start on loaded cores); we wait for it, then trigger ours (1.5 s)",
             setup: |sb, id, front| {
                 let secs = match front {
                     Front::Cli => 3,
@@ -511,6 +579,12 @@ fn rows() -> Vec<Row> {
                     DatasetConfig::default()
                         .duration(Duration::from_secs(secs))
                         .running(),
+                )
+                .unwrap();
+                // The runs started from now on (ours) take the usual time.
+                sb.configure_dataset(
+                    id,
+                    DatasetConfig::default().duration(common::fast_config().import_duration),
                 )
                 .unwrap()
             },
@@ -526,18 +600,20 @@ fn rows() -> Vec<Row> {
         Row {
             id: "never_ending",
             title: "A never-ending import",
-            setup_text: "outcome never; timeout 2s",
+            // 3 s: on two loaded cores a process may take over a second to start, and the run
+            // (shown 0.5 s after the trigger) must have shown up by the deadline.
+            setup_text: "outcome never; timeout 3s",
             setup: |sb, id, _| {
                 sb.configure_dataset(id, DatasetConfig::default().outcome(Outcome::Never))
                     .unwrap()
             },
             key: KEY,
             request_timeout: None,
-            timeout: Some("2s"),
+            timeout: Some("3s"),
             driver: Driver::Plain,
-            cli: Some(ex("exit 3", "did not finish within 2s", 1, 1)),
+            cli: Some(ex("exit 3", "did not finish within 3s", 1, 1)),
             terraform: Some(ex("apply exit 1", "did not finish in time", 1, 1)),
-            action: Some(ex("job failed, exit 3", "did not finish within 2s", 1, 1)),
+            action: Some(ex("job failed, exit 3", "did not finish within 3s", 1, 1)),
             na: "",
         },
         Row {
@@ -659,6 +735,34 @@ fn rows() -> Vec<Row> {
             na: "",
         },
         Row {
+            id: "future_record",
+            title: "A future-dated local record",
+            setup_text: "a first run (`woosmap-import run --no-wait`, with the cell's own pacer folder) triggers the dataset and leaves its trigger record; every time in the record is then moved an hour ahead (a wall clock stepped back since). The record is a hint, never evidence: ignored, not clamped to now, so the front end triggers and reports its own run, not the first one",
+            setup: future_dated_record,
+            key: KEY,
+            request_timeout: None,
+            timeout: None,
+            driver: Driver::Plain,
+            cli: Some(ex(OK, "import succeeded", 2, 2)),
+            terraform: Some(ex(TF_OK, "Apply complete! Resources: 1 added", 2, 2)),
+            action: Some(ex(JOB_OK, "ended: success", 2, 2)),
+            na: "",
+        },
+        Row {
+            id: "pacer_read_only",
+            title: "A read-only pacer folder",
+            setup_text: "the cell's pacer folder (`WOOSMAP_PACER_DIR`; for the GitHub Action, the step's `env`) cannot be written (mode 500; `/proc/self/fdinfo` when the tests run as root). Pacing falls back to the process, with one warning (Terraform: a warning diagnostic), and no 429 follows",
+            setup: nothing,
+            key: KEY,
+            request_timeout: None,
+            timeout: None,
+            driver: Driver::Plain,
+            cli: Some(ex(OK, "not sharing rate-limit pacing", 1, 1).once()),
+            terraform: Some(ex(TF_OK, "Rate-limit pacing is not shared", 1, 1).once()),
+            action: Some(ex(JOB_OK, "not sharing rate-limit pacing", 1, 1).once()),
+            na: "",
+        },
+        Row {
             id: "setting_not_utf8",
             title: "A setting that is not UTF-8",
             setup_text: "WOOSMAP_BASE_URL (GitHub Action: the `base-url` input, the step run as action.yml runs it, since a workflow file cannot hold such bytes) ends with a Latin-1 byte",
@@ -756,6 +860,8 @@ struct Observed {
     phrase: &'static str,
     /// The first output line holding the phrase, normalised (ids, times, delays masked).
     message: Option<String>,
+    /// How many output lines (debug lines left out) hold the phrase.
+    phrase_lines: usize,
     triggers: u64,
     runs: usize,
     triggers_while_running: u64,
@@ -766,6 +872,7 @@ impl Observed {
     fn passed(&self, e: &Expect) -> bool {
         self.outcome == e.outcome
             && self.message.is_some()
+            && (!e.once || self.phrase_lines == 1)
             && self.triggers == e.triggers
             && self.runs == e.runs
             && self.triggers_while_running == 0
@@ -876,7 +983,7 @@ fn cli_command(sb: &SandboxHandle, row: &Row, id: &str) -> Command {
     if let Some(t) = row.request_timeout {
         cmd.env("WOOSMAP_REQUEST_TIMEOUT", t);
     }
-    cmd.envs(row_env(row, Front::Cli, &sb.base_url()));
+    cmd.envs(row_env(row, Front::Cli, &sb.base_url(), id));
     cmd
 }
 
@@ -949,12 +1056,12 @@ output "run_id" {{ value = woosmap_dataset_import.this.run_id }}
     )
 }
 
-fn tf_command(tf: &Terraform, row: &Row) -> Command {
-    tf_command_with(tf, row, &[])
+fn tf_command(tf: &Terraform, row: &Row, id: &str) -> Command {
+    tf_command_with(tf, row, id, &[])
 }
 
 /// `terraform apply` with the cell's key, log level and request timeout, plus `extra` args.
-fn tf_command_with(tf: &Terraform, row: &Row, extra: &[&str]) -> Command {
+fn tf_command_with(tf: &Terraform, row: &Row, id: &str, extra: &[&str]) -> Command {
     let mut args = vec!["apply", "-auto-approve", "-no-color"];
     args.extend_from_slice(extra);
     let mut cmd = tf.command(&args);
@@ -964,7 +1071,7 @@ fn tf_command_with(tf: &Terraform, row: &Row, extra: &[&str]) -> Command {
     if let Some(t) = row.request_timeout {
         cmd.env("WOOSMAP_REQUEST_TIMEOUT", t);
     }
-    cmd.envs(row_env(row, Front::Terraform, &tf.base_url));
+    cmd.envs(row_env(row, Front::Terraform, &tf.base_url, id));
     cmd
 }
 
@@ -982,23 +1089,23 @@ fn run_terraform(sb: &SandboxHandle, row: &Row, id: &str) -> Ran {
     let reported = |tf: &Terraform| state_run_id(tf).is_some_and(|r| newest(sb, id) == Some(r));
     let (outcome, text) = match row.driver {
         Driver::Plain => {
-            let (code, text) = drive(tf_command(&tf, row), sb, id, None, true);
+            let (code, text) = drive(tf_command(&tf, row, id), sb, id, None, true);
             (
                 with_run(format!("apply exit {code}"), code, reported(&tf)),
                 text,
             )
         }
         Driver::KillAndRerun => {
-            let (code, first) = drive(tf_command(&tf, row), sb, id, Some("-KILL"), true);
+            let (code, first) = drive(tf_command(&tf, row, id), sb, id, Some("-KILL"), true);
             assert_eq!(code, 137, "SIGKILL: {first}");
-            let (code, text) = drive(tf_command(&tf, row), sb, id, None, true);
+            let (code, text) = drive(tf_command(&tf, row, id), sb, id, None, true);
             (
                 with_run(format!("killed; re-apply exit {code}"), code, reported(&tf)),
                 format!("{first}\n{text}"),
             )
         }
         Driver::Interrupt => {
-            let (code, text) = drive(tf_command(&tf, row), sb, id, Some("-INT"), true);
+            let (code, text) = drive(tf_command(&tf, row, id), sb, id, Some("-INT"), true);
             (format!("apply exit {code}"), text)
         }
     };
@@ -1056,7 +1163,7 @@ fn run_tf_action(sb: &SandboxHandle, row: &Row, id: &str) -> Ran {
     let reported = |text: &str| {
         newest(sb, id).is_some_and(|r| text.contains(&format!("run {r} ended: success")))
     };
-    let invoke = || tf_command_with(&tf, row, &[TF_INVOKE]);
+    let invoke = || tf_command_with(&tf, row, id, &[TF_INVOKE]);
     let (outcome, text) = match row.driver {
         Driver::Plain => {
             let (code, text) = drive(invoke(), sb, id, None, true);
@@ -1122,7 +1229,7 @@ fn run_action_direct(sb: &SandboxHandle, row: &Row, id: &str) -> Ran {
             humantime::format_duration(common::STATUS_WINDOW).to_string(),
         );
     common::pacer::private_pacer(&mut cmd);
-    cmd.envs(row_env(row, Front::Action, &sb.base_url()));
+    cmd.envs(row_env(row, Front::Action, &sb.base_url(), id));
     let send = match row.driver {
         Driver::Interrupt => Some("-INT"),
         Driver::KillAndRerun => Some("-KILL"),
@@ -1169,9 +1276,18 @@ fn workflow(base_url: &str, cells: &[(&Row, String)]) -> String {
             Some(t) => format!("    env:\n      WOOSMAP_REQUEST_TIMEOUT: {t}\n"),
             None => String::new(),
         };
+        // A pacer folder of the cell's own goes in the step's env: act's `--env` (the test
+        // binary's folder) overrides a job's env, not a step's.
+        let step_env = match row_pacer_dir(row, id) {
+            Some(dir) => format!(
+                "        env:\n          WOOSMAP_PACER_DIR: {}\n",
+                dir.display()
+            ),
+            None => String::new(),
+        };
         let _ = write!(
             y,
-            "  {job}:\n    runs-on: ubuntu-latest\n{env}    steps:\n      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2\n        with:\n          persist-credentials: false\n      - uses: ./\n        with:\n          dataset-id: {id}\n          private-key: ${{{{ secrets.{secret} }}}}\n          poll-interval: 300ms\n          timeout: {timeout}\n          base-url: {base_url}\n",
+            "  {job}:\n    runs-on: ubuntu-latest\n{env}    steps:\n      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2\n        with:\n          persist-credentials: false\n      - uses: ./\n{step_env}        with:\n          dataset-id: {id}\n          private-key: ${{{{ secrets.{secret} }}}}\n          poll-interval: 300ms\n          timeout: {timeout}\n          base-url: {base_url}\n",
             job = row.id,
             timeout = row.timeout.unwrap_or("2m"),
         );
@@ -1244,9 +1360,57 @@ fn git_commit_all(repo: &Path) {
     }
 }
 
-/// A line as FAULTS.md shows it: ids, timestamps, the sandbox's port and waits masked, `|`
+/// The read-only row's folder and the system's reason in "the folder F cannot be written
+/// (WHY)": they depend on who runs the tests (a mode-500 folder in the temporary directory,
+/// or `/proc/self/fdinfo` for root).
+fn mask_unwritable_folder(out: &mut String) {
+    const FOLDER: &str = "the folder ";
+    const UNWRITABLE: &str = " cannot be written (";
+    let Some(at) = out.find(FOLDER).map(|at| at + FOLDER.len()) else {
+        return;
+    };
+    let Some(end) = out[at..].find(UNWRITABLE).map(|e| at + e) else {
+        return;
+    };
+    let why = end + UNWRITABLE.len();
+    let mut depth = 1;
+    let close = out[why..].char_indices().find_map(|(i, c)| {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ => {}
+        }
+        (depth == 0).then_some(why + i)
+    });
+    out.replace_range(why..close.unwrap_or(out.len()), "<why>");
+    out.replace_range(at..end, "<folder>");
+}
+
+/// `line` without its ANSI colour sequences (ESC [ ... letter): act gives the step a
+/// terminal, so its log lines are coloured.
+fn without_colours(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        if chars.next() == Some('[') {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A line as FAULTS.md shows it: colours dropped, ids, timestamps, the sandbox's port and waits masked, `|`
 /// escaped.
 fn normalise(line: &str) -> String {
+    let line = without_colours(line);
     let line = line.trim();
     // act's decorations of the step log and of step outputs.
     let line = line.strip_prefix("| ").unwrap_or(line);
@@ -1293,6 +1457,7 @@ fn normalise(line: &str) -> String {
             out.replace_range(start..end, "<duration>");
         }
     }
+    mask_unwritable_folder(&mut out);
     for marker in ["retrying in ", "took ", "after "] {
         if let Some(at) = out.find(marker) {
             let start = at + marker.len();
@@ -1351,6 +1516,14 @@ fn message_line(text: &str, phrase: &str, front: Front) -> Option<String> {
             .find(|l| l.contains(phrase))
             .map(normalise),
     }
+}
+
+/// How many lines of `text` hold `phrase`, diagnostic log lines (`DEBUG`, `TRACE`) left out.
+fn phrase_lines(text: &str, phrase: &str) -> usize {
+    text.lines()
+        .filter(|l| !l.contains(" DEBUG ") && !l.contains(" TRACE "))
+        .filter(|l| l.contains(phrase))
+        .count()
 }
 
 /// The provider's own log lines (info and above) from Terraform's log, one paragraph each
@@ -1412,8 +1585,8 @@ reported is the one the sandbox started last (never a stale previous run).\n\
 - **Triggers / runs**: trigger requests the sandbox received for the cell's dataset (any answer, \
 faults included) / imports it started. No cell may trigger while an import runs \
 (`triggers_while_running` is 0 everywhere).\n\
-- **Message**: the phrase the test requires, and the first output line holding it (ids, times \
-and retry delays masked).\n\
+- **Message**: the phrase the test requires (*once*: on exactly one line, debug lines left \
+out), and the first output line holding it (ids, times and retry delays masked).\n\
 - Every cell's output, logs (`WOOSMAP_LOG=debug`, `TF_LOG=debug`) and Terraform state (and, \
 for the control row, `terraform show -json` of the state and of a plan) are scanned for the \
 private and reimport keys; no request carried a key in its query string; our \
@@ -1475,7 +1648,7 @@ pacing provoked no 429.\n\n",
             };
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} / {} | {} | “{}” → {} |",
+                "| {} | {} | {} | {} / {} | {} | “{}”{} → {} |",
                 front.title(),
                 e.outcome,
                 outcome,
@@ -1483,6 +1656,7 @@ pacing provoked no 429.\n\n",
                 e.runs,
                 tr,
                 e.phrase.replace('|', "\\|"),
+                if e.once { " once" } else { "" },
                 msg
             );
         }
@@ -1511,19 +1685,24 @@ async fn fault_matrix() {
     let (woosmap_act_done, rc_act_gate) = tokio::sync::oneshot::channel();
     let rc = tokio::spawn(async move { rocketchat::run(rc_only.as_deref(), rc_act_gate).await });
 
-    // A dataset for every cell; the act cells are set up now, the others as they start.
+    // A dataset for every cell; the act cells are set up now (all at once: a setup may run
+    // a first import), the others as they start.
     let mut cells: Vec<(&'static Row, Front, String)> = Vec::new();
+    let mut act_setups = tokio::task::JoinSet::new();
     for row in rows {
         for front in Front::ALL {
             if row.expect(front).is_some() {
                 let id = dataset();
                 if front == Front::Action && via_act(row) {
-                    // Set up before act starts; the other cells set up when they start.
-                    (row.setup)(&sb, &id, front);
+                    let (sb, id) = (sb.clone(), id.clone());
+                    act_setups.spawn_blocking(move || (row.setup)(&sb, &id, front));
                 }
                 cells.push((row, front, id));
             }
         }
+    }
+    while let Some(done) = act_setups.join_next().await {
+        done.expect("act cell setup");
     }
     let act_cells: Vec<(&Row, String)> = cells
         .iter()
@@ -1533,14 +1712,21 @@ async fn fault_matrix() {
 
     let base_url = sb.base_url();
     let act = tokio::task::spawn_blocking(move || {
-        if act_cells.is_empty() {
+        let t0 = Instant::now();
+        let ran = if act_cells.is_empty() {
             Default::default()
         } else {
             run_act(&base_url, &act_cells)
-        }
+        };
+        // The Rocket.Chat section starts as soon as this act run ends, beside the Woosmap
+        // cells still running.
+        let _ = woosmap_act_done.send(());
+        (ran, t0.elapsed())
     });
-    // Terraform is the heaviest process: a few at a time on two cores.
-    let tf_slots = Arc::new(tokio::sync::Semaphore::new(12));
+    // Terraform is the heaviest process: bounded, though most of a cell is waiting on the
+    // sandbox's windows (12 at a time made these cells the longest path; 24 keeps two loaded
+    // cores busy without starving the timed cells).
+    let tf_slots = Arc::new(tokio::sync::Semaphore::new(24));
     let mut tasks = tokio::task::JoinSet::new();
     for (row, front, id) in cells.iter().cloned() {
         if front == Front::Action && via_act(row) {
@@ -1554,29 +1740,36 @@ async fn fault_matrix() {
             } else {
                 None
             };
-            (row.setup)(&sb, &id, front);
-            let t0 = Instant::now();
-            let ran = tokio::task::spawn_blocking({
+            let (ran, took) = tokio::task::spawn_blocking({
                 let sb = sb.clone();
                 let id = id.clone();
-                move || match front {
-                    Front::Cli => run_cli(&sb, row, &id),
-                    Front::Terraform => run_terraform(&sb, row, &id),
-                    Front::TfAction => run_tf_action(&sb, row, &id),
-                    Front::Action => run_action_direct(&sb, row, &id),
+                move || {
+                    (row.setup)(&sb, &id, front);
+                    let t0 = Instant::now();
+                    let ran = match front {
+                        Front::Cli => run_cli(&sb, row, &id),
+                        Front::Terraform => run_terraform(&sb, row, &id),
+                        Front::TfAction => run_tf_action(&sb, row, &id),
+                        Front::Action => run_action_direct(&sb, row, &id),
+                    };
+                    (ran, t0.elapsed())
                 }
             })
             .await
             .expect("cell thread");
-            (row, front, id, ran, t0.elapsed())
+            (row, front, id, ran, took)
         });
     }
     let mut results: Vec<(&Row, Front, String, Ran, Duration)> = Vec::new();
     while let Some(done) = tasks.join_next().await {
         results.push(done.expect("cell task"));
     }
-    let (act_jobs, act_log) = act.await.expect("act thread");
-    let _ = woosmap_act_done.send(());
+    let ((act_jobs, act_log), act_took) = act.await.expect("act thread");
+    eprintln!(
+        "fault matrix, Woosmap section: {} cells in {:?} (its act run {act_took:?})",
+        cells.len(),
+        started.elapsed()
+    );
     let _ = std::fs::write(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("target/fault-matrix-act.log"),
         &act_log,
@@ -1606,7 +1799,8 @@ async fn fault_matrix() {
                     reported_run: None,
                     dirs: vec![],
                 },
-                started.elapsed(),
+                // The whole act run: its jobs run at once.
+                act_took,
             ));
         }
     }
@@ -1624,6 +1818,7 @@ async fn fault_matrix() {
             outcome: ran.outcome.clone(),
             phrase: e.phrase,
             message: message_line(&ran.text, e.phrase, *front),
+            phrase_lines: phrase_lines(&ran.text, e.phrase),
             triggers: ds.triggers,
             runs: ds.runs.len(),
             triggers_while_running: ds.triggers_while_running,

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::pacer::{date_slot_records_ahead, dated_ahead, files_with};
 use common::{KEY, cli, dataset, run, sandbox};
 
 fn run_args(id: &str) -> [&str; 7] {
@@ -315,40 +316,6 @@ async fn an_answer_read_before_the_call_is_not_used_for_it() {
     assert_eq!(ran.json()[0]["status"], "success", "{ran:?}");
 }
 
-/// Every time in a pacer record (a JSON object, nested ones too) moved later by `ahead`: the
-/// fields named `*_ms`, `*_us` and `*_ns` that hold a time (0 means none and stays).
-fn dated_ahead(value: &mut serde_json::Value, ahead: Duration) {
-    match value {
-        serde_json::Value::Object(map) => {
-            for (name, field) in map.iter_mut() {
-                let unit = match name.rsplit('_').next() {
-                    Some("ms") => ahead.as_millis(),
-                    Some("us") => ahead.as_micros(),
-                    Some("ns") => ahead.as_nanos(),
-                    _ => {
-                        dated_ahead(field, ahead);
-                        continue;
-                    }
-                };
-                if let Some(t) = field.as_u64().filter(|t| *t > 0) {
-                    *field = (t + u64::try_from(unit).unwrap()).into();
-                }
-            }
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| dated_ahead(v, ahead)),
-        _ => {}
-    }
-}
-
-/// The files of the pacer folder with this extension.
-fn files_with(dir: &Path, ext: &str) -> Vec<std::path::PathBuf> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == ext))
-        .collect()
-}
-
 /// Issue 20, "a local record taken as evidence": the trigger record left by a run, dated an
 /// hour ahead (a wall clock stepped back since, another version's file, a corrupt write), is
 /// not a trigger of this invocation: the next run triggers and reports its own run instead of
@@ -363,12 +330,7 @@ async fn a_future_dated_trigger_record_is_not_taken_as_evidence() {
     let ran = run(cmd).await;
     assert_eq!(ran.code, 0, "{ran:?}");
     let first = ran.json()[0]["run_id"].as_str().unwrap().to_owned();
-    for path in files_with(dir.path(), "pace") {
-        let mut record: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-        dated_ahead(&mut record, Duration::from_secs(3600));
-        std::fs::write(&path, record.to_string()).unwrap();
-    }
+    assert!(date_slot_records_ahead(dir.path(), Duration::from_secs(3600)) > 0);
     let mut cmd = with_pacer_dir(cli(&sb), dir.path());
     cmd.args(run_args(&id));
     let ran = run(cmd).await;

@@ -37,16 +37,7 @@ const KNOWN_LONG: &[(&str, &str)] = &[
 
 /// Import circles, as (a file of the depending module, the module it depends on), tolerated
 /// the same way.
-const KNOWN_CIRCLES: &[(&str, &str)] = &[
-    // The pacer crate's top-level modules.
-    ("cleanup.rs", "file"),
-    ("cleanup.rs", "slot_file"),
-    ("file.rs", "folder"),
-    ("folder.rs", "cleanup"),
-    ("folder.rs", "file"),
-    ("slot_file.rs", "file"),
-    ("slot_file.rs", "folder"),
-];
+const KNOWN_CIRCLES: &[(&str, &str)] = &[];
 
 /// Whether a finding (`file`, `what`) is in `known`; notes which entries were used.
 fn known(

@@ -6,11 +6,15 @@
 //! binary share it as they would share the user's; a test that needs a folder of its own sets
 //! `WOOSMAP_PACER_DIR` / `XDG_RUNTIME_DIR` after calling [`private_pacer`]. `scripts/test.sh`
 //! fails when the suite added anything to the default folders.
+//!
+//! Also the tests' tools for doctoring a folder's records: [`dated_ahead`], [`files_with`],
+//! [`date_slot_records_ahead`].
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Once, OnceLock};
+use std::time::Duration;
 
 /// Name prefix of the folders, so that one left by a killed test binary is recognisable.
 pub const PREFIX: &str = "woosmap-tests-";
@@ -94,4 +98,52 @@ pub fn in_process() {
             unsafe { std::env::set_var(name, value) };
         }
     });
+}
+
+/// Every time in a pacer record (a JSON object, nested ones too) moved later by `ahead`: the
+/// fields named `*_ms`, `*_us` and `*_ns` that hold a time (0 means none and stays).
+pub fn dated_ahead(value: &mut serde_json::Value, ahead: Duration) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (name, field) in map.iter_mut() {
+                let unit = match name.rsplit('_').next() {
+                    Some("ms") => ahead.as_millis(),
+                    Some("us") => ahead.as_micros(),
+                    Some("ns") => ahead.as_nanos(),
+                    _ => {
+                        dated_ahead(field, ahead);
+                        continue;
+                    }
+                };
+                if let Some(t) = field.as_u64().filter(|t| *t > 0) {
+                    *field = (t + u64::try_from(unit).unwrap()).into();
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| dated_ahead(v, ahead)),
+        _ => {}
+    }
+}
+
+/// The files of the pacer folder with this extension.
+pub fn files_with(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .collect()
+}
+
+/// Moves every time in each slot record (`*.pace`) of `dir` later by `ahead`, as a wall clock
+/// stepped back since the records were written (or a corrupt write) would leave them; returns
+/// how many records were changed.
+pub fn date_slot_records_ahead(dir: &Path, ahead: Duration) -> usize {
+    let records = files_with(dir, "pace");
+    for path in &records {
+        let mut record: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        dated_ahead(&mut record, ahead);
+        std::fs::write(path, record.to_string()).unwrap();
+    }
+    records.len()
 }

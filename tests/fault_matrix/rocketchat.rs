@@ -960,22 +960,10 @@ fn action_ran(exit: Option<i32>, log: String) -> Ran {
 /// A line as FAULTS.md shows it: colours dropped, timestamps, operation ids (24 hex digits)
 /// and the wait of a 429 masked, `|` escaped, and at most 150 characters around `phrase`.
 fn normalise(line: &str, phrase: &str) -> String {
-    let chars: Vec<char> = line.trim().chars().collect();
+    let chars: Vec<char> = super::without_colours(line).trim().chars().collect();
     let mut out = String::new();
     let mut i = 0;
     while i < chars.len() {
-        // ANSI colour sequences (act gives the step a terminal): ESC [ ... letter.
-        if chars[i] == '\u{1b}' {
-            i += 1;
-            if chars.get(i) == Some(&'[') {
-                i += 1;
-                while i < chars.len() && !chars[i].is_ascii_alphabetic() {
-                    i += 1;
-                }
-            }
-            i += 1;
-            continue;
-        }
         let ts: String = chars[i..].iter().take(19).collect();
         if ts.len() == 19 && humantime::parse_rfc3339_weak(&ts).is_ok() {
             let mut j = i + 19;
@@ -1097,21 +1085,24 @@ pub async fn run(only: Option<&[String]>, act_gate: tokio::sync::oneshot::Receiv
             });
         }
     }
-    let mut results = Vec::new();
-    while let Some(done) = tasks.join_next().await {
-        results.push(done.expect("cell task"));
-    }
-    let started = Instant::now();
+    // The act run goes beside the other cells (each on a sandbox of its own).
     for (row, sb) in &act_boxes {
         set_up(row, sb);
     }
     let act = (!act_cells.is_empty()).then(|| {
         tokio::task::spawn_blocking({
             let cells = act_cells.clone();
-            move || run_act(&cells)
+            move || {
+                let t0 = Instant::now();
+                (run_act(&cells), t0.elapsed())
+            }
         })
     });
-    let (jobs, act_log) = match act {
+    let mut results = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        results.push(done.expect("cell task"));
+    }
+    let ((jobs, act_log), act_took) = match act {
         Some(act) => act.await.expect("act thread"),
         None => Default::default(),
     };
@@ -1121,17 +1112,11 @@ pub async fn run(only: Option<&[String]>, act_gate: tokio::sync::oneshot::Receiv
     );
     for (row, sb) in act_boxes {
         let (exit, log) = jobs.get(row.id).cloned().unwrap_or((None, String::new()));
-        results.push((
-            row,
-            RcFront::Action,
-            sb,
-            action_ran(exit, log),
-            started.elapsed(),
-        ));
+        results.push((row, RcFront::Action, sb, action_ran(exit, log), act_took));
     }
 
     eprintln!(
-        "fault matrix, Rocket.Chat section: {} cells in {:?}",
+        "fault matrix, Rocket.Chat section: {} cells in {:?} (its act run {act_took:?})",
         results.len(),
         section_started.elapsed()
     );

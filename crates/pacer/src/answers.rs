@@ -242,7 +242,7 @@ pub fn store(dir: &Path, key: &AnswerKey, answer: &SharedAnswer) {
         _ => {}
     }
     if let Err(e) = file::write_atomic(&dir.join(&key.file), &bytes) {
-        crate::folder::warn(format!(
+        crate::warnings::warn(format!(
             "could not share an answer with other processes in {} ({e})",
             dir.display()
         ));

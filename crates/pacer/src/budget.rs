@@ -16,8 +16,9 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::file::{self, LockError};
-use crate::folder::{Service, warn};
+use crate::folder::Service;
 use crate::stamp::{Stamp, wall_ms};
+use crate::warnings::warn;
 
 /// Margin added to a server's reset time before calling again.
 const RESET_MARGIN_MS: u64 = 150;

@@ -1,12 +1,13 @@
 //! Stale records: a writer that died leaves its `.tmp` file; records and answers nobody has
 //! touched for a day describe windows long over. Both are removed once per process, in the
-//! background, when a service's folder is first used. A record is removed under its lock (a
+//! background, when a service's folder is first used (`folder` starts it; this module only
+//! knows a directory and the file layer). A record is removed under its lock (a
 //! locker that finds its file gone takes the lock on a fresh one).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use crate::slot_file::process_exists;
+use crate::host::process_exists;
 
 /// Records untouched for this long are removed.
 pub const STALE_AFTER: Duration = Duration::from_secs(24 * 3600);

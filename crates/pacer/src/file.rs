@@ -1,9 +1,10 @@
-//! The files of the folder: opened without following symlinks, trusted only when they are
+//! Record files: opened without following symlinks, trusted only when they are
 //! regular files of this user that nobody else can read or write, written atomically (a fresh
 //! temporary file renamed over the old one: a reader or a full disk never leaves half a
 //! record), and locked with the OS file lock. A lock is taken on the record file itself and
 //! checked after taking it: if a writer replaced the file meanwhile, the lock is taken again
-//! on the new one.
+//! on the new one. Files only: which folder they are in, and whether it is trusted, is the
+//! `folder` layer's business, above this one.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -46,7 +47,7 @@ pub(crate) fn trusted_file(meta: &std::fs::Metadata) -> Result<(), &'static str>
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
-        if Some(meta.uid()) != crate::folder::user_id() {
+        if Some(meta.uid()) != crate::host::user_id() {
             return Err("owned by another user");
         }
         if meta.mode() & 0o077 != 0 {
@@ -211,7 +212,7 @@ pub(crate) fn lock(
                 return Err(LockError::Busy);
             }
             if now - started >= BUSY_WARNING {
-                crate::folder::warn(format!(
+                crate::warnings::warn(format!(
                     "the shared pacing record {what} ({}) has been locked by another process \
                      for over {} s; waiting for it (requests are not sent unreserved)",
                     path.display(),

@@ -1,13 +1,16 @@
 //! The shared folder of a service: where it is (a variable, else `$XDG_RUNTIME_DIR/<name>`,
 //! else `<temp>/<prefix>-<uid>`), whether it may be trusted (a directory, not a symlink, owned
 //! by this user, writable by nobody else, on a local filesystem, writable by us), and the
-//! one-time warnings of a folder that is not used. Sharing is single-host: a folder on a
-//! network filesystem is refused, and records carry the boot id (`stamp`).
+//! warning (once, through `warnings`) when a folder is not used. A folder in use is cleaned of
+//! stale files once, on first use (`cleanup`). Sharing is single-host: a folder on a network
+//! filesystem is refused, and records carry the boot id (`stamp`).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use crate::file::write_new;
+use crate::host::user_id;
+use crate::warnings::warn;
 
 /// Where a service's folder is.
 #[derive(Debug, Clone, Copy)]
@@ -210,42 +213,6 @@ fn writable(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-#[cfg(unix)]
-pub(crate) fn user_id() -> Option<u32> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    Some(unsafe { libc::geteuid() })
-}
-
-#[cfg(not(unix))]
-pub(crate) fn user_id() -> Option<u32> {
-    Some(0)
-}
-
-/// Warnings given so far that a front end may still show (taken by [`take_warnings`]).
-static WARNINGS: Mutex<Vec<String>> = Mutex::new(Vec::new());
-/// Every warning given in this process (each is given once).
-static GIVEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-/// Logs `message` as a warning, once per process, and keeps it for [`take_warnings`].
-pub fn warn(message: String) {
-    let mut given = GIVEN.lock().unwrap_or_else(|p| p.into_inner());
-    if given.contains(&message) {
-        return;
-    }
-    tracing::warn!("{message}");
-    given.push(message.clone());
-    WARNINGS
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push(message);
-}
-
-/// The warnings given since the last call (for a front end that shows them otherwise than
-/// in the log, e.g. as Terraform warning diagnostics).
-pub fn take_warnings() -> Vec<String> {
-    std::mem::take(&mut *WARNINGS.lock().unwrap_or_else(|p| p.into_inner()))
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -305,15 +272,5 @@ pub(crate) mod tests {
             dir
         })
         .join("pacer")
-    }
-
-    #[test]
-    fn a_warning_is_given_once_and_kept_for_the_front_end() {
-        let message = format!("test warning {:x}", fastrand::u64(..));
-        warn(message.clone());
-        warn(message.clone());
-        let kept = take_warnings();
-        assert_eq!(kept.iter().filter(|m| **m == message).count(), 1);
-        assert!(!take_warnings().contains(&message));
     }
 }

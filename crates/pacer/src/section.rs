@@ -62,7 +62,7 @@ fn enter_path(path: &std::path::Path) -> Option<Entered> {
         Ok(()) => Some(Entered::Free(Held { _file: file })),
         Err(std::fs::TryLockError::WouldBlock) => Some(Entered::Busy(Pending { file })),
         Err(std::fs::TryLockError::Error(e)) => {
-            crate::folder::warn(format!(
+            crate::warnings::warn(format!(
                 "cannot lock {} ({e}); runs of this machine do not queue on it",
                 path.display()
             ));

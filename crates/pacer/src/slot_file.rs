@@ -27,8 +27,10 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use crate::file::{self, LockError, Locked};
-use crate::folder::{Service, warn};
+use crate::folder::Service;
+use crate::host::process_exists;
 use crate::stamp::{Stamp, mono_now, ns, to_instant, to_mono};
+use crate::warnings::warn;
 
 /// The slot records' format.
 pub(crate) const FORMAT: u32 = 2;
@@ -389,23 +391,6 @@ impl SlotFile {
     pub(crate) fn dir(&self) -> Option<&Path> {
         self.key.service.dir()
     }
-}
-
-/// Whether a process with this id exists (the folder is per user, so any such process is
-/// ours to signal).
-#[cfg(unix)]
-pub(crate) fn process_exists(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    // SAFETY: signal 0 only checks that the process exists; nothing is sent.
-    let alive = unsafe { libc::kill(pid, 0) } == 0;
-    alive || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-}
-
-#[cfg(not(unix))]
-pub(crate) fn process_exists(_pid: u32) -> bool {
-    true
 }
 
 #[cfg(test)]

@@ -33,8 +33,6 @@ const MAX_FN_LINES: usize = 100;
 const KNOWN_LONG: &[(&str, &str)] = &[
     // The engine's one state machine.
     ("src/engine/reconcile.rs", "drive"),
-    // Rocket.Chat's client.
-    ("src/rocketchat/api.rs", "call_paced"),
     // The Woosmap request (silent server handling).
     ("src/woosmap/api/request.rs", "exchange"),
 ];

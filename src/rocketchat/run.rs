@@ -248,7 +248,7 @@ impl RocketChat<'_> {
     fn pause(&self) -> Duration {
         let mut wait = self.spec.poll_interval;
         if let Some(b) = self.client.status_budget() {
-            let left = Duration::from_millis(b.reset_ms.saturating_sub(pacer::budget::now_ms()));
+            let left = Duration::from_millis(b.reset_ms.saturating_sub(self.client.now_ms()));
             let spread = left / (b.remaining.max(1) as u32);
             wait = wait.max(spread.min(Duration::from_secs(60)));
         }

@@ -75,6 +75,15 @@ impl RcError {
         )
     }
 
+    /// True when the request may have been carried out although no clear answer says so: no
+    /// answer came, a 5xx, or an answer that is not the documented JSON.
+    pub fn may_have_acted(&self) -> bool {
+        matches!(
+            self,
+            RcError::Transport { .. } | RcError::Server { .. } | RcError::Malformed { .. }
+        )
+    }
+
     /// True for settings that cannot work, found before anything was sent (exit code 2).
     pub fn is_config(&self) -> bool {
         matches!(

@@ -180,7 +180,9 @@ pub(crate) fn code_of_error(e: &RunError) -> ExitCode {
     match e {
         RunError::Backend(e) | RunError::Staging { source: e, .. } if e.is_auth() => ExitCode::Auth,
         RunError::Backend(e) if e.is_config() => ExitCode::Usage,
-        RunError::Backend(_) | RunError::Staging { .. } => ExitCode::ApiError,
+        RunError::Backend(_) | RunError::Staging { .. } | RunError::StartUnclear { .. } => {
+            ExitCode::ApiError
+        }
         RunError::TimedOut { .. } => ExitCode::TimedOut,
         RunError::Cancelled { .. } => ExitCode::Interrupted,
     }

@@ -64,6 +64,14 @@ pub enum RunError {
     /// A call failed while our operation was being staged (before `import.run` went through).
     #[error("{source}; {left}")]
     Staging { source: RcError, left: Leftover },
+    /// `import.new` was sent and its answer was lost (or said the server failed): an operation
+    /// may have been created. `current`: the current operation read afterwards when it may be
+    /// that one (valid, `new`, this user, not the one seen before).
+    #[error("{source}; {}", unclear_start(current.as_ref()))]
+    StartUnclear {
+        source: RcError,
+        current: Option<Foreign>,
+    },
     #[error("timed out after {}{}", humantime::format_duration(*after), at.describe())]
     TimedOut { after: Duration, at: Whereabouts },
     #[error("interrupted{}", at.describe_interrupted())]
@@ -74,7 +82,7 @@ impl RunError {
     /// Our operation, when the run had created one.
     pub fn operation_id(&self) -> Option<&str> {
         match self {
-            RunError::Backend(_) => None,
+            RunError::Backend(_) | RunError::StartUnclear { .. } => None,
             RunError::Staging { left, .. } => Some(&left.operation_id),
             RunError::TimedOut { at, .. } | RunError::Cancelled { at } => {
                 at.operation_id.as_deref()
@@ -85,7 +93,7 @@ impl RunError {
     /// Its last known state.
     pub fn state(&self) -> Option<&str> {
         match self {
-            RunError::Backend(_) => None,
+            RunError::Backend(_) | RunError::StartUnclear { .. } => None,
             RunError::Staging { left, .. } => Some(&left.state),
             RunError::TimedOut { at, .. } | RunError::Cancelled { at } => at.state.as_deref(),
         }
@@ -104,7 +112,7 @@ impl RunError {
         match self {
             RunError::Staging { left, .. } => Some(left),
             RunError::TimedOut { at, .. } | RunError::Cancelled { at } => at.leftover.as_ref(),
-            RunError::Backend(_) => None,
+            RunError::Backend(_) | RunError::StartUnclear { .. } => None,
         }
     }
 }
@@ -122,10 +130,30 @@ pub struct Whereabouts {
     pub leftover: Option<Leftover>,
     /// Waiting for another run of this machine to finish its import on the server.
     pub queued: bool,
+    /// `import.new` was sent and its answer did not come: an operation may have been created
+    /// (`Some`: what the current operation was read to be then, when it may be that one).
+    pub start_unclear: Option<Option<Foreign>>,
+}
+
+/// What a report says when `import.new` may have created an operation whose id it never
+/// learnt, `current` the operation that may be it.
+fn unclear_start(current: Option<&Foreign>) -> String {
+    let head =
+        "import.new was sent and its answer was lost: an import operation may have been created";
+    match current {
+        Some(f) => format!(
+            "{head}; the current one is {}, probably it: it is left as it is (it blocks other imports until run, cleared, or replaced with --abort-running)",
+            f.describe()
+        ),
+        None => format!("{head}; none that could be it shows on the server"),
+    }
 }
 
 impl Whereabouts {
     fn describe(&self) -> String {
+        if let Some(current) = &self.start_unclear {
+            return format!(" while starting: {}", unclear_start(current.as_ref()));
+        }
         if let Some(left) = &self.leftover {
             return format!(" while staging: {left}");
         }
@@ -146,7 +174,11 @@ impl Whereabouts {
     }
 
     fn describe_interrupted(&self) -> String {
-        if self.leftover.is_some() || self.waiting_for.is_some() || self.queued {
+        if self.leftover.is_some()
+            || self.waiting_for.is_some()
+            || self.queued
+            || self.start_unclear.is_some()
+        {
             return self.describe();
         }
         match &self.operation_id {
@@ -240,6 +272,8 @@ struct RocketChat<'a> {
     /// starts as soon as our import is `done` would replace our operation before we read its
     /// outcome.
     lock: Option<ServerLock>,
+    /// The current operation read right before `import.new` (to tell a new one from it).
+    before_new: Option<String>,
 }
 
 impl RocketChat<'_> {
@@ -256,9 +290,9 @@ impl RocketChat<'_> {
     }
 
     /// The operation and its state, for the deadline and interruption messages.
-    fn whereabouts(&self, at: &Stage<ImportStatus>) -> Whereabouts {
+    fn whereabouts(&self, state: &State<ImportStatus>) -> Whereabouts {
         let me = self.client.user_id();
-        match at {
+        match &state.stage {
             Stage::Observing => Whereabouts::default(),
             Stage::WaitingFor(op) => Whereabouts {
                 waiting_for: Some(Foreign::of(op, me)),
@@ -268,6 +302,8 @@ impl RocketChat<'_> {
                 operation_id: self.staging.as_ref().map(|s| s.id.clone()),
                 state: self.staging.as_ref().map(|s| s.state.to_owned()),
                 queued: self.queued,
+                // import.new left and its answer did not come (else staging would be known)
+                start_unclear: (self.staging.is_none() && state.may_have_started()).then_some(None),
                 ..Whereabouts::default()
             },
             Stage::Started { id, last } => Whereabouts {
@@ -307,6 +343,7 @@ impl RocketChat<'_> {
             }
             let fresh = self.client.status().await.map_err(RunError::Backend)?;
             self.last_read = Some(Instant::now());
+            self.before_new = fresh.operation.as_ref().map(|o| o.id.clone());
             if changed(previous, &fresh, self.spec.abort_running) {
                 return Ok(Some(fresh));
             }
@@ -406,11 +443,17 @@ impl Backend for RocketChat<'_> {
             return Ok(Started::Recheck);
         }
         sending.mark();
-        let op = self
-            .client
-            .new_operation_reserved()
-            .await
-            .map_err(RunError::Backend)?;
+        let op = match self.client.new_operation_reserved().await {
+            Ok(op) => op,
+            // Sent, and no clear answer: an operation may have been created. Say so, naming
+            // the one that may be it.
+            Err(source) if source.may_have_acted() => {
+                let before = self.before_new.clone();
+                let current = ownership::probable_own_new(self.client, before.as_deref()).await;
+                return Err(RunError::StartUnclear { source, current });
+            }
+            Err(e) => return Err(RunError::Backend(e)),
+        };
         self.staging = Some(Staging {
             id: op.id.clone(),
             state: "new",
@@ -469,7 +512,6 @@ impl Backend for RocketChat<'_> {
     }
 
     fn timed_out(&self, at: &State<ImportStatus>, _cause: Option<RunError>) -> RunError {
-        let at = &at.stage;
         RunError::TimedOut {
             after: self.timeout,
             at: self.whereabouts(at),
@@ -477,7 +519,6 @@ impl Backend for RocketChat<'_> {
     }
 
     fn cancelled(&self, at: &State<ImportStatus>) -> RunError {
-        let at = &at.stage;
         RunError::Cancelled {
             at: self.whereabouts(at),
         }
@@ -546,6 +587,7 @@ pub async fn import_with(
         waited: None,
         queued: false,
         lock: None,
+        before_new: None,
     };
     let done = match reconcile(&mut rc, plan, cancel).await {
         Ok(done) => done,
@@ -553,6 +595,10 @@ pub async fn import_with(
         Err(mut e @ (RunError::TimedOut { .. } | RunError::Cancelled { .. })) => {
             if let RunError::TimedOut { at, .. } | RunError::Cancelled { at } = &mut e {
                 at.leftover = rc.leave().await;
+                if let Some(None) = at.start_unclear {
+                    let before = rc.before_new.as_deref();
+                    at.start_unclear = Some(ownership::probable_own_new(client, before).await);
+                }
             }
             return Err(e);
         }

@@ -28,3 +28,44 @@ fn a_calm_import_succeeds() {
     assert_eq!(e.report.outcome, "success", "{}", e.report.to_json());
     assert_eq!(e.report.operation_id.as_deref(), Some("op0"));
 }
+
+/// Found by the simulation: `import.new` processed, its answer lost; the report said only
+/// "could not reach Rocket.Chat for import.new" and the operation stayed `new`, unnamed,
+/// blocking every later run.
+#[test]
+fn a_lost_answer_to_import_new_is_reported_naming_the_operation() {
+    let mut scenario = Scenario::calm();
+    scenario.forced = vec![("import.new", 0, "lost")];
+    let e = run(scenario);
+    let r = &e.report;
+    assert_eq!(r.outcome, "error", "{}", r.to_json());
+    assert!(
+        r.message
+            .contains("an import operation may have been created")
+            && r.message.contains("the current one is operation op0 (new"),
+        "{}",
+        r.message
+    );
+}
+
+/// The same when Ctrl-C comes while `import.new` has no answer yet: it said "interrupted: no
+/// import was started".
+#[test]
+fn an_interrupt_while_import_new_is_unanswered_says_one_may_have_been_created() {
+    let mut scenario = Scenario::calm();
+    scenario.forced = vec![("import.new", 0, "hang")];
+    scenario.invocations[0].cancel_after = Some(std::time::Duration::from_secs(5));
+    let e = run(scenario);
+    let r = &e.report;
+    assert_eq!(r.outcome, "interrupted", "{}", r.to_json());
+    assert!(
+        r.message.contains("may have been created") && r.message.contains("op0"),
+        "{}",
+        r.message
+    );
+    assert!(
+        !r.message.contains("no import was started"),
+        "{}",
+        r.message
+    );
+}

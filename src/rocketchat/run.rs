@@ -72,6 +72,14 @@ pub enum RunError {
         source: RcError,
         current: Option<Foreign>,
     },
+    /// A call failed after our operation was started (`import.run` went through): it keeps
+    /// running on the server.
+    #[error("{source}; {}", after_start(operation_id, state.as_deref()))]
+    AfterStart {
+        source: RcError,
+        operation_id: String,
+        state: Option<String>,
+    },
     #[error("timed out after {}{}", humantime::format_duration(*after), at.describe())]
     TimedOut { after: Duration, at: Whereabouts },
     #[error("interrupted{}", at.describe_interrupted())]
@@ -83,6 +91,7 @@ impl RunError {
     pub fn operation_id(&self) -> Option<&str> {
         match self {
             RunError::Backend(_) | RunError::StartUnclear { .. } => None,
+            RunError::AfterStart { operation_id, .. } => Some(operation_id),
             RunError::Staging { left, .. } => Some(&left.operation_id),
             RunError::TimedOut { at, .. } | RunError::Cancelled { at } => {
                 at.operation_id.as_deref()
@@ -94,6 +103,7 @@ impl RunError {
     pub fn state(&self) -> Option<&str> {
         match self {
             RunError::Backend(_) | RunError::StartUnclear { .. } => None,
+            RunError::AfterStart { state, .. } => state.as_deref(),
             RunError::Staging { left, .. } => Some(&left.state),
             RunError::TimedOut { at, .. } | RunError::Cancelled { at } => at.state.as_deref(),
         }
@@ -112,9 +122,17 @@ impl RunError {
         match self {
             RunError::Staging { left, .. } => Some(left),
             RunError::TimedOut { at, .. } | RunError::Cancelled { at } => at.leftover.as_ref(),
-            RunError::Backend(_) | RunError::StartUnclear { .. } => None,
+            RunError::Backend(_) | RunError::StartUnclear { .. } | RunError::AfterStart { .. } => {
+                None
+            }
         }
     }
+}
+
+/// What a report says of our operation `id`, started and no longer followed.
+fn after_start(id: &str, state: Option<&str>) -> String {
+    let seen = state.map_or_else(|| "not seen since".to_owned(), |s| format!("last seen {s}"));
+    format!("import operation {id} was started ({seen}) and keeps running on the server")
 }
 
 /// How far a run got when it timed out or was interrupted.
@@ -274,6 +292,8 @@ struct RocketChat<'a> {
     lock: Option<ServerLock>,
     /// The current operation read right before `import.new` (to tell a new one from it).
     before_new: Option<String>,
+    /// Our operation once started, and its state last seen.
+    started: Option<(String, Option<String>)>,
 }
 
 impl RocketChat<'_> {
@@ -389,6 +409,20 @@ impl RocketChat<'_> {
         self.client.run().await
     }
 
+    /// A step of following our operation: the lock goes at its end; each new line is said
+    /// once (`None`: nothing new).
+    fn follow(&mut self, op: &ImportStatus) -> Option<Event> {
+        if self.is_final(op) {
+            self.lock = None;
+        }
+        let line = describe_status(op);
+        if self.last_line.as_ref() == Some(&line) {
+            return None;
+        }
+        self.last_line = Some(line.clone());
+        Some(Event::Progress(line))
+    }
+
     /// Clears our operation that was created and not run (or keeps it, if asked).
     async fn leave(&mut self) -> Option<Leftover> {
         let s = self.staging.take()?;
@@ -491,19 +525,22 @@ impl Backend for RocketChat<'_> {
                 Event::WaitingForRunning(Foreign::of(op, me))
             }
             Step::Aborting(op) => Event::AbortingRunning(Foreign::of(op, me)),
-            Step::Started { id } => Event::Started {
-                operation_id: id.unwrap_or_default().to_owned(),
-            },
+            Step::Started { id } => {
+                self.started = id.map(|id| (id.to_owned(), None));
+                Event::Started {
+                    operation_id: id.unwrap_or_default().to_owned(),
+                }
+            }
             Step::Following(op) => {
-                if self.is_final(op) {
-                    self.lock = None;
+                if let Some((id, state)) = self.started.as_mut()
+                    && Self::op_id(op) == id
+                {
+                    *state = Some(op.state.clone());
                 }
-                let line = describe_status(op);
-                if self.last_line.as_ref() == Some(&line) {
-                    return;
+                match self.follow(op) {
+                    Some(event) => event,
+                    None => return,
                 }
-                self.last_line = Some(line.clone());
-                Event::Progress(line)
             }
             // Nothing to say before the start; no operation serves a call without starting.
             Step::Observed(_) | Step::Joined(_) => return,
@@ -588,6 +625,7 @@ pub async fn import_with(
         queued: false,
         lock: None,
         before_new: None,
+        started: None,
     };
     let done = match reconcile(&mut rc, plan, cancel).await {
         Ok(done) => done,
@@ -601,6 +639,15 @@ pub async fn import_with(
                 }
             }
             return Err(e);
+        }
+        // A call failed once our operation was started: it keeps running; say which.
+        Err(RunError::Backend(source)) if rc.started.is_some() => {
+            let (operation_id, state) = rc.started.take().expect("checked");
+            return Err(RunError::AfterStart {
+                source,
+                operation_id,
+                state,
+            });
         }
         Err(e) => return Err(e),
     };

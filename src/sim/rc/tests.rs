@@ -69,3 +69,24 @@ fn an_interrupt_while_import_new_is_unanswered_says_one_may_have_been_created() 
         r.message
     );
 }
+
+/// Found by the simulation: once our import was started, status reads that kept failing
+/// ended the run with "could not reach Rocket.Chat for import.status" and no operation id,
+/// though our import keeps running.
+#[test]
+fn failing_status_reads_after_the_start_name_our_running_operation() {
+    let mut scenario = Scenario::calm();
+    // reads 0 and 1 come before import.new; every retry of the next one fails
+    scenario.forced = (2..7).map(|n| ("import.status", n, "reset")).collect();
+    scenario.per_user = std::time::Duration::from_secs(60);
+    let e = run(scenario);
+    let r = &e.report;
+    assert_eq!(r.outcome, "error", "{}", r.to_json());
+    assert_eq!(r.operation_id.as_deref(), Some("op0"), "{}", r.to_json());
+    assert!(
+        r.message.contains("import operation op0 was started")
+            && r.message.contains("keeps running on the server"),
+        "{}",
+        r.message
+    );
+}

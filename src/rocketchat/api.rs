@@ -96,7 +96,9 @@ impl RcError {
 /// How far the server's clock is ahead of ours (negative: behind), from the `Date` header of
 /// its answers. `Date` has whole seconds and is read before we receive the answer, so the
 /// estimate errs towards "the server is earlier", which makes a converted reset later: waits
-/// are never cut short. Differences under [`SKEW_NOISE_MS`] count as none.
+/// are never cut short. A server ahead by less than [`SKEW_NOISE_MS`] counts as none (a
+/// later reset still); one behind, however little, is kept: counting it as none would move
+/// its resets earlier than they are, and the next call would draw a 429.
 #[derive(Debug, Default)]
 pub struct ServerClock {
     skew_ms: AtomicI64,
@@ -112,7 +114,11 @@ impl ServerClock {
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
         let skew = server_ms - local_ms as i64;
-        let skew = if skew.abs() < SKEW_NOISE_MS { 0 } else { skew };
+        let skew = if (0..SKEW_NOISE_MS).contains(&skew) {
+            0
+        } else {
+            skew
+        };
         self.skew_ms.store(skew, Ordering::Relaxed);
     }
 
@@ -714,13 +720,32 @@ mod tests {
     }
 
     #[test]
-    fn a_clock_within_the_date_resolution_counts_as_ours() {
+    fn a_clock_ahead_within_the_date_resolution_counts_as_ours() {
         let clock = ServerClock::default();
-        let local = now_ms();
-        clock.observe(&httpdate::fmt_http_date(SystemTime::now()), local);
+        let local = 1_700_000_000_600;
+        let date =
+            |ms: u64| httpdate::fmt_http_date(SystemTime::UNIX_EPOCH + Duration::from_millis(ms));
+        clock.observe(&date(local + 1_500), local);
         assert_eq!(clock.to_local_ms(local + 1_000), local + 1_000);
         clock.observe("not a date", local);
         assert_eq!(clock.to_local_ms(42), 42, "a bad header changes nothing");
+    }
+
+    /// Found by the simulation (a server 1.3 s behind, 3 calls a window): its resets were
+    /// taken as ours, 1.3 s early, and the next status read drew a 429.
+    #[test]
+    fn a_reset_of_a_server_slightly_behind_is_never_moved_earlier() {
+        let clock = ServerClock::default();
+        let local = 1_700_000_000_600;
+        // The server reads 1.5 s less than ours; its Date says ...99.000 (1.6 s less).
+        let server_now = local - 1_500;
+        let date =
+            httpdate::fmt_http_date(SystemTime::UNIX_EPOCH + Duration::from_millis(server_now));
+        clock.observe(&date, local);
+        // Its window resets 5 s from now on its clock: 5 s from now on ours.
+        let ours = clock.to_local_ms(server_now + 5_000);
+        assert!(ours >= local + 5_000, "{} ms early", local + 5_000 - ours);
+        assert!(ours <= local + 6_100, "{} ms late", ours - local - 5_000);
     }
 
     #[test]

@@ -654,6 +654,9 @@ pub async fn import_with(
     Ok(outcome(done, spec))
 }
 
+/// The status of our operation once another one replaced it as the current one.
+const REPLACED: &str = "replaced by another operation";
+
 /// The outcome of a finished run.
 fn outcome(done: crate::engine::backend::Finished<ImportStatus>, spec: &ImportSpec) -> Outcome {
     let (state, status, count) = match &done.last {
@@ -673,7 +676,7 @@ fn outcome(done: crate::engine::backend::Finished<ImportStatus>, spec: &ImportSp
         }
         _ => (
             "invalidated".to_owned(),
-            "replaced by another operation".to_owned(),
+            REPLACED.to_owned(),
             Counts::default(),
         ),
     };
@@ -723,7 +726,10 @@ pub fn describe_with(outcome: &Outcome, abort_running: &str, allow_user_errors: 
             ));
         }
     }
-    if outcome.state == "invalidated" {
+    if outcome.state == "invalidated" && outcome.status == REPLACED {
+        // Only the current operation can be read: once replaced, ours may have ended first.
+        s.push_str(" Another import.new or import.clear replaced it before its end could be read: that aborted this operation if it was still running.");
+    } else if outcome.state == "invalidated" {
         s.push_str(" Another import.new or import.clear aborted this operation.");
     }
     s

@@ -3,7 +3,7 @@
 //!   not create that its last status read showed in progress, unless it was asked to abort
 //!   (`abort_running`); an operation created after that read is a race no client can see;
 //! - `truth`: the reported outcome is the server's: `success` only if the invocation's own
-//!   operation reached `done`; an outcome names only the invocation's own operation; "nothing
+//!   operation reached `done`; "aborted" only if it was; an outcome names only the invocation's own operation; "nothing
 //!   was started" only if none of its `import.new` reached the server; when one did, the report
 //!   names the operation or says that one may have been created;
 //! - `staging`: an operation of the invocation still staged (`new`, `ready`) when it ended is
@@ -106,6 +106,11 @@ fn truth(record: &Record, e: &Ended, out: &mut Vec<Violation>) {
         let id = r.operation_id.clone().unwrap_or_default();
         match record.ops.iter().find(|o| o.id == id) {
             Some(op) if op.creator == Creator::Inv(e.inv) => {
+                let aborted = !op.valid && op.state != "done";
+                let says = "Another import.new or import.clear aborted this operation.";
+                if r.message.contains(says) && !aborted {
+                    bad(format!("says {id} was aborted, but it is {}", op.state));
+                }
                 if r.outcome == "success" && !(op.valid && op.state == "done") {
                     bad(format!(
                         "success, but {id} is {} (valid {})",

@@ -90,3 +90,26 @@ fn failing_status_reads_after_the_start_name_our_running_operation() {
         r.message
     );
 }
+
+/// Found by the simulation (seed 25): our import reached `done`, then another
+/// administrator's `import.new` replaced it before our next read, and the report said
+/// "Another import.new or import.clear aborted this operation".
+#[test]
+fn an_operation_replaced_after_it_ended_is_not_said_to_be_aborted() {
+    let mut scenario = Scenario::calm();
+    scenario.invocations[0].poll_interval = std::time::Duration::from_secs(30);
+    scenario.others = vec![super::scenario::Foreign {
+        user: "u-other-admin".to_owned(),
+        at: std::time::Duration::from_secs(10),
+        steps: vec![(std::time::Duration::ZERO, "new")],
+    }];
+    let e = run(scenario);
+    let r = &e.report;
+    assert_eq!(r.state.as_deref(), Some("invalidated"), "{}", r.to_json());
+    assert!(
+        r.message
+            .contains("replaced it before its end could be read"),
+        "{}",
+        r.message
+    );
+}

@@ -64,6 +64,12 @@ pub enum RcError {
     Transport { route: String, reason: String },
     #[error("Rocket.Chat's answer to {route} is not the documented JSON: {reason}")]
     Malformed { route: String, reason: String },
+    /// Our operation is no longer the current one (or no longer ready): `route`, which acts on
+    /// the current operation, whoever's, was not sent.
+    #[error(
+        "did not send {route}: the current operation is {current}, not ours ready to run (another import.new or import.clear replaced or ended ours while its users were staged)"
+    )]
+    NotOurs { route: String, current: String },
 }
 
 impl RcError {

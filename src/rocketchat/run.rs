@@ -406,6 +406,16 @@ impl RocketChat<'_> {
             added += batch.len();
             (self.events)(Event::Step(format!("Staged {added}/{total} users.")));
         }
+        // import.run runs the current operation, whoever's: run only ours, still ready.
+        let status = self.client.status().await?;
+        let ours = self.staging.as_ref().map(|s| s.id.as_str());
+        let current = status.operation.as_ref().filter(|o| o.valid);
+        if current.map(|o| o.id.as_str()) != ours || status.state != "ready" {
+            return Err(RcError::NotOurs {
+                route: "import.run".to_owned(),
+                current: Foreign::of(&status, self.client.user_id()).describe(),
+            });
+        }
         self.client.run().await
     }
 

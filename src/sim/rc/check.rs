@@ -2,6 +2,8 @@
 //! - `ownership`: no `import.new` or `import.clear` of an invocation aborts an operation it did
 //!   not create that its last status read showed in progress, unless it was asked to abort
 //!   (`abort_running`); an operation created after that read is a race no client can see;
+//!   and no `import.run` (which runs the current operation, whoever's) unless a status read
+//!   after the last `import.addUsers` showed the invocation's own operation current;
 //! - `truth`: the reported outcome is the server's: `success` only if the invocation's own
 //!   operation reached `done`; "aborted" only if it was; an outcome names only the invocation's own operation; "nothing
 //!   was started" only if none of its `import.new` reached the server; when one did, the report
@@ -53,6 +55,12 @@ pub(crate) fn all(scenario: &Scenario, record: &Record, ended: &[Ended]) -> Vec<
                 ),
             ));
         }
+    }
+    for line in &record.unverified_runs {
+        out.push(Violation::new(
+            "ownership",
+            format!("import.run without reading that the current operation is ours: {line}"),
+        ));
     }
     for line in &record.early_retries {
         out.push(Violation::new("rate", format!("retried early: {line}")));

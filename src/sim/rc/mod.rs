@@ -73,11 +73,17 @@ async fn simulate_scenario(scenario: Scenario, seed: u64) -> (SeedRun, Vec<Ended
     let mut trace = server.take_trace();
     let _ = writeln!(trace, "scenario: {scenario:?}");
     let violations = server.with_record(|record| check::all(&scenario, record, &ended));
+    let into_other = server.with_record(|record| record.into_other.clone());
     let outcomes = ended
         .iter()
         .map(|e| {
             let leftover = e.report.leftover.as_ref().map_or("", |_| "+leftover");
-            format!("{}{leftover}", e.report.outcome)
+            let other = if into_other.contains(&e.inv) {
+                "+into_other"
+            } else {
+                ""
+            };
+            format!("{}{leftover}{other}", e.report.outcome)
         })
         .collect();
     let run = SeedRun {

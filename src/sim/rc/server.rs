@@ -97,6 +97,13 @@ pub(crate) struct Record {
     pub pacing_429: Vec<String>,
     /// The invocation's operations as they stood when it ended.
     pub at_end: BTreeMap<usize, Vec<Op>>,
+    /// Invocations whose `addUsers` or `run` acted on an operation they did not create (it
+    /// replaced theirs after their `import.new`: the API acts on the current operation). A race
+    /// no client can close; counted, not an invariant.
+    pub into_other: Vec<usize>,
+    /// `import.run` requests whose invocation had not read, since its last `import.addUsers`,
+    /// a status showing its own operation current.
+    pub unverified_runs: Vec<String>,
 }
 
 /// One client's window of one route.
@@ -120,6 +127,9 @@ struct World {
     current: Option<usize>,
     /// The operation each invocation's last processed status read showed in progress.
     last_read: BTreeMap<usize, Option<String>>,
+    /// The current operation each invocation's last status read showed (any state), cleared
+    /// by its `import.addUsers`.
+    last_current: BTreeMap<usize, Option<String>>,
     windows: BTreeMap<(usize, String), Window>,
     /// Server ms of the last 429's reset, per (invocation, route).
     limited: BTreeMap<(usize, String), u64>,
@@ -179,6 +189,7 @@ impl Server {
                 local_epoch_ms: scenario.local_epoch_ms,
                 current: None,
                 last_read: BTreeMap::new(),
+                last_current: BTreeMap::new(),
                 windows: BTreeMap::new(),
                 limited: BTreeMap::new(),
                 seen: BTreeMap::new(),
@@ -579,6 +590,50 @@ impl World {
         }
     }
 
+    /// `import.run`: runs the current operation, whoever's, when it is ready; notes a run
+    /// without a read showing the invocation's own operation since its last batch.
+    #[allow(clippy::type_complexity)]
+    fn run_current(
+        &mut self,
+        inv: usize,
+        now: u64,
+        scenario: &Scenario,
+    ) -> (u16, Value, Option<(usize, Duration, bool, u64)>) {
+        let read = self.last_current.get(&inv).cloned().flatten();
+        let own = read
+            .as_ref()
+            .and_then(|id| self.record.ops.iter().find(|o| &o.id == id));
+        if own.is_none_or(|o| o.creator != Creator::Inv(inv)) {
+            let line = format!(
+                "inv{inv} at {:.3}s, its last read since staging showing {read:?}",
+                now as f64 / 1e3
+            );
+            self.record.unverified_runs.push(line);
+        }
+        let i = match self.current {
+            Some(i) if self.record.ops[i].valid && self.record.ops[i].state == "ready" => i,
+            _ => {
+                let body = json!({"success": false, "error": "The current operation is not ready to run", "errorType": "error-invalid-operation"});
+                return (400, body, None);
+            }
+        };
+        if self.record.ops[i].creator != Creator::Inv(inv) {
+            self.record.into_other.push(inv);
+        }
+        let op = &mut self.record.ops[i];
+        op.state = "importing";
+        let took = scenario.per_user * (op.staged as u32).max(1);
+        let fails = self.rng.u32(0..1000) < scenario.import_fails;
+        let failed = (0..op.staged)
+            .filter(|_| self.rng.u32(0..1000) < scenario.user_fails)
+            .count() as u64;
+        (
+            200,
+            json!({"success": true}),
+            Some((i, took, fails, failed)),
+        )
+    }
+
     /// Applies one request; the status, the body, and an import to schedule.
     #[allow(clippy::type_complexity)]
     fn process(
@@ -597,6 +652,7 @@ impl World {
                 let op = current.map(|i| &self.record.ops[i]);
                 let seen = op.filter(|o| o.in_progress()).map(|o| o.id.clone());
                 self.last_read.insert(inv, seen);
+                self.last_current.insert(inv, op.map(|o| o.id.clone()));
                 match op {
                     Some(op) => (
                         200,
@@ -619,6 +675,7 @@ impl World {
                 (200, json!({"operation": op, "success": true}))
             }
             "import.addUsers" => {
+                self.last_current.remove(&inv);
                 let n = req
                     .body
                     .as_ref()
@@ -629,25 +686,19 @@ impl World {
                     Some(op) if op.valid && matches!(op.state, "new" | "ready") => {
                         op.staged += n;
                         op.state = "ready";
+                        if op.creator != Creator::Inv(inv) {
+                            self.record.into_other.push(inv);
+                        }
                         (200, json!({"success": true}))
                     }
                     _ => (400, refuse("The current operation cannot take users")),
                 }
             }
-            "import.run" => match current {
-                Some(i) if self.record.ops[i].valid && self.record.ops[i].state == "ready" => {
-                    let op = &mut self.record.ops[i];
-                    op.state = "importing";
-                    let took = scenario.per_user * (op.staged as u32).max(1);
-                    let fails = self.rng.u32(0..1000) < scenario.import_fails;
-                    let failed = (0..op.staged)
-                        .filter(|_| self.rng.u32(0..1000) < scenario.user_fails)
-                        .count() as u64;
-                    import = Some((i, took, fails, failed));
-                    (200, json!({"success": true}))
-                }
-                _ => (400, refuse("The current operation is not ready to run")),
-            },
+            "import.run" => {
+                let (status, body, started) = self.run_current(inv, now, scenario);
+                import = started;
+                (status, body)
+            }
             "import.clear" => {
                 if let Some(i) = current {
                     self.abort(i, Some((inv, route)), now);

@@ -76,8 +76,9 @@ fn an_interrupt_while_import_new_is_unanswered_says_one_may_have_been_created() 
 #[test]
 fn failing_status_reads_after_the_start_name_our_running_operation() {
     let mut scenario = Scenario::calm();
-    // reads 0 and 1 come before import.new; every retry of the next one fails
-    scenario.forced = (2..7).map(|n| ("import.status", n, "reset")).collect();
+    // reads 0 and 1 come before import.new, 2 before import.run; every retry of the next
+    // one fails
+    scenario.forced = (3..8).map(|n| ("import.status", n, "reset")).collect();
     scenario.per_user = std::time::Duration::from_secs(60);
     let e = run(scenario);
     let r = &e.report;
@@ -109,6 +110,30 @@ fn an_operation_replaced_after_it_ended_is_not_said_to_be_aborted() {
     assert!(
         r.message
             .contains("replaced it before its end could be read"),
+        "{}",
+        r.message
+    );
+}
+
+/// Found by the simulation's ownership check: `import.run` runs the current operation,
+/// whoever's; when another administrator's `import.new` replaced ours while its users were
+/// staged, our `import.run` started their import. Now a status read right before it must show
+/// our operation, still ready.
+#[test]
+fn another_operation_that_replaced_ours_while_staging_is_not_run() {
+    let mut scenario = Scenario::calm();
+    // after our last import.addUsers (0.18 s), before import.run
+    scenario.others = vec![super::scenario::Foreign {
+        user: "u-other-admin".to_owned(),
+        at: std::time::Duration::from_millis(190),
+        steps: vec![(std::time::Duration::ZERO, "ready")],
+    }];
+    let e = run(scenario);
+    let r = &e.report;
+    assert_eq!(r.outcome, "error", "{}", r.to_json());
+    assert!(
+        r.message
+            .starts_with("did not send import.run: the current operation is operation op1"),
         "{}",
         r.message
     );

@@ -31,8 +31,6 @@ const MAX_FN_LINES: usize = 100;
 /// until then: any other fails. Remove an entry when its work lands; an entry that no longer
 /// matches anything is printed as stale.
 const KNOWN_LONG: &[(&str, &str)] = &[
-    // Rocket.Chat's client.
-    ("src/rocketchat/api.rs", "call_paced"),
 ];
 
 /// Import circles, as (a file of the depending module, the module it depends on), tolerated

@@ -64,6 +64,12 @@ pub enum RcError {
     Transport { route: String, reason: String },
     #[error("Rocket.Chat's answer to {route} is not the documented JSON: {reason}")]
     Malformed { route: String, reason: String },
+    /// Our operation is no longer the current one (or no longer ready): `route`, which acts on
+    /// the current operation, whoever's, was not sent.
+    #[error(
+        "did not send {route}: the current operation is {current}, not ours ready to run (another import.new or import.clear replaced or ended ours while its users were staged)"
+    )]
+    NotOurs { route: String, current: String },
 }
 
 impl RcError {
@@ -72,6 +78,15 @@ impl RcError {
         matches!(
             self,
             RcError::Unauthorized { .. } | RcError::Forbidden { .. }
+        )
+    }
+
+    /// True when the request may have been carried out although no clear answer says so: no
+    /// answer came, a 5xx, or an answer that is not the documented JSON.
+    pub fn may_have_acted(&self) -> bool {
+        matches!(
+            self,
+            RcError::Transport { .. } | RcError::Server { .. } | RcError::Malformed { .. }
         )
     }
 
@@ -87,7 +102,9 @@ impl RcError {
 /// How far the server's clock is ahead of ours (negative: behind), from the `Date` header of
 /// its answers. `Date` has whole seconds and is read before we receive the answer, so the
 /// estimate errs towards "the server is earlier", which makes a converted reset later: waits
-/// are never cut short. Differences under [`SKEW_NOISE_MS`] count as none.
+/// are never cut short. A server ahead by less than [`SKEW_NOISE_MS`] counts as none (a
+/// later reset still); one behind, however little, is kept: counting it as none would move
+/// its resets earlier than they are, and the next call would draw a 429.
 #[derive(Debug, Default)]
 pub struct ServerClock {
     skew_ms: AtomicI64,
@@ -103,7 +120,11 @@ impl ServerClock {
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
         let skew = server_ms - local_ms as i64;
-        let skew = if skew.abs() < SKEW_NOISE_MS { 0 } else { skew };
+        let skew = if (0..SKEW_NOISE_MS).contains(&skew) {
+            0
+        } else {
+            skew
+        };
         self.skew_ms.store(skew, Ordering::Relaxed);
     }
 
@@ -195,6 +216,9 @@ pub struct RcClient {
     timeout: Duration,
     pacer: std::sync::Arc<Budgets>,
     clock: ServerClock,
+    /// The simulated network and clock, in place of HTTP and the wall clock.
+    #[cfg(feature = "sim")]
+    pub(super) sim: Option<super::sim_transport::Sim>,
 }
 
 /// `value` as a header value, or why it cannot be one (the value itself is never shown).
@@ -267,7 +291,20 @@ impl RcClient {
             },
             pacer: std::sync::Arc::new(Budgets::new(&ROCKETCHAT, &origin)),
             clock: ServerClock::default(),
+            #[cfg(feature = "sim")]
+            sim: None,
         })
+    }
+
+    /// A client whose requests go to `transport` instead of the network, and whose wall clock
+    /// is the transport's (the deterministic simulation).
+    #[cfg(feature = "sim")]
+    pub fn with_transport(
+        mut self,
+        transport: std::sync::Arc<dyn super::sim_transport::Transport>,
+    ) -> RcClient {
+        self.sim = Some(super::sim_transport::Sim::new(transport));
+        self
     }
 
     /// The user the calls are made as (`X-User-Id`): operations whose `user` is this one were
@@ -281,14 +318,41 @@ impl RcClient {
         self.api.as_str()
     }
 
+    /// Now on this client's clock (the wall clock; the simulated one under simulation), in
+    /// milliseconds since the Unix epoch: the clock the recorded budgets' resets are on.
+    pub fn now_ms(&self) -> u64 {
+        #[cfg(feature = "sim")]
+        if let Some(sim) = &self.sim {
+            return sim.now_ms();
+        }
+        now_ms()
+    }
+
     /// How long until `route` may be called, without reserving a call.
     pub async fn pacing_wait(&self, route: &str) -> Option<Duration> {
+        #[cfg(feature = "sim")]
+        if let Some(sim) = &self.sim {
+            return sim.book.wait(route, sim.now_ms());
+        }
         self.pacer.wait(route).await
     }
 
     /// Reserves one call of `route` now, or says how long to wait first.
     pub async fn reserve(&self, route: &str) -> Option<Duration> {
+        #[cfg(feature = "sim")]
+        if let Some(sim) = &self.sim {
+            return sim.book.reserve(route, sim.now_ms());
+        }
         self.pacer.reserve(route).await
+    }
+
+    /// Records the budget an answer announced (its reset on our clock).
+    async fn record(&self, route: &str, budget: Budget) {
+        #[cfg(feature = "sim")]
+        if let Some(sim) = &self.sim {
+            return sim.book.record(route, budget);
+        }
+        self.pacer.record(route, budget).await
     }
 
     /// `POST import.new` with a call of its budget already reserved ([`Self::reserve`]): sent
@@ -314,6 +378,10 @@ impl RcClient {
 
     /// The `import.status` budget as last announced (to spread polls over its window).
     pub fn status_budget(&self) -> Option<Budget> {
+        #[cfg(feature = "sim")]
+        if let Some(sim) = &self.sim {
+            return sim.book.budget("import.status");
+        }
         self.pacer.budget("import.status")
     }
 
@@ -371,118 +439,152 @@ impl RcClient {
             url: self.api.to_string(),
             reason: e.to_string(),
         })?;
-        let mut attempt = 0;
-        let mut limited = Duration::ZERO;
+        let mut tries = Tries {
+            attempt: 0,
+            limited: Duration::ZERO,
+            retry: method == Method::GET,
+        };
         loop {
-            attempt += 1;
-            while pace && let Some(wait) = self.pacer.reserve(route).await {
+            tries.attempt += 1;
+            while pace && let Some(wait) = self.reserve(route).await {
                 tracing::info!(
                     "{route}: rate-limit budget spent; waiting {wait:?} for its window to reset"
                 );
                 tokio::time::sleep(wait).await;
             }
             pace = true;
-            let mut req = self
-                .http
-                .request(method.clone(), url.clone())
-                .timeout(self.timeout)
-                .header("X-User-Id", self.user_header.clone())
-                .header("X-Auth-Token", self.token_header.clone());
-            if let Some(b) = &body {
-                req = req
-                    .header("content-type", "application/json")
-                    .body(b.to_string());
-            }
-            let resp = match req.send().await {
-                Ok(r) => r,
-                Err(e) if method == Method::GET && attempt < RETRIES => {
-                    tracing::warn!("{route}: {}; retrying", self.scrub(&e.to_string()));
-                    tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
+            let answer = match self.exchange(&method, &url, route, body.as_ref()).await {
+                Ok(answer) => answer,
+                Err(reason) if tries.retry && tries.attempt < RETRIES => {
+                    tracing::warn!("{route}: {reason}; retrying");
+                    tokio::time::sleep(tries.backoff()).await;
                     continue;
                 }
-                Err(e) => {
+                Err(reason) => {
                     return Err(RcError::Transport {
                         route: route.to_owned(),
-                        reason: self.scrub(&error_chain(&e)),
+                        reason,
                     });
                 }
             };
-            let status = resp.status();
-            if let Some(date) = resp.headers().get("date").and_then(|d| d.to_str().ok()) {
-                self.clock.observe(date, now_ms());
-            }
-            let budget = read_budget(resp.headers()).map(|b| Budget {
-                reset_ms: self.clock.to_local_ms(b.reset_ms),
-                ..b
-            });
-            if let Some(b) = budget {
-                self.pacer.record(route, b).await;
-            }
-            let text = resp.text().await.unwrap_or_default();
-            let json: Option<Value> = serde_json::from_str(&text).ok();
-            let message = self.scrub(&server_message(json.as_ref(), &text));
-            match status {
-                StatusCode::OK => {
-                    let json = json.ok_or_else(|| RcError::Malformed {
-                        route: route.to_owned(),
-                        reason: format!("body {:?}", snippet(&text)),
-                    })?;
-                    if json.get("success") == Some(&Value::Bool(false)) {
-                        return Err(RcError::BadRequest {
-                            route: route.to_owned(),
-                            message,
-                            error_type: error_type(&json),
-                        });
-                    }
-                    return Ok(json);
-                }
-                StatusCode::TOO_MANY_REQUESTS if limited < RATE_LIMIT_PATIENCE => {
-                    let wait = rate_limit_wait(budget, &message).min(RATE_LIMIT_PATIENCE - limited);
-                    limited += wait;
-                    tracing::warn!(
-                        "{route}: 429 from Rocket.Chat; waiting {wait:?} (X-RateLimit-Reset, on the server's clock)"
-                    );
-                    tokio::time::sleep(wait).await;
-                }
-                StatusCode::TOO_MANY_REQUESTS => {
-                    return Err(RcError::RateLimited {
-                        route: route.to_owned(),
-                        message,
-                        waited: limited,
-                    });
-                }
-                StatusCode::UNAUTHORIZED => {
-                    return Err(RcError::Unauthorized {
-                        route: route.to_owned(),
-                        message,
-                    });
-                }
-                StatusCode::FORBIDDEN => {
-                    return Err(RcError::Forbidden {
-                        route: route.to_owned(),
-                        message,
-                    });
-                }
-                StatusCode::BAD_REQUEST => {
-                    return Err(RcError::BadRequest {
-                        route: route.to_owned(),
-                        message,
-                        error_type: json.as_ref().and_then(error_type),
-                    });
-                }
-                s if s.is_server_error() && method == Method::GET && attempt < RETRIES => {
-                    tracing::warn!("{route}: HTTP {s}; retrying");
-                    tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
-                }
-                s => {
-                    return Err(RcError::Server {
-                        route: route.to_owned(),
-                        status: s.as_u16(),
-                        message,
-                    });
-                }
+            let budget = self.learn(route, &answer).await;
+            match self.interpret(route, &mut tries, budget, answer) {
+                Next::Done(result) => return result,
+                Next::Again(wait) => tokio::time::sleep(wait).await,
             }
         }
+    }
+
+    /// Sends one request and reads its answer; `Err` (the reason, scrubbed) when no answer
+    /// came: the request may or may not have reached the server.
+    async fn exchange(
+        &self,
+        method: &Method,
+        url: &Url,
+        route: &str,
+        body: Option<&Value>,
+    ) -> Result<Answer, String> {
+        #[cfg(feature = "sim")]
+        if let Some(sim) = &self.sim {
+            let (status, headers, text) = sim
+                .exchange(method, route, body, &self.user_id, self.timeout)
+                .await?;
+            return Ok(Answer {
+                status,
+                headers,
+                text,
+            });
+        }
+        let _ = route;
+        let mut req = self
+            .http
+            .request(method.clone(), url.clone())
+            .timeout(self.timeout)
+            .header("X-User-Id", self.user_header.clone())
+            .header("X-Auth-Token", self.token_header.clone());
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_string());
+        }
+        let resp = req.send().await.map_err(|e| self.scrub(&error_chain(&e)))?;
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap_or_default();
+        Ok(Answer {
+            status,
+            headers,
+            text,
+        })
+    }
+
+    /// Learns the server's clock from the answer's `Date` and the route's budget from its
+    /// `X-RateLimit-*` headers (its reset moved to our clock), and records the budget.
+    async fn learn(&self, route: &str, answer: &Answer) -> Option<Budget> {
+        if let Some(date) = answer.headers.get("date").and_then(|d| d.to_str().ok()) {
+            self.clock.observe(date, self.now_ms());
+        }
+        let budget = read_budget(&answer.headers).map(|b| Budget {
+            reset_ms: self.clock.to_local_ms(b.reset_ms),
+            ..b
+        });
+        if let Some(b) = budget {
+            self.record(route, b).await;
+        }
+        budget
+    }
+
+    /// What an answer means: the result, or another attempt after a wait (a 429 within
+    /// [`RATE_LIMIT_PATIENCE`], a 5xx to a status read).
+    fn interpret(
+        &self,
+        route: &str,
+        tries: &mut Tries,
+        budget: Option<Budget>,
+        answer: Answer,
+    ) -> Next {
+        let json: Option<Value> = serde_json::from_str(&answer.text).ok();
+        let message = self.scrub(&server_message(json.as_ref(), &answer.text));
+        let route = route.to_owned();
+        Next::Done(Err(match answer.status {
+            StatusCode::OK => return Next::Done(ok_body(route, json, &answer.text, message)),
+            StatusCode::TOO_MANY_REQUESTS if tries.limited < RATE_LIMIT_PATIENCE => {
+                let wait = self
+                    .rate_limit_wait(budget, &message)
+                    .min(RATE_LIMIT_PATIENCE - tries.limited);
+                tries.limited += wait;
+                tracing::warn!(
+                    "{route}: 429 from Rocket.Chat; waiting {wait:?} (X-RateLimit-Reset, on the server's clock)"
+                );
+                return Next::Again(wait);
+            }
+            StatusCode::TOO_MANY_REQUESTS => RcError::RateLimited {
+                route,
+                message,
+                waited: tries.limited,
+            },
+            StatusCode::UNAUTHORIZED => RcError::Unauthorized { route, message },
+            StatusCode::FORBIDDEN => RcError::Forbidden { route, message },
+            StatusCode::BAD_REQUEST => RcError::BadRequest {
+                route,
+                message,
+                error_type: json.as_ref().and_then(error_type),
+            },
+            s if s.is_server_error() && tries.retry && tries.attempt < RETRIES => {
+                tracing::warn!("{route}: HTTP {s}; retrying");
+                return Next::Again(tries.backoff());
+            }
+            s => RcError::Server {
+                route,
+                status: s.as_u16(),
+                message,
+            },
+        }))
+    }
+
+    /// How long a 429 asks to wait (see [`rate_limit_wait`]), on this client's clock.
+    fn rate_limit_wait(&self, budget: Option<Budget>, message: &str) -> Duration {
+        rate_limit_wait(budget, message, self.now_ms())
     }
 
     /// `text` without the auth token in it.
@@ -496,6 +598,56 @@ impl RcClient {
     }
 }
 
+/// One answer, as the call loop reads it.
+struct Answer {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    text: String,
+}
+
+/// The attempts of one call so far.
+struct Tries {
+    attempt: u32,
+    /// Time spent waiting out 429s.
+    limited: Duration,
+    /// Transport errors and 5xx are retried (status reads: they change nothing).
+    retry: bool,
+}
+
+impl Tries {
+    fn backoff(&self) -> Duration {
+        Duration::from_millis(500 * u64::from(self.attempt))
+    }
+}
+
+/// After one answer: the call's result, or another attempt after a wait.
+enum Next {
+    Done(Result<Value, RcError>),
+    Again(Duration),
+}
+
+/// A 200's body: its JSON, unless it is not JSON or says `"success": false`.
+fn ok_body(
+    route: String,
+    json: Option<Value>,
+    text: &str,
+    message: String,
+) -> Result<Value, RcError> {
+    let json = json.ok_or_else(|| RcError::Malformed {
+        route: route.clone(),
+        reason: format!("body {:?}", snippet(text)),
+    })?;
+    if json.get("success") == Some(&Value::Bool(false)) {
+        let error_type = error_type(&json);
+        return Err(RcError::BadRequest {
+            route,
+            message,
+            error_type,
+        });
+    }
+    Ok(json)
+}
+
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
@@ -507,10 +659,11 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     out
 }
 
-/// How long a 429 asks to wait: until the reset (already on our clock) or the seconds its
-/// message names, whichever is later, plus a margin; one second when it says neither.
-fn rate_limit_wait(budget: Option<Budget>, message: &str) -> Duration {
-    let by_reset = budget.map(|b| Duration::from_millis(b.reset_ms.saturating_sub(now_ms())));
+/// How long a 429 asks to wait at `now_ms` (our clock): until the reset (already on our
+/// clock) or the seconds its message names, whichever is later, plus a margin; one second
+/// when it says neither.
+fn rate_limit_wait(budget: Option<Budget>, message: &str, now_ms: u64) -> Duration {
+    let by_reset = budget.map(|b| Duration::from_millis(b.reset_ms.saturating_sub(now_ms)));
     let by_message = message
         .split_once("wait ")
         .and_then(|(_, rest)| rest.split_whitespace().next()?.parse::<u64>().ok())
@@ -573,13 +726,32 @@ mod tests {
     }
 
     #[test]
-    fn a_clock_within_the_date_resolution_counts_as_ours() {
+    fn a_clock_ahead_within_the_date_resolution_counts_as_ours() {
         let clock = ServerClock::default();
-        let local = now_ms();
-        clock.observe(&httpdate::fmt_http_date(SystemTime::now()), local);
+        let local = 1_700_000_000_600;
+        let date =
+            |ms: u64| httpdate::fmt_http_date(SystemTime::UNIX_EPOCH + Duration::from_millis(ms));
+        clock.observe(&date(local + 1_500), local);
         assert_eq!(clock.to_local_ms(local + 1_000), local + 1_000);
         clock.observe("not a date", local);
         assert_eq!(clock.to_local_ms(42), 42, "a bad header changes nothing");
+    }
+
+    /// Found by the simulation (a server 1.3 s behind, 3 calls a window): its resets were
+    /// taken as ours, 1.3 s early, and the next status read drew a 429.
+    #[test]
+    fn a_reset_of_a_server_slightly_behind_is_never_moved_earlier() {
+        let clock = ServerClock::default();
+        let local = 1_700_000_000_600;
+        // The server reads 1.5 s less than ours; its Date says ...99.000 (1.6 s less).
+        let server_now = local - 1_500;
+        let date =
+            httpdate::fmt_http_date(SystemTime::UNIX_EPOCH + Duration::from_millis(server_now));
+        clock.observe(&date, local);
+        // Its window resets 5 s from now on its clock: 5 s from now on ours.
+        let ours = clock.to_local_ms(server_now + 5_000);
+        assert!(ours >= local + 5_000, "{} ms early", local + 5_000 - ours);
+        assert!(ours <= local + 6_100, "{} ms late", ours - local - 5_000);
     }
 
     #[test]
@@ -590,17 +762,20 @@ mod tests {
             reset_ms: now_ms() + 1_000,
         };
         let message = "Error, too many requests. Please slow down. You must wait 4 seconds before trying this endpoint again.";
-        let wait = rate_limit_wait(Some(soon), message);
+        let wait = rate_limit_wait(Some(soon), message, now_ms());
         assert!(
             wait >= Duration::from_secs(4) && wait < Duration::from_secs(5),
             "{wait:?}"
         );
-        let wait = rate_limit_wait(Some(soon), "slow down");
+        let wait = rate_limit_wait(Some(soon), "slow down", now_ms());
         assert!(
             wait > Duration::from_millis(900) && wait < Duration::from_secs(2),
             "{wait:?}"
         );
-        assert_eq!(rate_limit_wait(None, "slow down"), Duration::from_secs(1));
+        assert_eq!(
+            rate_limit_wait(None, "slow down", now_ms()),
+            Duration::from_secs(1)
+        );
     }
 
     #[test]

@@ -178,9 +178,18 @@ fn read_users(path: &PathBuf) -> Result<Vec<Value>, String> {
 
 pub(crate) fn code_of_error(e: &RunError) -> ExitCode {
     match e {
-        RunError::Backend(e) | RunError::Staging { source: e, .. } if e.is_auth() => ExitCode::Auth,
+        RunError::Backend(e)
+        | RunError::Staging { source: e, .. }
+        | RunError::AfterStart { source: e, .. }
+            if e.is_auth() =>
+        {
+            ExitCode::Auth
+        }
         RunError::Backend(e) if e.is_config() => ExitCode::Usage,
-        RunError::Backend(_) | RunError::Staging { .. } => ExitCode::ApiError,
+        RunError::Backend(_)
+        | RunError::Staging { .. }
+        | RunError::StartUnclear { .. }
+        | RunError::AfterStart { .. } => ExitCode::ApiError,
         RunError::TimedOut { .. } => ExitCode::TimedOut,
         RunError::Cancelled { .. } => ExitCode::Interrupted,
     }

@@ -16,6 +16,8 @@ pub mod progress;
 pub mod provider;
 pub mod report;
 pub mod run;
+#[cfg(feature = "sim")]
+pub mod sim_transport;
 pub mod userlist;
 
 /// The server's base URL.

@@ -134,6 +134,21 @@ pub async fn clear_leftover(client: &RcClient, id: &str, state: &str, keep: bool
     }
 }
 
+/// After `import.new` was sent and its answer lost: the current operation when it may be the
+/// one that request created (valid, `new`, created by this user, not `before`, the one read
+/// right before sending). Only named, never cleared: another run with the same credentials
+/// may have created it.
+pub async fn probable_own_new(client: &RcClient, before: Option<&str>) -> Option<Foreign> {
+    let status = tokio::time::timeout(CLEAR_LIMIT, client.status())
+        .await
+        .ok()?
+        .ok()?;
+    let op = status.operation.as_ref()?;
+    let mine = op.user.as_deref().is_none_or(|u| u == client.user_id());
+    (op.valid && status.state == "new" && mine && Some(op.id.as_str()) != before)
+        .then(|| Foreign::of(&status, client.user_id()))
+}
+
 async fn clear_if_ours(client: &RcClient, id: &str) -> Cleanup {
     let status = match client.status().await {
         Ok(s) => s,

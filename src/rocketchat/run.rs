@@ -64,6 +64,22 @@ pub enum RunError {
     /// A call failed while our operation was being staged (before `import.run` went through).
     #[error("{source}; {left}")]
     Staging { source: RcError, left: Leftover },
+    /// `import.new` was sent and its answer was lost (or said the server failed): an operation
+    /// may have been created. `current`: the current operation read afterwards when it may be
+    /// that one (valid, `new`, this user, not the one seen before).
+    #[error("{source}; {}", unclear_start(current.as_ref()))]
+    StartUnclear {
+        source: RcError,
+        current: Option<Foreign>,
+    },
+    /// A call failed after our operation was started (`import.run` went through): it keeps
+    /// running on the server.
+    #[error("{source}; {}", after_start(operation_id, state.as_deref()))]
+    AfterStart {
+        source: RcError,
+        operation_id: String,
+        state: Option<String>,
+    },
     #[error("timed out after {}{}", humantime::format_duration(*after), at.describe())]
     TimedOut { after: Duration, at: Whereabouts },
     #[error("interrupted{}", at.describe_interrupted())]
@@ -74,7 +90,8 @@ impl RunError {
     /// Our operation, when the run had created one.
     pub fn operation_id(&self) -> Option<&str> {
         match self {
-            RunError::Backend(_) => None,
+            RunError::Backend(_) | RunError::StartUnclear { .. } => None,
+            RunError::AfterStart { operation_id, .. } => Some(operation_id),
             RunError::Staging { left, .. } => Some(&left.operation_id),
             RunError::TimedOut { at, .. } | RunError::Cancelled { at } => {
                 at.operation_id.as_deref()
@@ -85,7 +102,8 @@ impl RunError {
     /// Its last known state.
     pub fn state(&self) -> Option<&str> {
         match self {
-            RunError::Backend(_) => None,
+            RunError::Backend(_) | RunError::StartUnclear { .. } => None,
+            RunError::AfterStart { state, .. } => state.as_deref(),
             RunError::Staging { left, .. } => Some(&left.state),
             RunError::TimedOut { at, .. } | RunError::Cancelled { at } => at.state.as_deref(),
         }
@@ -104,9 +122,17 @@ impl RunError {
         match self {
             RunError::Staging { left, .. } => Some(left),
             RunError::TimedOut { at, .. } | RunError::Cancelled { at } => at.leftover.as_ref(),
-            RunError::Backend(_) => None,
+            RunError::Backend(_) | RunError::StartUnclear { .. } | RunError::AfterStart { .. } => {
+                None
+            }
         }
     }
+}
+
+/// What a report says of our operation `id`, started and no longer followed.
+fn after_start(id: &str, state: Option<&str>) -> String {
+    let seen = state.map_or_else(|| "not seen since".to_owned(), |s| format!("last seen {s}"));
+    format!("import operation {id} was started ({seen}) and keeps running on the server")
 }
 
 /// How far a run got when it timed out or was interrupted.
@@ -122,10 +148,30 @@ pub struct Whereabouts {
     pub leftover: Option<Leftover>,
     /// Waiting for another run of this machine to finish its import on the server.
     pub queued: bool,
+    /// `import.new` was sent and its answer did not come: an operation may have been created
+    /// (`Some`: what the current operation was read to be then, when it may be that one).
+    pub start_unclear: Option<Option<Foreign>>,
+}
+
+/// What a report says when `import.new` may have created an operation whose id it never
+/// learnt, `current` the operation that may be it.
+fn unclear_start(current: Option<&Foreign>) -> String {
+    let head =
+        "import.new was sent and its answer was lost: an import operation may have been created";
+    match current {
+        Some(f) => format!(
+            "{head}; the current one is {}, probably it: it is left as it is (it blocks other imports until run, cleared, or replaced with --abort-running)",
+            f.describe()
+        ),
+        None => format!("{head}; none that could be it shows on the server"),
+    }
 }
 
 impl Whereabouts {
     fn describe(&self) -> String {
+        if let Some(current) = &self.start_unclear {
+            return format!(" while starting: {}", unclear_start(current.as_ref()));
+        }
         if let Some(left) = &self.leftover {
             return format!(" while staging: {left}");
         }
@@ -146,7 +192,11 @@ impl Whereabouts {
     }
 
     fn describe_interrupted(&self) -> String {
-        if self.leftover.is_some() || self.waiting_for.is_some() || self.queued {
+        if self.leftover.is_some()
+            || self.waiting_for.is_some()
+            || self.queued
+            || self.start_unclear.is_some()
+        {
             return self.describe();
         }
         match &self.operation_id {
@@ -240,6 +290,10 @@ struct RocketChat<'a> {
     /// starts as soon as our import is `done` would replace our operation before we read its
     /// outcome.
     lock: Option<ServerLock>,
+    /// The current operation read right before `import.new` (to tell a new one from it).
+    before_new: Option<String>,
+    /// Our operation once started, and its state last seen.
+    started: Option<(String, Option<String>)>,
 }
 
 impl RocketChat<'_> {
@@ -248,7 +302,7 @@ impl RocketChat<'_> {
     fn pause(&self) -> Duration {
         let mut wait = self.spec.poll_interval;
         if let Some(b) = self.client.status_budget() {
-            let left = Duration::from_millis(b.reset_ms.saturating_sub(pacer::budget::now_ms()));
+            let left = Duration::from_millis(b.reset_ms.saturating_sub(self.client.now_ms()));
             let spread = left / (b.remaining.max(1) as u32);
             wait = wait.max(spread.min(Duration::from_secs(60)));
         }
@@ -256,9 +310,9 @@ impl RocketChat<'_> {
     }
 
     /// The operation and its state, for the deadline and interruption messages.
-    fn whereabouts(&self, at: &Stage<ImportStatus>) -> Whereabouts {
+    fn whereabouts(&self, state: &State<ImportStatus>) -> Whereabouts {
         let me = self.client.user_id();
-        match at {
+        match &state.stage {
             Stage::Observing => Whereabouts::default(),
             Stage::WaitingFor(op) => Whereabouts {
                 waiting_for: Some(Foreign::of(op, me)),
@@ -268,6 +322,8 @@ impl RocketChat<'_> {
                 operation_id: self.staging.as_ref().map(|s| s.id.clone()),
                 state: self.staging.as_ref().map(|s| s.state.to_owned()),
                 queued: self.queued,
+                // import.new left and its answer did not come (else staging would be known)
+                start_unclear: (self.staging.is_none() && state.may_have_started()).then_some(None),
                 ..Whereabouts::default()
             },
             Stage::Started { id, last } => Whereabouts {
@@ -307,6 +363,7 @@ impl RocketChat<'_> {
             }
             let fresh = self.client.status().await.map_err(RunError::Backend)?;
             self.last_read = Some(Instant::now());
+            self.before_new = fresh.operation.as_ref().map(|o| o.id.clone());
             if changed(previous, &fresh, self.spec.abort_running) {
                 return Ok(Some(fresh));
             }
@@ -349,7 +406,31 @@ impl RocketChat<'_> {
             added += batch.len();
             (self.events)(Event::Step(format!("Staged {added}/{total} users.")));
         }
+        // import.run runs the current operation, whoever's: run only ours, still ready.
+        let status = self.client.status().await?;
+        let ours = self.staging.as_ref().map(|s| s.id.as_str());
+        let current = status.operation.as_ref().filter(|o| o.valid);
+        if current.map(|o| o.id.as_str()) != ours || status.state != "ready" {
+            return Err(RcError::NotOurs {
+                route: "import.run".to_owned(),
+                current: Foreign::of(&status, self.client.user_id()).describe(),
+            });
+        }
         self.client.run().await
+    }
+
+    /// A step of following our operation: the lock goes at its end; each new line is said
+    /// once (`None`: nothing new).
+    fn follow(&mut self, op: &ImportStatus) -> Option<Event> {
+        if self.is_final(op) {
+            self.lock = None;
+        }
+        let line = describe_status(op);
+        if self.last_line.as_ref() == Some(&line) {
+            return None;
+        }
+        self.last_line = Some(line.clone());
+        Some(Event::Progress(line))
     }
 
     /// Clears our operation that was created and not run (or keeps it, if asked).
@@ -406,11 +487,17 @@ impl Backend for RocketChat<'_> {
             return Ok(Started::Recheck);
         }
         sending.mark();
-        let op = self
-            .client
-            .new_operation_reserved()
-            .await
-            .map_err(RunError::Backend)?;
+        let op = match self.client.new_operation_reserved().await {
+            Ok(op) => op,
+            // Sent, and no clear answer: an operation may have been created. Say so, naming
+            // the one that may be it.
+            Err(source) if source.may_have_acted() => {
+                let before = self.before_new.clone();
+                let current = ownership::probable_own_new(self.client, before.as_deref()).await;
+                return Err(RunError::StartUnclear { source, current });
+            }
+            Err(e) => return Err(RunError::Backend(e)),
+        };
         self.staging = Some(Staging {
             id: op.id.clone(),
             state: "new",
@@ -448,19 +535,22 @@ impl Backend for RocketChat<'_> {
                 Event::WaitingForRunning(Foreign::of(op, me))
             }
             Step::Aborting(op) => Event::AbortingRunning(Foreign::of(op, me)),
-            Step::Started { id } => Event::Started {
-                operation_id: id.unwrap_or_default().to_owned(),
-            },
+            Step::Started { id } => {
+                self.started = id.map(|id| (id.to_owned(), None));
+                Event::Started {
+                    operation_id: id.unwrap_or_default().to_owned(),
+                }
+            }
             Step::Following(op) => {
-                if self.is_final(op) {
-                    self.lock = None;
+                if let Some((id, state)) = self.started.as_mut()
+                    && Self::op_id(op) == id
+                {
+                    *state = Some(op.state.clone());
                 }
-                let line = describe_status(op);
-                if self.last_line.as_ref() == Some(&line) {
-                    return;
+                match self.follow(op) {
+                    Some(event) => event,
+                    None => return,
                 }
-                self.last_line = Some(line.clone());
-                Event::Progress(line)
             }
             // Nothing to say before the start; no operation serves a call without starting.
             Step::Observed(_) | Step::Joined(_) => return,
@@ -469,7 +559,6 @@ impl Backend for RocketChat<'_> {
     }
 
     fn timed_out(&self, at: &State<ImportStatus>, _cause: Option<RunError>) -> RunError {
-        let at = &at.stage;
         RunError::TimedOut {
             after: self.timeout,
             at: self.whereabouts(at),
@@ -477,7 +566,6 @@ impl Backend for RocketChat<'_> {
     }
 
     fn cancelled(&self, at: &State<ImportStatus>) -> RunError {
-        let at = &at.stage;
         RunError::Cancelled {
             at: self.whereabouts(at),
         }
@@ -546,6 +634,8 @@ pub async fn import_with(
         waited: None,
         queued: false,
         lock: None,
+        before_new: None,
+        started: None,
     };
     let done = match reconcile(&mut rc, plan, cancel).await {
         Ok(done) => done,
@@ -553,13 +643,29 @@ pub async fn import_with(
         Err(mut e @ (RunError::TimedOut { .. } | RunError::Cancelled { .. })) => {
             if let RunError::TimedOut { at, .. } | RunError::Cancelled { at } = &mut e {
                 at.leftover = rc.leave().await;
+                if let Some(None) = at.start_unclear {
+                    let before = rc.before_new.as_deref();
+                    at.start_unclear = Some(ownership::probable_own_new(client, before).await);
+                }
             }
             return Err(e);
+        }
+        // A call failed once our operation was started: it keeps running; say which.
+        Err(RunError::Backend(source)) if rc.started.is_some() => {
+            let (operation_id, state) = rc.started.take().expect("checked");
+            return Err(RunError::AfterStart {
+                source,
+                operation_id,
+                state,
+            });
         }
         Err(e) => return Err(e),
     };
     Ok(outcome(done, spec))
 }
+
+/// The status of our operation once another one replaced it as the current one.
+const REPLACED: &str = "replaced by another operation";
 
 /// The outcome of a finished run.
 fn outcome(done: crate::engine::backend::Finished<ImportStatus>, spec: &ImportSpec) -> Outcome {
@@ -580,7 +686,7 @@ fn outcome(done: crate::engine::backend::Finished<ImportStatus>, spec: &ImportSp
         }
         _ => (
             "invalidated".to_owned(),
-            "replaced by another operation".to_owned(),
+            REPLACED.to_owned(),
             Counts::default(),
         ),
     };
@@ -630,7 +736,10 @@ pub fn describe_with(outcome: &Outcome, abort_running: &str, allow_user_errors: 
             ));
         }
     }
-    if outcome.state == "invalidated" {
+    if outcome.state == "invalidated" && outcome.status == REPLACED {
+        // Only the current operation can be read: once replaced, ours may have ended first.
+        s.push_str(" Another import.new or import.clear replaced it before its end could be read: that aborted this operation if it was still running.");
+    } else if outcome.state == "invalidated" {
         s.push_str(" Another import.new or import.clear aborted this operation.");
     }
     s

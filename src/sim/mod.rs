@@ -1,4 +1,5 @@
-//! Deterministic simulation of Woosmap imports (`scripts/simulate.sh`, feature `sim`): the real
+//! Deterministic simulation of imports (`scripts/simulate.sh`, feature `sim`), of both
+//! services: Rocket.Chat's in [`rc`]; Woosmap's here: the real
 //! engine, the real Woosmap backend and the real API client (pacing, retries, interpretation,
 //! server clock) run on tokio's paused clock against a simulated Datasets API in the same
 //! process (`server`), whose faults and timings are drawn from a seed (`scenario`). Every
@@ -10,6 +11,7 @@
 //! cannot drive).
 
 mod check;
+pub mod rc;
 mod scenario;
 mod server;
 
@@ -170,19 +172,69 @@ fn describe(e: &Ended) -> String {
     )
 }
 
-/// Runs seeds `from..from + count` (each twice) and prints the closing line, or the first
-/// failing seed with its invariant and trace (`show_trace`: every seed's trace). Returns
-/// whether every seed passed.
-pub fn main_loop(from: u64, count: u64, show_trace: bool, out: &mut impl std::io::Write) -> bool {
+/// A simulated service: its name and how one seed runs.
+#[derive(Clone, Copy)]
+pub struct Service {
+    pub name: &'static str,
+    pub run_seed: fn(u64, u32) -> SeedRun,
+}
+
+/// The services `scripts/simulate.sh` runs, in order.
+pub const SERVICES: [Service; 2] = [
+    Service {
+        name: "woosmap",
+        run_seed,
+    },
+    Service {
+        name: "rocketchat",
+        run_seed: rc::run_seed,
+    },
+];
+
+/// Runs seeds `from..from + count` of every service in `services` (each seed twice), prints a
+/// line per service and the closing line, or the first failing seed with its service,
+/// invariant and trace (`show_trace`: every seed's trace). Returns whether every seed passed.
+pub fn main_loop(
+    services: &[Service],
+    from: u64,
+    count: u64,
+    show_trace: bool,
+    out: &mut impl std::io::Write,
+) -> bool {
+    let started = std::time::Instant::now();
+    for service in services {
+        if !service_loop(*service, from, count, show_trace, out) {
+            return false;
+        }
+    }
+    let names: Vec<&str> = services.iter().map(|s| s.name).collect();
+    let _ = writeln!(
+        out,
+        "simulation: {count} seeds, 0 invariant violations ({}; {:.1} s)",
+        names.join(", "),
+        started.elapsed().as_secs_f64()
+    );
+    true
+}
+
+/// [`main_loop`] for one service.
+fn service_loop(
+    service: Service,
+    from: u64,
+    count: u64,
+    show_trace: bool,
+    out: &mut impl std::io::Write,
+) -> bool {
+    let name = service.name;
     let started = std::time::Instant::now();
     let mut outcomes = std::collections::BTreeMap::<String, u64>::new();
     for seed in from..from + count {
-        let first = run_seed(seed, 0);
+        let first = (service.run_seed)(seed, 0);
         if show_trace {
-            let _ = writeln!(out, "--- trace of seed {seed}\n{}", first.trace);
+            let _ = writeln!(out, "--- {name} trace of seed {seed}\n{}", first.trace);
         }
         let mut violations = first.violations;
-        let second = run_seed(seed, 1);
+        let second = (service.run_seed)(seed, 1);
         if second.trace != first.trace {
             violations.push(Violation::new(
                 "determinism",
@@ -190,15 +242,18 @@ pub fn main_loop(from: u64, count: u64, show_trace: bool, out: &mut impl std::io
             ));
         }
         if !violations.is_empty() {
-            let _ = writeln!(out, "simulation: seed {seed} FAILED");
+            let _ = writeln!(out, "simulation: {name} seed {seed} FAILED");
             for v in &violations {
                 let _ = writeln!(out, "invariant violated: {v}");
             }
-            let _ = writeln!(out, "--- trace of seed {seed}\n{}", first.trace);
+            let _ = writeln!(out, "--- {name} trace of seed {seed}\n{}", first.trace);
             if second.trace != first.trace {
                 let _ = writeln!(out, "--- second trace of seed {seed}\n{}", second.trace);
             }
-            let _ = writeln!(out, "replay: scripts/simulate.sh --seed {seed}");
+            let _ = writeln!(
+                out,
+                "replay: scripts/simulate.sh --only {name} --seed {seed}"
+            );
             return false;
         }
         for o in first.outcomes {
@@ -207,13 +262,12 @@ pub fn main_loop(from: u64, count: u64, show_trace: bool, out: &mut impl std::io
     }
     let secs = started.elapsed().as_secs_f64();
     let shown: Vec<String> = outcomes.iter().map(|(k, n)| format!("{k} {n}")).collect();
-    let _ = writeln!(out, "outcomes: {}", shown.join(", "));
+    let _ = writeln!(out, "{name} outcomes: {}", shown.join(", "));
     let _ = writeln!(
         out,
-        "{:.1} s, {:.1} seeds/s (each seed run twice)",
+        "{name}: {count} seeds, 0 invariant violations ({:.1} s, {:.1} seeds/s, each seed run twice)",
         secs,
         count as f64 / secs.max(1e-9)
     );
-    let _ = writeln!(out, "simulation: {count} seeds, 0 invariant violations");
     true
 }

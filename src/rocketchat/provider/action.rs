@@ -126,6 +126,14 @@ fn run_error(e: &RunError) -> Diagnostic {
             format!("{e}, or user_id and auth_token in the provider block."),
         ),
         RunError::Backend(e) => Diagnostic::error("Rocket.Chat import failed", format!("{e}.")),
+        RunError::AfterStart { .. } => Diagnostic::error(
+            "Stopped following the Rocket.Chat import",
+            capitalized(&format!("{e}.")),
+        ),
+        RunError::StartUnclear { .. } => Diagnostic::error(
+            "Rocket.Chat import may have been started",
+            capitalized(&format!("{e}.")),
+        ),
         RunError::Staging { .. } => Diagnostic::error(
             "Rocket.Chat import failed while staging its users",
             capitalized(&format!("{e}.")),

@@ -30,8 +30,7 @@ const MAX_FN_LINES: usize = 100;
 /// Long functions that other work in progress removes (file, function), each tolerated
 /// until then: any other fails. Remove an entry when its work lands; an entry that no longer
 /// matches anything is printed as stale.
-const KNOWN_LONG: &[(&str, &str)] = &[
-];
+const KNOWN_LONG: &[(&str, &str)] = &[];
 
 /// Import circles, as (a file of the depending module, the module it depends on), tolerated
 /// the same way.

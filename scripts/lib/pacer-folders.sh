@@ -35,7 +35,7 @@ case "${1:-}" in
   list) folders ;;
   mark)
     : >"$2"
-    folders | while read -r d; do [ -e "$d" ] && echo "$d"; done >"$2"
+    folders | while read -r d; do if [ -e "$d" ]; then echo "$d"; fi; done >"$2"
     ;;
   check)
     stamp=$2

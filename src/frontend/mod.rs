@@ -8,6 +8,7 @@
 //! service (its reports, its settings, its exit-code mapping) lives in that service's slice,
 //! e.g. `crate::woosmap::{report, settings, values, exit}`.
 
+pub mod cli_docs;
 pub mod color;
 pub mod env;
 pub mod exit;

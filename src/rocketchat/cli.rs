@@ -353,29 +353,11 @@ pub async fn status(args: StatusArgs) -> ExitCode {
 /// `rocketchat-import completions SHELL`: the completion script on stdout.
 pub fn completions(shell: clap_complete::Shell) -> ExitCode {
     use clap::CommandFactory;
-    let mut cmd = Cli::command();
-    clap_complete::generate(shell, &mut cmd, "rocketchat-import", &mut std::io::stdout());
-    ExitCode::Success
+    crate::frontend::cli_docs::completions(Cli::command(), "rocketchat-import", shell)
 }
 
 /// `rocketchat-import man`: the manual page (roff) on stdout, or every page into `dir`.
 pub fn man(dir: Option<&std::path::Path>) -> ExitCode {
     use clap::CommandFactory;
-    let cmd = Cli::command().disable_help_subcommand(true);
-    let written = match dir {
-        Some(dir) => std::fs::create_dir_all(dir).and_then(|()| clap_mangen::generate_to(cmd, dir)),
-        None => {
-            let mut out = std::io::stdout().lock();
-            clap_mangen::Man::new(cmd)
-                .render(&mut out)
-                .and_then(|()| out.flush())
-        }
-    };
-    match written {
-        Ok(()) => ExitCode::Success,
-        Err(e) => {
-            eprintln!("error: could not write the manual page: {e}");
-            ExitCode::ApiError
-        }
-    }
+    crate::frontend::cli_docs::man(Cli::command(), dir)
 }

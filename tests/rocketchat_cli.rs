@@ -6,33 +6,14 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use woosmap_sandbox::rocketchat::{
-    DEFAULT_AUTH_TOKEN, DEFAULT_USER_ID, ForeignOperation, RocketChatConfig, RocketChatHandle,
-    RocketChatSandbox,
+    DEFAULT_AUTH_TOKEN, DEFAULT_USER_ID, ForeignOperation, RocketChatConfig,
 };
 
-struct Env {
-    sb: RocketChatHandle,
-    dir: tempfile::TempDir,
-}
+mod common;
+
+use common::rocketchat::RcEnv as Env;
 
 impl Env {
-    async fn start(cfg: RocketChatConfig) -> Env {
-        Env {
-            sb: RocketChatSandbox::start(cfg).await.expect("sandbox starts"),
-            dir: tempfile::tempdir().expect("temp dir"),
-        }
-    }
-
-    async fn fast() -> Env {
-        Env::start(RocketChatConfig {
-            limit_calls: 10,
-            limit_window: Duration::from_secs(2),
-            import_duration: Duration::from_millis(300),
-            ..RocketChatConfig::default()
-        })
-        .await
-    }
-
     fn users_file(&self, users: &Value) -> String {
         let path = self.dir.path().join("users.json");
         std::fs::write(&path, users.to_string()).unwrap();

@@ -15,35 +15,17 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use woosmap_sandbox::rocketchat::{
     DEFAULT_AUTH_TOKEN, DEFAULT_USER_ID, ForeignOperation, RcFault, RcFaultKind, RcStats,
-    RocketChatConfig, RocketChatHandle, RocketChatSandbox,
+    RocketChatConfig,
 };
 
 /// Longest any wait of these tests may take.
 const LIMIT: Duration = Duration::from_secs(60);
 
-struct Env {
-    sb: RocketChatHandle,
-    dir: tempfile::TempDir,
-}
+mod common;
+
+use common::rocketchat::RcEnv as Env;
 
 impl Env {
-    async fn start(cfg: RocketChatConfig) -> Env {
-        Env {
-            sb: RocketChatSandbox::start(cfg).await.expect("sandbox starts"),
-            dir: tempfile::tempdir().expect("temp dir"),
-        }
-    }
-
-    async fn fast() -> Env {
-        Env::start(RocketChatConfig {
-            limit_calls: 10,
-            limit_window: Duration::from_secs(2),
-            import_duration: Duration::from_millis(300),
-            ..RocketChatConfig::default()
-        })
-        .await
-    }
-
     fn users_file(&self, names: &[&str]) -> String {
         let users: Vec<Value> = names.iter().map(|n| user(n)).collect();
         let path = self

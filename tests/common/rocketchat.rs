@@ -1,5 +1,6 @@
 //! Real Terraform (`scripts/terraform`) running `terraform-provider-rocketchat` through
-//! `dev_overrides`, in a scratch directory, against a Rocket.Chat-mode sandbox.
+//! `dev_overrides`, in a scratch directory, against a Rocket.Chat-mode sandbox; and
+//! [`RcEnv`], the sandbox and scratch folder of the tests that run `rocketchat-import`.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -82,5 +83,34 @@ impl RcTerraform {
         let start = ran.text.find('{').unwrap();
         let end = ran.text.rfind('}').unwrap();
         serde_json::from_str(&ran.text[start..=end]).unwrap()
+    }
+}
+
+/// A Rocket.Chat-mode sandbox and a scratch folder (users files, the pacer folder) for the
+/// tests that run `rocketchat-import` itself; each test binary adds its own ways to run it.
+pub struct RcEnv {
+    pub sb: woosmap_sandbox::rocketchat::RocketChatHandle,
+    pub dir: tempfile::TempDir,
+}
+
+impl RcEnv {
+    pub async fn start(cfg: woosmap_sandbox::rocketchat::RocketChatConfig) -> RcEnv {
+        RcEnv {
+            sb: woosmap_sandbox::rocketchat::RocketChatSandbox::start(cfg)
+                .await
+                .expect("sandbox starts"),
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// A sandbox with a short rate-limit window (10 calls per 2 s) and 300 ms imports.
+    pub async fn fast() -> RcEnv {
+        RcEnv::start(woosmap_sandbox::rocketchat::RocketChatConfig {
+            limit_calls: 10,
+            limit_window: std::time::Duration::from_secs(2),
+            import_duration: std::time::Duration::from_millis(300),
+            ..Default::default()
+        })
+        .await
     }
 }

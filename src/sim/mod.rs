@@ -87,14 +87,7 @@ async fn simulate(seed: u64, rep: u32) -> SeedRun {
             let client = Client::new(config)
                 .expect("a simulated client builds")
                 .with_transport(transport);
-            let cancel = CancellationToken::new();
-            if let Some(after) = plan.cancel_after {
-                let cancel = cancel.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(after).await;
-                    cancel.cancel();
-                });
-            }
+            let cancel = cancelled_after(plan.cancel_after);
             let mut spec = ImportSpec::new(scenario::dataset(plan.dataset));
             spec.wait = plan.wait;
             spec.timeout = plan.timeout;
@@ -129,6 +122,20 @@ async fn simulate(seed: u64, rep: u32) -> SeedRun {
         violations,
         outcomes,
     }
+}
+
+/// A cancellation token that a task cancels `after` this long (on the simulation's paused
+/// clock), or never: an invocation's Ctrl-C.
+pub(crate) fn cancelled_after(after: Option<Duration>) -> CancellationToken {
+    let cancel = CancellationToken::new();
+    if let Some(after) = after {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(after).await;
+            cancel.cancel();
+        });
+    }
+    cancel
 }
 
 fn outcome_word(e: &Ended) -> String {

@@ -20,7 +20,6 @@ use std::time::Duration;
 
 use serde_json::json;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 use super::SeedRun;
 use crate::frontend::ExitCode;
@@ -127,14 +126,7 @@ async fn invocation(
         poll_interval: plan.poll_interval,
         keep_staged: plan.keep_staged,
     };
-    let cancel = CancellationToken::new();
-    if let Some(after) = plan.cancel_after {
-        let cancel = cancel.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(after).await;
-            cancel.cancel();
-        });
-    }
+    let cancel = super::cancelled_after(plan.cancel_after);
     let noted = server.clone();
     let mut events = move |e: Event| noted.note(inv, &event_line(&e));
     let result = import_with(

@@ -17,6 +17,8 @@ pub mod provider;
 mod router;
 pub mod schema;
 mod serve;
+#[cfg(test)]
+mod test_support;
 pub mod tls;
 pub mod value;
 

@@ -96,6 +96,7 @@ impl<B: Send + 'static> Router<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::rt;
     use std::task::{Context, Poll};
 
     /// A service that answers every call with its name in a header.
@@ -125,12 +126,6 @@ mod tests {
 
     fn request(path: &str) -> http::Request<()> {
         http::Request::builder().uri(path).body(()).unwrap()
-    }
-
-    fn rt() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::proto::tfplugin6 as pb;
 use crate::provider::{self as p, Provider};
 use crate::schema::{AttrType, Attribute, Block, ProviderSchema, Schema};
+use crate::test_support::{answer, dynamic, rt, served_attributes};
 use crate::value::Value;
 use pb::provider_server::Provider as _;
 
@@ -114,12 +115,8 @@ impl Provider for Bare {
 }
 
 fn config(name: &str) -> pb::DynamicValue {
-    let ty = AttrType::object([("name", AttrType::String), ("secret", AttrType::String)]);
     let v = Value::object([("name", Value::from(name)), ("secret", Value::Null)]);
-    pb::DynamicValue {
-        msgpack: codec::to_msgpack(&v, &ty).unwrap(),
-        json: Vec::new(),
-    }
+    dynamic(&v, &result_type())
 }
 
 fn open_request(type_name: &str, name: &str) -> Request<pb::open_ephemeral_resource::Request> {
@@ -130,37 +127,37 @@ fn open_request(type_name: &str, name: &str) -> Request<pb::open_ephemeral_resou
     })
 }
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap()
+fn renew_request(private: &[u8]) -> Request<pb::renew_ephemeral_resource::Request> {
+    Request::new(pb::renew_ephemeral_resource::Request {
+        type_name: "t_e".into(),
+        private: Some(private.to_vec()),
+    })
+}
+
+/// A close of `type_name` carrying `private` (absent: `None`).
+fn close_request(
+    type_name: &str,
+    private: Option<&[u8]>,
+) -> Request<pb::close_ephemeral_resource::Request> {
+    Request::new(pb::close_ephemeral_resource::Request {
+        type_name: type_name.into(),
+        private: private.map(<[u8]>::to_vec),
+    })
 }
 
 #[test]
 fn ephemeral_resources_are_listed_and_their_schemas_served() {
     rt().block_on(async {
         let svc = ProviderService::new(Arc::new(Fake::default()));
-        let meta = svc
-            .get_metadata(Request::new(Default::default()))
-            .await
-            .unwrap()
-            .into_inner();
+        let meta = answer(svc.get_metadata(Request::new(Default::default()))).await;
         let names: Vec<_> = meta
             .ephemeral_resources
             .iter()
             .map(|e| &e.type_name)
             .collect();
         assert_eq!(names, ["t_e"]);
-        let resp = svc
-            .get_provider_schema(Request::new(Default::default()))
-            .await
-            .unwrap()
-            .into_inner();
-        let attrs = &resp.ephemeral_resource_schemas["t_e"]
-            .block
-            .as_ref()
-            .unwrap()
-            .attributes;
+        let resp = answer(svc.get_provider_schema(Request::new(Default::default()))).await;
+        let attrs = served_attributes(&resp.ephemeral_resource_schemas["t_e"]);
         assert_eq!(attrs[1].name, "secret");
         assert!(attrs[1].computed && attrs[1].sensitive);
         assert!(resp.resource_schemas.is_empty());
@@ -171,11 +168,7 @@ fn ephemeral_resources_are_listed_and_their_schemas_served() {
 fn open_answers_the_result_renewal_time_and_private_data() {
     rt().block_on(async {
         let svc = ProviderService::new(Arc::new(Fake::default()));
-        let resp = svc
-            .open_ephemeral_resource(open_request("t_e", "a"))
-            .await
-            .unwrap()
-            .into_inner();
+        let resp = answer(svc.open_ephemeral_resource(open_request("t_e", "a"))).await;
         assert!(resp.diagnostics.is_empty(), "{:?}", resp.diagnostics);
         let result = codec::from_msgpack(&resp.result.unwrap().msgpack, &result_type()).unwrap();
         assert_eq!(result.attr("name").as_str(), Some("a"));
@@ -195,33 +188,23 @@ fn open_answers_the_result_renewal_time_and_private_data() {
 fn open_failures_are_diagnostics_without_a_result() {
     rt().block_on(async {
         let svc = ProviderService::new(Arc::new(Fake::default()));
-        let failed = svc
-            .open_ephemeral_resource(open_request("t_e", "fail"))
-            .await
-            .unwrap()
-            .into_inner();
+        let open =
+            |type_name, name| answer(svc.open_ephemeral_resource(open_request(type_name, name)));
+        let failed = open("t_e", "fail").await;
         assert_eq!(failed.diagnostics[0].summary, "Cannot open");
         assert_eq!(
             (failed.result, failed.renew_at, failed.private),
             (None, None, None)
         );
 
-        let bad = svc
-            .open_ephemeral_resource(open_request("t_e", "bad"))
-            .await
-            .unwrap()
-            .into_inner();
+        let bad = open("t_e", "bad").await;
         assert_eq!(
             bad.diagnostics[0].summary,
             "Provider produced an invalid value"
         );
         assert!(bad.result.is_none());
 
-        let unknown = svc
-            .open_ephemeral_resource(open_request("t_nope", "a"))
-            .await
-            .unwrap()
-            .into_inner();
+        let unknown = open("t_nope", "a").await;
         assert_eq!(
             unknown.diagnostics[0].summary,
             "Unknown ephemeral resource type"
@@ -233,16 +216,11 @@ fn open_failures_are_diagnostics_without_a_result() {
 fn validation_points_at_the_attribute() {
     rt().block_on(async {
         let svc = ProviderService::new(Arc::new(Fake::default()));
-        let resp = svc
-            .validate_ephemeral_resource_config(Request::new(
-                pb::validate_ephemeral_resource_config::Request {
-                    type_name: "t_e".into(),
-                    config: Some(config("")),
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner();
+        let request = pb::validate_ephemeral_resource_config::Request {
+            type_name: "t_e".into(),
+            config: Some(config("")),
+        };
+        let resp = answer(svc.validate_ephemeral_resource_config(Request::new(request))).await;
         assert_eq!(resp.diagnostics.len(), 1);
         assert_eq!(resp.diagnostics[0].summary, "Empty name");
         assert_eq!(
@@ -257,46 +235,23 @@ fn renew_and_close_carry_the_private_data() {
     rt().block_on(async {
         let fake = Arc::new(Fake::default());
         let svc = ProviderService::new(Arc::clone(&fake));
-        let renewed = svc
-            .renew_ephemeral_resource(Request::new(pb::renew_ephemeral_resource::Request {
-                type_name: "t_e".into(),
-                private: Some(b"lease-a".to_vec()),
-            }))
-            .await
-            .unwrap()
-            .into_inner();
+        let renewed = answer(svc.renew_ephemeral_resource(renew_request(b"lease-a"))).await;
         assert_eq!(renewed.private.as_deref(), Some(&b"lease-a+r"[..]));
         assert_eq!(renewed.renew_at, None);
 
-        let closed = svc
-            .close_ephemeral_resource(Request::new(pb::close_ephemeral_resource::Request {
-                type_name: "t_e".into(),
-                private: Some(b"lease-a".to_vec()),
-            }))
-            .await
-            .unwrap()
-            .into_inner();
+        let close = |type_name, private| {
+            answer(svc.close_ephemeral_resource(close_request(type_name, private)))
+        };
+        let closed = close("t_e", Some(b"lease-a")).await;
         assert_eq!(closed.diagnostics[0].summary, "closed");
         // absent private data reaches the provider as empty
-        svc.close_ephemeral_resource(Request::new(pb::close_ephemeral_resource::Request {
-            type_name: "t_e".into(),
-            private: None,
-        }))
-        .await
-        .unwrap();
+        close("t_e", None).await;
         assert_eq!(
             *fake.closed.lock().unwrap(),
             [b"lease-a".to_vec(), Vec::new()]
         );
 
-        let unknown = svc
-            .close_ephemeral_resource(Request::new(pb::close_ephemeral_resource::Request {
-                type_name: "t_nope".into(),
-                private: None,
-            }))
-            .await
-            .unwrap()
-            .into_inner();
+        let unknown = close("t_nope", None).await;
         assert_eq!(
             unknown.diagnostics[0].summary,
             "Unknown ephemeral resource type"
@@ -313,34 +268,16 @@ fn renew_and_close_carry_the_private_data() {
 fn defaults_refuse_to_open_and_renew_or_close_nothing() {
     rt().block_on(async {
         let svc = ProviderService::new(Arc::new(Bare));
-        let open = svc
-            .open_ephemeral_resource(open_request("t_e", "a"))
-            .await
-            .unwrap()
-            .into_inner();
+        let open = answer(svc.open_ephemeral_resource(open_request("t_e", "a"))).await;
         assert_eq!(
             open.diagnostics[0].summary,
             "Unsupported ephemeral resource type"
         );
         assert!(open.result.is_none());
-        let renewed = svc
-            .renew_ephemeral_resource(Request::new(pb::renew_ephemeral_resource::Request {
-                type_name: "t_e".into(),
-                private: Some(b"x".to_vec()),
-            }))
-            .await
-            .unwrap()
-            .into_inner();
+        let renewed = answer(svc.renew_ephemeral_resource(renew_request(b"x"))).await;
         assert!(renewed.diagnostics.is_empty());
         assert_eq!((renewed.renew_at, renewed.private), (None, None));
-        let closed = svc
-            .close_ephemeral_resource(Request::new(pb::close_ephemeral_resource::Request {
-                type_name: "t_e".into(),
-                private: None,
-            }))
-            .await
-            .unwrap()
-            .into_inner();
+        let closed = answer(svc.close_ephemeral_resource(close_request("t_e", None))).await;
         assert!(closed.diagnostics.is_empty());
     });
 }

@@ -6,12 +6,10 @@ use std::sync::{Arc, Mutex};
 use tonic::Request;
 
 use super::ProviderService;
-use crate::codec;
 use crate::proto::tfplugin6 as pb;
 use crate::provider::{self as p, Provider};
-use crate::schema::{
-    AttrType, Attribute, Block, IdentityAttribute, IdentitySchema, ProviderSchema, Schema,
-};
+use crate::schema::{AttrType, Attribute, Block, ProviderSchema, Schema};
+use crate::test_support::{answer, dynamic, name_identity, raw_json, rt};
 use crate::value::Value;
 use pb::provider_server::Provider as _;
 
@@ -42,11 +40,7 @@ impl Provider for Fake {
             );
         ProviderSchema {
             resources: [("t_r".to_owned(), Schema::new(block))].into(),
-            identities: [(
-                "t_r".to_owned(),
-                IdentitySchema::new([IdentityAttribute::required("name", AttrType::String)]),
-            )]
-            .into(),
+            identities: [("t_r".to_owned(), name_identity())].into(),
             ..Default::default()
         }
     }
@@ -90,19 +84,6 @@ impl Provider for Fake {
     }
 }
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap()
-}
-
-fn dv(v: &Value, ty: &AttrType) -> pb::DynamicValue {
-    pb::DynamicValue {
-        msgpack: codec::to_msgpack(v, ty).unwrap(),
-        json: Vec::new(),
-    }
-}
-
 fn identity_ty() -> AttrType {
     AttrType::object([("name", AttrType::String)])
 }
@@ -113,7 +94,7 @@ fn state_ty() -> AttrType {
 
 fn identity_data(name: &str) -> pb::ResourceIdentityData {
     pb::ResourceIdentityData {
-        identity_data: Some(dv(&identity(name), &identity_ty())),
+        identity_data: Some(dynamic(&identity(name), &identity_ty())),
     }
 }
 
@@ -121,22 +102,14 @@ fn identity_data(name: &str) -> pb::ResourceIdentityData {
 fn identity_schemas_and_description_kinds_are_declared() {
     let svc = ProviderService::new(Arc::new(Fake::default()));
     rt().block_on(async {
-        let ids = svc
-            .get_resource_identity_schemas(Request::new(Default::default()))
-            .await
-            .unwrap()
-            .into_inner();
+        let ids = answer(svc.get_resource_identity_schemas(Request::new(Default::default()))).await;
         let attrs = &ids.identity_schemas["t_r"].identity_attributes;
         assert_eq!(attrs.len(), 1);
         assert_eq!(attrs[0].name, "name");
         assert!(attrs[0].required_for_import);
         assert_eq!(attrs[0].r#type, br#""string""#);
 
-        let schema = svc
-            .get_provider_schema(Request::new(Default::default()))
-            .await
-            .unwrap()
-            .into_inner();
+        let schema = answer(svc.get_provider_schema(Request::new(Default::default()))).await;
         let block = schema.resource_schemas["t_r"].block.clone().unwrap();
         let markdown = pb::StringKind::Markdown as i32;
         let plain = pb::StringKind::Plain as i32;
@@ -152,47 +125,41 @@ fn capabilities_and_identities_reach_the_provider_and_come_back() {
     let svc = ProviderService::new(fake.clone());
     rt().block_on(async {
         let state = Value::object([("name", Value::from("a")), ("note", Value::Null)]);
-        svc.validate_resource_config(Request::new(pb::validate_resource_config::Request {
-            type_name: "t_r".into(),
-            config: Some(dv(&state, &state_ty())),
-            client_capabilities: Some(pb::ClientCapabilities {
-                deferral_allowed: false,
-                write_only_attributes_allowed: true,
-            }),
+        let validate = |client_capabilities| {
+            answer(svc.validate_resource_config(Request::new(
+                pb::validate_resource_config::Request {
+                    type_name: "t_r".into(),
+                    config: Some(dynamic(&state, &state_ty())),
+                    client_capabilities,
+                },
+            )))
+        };
+        validate(Some(pb::ClientCapabilities {
+            deferral_allowed: false,
+            write_only_attributes_allowed: true,
         }))
-        .await
-        .unwrap();
+        .await;
         // An old Terraform sends no capabilities: all false.
-        svc.validate_resource_config(Request::new(pb::validate_resource_config::Request {
-            type_name: "t_r".into(),
-            config: Some(dv(&state, &state_ty())),
-            client_capabilities: None,
-        }))
-        .await
-        .unwrap();
+        validate(None).await;
 
-        let read = svc
-            .read_resource(Request::new(pb::read_resource::Request {
-                type_name: "t_r".into(),
-                current_state: Some(dv(&state, &state_ty())),
-                current_identity: Some(identity_data("a")),
-                ..Default::default()
-            }))
-            .await
-            .unwrap()
-            .into_inner();
+        let read = answer(svc.read_resource(Request::new(pb::read_resource::Request {
+            type_name: "t_r".into(),
+            current_state: Some(dynamic(&state, &state_ty())),
+            current_identity: Some(identity_data("a")),
+            ..Default::default()
+        })))
+        .await;
         assert!(read.diagnostics.is_empty(), "{:?}", read.diagnostics);
         assert_eq!(read.new_identity, Some(identity_data("a")));
 
-        let imported = svc
-            .import_resource_state(Request::new(pb::import_resource_state::Request {
+        let imported = answer(svc.import_resource_state(Request::new(
+            pb::import_resource_state::Request {
                 type_name: "t_r".into(),
                 identity: Some(identity_data("b")),
                 ..Default::default()
-            }))
-            .await
-            .unwrap()
-            .into_inner();
+            },
+        )))
+        .await;
         assert!(
             imported.diagnostics.is_empty(),
             "{:?}",
@@ -204,36 +171,23 @@ fn capabilities_and_identities_reach_the_provider_and_come_back() {
         );
 
         // The default identity upgrade re-decodes the stored JSON and refuses newer versions.
-        let upgraded = svc
-            .upgrade_resource_identity(Request::new(pb::upgrade_resource_identity::Request {
-                type_name: "t_r".into(),
-                version: 0,
-                raw_identity: Some(pb::RawState {
-                    json: br#"{"name":"c"}"#.to_vec(),
-                    flatmap: Default::default(),
-                }),
-            }))
-            .await
-            .unwrap()
-            .into_inner();
+        let upgrade = |version| {
+            answer(svc.upgrade_resource_identity(Request::new(
+                pb::upgrade_resource_identity::Request {
+                    type_name: "t_r".into(),
+                    version,
+                    raw_identity: Some(raw_json(br#"{"name":"c"}"#)),
+                },
+            )))
+        };
+        let upgraded = upgrade(0).await;
         assert!(
             upgraded.diagnostics.is_empty(),
             "{:?}",
             upgraded.diagnostics
         );
         assert_eq!(upgraded.upgraded_identity, Some(identity_data("c")));
-        let newer = svc
-            .upgrade_resource_identity(Request::new(pb::upgrade_resource_identity::Request {
-                type_name: "t_r".into(),
-                version: 3,
-                raw_identity: Some(pb::RawState {
-                    json: br#"{"name":"c"}"#.to_vec(),
-                    flatmap: Default::default(),
-                }),
-            }))
-            .await
-            .unwrap()
-            .into_inner();
+        let newer = upgrade(3).await;
         assert_eq!(
             newer.diagnostics[0].summary,
             "Resource identity is from a newer provider"

@@ -10,9 +10,8 @@ use crate::codec;
 use crate::diag::Diagnostic;
 use crate::proto::tfplugin6 as pb;
 use crate::provider::{self as p, Provider};
-use crate::schema::{
-    AttrType, Attribute, Block, IdentityAttribute, IdentitySchema, ProviderSchema, Schema,
-};
+use crate::schema::{AttrType, Attribute, Block, ProviderSchema, Schema};
+use crate::test_support::{answer, dynamic, name_identity};
 use crate::value::Value;
 use pb::provider_server::Provider as _;
 
@@ -33,11 +32,7 @@ impl Provider for Fake {
         let list = Block::new().attribute(Attribute::new("prefix", AttrType::String).optional());
         ProviderSchema {
             resources: [("t_r".to_owned(), Schema::new(resource))].into(),
-            identities: [(
-                "t_r".to_owned(),
-                IdentitySchema::new([IdentityAttribute::required("name", AttrType::String)]),
-            )]
-            .into(),
+            identities: [("t_r".to_owned(), name_identity())].into(),
             list_resources: [("t_r".to_owned(), Schema::new(list))].into(),
             ..Default::default()
         }
@@ -75,63 +70,49 @@ fn service() -> ProviderService<Fake> {
 }
 
 fn config(prefix: &str) -> pb::DynamicValue {
-    let v = Value::object([("prefix", Value::from(prefix))]);
-    pb::DynamicValue {
-        msgpack: codec::to_msgpack(&v, &config_type()).unwrap(),
-        ..Default::default()
-    }
+    dynamic(
+        &Value::object([("prefix", Value::from(prefix))]),
+        &config_type(),
+    )
 }
 
 #[tokio::test]
 async fn list_resources_are_declared() {
     let s = service();
-    let meta = s
-        .get_metadata(Request::new(pb::get_metadata::Request {}))
-        .await
-        .unwrap()
-        .into_inner();
+    let meta = answer(s.get_metadata(Request::new(pb::get_metadata::Request {}))).await;
     assert_eq!(meta.list_resources[0].type_name, "t_r");
-    let schema = s
-        .get_provider_schema(Request::new(pb::get_provider_schema::Request {}))
-        .await
-        .unwrap()
-        .into_inner();
+    let schema =
+        answer(s.get_provider_schema(Request::new(pb::get_provider_schema::Request {}))).await;
     assert!(schema.list_resource_schemas.contains_key("t_r"));
 }
 
 #[tokio::test]
 async fn config_is_validated() {
     let s = service();
-    let answer = |prefix: &'static str| {
-        s.validate_list_resource_config(Request::new(pb::validate_list_resource_config::Request {
-            type_name: "t_r".into(),
-            config: Some(config(prefix)),
-            ..Default::default()
-        }))
+    let validate = |prefix: &'static str| {
+        answer(s.validate_list_resource_config(Request::new(
+            pb::validate_list_resource_config::Request {
+                type_name: "t_r".into(),
+                config: Some(config(prefix)),
+                ..Default::default()
+            },
+        )))
     };
-    assert!(
-        answer("a")
-            .await
-            .unwrap()
-            .into_inner()
-            .diagnostics
-            .is_empty()
-    );
-    let bad = answer("").await.unwrap().into_inner();
+    assert!(validate("a").await.diagnostics.is_empty());
+    let bad = validate("").await;
     assert_eq!(bad.diagnostics[0].summary, "Empty prefix");
 }
 
 async fn events(include: bool, limit: i64, type_name: &str) -> Vec<pb::list_resource::Event> {
-    let stream = service()
-        .list_resource(Request::new(pb::list_resource::Request {
+    let stream = answer(
+        service().list_resource(Request::new(pb::list_resource::Request {
             type_name: type_name.into(),
             config: Some(config("n")),
             include_resource_object: include,
             limit,
-        }))
-        .await
-        .unwrap()
-        .into_inner();
+        })),
+    )
+    .await;
     stream.map(|e| e.unwrap()).collect().await
 }
 

@@ -982,9 +982,9 @@ impl<P: Provider> pb::provider_server::Provider for ProviderService<P> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec;
     use crate::diag::AttrPath;
     use crate::schema::{Attribute, Block};
+    use crate::test_support::{answer, dynamic, raw_json, rt, served_attributes};
     use pb::provider_server::Provider as _;
 
     /// One resource `t_r` with `id` (computed) and `name` (required), and one action `t_a`
@@ -1054,18 +1054,14 @@ mod tests {
     ) -> BoxStream<pb::invoke_action::Event> {
         let ty = AttrType::object([("mode", AttrType::String)]);
         let config = Value::object([("mode", Value::from(mode))]);
-        service
-            .invoke_action(Request::new(pb::invoke_action::Request {
+        answer(
+            service.invoke_action(Request::new(pb::invoke_action::Request {
                 action_type: action.into(),
-                config: Some(pb::DynamicValue {
-                    msgpack: codec::to_msgpack(&config, &ty).unwrap(),
-                    json: Vec::new(),
-                }),
+                config: Some(dynamic(&config, &ty)),
                 client_capabilities: None,
-            }))
-            .await
-            .unwrap()
-            .into_inner()
+            })),
+        )
+        .await
     }
 
     /// "progress:MESSAGE" or "completed:SUMMARY,SUMMARY".
@@ -1088,42 +1084,27 @@ mod tests {
     fn state(name: &str) -> pb::DynamicValue {
         let ty = AttrType::object([("id", AttrType::String), ("name", AttrType::String)]);
         let v = Value::object([("id", Value::from("x")), ("name", Value::from(name))]);
-        pb::DynamicValue {
-            msgpack: codec::to_msgpack(&v, &ty).unwrap(),
-            json: Vec::new(),
-        }
+        dynamic(&v, &ty)
     }
 
     async fn read(name: &str) -> pb::read_resource::Response {
-        service()
-            .read_resource(Request::new(pb::read_resource::Request {
+        answer(
+            service().read_resource(Request::new(pb::read_resource::Request {
                 type_name: "t_r".into(),
                 current_state: Some(state(name)),
                 private: b"p".to_vec(),
                 ..Default::default()
-            }))
-            .await
-            .unwrap()
-            .into_inner()
-    }
-
-    fn rt() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
+            })),
+        )
+        .await
     }
 
     #[test]
     fn schema_response() {
-        let resp = rt()
-            .block_on(service().get_provider_schema(Request::new(Default::default())))
-            .unwrap()
-            .into_inner();
-        let attrs = &resp.resource_schemas["t_r"]
-            .block
-            .as_ref()
-            .unwrap()
-            .attributes;
+        let resp = rt().block_on(answer(
+            service().get_provider_schema(Request::new(Default::default())),
+        ));
+        let attrs = served_attributes(&resp.resource_schemas["t_r"]);
         assert_eq!(attrs[0].name, "id");
         assert_eq!(attrs[0].r#type, br#""string""#);
         assert!(attrs[0].computed && attrs[1].required);
@@ -1159,25 +1140,23 @@ mod tests {
     #[test]
     fn unknown_type_and_unimplemented_defaults_are_diagnostics() {
         rt().block_on(async {
-            let resp = service()
-                .plan_resource_change(Request::new(pb::plan_resource_change::Request {
+            let resp = answer(service().plan_resource_change(Request::new(
+                pb::plan_resource_change::Request {
                     type_name: "nope".into(),
                     ..Default::default()
-                }))
-                .await
-                .unwrap()
-                .into_inner();
+                },
+            )))
+            .await;
             assert_eq!(resp.diagnostics[0].summary, "Unknown resource type");
 
-            let resp = service()
-                .apply_resource_change(Request::new(pb::apply_resource_change::Request {
+            let resp = answer(service().apply_resource_change(Request::new(
+                pb::apply_resource_change::Request {
                     type_name: "t_r".into(),
                     prior_state: Some(state("a")),
                     ..Default::default()
-                }))
-                .await
-                .unwrap()
-                .into_inner();
+                },
+            )))
+            .await;
             assert_eq!(resp.diagnostics[0].summary, "Unsupported resource type");
             assert_eq!(resp.new_state, Some(state("a")));
         });
@@ -1185,19 +1164,14 @@ mod tests {
 
     #[test]
     fn upgrade_decodes_json_with_current_schema() {
-        let resp = rt()
-            .block_on(service().upgrade_resource_state(Request::new(
-                pb::upgrade_resource_state::Request {
-                    type_name: "t_r".into(),
-                    version: 0,
-                    raw_state: Some(pb::RawState {
-                        json: br#"{"id":"x","name":"n","removed":true}"#.to_vec(),
-                        flatmap: Default::default(),
-                    }),
-                },
-            )))
-            .unwrap()
-            .into_inner();
+        let request = pb::upgrade_resource_state::Request {
+            type_name: "t_r".into(),
+            version: 0,
+            raw_state: Some(raw_json(br#"{"id":"x","name":"n","removed":true}"#)),
+        };
+        let resp = rt().block_on(answer(
+            service().upgrade_resource_state(Request::new(request)),
+        ));
         assert!(resp.diagnostics.is_empty());
         assert_eq!(resp.upgraded_state, Some(state("n")));
     }
@@ -1205,34 +1179,34 @@ mod tests {
     #[test]
     fn undecodable_values_and_legacy_state_answer_with_a_diagnostic() {
         rt().block_on(async {
-            let resp = service()
-                .validate_resource_config(Request::new(pb::validate_resource_config::Request {
+            let config = pb::DynamicValue {
+                msgpack: vec![0xa1, b'a'], // the string "a", not an object
+                json: Vec::new(),
+            };
+            let resp = answer(service().validate_resource_config(Request::new(
+                pb::validate_resource_config::Request {
                     type_name: "t_r".into(),
-                    config: Some(pb::DynamicValue {
-                        msgpack: vec![0xa1, b'a'], // the string "a", not an object
-                        json: Vec::new(),
-                    }),
+                    config: Some(config),
                     ..Default::default()
-                }))
-                .await
-                .unwrap()
-                .into_inner();
+                },
+            )))
+            .await;
             assert_eq!(resp.diagnostics.len(), 1);
             assert_eq!(resp.diagnostics[0].summary, "Invalid value from Terraform");
             assert!(resp.diagnostics[0].detail.contains("configuration"));
 
-            let resp = service()
-                .upgrade_resource_state(Request::new(pb::upgrade_resource_state::Request {
+            let legacy = pb::RawState {
+                json: Vec::new(),
+                flatmap: [("id".to_owned(), "x".to_owned())].into(),
+            };
+            let resp = answer(service().upgrade_resource_state(Request::new(
+                pb::upgrade_resource_state::Request {
                     type_name: "t_r".into(),
                     version: 0,
-                    raw_state: Some(pb::RawState {
-                        json: Vec::new(),
-                        flatmap: [("id".to_owned(), "x".to_owned())].into(),
-                    }),
-                }))
-                .await
-                .unwrap()
-                .into_inner();
+                    raw_state: Some(legacy),
+                },
+            )))
+            .await;
             assert_eq!(resp.diagnostics[0].summary, "Unsupported state format");
             assert_eq!(resp.upgraded_state, None);
         });
@@ -1242,17 +1216,9 @@ mod tests {
     fn actions_are_listed_and_their_schemas_served() {
         rt().block_on(async {
             let svc = service();
-            let meta = svc
-                .get_metadata(Request::new(Default::default()))
-                .await
-                .unwrap()
-                .into_inner();
+            let meta = answer(svc.get_metadata(Request::new(Default::default()))).await;
             assert_eq!(meta.actions[0].type_name, "t_a");
-            let schema = svc
-                .get_provider_schema(Request::new(Default::default()))
-                .await
-                .unwrap()
-                .into_inner();
+            let schema = answer(svc.get_provider_schema(Request::new(Default::default()))).await;
             let block = schema.action_schemas["t_a"].schema.as_ref().unwrap();
             assert_eq!(block.block.as_ref().unwrap().attributes[0].name, "mode");
         });

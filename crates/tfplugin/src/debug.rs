@@ -14,12 +14,12 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info};
+use tracing::info;
 
 use super::grpc::ProviderService;
 use super::handshake::{APP_PROTOCOL_VERSION, HandshakeError};
 use super::provider::Provider;
-use super::serve::{ServeError, run_server, services};
+use super::serve::{ServeError, run_server, run_to_exit, services};
 
 /// The environment variable Terraform reads to reattach to running providers.
 pub const REATTACH_ENV: &str = "TF_REATTACH_PROVIDERS";
@@ -52,32 +52,17 @@ fn banner(reattach: &str) -> String {
 /// returns this when asked for `-debug`. `address` is the provider's source address.
 pub fn serve_debug<P: Provider>(provider: P, address: &str) -> ExitCode {
     super::log::init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(ServeError::Runtime);
     let stop = CancellationToken::new();
-    let result = runtime.and_then(|rt| {
-        rt.block_on(async {
-            let on_ctrl_c = stop.clone();
-            tokio::spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    info!("Ctrl-C: stopping the provider");
-                    on_ctrl_c.cancel();
-                }
-            });
-            serve_debug_async(provider, address, &mut io::stdout(), stop).await
-        })
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            error!("{e}");
-            eprintln!("Error: {e}");
-            ExitCode::from(1)
-        }
-    }
+    run_to_exit(async {
+        let on_ctrl_c = stop.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                info!("Ctrl-C: stopping the provider");
+                on_ctrl_c.cancel();
+            }
+        });
+        serve_debug_async(provider, address, &mut io::stdout(), stop).await
+    })
 }
 
 /// [`serve_debug`] inside an existing runtime: binds 127.0.0.1 on a free port, writes the

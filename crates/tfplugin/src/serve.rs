@@ -7,6 +7,7 @@
 //! up to a second, then [`serve`] returns (Terraform kills the process after 2 s).
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::process::ExitCode;
@@ -64,6 +65,12 @@ pub fn serve<P: Provider>(provider: P) -> ExitCode {
         return ExitCode::from(1);
     }
     super::log::init();
+    run_to_exit(serve_async(provider))
+}
+
+/// Runs `serving` to its end on a fresh multi-threaded runtime and turns the outcome into the
+/// process's exit code: success, or 1 with the error logged and printed on stderr.
+pub(super) fn run_to_exit(serving: impl Future<Output = Result<(), ServeError>>) -> ExitCode {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         // Plugin work is I/O-bound; two workers suffice, and a fixed count spares the
         // cgroup probing of `available_parallelism` at start-up.
@@ -71,8 +78,7 @@ pub fn serve<P: Provider>(provider: P) -> ExitCode {
         .enable_all()
         .build()
         .map_err(ServeError::Runtime);
-    let result = runtime.and_then(|rt| rt.block_on(serve_async(provider)));
-    match result {
+    match runtime.and_then(|rt| rt.block_on(serving)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!("{e}");

@@ -71,6 +71,19 @@ impl Terraform {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Runs a command that must fail; answers its stderr.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(!out.status.success(), "terraform {args:?} succeeded");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    /// Asserts that a plan finds nothing to do (`why` says why it should not).
+    fn assert_empty_plan(&self, why: &str) {
+        let out = self.run(&["plan", "-detailed-exitcode", "-no-color"]);
+        assert_eq!(out.status.code(), Some(0), "{why}");
+    }
+
     fn config(&self, body: &str) {
         std::fs::write(self.work.join("main.tf"), format!("{HEADER}{body}")).unwrap();
     }
@@ -80,7 +93,18 @@ impl Terraform {
     }
 }
 
+/// The provider block, resource `echo_thing.a` and data source `echo_message.e` reading its
+/// id, with outputs `id`, `revision`, `steps` and `echo`.
 fn thing(tags: &str, name: &str) -> String {
+    let outputs: String = [
+        ("id", "echo_thing.a.id"),
+        ("revision", "echo_thing.a.revision"),
+        ("steps", "echo_thing.a.steps"),
+        ("echo", "data.echo_message.e.output"),
+    ]
+    .iter()
+    .map(|(output, value)| format!("output \"{output}\" {{ value = {value} }}\n"))
+    .collect();
     format!(
         r#"
 provider "echo" {{
@@ -96,20 +120,14 @@ resource "echo_thing" "a" {{
 data "echo_message" "e" {{
   input = echo_thing.a.id
 }}
-output "id" {{ value = echo_thing.a.id }}
-output "revision" {{ value = echo_thing.a.revision }}
-output "steps" {{ value = echo_thing.a.steps }}
-output "echo" {{ value = data.echo_message.e.output }}
-"#
+{outputs}"#
     )
 }
 
 fn scenario(tf: &Terraform) {
     // diagnostics with an attribute path
     tf.config(&thing("{}", "first").replace("\"hello\"", "\"bad\""));
-    let out = tf.run(&["validate", "-no-color"]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    let err = tf.fails(&["validate", "-no-color"]);
     assert!(err.contains("Greeting not allowed"), "{err}");
     assert!(
         err.contains("greeting = \"bad\""),
@@ -128,8 +146,7 @@ fn scenario(tf: &Terraform) {
     assert_eq!(o["echo"]["value"], "echo:thing-first");
 
     // nothing to do: upgrade + read + plan agree with the state
-    let out = tf.run(&["plan", "-detailed-exitcode", "-no-color"]);
-    assert_eq!(out.status.code(), Some(0), "expected an empty plan");
+    tf.assert_empty_plan("expected an empty plan");
 
     // in-place update
     tf.config(&thing(r#"{ env = "prod" }"#, "first"));
@@ -149,12 +166,7 @@ fn scenario(tf: &Terraform) {
         thing(r#"{ env = "prod" }"#, "second")
     ));
     tf.ok(&["import", "-no-color", "echo_thing.b", "thing-imported"]);
-    let out = tf.run(&["plan", "-detailed-exitcode", "-no-color"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "imported resource matches its config"
-    );
+    tf.assert_empty_plan("imported resource matches its config");
 
     tf.ok(&["destroy", "-auto-approve", "-no-color"]);
 
@@ -164,48 +176,33 @@ fn scenario(tf: &Terraform) {
             "action \"echo_say\" \"hi\" {{\n  config {{\n    message = \"{message}\"\n    times = {times}\n  }}\n}}\n"
         )
     };
-    tf.config(&say("hello", 3));
-    let out = tf.ok(&[
+    let invoke = [
         "apply",
         "-auto-approve",
         "-no-color",
         "-invoke=action.echo_say.hi",
-    ]);
+    ];
+    tf.config(&say("hello", 3));
+    let out = tf.ok(&invoke);
     for i in 1..=3 {
         assert!(out.contains(&format!("say {i}/3: hello")), "{out}");
     }
     // plan-time validation and a failing invocation
     tf.config(&say("hello", 11));
-    let out = tf.run(&[
-        "apply",
-        "-auto-approve",
-        "-no-color",
-        "-invoke=action.echo_say.hi",
-    ]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    let err = tf.fails(&invoke);
     assert!(
         err.contains("times must be between 1 and 10; got 11."),
         "{err}"
     );
     tf.config(&say("fail", 1));
-    let out = tf.run(&[
-        "apply",
-        "-auto-approve",
-        "-no-color",
-        "-invoke=action.echo_say.hi",
-    ]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    let err = tf.fails(&invoke);
     assert!(err.contains("echo_say was asked to fail."), "{err}");
 
     ephemeral_token(tf);
 
     // a provider panic is reported by Terraform as a plugin crash, with our panic line
     tf.config("data \"echo_message\" \"p\" {\n  input = \"panic\"\n}\n");
-    let out = tf.run(&["plan", "-no-color"]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    let err = tf.fails(&["plan", "-no-color"]);
     assert!(
         err.contains("panic: assertion `left != right` failed: echo provider asked to panic"),
         "{err}"
@@ -284,9 +281,7 @@ resource "terraform_data" "use" {{
     assert_eq!(token["computed"], true, "{schema}");
 
     tf.config(&config("soon"));
-    let out = tf.run(&["validate", "-no-color"]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    let err = tf.fails(&["validate", "-no-color"]);
     assert!(err.contains("Invalid lifetime"), "{err}");
     assert!(
         err.contains("lifetime = \"soon\""),
@@ -364,14 +359,12 @@ fn old_terraform(tf: &Terraform) {
     let schema: serde_json::Value =
         serde_json::from_str(&tf.ok(&["providers", "schema", "-json"])).unwrap();
     let echo = &schema["provider_schemas"]["registry.terraform.io/example/echo"];
-    assert!(
-        echo["resource_schemas"]["echo_thing"].is_object(),
-        "{schema}"
-    );
-    assert!(
-        echo["data_source_schemas"]["echo_message"].is_object(),
-        "{schema}"
-    );
+    for (kind, name) in [
+        ("resource_schemas", "echo_thing"),
+        ("data_source_schemas", "echo_message"),
+    ] {
+        assert!(echo[kind][name].is_object(), "no {kind}.{name}: {schema}");
+    }
     assert!(echo.get("ephemeral_resource_schemas").is_none(), "{schema}");
 
     tf.config(&thing(r#"{ env = "old" }"#, "old"));
@@ -379,8 +372,7 @@ fn old_terraform(tf: &Terraform) {
     let o = tf.outputs();
     assert_eq!(o["id"]["value"], "thing-old");
     assert_eq!(o["echo"]["value"], "echo:thing-old");
-    let out = tf.run(&["plan", "-detailed-exitcode", "-no-color"]);
-    assert_eq!(out.status.code(), Some(0), "expected an empty plan");
+    tf.assert_empty_plan("expected an empty plan");
     tf.ok(&["destroy", "-auto-approve", "-no-color"]);
 }
 

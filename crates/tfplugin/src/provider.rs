@@ -18,7 +18,7 @@ pub use tokio_util::sync::CancellationToken;
 
 use super::codec;
 use super::diag::{Diagnostic, Diagnostics};
-use super::schema::{IdentitySchema, ProviderSchema, Schema};
+use super::schema::{AttrType, IdentitySchema, ProviderSchema, Schema};
 use super::value::Value;
 
 /// What the Terraform that calls knows how to handle (sent on validate, configure, read,
@@ -575,27 +575,17 @@ pub struct ListResourceResponse {
 
 /// What [`Provider::upgrade_resource_state`] does by default.
 pub fn default_upgrade(req: &UpgradeResourceStateRequest) -> UpgradeResourceStateResponse {
+    let stored = Stored {
+        what: "state",
+        schema: "schema",
+        type_name: &req.type_name,
+        version: req.version,
+        current_version: req.schema.version,
+    };
     let mut resp = UpgradeResourceStateResponse::default();
-    if req.version > req.schema.version {
-        resp.diagnostics.error(
-            "Resource state is from a newer provider",
-            format!(
-                "The stored state of this {} has schema version {}, but this provider only \
-                 knows version {}. Upgrade the provider.",
-                req.type_name, req.version, req.schema.version
-            ),
-        );
-        return resp;
-    }
-    match codec::from_json(&req.raw_state, &req.schema.value_type()) {
+    match stored.decode(&req.raw_state, &req.schema.value_type()) {
         Ok(v) => resp.state = v,
-        Err(e) => resp.diagnostics.error(
-            "Stored state does not match the schema",
-            format!(
-                "Could not read the stored state of this {}: {e}.",
-                req.type_name
-            ),
-        ),
+        Err(d) => resp.diagnostics.push(d),
     }
     resp
 }
@@ -604,27 +594,56 @@ pub fn default_upgrade(req: &UpgradeResourceStateRequest) -> UpgradeResourceStat
 pub fn default_identity_upgrade(
     req: &UpgradeResourceIdentityRequest,
 ) -> UpgradeResourceIdentityResponse {
+    let stored = Stored {
+        what: "identity",
+        schema: "identity schema",
+        type_name: &req.type_name,
+        version: req.version,
+        current_version: req.schema.version,
+    };
     let mut resp = UpgradeResourceIdentityResponse::default();
-    if req.version > req.schema.version {
-        resp.diagnostics.error(
-            "Resource identity is from a newer provider",
-            format!(
-                "The stored identity of this {} has identity schema version {}, but this \
-                 provider only knows version {}. Upgrade the provider.",
-                req.type_name, req.version, req.schema.version
-            ),
-        );
-        return resp;
-    }
-    match codec::from_json(&req.raw_identity, &req.schema.value_type()) {
+    match stored.decode(&req.raw_identity, &req.schema.value_type()) {
         Ok(v) => resp.identity = v,
-        Err(e) => resp.diagnostics.error(
-            "Stored identity does not match the identity schema",
-            format!(
-                "Could not read the stored identity of this {}: {e}.",
-                req.type_name
-            ),
-        ),
+        Err(d) => resp.diagnostics.push(d),
     }
     resp
+}
+
+/// A stored state or identity the default upgrades read: `what` it is, the `schema` it is
+/// read with, and the schema version it was written with against the current one.
+struct Stored<'a> {
+    what: &'a str,
+    schema: &'a str,
+    type_name: &'a str,
+    version: i64,
+    current_version: i64,
+}
+
+impl Stored<'_> {
+    /// The stored JSON decoded with the current schema's type `ty` (missing attributes become
+    /// null); refused when written by a newer schema version.
+    fn decode(&self, json: &serde_json::Value, ty: &AttrType) -> Result<Value, Diagnostic> {
+        let Stored {
+            what,
+            schema,
+            type_name,
+            version,
+            current_version,
+        } = self;
+        if version > current_version {
+            return Err(Diagnostic::error(
+                format!("Resource {what} is from a newer provider"),
+                format!(
+                    "The stored {what} of this {type_name} has {schema} version {version}, but \
+                     this provider only knows version {current_version}. Upgrade the provider."
+                ),
+            ));
+        }
+        codec::from_json(json, ty).map_err(|e| {
+            Diagnostic::error(
+                format!("Stored {what} does not match the {schema}"),
+                format!("Could not read the stored {what} of this {type_name}: {e}."),
+            )
+        })
+    }
 }

@@ -39,6 +39,77 @@ fn err(path: &[PathStep], message: impl Into<String>) -> CodecError {
     }
 }
 
+/// Runs `convert` on the part of a value at `step` below `path` (so its errors say where).
+fn within<T>(
+    path: &mut Vec<PathStep>,
+    step: PathStep,
+    convert: impl FnOnce(&mut Vec<PathStep>) -> Result<T, CodecError>,
+) -> Result<T, CodecError> {
+    path.push(step);
+    let out = convert(path);
+    path.pop();
+    out
+}
+
+/// Converts the elements of a list or set, each at its index below `path`.
+fn elements<T, U>(
+    items: impl IntoIterator<Item = T>,
+    path: &mut Vec<PathStep>,
+    mut convert: impl FnMut(T, &mut Vec<PathStep>) -> Result<U, CodecError>,
+) -> Result<Vec<U>, CodecError> {
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| within(path, PathStep::Index(i as i64), |path| convert(item, path)))
+        .collect()
+}
+
+/// Decodes a map's entries: each key read by `key`, each value at its key below `path`.
+fn map<K, T>(
+    entries: impl IntoIterator<Item = (K, T)>,
+    path: &mut Vec<PathStep>,
+    mut key: impl FnMut(K, &[PathStep]) -> Result<String, CodecError>,
+    mut decode: impl FnMut(T, &mut Vec<PathStep>) -> Result<Value, CodecError>,
+) -> Result<Value, CodecError> {
+    let mut out = BTreeMap::new();
+    for (k, part) in entries {
+        let k = key(k, path)?;
+        let v = within(path, PathStep::Key(k.clone()), |path| decode(part, path))?;
+        out.insert(k, v);
+    }
+    Ok(Value::Map(out))
+}
+
+/// Decodes an object of the attributes `attrs`, in their order: the part `given` for each
+/// (at its attribute below `path`), null where none is given.
+fn object<T>(
+    attrs: &[(String, AttrType)],
+    path: &mut Vec<PathStep>,
+    mut given: impl FnMut(&str) -> Option<T>,
+    mut decode: impl FnMut(T, &AttrType, &mut Vec<PathStep>) -> Result<Value, CodecError>,
+) -> Result<Value, CodecError> {
+    let mut out = BTreeMap::new();
+    for (name, aty) in attrs {
+        let v = match given(name) {
+            Some(part) => within(path, PathStep::Attribute(name.clone()), |path| {
+                decode(part, aty, path)
+            })?,
+            None => Value::Null,
+        };
+        out.insert(name.clone(), v);
+    }
+    Ok(Value::Object(out))
+}
+
+/// Decoded elements as the list or set `ty` is.
+fn list_or_set(ty: &AttrType, items: Vec<Value>) -> Value {
+    if matches!(ty, AttrType::Set(_)) {
+        Value::Set(items)
+    } else {
+        Value::List(items)
+    }
+}
+
 fn type_name(ty: &AttrType) -> &'static str {
     match ty {
         AttrType::String => "string",
@@ -84,53 +155,20 @@ fn mp_to_value(mp: Mp, ty: &AttrType, path: &mut Vec<PathStep>) -> Result<Value,
         }),
         (Mp::F64(f), AttrType::Number) => Value::float(f),
         (Mp::F32(f), AttrType::Number) => Value::float(f64::from(f)),
-        (Mp::String(s), AttrType::Number) => {
-            let text = s.as_str().unwrap_or_default();
-            parse_number(text).ok_or_else(|| err(path, format!("{text:?} is not a number")))?
-        }
+        (Mp::String(s), AttrType::Number) => parse_number(s.as_str().unwrap_or_default(), path)?,
         (Mp::Array(items), AttrType::List(elem) | AttrType::Set(elem)) => {
-            let mut out = Vec::with_capacity(items.len());
-            for (i, item) in items.into_iter().enumerate() {
-                path.push(PathStep::Index(i as i64));
-                out.push(mp_to_value(item, elem, path)?);
-                path.pop();
-            }
-            if matches!(ty, AttrType::Set(_)) {
-                Value::Set(out)
-            } else {
-                Value::List(out)
-            }
+            let items = elements(items, path, |item, path| mp_to_value(item, elem, path))?;
+            list_or_set(ty, items)
         }
         (Mp::Map(entries), AttrType::Map(elem)) => {
-            let mut out = BTreeMap::new();
-            for (k, v) in entries {
-                let key = mp_key(k, path)?;
-                path.push(PathStep::Key(key.clone()));
-                let v = mp_to_value(v, elem, path)?;
-                path.pop();
-                out.insert(key, v);
-            }
-            Value::Map(out)
+            map(entries, path, mp_key, |v, path| mp_to_value(v, elem, path))?
         }
         (Mp::Map(entries), AttrType::Object(attrs)) => {
             let mut given = BTreeMap::new();
             for (k, v) in entries {
                 given.insert(mp_key(k, path)?, v);
             }
-            let mut out = BTreeMap::new();
-            for (name, aty) in attrs {
-                let v = match given.remove(name) {
-                    Some(mp) => {
-                        path.push(PathStep::Attribute(name.clone()));
-                        let v = mp_to_value(mp, aty, path)?;
-                        path.pop();
-                        v
-                    }
-                    None => Value::Null,
-                };
-                out.insert(name.clone(), v);
-            }
-            Value::Object(out)
+            object(attrs, path, |name| given.remove(name), mp_to_value)?
         }
         (other, _) => return Err(mismatch(path, &other)),
     })
@@ -145,11 +183,14 @@ fn mp_key(k: Mp, path: &[PathStep]) -> Result<String, CodecError> {
     }
 }
 
-fn parse_number(text: &str) -> Option<Value> {
+/// A number sent as a decimal string (how huge numbers travel).
+fn parse_number(text: &str, path: &[PathStep]) -> Result<Value, CodecError> {
     if let Ok(i) = text.parse::<i64>() {
-        return Some(Value::int(i));
+        return Ok(Value::int(i));
     }
-    text.parse::<f64>().ok().map(Value::float)
+    text.parse::<f64>()
+        .map(Value::float)
+        .map_err(|_| err(path, format!("{text:?} is not a number")))
 }
 
 /// Encodes `value` as msgpack for type `ty`: objects get every attribute of the type (null
@@ -171,20 +212,17 @@ fn value_to_mp(value: &Value, ty: &AttrType, path: &mut Vec<PathStep>) -> Result
         (Value::Number(Number::Int(i)), AttrType::Number) => Mp::from(*i),
         (Value::Number(Number::Float(f)), AttrType::Number) => Mp::F64(*f),
         (Value::List(items) | Value::Set(items), AttrType::List(elem) | AttrType::Set(elem)) => {
-            let mut out = Vec::with_capacity(items.len());
-            for (i, item) in items.iter().enumerate() {
-                path.push(PathStep::Index(i as i64));
-                out.push(value_to_mp(item, elem, path)?);
-                path.pop();
-            }
-            Mp::Array(out)
+            Mp::Array(elements(items, path, |item, path| {
+                value_to_mp(item, elem, path)
+            })?)
         }
         (Value::Map(m) | Value::Object(m), AttrType::Map(elem)) => {
             let mut out = Vec::with_capacity(m.len());
             for (k, v) in m {
-                path.push(PathStep::Key(k.clone()));
-                out.push((Mp::from(k.as_str()), value_to_mp(v, elem, path)?));
-                path.pop();
+                let v = within(path, PathStep::Key(k.clone()), |path| {
+                    value_to_mp(v, elem, path)
+                })?;
+                out.push((Mp::from(k.as_str()), v));
             }
             Mp::Map(out)
         }
@@ -194,12 +232,12 @@ fn value_to_mp(value: &Value, ty: &AttrType, path: &mut Vec<PathStep>) -> Result
             }
             let mut out = Vec::with_capacity(attrs.len());
             for (name, aty) in attrs {
-                path.push(PathStep::Attribute(name.clone()));
                 let v = match m.get(name) {
-                    Some(v) => value_to_mp(v, aty, path)?,
+                    Some(v) => within(path, PathStep::Attribute(name.clone()), |path| {
+                        value_to_mp(v, aty, path)
+                    })?,
                     None => Mp::Nil,
                 };
-                path.pop();
                 out.push((Mp::from(name.as_str()), v));
             }
             Mp::Map(out)
@@ -259,43 +297,19 @@ fn json_to_value(
             Some(i) => Value::int(i),
             None => Value::float(n.as_f64().unwrap_or(f64::NAN)),
         },
-        (J::String(s), AttrType::Number) => {
-            parse_number(s).ok_or_else(|| err(path, format!("{s:?} is not a number")))?
-        }
+        (J::String(s), AttrType::Number) => parse_number(s, path)?,
         (J::Array(items), AttrType::List(elem) | AttrType::Set(elem)) => {
-            let mut out = Vec::with_capacity(items.len());
-            for (i, item) in items.iter().enumerate() {
-                path.push(PathStep::Index(i as i64));
-                out.push(json_to_value(item, elem, path)?);
-                path.pop();
-            }
-            if matches!(ty, AttrType::Set(_)) {
-                Value::Set(out)
-            } else {
-                Value::List(out)
-            }
+            let items = elements(items, path, |item, path| json_to_value(item, elem, path))?;
+            list_or_set(ty, items)
         }
-        (J::Object(m), AttrType::Map(elem)) => {
-            let mut out = BTreeMap::new();
-            for (k, v) in m {
-                path.push(PathStep::Key(k.clone()));
-                out.insert(k.clone(), json_to_value(v, elem, path)?);
-                path.pop();
-            }
-            Value::Map(out)
-        }
+        (J::Object(m), AttrType::Map(elem)) => map(
+            m,
+            path,
+            |k, _| Ok(k.clone()),
+            |v, path| json_to_value(v, elem, path),
+        )?,
         (J::Object(m), AttrType::Object(attrs)) => {
-            let mut out = BTreeMap::new();
-            for (name, aty) in attrs {
-                path.push(PathStep::Attribute(name.clone()));
-                let v = match m.get(name) {
-                    Some(j) => json_to_value(j, aty, path)?,
-                    None => Value::Null,
-                };
-                path.pop();
-                out.insert(name.clone(), v);
-            }
-            Value::Object(out)
+            object(attrs, path, |name| m.get(name), json_to_value)?
         }
         (other, _) => {
             return Err(err(

@@ -307,13 +307,9 @@ impl Provider for EchoProvider {
         resp
     }
 
+    /// Nothing exists outside Terraform's state, so there is nothing to refresh.
     async fn read_resource(&self, req: ReadResourceRequest) -> ReadResourceResponse {
-        ReadResourceResponse {
-            new_state: Some(req.current_state),
-            private: req.private,
-            diagnostics: Diagnostics::new(),
-            ..Default::default()
-        }
+        ReadResourceResponse::unchanged(&req)
     }
 
     async fn import_resource_state(

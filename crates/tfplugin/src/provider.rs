@@ -95,6 +95,20 @@ pub struct ReadResourceResponse {
     pub new_identity: Option<Value>,
 }
 
+impl ReadResourceResponse {
+    /// Reads back what Terraform has: the request's current state and private data, no
+    /// diagnostics, no identity. For a resource whose remote object is not refreshed, or,
+    /// with struct update syntax, for a read that fails:
+    /// `ReadResourceResponse { diagnostics, ..ReadResourceResponse::unchanged(&req) }`.
+    pub fn unchanged(req: &ReadResourceRequest) -> ReadResourceResponse {
+        ReadResourceResponse {
+            new_state: Some(req.current_state.clone()),
+            private: req.private.clone(),
+            ..Default::default()
+        }
+    }
+}
+
 /// `PlanResourceChange`: create (prior null), update, or — with `plan_destroy` off, never
 /// sent — destroy (proposed null). Called at plan and again at apply.
 #[derive(Debug, Clone)]

@@ -661,3 +661,96 @@ impl Stored<'_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{AttrType, Attribute, Block, IdentityAttribute};
+
+    #[test]
+    fn unchanged_reads_back_the_current_state_and_private_data() {
+        let req = ReadResourceRequest {
+            type_name: "t_r".into(),
+            current_state: Value::object([("name", Value::from("a"))]),
+            private: b"p".to_vec(),
+            client_capabilities: ClientCapabilities::default(),
+            current_identity: Value::Null,
+        };
+        let resp = ReadResourceResponse::unchanged(&req);
+        assert_eq!(resp.new_state, Some(req.current_state));
+        assert_eq!(resp.private, b"p");
+        assert!(resp.diagnostics.is_empty() && resp.new_identity.is_none());
+    }
+
+    #[test]
+    fn default_upgrades_refuse_newer_versions_and_undecodable_json() {
+        let schema = Schema::new(Block::new().attribute(Attribute::new("n", AttrType::Number)));
+        let state = |version, raw_state| {
+            default_upgrade(&UpgradeResourceStateRequest {
+                type_name: "t_r".into(),
+                version,
+                raw_state,
+                schema: Arc::new(schema.clone()),
+            })
+        };
+        let identity = |version, raw_identity| {
+            default_identity_upgrade(&UpgradeResourceIdentityRequest {
+                type_name: "t_r".into(),
+                version,
+                raw_identity,
+                schema: Arc::new(IdentitySchema::new([IdentityAttribute::required(
+                    "n",
+                    AttrType::Number,
+                )])),
+            })
+        };
+        let summaries_and_details = |d: &Diagnostics| -> Vec<(String, String)> {
+            d.iter()
+                .map(|d| (d.summary.clone(), d.detail.clone()))
+                .collect()
+        };
+        let ok = state(0, serde_json::json!({"n": 1}));
+        assert!(ok.diagnostics.is_empty());
+        assert_eq!(ok.state.attr("n"), &Value::int(1));
+        assert_eq!(
+            summaries_and_details(&state(1, serde_json::json!({})).diagnostics),
+            [(
+                "Resource state is from a newer provider".to_owned(),
+                "The stored state of this t_r has schema version 1, but this provider only \
+                 knows version 0. Upgrade the provider."
+                    .to_owned()
+            )]
+        );
+        let bad = state(0, serde_json::json!({"n": "x"})).diagnostics;
+        assert_eq!(
+            bad.iter().next().unwrap().summary,
+            "Stored state does not match the schema"
+        );
+        assert!(
+            bad.iter()
+                .next()
+                .unwrap()
+                .detail
+                .starts_with("Could not read the stored state of this t_r: ")
+        );
+
+        assert_eq!(
+            identity(0, serde_json::json!({"n": 2})).identity.attr("n"),
+            &Value::int(2)
+        );
+        assert_eq!(
+            summaries_and_details(&identity(1, serde_json::json!({})).diagnostics),
+            [(
+                "Resource identity is from a newer provider".to_owned(),
+                "The stored identity of this t_r has identity schema version 1, but this \
+                 provider only knows version 0. Upgrade the provider."
+                    .to_owned()
+            )]
+        );
+        let bad = identity(0, serde_json::json!({"n": "x"})).diagnostics;
+        assert_eq!(
+            bad.iter().next().unwrap().summary,
+            "Stored identity does not match the identity schema"
+        );
+    }
+}

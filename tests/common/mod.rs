@@ -183,3 +183,5 @@ pub fn assert_no_secrets_in_dir(dir: &std::path::Path, extra: &[&str]) -> usize 
     }
     scanned
 }
+
+pub mod scenario;

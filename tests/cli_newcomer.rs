@@ -586,15 +586,7 @@ async fn completions_and_the_man_page_are_generated() {
     cmd.args(["man", "--dir"]).arg(dir.path());
     let ran = run(cmd).await;
     assert_eq!(ran.code, 0, "{ran:?}");
-    for page in [
-        "woosmap-import.1",
-        "woosmap-import-run.1",
-        "woosmap-import-status.1",
-    ] {
-        let text = std::fs::read_to_string(dir.path().join(page))
-            .unwrap_or_else(|e| panic!("{page}: {e}"));
-        assert!(text.contains(".TH"), "{page}");
-    }
+    common::assert_man_pages(dir.path(), "woosmap-import");
     let run_page = std::fs::read_to_string(dir.path().join("woosmap-import-run.1")).unwrap();
     assert!(run_page.contains("no\\-wait"), "{run_page}");
 }

@@ -1,43 +1,45 @@
 //! `rocketchat-import` as users run it: the real binary against the Rocket.Chat mode of the
 //! sandbox over loopback. Each test has its own pacer folder (`XDG_RUNTIME_DIR`).
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use woosmap_sandbox::rocketchat::{
-    DEFAULT_AUTH_TOKEN, DEFAULT_USER_ID, ForeignOperation, RocketChatConfig,
-};
+use woosmap_sandbox::rocketchat::{RcFaultKind, RocketChatConfig};
 
 mod common;
 
-use common::rocketchat::RcEnv as Env;
+use common::rocketchat::{RcEnv as Env, assert_exit, user};
 
 impl Env {
     fn users_file(&self, users: &Value) -> String {
-        let path = self.dir.path().join("users.json");
-        std::fs::write(&path, users.to_string()).unwrap();
-        path.display().to_string()
+        self.write_users("users.json", users)
+    }
+
+    /// The binary with `args`, pacing in the scratch folder; the token defaults to the
+    /// sandbox's.
+    fn command(&self, args: &[&str], token: Option<&str>) -> Command {
+        let mut cmd = self.import_command(args);
+        cmd.env("XDG_RUNTIME_DIR", self.dir.path());
+        if let Some(token) = token {
+            cmd.env("ROCKETCHAT_AUTH_TOKEN", token);
+        }
+        cmd
     }
 
     /// Runs the binary with `args`; the token defaults to the sandbox's.
     async fn run(&self, args: &[&str], token: Option<&str>) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rocketchat-import"));
-        cmd.args(args)
-            .env("ROCKETCHAT_URL", self.sb.base_url())
-            .env("ROCKETCHAT_USER_ID", DEFAULT_USER_ID)
-            .env("ROCKETCHAT_AUTH_TOKEN", token.unwrap_or(DEFAULT_AUTH_TOKEN))
-            .env("XDG_RUNTIME_DIR", self.dir.path())
-            .env_remove("WOOSMAP_LOG")
-            .stdin(Stdio::null());
+        let mut cmd = self.command(args, token);
         tokio::task::spawn_blocking(move || cmd.output().expect("binary runs"))
             .await
             .unwrap()
     }
-}
 
-fn user(name: &str) -> Value {
-    json!({"username": name, "emails": [format!("{name}@example.com")], "importIds": [name]})
+    /// Runs `run --users FILE --json`, polling fast, with `extra` arguments.
+    async fn run_json(&self, file: &str, extra: &[&str]) -> Output {
+        let args = [&["run", "--users", file, "--json"][..], &FAST, extra].concat();
+        self.run(&args, None).await
+    }
 }
 
 fn report(out: &Output) -> Value {
@@ -56,27 +58,8 @@ const FAST: [&str; 2] = ["--poll-interval", "50ms"];
 async fn a_successful_import_reports_its_operation_and_counts() {
     let env = Env::fast().await;
     let file = env.users_file(&json!([user("ann"), user("bob"), user("cy")]));
-    let out = env
-        .run(
-            &[
-                "run",
-                "--users",
-                &file,
-                "--json",
-                "--batch-size",
-                "2",
-                FAST[0],
-                FAST[1],
-            ],
-            None,
-        )
-        .await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = env.run_json(&file, &["--batch-size", "2"]).await;
+    assert_exit(&out, 0);
     let r = report(&out);
     assert_eq!(r["outcome"], "success");
     assert_eq!(r["state"], "done");
@@ -97,9 +80,7 @@ async fn user_errors_fail_by_default_and_pass_when_allowed() {
     let env = Env::fast().await;
     let bad_email = json!({"username": "zed", "emails": ["zed-at-nowhere"], "importIds": ["zed"]});
     let file = env.users_file(&json!([user("ann"), user("will-fail"), bad_email]));
-    let out = env
-        .run(&["run", "--users", &file, "--json", FAST[0], FAST[1]], None)
-        .await;
+    let out = env.run_json(&file, &[]).await;
     assert_eq!(out.status.code(), Some(1));
     let r = report(&out);
     assert_eq!(r["outcome"], "user_errors");
@@ -113,23 +94,11 @@ async fn user_errors_fail_by_default_and_pass_when_allowed() {
 
     let out = env
         .run(
-            &[
-                "run",
-                "--users",
-                &file,
-                "--allow-user-errors",
-                FAST[0],
-                FAST[1],
-            ],
+            &[&["run", "--users", &file, "--allow-user-errors"][..], &FAST].concat(),
             None,
         )
         .await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("error 2") && text.contains("allowed"),
@@ -172,19 +141,9 @@ async fn a_bad_users_file_is_a_usage_error_naming_the_field() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operation_already_importing_is_waited_on_never_aborted() {
     let env = Env::fast().await;
-    let foreign = env
-        .sb
-        .start_foreign(&ForeignOperation {
-            state: "importing".into(),
-            duration_ms: Some(1500),
-            users: Some(4),
-            user: None,
-        })
-        .unwrap();
+    let foreign = env.foreign("importing", 1500, 4, None);
     let file = env.users_file(&json!([user("ann")]));
-    let out = env
-        .run(&["run", "--users", &file, "--json", FAST[0], FAST[1]], None)
-        .await;
+    let out = env.run_json(&file, &[]).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("not aborted"), "{stderr}");
@@ -198,30 +157,9 @@ async fn an_operation_already_importing_is_waited_on_never_aborted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abort_running_aborts_the_running_operation_once_and_says_so() {
     let env = Env::fast().await;
-    let foreign = env
-        .sb
-        .start_foreign(&ForeignOperation {
-            state: "importing".into(),
-            duration_ms: Some(600_000),
-            users: Some(4),
-            user: None,
-        })
-        .unwrap();
+    let foreign = env.foreign("importing", 600_000, 4, None);
     let file = env.users_file(&json!([user("ann")]));
-    let out = env
-        .run(
-            &[
-                "run",
-                "--users",
-                &file,
-                "--abort-running",
-                "--json",
-                FAST[0],
-                FAST[1],
-            ],
-            None,
-        )
-        .await;
+    let out = env.run_json(&file, &["--abort-running"]).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(
@@ -242,15 +180,7 @@ async fn status_shows_the_current_operation() {
     let out = env.run(&["status"], None).await;
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("No import operation"));
-    let id = env
-        .sb
-        .start_foreign(&ForeignOperation {
-            state: "ready".into(),
-            duration_ms: Some(600_000),
-            users: Some(2),
-            user: None,
-        })
-        .unwrap();
+    let id = env.foreign("ready", 600_000, 2, None);
     let out = env.run(&["status", "--json"], None).await;
     let r = report(&out);
     assert_eq!(r["state"], "ready");
@@ -270,9 +200,7 @@ async fn twenty_runs_back_to_back_never_hit_the_limiter() {
     .await;
     let file = env.users_file(&json!([user("ann"), user("bob")]));
     for i in 0..20 {
-        let out = env
-            .run(&["run", "--users", &file, "--json", FAST[0], FAST[1]], None)
-            .await;
+        let out = env.run_json(&file, &[]).await;
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -292,56 +220,19 @@ async fn twenty_runs_back_to_back_never_hit_the_limiter() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_while_waiting_exits_130_and_aborts_nothing() {
     let env = Env::fast().await;
-    env.sb
-        .start_foreign(&ForeignOperation {
-            state: "importing".into(),
-            duration_ms: Some(600_000),
-            users: Some(2),
-            user: None,
-        })
-        .unwrap();
+    env.foreign("importing", 600_000, 2, None);
     let file = env.users_file(&json!([user("ann")]));
-    let child = Command::new(env!("CARGO_BIN_EXE_rocketchat-import"))
-        .args(["run", "--users", &file, "--json", FAST[0], FAST[1]])
-        .env("ROCKETCHAT_URL", env.sb.base_url())
-        .env("ROCKETCHAT_USER_ID", DEFAULT_USER_ID)
-        .env("ROCKETCHAT_AUTH_TOKEN", DEFAULT_AUTH_TOKEN)
-        .env("XDG_RUNTIME_DIR", env.dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let args = [&["run", "--users", &file, "--json"][..], &FAST].concat();
+    let child = common::scenario::Running::spawn(env.command(&args, None));
     // Wait until it is waiting for the running operation: its second status read (it took
     // in the answer to the first, which showed the operation).
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while env
-        .sb
-        .stats()
-        .per_route
-        .get("import.status")
-        .copied()
-        .unwrap_or(0)
-        < 2
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no second status read"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let pid = child.id() as i32;
-    // SAFETY: signalling our own child process by its pid.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(130),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    env.until("a second status read", |s| {
+        s.per_route.get("import.status").copied().unwrap_or(0) >= 2
+    })
+    .await;
+    child.signal("TERM");
+    let out = child.output().await;
+    assert_exit(&out, 130);
     let r = report(&out);
     assert_eq!(r["outcome"], "interrupted");
     assert!(
@@ -361,29 +252,13 @@ async fn sigterm_while_waiting_exits_130_and_aborts_nothing() {
 /// `X-RateLimit-Reset` and the call repeated; a 500 on a status read is retried.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_is_waited_out_and_a_status_500_retried() {
-    use woosmap_sandbox::rocketchat::{RcFault, RcFaultKind};
     let env = Env::fast().await;
-    env.sb.inject(RcFault {
-        endpoint: "import.new".into(),
-        kind: RcFaultKind::RateLimit,
-        count: 1,
-    });
-    env.sb.inject(RcFault {
-        endpoint: "import.status".into(),
-        kind: RcFaultKind::Http500,
-        count: 1,
-    });
+    env.fault("import.new", RcFaultKind::RateLimit, 1);
+    env.fault("import.status", RcFaultKind::Http500, 1);
     let file = env.users_file(&json!([user("ann")]));
     let started = std::time::Instant::now();
-    let out = env
-        .run(&["run", "--users", &file, "--json", FAST[0], FAST[1]], None)
-        .await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = env.run_json(&file, &[]).await;
+    assert_exit(&out, 0);
     assert!(
         started.elapsed() >= Duration::from_millis(900),
         "the 429 was waited out to its reset"
@@ -408,31 +283,13 @@ async fn an_operation_aborted_by_someone_else_fails_as_invalidated() {
     })
     .await;
     let file = env.users_file(&json!([user("ann")]));
-    let args = ["run", "--users", &file, "--json", FAST[0], FAST[1]];
-    let run = env.run(&args, None);
+    let run = env.run_json(&file, &[]);
     let abort = async {
-        for _ in 0..200 {
-            if env.sb.stats().runs >= 1 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        env.sb
-            .start_foreign(&ForeignOperation {
-                state: "ready".into(),
-                duration_ms: Some(600_000),
-                users: Some(1),
-                user: None,
-            })
-            .unwrap()
+        env.until("our operation running", |s| s.runs >= 1).await;
+        env.foreign("ready", 600_000, 1, None)
     };
     let (out, _) = tokio::join!(run, abort);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 1);
     let r = report(&out);
     assert_eq!(r["state"], "invalidated");
     assert_eq!(r["outcome"], "failed");

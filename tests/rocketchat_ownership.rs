@@ -13,39 +13,25 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use woosmap_sandbox::rocketchat::{
-    DEFAULT_AUTH_TOKEN, DEFAULT_USER_ID, ForeignOperation, RcFault, RcFaultKind, RcStats,
-    RocketChatConfig,
-};
-
-/// Longest any wait of these tests may take.
-const LIMIT: Duration = Duration::from_secs(60);
+use woosmap_sandbox::rocketchat::{RcFaultKind, RocketChatConfig};
 
 mod common;
 
-use common::rocketchat::RcEnv as Env;
+use common::rocketchat::{RcEnv as Env, assert_exit, user};
 
 impl Env {
     fn users_file(&self, names: &[&str]) -> String {
         let users: Vec<Value> = names.iter().map(|n| user(n)).collect();
-        let path = self
-            .dir
-            .path()
-            .join(format!("users-{}.json", names.join("-")));
-        std::fs::write(&path, Value::Array(users).to_string()).unwrap();
-        path.display().to_string()
+        self.write_users(
+            &format!("users-{}.json", names.join("-")),
+            &Value::Array(users),
+        )
     }
 
     /// The binary with `args`, the sandbox's credentials and the pacer folder `pacer`.
     fn command(&self, args: &[&str], pacer: &Path) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rocketchat-import"));
-        cmd.args(args)
-            .env("ROCKETCHAT_URL", self.sb.base_url())
-            .env("ROCKETCHAT_USER_ID", DEFAULT_USER_ID)
-            .env("ROCKETCHAT_AUTH_TOKEN", DEFAULT_AUTH_TOKEN)
-            .env("WOOSMAP_PACER_DIR", pacer)
-            .env_remove("WOOSMAP_LOG")
-            .stdin(Stdio::null())
+        let mut cmd = self.import_command(args);
+        cmd.env("WOOSMAP_PACER_DIR", pacer)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         cmd
@@ -59,17 +45,19 @@ impl Env {
         finish(self.spawn(args)).await
     }
 
-    /// Waits until the sandbox's counters satisfy `done`.
-    async fn until(&self, what: &str, done: impl Fn(&RcStats) -> bool) {
-        let deadline = std::time::Instant::now() + LIMIT;
-        while !done(&self.sb.stats()) {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "waited too long for {what}: {:?}",
-                self.sb.stats()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    /// `run --users FILE --json`, polling fast, with `extra` arguments.
+    fn run_json_args<'a>(file: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+        [&["run", "--users", file, "--json"][..], &FAST, extra].concat()
+    }
+
+    /// Runs `run --users FILE --json`, polling fast, with `extra` arguments.
+    async fn run_json(&self, file: &str, extra: &[&str]) -> Output {
+        self.run(&Env::run_json_args(file, extra)).await
+    }
+
+    /// Starts `run --users FILE --json`, polling fast.
+    fn spawn_json(&self, file: &str) -> Child {
+        self.spawn(&Env::run_json_args(file, &[]))
     }
 }
 
@@ -77,10 +65,6 @@ async fn finish(child: Child) -> Output {
     tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
         .await
         .unwrap()
-}
-
-fn user(name: &str) -> Value {
-    json!({"username": name, "emails": [format!("{name}@example.com")], "importIds": [name]})
 }
 
 fn stderr(out: &Output) -> String {
@@ -134,19 +118,9 @@ const FAST: [&str; 2] = ["--poll-interval", "50ms"];
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_staging_operation_of_another_user_is_waited_for_not_aborted() {
     let env = Env::fast().await;
-    let foreign = env
-        .sb
-        .start_foreign(&ForeignOperation {
-            state: "new".into(),
-            duration_ms: Some(700),
-            users: Some(2),
-            user: Some("another-admin".into()),
-        })
-        .unwrap();
+    let foreign = env.foreign("new", 700, 2, Some("another-admin"));
     let file = env.users_file(&["ann"]);
-    let out = env
-        .run(&["run", "--users", &file, "--json", FAST[0], FAST[1]])
-        .await;
+    let out = env.run_json(&file, &[]).await;
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(
@@ -175,11 +149,11 @@ async fn two_runs_at_once_on_one_machine_both_end_done_without_aborts() {
         env.users_file(&["ann", "bob"]),
         env.users_file(&["cy", "dee"]),
     );
-    let first = env.spawn(&["run", "--users", &a, "--json", FAST[0], FAST[1]]);
-    let second = env.spawn(&["run", "--users", &b, "--json", FAST[0], FAST[1]]);
+    let first = env.spawn_json(&a);
+    let second = env.spawn_json(&b);
     let (one, two) = tokio::join!(finish(first), finish(second));
     for out in [&one, &two] {
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
+        assert_exit(&out, 0);
         let r = report(out);
         assert_eq!(
             (r["outcome"].as_str(), r["state"].as_str()),
@@ -207,28 +181,13 @@ async fn two_runs_at_once_on_one_machine_both_end_done_without_aborts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_queued_behind_a_local_run_times_out_naming_the_queue() {
     let env = Env::fast().await;
-    env.sb.inject(RcFault {
-        endpoint: "import.new".into(),
-        kind: RcFaultKind::RateLimit,
-        count: 4,
-    });
+    env.fault("import.new", RcFaultKind::RateLimit, 4);
     let (a, b) = (env.users_file(&["ann"]), env.users_file(&["bob"]));
-    let first = env.spawn(&["run", "--users", &a, "--json", FAST[0], FAST[1]]);
+    let first = env.spawn_json(&a);
     env.until("the first run's import.new held back", |s| s.injected >= 1)
         .await;
-    let second = env
-        .run(&[
-            "run",
-            "--users",
-            &b,
-            "--json",
-            "--timeout",
-            "2s",
-            FAST[0],
-            FAST[1],
-        ])
-        .await;
-    assert_eq!(second.status.code(), Some(3), "{}", stderr(&second));
+    let second = env.run_json(&b, &["--timeout", "2s"]).await;
+    assert_exit(&second, 3);
     assert!(
         stderr(&second).contains("Another run on this machine (rocketchat-import or Terraform) is importing into this server: waiting"),
         "{}",
@@ -243,7 +202,7 @@ async fn a_run_queued_behind_a_local_run_times_out_naming_the_queue() {
         "{r}"
     );
     let first = finish(first).await;
-    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    assert_exit(&first, 0);
     let stats = env.sb.stats();
     assert_eq!(
         (stats.aborts, stats.operations, stats.runs),
@@ -258,28 +217,21 @@ async fn a_run_queued_behind_a_local_run_times_out_naming_the_queue() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_on_two_machines_do_not_abort_each_other() {
     let env = Env::fast().await;
-    env.sb.inject(RcFault {
-        endpoint: "import.addUsers".into(),
-        kind: RcFaultKind::RateLimit,
-        count: 1,
-    });
+    env.fault("import.addUsers", RcFaultKind::RateLimit, 1);
     let (a, b) = (env.users_file(&["ann"]), env.users_file(&["bob"]));
     let other_machine = tempfile::tempdir().unwrap();
-    let first = env.spawn(&["run", "--users", &a, "--json", FAST[0], FAST[1]]);
+    let first = env.spawn_json(&a);
     env.until("the first run's operation, staging held back", |s| {
         s.operations >= 1 && s.injected >= 1
     })
     .await;
     let second = env
-        .command(
-            &["run", "--users", &b, "--json", FAST[0], FAST[1]],
-            other_machine.path(),
-        )
+        .command(&Env::run_json_args(&b, &[]), other_machine.path())
         .spawn()
         .unwrap();
     let (one, two) = tokio::join!(finish(first), finish(second));
     for out in [&one, &two] {
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
+        assert_exit(&out, 0);
     }
     assert!(
         stderr(&two).contains("the same user as this run"),
@@ -304,13 +256,9 @@ async fn runs_on_two_machines_do_not_abort_each_other() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancel_during_staging_leaves_no_operation_of_ours() {
     let env = Env::fast().await;
-    env.sb.inject(RcFault {
-        endpoint: "import.addUsers".into(),
-        kind: RcFaultKind::RateLimit,
-        count: 1000,
-    });
+    env.fault("import.addUsers", RcFaultKind::RateLimit, 1000);
     let file = env.users_file(&["ann"]);
-    let child = env.spawn(&["run", "--users", &file, "--json", FAST[0], FAST[1]]);
+    let child = env.spawn_json(&file);
     env.until("staging held back", |s| {
         s.operations >= 1 && s.injected >= 1
     })
@@ -318,7 +266,7 @@ async fn a_cancel_during_staging_leaves_no_operation_of_ours() {
     // SAFETY: signalling our own child process by its pid.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
     let out = finish(child).await;
-    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert_exit(&out, 130);
     let r = report(&out);
     let id = r["operation_id"]
         .as_str()
@@ -354,15 +302,9 @@ async fn a_cancel_during_staging_leaves_no_operation_of_ours() {
 async fn an_error_while_staging_clears_our_operation_or_keeps_it_if_asked() {
     let env = Env::fast().await;
     let file = env.users_file(&["ann"]);
-    env.sb.inject(RcFault {
-        endpoint: "import.addUsers".into(),
-        kind: RcFaultKind::Http500,
-        count: 1,
-    });
-    let out = env
-        .run(&["run", "--users", &file, "--json", FAST[0], FAST[1]])
-        .await;
-    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    env.fault("import.addUsers", RcFaultKind::Http500, 1);
+    let out = env.run_json(&file, &[]).await;
+    assert_exit(&out, 6);
     let r = report(&out);
     assert_eq!(r["outcome"], "error");
     assert_eq!(r["state"], "new");
@@ -376,41 +318,16 @@ async fn an_error_while_staging_clears_our_operation_or_keeps_it_if_asked() {
         "{r}"
     );
 
-    env.sb.inject(RcFault {
-        endpoint: "import.run".into(),
-        kind: RcFaultKind::Http500,
-        count: 1,
-    });
-    let out = env
-        .run(&[
-            "run",
-            "--users",
-            &file,
-            "--json",
-            "--keep-staged",
-            FAST[0],
-            FAST[1],
-        ])
-        .await;
-    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    env.fault("import.run", RcFaultKind::Http500, 1);
+    let out = env.run_json(&file, &["--keep-staged"]).await;
+    assert_exit(&out, 6);
     let r = report(&out);
     assert_eq!(r["leftover"]["cleanup"]["action"], "kept", "{r}");
     assert_eq!(r["state"], "ready");
     let kept = r["operation_id"].as_str().unwrap().to_owned();
 
-    let out = env
-        .run(&[
-            "run",
-            "--users",
-            &file,
-            "--json",
-            "--timeout",
-            "1s",
-            FAST[0],
-            FAST[1],
-        ])
-        .await;
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let out = env.run_json(&file, &["--timeout", "1s"]).await;
+    assert_exit(&out, 3);
     let r = report(&out);
     assert_eq!(r["outcome"], "timed_out");
     assert_eq!(r["operation_id"], Value::Null, "nothing was started: {r}");
@@ -440,17 +357,11 @@ async fn a_429_from_a_server_10_minutes_behind_is_waited_out() {
         ..RocketChatConfig::default()
     })
     .await;
-    env.sb.inject(RcFault {
-        endpoint: "import.new".into(),
-        kind: RcFaultKind::RateLimit,
-        count: 5,
-    });
+    env.fault("import.new", RcFaultKind::RateLimit, 5);
     let file = env.users_file(&["ann"]);
     let started = std::time::Instant::now();
-    let out = env
-        .run(&["run", "--users", &file, "--json", FAST[0], FAST[1]])
-        .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = env.run_json(&file, &[]).await;
+    assert_exit(&out, 0);
     assert!(
         started.elapsed() >= Duration::from_secs(5),
         "each 429 was waited out"

@@ -185,3 +185,17 @@ pub fn assert_no_secrets_in_dir(dir: &std::path::Path, extra: &[&str]) -> usize 
 }
 
 pub mod scenario;
+
+/// Asserts that `dir` holds a manual page for the front end `program` and for each of its
+/// `run` and `status` commands (`man --dir`).
+pub fn assert_man_pages(dir: &std::path::Path, program: &str) {
+    for page in [
+        format!("{program}.1"),
+        format!("{program}-run.1"),
+        format!("{program}-status.1"),
+    ] {
+        let text =
+            std::fs::read_to_string(dir.join(&page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert!(text.contains(".TH"), "{page}");
+    }
+}

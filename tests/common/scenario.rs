@@ -1,10 +1,11 @@
 //! One `woosmap-import` scenario against the sandbox: a fresh dataset set up as the test needs
 //! (its outcome, delays, faults), optionally a pacer folder of the scenario's own, the CLI run
-//! on that dataset; and [`Running`], a CLI started in the background to be interrupted.
+//! on that dataset; and [`Running`], a CLI (of either service) started in the background to be
+//! interrupted.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
@@ -201,13 +202,17 @@ impl Running {
         self.child.try_wait().unwrap().is_none()
     }
 
-    /// Waits for its end off the async runtime and returns what it printed.
-    pub async fn finish(self) -> Ran {
+    /// Waits for its end off the async runtime and returns its output.
+    pub async fn output(self) -> Output {
         let child = self.child;
         tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
             .await
             .unwrap()
-            .into()
+    }
+
+    /// Waits for its end off the async runtime and returns what it printed.
+    pub async fn finish(self) -> Ran {
+        self.output().await.into()
     }
 }
 

@@ -138,14 +138,26 @@ async fn a_bad_users_file_is_a_usage_error_naming_the_field() {
     assert_eq!(env.sb.stats().requests, 0);
 }
 
+/// Runs `run --json` for one user, with `extra`, while someone else's operation imports 4
+/// users for `duration_ms`; the run must succeed. Returns the other operation's id, the
+/// output and its stderr.
+async fn run_beside_an_import(
+    env: &Env,
+    duration_ms: u64,
+    extra: &[&str],
+) -> (String, Output, String) {
+    let foreign = env.foreign("importing", duration_ms, 4, None);
+    let file = env.users_file(&json!([user("ann")]));
+    let out = env.run_json(&file, extra).await;
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    (foreign, out, stderr)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operation_already_importing_is_waited_on_never_aborted() {
     let env = Env::fast().await;
-    let foreign = env.foreign("importing", 1500, 4, None);
-    let file = env.users_file(&json!([user("ann")]));
-    let out = env.run_json(&file, &[]).await;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let (foreign, out, stderr) = run_beside_an_import(&env, 1500, &[]).await;
     assert!(stderr.contains("not aborted"), "{stderr}");
     let r = report(&out);
     assert_eq!(r["waited_for_operation_id"], json!(foreign));
@@ -157,11 +169,7 @@ async fn an_operation_already_importing_is_waited_on_never_aborted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abort_running_aborts_the_running_operation_once_and_says_so() {
     let env = Env::fast().await;
-    let foreign = env.foreign("importing", 600_000, 4, None);
-    let file = env.users_file(&json!([user("ann")]));
-    let out = env.run_json(&file, &["--abort-running"]).await;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let (foreign, out, stderr) = run_beside_an_import(&env, 600_000, &["--abort-running"]).await;
     assert!(
         stderr.contains(&format!(
             "Aborting the import operation {foreign} (importing"

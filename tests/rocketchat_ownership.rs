@@ -41,6 +41,16 @@ impl Env {
         self.command(args, self.dir.path()).spawn().unwrap()
     }
 
+    /// Asserts how many operations the server aborted, created and ran.
+    fn assert_counts(&self, aborts: u64, operations: u64, runs: u64) {
+        let stats = self.sb.stats();
+        assert_eq!(
+            (stats.aborts, stats.operations, stats.runs),
+            (aborts, operations, runs),
+            "aborts, operations, runs: {stats:?}"
+        );
+    }
+
     async fn run(&self, args: &[&str]) -> Output {
         finish(self.spawn(args)).await
     }
@@ -132,12 +142,7 @@ async fn a_staging_operation_of_another_user_is_waited_for_not_aborted() {
     let r = report(&out);
     assert_eq!(r["outcome"], "success");
     assert_eq!(r["waited_for_operation_id"], json!(foreign));
-    let stats = env.sb.stats();
-    assert_eq!(
-        (stats.aborts, stats.operations, stats.runs),
-        (0, 2, 1),
-        "{stats:?}"
-    );
+    env.assert_counts(0, 2, 1);
 }
 
 /// Two runs started at once on one machine (one pacer folder) queue on the server lock: both
@@ -161,12 +166,7 @@ async fn two_runs_at_once_on_one_machine_both_end_done_without_aborts() {
         );
         assert_eq!(r["count"]["completed"], 2, "{r}");
     }
-    let stats = env.sb.stats();
-    assert_eq!(
-        (stats.aborts, stats.operations, stats.runs),
-        (0, 2, 2),
-        "{stats:?}"
-    );
+    env.assert_counts(0, 2, 2);
     // They overlapped: one queued on the lock (or, at the least, waited for the other's import).
     let queued = [&one, &two].iter().any(|o| {
         stderr(o).contains("Another run on this machine (rocketchat-import or Terraform) is importing into this server: waiting")
@@ -203,12 +203,7 @@ async fn a_run_queued_behind_a_local_run_times_out_naming_the_queue() {
     );
     let first = finish(first).await;
     assert_exit(&first, 0);
-    let stats = env.sb.stats();
-    assert_eq!(
-        (stats.aborts, stats.operations, stats.runs),
-        (0, 1, 1),
-        "{stats:?}"
-    );
+    env.assert_counts(0, 1, 1);
 }
 
 /// Two machines (two pacer folders: no shared lock): the second starts while the first's
@@ -242,12 +237,7 @@ async fn runs_on_two_machines_do_not_abort_each_other() {
         report(&two)["waited_for_operation_id"],
         report(&one)["operation_id"]
     );
-    let stats = env.sb.stats();
-    assert_eq!(
-        (stats.aborts, stats.operations, stats.runs),
-        (0, 2, 2),
-        "{stats:?}"
-    );
+    env.assert_counts(0, 2, 2);
 }
 
 /// SIGTERM while our operation is being staged: exit 130, the report names the operation and

@@ -199,3 +199,17 @@ pub fn assert_man_pages(dir: &std::path::Path, program: &str) {
         assert!(text.contains(".TH"), "{page}");
     }
 }
+
+/// The platform of this build in Terraform's words (`linux_amd64`), as release assets name it.
+pub fn platform() -> String {
+    let os = match std::env::consts::OS {
+        "macos" => "darwin",
+        other => other,
+    };
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    format!("{os}_{arch}")
+}

@@ -128,28 +128,27 @@ async fn woosmap_import_logs_follow_no_color_and_the_color_flag() {
         );
         assert!(!text.contains(KEY), "{what}: the private key was printed");
     }
-    assert!(
-        has_sgr(&auto),
-        "a terminal gets colour by default: {auto:?}"
-    );
-    assert!(!no_color.contains(ESC), "NO_COLOR=1: {no_color:?}");
-    assert!(
-        has_sgr(&empty_no_color),
-        "an empty NO_COLOR does not count: {empty_no_color:?}"
-    );
-    assert!(
-        has_sgr(&always),
-        "--color always beats NO_COLOR: {always:?}"
-    );
-    assert!(!never.contains(ESC), "--color never: {never:?}");
-    assert!(
-        has_sgr(&piped_always),
-        "--color always into a pipe: {piped_always:?}"
-    );
-    assert!(
-        !piped_auto.contains(ESC),
-        "auto into a pipe: {piped_auto:?}"
-    );
+    assert_coloured(&[
+        ("a terminal gets colour by default", &auto, true),
+        ("NO_COLOR=1", &no_color, false),
+        ("an empty NO_COLOR does not count", &empty_no_color, true),
+        ("--color always beats NO_COLOR", &always, true),
+        ("--color never", &never, false),
+        ("--color always into a pipe", &piped_always, true),
+        ("auto into a pipe", &piped_auto, false),
+    ]);
+}
+
+/// For each `(what, output, coloured)`: a coloured output holds an SGR sequence, any other
+/// holds no escape sequence at all.
+fn assert_coloured(cases: &[(&str, &str, bool)]) {
+    for (what, text, coloured) in cases {
+        if *coloured {
+            assert!(has_sgr(text), "{what}: no colour: {text:?}");
+        } else {
+            assert!(!text.contains(ESC), "{what}: an escape sequence: {text:?}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -226,12 +225,11 @@ async fn rocketchat_import_logs_follow_no_color() {
             "{what}: the token was printed"
         );
     }
-    assert!(
-        has_sgr(&auto),
-        "a terminal gets colour by default: {auto:?}"
-    );
-    assert!(!no_color.contains(ESC), "NO_COLOR=1: {no_color:?}");
-    assert!(!never.contains(ESC), "--color never: {never:?}");
+    assert_coloured(&[
+        ("a terminal gets colour by default", &auto, true),
+        ("NO_COLOR=1", &no_color, false),
+        ("--color never", &never, false),
+    ]);
 }
 
 #[test]

@@ -339,23 +339,20 @@ fn readme_variables() -> Vec<String> {
 /// Every `"WOOSMAP_…"` string literal in `src/`: the variables the program reads.
 fn variables_in_source() -> Vec<String> {
     let mut found = std::collections::BTreeSet::new();
-    let mut stack = vec![root().join("src")];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                let text = std::fs::read_to_string(&path).unwrap();
-                for (i, _) in text.match_indices("\"WOOSMAP_") {
-                    let rest = &text[i + 1..];
-                    let end = rest
-                        .find(|c: char| !(c.is_ascii_uppercase() || c == '_'))
-                        .unwrap();
-                    if rest[end..].starts_with('"') {
-                        found.insert(rest[..end].to_owned());
-                    }
-                }
+    let sources = common::files_below(&root().join("src"));
+    assert!(!sources.is_empty(), "no source files");
+    for path in sources
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+    {
+        let text = std::fs::read_to_string(path).unwrap();
+        for (i, _) in text.match_indices("\"WOOSMAP_") {
+            let rest = &text[i + 1..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_uppercase() || c == '_'))
+                .unwrap();
+            if rest[end..].starts_with('"') {
+                found.insert(rest[..end].to_owned());
             }
         }
     }

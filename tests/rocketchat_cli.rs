@@ -9,7 +9,7 @@ use woosmap_sandbox::rocketchat::{RcFaultKind, RocketChatConfig};
 
 mod common;
 
-use common::rocketchat::{RcEnv as Env, assert_exit, user};
+use common::rocketchat::{RcEnv as Env, assert_exit, assert_message, timed, user};
 
 impl Env {
     fn users_file(&self, users: &Value) -> String {
@@ -85,12 +85,7 @@ async fn user_errors_fail_by_default_and_pass_when_allowed() {
     let r = report(&out);
     assert_eq!(r["outcome"], "user_errors");
     assert_eq!(r["count"]["error"], 2);
-    assert!(
-        r["message"]
-            .as_str()
-            .unwrap()
-            .contains("--allow-user-errors")
-    );
+    assert_message(&r, "--allow-user-errors");
 
     let out = env
         .run(
@@ -178,7 +173,7 @@ async fn abort_running_aborts_the_running_operation_once_and_says_so() {
     );
     let r = report(&out);
     assert_eq!(r["aborted_operation_id"], json!(foreign));
-    assert!(r["message"].as_str().unwrap().contains("aborted"));
+    assert_message(&r, "aborted");
     assert_eq!(env.sb.stats().aborts, 1);
 }
 
@@ -243,17 +238,10 @@ async fn sigterm_while_waiting_exits_130_and_aborts_nothing() {
     assert_exit(&out, 130);
     let r = report(&out);
     assert_eq!(r["outcome"], "interrupted");
-    assert!(
-        r["message"]
-            .as_str()
-            .unwrap()
-            .contains("waiting for operation"),
-        "{r}"
-    );
+    assert_message(&r, "waiting for operation");
     assert_eq!(r["operation_id"], Value::Null, "nothing of ours: {r}");
     assert_eq!(r["waiting_for"]["state"], "importing", "{r}");
-    let stats = env.sb.stats();
-    assert_eq!((stats.aborts, stats.operations), (0, 1));
+    env.assert_stats(&[("aborts", 0), ("operations", 1)]);
 }
 
 /// Someone else's 429 (injected: `X-RateLimit-Remaining: 0`, reset 1 s ahead) is waited out to
@@ -264,11 +252,10 @@ async fn a_429_is_waited_out_and_a_status_500_retried() {
     env.fault("import.new", RcFaultKind::RateLimit, 1);
     env.fault("import.status", RcFaultKind::Http500, 1);
     let file = env.users_file(&json!([user("ann")]));
-    let started = std::time::Instant::now();
-    let out = env.run_json(&file, &[]).await;
+    let (out, took) = timed(env.run_json(&file, &[])).await;
     assert_exit(&out, 0);
     assert!(
-        started.elapsed() >= Duration::from_millis(900),
+        took >= Duration::from_millis(900),
         "the 429 was waited out to its reset"
     );
     let stats = env.sb.stats();
@@ -301,11 +288,5 @@ async fn an_operation_aborted_by_someone_else_fails_as_invalidated() {
     let r = report(&out);
     assert_eq!(r["state"], "invalidated");
     assert_eq!(r["outcome"], "failed");
-    assert!(
-        r["message"]
-            .as_str()
-            .unwrap()
-            .contains("aborted this operation"),
-        "{r}"
-    );
+    assert_message(&r, "aborted this operation");
 }

@@ -17,7 +17,7 @@ use woosmap_sandbox::rocketchat::{RcFaultKind, RocketChatConfig};
 
 mod common;
 
-use common::rocketchat::{RcEnv as Env, assert_exit, user};
+use common::rocketchat::{RcEnv as Env, assert_exit, assert_message, timed, user};
 
 impl Env {
     fn users_file(&self, names: &[&str]) -> String {
@@ -43,12 +43,11 @@ impl Env {
 
     /// Asserts how many operations the server aborted, created and ran.
     fn assert_counts(&self, aborts: u64, operations: u64, runs: u64) {
-        let stats = self.sb.stats();
-        assert_eq!(
-            (stats.aborts, stats.operations, stats.runs),
-            (aborts, operations, runs),
-            "aborts, operations, runs: {stats:?}"
-        );
+        self.assert_stats(&[
+            ("aborts", aborts),
+            ("operations", operations),
+            ("runs", runs),
+        ]);
     }
 
     async fn run(&self, args: &[&str]) -> Output {
@@ -195,11 +194,9 @@ async fn a_run_queued_behind_a_local_run_times_out_naming_the_queue() {
     );
     let r = report(&second);
     assert_eq!(r["operation_id"], Value::Null, "{r}");
-    assert!(
-        r["message"].as_str().unwrap().contains(
-            "waiting for another run on this machine to finish its import on this server; nothing of ours was started"
-        ),
-        "{r}"
+    assert_message(
+        &r,
+        "waiting for another run on this machine to finish its import on this server; nothing of ours was started",
     );
     let first = finish(first).await;
     assert_exit(&first, 0);
@@ -264,12 +261,9 @@ async fn a_cancel_during_staging_leaves_no_operation_of_ours() {
         .to_owned();
     assert_eq!(r["outcome"], "interrupted");
     assert_eq!(r["leftover"]["cleanup"]["action"], "cleared", "{r}");
-    let message = r["message"].as_str().unwrap();
-    assert!(
-        message.contains(&format!(
-            "operation {id} was created and left in state new: cleared it"
-        )),
-        "{message}"
+    assert_message(
+        &r,
+        &format!("operation {id} was created and left in state new: cleared it"),
     );
     let status = env.run(&["status", "--json"]).await;
     let st: Value = serde_json::from_slice(&status.stdout).unwrap();
@@ -278,12 +272,7 @@ async fn a_cancel_during_staging_leaves_no_operation_of_ours() {
         st["state"], "error",
         "cleared: invalidated, not in progress: {st}"
     );
-    let stats = env.sb.stats();
-    assert_eq!(
-        (stats.aborts, stats.cleared, stats.runs),
-        (0, 1, 0),
-        "{stats:?}"
-    );
+    env.assert_stats(&[("aborts", 0), ("cleared", 1), ("runs", 0)]);
 }
 
 /// An error while staging (500 on addUsers) clears our operation and says so; with
@@ -299,14 +288,8 @@ async fn an_error_while_staging_clears_our_operation_or_keeps_it_if_asked() {
     assert_eq!(r["outcome"], "error");
     assert_eq!(r["state"], "new");
     assert_eq!(r["leftover"]["cleanup"]["action"], "cleared", "{r}");
-    assert!(
-        r["message"].as_str().unwrap().contains("import.addUsers")
-            && r["message"]
-                .as_str()
-                .unwrap()
-                .contains("was created and left in state new"),
-        "{r}"
-    );
+    assert_message(&r, "import.addUsers");
+    assert_message(&r, "was created and left in state new");
 
     env.fault("import.run", RcFaultKind::Http500, 1);
     let out = env.run_json(&file, &["--keep-staged"]).await;
@@ -328,10 +311,13 @@ async fn an_error_while_staging_clears_our_operation_or_keeps_it_if_asked() {
         "{}",
         stderr(&out)
     );
-    let stats = env.sb.stats();
     // the first run's own operation was cleared; nothing was aborted
-    assert_eq!((stats.aborts, stats.cleared), (0, 1), "{stats:?}");
-    assert_eq!((stats.operations, stats.runs), (2, 0), "{stats:?}");
+    env.assert_stats(&[
+        ("aborts", 0),
+        ("cleared", 1),
+        ("operations", 2),
+        ("runs", 0),
+    ]);
 }
 
 /// A server whose clock is 10 minutes behind answers 429s whose `X-RateLimit-Reset` lies 10
@@ -349,13 +335,9 @@ async fn a_429_from_a_server_10_minutes_behind_is_waited_out() {
     .await;
     env.fault("import.new", RcFaultKind::RateLimit, 5);
     let file = env.users_file(&["ann"]);
-    let started = std::time::Instant::now();
-    let out = env.run_json(&file, &[]).await;
+    let (out, took) = timed(env.run_json(&file, &[])).await;
     assert_exit(&out, 0);
-    assert!(
-        started.elapsed() >= Duration::from_secs(5),
-        "each 429 was waited out"
-    );
+    assert!(took >= Duration::from_secs(5), "each 429 was waited out");
     let stats = env.sb.stats();
     assert_eq!(stats.per_route["import.new"], 6, "five 429s, then the call");
     assert_eq!((stats.rate_limited, stats.operations), (0, 1), "{stats:?}");

@@ -165,20 +165,11 @@ pub fn assert_no_secrets(what: &str, text: &str, extra: &[&str]) {
 /// backups, plan files, JSON renderings, logs. Returns how many files were scanned.
 pub fn assert_no_secrets_in_dir(dir: &std::path::Path, extra: &[&str]) -> usize {
     let mut scanned = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Ok(bytes) = std::fs::read(&path) {
-                let text = String::from_utf8_lossy(&bytes);
-                assert_no_secrets(&path.display().to_string(), &text, extra);
-                scanned += 1;
-            }
+    for path in files_below(dir) {
+        if let Ok(bytes) = std::fs::read(&path) {
+            let text = String::from_utf8_lossy(&bytes);
+            assert_no_secrets(&path.display().to_string(), &text, extra);
+            scanned += 1;
         }
     }
     scanned
@@ -212,4 +203,25 @@ pub fn platform() -> String {
         other => other,
     };
     format!("{os}_{arch}")
+}
+
+/// Every file below `dir`, recursively (a folder that cannot be read is skipped), sorted.
+pub fn files_below(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
 }

@@ -169,6 +169,21 @@ impl RcEnv {
         }
     }
 
+    /// Asserts the sandbox's counters named in `expected` (`("aborts", 0)`, `("runs", 1)` …,
+    /// the fields of [`RcStats`]).
+    pub fn assert_stats(&self, expected: &[(&str, u64)]) {
+        let stats = self.sb.stats();
+        let counters = serde_json::to_value(&stats).unwrap();
+        let actual: Vec<(&str, u64)> = expected
+            .iter()
+            .map(|(name, _)| {
+                let value = counters[name].as_u64();
+                (*name, value.unwrap_or_else(|| panic!("no counter {name}")))
+            })
+            .collect();
+        assert_eq!(actual, expected, "{stats:?}");
+    }
+
     /// The next `count` requests to `endpoint` (`import.new` …) meet `kind`.
     pub fn fault(&self, endpoint: &str, kind: RcFaultKind, count: u32) {
         self.sb.inject(RcFault {
@@ -203,4 +218,17 @@ pub async fn sandbox_2s_window(import: Duration) -> RocketChatHandle {
     })
     .await
     .expect("sandbox starts")
+}
+
+/// Asserts that a `--json` report's `message` holds `needle`.
+pub fn assert_message(report: &Value, needle: &str) {
+    let message = report["message"].as_str().unwrap_or_default();
+    assert!(message.contains(needle), "{needle:?} not in {report}");
+}
+
+/// Awaits `work`; returns its result and how long it took.
+pub async fn timed<T>(work: impl std::future::Future<Output = T>) -> (T, Duration) {
+    let started = std::time::Instant::now();
+    let result = work.await;
+    (result, started.elapsed())
 }

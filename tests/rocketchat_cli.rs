@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use woosmap_sandbox::rocketchat::{RcFaultKind, RocketChatConfig};
+use woosmap_sandbox::rocketchat::RcFaultKind;
 
 mod common;
 
@@ -194,13 +194,7 @@ async fn status_shows_the_current_operation() {
 /// 60 s: 20 runs back to back, each a separate process, never see a 429.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_runs_back_to_back_never_hit_the_limiter() {
-    let env = Env::start(RocketChatConfig {
-        limit_calls: 10,
-        limit_window: Duration::from_secs(2),
-        import_duration: Duration::from_millis(100),
-        ..RocketChatConfig::default()
-    })
-    .await;
+    let env = Env::fast_with_imports(Duration::from_millis(100)).await;
     let file = env.users_file(&json!([user("ann"), user("bob")]));
     for i in 0..20 {
         let out = env.run_json(&file, &[]).await;
@@ -211,10 +205,7 @@ async fn twenty_runs_back_to_back_never_hit_the_limiter() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let stats = env.sb.stats();
-    assert_eq!(stats.operations, 20);
-    assert_eq!(stats.rate_limited, 0, "{stats:?}");
-    assert_eq!(stats.aborts, 0);
+    env.assert_stats(&[("operations", 20), ("rate_limited", 0), ("aborts", 0)]);
 }
 
 /// SIGTERM (how CI cancels a job) while waiting for someone else's operation: exit 130, the
@@ -271,12 +262,7 @@ async fn a_429_is_waited_out_and_a_status_500_retried() {
 /// state `invalidated`, and says why.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operation_aborted_by_someone_else_fails_as_invalidated() {
-    let env = Env::start(RocketChatConfig {
-        limit_calls: 0,
-        import_duration: Duration::from_secs(30),
-        ..RocketChatConfig::default()
-    })
-    .await;
+    let env = Env::unlimited_with_imports(Duration::from_secs(30)).await;
     let file = env.users_file(&json!([user("ann")]));
     let run = env.run_json(&file, &[]);
     let abort = async {

@@ -111,10 +111,25 @@ impl RcEnv {
 
     /// A sandbox with a short rate-limit window (10 calls per 2 s) and 300 ms imports.
     pub async fn fast() -> RcEnv {
-        RcEnv::start(woosmap_sandbox::rocketchat::RocketChatConfig {
+        RcEnv::fast_with_imports(Duration::from_millis(300)).await
+    }
+
+    /// [`RcEnv::fast`] with imports lasting `import`.
+    pub async fn fast_with_imports(import: Duration) -> RcEnv {
+        RcEnv::start(RocketChatConfig {
             limit_calls: 10,
-            limit_window: std::time::Duration::from_secs(2),
-            import_duration: std::time::Duration::from_millis(300),
+            limit_window: Duration::from_secs(2),
+            import_duration: import,
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// A sandbox with no rate limit and imports lasting `import`.
+    pub async fn unlimited_with_imports(import: Duration) -> RcEnv {
+        RcEnv::start(RocketChatConfig {
+            limit_calls: 0,
+            import_duration: import,
             ..Default::default()
         })
         .await

@@ -187,7 +187,7 @@ async fn an_ended_run_is_never_adopted_even_when_the_date_header_lags() {
     // Wait until that run has ended, reading the status as any client would.
     let until = Instant::now() + Duration::from_secs(30);
     let old_run = loop {
-        let body = sc.status_over_http().await;
+        let body = status_over_http(&sc).await;
         if body["status"] == "success" {
             break body["id"].as_str().unwrap().to_owned();
         }
@@ -201,4 +201,17 @@ async fn an_ended_run_is_never_adopted_even_when_the_date_header_lags() {
     assert_ne!(out["run_id"], old_run.as_str(), "{out}");
     assert_eq!(out["previous_run_id"], old_run.as_str(), "{out}");
     assert_eq!(sc.stats().triggers, 1);
+}
+
+/// The dataset's status as an HTTP client reads it (with the test key): the JSON body, or
+/// `null` when the answer is not JSON.
+async fn status_over_http(sc: &Scenario) -> serde_json::Value {
+    let url = format!("{}/datasets/{}/status", sc.sb.base_url(), sc.id);
+    let answer = reqwest::Client::new()
+        .get(&url)
+        .header("X-Api-Key", common::KEY)
+        .send()
+        .await
+        .unwrap();
+    serde_json::from_str(&answer.text().await.unwrap()).unwrap_or_default()
 }

@@ -157,7 +157,7 @@ async fn two_runs_at_once_on_one_machine_both_end_done_without_aborts() {
     let second = env.spawn_json(&b);
     let (one, two) = tokio::join!(finish(first), finish(second));
     for out in [&one, &two] {
-        assert_exit(&out, 0);
+        assert_exit(out, 0);
         let r = report(out);
         assert_eq!(
             (r["outcome"].as_str(), r["state"].as_str()),
@@ -223,7 +223,7 @@ async fn runs_on_two_machines_do_not_abort_each_other() {
         .unwrap();
     let (one, two) = tokio::join!(finish(first), finish(second));
     for out in [&one, &two] {
-        assert_exit(&out, 0);
+        assert_exit(out, 0);
     }
     assert!(
         stderr(&two).contains("the same user as this run"),

@@ -121,19 +121,6 @@ impl Scenario {
         ran
     }
 
-    /// The dataset's status as an HTTP client reads it (with the test key): the JSON body,
-    /// or `null` when the answer is not JSON.
-    pub async fn status_over_http(&self) -> serde_json::Value {
-        let url = format!("{}/datasets/{}/status", self.sb.base_url(), self.id);
-        let answer = reqwest::Client::new()
-            .get(&url)
-            .header("X-Api-Key", super::KEY)
-            .send()
-            .await
-            .unwrap();
-        serde_json::from_str(&answer.text().await.unwrap()).unwrap_or_default()
-    }
-
     /// What the sandbox counted for the dataset so far.
     pub fn stats(&self) -> DatasetStats {
         self.sb

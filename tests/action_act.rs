@@ -109,55 +109,35 @@ async fn the_action_runs_under_act_with_outputs_summary_annotations_and_masks() 
             "{success}"
         );
     }
-    assert!(success.contains("::endgroup::"), "{success}");
-    assert!(
-        success.contains(&format!("new run {run_a} started")),
-        "{success}"
-    );
-    assert!(
-        success.contains("Summary - ### Woosmap dataset import"),
-        "{success}"
-    );
-    assert!(
-        success.contains("| Dataset | Run | Status | Duration |"),
-        "{success}"
-    );
-    assert!(
-        success.contains(&format!("| `{ok_b}` | `{run_b}` | ✅ success |")),
-        "{success}"
+    act::assert_holds(
+        &success,
+        &[
+            "::endgroup::",
+            &format!("new run {run_a} started"),
+            "Summary - ### Woosmap dataset import",
+            "| Dataset | Run | Status | Duration |",
+            &format!("| `{ok_b}` | `{run_b}` | ✅ success |"),
+        ],
     );
 
     // failure: the step error in the log, an annotation, outputs, the summary, the mask.
     let failure = act::job_lines(&log, "action-under-act", "failure");
     let run_f = run_of(&failing);
-    assert!(failure.contains("🏁  Job failed"), "{failure}");
-    assert!(
-        failure.contains("import triggered through the reimport webhook"),
-        "{failure}"
-    );
-    assert!(
-        failure.contains("[import] error: Feature 17: missing required property 'storeId'"),
-        "{failure}"
-    );
-    assert!(
-        failure.contains(&format!(
-            "::error title=Woosmap import failed%3A {failing}::Import run {run_f} failed at step import: Feature 17: missing required property 'storeId'"
-        )),
-        "{failure}"
-    );
-    assert!(failure.contains("exit status 1"), "{failure}");
-    assert!(
-        failure.contains("failure output status=failed error=Import run"),
-        "{failure}"
-    );
-    assert!(
-        failure.contains(&format!("| `{failing}` | `{run_f}` | ❌ failed |")),
-        "{failure}"
-    );
-    assert!(failure.contains("Step `import` failed:"), "{failure}");
-    assert!(
-        failure.contains("**error**: Feature 17: missing required property 'storeId'"),
-        "{failure}"
+    act::assert_holds(
+        &failure,
+        &[
+            "🏁  Job failed",
+            "import triggered through the reimport webhook",
+            "[import] error: Feature 17: missing required property 'storeId'",
+            &format!(
+                "::error title=Woosmap import failed%3A {failing}::Import run {run_f} failed at step import: Feature 17: missing required property 'storeId'"
+            ),
+            "exit status 1",
+            "failure output status=failed error=Import run",
+            &format!("| `{failing}` | `{run_f}` | ❌ failed |"),
+            "Step `import` failed:",
+            "**error**: Feature 17: missing required property 'storeId'",
+        ],
     );
     assert!(
         failure.contains("the reimport key in a later step: ***"),
@@ -167,15 +147,17 @@ async fn the_action_runs_under_act_with_outputs_summary_annotations_and_masks() 
 
     // invalid: named input, exit 2, nothing sent.
     let invalid = act::job_lines(&log, "action-under-act", "invalid");
-    assert!(invalid.contains("🏁  Job failed"), "{invalid}");
     // The reason as step outputs (act prints them from the outputs file after the step, so
     // they do not depend on catching the last lines of a step that exits at once).
-    assert!(
-        invalid.contains("::set-output:: error=Invalid input `timeout`: "),
-        "{invalid}"
+    act::assert_holds(
+        &invalid,
+        &[
+            "🏁  Job failed",
+            "::set-output:: error=Invalid input `timeout`: ",
+            "::set-output:: status=error",
+            "exit status 2",
+        ],
     );
-    assert!(invalid.contains("::set-output:: status=error"), "{invalid}");
-    assert!(invalid.contains("exit status 2"), "{invalid}");
     assert!(
         stats.dataset(&untouched).is_none(),
         "an invalid input must send nothing: {:?}",

@@ -11,6 +11,8 @@
 //!   (the service check names the binary, the install step installs it), install
 //!   `rocketchat-import` from its own verified release archive the same way.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -19,19 +21,6 @@ fn root() -> PathBuf {
 }
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-fn platform() -> String {
-    let os = match std::env::consts::OS {
-        "macos" => "darwin",
-        other => other,
-    };
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    };
-    format!("{os}_{arch}")
-}
 
 /// A release directory `<dir>/v<VERSION>/` holding the CLI archive and its SHA256SUMS.
 fn release(dir: &Path) -> PathBuf {
@@ -45,7 +34,7 @@ fn release_of(dir: &Path, name: &str, binary: &str) -> PathBuf {
         .args(["--name", name])
         .arg("--binary")
         .arg(binary)
-        .args(["--platform", &platform(), "--out"])
+        .args(["--platform", &common::platform(), "--out"])
         .arg(&out)
         .stdout(Stdio::null())
         .status()
@@ -75,46 +64,74 @@ fn install_with_system(
     version: Option<&str>,
     system: &[PathBuf],
 ) -> Ran {
-    let output = tmp.join("github_output");
-    let _ = std::fs::remove_file(&output);
-    let runner_temp = tmp.join("runner_temp");
-    std::fs::create_dir_all(&runner_temp).unwrap();
-    let path = std::env::join_paths(
-        path_dirs
-            .iter()
-            .map(|p| p.to_path_buf())
-            .chain(system.iter().cloned()),
-    )
-    .unwrap();
-    let mut cmd = Command::new("bash");
-    cmd.arg(root().join("scripts/action-install.sh"))
-        .env_clear()
-        .env("PATH", path)
-        .env("GITHUB_ACTION_PATH", root())
-        .env("RUNNER_TEMP", &runner_temp)
-        .env("GITHUB_OUTPUT", &output)
-        .env(
-            "WOOSMAP_IMPORT_RELEASES",
-            format!("file://{}", releases.display()),
-        )
-        .stdin(Stdio::null());
-    if let Some(v) = version {
-        cmd.env("WOOSMAP_IMPORT_VERSION", v);
+    let script = root().join("scripts/action-install.sh");
+    let step_env = version.map(|v| ("WOOSMAP_IMPORT_VERSION".to_owned(), v.to_owned()));
+    let runner = Runner {
+        tmp,
+        path_dirs,
+        system,
+        releases,
+    };
+    runner.run(&[script.as_os_str()], step_env.into_iter().collect())
+}
+
+/// A runner's view of an install step: the scratch folder `tmp` (its `runner_temp` and
+/// `github_output`), a PATH of `path_dirs` then `system`, releases served from `releases`.
+struct Runner<'a> {
+    tmp: &'a Path,
+    path_dirs: &'a [&'a Path],
+    system: &'a [PathBuf],
+    releases: &'a Path,
+}
+
+impl Runner<'_> {
+    fn runner_temp(&self) -> PathBuf {
+        self.tmp.join("runner_temp")
     }
-    let out = cmd.output().unwrap();
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let path_output = std::fs::read_to_string(&output).ok().and_then(|s| {
-        s.lines()
-            .find_map(|l| l.strip_prefix("path=").map(str::to_owned))
-    });
-    Ran {
-        code: out.status.code().unwrap_or(-1),
-        log,
-        path_output,
+
+    /// Runs `bash` with `args` as a runner would run the step: none of this process's
+    /// environment but the step's `step_env`, PATH, GITHUB_ACTION_PATH, RUNNER_TEMP,
+    /// GITHUB_OUTPUT and the releases' URL.
+    fn run(&self, args: &[&std::ffi::OsStr], step_env: Vec<(String, String)>) -> Ran {
+        let output = self.tmp.join("github_output");
+        let _ = std::fs::remove_file(&output);
+        std::fs::create_dir_all(self.runner_temp()).unwrap();
+        let path = std::env::join_paths(
+            self.path_dirs
+                .iter()
+                .map(|p| p.to_path_buf())
+                .chain(self.system.iter().cloned()),
+        )
+        .unwrap();
+        let out = Command::new("bash")
+            .args(args)
+            .env_clear()
+            .envs(step_env)
+            .env("PATH", path)
+            .env("GITHUB_ACTION_PATH", root())
+            .env("RUNNER_TEMP", self.runner_temp())
+            .env("GITHUB_OUTPUT", &output)
+            .env(
+                "WOOSMAP_IMPORT_RELEASES",
+                format!("file://{}", self.releases.display()),
+            )
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let log = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let path_output = std::fs::read_to_string(&output).ok().and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("path=").map(str::to_owned))
+        });
+        Ran {
+            code: out.status.code().unwrap_or(-1),
+            log,
+            path_output,
+        }
     }
 }
 
@@ -218,7 +235,7 @@ fn a_checksum_mismatch_installs_nothing() {
         !tmp.path()
             .join("runner_temp/woosmap-import")
             .join(VERSION)
-            .join(platform())
+            .join(common::platform())
             .join("woosmap-import")
             .exists()
     );
@@ -344,31 +361,18 @@ fn the_action_for_rocketchat_installs_rocketchat_import_from_its_verified_releas
         "the install step's binary comes from the service step: {env:?}"
     );
     env.push(("ACTION_BINARY".to_owned(), binary));
-    let output = tmp.path().join("github_output");
-    let runner_temp = tmp.path().join("runner_temp");
-    std::fs::create_dir_all(&runner_temp).unwrap();
-    let path = std::env::join_paths([fake.clone(), "/usr/bin".into(), "/bin".into()]).unwrap();
-    let out = Command::new("bash")
-        .args(["-c", &run])
-        .env_clear()
-        .envs(env)
-        .env("PATH", path)
-        .env("GITHUB_ACTION_PATH", root())
-        .env("RUNNER_TEMP", &runner_temp)
-        .env("GITHUB_OUTPUT", &output)
-        .env(
-            "WOOSMAP_IMPORT_RELEASES",
-            format!("file://{}", releases.display()),
-        )
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(out.status.code(), Some(0), "{log}");
+    let runner = Runner {
+        tmp: tmp.path(),
+        path_dirs: &[&fake],
+        system: &[PathBuf::from("/usr/bin"), PathBuf::from("/bin")],
+        releases: &releases,
+    };
+    let Ran {
+        code,
+        log,
+        path_output,
+    } = runner.run(&["-c".as_ref(), run.as_ref()], env);
+    assert_eq!(code, 0, "{log}");
     assert!(log.contains("rocketchat-import: ignoring"), "{log}");
     assert!(
         log.contains(&format!(
@@ -377,12 +381,8 @@ fn the_action_for_rocketchat_installs_rocketchat_import_from_its_verified_releas
         )),
         "{log}"
     );
-    let installed = std::fs::read_to_string(&output)
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("path=").map(PathBuf::from))
-        .expect("a path output");
-    assert!(installed.starts_with(&runner_temp), "{installed:?}");
+    let installed = PathBuf::from(path_output.expect("a path output"));
+    assert!(installed.starts_with(runner.runner_temp()), "{installed:?}");
     assert!(installed.ends_with("rocketchat-import"), "{installed:?}");
     let version = Command::new(&installed).arg("--version").output().unwrap();
     assert_eq!(

@@ -2,38 +2,24 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::scenario::{POLL, POLL_JSON, Running, Scenario, dataset_with, lines_until};
 use common::{KEY, cli, dataset, run, sandbox};
 use woosmap_sandbox::{DatasetConfig, Fault, FaultEndpoint, FaultKind, KeyState, Outcome};
 
-fn json_run(id: &str) -> Vec<&str> {
-    vec![
-        "run",
-        "--dataset-id",
-        id,
-        "--poll-interval",
-        "300ms",
-        "--json",
-    ]
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn success_reports_the_new_run() {
-    let sb = sandbox().await;
-    let id = dataset();
-    let mut cmd = cli(&sb);
-    cmd.args(json_run(&id));
-    let ran = run(cmd).await;
+    let sc = Scenario::new().await;
+    let ran = sc.run(&POLL_JSON).await;
     assert_eq!(ran.code, 0, "{ran:?}");
     let out = ran.json();
-    let stats = sb.stats();
-    let ds = stats.dataset(&id).unwrap();
+    let stats = sc.sb.stats();
+    let ds = sc.stats();
     assert_eq!(out.len(), 1);
     assert_eq!(out[0]["status"], "success");
-    assert_eq!(out[0]["dataset_id"], id);
+    assert_eq!(out[0]["dataset_id"], sc.id);
     assert_eq!(out[0]["run_id"], ds.runs[0].as_str());
     assert_ne!(out[0]["previous_run_id"], out[0]["run_id"]);
     assert_eq!(ds.triggers, 1);
@@ -43,13 +29,8 @@ async fn success_reports_the_new_run() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failure_shows_the_error_entries_and_exits_1() {
-    let sb = sandbox().await;
-    let id = dataset();
-    sb.configure_dataset(&id, DatasetConfig::default().outcome(Outcome::Failed))
-        .unwrap();
-    let mut cmd = cli(&sb);
-    cmd.args(["run", "--dataset-id", &id, "--poll-interval", "300ms"]);
-    let ran = run(cmd).await;
+    let sc = Scenario::ending(Outcome::Failed).await;
+    let ran = sc.run(&POLL).await;
     assert_eq!(ran.code, 1, "{ran:?}");
     assert!(ran.stdout.contains("import FAILED"), "{ran:?}");
     assert!(ran.stdout.contains("step import failed"), "{ran:?}");
@@ -57,99 +38,69 @@ async fn failure_shows_the_error_entries_and_exits_1() {
         ran.stdout.contains("missing required property 'storeId'"),
         "{ran:?}"
     );
-    assert_eq!(sb.stats().rate_limited, 0);
+    assert_eq!(sc.sb.stats().rate_limited, 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_stale_previous_run_is_not_taken_for_the_new_one() {
-    let sb = sandbox().await;
-    let id = dataset();
     // The previous (successful) run stays visible for 2.5 s, many polls long.
-    sb.configure_dataset(
-        &id,
-        DatasetConfig::default().start_delay(Duration::from_millis(2500)),
-    )
-    .unwrap();
-    let mut cmd = cli(&sb);
-    cmd.args(json_run(&id));
+    let sc =
+        Scenario::with(DatasetConfig::default().start_delay(Duration::from_millis(2500))).await;
     let started = Instant::now();
-    let ran = run(cmd).await;
+    let ran = sc.run(&POLL_JSON).await;
     assert_eq!(ran.code, 0, "{ran:?}");
     let out = &ran.json()[0];
-    let stats = sb.stats();
-    let ds = stats.dataset(&id).unwrap();
+    let ds = sc.stats();
     assert_eq!(out["run_id"], ds.runs[0].as_str(), "{ran:?}");
     assert!(!out["previous_run_id"].is_null());
     assert!(started.elapsed() >= Duration::from_millis(2500 + 1500));
     assert!(ds.status_calls >= 5, "expected several polls: {ds:?}");
-    assert_eq!(stats.rate_limited, 0);
+    assert_eq!(sc.sb.stats().rate_limited, 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_never_imported_dataset_is_followed_from_its_first_run() {
-    let sb = sandbox().await;
-    let id = dataset();
-    sb.configure_dataset(&id, DatasetConfig::never_imported())
-        .unwrap();
-    let mut cmd = cli(&sb);
-    cmd.args(json_run(&id));
-    let ran = run(cmd).await;
+    let sc = Scenario::with(DatasetConfig::never_imported()).await;
+    let ran = sc.run(&POLL_JSON).await;
     assert_eq!(ran.code, 0, "{ran:?}");
     let out = &ran.json()[0];
     assert!(out["previous_run_id"].is_null(), "{out}");
     assert_eq!(out["status"], "success");
-    assert_eq!(sb.stats().dataset(&id).unwrap().runs.len(), 1);
+    assert_eq!(sc.stats().runs.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_running_import_is_waited_on_and_not_doubled() {
-    let sb = sandbox().await;
-    let id = dataset();
-    sb.configure_dataset(
-        &id,
-        DatasetConfig::default()
-            .duration(Duration::from_secs(2))
-            .running(),
-    )
-    .unwrap();
-    let mut cmd = cli(&sb);
-    cmd.args(["run", "--dataset-id", &id, "--poll-interval", "300ms"]);
-    let ran = run(cmd).await;
+    let sc = Scenario::running_for(Duration::from_secs(2)).await;
+    let ran = sc.run(&POLL).await;
     assert_eq!(ran.code, 0, "{ran:?}");
     assert!(ran.stderr.contains("already running"), "{ran:?}");
-    let stats = sb.stats();
-    let ds = stats.dataset(&id).unwrap();
+    let ds = sc.stats();
     assert_eq!(
         ds.triggers_while_running, 0,
         "triggered over a running import"
     );
     assert_eq!(ds.triggers, 1);
     assert_eq!(ds.runs.len(), 2, "the running one, then ours: {ds:?}");
-    assert_eq!(stats.rate_limited, 0);
+    assert_eq!(sc.sb.stats().rate_limited, 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_runs_back_to_back_ride_out_the_trigger_window() {
-    let sb = sandbox().await;
-    let id = dataset();
-    sb.configure_dataset(
-        &id,
+    let sc = Scenario::with(
         DatasetConfig::default()
             .duration(Duration::from_millis(300))
             .start_delay(Duration::from_millis(100)),
     )
-    .unwrap();
+    .await;
     let mut runs = Vec::new();
     for _ in 0..2 {
-        let mut cmd = cli(&sb);
-        cmd.args(json_run(&id));
-        let ran = run(cmd).await;
+        let ran = sc.run(&POLL_JSON).await;
         assert_eq!(ran.code, 0, "{ran:?}");
         runs.push(ran.json()[0]["run_id"].as_str().unwrap().to_owned());
     }
     assert_ne!(runs[0], runs[1]);
-    let stats = sb.stats();
-    let ds = stats.dataset(&id).unwrap();
+    let ds = sc.stats();
     assert_eq!(ds.runs, runs);
     assert_eq!(ds.triggers_while_running, 0);
     // The second process starts with the first one's windows (the pacer shares them across
@@ -159,22 +110,9 @@ async fn two_runs_back_to_back_ride_out_the_trigger_window() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_never_ending_import_times_out_with_exit_3() {
-    let sb = sandbox().await;
-    let id = dataset();
-    sb.configure_dataset(&id, DatasetConfig::default().outcome(Outcome::Never))
-        .unwrap();
-    let mut cmd = cli(&sb);
-    cmd.args([
-        "run",
-        "--dataset-id",
-        &id,
-        "--poll-interval",
-        "300ms",
-        "--timeout",
-        "2s",
-    ]);
+    let sc = Scenario::ending(Outcome::Never).await;
     let started = Instant::now();
-    let ran = run(cmd).await;
+    let ran = sc.run(&[&POLL[..], &["--timeout", "2s"]].concat()).await;
     assert_eq!(ran.code, 3, "{ran:?}");
     assert!(ran.stdout.contains("did not finish within 2s"), "{ran:?}");
     assert!(started.elapsed() < Duration::from_secs(5));
@@ -182,61 +120,51 @@ async fn a_never_ending_import_times_out_with_exit_3() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn documented_errors_read_as_sentences_with_their_exit_codes() {
-    let sb = sandbox().await;
+    let sc = Scenario::new().await;
     // 403: a key the API does not know.
-    let id = dataset();
-    let mut cmd = cli(&sb);
-    cmd.env("WOOSMAP_PRIVATE_KEY", "not-the-right-key")
-        .args(["run", "--dataset-id", &id]);
+    let mut cmd = sc.run_command(&[]);
+    cmd.env("WOOSMAP_PRIVATE_KEY", "not-the-right-key");
     let ran = run(cmd).await;
     assert_eq!(ran.code, 4, "{ran:?}");
     assert!(ran.stdout.contains("403"), "{ran:?}");
     assert!(!ran.all().contains("not-the-right-key"), "{ran:?}");
 
     // 402: out of quota.
-    sb.set_key_state("quota-gone-key", KeyState::NoQuota);
-    let mut cmd = cli(&sb);
-    cmd.env("WOOSMAP_PRIVATE_KEY", "quota-gone-key")
-        .args(["run", "--dataset-id", &id]);
+    sc.sb.set_key_state("quota-gone-key", KeyState::NoQuota);
+    let mut cmd = sc.run_command(&[]);
+    cmd.env("WOOSMAP_PRIVATE_KEY", "quota-gone-key");
     let ran = run(cmd).await;
     assert_eq!(ran.code, 5, "{ran:?}");
     assert!(ran.stdout.to_lowercase().contains("quota"), "{ran:?}");
 
     // 404: the dataset does not exist.
-    let missing = dataset();
-    sb.configure_dataset(&missing, DatasetConfig::missing())
-        .unwrap();
-    let mut cmd = cli(&sb);
-    cmd.args(["run", "--dataset-id", &missing]);
-    let ran = run(cmd).await;
+    let missing = Scenario::with(DatasetConfig::missing()).await;
+    let ran = missing.run(&[]).await;
     assert_eq!(ran.code, 2, "{ran:?}");
-    assert!(ran.stdout.contains(&missing), "{ran:?}");
+    assert!(ran.stdout.contains(&missing.id), "{ran:?}");
     assert!(ran.stdout.to_lowercase().contains("not found"), "{ran:?}");
-    assert_eq!(sb.stats().dataset(&missing).unwrap().runs.len(), 0);
+    assert_eq!(missing.stats().runs.len(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_429_from_someone_else_is_waited_out() {
-    let sb = sandbox().await;
-    let id = dataset();
-    sb.inject(Fault {
+    let sc = Scenario::new().await;
+    sc.inject(Fault {
         endpoint: FaultEndpoint::Trigger,
         retry_after: Some(1),
         ..Fault::new(FaultKind::RateLimit)
-    });
-    sb.inject(Fault {
+    })
+    .inject(Fault {
         endpoint: FaultEndpoint::Status,
         count: 2,
         ..Fault::new(FaultKind::RateLimit)
     });
-    let mut cmd = cli(&sb);
-    cmd.args(json_run(&id));
-    let ran = run(cmd).await;
+    let ran = sc.run(&POLL_JSON).await;
     assert_eq!(ran.code, 0, "{ran:?}");
-    let stats = sb.stats();
+    let stats = sc.sb.stats();
     assert_eq!(stats.injected, 3);
     assert_eq!(stats.rate_limited, 0);
-    assert_eq!(stats.dataset(&id).unwrap().runs.len(), 1);
+    assert_eq!(sc.stats().runs.len(), 1);
 }
 
 /// Runs the CLI once against `status_faults` in a row on the status endpoint (each retried
@@ -244,27 +172,18 @@ async fn a_429_from_someone_else_is_waited_out() {
 /// split over two cases that run concurrently) and, with `lose_trigger`, a trigger whose
 /// connection is reset after the server took it. Exactly one import runs, and it is reported.
 async fn ride_through(status_faults: &[FaultKind], lose_trigger: bool) {
-    let sb = sandbox().await;
-    let id = dataset();
+    let sc = Scenario::new().await;
     for kind in status_faults {
-        sb.inject(Fault {
-            endpoint: FaultEndpoint::Status,
-            ..Fault::new(*kind)
-        });
+        sc.inject(Fault::new(*kind).on(FaultEndpoint::Status));
     }
     if lose_trigger {
         // A lost trigger: the engine must look before triggering again.
-        sb.inject(Fault {
-            endpoint: FaultEndpoint::Trigger,
-            ..Fault::new(FaultKind::Reset)
-        });
+        sc.inject(Fault::new(FaultKind::Reset).on(FaultEndpoint::Trigger));
     }
-    let mut cmd = cli(&sb);
-    cmd.args(json_run(&id));
-    let ran = run(cmd).await;
+    let ran = sc.run(&POLL_JSON).await;
     assert_eq!(ran.code, 0, "{ran:?}");
-    let stats = sb.stats();
-    let ds = stats.dataset(&id).unwrap();
+    let stats = sc.sb.stats();
+    let ds = sc.stats();
     let injected = status_faults.len() as u64 + u64::from(lose_trigger);
     assert_eq!(stats.injected, injected, "every fault was met: {stats:?}");
     assert_eq!(ds.runs.len(), 1, "exactly one import ran: {ds:?}");
@@ -289,11 +208,10 @@ async fn garbage_a_502_and_a_lost_trigger_are_ridden_through() {
 #[tokio::test(flavor = "multi_thread")]
 async fn several_datasets_run_at_once_and_the_worst_outcome_sets_the_exit_code() {
     let sb = sandbox().await;
-    let ids: Vec<String> = (0..4).map(|_| dataset()).collect();
-    sb.configure_dataset(&ids[2], DatasetConfig::default().outcome(Outcome::Failed))
-        .unwrap();
+    let failed = dataset_with(&sb, DatasetConfig::default().outcome(Outcome::Failed));
+    let ids = [dataset(), dataset(), failed, dataset()];
     let mut cmd = cli(&sb);
-    cmd.args(["run", "--json", "--poll-interval", "300ms"]);
+    cmd.arg("run").args(POLL_JSON);
     for id in &ids {
         cmd.args(["--dataset-id", id]);
     }
@@ -313,36 +231,27 @@ async fn several_datasets_run_at_once_and_the_worst_outcome_sets_the_exit_code()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_reimport_webhook_triggers_without_the_private_key() {
-    let sb = sandbox().await;
-    let id = dataset();
     let rk = "rk-4d9f-only-for-this-test";
-    sb.configure_dataset(&id, DatasetConfig::default().reimport_key(rk))
-        .unwrap();
-    let mut cmd = cli(&sb);
+    let sc = Scenario::with(DatasetConfig::default().reimport_key(rk)).await;
+    let mut cmd = sc.run_command(&["--no-wait", "--json"]);
     cmd.env_remove("WOOSMAP_PRIVATE_KEY")
-        .env("WOOSMAP_REIMPORT_KEY", rk)
-        .args(["run", "--dataset-id", &id, "--no-wait", "--json"]);
+        .env("WOOSMAP_REIMPORT_KEY", rk);
     let ran = run(cmd).await;
     assert_eq!(ran.code, 0, "{ran:?}");
     assert_eq!(ran.json()[0]["status"], "triggered");
     assert!(!ran.all().contains(rk));
-    let ds = sb.stats().dataset(&id).unwrap().clone();
+    let ds = sc.stats();
     assert_eq!(ds.triggers, 1);
     assert_eq!(ds.runs.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn status_prints_the_latest_run() {
-    let sb = sandbox().await;
-    let id = dataset();
-    let mut cmd = cli(&sb);
-    cmd.args(["status", "--dataset-id", &id, "--json"]);
-    let ran = run(cmd).await;
-    assert_eq!(ran.code, 0, "{ran:?}");
-    let out = &ran.json()[0];
+    let sc = Scenario::new().await;
+    let out = &sc.status_ok().await.json()[0];
     assert_eq!(out["status"], "success");
     assert!(out["run_id"].is_string());
-    assert_eq!(sb.stats().dataset(&id).unwrap().triggers, 0);
+    assert_eq!(sc.stats().triggers, 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -398,49 +307,25 @@ async fn invalid_input_fails_before_any_request_naming_the_field() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_stops_the_wait_within_a_second() {
-    let sb = sandbox().await;
-    let id = dataset();
-    sb.configure_dataset(&id, DatasetConfig::default().outcome(Outcome::Never))
-        .unwrap();
-    let mut cmd = cli(&sb);
-    cmd.args(["run", "--dataset-id", &id, "--poll-interval", "300ms"])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut seen = Vec::new();
-    loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("the run never started");
-        let started = line.contains("step fetch started");
-        seen.push(line);
-        if started {
-            break;
-        }
-    }
+    let sc = Scenario::ending(Outcome::Never).await;
+    let mut cli = Running::spawn(sc.run_command(&POLL));
+    let stderr = cli.stderr_lines();
+    let seen = lines_until(
+        &stderr,
+        "step fetch started",
+        Duration::from_secs(10),
+        "the run never started",
+    );
     let sent = Instant::now();
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let code = tokio::task::spawn_blocking(move || child.wait().unwrap())
-        .await
-        .unwrap();
+    cli.signal("INT");
+    let ran = cli.finish().await;
     assert!(
         sent.elapsed() < Duration::from_secs(1),
         "{:?}",
         sent.elapsed()
     );
-    assert_eq!(code.code(), Some(130));
-    let rest: Vec<String> = rx.try_iter().collect();
+    assert_eq!(ran.code, 130, "{ran:?}");
+    let rest: Vec<String> = stderr.try_iter().collect();
     assert!(
         rest.iter()
             .any(|l| l.contains("keep running on Woosmap's side")),
@@ -453,12 +338,8 @@ async fn no_key_appears_in_trace_logs() {
     let sb = sandbox().await;
     let rk = "reimport-key-7f3e-never-print-me";
     let ok = dataset();
-    let failed = dataset();
-    let hooked = dataset();
-    sb.configure_dataset(&failed, DatasetConfig::default().outcome(Outcome::Failed))
-        .unwrap();
-    sb.configure_dataset(&hooked, DatasetConfig::default().reimport_key(rk))
-        .unwrap();
+    let failed = dataset_with(&sb, DatasetConfig::default().outcome(Outcome::Failed));
+    let hooked = dataset_with(&sb, DatasetConfig::default().reimport_key(rk));
     sb.inject(Fault::new(FaultKind::Http500));
     sb.inject(Fault {
         endpoint: FaultEndpoint::Webhook,
@@ -495,9 +376,7 @@ async fn a_terminal_gets_a_live_line_per_dataset() {
     // `script` (util-linux) gives the CLI a pseudo-terminal, as a person's shell would.
     let sb = sandbox().await;
     let ok = dataset();
-    let failed = dataset();
-    sb.configure_dataset(&failed, DatasetConfig::default().outcome(Outcome::Failed))
-        .unwrap();
+    let failed = dataset_with(&sb, DatasetConfig::default().outcome(Outcome::Failed));
     let inner = format!(
         "{} run --poll-interval 300ms --dataset-id {ok} --dataset-id {failed}",
         common::bin("woosmap-import").display()

@@ -113,43 +113,56 @@ async fn woosmap_import_logs_follow_no_color_and_the_color_flag() {
         piped_always,
         piped_auto,
     ] = outputs;
-    for (what, text) in [
-        ("auto", &auto),
-        ("NO_COLOR=1", &no_color),
-        ("NO_COLOR empty", &empty_no_color),
-        ("--color always", &always),
-        ("--color never", &never),
-        ("piped, --color always", &piped_always),
-        ("piped, auto", &piped_auto),
-    ] {
-        assert!(
-            text.contains("DEBUG") && text.contains("/status"),
-            "{what}: no debug log line: {text:?}"
-        );
-        assert!(!text.contains(KEY), "{what}: the private key was printed");
+    LogLine::new("DEBUG", "/status", KEY).assert_in(&[
+        ("auto: a terminal gets colour by default", &auto, true),
+        ("NO_COLOR=1", &no_color, false),
+        ("an empty NO_COLOR does not count", &empty_no_color, true),
+        ("--color always beats NO_COLOR", &always, true),
+        ("--color never", &never, false),
+        ("--color always into a pipe", &piped_always, true),
+        ("auto into a pipe", &piped_auto, false),
+    ]);
+}
+
+/// A log entry every output of a test shows: its `level` and a text it `holding`; and a secret
+/// no output may show.
+struct LogLine<'a> {
+    level: &'a str,
+    holding: &'a str,
+    never: &'a str,
+}
+
+impl<'a> LogLine<'a> {
+    fn new(level: &'a str, holding: &'a str, never: &'a str) -> LogLine<'a> {
+        LogLine {
+            level,
+            holding,
+            never,
+        }
     }
-    assert!(
-        has_sgr(&auto),
-        "a terminal gets colour by default: {auto:?}"
-    );
-    assert!(!no_color.contains(ESC), "NO_COLOR=1: {no_color:?}");
-    assert!(
-        has_sgr(&empty_no_color),
-        "an empty NO_COLOR does not count: {empty_no_color:?}"
-    );
-    assert!(
-        has_sgr(&always),
-        "--color always beats NO_COLOR: {always:?}"
-    );
-    assert!(!never.contains(ESC), "--color never: {never:?}");
-    assert!(
-        has_sgr(&piped_always),
-        "--color always into a pipe: {piped_always:?}"
-    );
-    assert!(
-        !piped_auto.contains(ESC),
-        "auto into a pipe: {piped_auto:?}"
-    );
+
+    /// For each `(what, output, coloured)`: the output shows the log entry and not the secret;
+    /// a coloured output holds an SGR sequence, any other no escape sequence at all.
+    fn assert_in(&self, cases: &[(&str, &str, bool)]) {
+        for (what, text, coloured) in cases {
+            assert!(
+                text.contains(self.level) && text.contains(self.holding),
+                "{what}: no {} log line: {text:?}",
+                self.level
+            );
+            assert!(!text.contains(self.never), "{what}: the secret was printed");
+            assert_coloured(what, text, *coloured);
+        }
+    }
+}
+
+/// A coloured output holds an SGR sequence; any other holds no escape sequence at all.
+fn assert_coloured(what: &str, text: &str, coloured: bool) {
+    if coloured {
+        assert!(has_sgr(text), "{what}: no colour: {text:?}");
+    } else {
+        assert!(!text.contains(ESC), "{what}: an escape sequence: {text:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -212,26 +225,12 @@ async fn rocketchat_import_logs_follow_no_color() {
             status(None, &["--color", "never"]),
         ]
     });
-    for (what, text) in [
-        ("auto", &auto),
-        ("NO_COLOR=1", &no_color),
-        ("--color never", &never),
-    ] {
-        assert!(
-            text.contains("WARN") && text.contains("import.status: HTTP 500"),
-            "{what}: no warning in the log: {text:?}"
-        );
-        assert!(
-            !text.contains(DEFAULT_AUTH_TOKEN),
-            "{what}: the token was printed"
-        );
-    }
-    assert!(
-        has_sgr(&auto),
-        "a terminal gets colour by default: {auto:?}"
-    );
-    assert!(!no_color.contains(ESC), "NO_COLOR=1: {no_color:?}");
-    assert!(!never.contains(ESC), "--color never: {never:?}");
+    let warning = LogLine::new("WARN", "import.status: HTTP 500", DEFAULT_AUTH_TOKEN);
+    warning.assert_in(&[
+        ("auto: a terminal gets colour by default", &auto, true),
+        ("NO_COLOR=1", &no_color, false),
+        ("--color never", &never, false),
+    ]);
 }
 
 #[test]

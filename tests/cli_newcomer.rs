@@ -6,13 +6,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::scenario::{POLL, Running, Scenario, dataset_with, lines_until};
 use common::{cli, dataset, run, sandbox};
-use woosmap_sandbox::{DatasetConfig, Outcome, PreviousRun};
+use woosmap_sandbox::{DatasetConfig, Outcome, PreviousRun, SandboxHandle};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -31,12 +31,8 @@ fn closed_port_url() -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn status_exits_2_on_stderr_for_a_dataset_without_run_like_run_does() {
     let sb = sandbox().await;
-    let never = dataset();
-    sb.configure_dataset(&never, DatasetConfig::never_imported())
-        .unwrap();
-    let missing = dataset();
-    sb.configure_dataset(&missing, DatasetConfig::missing())
-        .unwrap();
+    let never = dataset_with(&sb, DatasetConfig::never_imported());
+    let missing = dataset_with(&sb, DatasetConfig::missing());
     for id in [&never, &missing] {
         let mut cmd = cli(&sb);
         cmd.args(["status", "--dataset-id", id]);
@@ -55,20 +51,11 @@ async fn status_exits_2_on_stderr_for_a_dataset_without_run_like_run_does() {
 #[tokio::test(flavor = "multi_thread")]
 async fn exit_status_makes_a_failed_run_1_and_a_running_one_3() {
     let sb = sandbox().await;
-    let failed = dataset();
-    sb.configure_dataset(
-        &failed,
+    let failed = dataset_with(
+        &sb,
         DatasetConfig::default().previous_run(Some(PreviousRun::Failed)),
-    )
-    .unwrap();
-    let running = dataset();
-    sb.configure_dataset(
-        &running,
-        DatasetConfig::default()
-            .duration(Duration::from_secs(60))
-            .running(),
-    )
-    .unwrap();
+    );
+    let running = dataset_with(&sb, running_a_minute());
     let ok = dataset();
     let cases = [
         (&failed, false, 0),
@@ -99,63 +86,34 @@ async fn exit_status_makes_a_failed_run_1_and_a_running_one_3() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_before_the_trigger_says_nothing_was_triggered() {
-    let sb = sandbox().await;
-    let id = dataset();
-    sb.configure_dataset(
-        &id,
-        DatasetConfig::default()
-            .duration(Duration::from_secs(60))
-            .running(),
-    )
-    .unwrap();
-    let mut cmd = cli(&sb);
-    cmd.args([
-        "run",
-        "--dataset-id",
-        &id,
-        "--no-wait",
-        "--poll-interval",
-        "300ms",
-    ])
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(10))
-            .expect("never said it waits for the running import");
-        if line.contains("already running") {
-            break;
-        }
-    }
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(130), "{stdout}");
+    let sc = Scenario::with(running_a_minute()).await;
+    let mut cli = Running::spawn(sc.run_command(&[&["--no-wait"][..], &POLL].concat()));
+    lines_until(
+        &cli.stderr_lines(),
+        "already running",
+        Duration::from_secs(10),
+        "never said it waits for the running import",
+    );
+    cli.signal("INT");
+    let ran = cli.finish().await;
+    let stdout = &ran.stdout;
+    assert_eq!(ran.code, 130, "{stdout}");
     assert!(
         !stdout.contains("no new run had shown up"),
         "claims a run was expected: {stdout}"
     );
     assert!(stdout.contains("no import was triggered"), "{stdout}");
-    assert_eq!(sb.stats().dataset(&id).unwrap().triggers, 0);
+    assert_eq!(sc.stats().triggers, 0);
     // The flag's help says that it waits for a running import first.
-    let mut cmd = cli(&sb);
-    cmd.args(["run", "--help"]);
-    let help = run(cmd).await.stdout;
+    let help = run(sc.cli(&["run", "--help"])).await.stdout;
     assert!(help.contains("still waited for first"), "{help}");
+}
+
+/// A run going on for a minute from when it is set up.
+fn running_a_minute() -> DatasetConfig {
+    DatasetConfig::default()
+        .duration(Duration::from_secs(60))
+        .running()
 }
 
 // ---- 4. A wrong base URL is reported at once ----------------------------------------------
@@ -188,46 +146,39 @@ async fn a_refused_first_connection_is_reported_within_seconds_naming_the_base_u
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_cli_and_the_action_name_their_own_timeout_setting() {
-    let sb = sandbox().await;
-    let id = dataset();
-    sb.configure_dataset(&id, DatasetConfig::default().outcome(Outcome::Never))
-        .unwrap();
-    let mut cmd = cli(&sb);
-    cmd.args([
-        "run",
-        "--dataset-id",
-        &id,
-        "--poll-interval",
-        "300ms",
-        "--timeout",
-        "2s",
-    ]);
-    let ran = run(cmd).await;
+    let sc = Scenario::ending(Outcome::Never).await;
+    let ran = sc.run(&[&POLL[..], &["--timeout", "2s"]].concat()).await;
     assert_eq!(ran.code, 3, "{ran:?}");
     assert!(ran.stdout.contains("longer timeout (--timeout)"), "{ran:?}");
     assert!(!ran.stdout.contains("timeouts"), "{ran:?}");
 
-    let other = dataset();
-    sb.configure_dataset(&other, DatasetConfig::default().outcome(Outcome::Never))
-        .unwrap();
+    let other = dataset_with(&sc.sb, DatasetConfig::default().outcome(Outcome::Never));
     let scratch = tempfile::tempdir().unwrap();
-    let mut cmd = cli(&sb);
-    cmd.arg("action")
-        .env_remove("WOOSMAP_BASE_URL")
-        .env("INPUT_DATASET-ID", &other)
-        .env("INPUT_PRIVATE-KEY", common::KEY)
-        .env("INPUT_WAIT", "true")
+    let mut cmd = action(&sc.sb, &other, scratch.path());
+    cmd.env("INPUT_WAIT", "true")
         .env("INPUT_TIMEOUT", "2s")
-        .env("INPUT_POLL-INTERVAL", "300ms")
-        .env("INPUT_BASE-URL", sb.base_url())
-        .env("GITHUB_OUTPUT", scratch.path().join("output"))
-        .env("GITHUB_STEP_SUMMARY", scratch.path().join("summary"));
+        .env("INPUT_POLL-INTERVAL", "300ms");
     let action = run(cmd).await;
     assert_eq!(action.code, 3, "{action:?}");
     let outputs = std::fs::read_to_string(scratch.path().join("output")).unwrap();
     assert!(outputs.contains("the timeout input"), "{outputs}");
     assert!(!outputs.contains("--timeout"), "{outputs}");
     assert!(!outputs.contains("timeouts"), "{outputs}");
+}
+
+/// `woosmap-import action` as the GitHub Action runs it, for `dataset` of `sb` with the test
+/// key given as inputs; its step output and job summary go to `output` and `summary` in
+/// `scratch`.
+fn action(sb: &SandboxHandle, dataset: &str, scratch: &Path) -> Command {
+    let mut cmd = cli(sb);
+    cmd.arg("action")
+        .env_remove("WOOSMAP_BASE_URL")
+        .env("INPUT_DATASET-ID", dataset)
+        .env("INPUT_PRIVATE-KEY", common::KEY)
+        .env("INPUT_BASE-URL", sb.base_url())
+        .env("GITHUB_OUTPUT", scratch.join("output"))
+        .env("GITHUB_STEP_SUMMARY", scratch.join("summary"));
+    cmd
 }
 
 /// A bad input stops the action before anything is sent, and the job summary says so (a step
@@ -237,15 +188,7 @@ async fn the_action_writes_a_job_summary_on_a_bad_input() {
     let sb = sandbox().await;
     let scratch = tempfile::tempdir().unwrap();
     let summary = scratch.path().join("summary");
-    let mut cmd = cli(&sb);
-    cmd.arg("action")
-        .env_remove("WOOSMAP_BASE_URL")
-        .env("INPUT_DATASET-ID", "not-a-dataset")
-        .env("INPUT_PRIVATE-KEY", common::KEY)
-        .env("INPUT_BASE-URL", sb.base_url())
-        .env("GITHUB_OUTPUT", scratch.path().join("output"))
-        .env("GITHUB_STEP_SUMMARY", &summary);
-    let action = run(cmd).await;
+    let action = run(action(&sb, "not-a-dataset", scratch.path())).await;
     assert_eq!(action.code, 2, "{action:?}");
     let text = std::fs::read_to_string(&summary)
         .unwrap_or_else(|e| panic!("no job summary was written ({e}): {action:?}"));
@@ -309,30 +252,12 @@ async fn every_json_line_has_the_documented_shape() {
         .map(|k| k.as_str().unwrap().to_owned())
         .collect();
     let sb = sandbox().await;
-    let (ok, failed, missing, never, hooked, unread, running) = (
-        dataset(),
-        dataset(),
-        dataset(),
-        dataset(),
-        dataset(),
-        dataset(),
-        dataset(),
-    );
-    sb.configure_dataset(&failed, DatasetConfig::default().outcome(Outcome::Failed))
-        .unwrap();
-    sb.configure_dataset(&missing, DatasetConfig::missing())
-        .unwrap();
-    sb.configure_dataset(&never, DatasetConfig::default().outcome(Outcome::Never))
-        .unwrap();
-    sb.configure_dataset(&unread, DatasetConfig::never_imported())
-        .unwrap();
-    sb.configure_dataset(
-        &running,
-        DatasetConfig::default()
-            .duration(Duration::from_secs(60))
-            .running(),
-    )
-    .unwrap();
+    let (ok, hooked) = (dataset(), dataset());
+    let ending = |outcome| dataset_with(&sb, DatasetConfig::default().outcome(outcome));
+    let (failed, never) = (ending(Outcome::Failed), ending(Outcome::Never));
+    let missing = dataset_with(&sb, DatasetConfig::missing());
+    let unread = dataset_with(&sb, DatasetConfig::never_imported());
+    let running = dataset_with(&sb, running_a_minute());
 
     // run: success, failed, error (404) and timed_out in one call.
     let mut cmd = cli(&sb);
@@ -414,23 +339,20 @@ fn readme_variables() -> Vec<String> {
 /// Every `"WOOSMAP_…"` string literal in `src/`: the variables the program reads.
 fn variables_in_source() -> Vec<String> {
     let mut found = std::collections::BTreeSet::new();
-    let mut stack = vec![root().join("src")];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                let text = std::fs::read_to_string(&path).unwrap();
-                for (i, _) in text.match_indices("\"WOOSMAP_") {
-                    let rest = &text[i + 1..];
-                    let end = rest
-                        .find(|c: char| !(c.is_ascii_uppercase() || c == '_'))
-                        .unwrap();
-                    if rest[end..].starts_with('"') {
-                        found.insert(rest[..end].to_owned());
-                    }
-                }
+    let sources = common::files_below(&root().join("src"));
+    assert!(!sources.is_empty(), "no source files");
+    for path in sources
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+    {
+        let text = std::fs::read_to_string(path).unwrap();
+        for (i, _) in text.match_indices("\"WOOSMAP_") {
+            let rest = &text[i + 1..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_uppercase() || c == '_'))
+                .unwrap();
+            if rest[end..].starts_with('"') {
+                found.insert(rest[..end].to_owned());
             }
         }
     }
@@ -551,12 +473,9 @@ async fn the_readme_says_how_to_install_the_cli() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_demo_summary_counts_triggers_status_calls_and_429s_per_dataset() {
-    let sb = sandbox().await;
-    let id = dataset();
-    let mut cmd = cli(&sb);
-    cmd.args(["run", "--dataset-id", &id, "--poll-interval", "300ms"]);
-    assert_eq!(run(cmd).await.code, 0);
-    let stats = reqwest::get(format!("{}/_sandbox/stats", sb.base_url()))
+    let sc = Scenario::new().await;
+    assert_eq!(sc.run(&POLL).await.code, 0);
+    let stats = reqwest::get(format!("{}/_sandbox/stats", sc.sb.base_url()))
         .await
         .unwrap()
         .text()
@@ -583,10 +502,10 @@ async fn the_demo_summary_counts_triggers_status_calls_and_429s_per_dataset() {
     .unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    let calls = sb.stats().dataset(&id).unwrap().status_calls;
+    let calls = sc.stats().status_calls;
     let line = text
         .lines()
-        .find(|l| l.contains(&id))
+        .find(|l| l.contains(&sc.id))
         .unwrap_or_else(|| panic!("no line for the dataset: {text}"));
     assert!(line.contains("1 trigger,"), "{line}");
     assert!(line.contains(&format!("{calls} status calls")), "{line}");
@@ -664,15 +583,7 @@ async fn completions_and_the_man_page_are_generated() {
     cmd.args(["man", "--dir"]).arg(dir.path());
     let ran = run(cmd).await;
     assert_eq!(ran.code, 0, "{ran:?}");
-    for page in [
-        "woosmap-import.1",
-        "woosmap-import-run.1",
-        "woosmap-import-status.1",
-    ] {
-        let text = std::fs::read_to_string(dir.path().join(page))
-            .unwrap_or_else(|e| panic!("{page}: {e}"));
-        assert!(text.contains(".TH"), "{page}");
-    }
+    common::assert_man_pages(dir.path(), "woosmap-import");
     let run_page = std::fs::read_to_string(dir.path().join("woosmap-import-run.1")).unwrap();
     assert!(run_page.contains("no\\-wait"), "{run_page}");
 }

@@ -5,38 +5,22 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{cli, dataset, run, sandbox};
+use common::scenario::{POLL_JSON, Running, Scenario, report};
 use woosmap_sandbox::{DatasetConfig, Fault, FaultEndpoint, FaultKind, Outcome};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_undocumented_final_status_is_reported_verbatim_at_once_with_exit_1() {
-    let sb = sandbox().await;
-    let id = dataset();
-    sb.configure_dataset(&id, DatasetConfig::default().outcome(Outcome::Cancelled))
-        .unwrap();
-    let pacer = tempfile::tempdir().unwrap();
-    let mut cmd = cli(&sb);
-    cmd.env("WOOSMAP_PACER_DIR", pacer.path()).args([
-        "run",
-        "--dataset-id",
-        &id,
-        "--poll-interval",
-        "300ms",
-        "--json",
-        "--timeout=60s",
-    ]);
+    let sc = Scenario::ending(Outcome::Cancelled).await.own_pacer();
     let started = Instant::now();
-    let ran = run(cmd).await;
-    assert_eq!(ran.code, 1, "{ran:?}");
-    let out = &ran.json()[0];
-    assert_eq!(out["status"], "cancelled", "{ran:?}");
-    assert_eq!(
-        out["run_id"],
-        sb.stats().dataset(&id).unwrap().runs[0].as_str()
-    );
+    let out = report(
+        sc.run_command(&[&POLL_JSON[..], &["--timeout=60s"]].concat()),
+        1,
+    )
+    .await;
+    assert_eq!(out["status"], "cancelled", "{out}");
+    assert_eq!(out["run_id"], sc.stats().runs[0].as_str());
     // Not waited on until the timeout: the sandbox's run lasts 1.5 s after a 0.5 s delay.
     assert!(
         started.elapsed() < Duration::from_secs(30),
@@ -45,42 +29,17 @@ async fn an_undocumented_final_status_is_reported_verbatim_at_once_with_exit_1()
     );
 
     // A later run triggers at once (the cancelled run does not count as running).
-    sb.configure_dataset(&id, DatasetConfig::default().outcome(Outcome::Success))
-        .unwrap();
-    let mut cmd = cli(&sb);
-    cmd.env("WOOSMAP_PACER_DIR", pacer.path()).args([
-        "run",
-        "--dataset-id",
-        &id,
-        "--poll-interval",
-        "300ms",
-        "--json",
-    ]);
-    let ran = run(cmd).await;
-    assert_eq!(ran.code, 0, "{ran:?}");
-    assert_eq!(ran.json()[0]["status"], "success");
-    let stats = sb.stats();
-    assert_eq!(stats.dataset(&id).unwrap().triggers_while_running, 0);
-    assert_eq!(stats.rate_limited, 0);
+    sc.configure(DatasetConfig::default().outcome(Outcome::Success));
+    let out = report(sc.run_command(&POLL_JSON), 0).await;
+    assert_eq!(out["status"], "success");
+    assert_eq!(sc.stats().triggers_while_running, 0);
+    assert_eq!(sc.sb.stats().rate_limited, 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_undocumented_status_with_open_steps_is_said_once_and_waited_on() {
-    let sb = sandbox().await;
-    let id = dataset();
-    sb.configure_dataset(&id, DatasetConfig::default().outcome(Outcome::Queued))
-        .unwrap();
-    let mut cmd = cli(&sb);
-    cmd.args([
-        "run",
-        "--dataset-id",
-        &id,
-        "--poll-interval",
-        "300ms",
-        "--json",
-        "--timeout=5s",
-    ]);
-    let ran = run(cmd).await;
+    let sc = Scenario::ending(Outcome::Queued).await;
+    let ran = sc.run(&[&POLL_JSON[..], &["--timeout=5s"]].concat()).await;
     assert_eq!(ran.code, 3, "{ran:?}");
     assert_eq!(ran.json()[0]["status"], "timed_out");
     assert_eq!(
@@ -92,124 +51,80 @@ async fn an_undocumented_status_with_open_steps_is_said_once_and_waited_on() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_deadline_before_the_trigger_slot_reports_not_triggered_exit_7() {
-    let sb = sandbox().await;
-    let id = dataset();
     // The first run shows only after 5 s, so the second invocation does not take it for its
     // own (README "when is a run mine").
-    sb.configure_dataset(
-        &id,
-        DatasetConfig::default().start_delay(Duration::from_secs(5)),
-    )
-    .unwrap();
-    let pacer = tempfile::tempdir().unwrap();
-    let mut cmd = cli(&sb);
-    cmd.env("WOOSMAP_PACER_DIR", pacer.path()).args([
-        "run",
-        "--dataset-id",
-        &id,
-        "--no-wait",
-        "--json",
-    ]);
-    let ran = run(cmd).await;
-    assert_eq!(ran.code, 0, "{ran:?}");
+    let sc = Scenario::with(DatasetConfig::default().start_delay(Duration::from_secs(5)))
+        .await
+        .own_pacer();
+    report(sc.run_command(&["--no-wait", "--json"]), 0).await;
     // The next trigger slot opens a window (2 s) + margin after that trigger; the shared pacer
     // tells the next process so.
-    let mut cmd = cli(&sb);
-    cmd.env("WOOSMAP_PACER_DIR", pacer.path()).args([
-        "run",
-        "--dataset-id",
-        &id,
-        "--json",
-        "--poll-interval=300ms",
-        "--timeout=1s",
-    ]);
-    let ran = run(cmd).await;
-    assert_eq!(ran.code, 7, "{ran:?}");
-    let out = &ran.json()[0];
-    assert_eq!(out["status"], "not_triggered", "{ran:?}");
+    let args = ["--json", "--poll-interval=300ms", "--timeout=1s"];
+    let out = report(sc.run_command(&args), 7).await;
+    assert_eq!(out["status"], "not_triggered", "{out}");
     let error = out["error"].as_str().unwrap();
     assert!(
         error.starts_with("Nothing was triggered for dataset"),
         "{error}"
     );
     assert!(error.contains("The next trigger slot opens in"), "{error}");
-    let stats = sb.stats();
-    assert_eq!(stats.dataset(&id).unwrap().triggers, 1);
-    assert_eq!(stats.rate_limited, 0);
+    assert_eq!(sc.stats().triggers, 1);
+    assert_eq!(sc.sb.stats().rate_limited, 0);
+}
+
+/// Starts `run --json` on the scenario's dataset, waits until the sandbox's counters for it
+/// satisfy `reached` (named `what`), sends `signal` and returns the process's interrupted
+/// report (exit 130).
+async fn interrupted_report(
+    sc: &Scenario,
+    args: &[&str],
+    what: &str,
+    reached: impl Fn(&woosmap_sandbox::DatasetStats) -> bool,
+    signal: &str,
+) -> (common::Ran, serde_json::Value) {
+    let cli = Running::spawn(sc.run_command(args));
+    cli.until(what, Duration::from_secs(30), || {
+        sc.sb.stats().dataset(&sc.id).is_some_and(&reached)
+    });
+    cli.signal(signal);
+    let ran = cli.finish().await;
+    assert_eq!(ran.code, 130, "{ran:?}");
+    let report = ran.json()[0].clone();
+    assert_eq!(report["status"], "interrupted", "{ran:?}");
+    (ran, report)
 }
 
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_mid_wait_writes_the_report_before_exiting() {
-    let sb = sandbox().await;
-    let id = dataset();
-    sb.configure_dataset(&id, DatasetConfig::default().outcome(Outcome::Never))
-        .unwrap();
-    let mut cmd = cli(&sb);
-    cmd.args([
-        "run",
-        "--dataset-id",
-        &id,
-        "--poll-interval",
-        "300ms",
-        "--json",
-    ])
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped());
-    let child = cmd.spawn().unwrap();
-    let pid = child.id();
+    let sc = Scenario::ending(Outcome::Never).await;
     // Wait until the import is triggered and followed, then terminate as CI would.
-    let until = Instant::now() + Duration::from_secs(30);
     // (one status read before the trigger; the run shows after its 0.5 s start delay)
-    while sb
-        .stats()
-        .dataset(&id)
-        .is_none_or(|d| d.runs.is_empty() || d.status_calls < 5)
-    {
-        assert!(Instant::now() < until, "never followed");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let killed = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
-    let ran = common::Ran::from(out);
-    assert_eq!(ran.code, 130, "{ran:?}");
-    let report = &ran.json()[0];
-    assert_eq!(report["status"], "interrupted", "{ran:?}");
-    assert_eq!(
-        report["run_id"],
-        sb.stats().dataset(&id).unwrap().runs[0].as_str()
-    );
+    let (ran, report) = interrupted_report(
+        &sc,
+        &POLL_JSON,
+        "never followed",
+        |d| !d.runs.is_empty() && d.status_calls >= 5,
+        "TERM",
+    )
+    .await;
+    assert_eq!(report["run_id"], sc.stats().runs[0].as_str());
     assert!(ran.stderr.contains("Interrupted"), "{ran:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_trigger_whose_answer_never_comes_is_reported_as_lost_not_as_nothing_triggered() {
-    let sb = sandbox().await;
-    let id = dataset();
+    let sc = Scenario::new().await.own_pacer();
     // The trigger is handled (the import starts) but its answer is held past the timeout.
-    sb.inject(
+    sc.inject(
         Fault::new(FaultKind::Slow)
             .on(FaultEndpoint::Trigger)
-            .for_dataset(&id)
+            .for_dataset(&sc.id)
             .delay(Duration::from_secs(60)),
     );
-    let pacer = tempfile::tempdir().unwrap();
-    let mut cmd = cli(&sb);
-    cmd.env("WOOSMAP_PACER_DIR", pacer.path()).args([
-        "run",
-        "--dataset-id",
-        &id,
-        "--poll-interval=300ms",
-        "--json",
-        "--timeout=3s",
-    ]);
-    let ran = run(cmd).await;
+    let ran = sc
+        .run(&["--poll-interval=300ms", "--json", "--timeout=3s"])
+        .await;
     assert_eq!(
         ran.code, 3,
         "did not finish (not 7, nothing triggered): {ran:?}"
@@ -222,63 +137,32 @@ async fn a_trigger_whose_answer_never_comes_is_reported_as_lost_not_as_nothing_t
         error.contains("a trigger was sent but its answer was lost: an import may be running"),
         "{error}"
     );
-    assert_eq!(sb.stats().dataset(&id).unwrap().triggers, 1);
+    assert_eq!(sc.stats().triggers, 1);
 }
 
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_while_confirming_an_unclear_trigger_says_an_import_may_be_running() {
-    let sb = sandbox().await;
-    let id = dataset();
     // The trigger starts an import (shown only after 30 s) but answers 502: the engine reads
     // the status to confirm it before anything else, and is interrupted meanwhile.
-    sb.configure_dataset(
-        &id,
-        DatasetConfig::default().start_delay(Duration::from_secs(30)),
-    )
-    .unwrap();
-    sb.inject(
+    let sc = Scenario::with(DatasetConfig::default().start_delay(Duration::from_secs(30)))
+        .await
+        .own_pacer();
+    sc.inject(
         Fault::new(FaultKind::Http502)
             .after_processing()
             .on(FaultEndpoint::Trigger)
-            .for_dataset(&id),
+            .for_dataset(&sc.id),
     );
-    let pacer = tempfile::tempdir().unwrap();
-    let mut cmd = cli(&sb);
-    cmd.env("WOOSMAP_PACER_DIR", pacer.path())
-        .args([
-            "run",
-            "--dataset-id",
-            &id,
-            "--poll-interval=300ms",
-            "--json",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let child = cmd.spawn().unwrap();
-    let pid = child.id();
     // Wait for the trigger and two confirming status reads after it.
-    let until = Instant::now() + Duration::from_secs(30);
-    while sb
-        .stats()
-        .dataset(&id)
-        .is_none_or(|d| d.triggers == 0 || d.status_calls < 3)
-    {
-        assert!(Instant::now() < until, "never confirmed");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let killed = Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
-    let ran = common::Ran::from(out);
-    assert_eq!(ran.code, 130, "{ran:?}");
-    let report = &ran.json()[0];
-    assert_eq!(report["status"], "interrupted", "{ran:?}");
+    let (ran, report) = interrupted_report(
+        &sc,
+        &["--poll-interval=300ms", "--json"],
+        "never confirmed",
+        |d| d.triggers > 0 && d.status_calls >= 3,
+        "INT",
+    )
+    .await;
     assert_eq!(report["triggered"], true, "{ran:?}");
     let error = report["error"].as_str().unwrap();
     assert!(
@@ -293,56 +177,41 @@ async fn ctrl_c_while_confirming_an_unclear_trigger_says_an_import_may_be_runnin
 /// stamps the steps (the run then looks newer than the invocation).
 #[tokio::test(flavor = "multi_thread")]
 async fn an_ended_run_is_never_adopted_even_when_the_date_header_lags() {
-    let sb = sandbox().await;
-    let id = dataset();
-    sb.configure_dataset(
-        &id,
+    let sc = Scenario::with(
         DatasetConfig::default()
             .duration(Duration::from_millis(200))
             .running(),
     )
-    .unwrap();
+    .await
+    .own_pacer();
     // Wait until that run has ended, reading the status as any client would.
-    let http = reqwest::Client::new();
-    let url = format!("{}/datasets/{id}/status", sb.base_url());
     let until = Instant::now() + Duration::from_secs(30);
     let old_run = loop {
-        let text = http
-            .get(&url)
-            .header("X-Api-Key", common::KEY)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let body: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        let body = status_over_http(&sc).await;
         if body["status"] == "success" {
             break body["id"].as_str().unwrap().to_owned();
         }
         assert!(Instant::now() < until, "the seeded run never ended: {body}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    sb.configure_dataset(
-        &id,
-        DatasetConfig::default().date_lag(Duration::from_secs(120)),
-    )
-    .unwrap();
-    let pacer = tempfile::tempdir().unwrap();
-    let mut cmd = cli(&sb);
-    cmd.env("WOOSMAP_PACER_DIR", pacer.path()).args([
-        "run",
-        "--dataset-id",
-        &id,
-        "--poll-interval=300ms",
-        "--json",
-        "--timeout=60s",
-    ]);
-    let ran = run(cmd).await;
-    assert_eq!(ran.code, 0, "{ran:?}");
-    let out = &ran.json()[0];
-    assert_eq!(out["triggered"], true, "the old run was adopted: {ran:?}");
-    assert_ne!(out["run_id"], old_run.as_str(), "{ran:?}");
-    assert_eq!(out["previous_run_id"], old_run.as_str(), "{ran:?}");
-    assert_eq!(sb.stats().dataset(&id).unwrap().triggers, 1);
+    sc.configure(DatasetConfig::default().date_lag(Duration::from_secs(120)));
+    let args = ["--poll-interval=300ms", "--json", "--timeout=60s"];
+    let out = report(sc.run_command(&args), 0).await;
+    assert_eq!(out["triggered"], true, "the old run was adopted: {out}");
+    assert_ne!(out["run_id"], old_run.as_str(), "{out}");
+    assert_eq!(out["previous_run_id"], old_run.as_str(), "{out}");
+    assert_eq!(sc.stats().triggers, 1);
+}
+
+/// The dataset's status as an HTTP client reads it (with the test key): the JSON body, or
+/// `null` when the answer is not JSON.
+async fn status_over_http(sc: &Scenario) -> serde_json::Value {
+    let url = format!("{}/datasets/{}/status", sc.sb.base_url(), sc.id);
+    let answer = reqwest::Client::new()
+        .get(&url)
+        .header("X-Api-Key", common::KEY)
+        .send()
+        .await
+        .unwrap();
+    serde_json::from_str(&answer.text().await.unwrap()).unwrap_or_default()
 }

@@ -10,44 +10,48 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::pacer::{date_slot_records_ahead, dated_ahead, files_with};
-use common::{KEY, cli, dataset, run, sandbox};
+use common::scenario::{Running, Scenario, lines_until};
+use common::{KEY, run};
+use woosmap_sandbox::DatasetConfig;
 
-fn run_args(id: &str) -> [&str; 7] {
-    [
-        "run",
-        "--dataset-id",
-        id,
-        "--poll-interval",
-        "300ms",
-        "--json",
-        "--timeout=120s",
-    ]
-}
+/// The arguments of `run` here: JSON, polled at the status window, a timeout that only a
+/// failure reaches.
+const RUN: [&str; 4] = ["--poll-interval", "300ms", "--json", "--timeout=120s"];
 
 fn with_pacer_dir(mut cmd: Command, dir: &Path) -> Command {
     cmd.env("WOOSMAP_PACER_DIR", dir);
     cmd
 }
 
+/// A new folder `name` in `base` with the permission bits `mode`.
+#[cfg(unix)]
+fn folder_with_mode(base: &Path, name: &str, mode: u32) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = base.join(name);
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).unwrap();
+    dir
+}
+
+/// Runs `cmd` (a `run`) to its end, which must be a success; returns its report.
+async fn succeeds(cmd: Command) -> serde_json::Value {
+    let report = common::scenario::report(cmd, 0).await;
+    assert_eq!(report["status"], "success", "{report}");
+    report
+}
+
 /// Starts `n` CLIs on one dataset at once and returns their run ids (all must succeed).
 async fn concurrent_runs(n: usize) -> (Vec<String>, woosmap_sandbox::Stats, String, Duration) {
-    let sb = sandbox().await;
-    let id = dataset();
     // The run starts 2 s after the trigger (the status shows the previous run meanwhile): a
     // process that starts up to then (a loaded machine staggers the spawns) may rely on it,
     // as README's "when is a run mine" says; one started later would rightly trigger anew.
-    sb.configure_dataset(
-        &id,
-        woosmap_sandbox::DatasetConfig::default().start_delay(Duration::from_secs(2)),
-    )
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let sc = Scenario::with(DatasetConfig::default().start_delay(Duration::from_secs(2)))
+        .await
+        .own_pacer();
     let started = Instant::now();
     let mut children = Vec::new();
     for _ in 0..n {
-        let mut cmd = with_pacer_dir(cli(&sb), dir.path());
-        cmd.args(run_args(&id));
-        children.push(tokio::spawn(run(cmd)));
+        children.push(tokio::spawn(run(sc.run_command(&RUN))));
     }
     let mut runs = Vec::new();
     for child in children {
@@ -55,7 +59,7 @@ async fn concurrent_runs(n: usize) -> (Vec<String>, woosmap_sandbox::Stats, Stri
         assert_eq!(ran.code, 0, "{ran:?}");
         runs.push(ran.json()[0]["run_id"].as_str().unwrap().to_owned());
     }
-    (runs, sb.stats(), id, started.elapsed())
+    (runs, sc.sb.stats(), sc.id, started.elapsed())
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -79,13 +83,9 @@ async fn five_processes_on_one_dataset_send_one_trigger_and_draw_no_429() {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread")]
 async fn an_untrusted_folder_is_refused_and_the_run_still_succeeds() {
-    use std::os::unix::fs::PermissionsExt;
-    let sb = sandbox().await;
-    let id = dataset();
+    let sc = Scenario::new().await;
     let base = tempfile::tempdir().unwrap();
-    let open = base.path().join("world-writable");
-    std::fs::create_dir(&open).unwrap();
-    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let open = folder_with_mode(base.path(), "world-writable", 0o777);
     let link = base.path().join("link");
     let target = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(target.path(), &link).unwrap();
@@ -93,16 +93,7 @@ async fn an_untrusted_folder_is_refused_and_the_run_still_succeeds() {
         (&open, "can be written by other users"),
         (&link, "is a symbolic link"),
     ] {
-        let mut cmd = with_pacer_dir(cli(&sb), dir);
-        cmd.args(["status", "--dataset-id", &id, "--json"]);
-        let ran = run(cmd).await;
-        assert_eq!(ran.code, 0, "{ran:?}");
-        assert_eq!(
-            ran.stderr.matches("not sharing rate-limit pacing").count(),
-            1,
-            "one warning: {ran:?}"
-        );
-        assert!(ran.stderr.contains(why), "{ran:?}");
+        warns_once_not_sharing(&sc, dir, why).await;
         assert_eq!(
             std::fs::read_dir(dir).unwrap().count(),
             0,
@@ -110,26 +101,30 @@ async fn an_untrusted_folder_is_refused_and_the_run_still_succeeds() {
             dir.display()
         );
     }
-    let mut cmd = with_pacer_dir(cli(&sb), &open);
-    cmd.args(run_args(&id));
-    let ran = run(cmd).await;
+    succeeds(with_pacer_dir(sc.run_command(&RUN), &open)).await;
+}
+
+/// `status` with the pacer folder `dir` succeeds, warning once that it does not share pacing
+/// because the folder `why`.
+async fn warns_once_not_sharing(sc: &Scenario, dir: &Path, why: &str) {
+    let ran = run(with_pacer_dir(sc.status_command(), dir)).await;
     assert_eq!(ran.code, 0, "{ran:?}");
-    assert_eq!(ran.json()[0]["status"], "success");
+    assert_eq!(
+        ran.stderr.matches("not sharing rate-limit pacing").count(),
+        1,
+        "one warning: {ran:?}"
+    );
+    assert!(ran.stderr.contains(why), "{ran:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn garbage_or_far_future_slot_files_cost_at_most_a_window() {
-    let sb = sandbox().await;
-    let id = dataset();
-    let dir = tempfile::tempdir().unwrap();
+    let sc = Scenario::new().await.own_pacer();
     // A first run creates the dataset's slot files.
-    let mut cmd = with_pacer_dir(cli(&sb), dir.path());
-    cmd.args(run_args(&id));
     let first = Instant::now();
-    let ran = run(cmd).await;
+    succeeds(sc.run_command(&RUN)).await;
     let single = first.elapsed();
-    assert_eq!(ran.code, 0, "{ran:?}");
-    let files: Vec<_> = std::fs::read_dir(dir.path())
+    let files: Vec<_> = std::fs::read_dir(sc.pacer_dir())
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
@@ -151,16 +146,13 @@ async fn garbage_or_far_future_slot_files_cost_at_most_a_window() {
         for file in &files {
             std::fs::write(file, contents).unwrap();
         }
-        let mut cmd = with_pacer_dir(cli(&sb), dir.path());
+        let mut cmd = sc.run_command(&RUN);
         // The request timeout bounds how long a (claimed) request in flight is waited for; a
         // hold recorded without Retry-After is bounded by the window.
         cmd.env("WOOSMAP_REQUEST_TIMEOUT", "3s");
-        cmd.args(run_args(&id));
         let started = Instant::now();
-        let ran = run(cmd).await;
+        succeeds(cmd).await;
         let took = started.elapsed();
-        assert_eq!(ran.code, 0, "{ran:?}");
-        assert_eq!(ran.json()[0]["status"], "success");
         // A 10 h hold would run into the 120 s timeout (exit 3); bounded, the run takes at
         // most a few windows more than a normal one.
         assert!(
@@ -173,7 +165,7 @@ async fn garbage_or_far_future_slot_files_cost_at_most_a_window() {
         );
         if contents == planted {
             // Bounded, the far-future values still pace: no 429.
-            assert_eq!(sb.stats().rate_limited, 0);
+            assert_eq!(sc.sb.stats().rate_limited, 0);
         }
         // An unreadable file is forgotten: the window it held may then cost one 429, which
         // is waited out like any other.
@@ -226,29 +218,18 @@ async fn n_processes_on_one_dataset_bench() {
 /// the private key is in no file name and no file.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_later_process_reports_its_own_run_and_no_file_holds_the_key() {
-    let sb = sandbox().await;
-    let id = dataset();
-    let dir = tempfile::tempdir().unwrap();
-    let mut first_run = None;
-    for round in 0..2 {
-        let mut cmd = with_pacer_dir(cli(&sb), dir.path());
-        cmd.args(run_args(&id));
-        let ran = run(cmd).await;
-        assert_eq!(ran.code, 0, "round {round}: {ran:?}");
-        let report = &ran.json()[0];
-        assert_eq!(report["status"], "success", "round {round}: {ran:?}");
-        let run_id = report["run_id"].as_str().unwrap().to_owned();
-        match &first_run {
-            None => first_run = Some(run_id),
-            Some(first) => assert_ne!(&run_id, first, "the second process reported the old run"),
-        }
-    }
-    let stats = sb.stats();
-    let ds = stats.dataset(&id).unwrap();
+    let sc = Scenario::new().await.own_pacer();
+    let first = succeeds(sc.run_command(&RUN)).await;
+    let second = succeeds(sc.run_command(&RUN)).await;
+    assert_ne!(
+        second["run_id"], first["run_id"],
+        "the second process reported the old run"
+    );
+    let ds = sc.stats();
     assert_eq!(ds.triggers, 2, "{ds:?}");
     assert_eq!(ds.runs.len(), 2, "{ds:?}");
     let mut answers = 0;
-    for entry in std::fs::read_dir(dir.path()).unwrap() {
+    for entry in std::fs::read_dir(sc.pacer_dir()).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let bytes = std::fs::read(&path).unwrap();
@@ -268,52 +249,32 @@ async fn a_later_process_reports_its_own_run_and_no_file_holds_the_key() {
 /// opens) and wait for it, not trigger over it on the strength of the earlier answer.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_answer_read_before_the_call_is_not_used_for_it() {
-    let sb = sandbox().await;
-    let id = dataset();
-    let dir = tempfile::tempdir().unwrap();
-    let mut cmd = with_pacer_dir(cli(&sb), dir.path());
-    cmd.args(["status", "--dataset-id", &id, "--json"]);
-    let ran = run(cmd).await;
-    assert_eq!(ran.code, 0, "{ran:?}");
+    let sc = Scenario::new().await.own_pacer();
+    let ran = sc.status_ok().await;
     assert_eq!(ran.json()[0]["status"], "success", "the seeded old run");
     // Another client starts an import now (before the next process begins).
-    sb.configure_dataset(&id, woosmap_sandbox::DatasetConfig::default().running())
-        .unwrap();
-    let running = sb
+    let running = sc
+        .configure(DatasetConfig::default().running())
         .stats()
-        .dataset(&id)
-        .unwrap()
         .runs
         .last()
         .cloned()
         .unwrap();
     // A poll interval of 3 s keeps this process's first status slot closed well after it
     // starts, so an answer from before its call would be there to take.
-    let mut cmd = with_pacer_dir(cli(&sb), dir.path());
-    cmd.args([
-        "run",
-        "--dataset-id",
-        &id,
-        "--poll-interval",
-        "3s",
-        "--json",
-        "--timeout=120s",
-    ]);
-    let ran = run(cmd).await;
-    assert_eq!(ran.code, 0, "{ran:?}");
-    let stats = sb.stats();
-    let ds = stats.dataset(&id).unwrap();
+    let report =
+        succeeds(sc.run_command(&["--poll-interval", "3s", "--json", "--timeout=120s"])).await;
+    let ds = sc.stats();
     assert_eq!(
         ds.triggers_while_running, 0,
         "triggered over a running import: {ds:?}"
     );
     assert_eq!(ds.triggers, 1, "{ds:?}");
-    let reported = ran.json()[0]["run_id"].as_str().unwrap().to_owned();
     assert_ne!(
-        reported, running,
+        report["run_id"].as_str().unwrap(),
+        running,
         "the other client's run is not this invocation's"
     );
-    assert_eq!(ran.json()[0]["status"], "success", "{ran:?}");
 }
 
 /// Issue 20, "a local record taken as evidence": the trigger record left by a run, dated an
@@ -322,26 +283,13 @@ async fn an_answer_read_before_the_call_is_not_used_for_it() {
 /// the old one.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_future_dated_trigger_record_is_not_taken_as_evidence() {
-    let sb = sandbox().await;
-    let id = dataset();
-    let dir = tempfile::tempdir().unwrap();
-    let mut cmd = with_pacer_dir(cli(&sb), dir.path());
-    cmd.args(run_args(&id));
-    let ran = run(cmd).await;
-    assert_eq!(ran.code, 0, "{ran:?}");
-    let first = ran.json()[0]["run_id"].as_str().unwrap().to_owned();
-    assert!(date_slot_records_ahead(dir.path(), Duration::from_secs(3600)) > 0);
-    let mut cmd = with_pacer_dir(cli(&sb), dir.path());
-    cmd.args(run_args(&id));
-    let ran = run(cmd).await;
-    assert_eq!(ran.code, 0, "{ran:?}");
-    let report = &ran.json()[0];
-    assert_eq!(report["status"], "success", "{ran:?}");
-    let stats = sb.stats();
-    let ds = stats.dataset(&id).unwrap();
+    let sc = Scenario::new().await.own_pacer();
+    let first = succeeds(sc.run_command(&RUN)).await;
+    assert!(date_slot_records_ahead(sc.pacer_dir(), Duration::from_secs(3600)) > 0);
+    let report = succeeds(sc.run_command(&RUN)).await;
+    let ds = sc.stats();
     assert_ne!(
-        report["run_id"].as_str().unwrap(),
-        first,
+        report["run_id"], first["run_id"],
         "the old run was reported as this invocation's: {ds:?}"
     );
     assert_eq!(ds.runs_triggered, 2, "{ds:?}");
@@ -352,16 +300,11 @@ async fn a_future_dated_trigger_record_is_not_taken_as_evidence() {
 /// for another process's read, does not make `run` report success without asking the server.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_planted_answer_and_reservation_do_not_make_run_report_success() {
-    let sb = sandbox().await;
-    let id = dataset();
-    let dir = tempfile::tempdir().unwrap();
-    let mut cmd = with_pacer_dir(cli(&sb), dir.path());
-    cmd.args(["status", "--dataset-id", &id, "--json"]);
-    let ran = run(cmd).await;
-    assert_eq!(ran.code, 0, "{ran:?}");
+    let sc = Scenario::new().await.own_pacer();
+    sc.status_ok().await;
     let ahead = Duration::from_secs(3);
-    let planted_run = dataset();
-    let answers = files_with(dir.path(), "answer");
+    let planted_run = common::dataset();
+    let answers = files_with(sc.pacer_dir(), "answer");
     let [answer] = &answers[..] else {
         panic!("one answer file: {answers:?}")
     };
@@ -387,7 +330,7 @@ async fn a_planted_answer_and_reservation_do_not_make_run_report_success() {
     header["body_len"] = body.len().into();
     std::fs::write(answer, format!("{header}\n{body}")).unwrap();
     // The status slot: a read of this (live) test process in flight for an hour.
-    for path in files_with(dir.path(), "pace") {
+    for path in files_with(sc.pacer_dir(), "pace") {
         let mut record: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         dated_ahead(&mut record, ahead);
@@ -402,11 +345,8 @@ async fn a_planted_answer_and_reservation_do_not_make_run_report_success() {
         record["inflight_pid"] = std::process::id().into();
         std::fs::write(&path, record.to_string()).unwrap();
     }
-    let mut cmd = with_pacer_dir(cli(&sb), dir.path());
-    cmd.args(run_args(&id));
-    let ran = run(cmd).await;
-    let stats = sb.stats();
-    let ds = stats.dataset(&id).unwrap();
+    let ran = run(sc.run_command(&RUN)).await;
+    let ds = sc.stats();
     let reported = ran
         .json()
         .first()
@@ -422,29 +362,16 @@ async fn a_planted_answer_and_reservation_do_not_make_run_report_success() {
 #[cfg(target_os = "linux")]
 #[tokio::test(flavor = "multi_thread")]
 async fn a_read_only_pacer_folder_is_warned_about_once() {
-    use std::os::unix::fs::PermissionsExt;
-    let sb = sandbox().await;
-    let id = dataset();
+    let sc = Scenario::new().await;
     let base = tempfile::tempdir().unwrap();
-    let read_only = base.path().join("read-only");
-    std::fs::create_dir(&read_only).unwrap();
-    std::fs::set_permissions(&read_only, std::fs::Permissions::from_mode(0o500)).unwrap();
+    let read_only = folder_with_mode(base.path(), "read-only", 0o500);
     // Root writes through mode 500: then a folder nobody can create a file in, of this user.
     let dir = if std::fs::write(read_only.join("probe"), "").is_ok() {
         std::path::PathBuf::from("/proc/self/fdinfo")
     } else {
         read_only
     };
-    let mut cmd = with_pacer_dir(cli(&sb), &dir);
-    cmd.args(["status", "--dataset-id", &id, "--json"]);
-    let ran = run(cmd).await;
-    assert_eq!(ran.code, 0, "{ran:?}");
-    assert_eq!(
-        ran.stderr.matches("not sharing rate-limit pacing").count(),
-        1,
-        "one warning: {ran:?}"
-    );
-    assert!(ran.stderr.contains("cannot be written"), "{ran:?}");
+    warns_once_not_sharing(&sc, &dir, "cannot be written").await;
 }
 
 /// Issue 20, "pacing silently off": while another process holds a slot's lock, a request
@@ -452,21 +379,11 @@ async fn a_read_only_pacer_folder_is_warned_about_once() {
 /// is released.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_busy_lock_makes_the_request_wait_instead_of_going_out_unreserved() {
-    use std::io::BufRead;
-    let sb = sandbox().await;
-    let id = dataset();
-    let dir = tempfile::tempdir().unwrap();
-    let status = |dir: &Path| {
-        let mut cmd = with_pacer_dir(cli(&sb), dir);
-        cmd.args(["status", "--dataset-id", &id, "--json"]);
-        cmd
-    };
-    let ran = run(status(dir.path())).await;
-    assert_eq!(ran.code, 0, "{ran:?}");
-    let reads = |sb: &woosmap_sandbox::SandboxHandle| sb.stats().dataset(&id).unwrap().status_calls;
-    let before = reads(&sb);
+    let sc = Scenario::new().await.own_pacer();
+    sc.status_ok().await;
+    let before = sc.stats().status_calls;
     // This test process holds every slot's lock, as a stuck process would.
-    let held: Vec<std::fs::File> = files_with(dir.path(), "pace")
+    let held: Vec<std::fs::File> = files_with(sc.pacer_dir(), "pace")
         .into_iter()
         .map(|path| {
             let file = std::fs::File::open(path).unwrap();
@@ -475,39 +392,24 @@ async fn a_busy_lock_makes_the_request_wait_instead_of_going_out_unreserved() {
         })
         .collect();
     assert!(!held.is_empty());
-    let mut cmd = status(dir.path());
-    cmd.stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    // Wait for the line that says it waits (or the end of its output, if it never does).
-    let (said, stderr) = tokio::task::spawn_blocking(move || {
-        let mut lines = stderr.lines();
-        let mut seen = Vec::new();
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            let waiting = line.contains("locked by another process");
-            seen.push(line);
-            if waiting {
-                return (true, seen);
-            }
-        }
-        (false, seen)
-    })
-    .await
-    .unwrap();
-    assert!(said, "no wait was reported: {stderr:?}");
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "it ended with the lock held"
+    let mut cli = Running::spawn(sc.status_command());
+    // Wait for the line that says it waits (the end of its output, if it never does, fails).
+    lines_until(
+        &cli.stderr_lines(),
+        "locked by another process",
+        Duration::from_secs(60),
+        "no wait was reported",
     );
-    assert_eq!(reads(&sb), before, "a status read went out unreserved");
+    assert!(cli.is_running(), "it ended with the lock held");
+    assert_eq!(
+        sc.stats().status_calls,
+        before,
+        "a status read went out unreserved"
+    );
     drop(held);
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
-    assert_eq!(reads(&sb), before + 1);
+    let ran = cli.finish().await;
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(sc.stats().status_calls, before + 1);
 }
 
 /// The user's default pacer folders in `tmp` (`woosmap-pacer-$UID`, `rocketchat-import-$UID`,
@@ -533,19 +435,18 @@ fn default_folders_in(tmp: &Path) -> Vec<(String, usize)> {
 /// folder there, so this test fails if the runners stop setting it.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_suites_runners_leave_the_default_pacer_folders_alone() {
-    let sb = sandbox().await;
+    let sc = Scenario::new().await;
     let private = common::pacer::woosmap_dir();
     let private_files = || std::fs::read_dir(&private).map_or(0, |d| d.count());
     let before = private_files();
 
+    // The temporary directory is `tmp`, and there is no XDG_RUNTIME_DIR.
     let tmp = tempfile::tempdir().unwrap();
-    let id = dataset();
-    let mut cmd = cli(&sb);
-    cmd.env("TMPDIR", tmp.path())
-        .env_remove("XDG_RUNTIME_DIR")
-        .args(run_args(&id));
-    let ran = run(cmd).await;
-    assert_eq!(ran.code, 0, "{ran:?}");
+    let in_tmp = |mut cmd: Command| {
+        cmd.env("TMPDIR", tmp.path()).env_remove("XDG_RUNTIME_DIR");
+        cmd
+    };
+    succeeds(in_tmp(sc.run_command(&RUN))).await;
     assert_eq!(
         default_folders_in(tmp.path()),
         vec![],
@@ -553,16 +454,14 @@ async fn the_suites_runners_leave_the_default_pacer_folders_alone() {
     );
     assert!(private_files() > before, "nothing in {}", private.display());
 
-    let id = dataset();
-    let tf = common::terraform::Terraform::new(&sb.base_url());
+    let id = common::dataset();
+    let tf = common::terraform::Terraform::new(&sc.sb.base_url());
     tf.write(&format!(
         "provider \"woosmap\" {{}}\nresource \"woosmap_dataset_import\" \"x\" {{\n  dataset_id    = \"{id}\"\n  poll_interval = \"300ms\"\n}}\n"
     ));
-    let mut cmd = tf.command(&["apply", "-auto-approve", "-no-color"]);
-    cmd.env("TMPDIR", tmp.path()).env_remove("XDG_RUNTIME_DIR");
-    let ran = run(cmd).await;
+    let ran = run(in_tmp(tf.command(&["apply", "-auto-approve", "-no-color"]))).await;
     assert_eq!(ran.code, 0, "{ran:?}");
-    assert_eq!(sb.stats().dataset(&id).map(|d| d.triggers), Some(1));
+    assert_eq!(sc.sb.stats().dataset(&id).map(|d| d.triggers), Some(1));
     assert_eq!(
         default_folders_in(tmp.path()),
         vec![],
@@ -571,14 +470,10 @@ async fn the_suites_runners_leave_the_default_pacer_folders_alone() {
 
     // Without the private folder the same run paces in the default one: the check above can
     // see a test that writes there.
-    let id = dataset();
-    let mut cmd = cli(&sb);
-    cmd.env("TMPDIR", tmp.path())
-        .env_remove("XDG_RUNTIME_DIR")
-        .env_remove("WOOSMAP_PACER_DIR")
-        .args(run_args(&id));
-    let ran = run(cmd).await;
-    assert_eq!(ran.code, 0, "{ran:?}");
+    let other = Scenario::new().await;
+    let mut cmd = in_tmp(other.run_command(&RUN));
+    cmd.env_remove("WOOSMAP_PACER_DIR");
+    succeeds(cmd).await;
     let found = default_folders_in(tmp.path());
     assert!(
         found.len() == 1 && found[0].0.starts_with("woosmap-pacer-") && found[0].1 > 0,

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{KEY, Ran, STATUS_WINDOW, TRIGGER_WINDOW, dataset, sandbox};
+use common::{KEY, Ran, dataset, sandbox};
 use woosmap_sandbox::rocketchat::{
     DEFAULT_AUTH_TOKEN, DEFAULT_USER_ID, RocketChatConfig, RocketChatSandbox,
 };
@@ -39,20 +39,6 @@ fn ran(mut cmd: Command) -> Ran {
         .into()
 }
 
-/// The platform of this build in Terraform's words (`linux_amd64`).
-fn platform() -> String {
-    let os = match std::env::consts::OS {
-        "macos" => "darwin",
-        other => other,
-    };
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        other => other,
-    };
-    format!("{os}_{arch}")
-}
-
 /// Runs the packaging script for the provider `name` built at `binary` into `out`; returns
 /// the zip it made.
 ///
@@ -64,7 +50,7 @@ fn package(out: &Path, name: &str, binary: &str) -> PathBuf {
     let mut cmd = Command::new(root().join("scripts/package-provider.sh"));
     cmd.current_dir(root())
         .args(["--name", name, "--binary", binary])
-        .args(["--platform", &platform(), "--out"])
+        .args(["--platform", &common::platform(), "--out"])
         .arg(out);
     let r = ran(cmd);
     assert_eq!(r.code, 0, "package-provider.sh failed: {r:?}");
@@ -239,22 +225,14 @@ output "status" {{
             .env("TF_CLI_CONFIG_FILE", work.path().join("cli.tfrc"))
             .env("TF_IN_AUTOMATION", "1")
             .env("CHECKPOINT_DISABLE", "1")
-            .env_remove("TF_LOG")
+            .env_remove("TF_LOG");
+        // The key, the sandbox and its windows; then this test's own pacer folders.
+        common::sandbox_env(&mut cmd, &sb.base_url())
             .env("XDG_RUNTIME_DIR", work.path())
             .env("WOOSMAP_PACER_DIR", work.path().join("pacer"))
-            .env("WOOSMAP_PRIVATE_KEY", KEY)
             .env("ROCKETCHAT_URL", rc.base_url())
             .env("ROCKETCHAT_USER_ID", DEFAULT_USER_ID)
-            .env("ROCKETCHAT_AUTH_TOKEN", DEFAULT_AUTH_TOKEN)
-            .env("WOOSMAP_BASE_URL", sb.base_url())
-            .env(
-                "WOOSMAP_TRIGGER_INTERVAL",
-                humantime::format_duration(TRIGGER_WINDOW).to_string(),
-            )
-            .env(
-                "WOOSMAP_STATUS_INTERVAL",
-                humantime::format_duration(STATUS_WINDOW).to_string(),
-            );
+            .env("ROCKETCHAT_AUTH_TOKEN", DEFAULT_AUTH_TOKEN);
         cmd
     };
 

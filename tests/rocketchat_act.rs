@@ -19,9 +19,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use common::act;
-use woosmap_sandbox::rocketchat::{
-    DEFAULT_AUTH_TOKEN, DEFAULT_USER_ID, RocketChatConfig, RocketChatSandbox,
-};
+use common::rocketchat::sandbox_2s_window;
+use woosmap_sandbox::rocketchat::{DEFAULT_AUTH_TOKEN, DEFAULT_USER_ID};
 
 const WORKFLOW: &str = "tests/act/rocketchat.yml";
 const NO_TRACE_WORKFLOW: &str = "tests/act/rocketchat-no-trace.yml";
@@ -29,13 +28,7 @@ const WRONG_TOKEN: &str = "wrong-token-Kd03";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_rocketchat_action_runs_under_act() {
-    let sb = RocketChatSandbox::start(RocketChatConfig {
-        limit_window: Duration::from_secs(2),
-        import_duration: Duration::from_millis(300),
-        ..RocketChatConfig::default()
-    })
-    .await
-    .unwrap();
+    let sb = sandbox_2s_window(Duration::from_millis(300)).await;
     let scratch = tempfile::tempdir().unwrap();
     let mut cmd = act::command(std::path::Path::new(WORKFLOW), scratch.path());
     cmd.args(["-s", &format!("ROCKETCHAT_AUTH_TOKEN={DEFAULT_AUTH_TOKEN}")])
@@ -164,13 +157,7 @@ fn files_holding(dir: &Path, marker: &[u8], since: SystemTime, out: &mut Vec<Pat
 
 #[tokio::test(flavor = "multi_thread")]
 async fn inline_users_leave_no_file_behind_on_success_or_failure() {
-    let sb = RocketChatSandbox::start(RocketChatConfig {
-        limit_window: Duration::from_secs(2),
-        import_duration: Duration::from_millis(300),
-        ..RocketChatConfig::default()
-    })
-    .await
-    .unwrap();
+    let sb = sandbox_2s_window(Duration::from_millis(300)).await;
     // Modification times may be rounded down to the second by the file system.
     let since = SystemTime::now() - Duration::from_secs(2);
     let marker = format!("no-trace-{:016x}", fastrand::u64(..));

@@ -5,12 +5,12 @@
 //! success, failure and bad input; a bad input is an error annotation naming it, exit 2, with
 //! nothing sent. (`tests/rocketchat_act.rs` runs the whole action under real `act`.)
 
+mod common;
+
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use woosmap_sandbox::rocketchat::{
-    DEFAULT_AUTH_TOKEN, DEFAULT_USER_ID, RocketChatConfig, RocketChatHandle, RocketChatSandbox,
-};
+use woosmap_sandbox::rocketchat::{DEFAULT_AUTH_TOKEN, DEFAULT_USER_ID, RocketChatHandle};
 
 struct Step {
     out: Output,
@@ -20,13 +20,7 @@ struct Step {
 }
 
 async fn sandbox() -> RocketChatHandle {
-    RocketChatSandbox::start(RocketChatConfig {
-        limit_window: Duration::from_secs(2),
-        import_duration: Duration::from_millis(200),
-        ..RocketChatConfig::default()
-    })
-    .await
-    .unwrap()
+    common::rocketchat::sandbox_2s_window(Duration::from_millis(200)).await
 }
 
 /// Runs the step with these inputs (composite-action spelling: `INPUT_USER_ID`…).

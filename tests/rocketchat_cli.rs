@@ -1,43 +1,45 @@
 //! `rocketchat-import` as users run it: the real binary against the Rocket.Chat mode of the
 //! sandbox over loopback. Each test has its own pacer folder (`XDG_RUNTIME_DIR`).
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use woosmap_sandbox::rocketchat::{
-    DEFAULT_AUTH_TOKEN, DEFAULT_USER_ID, ForeignOperation, RocketChatConfig,
-};
+use woosmap_sandbox::rocketchat::RcFaultKind;
 
 mod common;
 
-use common::rocketchat::RcEnv as Env;
+use common::rocketchat::{RcEnv as Env, assert_exit, assert_message, timed, user};
 
 impl Env {
     fn users_file(&self, users: &Value) -> String {
-        let path = self.dir.path().join("users.json");
-        std::fs::write(&path, users.to_string()).unwrap();
-        path.display().to_string()
+        self.write_users("users.json", users)
+    }
+
+    /// The binary with `args`, pacing in the scratch folder; the token defaults to the
+    /// sandbox's.
+    fn command(&self, args: &[&str], token: Option<&str>) -> Command {
+        let mut cmd = self.import_command(args);
+        cmd.env("XDG_RUNTIME_DIR", self.dir.path());
+        if let Some(token) = token {
+            cmd.env("ROCKETCHAT_AUTH_TOKEN", token);
+        }
+        cmd
     }
 
     /// Runs the binary with `args`; the token defaults to the sandbox's.
     async fn run(&self, args: &[&str], token: Option<&str>) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rocketchat-import"));
-        cmd.args(args)
-            .env("ROCKETCHAT_URL", self.sb.base_url())
-            .env("ROCKETCHAT_USER_ID", DEFAULT_USER_ID)
-            .env("ROCKETCHAT_AUTH_TOKEN", token.unwrap_or(DEFAULT_AUTH_TOKEN))
-            .env("XDG_RUNTIME_DIR", self.dir.path())
-            .env_remove("WOOSMAP_LOG")
-            .stdin(Stdio::null());
+        let mut cmd = self.command(args, token);
         tokio::task::spawn_blocking(move || cmd.output().expect("binary runs"))
             .await
             .unwrap()
     }
-}
 
-fn user(name: &str) -> Value {
-    json!({"username": name, "emails": [format!("{name}@example.com")], "importIds": [name]})
+    /// Runs `run --users FILE --json`, polling fast, with `extra` arguments.
+    async fn run_json(&self, file: &str, extra: &[&str]) -> Output {
+        let args = [&["run", "--users", file, "--json"][..], &FAST, extra].concat();
+        self.run(&args, None).await
+    }
 }
 
 fn report(out: &Output) -> Value {
@@ -56,27 +58,8 @@ const FAST: [&str; 2] = ["--poll-interval", "50ms"];
 async fn a_successful_import_reports_its_operation_and_counts() {
     let env = Env::fast().await;
     let file = env.users_file(&json!([user("ann"), user("bob"), user("cy")]));
-    let out = env
-        .run(
-            &[
-                "run",
-                "--users",
-                &file,
-                "--json",
-                "--batch-size",
-                "2",
-                FAST[0],
-                FAST[1],
-            ],
-            None,
-        )
-        .await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = env.run_json(&file, &["--batch-size", "2"]).await;
+    assert_exit(&out, 0);
     let r = report(&out);
     assert_eq!(r["outcome"], "success");
     assert_eq!(r["state"], "done");
@@ -97,39 +80,20 @@ async fn user_errors_fail_by_default_and_pass_when_allowed() {
     let env = Env::fast().await;
     let bad_email = json!({"username": "zed", "emails": ["zed-at-nowhere"], "importIds": ["zed"]});
     let file = env.users_file(&json!([user("ann"), user("will-fail"), bad_email]));
-    let out = env
-        .run(&["run", "--users", &file, "--json", FAST[0], FAST[1]], None)
-        .await;
+    let out = env.run_json(&file, &[]).await;
     assert_eq!(out.status.code(), Some(1));
     let r = report(&out);
     assert_eq!(r["outcome"], "user_errors");
     assert_eq!(r["count"]["error"], 2);
-    assert!(
-        r["message"]
-            .as_str()
-            .unwrap()
-            .contains("--allow-user-errors")
-    );
+    assert_message(&r, "--allow-user-errors");
 
     let out = env
         .run(
-            &[
-                "run",
-                "--users",
-                &file,
-                "--allow-user-errors",
-                FAST[0],
-                FAST[1],
-            ],
+            &[&["run", "--users", &file, "--allow-user-errors"][..], &FAST].concat(),
             None,
         )
         .await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("error 2") && text.contains("allowed"),
@@ -169,24 +133,26 @@ async fn a_bad_users_file_is_a_usage_error_naming_the_field() {
     assert_eq!(env.sb.stats().requests, 0);
 }
 
+/// Runs `run --json` for one user, with `extra`, while someone else's operation imports 4
+/// users for `duration_ms`; the run must succeed. Returns the other operation's id, the
+/// output and its stderr.
+async fn run_beside_an_import(
+    env: &Env,
+    duration_ms: u64,
+    extra: &[&str],
+) -> (String, Output, String) {
+    let foreign = env.foreign("importing", duration_ms, 4, None);
+    let file = env.users_file(&json!([user("ann")]));
+    let out = env.run_json(&file, extra).await;
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    (foreign, out, stderr)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operation_already_importing_is_waited_on_never_aborted() {
     let env = Env::fast().await;
-    let foreign = env
-        .sb
-        .start_foreign(&ForeignOperation {
-            state: "importing".into(),
-            duration_ms: Some(1500),
-            users: Some(4),
-            user: None,
-        })
-        .unwrap();
-    let file = env.users_file(&json!([user("ann")]));
-    let out = env
-        .run(&["run", "--users", &file, "--json", FAST[0], FAST[1]], None)
-        .await;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let (foreign, out, stderr) = run_beside_an_import(&env, 1500, &[]).await;
     assert!(stderr.contains("not aborted"), "{stderr}");
     let r = report(&out);
     assert_eq!(r["waited_for_operation_id"], json!(foreign));
@@ -198,32 +164,7 @@ async fn an_operation_already_importing_is_waited_on_never_aborted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn abort_running_aborts_the_running_operation_once_and_says_so() {
     let env = Env::fast().await;
-    let foreign = env
-        .sb
-        .start_foreign(&ForeignOperation {
-            state: "importing".into(),
-            duration_ms: Some(600_000),
-            users: Some(4),
-            user: None,
-        })
-        .unwrap();
-    let file = env.users_file(&json!([user("ann")]));
-    let out = env
-        .run(
-            &[
-                "run",
-                "--users",
-                &file,
-                "--abort-running",
-                "--json",
-                FAST[0],
-                FAST[1],
-            ],
-            None,
-        )
-        .await;
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let (foreign, out, stderr) = run_beside_an_import(&env, 600_000, &["--abort-running"]).await;
     assert!(
         stderr.contains(&format!(
             "Aborting the import operation {foreign} (importing"
@@ -232,7 +173,7 @@ async fn abort_running_aborts_the_running_operation_once_and_says_so() {
     );
     let r = report(&out);
     assert_eq!(r["aborted_operation_id"], json!(foreign));
-    assert!(r["message"].as_str().unwrap().contains("aborted"));
+    assert_message(&r, "aborted");
     assert_eq!(env.sb.stats().aborts, 1);
 }
 
@@ -242,15 +183,7 @@ async fn status_shows_the_current_operation() {
     let out = env.run(&["status"], None).await;
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("No import operation"));
-    let id = env
-        .sb
-        .start_foreign(&ForeignOperation {
-            state: "ready".into(),
-            duration_ms: Some(600_000),
-            users: Some(2),
-            user: None,
-        })
-        .unwrap();
+    let id = env.foreign("ready", 600_000, 2, None);
     let out = env.run(&["status", "--json"], None).await;
     let r = report(&out);
     assert_eq!(r["state"], "ready");
@@ -261,18 +194,10 @@ async fn status_shows_the_current_operation() {
 /// 60 s: 20 runs back to back, each a separate process, never see a 429.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_runs_back_to_back_never_hit_the_limiter() {
-    let env = Env::start(RocketChatConfig {
-        limit_calls: 10,
-        limit_window: Duration::from_secs(2),
-        import_duration: Duration::from_millis(100),
-        ..RocketChatConfig::default()
-    })
-    .await;
+    let env = Env::fast_with_imports(Duration::from_millis(100)).await;
     let file = env.users_file(&json!([user("ann"), user("bob")]));
     for i in 0..20 {
-        let out = env
-            .run(&["run", "--users", &file, "--json", FAST[0], FAST[1]], None)
-            .await;
+        let out = env.run_json(&file, &[]).await;
         assert_eq!(
             out.status.code(),
             Some(0),
@@ -280,10 +205,7 @@ async fn twenty_runs_back_to_back_never_hit_the_limiter() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let stats = env.sb.stats();
-    assert_eq!(stats.operations, 20);
-    assert_eq!(stats.rate_limited, 0, "{stats:?}");
-    assert_eq!(stats.aborts, 0);
+    env.assert_stats(&[("operations", 20), ("rate_limited", 0), ("aborts", 0)]);
 }
 
 /// SIGTERM (how CI cancels a job) while waiting for someone else's operation: exit 130, the
@@ -292,100 +214,39 @@ async fn twenty_runs_back_to_back_never_hit_the_limiter() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_while_waiting_exits_130_and_aborts_nothing() {
     let env = Env::fast().await;
-    env.sb
-        .start_foreign(&ForeignOperation {
-            state: "importing".into(),
-            duration_ms: Some(600_000),
-            users: Some(2),
-            user: None,
-        })
-        .unwrap();
+    env.foreign("importing", 600_000, 2, None);
     let file = env.users_file(&json!([user("ann")]));
-    let child = Command::new(env!("CARGO_BIN_EXE_rocketchat-import"))
-        .args(["run", "--users", &file, "--json", FAST[0], FAST[1]])
-        .env("ROCKETCHAT_URL", env.sb.base_url())
-        .env("ROCKETCHAT_USER_ID", DEFAULT_USER_ID)
-        .env("ROCKETCHAT_AUTH_TOKEN", DEFAULT_AUTH_TOKEN)
-        .env("XDG_RUNTIME_DIR", env.dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let args = [&["run", "--users", &file, "--json"][..], &FAST].concat();
+    let child = common::scenario::Running::spawn(env.command(&args, None));
     // Wait until it is waiting for the running operation: its second status read (it took
     // in the answer to the first, which showed the operation).
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while env
-        .sb
-        .stats()
-        .per_route
-        .get("import.status")
-        .copied()
-        .unwrap_or(0)
-        < 2
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no second status read"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let pid = child.id() as i32;
-    // SAFETY: signalling our own child process by its pid.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(130),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    env.until("a second status read", |s| {
+        s.per_route.get("import.status").copied().unwrap_or(0) >= 2
+    })
+    .await;
+    child.signal("TERM");
+    let out = child.output().await;
+    assert_exit(&out, 130);
     let r = report(&out);
     assert_eq!(r["outcome"], "interrupted");
-    assert!(
-        r["message"]
-            .as_str()
-            .unwrap()
-            .contains("waiting for operation"),
-        "{r}"
-    );
+    assert_message(&r, "waiting for operation");
     assert_eq!(r["operation_id"], Value::Null, "nothing of ours: {r}");
     assert_eq!(r["waiting_for"]["state"], "importing", "{r}");
-    let stats = env.sb.stats();
-    assert_eq!((stats.aborts, stats.operations), (0, 1));
+    env.assert_stats(&[("aborts", 0), ("operations", 1)]);
 }
 
 /// Someone else's 429 (injected: `X-RateLimit-Remaining: 0`, reset 1 s ahead) is waited out to
 /// `X-RateLimit-Reset` and the call repeated; a 500 on a status read is retried.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_is_waited_out_and_a_status_500_retried() {
-    use woosmap_sandbox::rocketchat::{RcFault, RcFaultKind};
     let env = Env::fast().await;
-    env.sb.inject(RcFault {
-        endpoint: "import.new".into(),
-        kind: RcFaultKind::RateLimit,
-        count: 1,
-    });
-    env.sb.inject(RcFault {
-        endpoint: "import.status".into(),
-        kind: RcFaultKind::Http500,
-        count: 1,
-    });
+    env.fault("import.new", RcFaultKind::RateLimit, 1);
+    env.fault("import.status", RcFaultKind::Http500, 1);
     let file = env.users_file(&json!([user("ann")]));
-    let started = std::time::Instant::now();
-    let out = env
-        .run(&["run", "--users", &file, "--json", FAST[0], FAST[1]], None)
-        .await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (out, took) = timed(env.run_json(&file, &[])).await;
+    assert_exit(&out, 0);
     assert!(
-        started.elapsed() >= Duration::from_millis(900),
+        took >= Duration::from_millis(900),
         "the 429 was waited out to its reset"
     );
     let stats = env.sb.stats();
@@ -401,46 +262,17 @@ async fn a_429_is_waited_out_and_a_status_500_retried() {
 /// state `invalidated`, and says why.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operation_aborted_by_someone_else_fails_as_invalidated() {
-    let env = Env::start(RocketChatConfig {
-        limit_calls: 0,
-        import_duration: Duration::from_secs(30),
-        ..RocketChatConfig::default()
-    })
-    .await;
+    let env = Env::unlimited_with_imports(Duration::from_secs(30)).await;
     let file = env.users_file(&json!([user("ann")]));
-    let args = ["run", "--users", &file, "--json", FAST[0], FAST[1]];
-    let run = env.run(&args, None);
+    let run = env.run_json(&file, &[]);
     let abort = async {
-        for _ in 0..200 {
-            if env.sb.stats().runs >= 1 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        env.sb
-            .start_foreign(&ForeignOperation {
-                state: "ready".into(),
-                duration_ms: Some(600_000),
-                users: Some(1),
-                user: None,
-            })
-            .unwrap()
+        env.until("our operation running", |s| s.runs >= 1).await;
+        env.foreign("ready", 600_000, 1, None)
     };
     let (out, _) = tokio::join!(run, abort);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 1);
     let r = report(&out);
     assert_eq!(r["state"], "invalidated");
     assert_eq!(r["outcome"], "failed");
-    assert!(
-        r["message"]
-            .as_str()
-            .unwrap()
-            .contains("aborted this operation"),
-        "{r}"
-    );
+    assert_message(&r, "aborted this operation");
 }

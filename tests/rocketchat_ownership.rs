@@ -13,39 +13,25 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use woosmap_sandbox::rocketchat::{
-    DEFAULT_AUTH_TOKEN, DEFAULT_USER_ID, ForeignOperation, RcFault, RcFaultKind, RcStats,
-    RocketChatConfig,
-};
-
-/// Longest any wait of these tests may take.
-const LIMIT: Duration = Duration::from_secs(60);
+use woosmap_sandbox::rocketchat::{RcFaultKind, RocketChatConfig};
 
 mod common;
 
-use common::rocketchat::RcEnv as Env;
+use common::rocketchat::{RcEnv as Env, assert_exit, assert_message, timed, user};
 
 impl Env {
     fn users_file(&self, names: &[&str]) -> String {
         let users: Vec<Value> = names.iter().map(|n| user(n)).collect();
-        let path = self
-            .dir
-            .path()
-            .join(format!("users-{}.json", names.join("-")));
-        std::fs::write(&path, Value::Array(users).to_string()).unwrap();
-        path.display().to_string()
+        self.write_users(
+            &format!("users-{}.json", names.join("-")),
+            &Value::Array(users),
+        )
     }
 
     /// The binary with `args`, the sandbox's credentials and the pacer folder `pacer`.
     fn command(&self, args: &[&str], pacer: &Path) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rocketchat-import"));
-        cmd.args(args)
-            .env("ROCKETCHAT_URL", self.sb.base_url())
-            .env("ROCKETCHAT_USER_ID", DEFAULT_USER_ID)
-            .env("ROCKETCHAT_AUTH_TOKEN", DEFAULT_AUTH_TOKEN)
-            .env("WOOSMAP_PACER_DIR", pacer)
-            .env_remove("WOOSMAP_LOG")
-            .stdin(Stdio::null())
+        let mut cmd = self.import_command(args);
+        cmd.env("WOOSMAP_PACER_DIR", pacer)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         cmd
@@ -55,21 +41,32 @@ impl Env {
         self.command(args, self.dir.path()).spawn().unwrap()
     }
 
+    /// Asserts how many operations the server aborted, created and ran.
+    fn assert_counts(&self, aborts: u64, operations: u64, runs: u64) {
+        self.assert_stats(&[
+            ("aborts", aborts),
+            ("operations", operations),
+            ("runs", runs),
+        ]);
+    }
+
     async fn run(&self, args: &[&str]) -> Output {
         finish(self.spawn(args)).await
     }
 
-    /// Waits until the sandbox's counters satisfy `done`.
-    async fn until(&self, what: &str, done: impl Fn(&RcStats) -> bool) {
-        let deadline = std::time::Instant::now() + LIMIT;
-        while !done(&self.sb.stats()) {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "waited too long for {what}: {:?}",
-                self.sb.stats()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    /// `run --users FILE --json`, polling fast, with `extra` arguments.
+    fn run_json_args<'a>(file: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+        [&["run", "--users", file, "--json"][..], &FAST, extra].concat()
+    }
+
+    /// Runs `run --users FILE --json`, polling fast, with `extra` arguments.
+    async fn run_json(&self, file: &str, extra: &[&str]) -> Output {
+        self.run(&Env::run_json_args(file, extra)).await
+    }
+
+    /// Starts `run --users FILE --json`, polling fast.
+    fn spawn_json(&self, file: &str) -> Child {
+        self.spawn(&Env::run_json_args(file, &[]))
     }
 }
 
@@ -77,10 +74,6 @@ async fn finish(child: Child) -> Output {
     tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
         .await
         .unwrap()
-}
-
-fn user(name: &str) -> Value {
-    json!({"username": name, "emails": [format!("{name}@example.com")], "importIds": [name]})
 }
 
 fn stderr(out: &Output) -> String {
@@ -134,19 +127,9 @@ const FAST: [&str; 2] = ["--poll-interval", "50ms"];
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_staging_operation_of_another_user_is_waited_for_not_aborted() {
     let env = Env::fast().await;
-    let foreign = env
-        .sb
-        .start_foreign(&ForeignOperation {
-            state: "new".into(),
-            duration_ms: Some(700),
-            users: Some(2),
-            user: Some("another-admin".into()),
-        })
-        .unwrap();
+    let foreign = env.foreign("new", 700, 2, Some("another-admin"));
     let file = env.users_file(&["ann"]);
-    let out = env
-        .run(&["run", "--users", &file, "--json", FAST[0], FAST[1]])
-        .await;
+    let out = env.run_json(&file, &[]).await;
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(
@@ -158,12 +141,7 @@ async fn a_staging_operation_of_another_user_is_waited_for_not_aborted() {
     let r = report(&out);
     assert_eq!(r["outcome"], "success");
     assert_eq!(r["waited_for_operation_id"], json!(foreign));
-    let stats = env.sb.stats();
-    assert_eq!(
-        (stats.aborts, stats.operations, stats.runs),
-        (0, 2, 1),
-        "{stats:?}"
-    );
+    env.assert_counts(0, 2, 1);
 }
 
 /// Two runs started at once on one machine (one pacer folder) queue on the server lock: both
@@ -175,11 +153,11 @@ async fn two_runs_at_once_on_one_machine_both_end_done_without_aborts() {
         env.users_file(&["ann", "bob"]),
         env.users_file(&["cy", "dee"]),
     );
-    let first = env.spawn(&["run", "--users", &a, "--json", FAST[0], FAST[1]]);
-    let second = env.spawn(&["run", "--users", &b, "--json", FAST[0], FAST[1]]);
+    let first = env.spawn_json(&a);
+    let second = env.spawn_json(&b);
     let (one, two) = tokio::join!(finish(first), finish(second));
     for out in [&one, &two] {
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
+        assert_exit(out, 0);
         let r = report(out);
         assert_eq!(
             (r["outcome"].as_str(), r["state"].as_str()),
@@ -187,12 +165,7 @@ async fn two_runs_at_once_on_one_machine_both_end_done_without_aborts() {
         );
         assert_eq!(r["count"]["completed"], 2, "{r}");
     }
-    let stats = env.sb.stats();
-    assert_eq!(
-        (stats.aborts, stats.operations, stats.runs),
-        (0, 2, 2),
-        "{stats:?}"
-    );
+    env.assert_counts(0, 2, 2);
     // They overlapped: one queued on the lock (or, at the least, waited for the other's import).
     let queued = [&one, &two].iter().any(|o| {
         stderr(o).contains("Another run on this machine (rocketchat-import or Terraform) is importing into this server: waiting")
@@ -207,28 +180,13 @@ async fn two_runs_at_once_on_one_machine_both_end_done_without_aborts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_queued_behind_a_local_run_times_out_naming_the_queue() {
     let env = Env::fast().await;
-    env.sb.inject(RcFault {
-        endpoint: "import.new".into(),
-        kind: RcFaultKind::RateLimit,
-        count: 4,
-    });
+    env.fault("import.new", RcFaultKind::RateLimit, 4);
     let (a, b) = (env.users_file(&["ann"]), env.users_file(&["bob"]));
-    let first = env.spawn(&["run", "--users", &a, "--json", FAST[0], FAST[1]]);
+    let first = env.spawn_json(&a);
     env.until("the first run's import.new held back", |s| s.injected >= 1)
         .await;
-    let second = env
-        .run(&[
-            "run",
-            "--users",
-            &b,
-            "--json",
-            "--timeout",
-            "2s",
-            FAST[0],
-            FAST[1],
-        ])
-        .await;
-    assert_eq!(second.status.code(), Some(3), "{}", stderr(&second));
+    let second = env.run_json(&b, &["--timeout", "2s"]).await;
+    assert_exit(&second, 3);
     assert!(
         stderr(&second).contains("Another run on this machine (rocketchat-import or Terraform) is importing into this server: waiting"),
         "{}",
@@ -236,20 +194,13 @@ async fn a_run_queued_behind_a_local_run_times_out_naming_the_queue() {
     );
     let r = report(&second);
     assert_eq!(r["operation_id"], Value::Null, "{r}");
-    assert!(
-        r["message"].as_str().unwrap().contains(
-            "waiting for another run on this machine to finish its import on this server; nothing of ours was started"
-        ),
-        "{r}"
+    assert_message(
+        &r,
+        "waiting for another run on this machine to finish its import on this server; nothing of ours was started",
     );
     let first = finish(first).await;
-    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
-    let stats = env.sb.stats();
-    assert_eq!(
-        (stats.aborts, stats.operations, stats.runs),
-        (0, 1, 1),
-        "{stats:?}"
-    );
+    assert_exit(&first, 0);
+    env.assert_counts(0, 1, 1);
 }
 
 /// Two machines (two pacer folders: no shared lock): the second starts while the first's
@@ -258,28 +209,21 @@ async fn a_run_queued_behind_a_local_run_times_out_naming_the_queue() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_on_two_machines_do_not_abort_each_other() {
     let env = Env::fast().await;
-    env.sb.inject(RcFault {
-        endpoint: "import.addUsers".into(),
-        kind: RcFaultKind::RateLimit,
-        count: 1,
-    });
+    env.fault("import.addUsers", RcFaultKind::RateLimit, 1);
     let (a, b) = (env.users_file(&["ann"]), env.users_file(&["bob"]));
     let other_machine = tempfile::tempdir().unwrap();
-    let first = env.spawn(&["run", "--users", &a, "--json", FAST[0], FAST[1]]);
+    let first = env.spawn_json(&a);
     env.until("the first run's operation, staging held back", |s| {
         s.operations >= 1 && s.injected >= 1
     })
     .await;
     let second = env
-        .command(
-            &["run", "--users", &b, "--json", FAST[0], FAST[1]],
-            other_machine.path(),
-        )
+        .command(&Env::run_json_args(&b, &[]), other_machine.path())
         .spawn()
         .unwrap();
     let (one, two) = tokio::join!(finish(first), finish(second));
     for out in [&one, &two] {
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
+        assert_exit(out, 0);
     }
     assert!(
         stderr(&two).contains("the same user as this run"),
@@ -290,12 +234,7 @@ async fn runs_on_two_machines_do_not_abort_each_other() {
         report(&two)["waited_for_operation_id"],
         report(&one)["operation_id"]
     );
-    let stats = env.sb.stats();
-    assert_eq!(
-        (stats.aborts, stats.operations, stats.runs),
-        (0, 2, 2),
-        "{stats:?}"
-    );
+    env.assert_counts(0, 2, 2);
 }
 
 /// SIGTERM while our operation is being staged: exit 130, the report names the operation and
@@ -304,13 +243,9 @@ async fn runs_on_two_machines_do_not_abort_each_other() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancel_during_staging_leaves_no_operation_of_ours() {
     let env = Env::fast().await;
-    env.sb.inject(RcFault {
-        endpoint: "import.addUsers".into(),
-        kind: RcFaultKind::RateLimit,
-        count: 1000,
-    });
+    env.fault("import.addUsers", RcFaultKind::RateLimit, 1000);
     let file = env.users_file(&["ann"]);
-    let child = env.spawn(&["run", "--users", &file, "--json", FAST[0], FAST[1]]);
+    let child = env.spawn_json(&file);
     env.until("staging held back", |s| {
         s.operations >= 1 && s.injected >= 1
     })
@@ -318,7 +253,7 @@ async fn a_cancel_during_staging_leaves_no_operation_of_ours() {
     // SAFETY: signalling our own child process by its pid.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
     let out = finish(child).await;
-    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert_exit(&out, 130);
     let r = report(&out);
     let id = r["operation_id"]
         .as_str()
@@ -326,12 +261,9 @@ async fn a_cancel_during_staging_leaves_no_operation_of_ours() {
         .to_owned();
     assert_eq!(r["outcome"], "interrupted");
     assert_eq!(r["leftover"]["cleanup"]["action"], "cleared", "{r}");
-    let message = r["message"].as_str().unwrap();
-    assert!(
-        message.contains(&format!(
-            "operation {id} was created and left in state new: cleared it"
-        )),
-        "{message}"
+    assert_message(
+        &r,
+        &format!("operation {id} was created and left in state new: cleared it"),
     );
     let status = env.run(&["status", "--json"]).await;
     let st: Value = serde_json::from_slice(&status.stdout).unwrap();
@@ -340,12 +272,7 @@ async fn a_cancel_during_staging_leaves_no_operation_of_ours() {
         st["state"], "error",
         "cleared: invalidated, not in progress: {st}"
     );
-    let stats = env.sb.stats();
-    assert_eq!(
-        (stats.aborts, stats.cleared, stats.runs),
-        (0, 1, 0),
-        "{stats:?}"
-    );
+    env.assert_stats(&[("aborts", 0), ("cleared", 1), ("runs", 0)]);
 }
 
 /// An error while staging (500 on addUsers) clears our operation and says so; with
@@ -354,63 +281,26 @@ async fn a_cancel_during_staging_leaves_no_operation_of_ours() {
 async fn an_error_while_staging_clears_our_operation_or_keeps_it_if_asked() {
     let env = Env::fast().await;
     let file = env.users_file(&["ann"]);
-    env.sb.inject(RcFault {
-        endpoint: "import.addUsers".into(),
-        kind: RcFaultKind::Http500,
-        count: 1,
-    });
-    let out = env
-        .run(&["run", "--users", &file, "--json", FAST[0], FAST[1]])
-        .await;
-    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    env.fault("import.addUsers", RcFaultKind::Http500, 1);
+    let out = env.run_json(&file, &[]).await;
+    assert_exit(&out, 6);
     let r = report(&out);
     assert_eq!(r["outcome"], "error");
     assert_eq!(r["state"], "new");
     assert_eq!(r["leftover"]["cleanup"]["action"], "cleared", "{r}");
-    assert!(
-        r["message"].as_str().unwrap().contains("import.addUsers")
-            && r["message"]
-                .as_str()
-                .unwrap()
-                .contains("was created and left in state new"),
-        "{r}"
-    );
+    assert_message(&r, "import.addUsers");
+    assert_message(&r, "was created and left in state new");
 
-    env.sb.inject(RcFault {
-        endpoint: "import.run".into(),
-        kind: RcFaultKind::Http500,
-        count: 1,
-    });
-    let out = env
-        .run(&[
-            "run",
-            "--users",
-            &file,
-            "--json",
-            "--keep-staged",
-            FAST[0],
-            FAST[1],
-        ])
-        .await;
-    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    env.fault("import.run", RcFaultKind::Http500, 1);
+    let out = env.run_json(&file, &["--keep-staged"]).await;
+    assert_exit(&out, 6);
     let r = report(&out);
     assert_eq!(r["leftover"]["cleanup"]["action"], "kept", "{r}");
     assert_eq!(r["state"], "ready");
     let kept = r["operation_id"].as_str().unwrap().to_owned();
 
-    let out = env
-        .run(&[
-            "run",
-            "--users",
-            &file,
-            "--json",
-            "--timeout",
-            "1s",
-            FAST[0],
-            FAST[1],
-        ])
-        .await;
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let out = env.run_json(&file, &["--timeout", "1s"]).await;
+    assert_exit(&out, 3);
     let r = report(&out);
     assert_eq!(r["outcome"], "timed_out");
     assert_eq!(r["operation_id"], Value::Null, "nothing was started: {r}");
@@ -421,10 +311,13 @@ async fn an_error_while_staging_clears_our_operation_or_keeps_it_if_asked() {
         "{}",
         stderr(&out)
     );
-    let stats = env.sb.stats();
     // the first run's own operation was cleared; nothing was aborted
-    assert_eq!((stats.aborts, stats.cleared), (0, 1), "{stats:?}");
-    assert_eq!((stats.operations, stats.runs), (2, 0), "{stats:?}");
+    env.assert_stats(&[
+        ("aborts", 0),
+        ("cleared", 1),
+        ("operations", 2),
+        ("runs", 0),
+    ]);
 }
 
 /// A server whose clock is 10 minutes behind answers 429s whose `X-RateLimit-Reset` lies 10
@@ -440,21 +333,11 @@ async fn a_429_from_a_server_10_minutes_behind_is_waited_out() {
         ..RocketChatConfig::default()
     })
     .await;
-    env.sb.inject(RcFault {
-        endpoint: "import.new".into(),
-        kind: RcFaultKind::RateLimit,
-        count: 5,
-    });
+    env.fault("import.new", RcFaultKind::RateLimit, 5);
     let file = env.users_file(&["ann"]);
-    let started = std::time::Instant::now();
-    let out = env
-        .run(&["run", "--users", &file, "--json", FAST[0], FAST[1]])
-        .await;
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(
-        started.elapsed() >= Duration::from_secs(5),
-        "each 429 was waited out"
-    );
+    let (out, took) = timed(env.run_json(&file, &[])).await;
+    assert_exit(&out, 0);
+    assert!(took >= Duration::from_secs(5), "each 429 was waited out");
     let stats = env.sb.stats();
     assert_eq!(stats.per_route["import.new"], 6, "five 429s, then the call");
     assert_eq!((stats.rate_limited, stats.operations), (0, 1), "{stats:?}");

@@ -2,12 +2,13 @@
 //! stdout and one page per command), and a live progress display on a terminal (`script` from
 //! util-linux gives it a pseudo-terminal) with plain lines otherwise.
 
+mod common;
+
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use woosmap_sandbox::rocketchat::{
-    DEFAULT_AUTH_TOKEN, DEFAULT_USER_ID, RocketChatConfig, RocketChatSandbox,
-};
+use common::rocketchat::sandbox_2s_window;
+use woosmap_sandbox::rocketchat::{DEFAULT_AUTH_TOKEN, DEFAULT_USER_ID};
 
 fn bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rocketchat-import"));
@@ -50,15 +51,7 @@ async fn completions_and_the_man_page_are_generated() {
     let mut cmd = bin();
     cmd.args(["man", "--dir"]).arg(dir.path());
     assert_eq!(output(cmd).await.status.code(), Some(0));
-    for page in [
-        "rocketchat-import.1",
-        "rocketchat-import-run.1",
-        "rocketchat-import-status.1",
-    ] {
-        let text = std::fs::read_to_string(dir.path().join(page))
-            .unwrap_or_else(|e| panic!("{page}: {e}"));
-        assert!(text.contains(".TH"), "{page}");
-    }
+    common::assert_man_pages(dir.path(), "rocketchat-import");
     assert!(
         !dir.path().join("rocketchat-import-action.1").exists(),
         "the hidden action mode has no page"
@@ -69,13 +62,7 @@ async fn completions_and_the_man_page_are_generated() {
 /// lines.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn progress_is_live_on_a_terminal_and_plain_otherwise() {
-    let sb = RocketChatSandbox::start(RocketChatConfig {
-        limit_window: Duration::from_secs(2),
-        import_duration: Duration::from_millis(300),
-        ..RocketChatConfig::default()
-    })
-    .await
-    .unwrap();
+    let sb = sandbox_2s_window(Duration::from_millis(300)).await;
     let pacer = tempfile::tempdir().unwrap();
     let users = pacer.path().join("users.json");
     std::fs::write(

@@ -22,6 +22,8 @@
 //! - The scan covers the library and binaries (`src/`) and the workspace crates
 //!   (`crates/*/src`); the `tests/` folders are test code and are not scanned.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 /// The longest a function outside tests may be, its signature and closing brace included.
@@ -292,23 +294,10 @@ fn root() -> PathBuf {
 
 /// The `.rs` files below `dir`, sorted.
 fn rust_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "rs") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
+    common::files_below(dir)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+        .collect()
 }
 
 /// The source folders: the root package's `src/` and each workspace crate's.

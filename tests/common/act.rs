@@ -141,6 +141,13 @@ pub fn job_lines(log: &str, workflow_name: &str, job: &str) -> String {
     out
 }
 
+/// Asserts that `lines` (a job's lines, [`job_lines`]) hold each of `needles`.
+pub fn assert_holds(lines: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(lines.contains(needle), "{needle:?} is not in:\n{lines}");
+    }
+}
+
 /// How a job ended, from its lines: `Some(0)` when it succeeded, `Some(code)` for the exit
 /// status of the step that failed it (`Some(-1)` when failed without one), `None` when the job
 /// never reported an end.

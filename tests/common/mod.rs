@@ -165,21 +165,63 @@ pub fn assert_no_secrets(what: &str, text: &str, extra: &[&str]) {
 /// backups, plan files, JSON renderings, logs. Returns how many files were scanned.
 pub fn assert_no_secrets_in_dir(dir: &std::path::Path, extra: &[&str]) -> usize {
     let mut scanned = 0;
+    for path in files_below(dir) {
+        if let Ok(bytes) = std::fs::read(&path) {
+            let text = String::from_utf8_lossy(&bytes);
+            assert_no_secrets(&path.display().to_string(), &text, extra);
+            scanned += 1;
+        }
+    }
+    scanned
+}
+
+pub mod scenario;
+
+/// Asserts that `dir` holds a manual page for the front end `program` and for each of its
+/// `run` and `status` commands (`man --dir`).
+pub fn assert_man_pages(dir: &std::path::Path, program: &str) {
+    for page in [
+        format!("{program}.1"),
+        format!("{program}-run.1"),
+        format!("{program}-status.1"),
+    ] {
+        let text =
+            std::fs::read_to_string(dir.join(&page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert!(text.contains(".TH"), "{page}");
+    }
+}
+
+/// The platform of this build in Terraform's words (`linux_amd64`), as release assets name it.
+pub fn platform() -> String {
+    let os = match std::env::consts::OS {
+        "macos" => "darwin",
+        other => other,
+    };
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    format!("{os}_{arch}")
+}
+
+/// Every file below `dir`, recursively (a folder that cannot be read is skipped), sorted.
+pub fn files_below(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
+    while let Some(folder) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
             continue;
         };
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {
                 stack.push(path);
-            } else if let Ok(bytes) = std::fs::read(&path) {
-                let text = String::from_utf8_lossy(&bytes);
-                assert_no_secrets(&path.display().to_string(), &text, extra);
-                scanned += 1;
+            } else {
+                files.push(path);
             }
         }
     }
-    scanned
+    files.sort();
+    files
 }

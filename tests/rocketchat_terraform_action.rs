@@ -12,29 +12,29 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use woosmap_sandbox::rocketchat::{
-    DEFAULT_AUTH_TOKEN, ForeignOperation, RocketChatConfig, RocketChatHandle, RocketChatSandbox,
-};
+use woosmap_sandbox::rocketchat::{DEFAULT_AUTH_TOKEN, RocketChatHandle};
 
-const INVOKE: &str = "-invoke=action.rocketchat_user_import.team";
+use common::rocketchat_tf::{APPLY, start_foreign_import};
+use common::terraform::interrupt_when;
+
+/// `terraform apply -invoke` of the action `team`.
+const INVOKE: &[&str] = &[
+    "apply",
+    "-auto-approve",
+    "-input=false",
+    "-no-color",
+    "-invoke=action.rocketchat_user_import.team",
+];
 
 /// The provider under real Terraform (`tests/common/rocketchat.rs`).
 type Tf = common::rocketchat::RcTerraform;
 type Ran = common::rocketchat::TfRun;
 
-/// `terraform apply -invoke` of the action `team`.
 async fn invoke(tf: &Tf) -> Ran {
-    tf.run(&[
-        "apply",
-        "-auto-approve",
-        "-input=false",
-        "-no-color",
-        INVOKE,
-    ])
-    .await
+    tf.run(INVOKE).await
 }
 
 /// The action with three users (the third named `third`: a name containing `fail` fails) and
@@ -57,32 +57,36 @@ action "rocketchat_user_import" "team" {{
     )
 }
 
-async fn sandbox() -> RocketChatHandle {
-    RocketChatSandbox::start(RocketChatConfig {
-        limit_window: Duration::from_secs(2),
-        import_duration: Duration::from_millis(300),
-        ..RocketChatConfig::default()
-    })
-    .await
-    .unwrap()
+/// A sandbox with 300 ms imports and a directory on it with `body` behind the provider block.
+async fn start(body: &str) -> (RocketChatHandle, Tf) {
+    let sb = common::rocketchat_tf::sandbox(Duration::from_millis(300)).await;
+    let tf = Tf::new(&sb);
+    tf.write(DEFAULT_AUTH_TOKEN, body);
+    (sb, tf)
+}
+
+/// Asserts that the run's output says each of `parts`.
+fn assert_says(ran: &Ran, parts: &[&str]) {
+    for part in parts {
+        assert!(ran.text.contains(part), "no {part:?} in {ran:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invoke_imports_with_counts_in_the_progress_lines() {
-    let sb = sandbox().await;
-    let tf = Tf::new(&sb);
-    tf.write(DEFAULT_AUTH_TOKEN, &action("cy", ""));
+    let (sb, tf) = start(&action("cy", "")).await;
     let ran = invoke(&tf).await;
     assert_eq!(ran.code, 0, "{ran:?}");
-    for line in [
-        "Created import operation",
-        "Staged 3/3 users.",
-        "started.",
-        "3 of 3 users done, 0 failed",
-        "users total 3, completed 3, error 0.",
-    ] {
-        assert!(ran.text.contains(line), "no {line:?} in {ran:?}");
-    }
+    assert_says(
+        &ran,
+        &[
+            "Created import operation",
+            "Staged 3/3 users.",
+            "started.",
+            "3 of 3 users done, 0 failed",
+            "users total 3, completed 3, error 0.",
+        ],
+    );
     let stats = sb.stats();
     assert_eq!(
         (
@@ -126,19 +130,18 @@ action "rocketchat_user_import" "team" {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_errors_fail_the_invoke_unless_allowed() {
-    let sb = sandbox().await;
-    let tf = Tf::new(&sb);
-    tf.write(DEFAULT_AUTH_TOKEN, &action("will-fail", ""));
+    let (_sb, tf) = start(&action("will-fail", "")).await;
     let ran = invoke(&tf).await;
     assert_ne!(ran.code, 0, "{ran:?}");
-    for part in [
-        "Rocket.Chat import did not succeed",
-        "users total 3, completed 2, error 1.",
-        "1 user(s) failed to import",
-        "set allow_user_errors = true to accept this",
-    ] {
-        assert!(ran.text.contains(part), "no {part:?} in {ran:?}");
-    }
+    assert_says(
+        &ran,
+        &[
+            "Rocket.Chat import did not succeed",
+            "users total 3, completed 2, error 1.",
+            "1 user(s) failed to import",
+            "set allow_user_errors = true to accept this",
+        ],
+    );
     tf.write(
         DEFAULT_AUTH_TOKEN,
         &action("will-fail", "    allow_user_errors = true"),
@@ -154,8 +157,7 @@ async fn user_errors_fail_the_invoke_unless_allowed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_token_fails_with_the_documented_message_and_no_secret() {
-    let sb = sandbox().await;
-    let tf = Tf::new(&sb);
+    let (sb, tf) = start("").await;
     let token = "bad-token-Qz81";
     tf.write(token, &action("cy", ""));
     let ran = invoke(&tf).await;
@@ -175,18 +177,9 @@ async fn a_bad_token_fails_with_the_documented_message_and_no_secret() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_operation_is_waited_on_unless_abort_running() {
-    let sb = sandbox().await;
-    let tf = Tf::new(&sb);
+    let (sb, tf) = start(&action("cy", "")).await;
     // Long enough for Terraform to start and plan on loaded cores, short enough to wait for.
-    let first = sb
-        .start_foreign(&ForeignOperation {
-            state: "importing".into(),
-            duration_ms: Some(10_000),
-            users: Some(3),
-            user: None,
-        })
-        .unwrap();
-    tf.write(DEFAULT_AUTH_TOKEN, &action("cy", ""));
+    let first = start_foreign_import(&sb, 10_000);
     let ran = invoke(&tf).await;
     assert_eq!(ran.code, 0, "{ran:?}");
     assert!(
@@ -203,14 +196,7 @@ async fn a_running_operation_is_waited_on_unless_abort_running() {
     );
     assert_eq!(sb.stats().aborts, 0, "waited on, not aborted");
 
-    let second = sb
-        .start_foreign(&ForeignOperation {
-            state: "importing".into(),
-            duration_ms: Some(600_000),
-            users: Some(3),
-            user: None,
-        })
-        .unwrap();
+    let second = start_foreign_import(&sb, 600_000);
     tf.write(
         DEFAULT_AUTH_TOKEN,
         &action("cy", "    abort_running = true"),
@@ -231,8 +217,7 @@ async fn a_running_operation_is_waited_on_unless_abort_running() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_config_fails_before_any_api_call_naming_the_attribute() {
-    let sb = sandbox().await;
-    let tf = Tf::new(&sb);
+    let (sb, tf) = start("").await;
     // users_json: the second user lacks importIds; timeout is no duration.
     let bad_json = r#"
 action "rocketchat_user_import" "team" {
@@ -246,16 +231,7 @@ action "rocketchat_user_import" "team" {
 }
 "#;
     tf.write(DEFAULT_AUTH_TOKEN, bad_json);
-    for args in [
-        &["validate", "-no-color"][..],
-        &[
-            "apply",
-            "-auto-approve",
-            "-input=false",
-            "-no-color",
-            INVOKE,
-        ][..],
-    ] {
+    for args in [&["validate", "-no-color"][..], INVOKE] {
         let ran = tf.run(args).await;
         assert_ne!(ran.code, 0, "{ran:?}");
         for part in [
@@ -314,25 +290,20 @@ resource "rocketchat_user_import" "team" {
     tf.write(DEFAULT_AUTH_TOKEN, resource);
     let ran = tf.run(&["plan", "-input=false", "-no-color"]).await;
     assert_ne!(ran.code, 0, "{ran:?}");
-    for part in [
-        "Invalid users_json",
-        "user #1 (index 0): `importIds` is required",
-        "Invalid timeouts.create",
-    ] {
-        assert!(ran.text.contains(part), "no {part:?} in {ran:?}");
-    }
+    assert_says(
+        &ran,
+        &[
+            "Invalid users_json",
+            "user #1 (index 0): `importIds` is required",
+            "Invalid timeouts.create",
+        ],
+    );
     assert_eq!(sb.stats().requests, 0, "the API was called");
 }
 
 /// A sandbox whose imports take ten minutes once started.
 async fn slow_sandbox() -> RocketChatHandle {
-    RocketChatSandbox::start(RocketChatConfig {
-        limit_window: Duration::from_secs(2),
-        import_duration: Duration::from_secs(600),
-        ..RocketChatConfig::default()
-    })
-    .await
-    .unwrap()
+    common::rocketchat_tf::sandbox(Duration::from_secs(600)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -366,78 +337,40 @@ async fn interrupt_ends_the_invoke_promptly_and_leaves_the_import_running() {
         DEFAULT_AUTH_TOKEN,
         &action("cy", "    timeout = \"10m\"").replace("    timeout = \"2m\"\n", ""),
     );
-    let (code, text, waited, sb) = tokio::task::spawn_blocking(move || {
-        let out = tempfile::NamedTempFile::new().unwrap();
-        let file = out.reopen().unwrap();
+    let (ended, sb) = tokio::task::spawn_blocking(move || {
         let mut cmd = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/terraform"));
         common::pacer::private_pacer(&mut cmd)
-            .args([
-                "apply",
-                "-auto-approve",
-                "-input=false",
-                "-no-color",
-                INVOKE,
-            ])
+            .args(INVOKE)
             .current_dir(tf.dir.path())
             .env("TF_CLI_CONFIG_FILE", tf.dir.path().join("cli.tfrc"))
             .env("TF_IN_AUTOMATION", "1")
             .env("CHECKPOINT_DISABLE", "1")
             .env("XDG_RUNTIME_DIR", tf.dir.path());
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        let mut child = cmd
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("terraform starts");
-        let pid = child.id() as i32;
         // Interrupt once the import runs and its first status line is out: the next line
         // would come when its counts change, minutes later. (Terraform 1.14/1.15 crash when a
         // progress event reaches them after an interrupt, a race the provider can only narrow.)
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while sb.stats().runs == 0
-            || !std::fs::read_to_string(out.path())
-                .unwrap_or_default()
-                .contains("users done")
-        {
-            assert!(Instant::now() < deadline, "the import never started");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        std::thread::sleep(Duration::from_millis(500));
-        let signal = |sig: &str, target: i32| {
-            let _ = Command::new("kill")
-                .args([sig, "--", &target.to_string()])
-                .stderr(Stdio::null())
-                .status();
-        };
-        signal("-INT", -pid);
-        let sent = Instant::now();
-        let code = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status.code().unwrap_or(-1);
+        let ended = interrupt_when(cmd, |out| {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while sb.stats().runs == 0
+                || !std::fs::read_to_string(out)
+                    .unwrap_or_default()
+                    .contains("users done")
+            {
+                assert!(Instant::now() < deadline, "the import never started");
+                std::thread::sleep(Duration::from_millis(50));
             }
-            if sent.elapsed() > Duration::from_secs(120) {
-                signal("-KILL", -pid);
-                let _ = child.wait();
-                break -2;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        signal("-KILL", -pid);
-        let text = std::fs::read_to_string(out.path()).unwrap_or_default();
-        (code, text, sent.elapsed(), sb)
+            std::thread::sleep(Duration::from_millis(500));
+        });
+        (ended, sb)
     })
     .await
     .unwrap();
+    let (code, text, waited) = (ended.code, ended.text, ended.waited);
     eprintln!("terraform ended {waited:?} after SIGINT, exit {code}:\n{text}");
     assert_ne!(code, -2, "terraform did not end after Ctrl-C:\n{text}");
     assert!(!text.contains("TERRAFORM CRASH"), "{text}");
     assert_ne!(code, 0, "{text}");
-    let flat = text
-        .replace('│', " ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let flat = common::terraform::flatten(&text);
     assert!(
         flat.contains("Stopped waiting for the Rocket.Chat import"),
         "{text}"
@@ -451,8 +384,7 @@ async fn interrupt_ends_the_invoke_promptly_and_leaves_the_import_running() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn action_trigger_runs_once_per_file_change() {
-    let sb = sandbox().await;
-    let tf = Tf::new(&sb);
+    let (sb, tf) = start("").await;
     let body = r#"
 action "rocketchat_user_import" "team" {
   config {
@@ -478,11 +410,10 @@ resource "terraform_data" "published" {
         r#"[{"emails":["ann@example.com"],"importIds":["ann"]}]"#,
     )
     .unwrap();
-    let apply = ["apply", "-auto-approve", "-input=false", "-no-color"];
-    let ran = tf.run(&apply).await;
+    let ran = tf.run(APPLY).await;
     assert_eq!(ran.code, 0, "{ran:?}");
     assert_eq!(sb.stats().operations, 1, "create invokes the action once");
-    let ran = tf.run(&apply).await;
+    let ran = tf.run(APPLY).await;
     assert_eq!(ran.code, 0, "{ran:?}");
     assert!(ran.text.contains("No changes"), "{ran:?}");
     assert_eq!(sb.stats().operations, 1, "no change, no import");
@@ -491,7 +422,7 @@ resource "terraform_data" "published" {
         r#"[{"emails":["ann@example.com"],"importIds":["ann"]},{"emails":["bob@example.com"],"importIds":["bob"]}]"#,
     )
     .unwrap();
-    let ran = tf.run(&apply).await;
+    let ran = tf.run(APPLY).await;
     assert_eq!(ran.code, 0, "{ran:?}");
     assert!(
         ran.text.contains("users total 2, completed 2, error 0."),

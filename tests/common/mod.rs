@@ -9,6 +9,7 @@ use std::time::Duration;
 pub mod act;
 pub mod pacer;
 pub mod rocketchat;
+pub mod rocketchat_tf;
 pub mod terraform;
 pub mod wait;
 

@@ -31,7 +31,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::terraform::Terraform;
+use common::terraform::{Import, Terraform};
 use common::{KEY, OTHER_KEYS, assert_no_secrets, assert_no_secrets_in_dir, dataset};
 use serde::Serialize;
 use woosmap_sandbox::{
@@ -1038,22 +1038,11 @@ fn run_cli(sb: &SandboxHandle, row: &Row, id: &str) -> Ran {
 }
 
 fn tf_config(row: &Row, id: &str) -> String {
-    format!(
-        r#"
-provider "woosmap" {{}}
-
-resource "woosmap_dataset_import" "this" {{
-  dataset_id    = "{id}"
-  poll_interval = "300ms"
-  timeouts {{
-    create = "{}"
-  }}
-}}
-
-output "run_id" {{ value = woosmap_dataset_import.this.run_id }}
-"#,
-        row.timeout.unwrap_or("2m")
-    )
+    Import::named("this", id)
+        .fast_poll()
+        .timeout("create", row.timeout.unwrap_or("2m"))
+        .outputs(&["run_id"])
+        .hcl()
 }
 
 fn tf_command(tf: &Terraform, row: &Row, id: &str) -> Command {
@@ -1207,28 +1196,14 @@ fn run_tf_action(sb: &SandboxHandle, row: &Row, id: &str) -> Ran {
 /// the way a runner's cancellation does).
 fn run_action_direct(sb: &SandboxHandle, row: &Row, id: &str) -> Ran {
     let scratch = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(common::bin("woosmap-import"));
-    cmd.arg("action")
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("INPUT_DATASET-ID", id)
-        .env("INPUT_PRIVATE-KEY", row.key)
-        .env("INPUT_REIMPORT-KEY", "")
-        .env("INPUT_WAIT", "true")
-        .env("INPUT_TIMEOUT", row.timeout.unwrap_or("2m"))
-        .env("INPUT_POLL-INTERVAL", "300ms")
-        .env("INPUT_BASE-URL", sb.base_url())
-        .env("GITHUB_OUTPUT", scratch.path().join("output"))
-        .env("GITHUB_STEP_SUMMARY", scratch.path().join("summary"))
-        .env(
-            "WOOSMAP_TRIGGER_INTERVAL",
-            humantime::format_duration(common::TRIGGER_WINDOW).to_string(),
-        )
-        .env(
-            "WOOSMAP_STATUS_INTERVAL",
-            humantime::format_duration(common::STATUS_WINDOW).to_string(),
-        );
-    common::pacer::private_pacer(&mut cmd);
+    let inputs = common::action_step::Inputs {
+        dataset_id: id,
+        private_key: row.key,
+        reimport_key: "",
+        timeout: row.timeout.unwrap_or("2m"),
+        base_url: &sb.base_url(),
+    };
+    let mut cmd = common::action_step::command(&inputs, scratch.path());
     cmd.envs(row_env(row, Front::Action, &sb.base_url(), id));
     let send = match row.driver {
         Driver::Interrupt => Some("-INT"),

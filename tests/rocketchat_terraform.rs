@@ -10,7 +10,7 @@ use std::time::Duration;
 use woosmap_sandbox::rocketchat::DEFAULT_AUTH_TOKEN;
 
 use common::rocketchat::TfRun;
-use common::rocketchat_tf::{APPLY, start_foreign_import};
+use common::rocketchat_tf::{APPLY, start_foreign_import, two_users};
 
 /// The provider under real Terraform (`tests/common/rocketchat.rs`).
 type Tf = common::rocketchat::RcTerraform;
@@ -107,23 +107,16 @@ async fn a_bad_token_fails_with_the_documented_message_and_no_secret() {
 async fn users_blocks_import_like_users_json_and_both_at_once_is_refused() {
     let sb = sandbox().await;
     let tf = Tf::new(&sb);
-    let blocks = r#"
-resource "rocketchat_user_import" "team" {
-  users {
-    emails     = ["ann@example.com"]
-    import_ids = ["ann"]
-    username   = "ann"
-    roles      = ["user"]
-  }
-  users {
-    emails     = ["bob@example.com"]
-    import_ids = ["bob"]
-  }
-  triggers = { batch = "1" }
-}
-output "completed" { value = rocketchat_user_import.team.count_completed }
-"#;
-    tf.write(DEFAULT_AUTH_TOKEN, blocks);
+    let blocks = format!(
+        r#"
+resource "rocketchat_user_import" "team" {{
+{}  triggers = {{ batch = "1" }}
+}}
+output "completed" {{ value = rocketchat_user_import.team.count_completed }}
+"#,
+        two_users("ann", "bob")
+    );
+    tf.write(DEFAULT_AUTH_TOKEN, &blocks);
     let TfRun { code, .. } = tf.run(APPLY).await;
     assert_eq!(code, 0);
     assert_eq!(tf.outputs().await["completed"]["value"], 2);

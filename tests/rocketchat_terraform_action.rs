@@ -12,13 +12,12 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use woosmap_sandbox::rocketchat::{DEFAULT_AUTH_TOKEN, RocketChatHandle};
 
-use common::rocketchat_tf::{APPLY, start_foreign_import};
-use common::terraform::interrupt_when;
+use common::rocketchat_tf::{APPLY, start_foreign_import, two_users};
+use common::terraform::{command_in, interrupt_when};
 
 /// `terraform apply -invoke` of the action `team`.
 const INVOKE: &[&str] = &[
@@ -33,8 +32,11 @@ const INVOKE: &[&str] = &[
 type Tf = common::rocketchat::RcTerraform;
 type Ran = common::rocketchat::TfRun;
 
-async fn invoke(tf: &Tf) -> Ran {
-    tf.run(INVOKE).await
+/// Runs [`INVOKE`], which must succeed if `ok` and fail otherwise.
+async fn invoke(tf: &Tf, ok: bool) -> Ran {
+    let ran = tf.run(INVOKE).await;
+    assert_eq!(ran.code == 0, ok, "{ran:?}");
+    ran
 }
 
 /// The action with three users (the third named `third`: a name containing `fail` fails) and
@@ -57,6 +59,15 @@ action "rocketchat_user_import" "team" {{
     )
 }
 
+/// What an invoke importing three users prints.
+const THREE_IMPORTED: &[&str] = &[
+    "Created import operation",
+    "Staged 3/3 users.",
+    "started.",
+    "3 of 3 users done, 0 failed",
+    "users total 3, completed 3, error 0.",
+];
+
 /// A sandbox with 300 ms imports and a directory on it with `body` behind the provider block.
 async fn start(body: &str) -> (RocketChatHandle, Tf) {
     let sb = common::rocketchat_tf::sandbox(Duration::from_millis(300)).await;
@@ -75,18 +86,8 @@ fn assert_says(ran: &Ran, parts: &[&str]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invoke_imports_with_counts_in_the_progress_lines() {
     let (sb, tf) = start(&action("cy", "")).await;
-    let ran = invoke(&tf).await;
-    assert_eq!(ran.code, 0, "{ran:?}");
-    assert_says(
-        &ran,
-        &[
-            "Created import operation",
-            "Staged 3/3 users.",
-            "started.",
-            "3 of 3 users done, 0 failed",
-            "users total 3, completed 3, error 0.",
-        ],
-    );
+    let ran = invoke(&tf, true).await;
+    assert_says(&ran, THREE_IMPORTED);
     let stats = sb.stats();
     assert_eq!(
         (
@@ -99,27 +100,17 @@ async fn invoke_imports_with_counts_in_the_progress_lines() {
         "{stats:?}"
     );
     // Nothing is recorded: a second invocation imports again; `users` blocks work as well.
-    tf.write(
-        DEFAULT_AUTH_TOKEN,
+    let body = format!(
         r#"
-action "rocketchat_user_import" "team" {
-  config {
-    users {
-      emails     = ["dan@example.com"]
-      import_ids = ["dan"]
-      username   = "dan"
-      roles      = ["user"]
-    }
-    users {
-      emails     = ["eve@example.com"]
-      import_ids = ["eve"]
-    }
-  }
-}
+action "rocketchat_user_import" "team" {{
+  config {{
+{}  }}
+}}
 "#,
+        two_users("dan", "eve")
     );
-    let ran = invoke(&tf).await;
-    assert_eq!(ran.code, 0, "{ran:?}");
+    tf.write(DEFAULT_AUTH_TOKEN, &body);
+    let ran = invoke(&tf, true).await;
     assert!(ran.text.contains("Staged 2/2 users."), "{ran:?}");
     assert!(
         ran.text.contains("users total 2, completed 2, error 0."),
@@ -131,8 +122,7 @@ action "rocketchat_user_import" "team" {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_errors_fail_the_invoke_unless_allowed() {
     let (_sb, tf) = start(&action("will-fail", "")).await;
-    let ran = invoke(&tf).await;
-    assert_ne!(ran.code, 0, "{ran:?}");
+    let ran = invoke(&tf, false).await;
     assert_says(
         &ran,
         &[
@@ -146,8 +136,7 @@ async fn user_errors_fail_the_invoke_unless_allowed() {
         DEFAULT_AUTH_TOKEN,
         &action("will-fail", "    allow_user_errors = true"),
     );
-    let ran = invoke(&tf).await;
-    assert_eq!(ran.code, 0, "{ran:?}");
+    let ran = invoke(&tf, true).await;
     assert!(
         ran.text
             .contains("users total 3, completed 2, error 1. 1 user(s) failed and stay in the staging area (allowed by allow_user_errors = true)."),
@@ -160,8 +149,7 @@ async fn a_bad_token_fails_with_the_documented_message_and_no_secret() {
     let (sb, tf) = start("").await;
     let token = "bad-token-Qz81";
     tf.write(token, &action("cy", ""));
-    let ran = invoke(&tf).await;
-    assert_ne!(ran.code, 0, "{ran:?}");
+    let ran = invoke(&tf, false).await;
     assert!(
         ran.text.contains("Rocket.Chat import failed: Rocket.Chat refused the credentials on import.status (HTTP 401: \"You must be logged in to do this.\")"),
         "{ran:?}"
@@ -180,8 +168,7 @@ async fn a_running_operation_is_waited_on_unless_abort_running() {
     let (sb, tf) = start(&action("cy", "")).await;
     // Long enough for Terraform to start and plan on loaded cores, short enough to wait for.
     let first = start_foreign_import(&sb, 10_000);
-    let ran = invoke(&tf).await;
-    assert_eq!(ran.code, 0, "{ran:?}");
+    let ran = invoke(&tf, true).await;
     assert!(
         ran.text.contains(&format!(
             "Another import operation {first} (importing, created by user someone-else) is in progress: waiting for it to end; it is not aborted"
@@ -201,8 +188,7 @@ async fn a_running_operation_is_waited_on_unless_abort_running() {
         DEFAULT_AUTH_TOKEN,
         &action("cy", "    abort_running = true"),
     );
-    let ran = invoke(&tf).await;
-    assert_eq!(ran.code, 0, "{ran:?}");
+    let ran = invoke(&tf, true).await;
     for part in [
         format!(
             "Aborting the import operation {second} (importing, created by user someone-else) as asked by abort_running = true."
@@ -217,7 +203,6 @@ async fn a_running_operation_is_waited_on_unless_abort_running() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_config_fails_before_any_api_call_naming_the_attribute() {
-    let (sb, tf) = start("").await;
     // users_json: the second user lacks importIds; timeout is no duration.
     let bad_json = r#"
 action "rocketchat_user_import" "team" {
@@ -230,7 +215,7 @@ action "rocketchat_user_import" "team" {
   }
 }
 "#;
-    tf.write(DEFAULT_AUTH_TOKEN, bad_json);
+    let (sb, tf) = start(bad_json).await;
     for args in [&["validate", "-no-color"][..], INVOKE] {
         let ran = tf.run(args).await;
         assert_ne!(ran.code, 0, "{ran:?}");
@@ -311,8 +296,7 @@ async fn wait_false_ends_once_the_import_runs() {
     let sb = slow_sandbox().await;
     let tf = Tf::new(&sb);
     tf.write(DEFAULT_AUTH_TOKEN, &action("cy", "    wait = false"));
-    let ran = invoke(&tf).await;
-    assert_eq!(ran.code, 0, "{ran:?}");
+    let ran = invoke(&tf, true).await;
     assert!(
         ran.text
             .contains("Not waiting for the import to end (wait = false)."),
@@ -338,14 +322,9 @@ async fn interrupt_ends_the_invoke_promptly_and_leaves_the_import_running() {
         &action("cy", "    timeout = \"10m\"").replace("    timeout = \"2m\"\n", ""),
     );
     let (ended, sb) = tokio::task::spawn_blocking(move || {
-        let mut cmd = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/terraform"));
-        common::pacer::private_pacer(&mut cmd)
-            .args(INVOKE)
-            .current_dir(tf.dir.path())
-            .env("TF_CLI_CONFIG_FILE", tf.dir.path().join("cli.tfrc"))
-            .env("TF_IN_AUTOMATION", "1")
-            .env("CHECKPOINT_DISABLE", "1")
-            .env("XDG_RUNTIME_DIR", tf.dir.path());
+        let launcher = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/terraform");
+        let mut cmd = command_in(tf.dir.path(), &launcher, INVOKE);
+        common::pacer::private_pacer(&mut cmd).env("XDG_RUNTIME_DIR", tf.dir.path());
         // Interrupt once the import runs and its first status line is out: the next line
         // would come when its counts change, minutes later. (Terraform 1.14/1.15 crash when a
         // progress event reaches them after an interrupt, a race the provider can only narrow.)
@@ -384,7 +363,6 @@ async fn interrupt_ends_the_invoke_promptly_and_leaves_the_import_running() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn action_trigger_runs_once_per_file_change() {
-    let (sb, tf) = start("").await;
     let body = r#"
 action "rocketchat_user_import" "team" {
   config {
@@ -403,7 +381,7 @@ resource "terraform_data" "published" {
   }
 }
 "#;
-    tf.write(DEFAULT_AUTH_TOKEN, body);
+    let (sb, tf) = start(body).await;
     let file = tf.dir.path().join("team.json");
     std::fs::write(
         &file,

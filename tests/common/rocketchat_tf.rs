@@ -34,3 +34,21 @@ pub fn start_foreign_import(sb: &RocketChatHandle, duration_ms: u64) -> String {
     })
     .unwrap()
 }
+
+/// Two `users` blocks: `full` with an email, an import id, a username and the role `user`;
+/// `bare` with only an email and an import id.
+pub fn two_users(full: &str, bare: &str) -> String {
+    format!(
+        r#"  users {{
+    emails     = ["{full}@example.com"]
+    import_ids = ["{full}"]
+    username   = "{full}"
+    roles      = ["user"]
+  }}
+  users {{
+    emails     = ["{bare}@example.com"]
+    import_ids = ["{bare}"]
+  }}
+"#
+    )
+}

@@ -250,6 +250,18 @@ pub fn interrupt_when(mut cmd: Command, ready: impl FnOnce(&Path)) -> Interrupte
     }
 }
 
+/// `launcher args` (a script running Terraform) in `dir`, with the CLI configuration
+/// `dir/cli.tfrc` that [`write_dev_overrides`] writes, and no prompts nor checkpoint calls.
+pub fn command_in(dir: &Path, launcher: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(launcher);
+    cmd.args(args)
+        .current_dir(dir)
+        .env("TF_CLI_CONFIG_FILE", dir.join("cli.tfrc"))
+        .env("TF_IN_AUTOMATION", "1")
+        .env("CHECKPOINT_DISABLE", "1");
+    cmd
+}
+
 /// A Terraform working directory wired to our provider binary and a sandbox.
 pub struct Terraform {
     pub dir: tempfile::TempDir,
@@ -287,13 +299,8 @@ impl Terraform {
 
     /// The command, ready to run in the directory with the key and sandbox settings.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(&self.launcher);
-        cmd.args(args)
-            .current_dir(self.dir.path())
-            .env("TF_CLI_CONFIG_FILE", self.dir.path().join("cli.tfrc"))
-            .env("TF_IN_AUTOMATION", "1")
-            .env("CHECKPOINT_DISABLE", "1")
-            .env("TF_LOG_PATH", &self.log);
+        let mut cmd = command_in(self.dir.path(), &self.launcher, args);
+        cmd.env("TF_LOG_PATH", &self.log);
         super::sandbox_env(&mut cmd, &self.base_url);
         cmd
     }

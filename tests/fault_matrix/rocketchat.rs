@@ -670,21 +670,27 @@ const TF_HEADER: &str = r#"terraform {
 provider "rocketchat" {}
 "#;
 
+/// The row's users and switches, as attribute lines indented by `indent` (of the resource,
+/// or of the action's `config` block).
+fn tf_settings(row: &Row, indent: &str) -> String {
+    format!(
+        "{indent}users_json        = {users:?}\n{indent}abort_running     = {abort}\n{indent}allow_user_errors = {allow}\n",
+        users = row.users.json(),
+        abort = row.abort_running,
+        allow = row.allow_user_errors,
+    )
+}
+
 fn tf_config(row: &Row) -> String {
     format!(
         r#"{TF_HEADER}
 resource "rocketchat_user_import" "this" {{
-  users_json        = {users:?}
-  abort_running     = {abort}
-  allow_user_errors = {allow}
-  timeouts {{
+{settings}  timeouts {{
     create = "{timeout}"
   }}
 }}
 "#,
-        users = row.users.json(),
-        abort = row.abort_running,
-        allow = row.allow_user_errors,
+        settings = tf_settings(row, "  "),
         timeout = row.timeout.unwrap_or("2m"),
     )
 }
@@ -695,16 +701,11 @@ fn tf_action_config(row: &Row) -> String {
         r#"{TF_HEADER}
 action "rocketchat_user_import" "this" {{
   config {{
-    users_json        = {users:?}
-    abort_running     = {abort}
-    allow_user_errors = {allow}
-    timeout           = "{timeout}"
+{settings}    timeout           = "{timeout}"
   }}
 }}
 "#,
-        users = row.users.json(),
-        abort = row.abort_running,
-        allow = row.allow_user_errors,
+        settings = tf_settings(row, "    "),
         timeout = row.timeout.unwrap_or("2m"),
     )
 }
@@ -766,14 +767,41 @@ fn paragraphs(text: &str) -> impl Iterator<Item = String> + '_ {
         .filter(|p| !p.is_empty())
 }
 
-fn run_terraform(sb: &RocketChatHandle, row: &Row) -> Ran {
-    let dir = tf_dir(&tf_config(row));
-    let (code, text) = drive(tf_apply(dir.path(), sb, row, &[]));
+/// Applies `config` (with the `extra` arguments) in a directory of its own, kept for the key
+/// scan; `read(output, log, dir)` gives the counts and lines the cell records. The outcome is
+/// `"{verb} exit {code}"`.
+fn run_tf_cell(
+    sb: &RocketChatHandle,
+    row: &Row,
+    config: String,
+    extra: &[&str],
+    verb: &str,
+    read: impl FnOnce(&str, &str, &Path) -> (String, Vec<String>),
+) -> Ran {
+    let dir = tf_dir(&config);
+    let (code, text) = drive(tf_apply(dir.path(), sb, row, extra));
     let log = std::fs::read_to_string(dir.path().join("terraform.log")).unwrap_or_default();
-    let mut lines: Vec<String> = paragraphs(&text).collect();
-    lines.extend(provider_log(&log));
+    let (counts, lines) = read(&text, &log, dir.path());
+    Ran {
+        outcome: format!("{verb} exit {code}"),
+        counts,
+        lines,
+        text,
+        dirs: vec![keep(dir)],
+    }
+}
+
+fn run_terraform(sb: &RocketChatHandle, row: &Row) -> Ran {
+    run_tf_cell(sb, row, tf_config(row), &[], "apply", terraform_cell)
+}
+
+/// The resource's cell: the output's paragraphs and the provider's log; the counts the state
+/// records.
+fn terraform_cell(text: &str, log: &str, dir: &Path) -> (String, Vec<String>) {
+    let mut lines: Vec<String> = paragraphs(text).collect();
+    lines.extend(provider_log(log));
     let state: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("terraform.tfstate")).unwrap_or_default(),
+        &std::fs::read_to_string(dir.join("terraform.tfstate")).unwrap_or_default(),
     )
     .unwrap_or_default();
     let attrs = &state["resources"][0]["instances"][0]["attributes"];
@@ -784,21 +812,18 @@ fn run_terraform(sb: &RocketChatHandle, row: &Row) -> Ran {
         ),
         None => NONE.to_owned(),
     };
-    Ran {
-        outcome: format!("apply exit {code}"),
-        counts,
-        lines,
-        text,
-        dirs: vec![keep(dir)],
-    }
+    (counts, lines)
 }
 
 /// The action invoked by hand. It keeps no state: its counts are those of the outcome
 /// sentence it reported (a progress line, or the error's detail).
 fn run_tf_action(sb: &RocketChatHandle, row: &Row) -> Ran {
-    let dir = tf_dir(&tf_action_config(row));
-    let (code, text) = drive(tf_apply(dir.path(), sb, row, &[TF_INVOKE]));
-    let log = std::fs::read_to_string(dir.path().join("terraform.log")).unwrap_or_default();
+    let config = tf_action_config(row);
+    run_tf_cell(sb, row, config, &[TF_INVOKE], "invoke", tf_action_cell)
+}
+
+/// The action's cell: see [`run_tf_action`].
+fn tf_action_cell(text: &str, log: &str, _dir: &Path) -> (String, Vec<String>) {
     // Progress lines (`Action action.NAME (TRIGGER): MESSAGE`) and the failure line
     // (`Action failed: action.NAME (TRIGGER) - SUMMARY: DETAIL`) come one per line, without
     // blank lines between them: each is a line of its own, the rest goes by paragraphs. The
@@ -825,15 +850,9 @@ fn run_tf_action(sb: &RocketChatHandle, row: &Row) -> Ran {
         }
     }
     lines.extend(paragraphs(&rest).filter(|p| failed.as_ref() != Some(p)));
-    lines.extend(provider_log(&log));
+    lines.extend(provider_log(log));
     let counts = counts_of_message(&lines.join("\n"));
-    Ran {
-        outcome: format!("invoke exit {code}"),
-        counts,
-        lines,
-        text,
-        dirs: vec![keep(dir)],
-    }
+    (counts, lines)
 }
 
 const WORKFLOW_NAME: &str = "fault-matrix-rocketchat";

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -568,15 +568,9 @@ async fn sandbox(row: &Row) -> RocketChatHandle {
 }
 
 /// Runs `cmd` to its end (or kills it after [`CELL_LIMIT`]); returns (exit code, output).
-fn drive(mut cmd: Command) -> (i32, String) {
+fn drive(cmd: Command) -> (i32, String) {
     let out = tempfile::NamedTempFile::new().unwrap();
-    let file = out.reopen().unwrap();
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(file.try_clone().unwrap())
-        .stderr(file)
-        .spawn()
-        .expect("the front end starts");
+    let mut child = super::spawn_into(cmd, &out);
     let started = Instant::now();
     let code = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -887,26 +881,19 @@ fn run_act(
 ) -> (BTreeMap<&'static str, (Option<i32>, String)>, String) {
     let scratch = tempfile::tempdir().unwrap();
     // As for the Woosmap action: a minimal repository with what `uses: ./` reads.
-    let repo = scratch.path().join("repo");
     let root = super::common::act::root();
-    for file in [
+    let files: Vec<&str> = [
         "action.yml",
         "scripts/action-service.sh",
         "scripts/action-rocketchat.sh",
         "scripts/action-install.sh",
         "Cargo.toml",
-    ] {
-        let to = repo.join(file);
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        if root.join(file).exists() {
-            std::fs::copy(root.join(file), &to).unwrap();
-        }
-    }
-    let file = repo.join("fault-matrix-rocketchat.yml");
-    std::fs::write(&file, workflow(cells)).unwrap();
-    super::git_commit_all(&repo);
-    let mut cmd = super::common::act::command(&file, scratch.path());
-    cmd.current_dir(&repo);
+    ]
+    .into_iter()
+    .filter(|file| root.join(file).exists())
+    .collect();
+    let workflow = ("fault-matrix-rocketchat.yml", workflow(cells));
+    let mut cmd = super::act_in_minimal_repo(scratch.path(), &files, workflow);
     cmd.args(["--concurrent-jobs", "32"])
         .args(["-s", &format!("ROCKETCHAT_AUTH_TOKEN={DEFAULT_AUTH_TOKEN}")])
         .args(["-s", &format!("WRONG_TOKEN={WRONG_TOKEN}")])
@@ -980,21 +967,8 @@ fn action_ran(exit: Option<i32>, log: String) -> Ran {
 /// and the wait of a 429 masked, `|` escaped, and at most 150 characters around `phrase`.
 fn normalise(line: &str, phrase: &str) -> String {
     let chars: Vec<char> = super::without_colours(line).trim().chars().collect();
-    let mut out = String::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let ts: String = chars[i..].iter().take(19).collect();
-        if ts.len() == 19 && humantime::parse_rfc3339_weak(&ts).is_ok() {
-            let mut j = i + 19;
-            while j < chars.len()
-                && (chars[j].is_ascii_digit() || chars[j] == '.' || chars[j] == 'Z')
-            {
-                j += 1;
-            }
-            out.push_str("<time>");
-            i = j;
-            continue;
-        }
+    // Operation ids: words of 24 hex digits.
+    let mut out = super::mask_times_and_ids(&chars, |chars, i| {
         let starts_word = i == 0 || !chars[i - 1].is_ascii_alphanumeric();
         let hex = chars[i..]
             .iter()
@@ -1003,14 +977,8 @@ fn normalise(line: &str, phrase: &str) -> String {
         let ends_word = chars
             .get(i + hex)
             .is_none_or(|c| !c.is_ascii_alphanumeric());
-        if starts_word && ends_word && hex == 24 {
-            out.push_str("<id>");
-            i += hex;
-            continue;
-        }
-        out.push(chars[i]);
-        i += 1;
-    }
+        (starts_word && ends_word && hex == 24).then_some(hex)
+    });
     if let Some(at) = out.find("waiting ") {
         let start = at + "waiting ".len();
         if out[start..].starts_with(|c: char| c.is_ascii_digit()) {
@@ -1158,18 +1126,18 @@ pub async fn run(only: Option<&[String]>, act_gate: tokio::sync::oneshot::Receiv
             operations: stats.operations,
             aborts: stats.aborts,
             rate_limited: stats.rate_limited,
-            seconds: (took.as_secs_f64() * 10.0).round() / 10.0,
+            seconds: super::tenths(took),
         };
-        if std::env::var_os("WOOSMAP_FAULT_MATRIX_DEBUG").is_some() {
-            eprintln!("=== {} / {front:?}: {o:?}\n{}", row.id, ran.text);
-        }
-        if !o.passed(&e) {
-            let _ = writeln!(
-                report,
-                "\n=== {} / {front:?}: expected {e:?}\n    observed {o:?}\n    lines holding the phrase: {found:#?}\n    stats {stats:?}\n--- output\n{}",
-                row.id, ran.text
-            );
-        }
+        let failure = (!o.passed(&e)).then(|| {
+            format!("expected {e:?}\n    observed {o:?}\n    lines holding the phrase: {found:#?}\n    stats {stats:?}")
+        });
+        super::record_cell(
+            &mut report,
+            &format!("{} / {front:?}", row.id),
+            &o,
+            failure,
+            &ran.text,
+        );
         texts.push((format!("{} / {front:?} output", row.id), ran.text));
         dirs.extend(ran.dirs);
         observed.insert((row.id, front), o);
@@ -1226,13 +1194,7 @@ line (`Action failed: MESSAGE`; the error's paragraph repeating it is left out);
 Action, a line of the step's log or its `message` output.\n\
 - Every output, log, act's log and Terraform working directory is scanned for the auth tokens.\n\n",
         );
-        md.push_str("| Fault |");
-        for front in RcFront::ALL {
-            let _ = write!(md, " {} |", front.title());
-        }
-        md.push_str("\n|---|");
-        md.push_str(&"---|".repeat(RcFront::ALL.len()));
-        md.push('\n');
+        super::overview_header(&mut md, RcFront::ALL.map(RcFront::title));
         for row in self.rows {
             let _ = write!(md, "| [{}](#{}) |", row.title, row.id.replace('_', "-"));
             for front in RcFront::ALL {
@@ -1254,13 +1216,8 @@ Action, a line of the step's log or its `message` output.\n\
             md.push('\n');
         }
         for row in self.rows {
-            let _ = write!(
-                md,
-                "\n### {}\n\n<a id=\"{}\"></a>Setup: {}.\n\n| Front end | Outcome expected | Outcome observed | Counts expected | Counts observed | Operations / aborts expected | Operations / aborts observed | Message |\n|---|---|---|---|---|---|---|---|\n",
-                row.title,
-                row.id.replace('_', "-"),
-                row.setup_text
-            );
+            let columns = "Front end | Outcome expected | Outcome observed | Counts expected | Counts observed | Operations / aborts expected | Operations / aborts observed | Message";
+            super::cell_heading(&mut md, (row.title, row.id, row.setup_text), columns);
             for front in RcFront::ALL {
                 let e = row.expect(front);
                 let Some(o) = self.observed.get(&(row.id, front)) else {

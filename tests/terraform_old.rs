@@ -8,8 +8,8 @@
 
 mod common;
 
-use common::terraform::{APPLY, Import, Terraform, blocking, secret_variable};
-use common::{assert_no_secrets_in_dir, dataset, sandbox};
+use common::terraform::{APPLY, Import, Terraform, blocking, case_run_by, secret_variable};
+use common::{assert_no_secrets_in_dir, sandbox};
 use woosmap_sandbox::DatasetConfig;
 
 const OLD: &str = "scripts/terraform-old";
@@ -50,9 +50,7 @@ async fn the_old_launcher_runs_a_terraform_without_actions_or_write_only() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn resource_and_data_source_plan_apply_and_converge() {
-    let sb = sandbox().await;
-    let id = dataset();
-    let tf = Terraform::with_launcher(&sb.base_url(), OLD);
+    let (sb, id, tf) = case_run_by(OLD, None).await;
     tf.write(&config(&id, "1", ""));
     let (tf, sb, id) = blocking(move || {
         tf.validate_plan_apply();
@@ -133,12 +131,8 @@ async fn the_action_in_the_schema_is_ignored_without_error() {
 /// minimum version is issue 11's; this test only pins that the key is not stored.)
 #[tokio::test(flavor = "multi_thread")]
 async fn reimport_key_is_never_stored_by_an_old_terraform() {
-    let sb = sandbox().await;
-    let id = dataset();
     let rk = "rk-old-terraform-7f3a-do-not-store";
-    sb.configure_dataset(&id, DatasetConfig::default().reimport_key(rk))
-        .unwrap();
-    let tf = Terraform::with_launcher(&sb.base_url(), OLD);
+    let (_sb, id, tf) = case_run_by(OLD, Some(DatasetConfig::default().reimport_key(rk))).await;
     // The key comes from a variable, as the examples pass it: Terraform quotes the offending
     // line of the configuration in its diagnostic, and that line must not be the key itself.
     tf.write(&format!(

@@ -52,12 +52,20 @@ pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static)
 /// A test's own sandbox, a fresh dataset (configured with `config`, if any) and a Terraform
 /// directory on that sandbox.
 pub async fn case(config: Option<DatasetConfig>) -> (SandboxHandle, String, Terraform) {
+    case_run_by("scripts/terraform", config).await
+}
+
+/// [`case`] with Terraform run by another `launcher` script (`scripts/terraform-old`).
+pub async fn case_run_by(
+    launcher: &str,
+    config: Option<DatasetConfig>,
+) -> (SandboxHandle, String, Terraform) {
     let sb = super::sandbox().await;
     let id = super::dataset();
     if let Some(config) = config {
         sb.configure_dataset(&id, config).unwrap();
     }
-    let tf = Terraform::new(&sb.base_url());
+    let tf = Terraform::with_launcher(&sb.base_url(), launcher);
     (sb, id, tf)
 }
 

@@ -31,7 +31,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::terraform::Terraform;
+use common::terraform::{Import, Terraform};
 use common::{KEY, OTHER_KEYS, assert_no_secrets, assert_no_secrets_in_dir, dataset};
 use serde::Serialize;
 use woosmap_sandbox::{
@@ -888,6 +888,29 @@ struct Ran {
     dirs: Vec<PathBuf>,
 }
 
+/// A duration in seconds, to the tenth.
+fn tenths(took: Duration) -> f64 {
+    (took.as_secs_f64() * 10.0).round() / 10.0
+}
+
+/// A cell (`row / front`) observed as `observed`, with its output `text`: printed when
+/// `WOOSMAP_FAULT_MATRIX_DEBUG` is set; added to `report` with its `failure` (expected,
+/// observed and what helps tell why), if any.
+fn record_cell(
+    report: &mut String,
+    cell: &str,
+    observed: &dyn std::fmt::Debug,
+    failure: Option<String>,
+    text: &str,
+) {
+    if std::env::var_os("WOOSMAP_FAULT_MATRIX_DEBUG").is_some() {
+        eprintln!("=== {cell}: {observed:?}\n{text}");
+    }
+    if let Some(failure) = failure {
+        let _ = writeln!(report, "\n=== {cell}: {failure}\n--- output\n{text}");
+    }
+}
+
 fn newest(sb: &SandboxHandle, id: &str) -> Option<String> {
     sb.stats().dataset(id).and_then(|d| d.runs.last().cloned())
 }
@@ -907,6 +930,18 @@ fn signal(pid: i32, sig: &str) {
         .status();
 }
 
+/// Starts `cmd` (a front end) without input, its stdout and stderr going to `out` through one
+/// open file description (a dup), so that their writes append in order instead of overwriting
+/// each other at two independent offsets.
+fn spawn_into(mut cmd: Command, out: &tempfile::NamedTempFile) -> std::process::Child {
+    let file = out.reopen().unwrap();
+    cmd.stdin(Stdio::null())
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .spawn()
+        .expect("the front end starts")
+}
+
 /// Runs `cmd` to its end (or kills it after [`CELL_LIMIT`]) and returns (exit code, output).
 /// `signal_when_running`: SIGKILL/SIGINT once our run shows; `group`: signal the process group.
 fn drive(
@@ -921,15 +956,7 @@ fn drive(
     if group {
         cmd.process_group(0);
     }
-    // One open file description for both streams (a dup), so their writes append in order
-    // instead of overwriting each other at two independent offsets.
-    let file = out.reopen().unwrap();
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(file.try_clone().unwrap())
-        .stderr(file)
-        .spawn()
-        .expect("the front end starts");
+    let mut child = spawn_into(cmd, &out);
     let pid = child.id() as i32;
     if let Some(sig) = send {
         wait_for_our_run(sb, id);
@@ -1038,22 +1065,11 @@ fn run_cli(sb: &SandboxHandle, row: &Row, id: &str) -> Ran {
 }
 
 fn tf_config(row: &Row, id: &str) -> String {
-    format!(
-        r#"
-provider "woosmap" {{}}
-
-resource "woosmap_dataset_import" "this" {{
-  dataset_id    = "{id}"
-  poll_interval = "300ms"
-  timeouts {{
-    create = "{}"
-  }}
-}}
-
-output "run_id" {{ value = woosmap_dataset_import.this.run_id }}
-"#,
-        row.timeout.unwrap_or("2m")
-    )
+    Import::named("this", id)
+        .fast_poll()
+        .timeout("create", row.timeout.unwrap_or("2m"))
+        .outputs(&["run_id"])
+        .hcl()
 }
 
 fn tf_command(tf: &Terraform, row: &Row, id: &str) -> Command {
@@ -1207,28 +1223,14 @@ fn run_tf_action(sb: &SandboxHandle, row: &Row, id: &str) -> Ran {
 /// the way a runner's cancellation does).
 fn run_action_direct(sb: &SandboxHandle, row: &Row, id: &str) -> Ran {
     let scratch = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(common::bin("woosmap-import"));
-    cmd.arg("action")
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("INPUT_DATASET-ID", id)
-        .env("INPUT_PRIVATE-KEY", row.key)
-        .env("INPUT_REIMPORT-KEY", "")
-        .env("INPUT_WAIT", "true")
-        .env("INPUT_TIMEOUT", row.timeout.unwrap_or("2m"))
-        .env("INPUT_POLL-INTERVAL", "300ms")
-        .env("INPUT_BASE-URL", sb.base_url())
-        .env("GITHUB_OUTPUT", scratch.path().join("output"))
-        .env("GITHUB_STEP_SUMMARY", scratch.path().join("summary"))
-        .env(
-            "WOOSMAP_TRIGGER_INTERVAL",
-            humantime::format_duration(common::TRIGGER_WINDOW).to_string(),
-        )
-        .env(
-            "WOOSMAP_STATUS_INTERVAL",
-            humantime::format_duration(common::STATUS_WINDOW).to_string(),
-        );
-    common::pacer::private_pacer(&mut cmd);
+    let inputs = common::action_step::Inputs {
+        dataset_id: id,
+        private_key: row.key,
+        reimport_key: "",
+        timeout: row.timeout.unwrap_or("2m"),
+        base_url: &sb.base_url(),
+    };
+    let mut cmd = common::action_step::command(&inputs, scratch.path());
     cmd.envs(row_env(row, Front::Action, &sb.base_url(), id));
     let send = match row.driver {
         Driver::Interrupt => Some("-INT"),
@@ -1306,23 +1308,14 @@ fn run_act(
     // minimal repository with just what `uses: ./` reads (action.yml, its service check and
     // install scripts, and Cargo.toml for the version) runs the same action in a fraction of
     // the time.
-    let repo = scratch.path().join("repo");
-    let root = common::act::root();
-    for file in [
+    let files = [
         "action.yml",
         "scripts/action-service.sh",
         "scripts/action-install.sh",
         "Cargo.toml",
-    ] {
-        let to = repo.join(file);
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(root.join(file), &to).unwrap();
-    }
-    let file = repo.join("fault-matrix.yml");
-    std::fs::write(&file, workflow(base_url, cells)).unwrap();
-    git_commit_all(&repo);
-    let mut cmd = common::act::command(&file, scratch.path());
-    cmd.current_dir(&repo);
+    ];
+    let workflow = ("fault-matrix.yml", workflow(base_url, cells));
+    let mut cmd = act_in_minimal_repo(scratch.path(), &files, workflow);
     cmd.args(["--concurrent-jobs", "32"])
         .args(["-s", &format!("WOOSMAP_PRIVATE_KEY={KEY}")])
         .args(["-s", &format!("WRONG_KEY={WRONG_KEY}")])
@@ -1337,6 +1330,24 @@ fn run_act(
 }
 
 /// `git init` and one commit of everything in `repo` (act wants a repository).
+/// `act` running `workflow` (a file name and its text) in a minimal repository under
+/// `scratch` holding the `files` of the checkout that `uses: ./` reads, committed.
+fn act_in_minimal_repo(scratch: &Path, files: &[&str], workflow: (&str, String)) -> Command {
+    let repo = scratch.join("repo");
+    let root = common::act::root();
+    for file in files {
+        let to = repo.join(file);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(root.join(file), &to).unwrap();
+    }
+    let file = repo.join(workflow.0);
+    std::fs::write(&file, workflow.1).unwrap();
+    git_commit_all(&repo);
+    let mut cmd = common::act::command(&file, scratch);
+    cmd.current_dir(&repo);
+    cmd
+}
+
 fn git_commit_all(repo: &Path) {
     for args in [
         &["init", "-q"][..],
@@ -1407,6 +1418,40 @@ fn without_colours(line: &str) -> String {
     out
 }
 
+/// `chars` with the RFC 3339 timestamps masked as `<time>`, and as `<id>` the ids that
+/// `id_at(chars, i)` finds (it gives the length of the one starting at `chars[i]`).
+fn mask_times_and_ids(chars: &[char], id_at: impl Fn(&[char], usize) -> Option<usize>) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if let Some(len) = timestamp_at(chars, i) {
+            out.push_str("<time>");
+            i += len;
+        } else if let Some(len) = id_at(chars, i) {
+            out.push_str("<id>");
+            i += len;
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The length of the RFC 3339 timestamp (`2026-01-01T00:00:00(.fff)Z`) at `chars[i]`, if one
+/// starts there.
+fn timestamp_at(chars: &[char], i: usize) -> Option<usize> {
+    let ts: String = chars[i..].iter().take(19).collect();
+    if ts.len() != 19 || humantime::parse_rfc3339_weak(&ts).is_err() {
+        return None;
+    }
+    let mut j = i + 19;
+    while j < chars.len() && (chars[j].is_ascii_digit() || chars[j] == '.' || chars[j] == 'Z') {
+        j += 1;
+    }
+    Some(j - i)
+}
+
 /// A line as FAULTS.md shows it: colours dropped, ids, timestamps, the sandbox's port and waits masked, `|`
 /// escaped.
 fn normalise(line: &str) -> String {
@@ -1417,32 +1462,11 @@ fn normalise(line: &str) -> String {
     let line = line
         .strip_prefix("⚙  ::set-output:: ")
         .map_or_else(|| line.to_owned(), |o| format!("output {o}"));
-    let mut out = String::new();
     let chars: Vec<char> = line.chars().collect();
-    let mut i = 0;
-    while i < chars.len() {
+    let mut out = mask_times_and_ids(&chars, |chars, i| {
         let rest: String = chars[i..].iter().take(36).collect();
-        if rest.len() == 36 && uuid::Uuid::parse_str(&rest).is_ok() {
-            out.push_str("<id>");
-            i += 36;
-            continue;
-        }
-        // RFC 3339 timestamps: 2026-01-01T00:00:00(.fff)Z
-        let ts: String = chars[i..].iter().take(19).collect();
-        if ts.len() == 19 && humantime::parse_rfc3339_weak(&ts).is_ok() {
-            let mut j = i + 19;
-            while j < chars.len()
-                && (chars[j].is_ascii_digit() || chars[j] == '.' || chars[j] == 'Z')
-            {
-                j += 1;
-            }
-            out.push_str("<time>");
-            i = j;
-            continue;
-        }
-        out.push(chars[i]);
-        i += 1;
-    }
+        (rest.len() == 36 && uuid::Uuid::parse_str(&rest).is_ok()).then_some(36)
+    });
     // The sandbox's port, and how long a silent server was waited for.
     if let Some(at) = out.find("127.0.0.1:") {
         let start = at + "127.0.0.1:".len();
@@ -1532,6 +1556,35 @@ fn provider_log(log: &str) -> String {
     provider_log_of(log, "provider.terraform-provider-woosmap: ")
 }
 
+/// A markdown table's header: the `columns` and the `|---|` line under them.
+fn table_header<'a>(md: &mut String, columns: impl IntoIterator<Item = &'a str>) {
+    let mut count = 0;
+    md.push('|');
+    for column in columns {
+        let _ = write!(md, " {column} |");
+        count += 1;
+    }
+    md.push_str("\n|");
+    md.push_str(&"---|".repeat(count));
+    md.push('\n');
+}
+
+/// The header of an overview table: the fault, then one column per front end (`titles`).
+fn overview_header<'a>(md: &mut String, titles: impl IntoIterator<Item = &'a str>) {
+    table_header(md, std::iter::once("Fault").chain(titles));
+}
+
+/// A row's heading in the cells part (its title, the anchor the overview links to, its
+/// setup) and the header of its table, whose `columns` are separated by ` | `.
+fn cell_heading(md: &mut String, (title, id, setup): (&str, &str, &str), columns: &str) {
+    let anchor = id.replace('_', "-");
+    let _ = write!(
+        md,
+        "\n### {title}\n\n<a id=\"{anchor}\"></a>Setup: {setup}.\n\n"
+    );
+    table_header(md, columns.split(" | "));
+}
+
 /// [`provider_log`] for the provider whose log lines carry `mark` (`provider.NAME: `).
 fn provider_log_of(log: &str, mark: &str) -> String {
     let mut out = String::new();
@@ -1592,13 +1645,8 @@ for the control row, `terraform show -json` of the state and of a plan) are scan
 private and reimport keys; no request carried a key in its query string; our \
 pacing provoked no 429.\n\n",
     );
-    md.push_str("## Overview\n\n| Fault |");
-    for front in Front::ALL {
-        let _ = write!(md, " {} |", front.title());
-    }
-    md.push_str("\n|---|");
-    md.push_str(&"---|".repeat(Front::ALL.len()));
-    md.push('\n');
+    md.push_str("## Overview\n\n");
+    overview_header(&mut md, Front::ALL.map(Front::title));
     for row in rows {
         let _ = write!(md, "| [{}](#{}) |", row.title, row.id.replace('_', "-"));
         for front in Front::ALL {
@@ -1615,13 +1663,8 @@ pacing provoked no 429.\n\n",
     }
     md.push_str("\n## Cells\n");
     for row in rows {
-        let _ = write!(
-            md,
-            "\n### {}\n\n<a id=\"{}\"></a>Setup: {}.\n\n| Front end | Outcome expected | Outcome observed | Triggers / runs expected | Triggers / runs observed | Message |\n|---|---|---|---|---|---|\n",
-            row.title,
-            row.id.replace('_', "-"),
-            row.setup_text
-        );
+        let columns = "Front end | Outcome expected | Outcome observed | Triggers / runs expected | Triggers / runs observed | Message";
+        cell_heading(&mut md, (row.title, row.id, row.setup_text), columns);
         for front in Front::ALL {
             let Some(e) = row.expect(front) else {
                 let _ = writeln!(md, "| {} | n/a: {} | | | | |", front.title(), row.na);
@@ -1822,18 +1865,14 @@ async fn fault_matrix() {
             triggers: ds.triggers,
             runs: ds.runs.len(),
             triggers_while_running: ds.triggers_while_running,
-            seconds: (took.as_secs_f64() * 10.0).round() / 10.0,
+            seconds: tenths(*took),
         };
-        if std::env::var_os("WOOSMAP_FAULT_MATRIX_DEBUG").is_some() {
-            eprintln!("=== {} / {front:?}: {o:?}\n{}", row.id, ran.text);
-        }
-        if !o.passed(&e) {
-            let _ = writeln!(
-                report,
-                "\n=== {} / {:?}: expected {e:?}\n    observed {o:?}\n    state run {:?}\n--- output\n{}",
-                row.id, front, ran.reported_run, ran.text
-            );
-        }
+        let failure = (!o.passed(&e)).then(|| {
+            let run = &ran.reported_run;
+            format!("expected {e:?}\n    observed {o:?}\n    state run {run:?}")
+        });
+        let cell = format!("{} / {front:?}", row.id);
+        record_cell(&mut report, &cell, &o, failure, &ran.text);
         observed.insert((row.id, *front), o);
     }
 

@@ -7,11 +7,10 @@ mod common;
 
 use std::time::Duration;
 
-use woosmap_sandbox::rocketchat::{
-    DEFAULT_AUTH_TOKEN, RocketChatConfig, RocketChatHandle, RocketChatSandbox,
-};
+use woosmap_sandbox::rocketchat::DEFAULT_AUTH_TOKEN;
 
 use common::rocketchat::TfRun;
+use common::rocketchat_tf::{APPLY, start_foreign_import, two_users};
 
 /// The provider under real Terraform (`tests/common/rocketchat.rs`).
 type Tf = common::rocketchat::RcTerraform;
@@ -41,14 +40,8 @@ fn resource(third: &str, allow: bool) -> String {
         .replace("%ALLOW%", &allow.to_string())
 }
 
-async fn sandbox() -> RocketChatHandle {
-    RocketChatSandbox::start(RocketChatConfig {
-        limit_window: Duration::from_secs(2),
-        import_duration: Duration::from_millis(300),
-        ..RocketChatConfig::default()
-    })
-    .await
-    .unwrap()
+async fn sandbox() -> woosmap_sandbox::rocketchat::RocketChatHandle {
+    common::rocketchat_tf::sandbox(Duration::from_millis(300)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -56,9 +49,7 @@ async fn apply_imports_users_and_records_the_operation_and_counts() {
     let sb = sandbox().await;
     let tf = Tf::new(&sb);
     tf.write(DEFAULT_AUTH_TOKEN, &resource("cy", false));
-    let TfRun { code, .. } = tf
-        .run(&["apply", "-auto-approve", "-input=false", "-no-color"])
-        .await;
+    let TfRun { code, .. } = tf.run(APPLY).await;
     assert_eq!(code, 0);
     let out = tf.outputs().await;
     assert_eq!(out["state"]["value"], "done");
@@ -71,9 +62,7 @@ async fn apply_imports_users_and_records_the_operation_and_counts() {
             .is_some_and(|s| !s.is_empty())
     );
     // A second apply with nothing changed imports nothing.
-    let TfRun { code, .. } = tf
-        .run(&["apply", "-auto-approve", "-input=false", "-no-color"])
-        .await;
+    let TfRun { code, .. } = tf.run(APPLY).await;
     assert_eq!(code, 0);
     let stats = sb.stats();
     assert_eq!(
@@ -87,18 +76,14 @@ async fn user_errors_fail_the_apply_unless_allowed() {
     let sb = sandbox().await;
     let tf = Tf::new(&sb);
     tf.write(DEFAULT_AUTH_TOKEN, &resource("will-fail", false));
-    let TfRun { code, text } = tf
-        .run(&["apply", "-auto-approve", "-input=false", "-no-color"])
-        .await;
+    let TfRun { code, text } = tf.run(APPLY).await;
     assert_ne!(code, 0);
     assert!(
         text.contains("allow-user-errors") || text.contains("failed to import"),
         "{text}"
     );
     tf.write(DEFAULT_AUTH_TOKEN, &resource("will-fail", true));
-    let TfRun { code, .. } = tf
-        .run(&["apply", "-auto-approve", "-input=false", "-no-color"])
-        .await;
+    let TfRun { code, .. } = tf.run(APPLY).await;
     assert_eq!(code, 0);
     let out = tf.outputs().await;
     assert_eq!(out["errors"]["value"], 1);
@@ -111,9 +96,7 @@ async fn a_bad_token_fails_with_the_documented_message_and_no_secret() {
     let tf = Tf::new(&sb);
     let token = "bad-token-Xy72";
     tf.write(token, &resource("cy", false));
-    let TfRun { code, text } = tf
-        .run(&["apply", "-auto-approve", "-input=false", "-no-color"])
-        .await;
+    let TfRun { code, text } = tf.run(APPLY).await;
     assert_ne!(code, 0);
     assert!(text.contains("You must be logged in to do this."), "{text}");
     assert!(!text.contains(token), "the token leaked");
@@ -124,33 +107,22 @@ async fn a_bad_token_fails_with_the_documented_message_and_no_secret() {
 async fn users_blocks_import_like_users_json_and_both_at_once_is_refused() {
     let sb = sandbox().await;
     let tf = Tf::new(&sb);
-    let blocks = r#"
-resource "rocketchat_user_import" "team" {
-  users {
-    emails     = ["ann@example.com"]
-    import_ids = ["ann"]
-    username   = "ann"
-    roles      = ["user"]
-  }
-  users {
-    emails     = ["bob@example.com"]
-    import_ids = ["bob"]
-  }
-  triggers = { batch = "1" }
-}
-output "completed" { value = rocketchat_user_import.team.count_completed }
-"#;
-    tf.write(DEFAULT_AUTH_TOKEN, blocks);
-    let TfRun { code, .. } = tf
-        .run(&["apply", "-auto-approve", "-input=false", "-no-color"])
-        .await;
+    let blocks = format!(
+        r#"
+resource "rocketchat_user_import" "team" {{
+{}  triggers = {{ batch = "1" }}
+}}
+output "completed" {{ value = rocketchat_user_import.team.count_completed }}
+"#,
+        two_users("ann", "bob")
+    );
+    tf.write(DEFAULT_AUTH_TOKEN, &blocks);
+    let TfRun { code, .. } = tf.run(APPLY).await;
     assert_eq!(code, 0);
     assert_eq!(tf.outputs().await["completed"]["value"], 2);
     // A new trigger value runs a new import.
     tf.write(DEFAULT_AUTH_TOKEN, &blocks.replace("\"1\"", "\"2\""));
-    let TfRun { code, .. } = tf
-        .run(&["apply", "-auto-approve", "-input=false", "-no-color"])
-        .await;
+    let TfRun { code, .. } = tf.run(APPLY).await;
     assert_eq!(code, 0);
     assert_eq!(sb.stats().operations, 2);
 
@@ -159,49 +131,29 @@ output "completed" { value = rocketchat_user_import.team.count_completed }
         "  users_json = \"[]\"\n  triggers = { batch = \"3\" }",
     );
     tf.write(DEFAULT_AUTH_TOKEN, &both);
-    let TfRun { code, text } = tf
-        .run(&["apply", "-auto-approve", "-input=false", "-no-color"])
-        .await;
+    let TfRun { code, text } = tf.run(APPLY).await;
     assert_ne!(code, 0);
     assert!(text.contains("not both"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_operation_is_waited_on_unless_abort_running() {
-    use woosmap_sandbox::rocketchat::ForeignOperation;
     let sb = sandbox().await;
     let tf = Tf::new(&sb);
-    sb.start_foreign(&ForeignOperation {
-        state: "importing".into(),
-        duration_ms: Some(1500),
-        users: Some(3),
-        user: None,
-    })
-    .unwrap();
+    start_foreign_import(&sb, 1500);
     tf.write(DEFAULT_AUTH_TOKEN, &resource("cy", false));
-    let TfRun { code, .. } = tf
-        .run(&["apply", "-auto-approve", "-input=false", "-no-color"])
-        .await;
+    let TfRun { code, .. } = tf.run(APPLY).await;
     assert_eq!(code, 0);
     assert_eq!(tf.outputs().await["state"]["value"], "done");
     assert_eq!(sb.stats().aborts, 0, "waited on, not aborted");
 
-    let foreign = sb
-        .start_foreign(&ForeignOperation {
-            state: "importing".into(),
-            duration_ms: Some(600_000),
-            users: Some(3),
-            user: None,
-        })
-        .unwrap();
+    let foreign = start_foreign_import(&sb, 600_000);
     let body = resource("cy", false).replace(
         "allow_user_errors = false",
         "allow_user_errors = false\n  abort_running = true\n  triggers = { run = \"2\" }",
     );
     tf.write(DEFAULT_AUTH_TOKEN, &body);
-    let TfRun { code, text } = tf
-        .run(&["apply", "-auto-approve", "-input=false", "-no-color"])
-        .await;
+    let TfRun { code, text } = tf.run(APPLY).await;
     assert_eq!(code, 0);
     assert!(
         text.contains(&format!("Operation {foreign} was aborted")),

@@ -12,29 +12,31 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use woosmap_sandbox::rocketchat::{
-    DEFAULT_AUTH_TOKEN, ForeignOperation, RocketChatConfig, RocketChatHandle, RocketChatSandbox,
-};
+use woosmap_sandbox::rocketchat::{DEFAULT_AUTH_TOKEN, RocketChatHandle};
 
-const INVOKE: &str = "-invoke=action.rocketchat_user_import.team";
+use common::rocketchat_tf::{APPLY, start_foreign_import, two_users};
+use common::terraform::{command_in, interrupt_when};
+
+/// `terraform apply -invoke` of the action `team`.
+const INVOKE: &[&str] = &[
+    "apply",
+    "-auto-approve",
+    "-input=false",
+    "-no-color",
+    "-invoke=action.rocketchat_user_import.team",
+];
 
 /// The provider under real Terraform (`tests/common/rocketchat.rs`).
 type Tf = common::rocketchat::RcTerraform;
 type Ran = common::rocketchat::TfRun;
 
-/// `terraform apply -invoke` of the action `team`.
-async fn invoke(tf: &Tf) -> Ran {
-    tf.run(&[
-        "apply",
-        "-auto-approve",
-        "-input=false",
-        "-no-color",
-        INVOKE,
-    ])
-    .await
+/// Runs [`INVOKE`], which must succeed if `ok` and fail otherwise.
+async fn invoke(tf: &Tf, ok: bool) -> Ran {
+    let ran = tf.run(INVOKE).await;
+    assert_eq!(ran.code == 0, ok, "{ran:?}");
+    ran
 }
 
 /// The action with three users (the third named `third`: a name containing `fail` fails) and
@@ -57,32 +59,35 @@ action "rocketchat_user_import" "team" {{
     )
 }
 
-async fn sandbox() -> RocketChatHandle {
-    RocketChatSandbox::start(RocketChatConfig {
-        limit_window: Duration::from_secs(2),
-        import_duration: Duration::from_millis(300),
-        ..RocketChatConfig::default()
-    })
-    .await
-    .unwrap()
+/// What an invoke importing three users prints.
+const THREE_IMPORTED: &[&str] = &[
+    "Created import operation",
+    "Staged 3/3 users.",
+    "started.",
+    "3 of 3 users done, 0 failed",
+    "users total 3, completed 3, error 0.",
+];
+
+/// A sandbox with 300 ms imports and a directory on it with `body` behind the provider block.
+async fn start(body: &str) -> (RocketChatHandle, Tf) {
+    let sb = common::rocketchat_tf::sandbox(Duration::from_millis(300)).await;
+    let tf = Tf::new(&sb);
+    tf.write(DEFAULT_AUTH_TOKEN, body);
+    (sb, tf)
+}
+
+/// Asserts that the run's output says each of `parts`.
+fn assert_says(ran: &Ran, parts: &[&str]) {
+    for part in parts {
+        assert!(ran.text.contains(part), "no {part:?} in {ran:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invoke_imports_with_counts_in_the_progress_lines() {
-    let sb = sandbox().await;
-    let tf = Tf::new(&sb);
-    tf.write(DEFAULT_AUTH_TOKEN, &action("cy", ""));
-    let ran = invoke(&tf).await;
-    assert_eq!(ran.code, 0, "{ran:?}");
-    for line in [
-        "Created import operation",
-        "Staged 3/3 users.",
-        "started.",
-        "3 of 3 users done, 0 failed",
-        "users total 3, completed 3, error 0.",
-    ] {
-        assert!(ran.text.contains(line), "no {line:?} in {ran:?}");
-    }
+    let (sb, tf) = start(&action("cy", "")).await;
+    let ran = invoke(&tf, true).await;
+    assert_says(&ran, THREE_IMPORTED);
     let stats = sb.stats();
     assert_eq!(
         (
@@ -95,27 +100,17 @@ async fn invoke_imports_with_counts_in_the_progress_lines() {
         "{stats:?}"
     );
     // Nothing is recorded: a second invocation imports again; `users` blocks work as well.
-    tf.write(
-        DEFAULT_AUTH_TOKEN,
+    let body = format!(
         r#"
-action "rocketchat_user_import" "team" {
-  config {
-    users {
-      emails     = ["dan@example.com"]
-      import_ids = ["dan"]
-      username   = "dan"
-      roles      = ["user"]
-    }
-    users {
-      emails     = ["eve@example.com"]
-      import_ids = ["eve"]
-    }
-  }
-}
+action "rocketchat_user_import" "team" {{
+  config {{
+{}  }}
+}}
 "#,
+        two_users("dan", "eve")
     );
-    let ran = invoke(&tf).await;
-    assert_eq!(ran.code, 0, "{ran:?}");
+    tf.write(DEFAULT_AUTH_TOKEN, &body);
+    let ran = invoke(&tf, true).await;
     assert!(ran.text.contains("Staged 2/2 users."), "{ran:?}");
     assert!(
         ran.text.contains("users total 2, completed 2, error 0."),
@@ -126,25 +121,22 @@ action "rocketchat_user_import" "team" {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_errors_fail_the_invoke_unless_allowed() {
-    let sb = sandbox().await;
-    let tf = Tf::new(&sb);
-    tf.write(DEFAULT_AUTH_TOKEN, &action("will-fail", ""));
-    let ran = invoke(&tf).await;
-    assert_ne!(ran.code, 0, "{ran:?}");
-    for part in [
-        "Rocket.Chat import did not succeed",
-        "users total 3, completed 2, error 1.",
-        "1 user(s) failed to import",
-        "set allow_user_errors = true to accept this",
-    ] {
-        assert!(ran.text.contains(part), "no {part:?} in {ran:?}");
-    }
+    let (_sb, tf) = start(&action("will-fail", "")).await;
+    let ran = invoke(&tf, false).await;
+    assert_says(
+        &ran,
+        &[
+            "Rocket.Chat import did not succeed",
+            "users total 3, completed 2, error 1.",
+            "1 user(s) failed to import",
+            "set allow_user_errors = true to accept this",
+        ],
+    );
     tf.write(
         DEFAULT_AUTH_TOKEN,
         &action("will-fail", "    allow_user_errors = true"),
     );
-    let ran = invoke(&tf).await;
-    assert_eq!(ran.code, 0, "{ran:?}");
+    let ran = invoke(&tf, true).await;
     assert!(
         ran.text
             .contains("users total 3, completed 2, error 1. 1 user(s) failed and stay in the staging area (allowed by allow_user_errors = true)."),
@@ -154,12 +146,10 @@ async fn user_errors_fail_the_invoke_unless_allowed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_token_fails_with_the_documented_message_and_no_secret() {
-    let sb = sandbox().await;
-    let tf = Tf::new(&sb);
+    let (sb, tf) = start("").await;
     let token = "bad-token-Qz81";
     tf.write(token, &action("cy", ""));
-    let ran = invoke(&tf).await;
-    assert_ne!(ran.code, 0, "{ran:?}");
+    let ran = invoke(&tf, false).await;
     assert!(
         ran.text.contains("Rocket.Chat import failed: Rocket.Chat refused the credentials on import.status (HTTP 401: \"You must be logged in to do this.\")"),
         "{ran:?}"
@@ -175,20 +165,10 @@ async fn a_bad_token_fails_with_the_documented_message_and_no_secret() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_operation_is_waited_on_unless_abort_running() {
-    let sb = sandbox().await;
-    let tf = Tf::new(&sb);
+    let (sb, tf) = start(&action("cy", "")).await;
     // Long enough for Terraform to start and plan on loaded cores, short enough to wait for.
-    let first = sb
-        .start_foreign(&ForeignOperation {
-            state: "importing".into(),
-            duration_ms: Some(10_000),
-            users: Some(3),
-            user: None,
-        })
-        .unwrap();
-    tf.write(DEFAULT_AUTH_TOKEN, &action("cy", ""));
-    let ran = invoke(&tf).await;
-    assert_eq!(ran.code, 0, "{ran:?}");
+    let first = start_foreign_import(&sb, 10_000);
+    let ran = invoke(&tf, true).await;
     assert!(
         ran.text.contains(&format!(
             "Another import operation {first} (importing, created by user someone-else) is in progress: waiting for it to end; it is not aborted"
@@ -203,20 +183,12 @@ async fn a_running_operation_is_waited_on_unless_abort_running() {
     );
     assert_eq!(sb.stats().aborts, 0, "waited on, not aborted");
 
-    let second = sb
-        .start_foreign(&ForeignOperation {
-            state: "importing".into(),
-            duration_ms: Some(600_000),
-            users: Some(3),
-            user: None,
-        })
-        .unwrap();
+    let second = start_foreign_import(&sb, 600_000);
     tf.write(
         DEFAULT_AUTH_TOKEN,
         &action("cy", "    abort_running = true"),
     );
-    let ran = invoke(&tf).await;
-    assert_eq!(ran.code, 0, "{ran:?}");
+    let ran = invoke(&tf, true).await;
     for part in [
         format!(
             "Aborting the import operation {second} (importing, created by user someone-else) as asked by abort_running = true."
@@ -231,8 +203,6 @@ async fn a_running_operation_is_waited_on_unless_abort_running() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_config_fails_before_any_api_call_naming_the_attribute() {
-    let sb = sandbox().await;
-    let tf = Tf::new(&sb);
     // users_json: the second user lacks importIds; timeout is no duration.
     let bad_json = r#"
 action "rocketchat_user_import" "team" {
@@ -245,17 +215,8 @@ action "rocketchat_user_import" "team" {
   }
 }
 "#;
-    tf.write(DEFAULT_AUTH_TOKEN, bad_json);
-    for args in [
-        &["validate", "-no-color"][..],
-        &[
-            "apply",
-            "-auto-approve",
-            "-input=false",
-            "-no-color",
-            INVOKE,
-        ][..],
-    ] {
+    let (sb, tf) = start(bad_json).await;
+    for args in [&["validate", "-no-color"][..], INVOKE] {
         let ran = tf.run(args).await;
         assert_ne!(ran.code, 0, "{ran:?}");
         for part in [
@@ -314,25 +275,20 @@ resource "rocketchat_user_import" "team" {
     tf.write(DEFAULT_AUTH_TOKEN, resource);
     let ran = tf.run(&["plan", "-input=false", "-no-color"]).await;
     assert_ne!(ran.code, 0, "{ran:?}");
-    for part in [
-        "Invalid users_json",
-        "user #1 (index 0): `importIds` is required",
-        "Invalid timeouts.create",
-    ] {
-        assert!(ran.text.contains(part), "no {part:?} in {ran:?}");
-    }
+    assert_says(
+        &ran,
+        &[
+            "Invalid users_json",
+            "user #1 (index 0): `importIds` is required",
+            "Invalid timeouts.create",
+        ],
+    );
     assert_eq!(sb.stats().requests, 0, "the API was called");
 }
 
 /// A sandbox whose imports take ten minutes once started.
 async fn slow_sandbox() -> RocketChatHandle {
-    RocketChatSandbox::start(RocketChatConfig {
-        limit_window: Duration::from_secs(2),
-        import_duration: Duration::from_secs(600),
-        ..RocketChatConfig::default()
-    })
-    .await
-    .unwrap()
+    common::rocketchat_tf::sandbox(Duration::from_secs(600)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -340,8 +296,7 @@ async fn wait_false_ends_once_the_import_runs() {
     let sb = slow_sandbox().await;
     let tf = Tf::new(&sb);
     tf.write(DEFAULT_AUTH_TOKEN, &action("cy", "    wait = false"));
-    let ran = invoke(&tf).await;
-    assert_eq!(ran.code, 0, "{ran:?}");
+    let ran = invoke(&tf, true).await;
     assert!(
         ran.text
             .contains("Not waiting for the import to end (wait = false)."),
@@ -366,78 +321,35 @@ async fn interrupt_ends_the_invoke_promptly_and_leaves_the_import_running() {
         DEFAULT_AUTH_TOKEN,
         &action("cy", "    timeout = \"10m\"").replace("    timeout = \"2m\"\n", ""),
     );
-    let (code, text, waited, sb) = tokio::task::spawn_blocking(move || {
-        let out = tempfile::NamedTempFile::new().unwrap();
-        let file = out.reopen().unwrap();
-        let mut cmd = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/terraform"));
-        common::pacer::private_pacer(&mut cmd)
-            .args([
-                "apply",
-                "-auto-approve",
-                "-input=false",
-                "-no-color",
-                INVOKE,
-            ])
-            .current_dir(tf.dir.path())
-            .env("TF_CLI_CONFIG_FILE", tf.dir.path().join("cli.tfrc"))
-            .env("TF_IN_AUTOMATION", "1")
-            .env("CHECKPOINT_DISABLE", "1")
-            .env("XDG_RUNTIME_DIR", tf.dir.path());
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        let mut child = cmd
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("terraform starts");
-        let pid = child.id() as i32;
+    let (ended, sb) = tokio::task::spawn_blocking(move || {
+        let launcher = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/terraform");
+        let mut cmd = command_in(tf.dir.path(), &launcher, INVOKE);
+        common::pacer::private_pacer(&mut cmd).env("XDG_RUNTIME_DIR", tf.dir.path());
         // Interrupt once the import runs and its first status line is out: the next line
         // would come when its counts change, minutes later. (Terraform 1.14/1.15 crash when a
         // progress event reaches them after an interrupt, a race the provider can only narrow.)
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while sb.stats().runs == 0
-            || !std::fs::read_to_string(out.path())
-                .unwrap_or_default()
-                .contains("users done")
-        {
-            assert!(Instant::now() < deadline, "the import never started");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        std::thread::sleep(Duration::from_millis(500));
-        let signal = |sig: &str, target: i32| {
-            let _ = Command::new("kill")
-                .args([sig, "--", &target.to_string()])
-                .stderr(Stdio::null())
-                .status();
-        };
-        signal("-INT", -pid);
-        let sent = Instant::now();
-        let code = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status.code().unwrap_or(-1);
+        let ended = interrupt_when(cmd, |out| {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while sb.stats().runs == 0
+                || !std::fs::read_to_string(out)
+                    .unwrap_or_default()
+                    .contains("users done")
+            {
+                assert!(Instant::now() < deadline, "the import never started");
+                std::thread::sleep(Duration::from_millis(50));
             }
-            if sent.elapsed() > Duration::from_secs(120) {
-                signal("-KILL", -pid);
-                let _ = child.wait();
-                break -2;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        signal("-KILL", -pid);
-        let text = std::fs::read_to_string(out.path()).unwrap_or_default();
-        (code, text, sent.elapsed(), sb)
+            std::thread::sleep(Duration::from_millis(500));
+        });
+        (ended, sb)
     })
     .await
     .unwrap();
+    let (code, text, waited) = (ended.code, ended.text, ended.waited);
     eprintln!("terraform ended {waited:?} after SIGINT, exit {code}:\n{text}");
     assert_ne!(code, -2, "terraform did not end after Ctrl-C:\n{text}");
     assert!(!text.contains("TERRAFORM CRASH"), "{text}");
     assert_ne!(code, 0, "{text}");
-    let flat = text
-        .replace('│', " ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let flat = common::terraform::flatten(&text);
     assert!(
         flat.contains("Stopped waiting for the Rocket.Chat import"),
         "{text}"
@@ -451,8 +363,6 @@ async fn interrupt_ends_the_invoke_promptly_and_leaves_the_import_running() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn action_trigger_runs_once_per_file_change() {
-    let sb = sandbox().await;
-    let tf = Tf::new(&sb);
     let body = r#"
 action "rocketchat_user_import" "team" {
   config {
@@ -471,18 +381,17 @@ resource "terraform_data" "published" {
   }
 }
 "#;
-    tf.write(DEFAULT_AUTH_TOKEN, body);
+    let (sb, tf) = start(body).await;
     let file = tf.dir.path().join("team.json");
     std::fs::write(
         &file,
         r#"[{"emails":["ann@example.com"],"importIds":["ann"]}]"#,
     )
     .unwrap();
-    let apply = ["apply", "-auto-approve", "-input=false", "-no-color"];
-    let ran = tf.run(&apply).await;
+    let ran = tf.run(APPLY).await;
     assert_eq!(ran.code, 0, "{ran:?}");
     assert_eq!(sb.stats().operations, 1, "create invokes the action once");
-    let ran = tf.run(&apply).await;
+    let ran = tf.run(APPLY).await;
     assert_eq!(ran.code, 0, "{ran:?}");
     assert!(ran.text.contains("No changes"), "{ran:?}");
     assert_eq!(sb.stats().operations, 1, "no change, no import");
@@ -491,7 +400,7 @@ resource "terraform_data" "published" {
         r#"[{"emails":["ann@example.com"],"importIds":["ann"]},{"emails":["bob@example.com"],"importIds":["bob"]}]"#,
     )
     .unwrap();
-    let ran = tf.run(&apply).await;
+    let ran = tf.run(APPLY).await;
     assert_eq!(ran.code, 0, "{ran:?}");
     assert!(
         ran.text.contains("users total 2, completed 2, error 0."),

@@ -278,29 +278,15 @@ async fn keys_travel_in_headers_only_and_never_reach_a_log_at_any_level() {
     sb.configure_dataset(&action_ds, DatasetConfig::default().reimport_key(RK2))
         .unwrap();
     let scratch = tempfile::tempdir().unwrap();
-    let mut cmd = std::process::Command::new(common::bin("woosmap-import"));
-    cmd.arg("action")
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("WOOSMAP_LOG", "trace")
-        .env("INPUT_DATASET-ID", &action_ds)
-        .env("INPUT_PRIVATE-KEY", KEY)
-        .env("INPUT_REIMPORT-KEY", RK2)
-        .env("INPUT_WAIT", "true")
-        .env("INPUT_TIMEOUT", "1m")
-        .env("INPUT_POLL-INTERVAL", "300ms")
-        .env("INPUT_BASE-URL", sb.base_url())
-        .env("GITHUB_OUTPUT", scratch.path().join("output"))
-        .env("GITHUB_STEP_SUMMARY", scratch.path().join("summary"))
-        .env(
-            "WOOSMAP_TRIGGER_INTERVAL",
-            humantime::format_duration(common::TRIGGER_WINDOW).to_string(),
-        )
-        .env(
-            "WOOSMAP_STATUS_INTERVAL",
-            humantime::format_duration(common::STATUS_WINDOW).to_string(),
-        );
-    common::pacer::private_pacer(&mut cmd);
+    let inputs = common::action_step::Inputs {
+        dataset_id: &action_ds,
+        private_key: KEY,
+        reimport_key: RK2,
+        timeout: "1m",
+        base_url: &sb.base_url(),
+    };
+    let mut cmd = common::action_step::command(&inputs, scratch.path());
+    cmd.env("WOOSMAP_LOG", "trace");
     let action = run(cmd).await;
     assert_eq!(action.code, 0, "{action:?}");
     let masks: Vec<&str> = action

@@ -17,7 +17,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::terraform::{Terraform, flatten};
+use common::terraform::{Import, Terraform, flatten};
 use common::{KEY, Ran, dataset};
 use woosmap_sandbox::{DatasetConfig, Fault, FaultEndpoint, FaultKind, Outcome, PreviousRun};
 
@@ -65,19 +65,10 @@ async fn action(
 }
 
 fn tf_config(id: &str) -> String {
-    format!(
-        r#"
-provider "woosmap" {{}}
-
-resource "woosmap_dataset_import" "this" {{
-  dataset_id    = "{id}"
-  poll_interval = "300ms"
-  timeouts {{
-    create = "20s"
-  }}
-}}
-"#
-    )
+    Import::named("this", id)
+        .fast_poll()
+        .timeout("create", "20s")
+        .hcl()
 }
 
 /// `terraform apply` of one import with `env` on top of the sandbox settings; the provider's

@@ -6,50 +6,27 @@ mod common;
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-use common::terraform::Terraform;
-use common::{KEY, dataset, sandbox};
+use common::terraform::{APPLY, Import, blocking, case, secret_variable};
+use common::{KEY, dataset};
 use woosmap_sandbox::{DatasetConfig, Outcome};
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f).await.expect("join")
-}
-
 fn import_config(id: &str, version: &str, extra: &str) -> String {
-    format!(
-        r#"
-provider "woosmap" {{}}
-
-resource "woosmap_dataset_import" "stores" {{
-  dataset_id    = "{id}"
-  triggers      = {{ version = "{version}" }}
-  poll_interval = "300ms"
-{extra}
-}}
-
-data "woosmap_dataset_status" "latest" {{
-  dataset_id = woosmap_dataset_import.stores.dataset_id
-}}
-
-output "run_id" {{ value = woosmap_dataset_import.stores.run_id }}
-output "status" {{ value = woosmap_dataset_import.stores.status }}
-output "steps" {{ value = woosmap_dataset_import.stores.steps }}
-output "latest_run" {{ value = data.woosmap_dataset_status.latest.run_id }}
-"#
-    )
+    Import::new(id)
+        .version(version)
+        .fast_poll()
+        .lines(extra)
+        .outputs(&["run_id", "status", "steps"])
+        .with_latest_status()
+        .hcl()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn lifecycle_init_plan_apply_update_import_destroy() {
-    let sb = sandbox().await;
-    let id = dataset();
-    let tf = Terraform::new(&sb.base_url());
+    let (sb, id, tf) = case(None).await;
     tf.write(&import_config(&id, "1", ""));
     let (tf, sb, id) = blocking(move || {
         tf.ok(&["init", "-no-color"]);
-        tf.ok(&["validate", "-no-color"]);
-        let plan = tf.ok(&["plan", "-no-color"]);
-        assert!(plan.stdout.contains("will be created"), "{plan:?}");
-        tf.ok(&["apply", "-auto-approve", "-no-color"]);
+        tf.validate_plan_apply();
         (tf, sb, id)
     })
     .await;
@@ -63,11 +40,10 @@ async fn lifecycle_init_plan_apply_update_import_destroy() {
     assert_eq!(first["steps"]["value"][1]["name"], "import");
 
     let (tf, sb, id) = blocking(move || {
-        let plan = tf.run(&["plan", "-detailed-exitcode", "-no-color"]);
-        assert_eq!(plan.code, 0, "expected an empty plan: {plan:?}");
+        tf.plan_exit(0);
         // A new trigger value runs a new import, in place.
         tf.write(&import_config(&id, "2", ""));
-        let apply = tf.ok(&["apply", "-auto-approve", "-no-color"]);
+        let apply = tf.apply();
         assert!(apply.stdout.contains("updated in-place"), "{apply:?}");
         (tf, sb, id)
     })
@@ -132,15 +108,10 @@ async fn lifecycle_init_plan_apply_update_import_destroy() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_import_fails_apply_with_the_step_error_and_taints() {
-    let sb = sandbox().await;
-    let id = dataset();
-    sb.configure_dataset(&id, DatasetConfig::default().outcome(Outcome::Failed))
-        .unwrap();
-    let tf = Terraform::new(&sb.base_url());
+    let (sb, id, tf) = case(Some(DatasetConfig::default().outcome(Outcome::Failed))).await;
     tf.write(&import_config(&id, "1", ""));
     let (_tf, _sb) = blocking(move || {
-        let apply = tf.run(&["apply", "-auto-approve", "-no-color"]);
-        assert_ne!(apply.code, 0, "{apply:?}");
+        let apply = tf.fails(APPLY);
         assert!(apply.stderr.contains("failed"), "{apply:?}");
         assert!(
             apply.stderr.contains("missing required property 'storeId'"),
@@ -158,11 +129,7 @@ async fn a_failed_import_fails_apply_with_the_step_error_and_taints() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_create_timeout_ends_a_never_ending_import() {
-    let sb = sandbox().await;
-    let id = dataset();
-    sb.configure_dataset(&id, DatasetConfig::default().outcome(Outcome::Never))
-        .unwrap();
-    let tf = Terraform::new(&sb.base_url());
+    let (_sb, id, tf) = case(Some(DatasetConfig::default().outcome(Outcome::Never))).await;
     tf.write(&import_config(
         &id,
         "1",
@@ -170,8 +137,7 @@ async fn the_create_timeout_ends_a_never_ending_import() {
     ));
     blocking(move || {
         let started = Instant::now();
-        let apply = tf.run(&["apply", "-auto-approve", "-no-color"]);
-        assert_ne!(apply.code, 0, "{apply:?}");
+        let apply = tf.fails(APPLY);
         assert!(apply.stderr.contains("did not finish in time"), "{apply:?}");
         assert!(apply.stderr.contains("3s"), "{apply:?}");
         assert!(started.elapsed() < Duration::from_secs(20));
@@ -181,12 +147,10 @@ async fn the_create_timeout_ends_a_never_ending_import() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn validate_names_the_bad_attribute() {
-    let sb = sandbox().await;
-    let tf = Terraform::new(&sb.base_url());
+    let (sb, _, tf) = case(None).await;
     tf.write(&import_config("stores-2024", "1", ""));
     let (tf, sb) = blocking(move || {
-        let v = tf.run(&["validate", "-no-color"]);
-        assert_ne!(v.code, 0, "{v:?}");
+        let v = tf.fails(&["validate", "-no-color"]);
         assert!(v.stderr.contains("Invalid dataset_id"), "{v:?}");
         assert!(v.stderr.contains("dataset_id"), "{v:?}");
         assert!(v.stderr.contains("UUID"), "{v:?}");
@@ -196,8 +160,7 @@ async fn validate_names_the_bad_attribute() {
             "1",
             "  timeouts {\n    update = \"ten minutes\"\n  }",
         ));
-        let v = tf.run(&["validate", "-no-color"]);
-        assert_ne!(v.code, 0, "{v:?}");
+        let v = tf.fails(&["validate", "-no-color"]);
         assert!(v.stderr.contains("timeouts.update"), "{v:?}");
         (tf, sb)
     })
@@ -208,15 +171,11 @@ async fn validate_names_the_bad_attribute() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_ends_the_apply_within_seconds() {
-    let sb = sandbox().await;
-    let id = dataset();
-    sb.configure_dataset(&id, DatasetConfig::default().outcome(Outcome::Never))
-        .unwrap();
-    let tf = Terraform::new(&sb.base_url());
+    let (sb, id, tf) = case(Some(DatasetConfig::default().outcome(Outcome::Never))).await;
     tf.write(&import_config(&id, "1", ""));
     blocking(move || {
         let mut child = tf
-            .command(&["apply", "-auto-approve", "-no-color"])
+            .command(APPLY)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -263,38 +222,21 @@ async fn ctrl_c_ends_the_apply_within_seconds() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn trace_logs_carry_provider_lines_and_never_the_keys() {
-    let sb = sandbox().await;
-    let id = dataset();
     let rk = "rk-tf-9b1c-do-not-print";
-    sb.configure_dataset(&id, DatasetConfig::default().reimport_key(rk))
-        .unwrap();
-    let tf = Terraform::new(&sb.base_url());
+    let (_sb, id, tf) = case(Some(DatasetConfig::default().reimport_key(rk))).await;
     // The key comes in as an ephemeral variable (Terraform keeps those out of plan files), as
     // the docs recommend; reimport_key is write-only, so it is kept out of plan and state too.
+    let import = Import::new(&id).attr("reimport_key", "var.reimport_key");
     tf.write(&format!(
-        r#"
-variable "reimport_key" {{
-  type      = string
-  sensitive = true
-  ephemeral = true
-}}
-provider "woosmap" {{}}
-resource "woosmap_dataset_import" "stores" {{
-  dataset_id    = "{id}"
-  reimport_key  = var.reimport_key
-  triggers      = {{ version = "1" }}
-  poll_interval = "300ms"
-}}
-"#
+        "{}{}",
+        secret_variable("reimport_key", true),
+        import.version("1").fast_poll().hcl()
     ));
     let tf = blocking(move || {
-        let mut cmd = tf.command(&["apply", "-auto-approve", "-no-color"]);
-        cmd.env("TF_LOG", "trace").env("TF_VAR_reimport_key", rk);
-        let ran: common::Ran = cmd.output().unwrap().into();
+        let env = [("TF_LOG", "trace"), ("TF_VAR_reimport_key", rk)];
+        let ran = tf.run_env(APPLY, &env);
         assert_eq!(ran.code, 0, "{ran:?}");
-        let mut cmd = tf.command(&["plan", "-out=tfplan", "-no-color"]);
-        cmd.env("TF_LOG", "trace").env("TF_VAR_reimport_key", rk);
-        let plan: common::Ran = cmd.output().unwrap().into();
+        let plan = tf.run_env(&["plan", "-out=tfplan", "-no-color"], &env);
         assert_eq!(plan.code, 0, "{plan:?}");
         let show = tf.ok(&["show", "-json", "tfplan"]);
         let log = tf.file("terraform.log");
@@ -328,9 +270,7 @@ resource "woosmap_dataset_import" "stores" {{
 #[tokio::test(flavor = "multi_thread")]
 async fn a_read_only_pacer_folder_is_a_warning_of_the_apply() {
     use std::os::unix::fs::PermissionsExt;
-    let sb = sandbox().await;
-    let id = dataset();
-    let tf = Terraform::new(&sb.base_url());
+    let (_sb, id, tf) = case(None).await;
     tf.write(&import_config(&id, "1", ""));
     let read_only = tf.dir.path().join("read-only");
     std::fs::create_dir(&read_only).unwrap();
@@ -342,9 +282,7 @@ async fn a_read_only_pacer_folder_is_a_warning_of_the_apply() {
         read_only
     };
     blocking(move || {
-        let mut cmd = tf.command(&["apply", "-auto-approve", "-no-color"]);
-        cmd.env("WOOSMAP_PACER_DIR", &folder);
-        let apply: common::Ran = cmd.output().unwrap().into();
+        let apply = tf.run_env(APPLY, &[("WOOSMAP_PACER_DIR", folder.to_str().unwrap())]);
         assert_eq!(apply.code, 0, "{apply:?}");
         let text = common::terraform::flatten(&apply.all());
         assert_eq!(

@@ -7,34 +7,18 @@
 
 mod common;
 
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::terraform::Terraform;
-use common::{dataset, sandbox};
+use common::terraform::{action_config, blocking, case, interrupt_when, secret_variable};
 use woosmap_sandbox::{DatasetConfig, Outcome, SandboxHandle};
 
-const INVOKE: &str = "-invoke=action.woosmap_dataset_import.stores";
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f).await.expect("join")
-}
-
-fn action_config(id: &str, extra: &str) -> String {
-    format!(
-        r#"
-provider "woosmap" {{}}
-
-action "woosmap_dataset_import" "stores" {{
-  config {{
-    dataset_id    = "{id}"
-    poll_interval = "300ms"
-{extra}
-  }}
-}}
-"#
-    )
-}
+/// `terraform apply -invoke` of the action `stores`.
+const INVOKE: &[&str] = &[
+    "apply",
+    "-auto-approve",
+    "-no-color",
+    "-invoke=action.woosmap_dataset_import.stores",
+];
 
 fn triggers(sb: &SandboxHandle, id: &str) -> u64 {
     sb.stats().dataset(id).map_or(0, |d| d.triggers)
@@ -49,15 +33,9 @@ fn runs(sb: &SandboxHandle, id: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn invoke_prints_progress_and_the_run_id() {
-    let sb = sandbox().await;
-    let id = dataset();
-    let tf = Terraform::new(&sb.base_url());
+    let (sb, id, tf) = case(None).await;
     tf.write(&action_config(&id, ""));
-    let (ran, sb, id) = blocking(move || {
-        let ran = tf.ok(&["apply", "-auto-approve", "-no-color", INVOKE]);
-        (ran, sb, id)
-    })
-    .await;
+    let ran = blocking(move || tf.ok(INVOKE)).await;
     let runs = runs(&sb, &id);
     assert_eq!(runs.len(), 1, "one import: {runs:?}");
     assert_eq!(triggers(&sb, &id), 1);
@@ -78,33 +56,24 @@ async fn invoke_prints_progress_and_the_run_id() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn invoke_on_a_failing_dataset_fails_with_the_step_errors() {
-    let sb = sandbox().await;
-    let id = dataset();
-    sb.configure_dataset(&id, DatasetConfig::default().outcome(Outcome::Failed))
-        .unwrap();
-    let tf = Terraform::new(&sb.base_url());
+    let (_sb, id, tf) = case(Some(DatasetConfig::default().outcome(Outcome::Failed))).await;
     tf.write(&action_config(&id, ""));
-    let ran = blocking(move || tf.run(&["apply", "-auto-approve", "-no-color", INVOKE])).await;
-    assert_ne!(ran.code, 0, "{ran:?}");
+    let ran = blocking(move || tf.fails(INVOKE)).await;
     let err = ran.stderr.replace('\n', " ");
-    assert!(
-        err.contains(&format!("Import of dataset {id} failed")),
-        "{ran:?}"
-    );
-    assert!(
-        err.contains("Feature 17: missing required property 'storeId'"),
-        "{ran:?}"
-    );
-    assert!(err.contains("Import failed: 1 feature rejected"), "{ran:?}");
+    for part in [
+        &format!("Import of dataset {id} failed"),
+        "Feature 17: missing required property 'storeId'",
+        "Import failed: 1 feature rejected",
+    ] {
+        assert!(err.contains(part), "no {part:?} in {ran:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn plan_rejects_a_bad_config_without_calling_the_api() {
-    let sb = sandbox().await;
-    let tf = Terraform::new(&sb.base_url());
+    let (sb, _, tf) = case(None).await;
     tf.write(&action_config("not-a-uuid", "    timeout = \"soon\""));
-    let ran = blocking(move || tf.run(&["apply", "-auto-approve", "-no-color", INVOKE])).await;
-    assert_ne!(ran.code, 0, "{ran:?}");
+    let ran = blocking(move || tf.fails(INVOKE)).await;
     assert!(ran.stderr.contains("Invalid dataset_id"), "{ran:?}");
     assert!(ran.stderr.contains("Invalid timeout"), "{ran:?}");
     assert_eq!(sb.stats().requests, 0, "the API was called");
@@ -130,33 +99,27 @@ resource "terraform_data" "published" {{
 
 #[tokio::test(flavor = "multi_thread")]
 async fn action_trigger_runs_once_per_file_change() {
-    let sb = sandbox().await;
-    let id = dataset();
-    let tf = Terraform::new(&sb.base_url());
+    let (sb, id, tf) = case(None).await;
     tf.write(&triggered_config(&id));
     let file = tf.dir.path().join("stores.json");
     std::fs::write(&file, "[1]").unwrap();
-    let (tf, sb, id) = blocking(move || {
-        tf.ok(&["apply", "-auto-approve", "-no-color"]);
-        (tf, sb, id)
+    let tf = blocking(move || {
+        tf.apply();
+        tf
     })
     .await;
     assert_eq!(triggers(&sb, &id), 1, "create invokes the action once");
 
-    let (tf, sb, id) = blocking(move || {
-        let ran = tf.ok(&["apply", "-auto-approve", "-no-color"]);
+    let tf = blocking(move || {
+        let ran = tf.apply();
         assert!(ran.stdout.contains("No changes"), "{ran:?}");
-        (tf, sb, id)
+        tf
     })
     .await;
     assert_eq!(triggers(&sb, &id), 1, "no change, no import");
 
     std::fs::write(&file, "[1, 2]").unwrap();
-    let (ran, sb, id) = blocking(move || {
-        let ran = tf.ok(&["apply", "-auto-approve", "-json"]);
-        (ran, sb, id)
-    })
-    .await;
+    let ran = blocking(move || tf.ok(&["apply", "-auto-approve", "-json"])).await;
     assert_eq!(
         triggers(&sb, &id),
         2,
@@ -179,59 +142,25 @@ async fn action_trigger_runs_once_per_file_change() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn interrupt_ends_the_invoke_promptly_and_says_the_import_keeps_running() {
-    let sb = sandbox().await;
-    let id = dataset();
-    sb.configure_dataset(&id, DatasetConfig::default().outcome(Outcome::Never))
-        .unwrap();
-    let tf = Terraform::new(&sb.base_url());
+    let (sb, id, tf) = case(Some(DatasetConfig::default().outcome(Outcome::Never))).await;
     // Without cancellation the invoke would wait for the whole timeout.
     tf.write(&action_config(&id, "    timeout = \"10m\""));
-    let (code, text, waited) = blocking(move || {
-        let out = tempfile::NamedTempFile::new().unwrap();
-        let file = out.reopen().unwrap();
-        let mut cmd = tf.command(&["apply", "-auto-approve", "-no-color", INVOKE]);
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        let mut child = cmd
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("terraform starts");
-        let pid = child.id() as i32;
+    let ended = blocking(move || {
         // Interrupt once the invoke is polling the run it triggered and has printed its last
         // progress line: Terraform 1.14/1.15 crash (exit 11) when a progress event reaches
         // them after an interrupt, a race the provider can only narrow.
-        common::wait::until_printed_then_polled(
-            out.path(),
-            common::wait::LAST_ENTRY_OF_A_NEVER_ENDING_RUN,
-            &sb,
-            &id,
-            Duration::from_secs(60),
-        );
-        let signal = |sig: &str, target: i32| {
-            let _ = std::process::Command::new("kill")
-                .args([sig, "--", &target.to_string()])
-                .stderr(Stdio::null())
-                .status();
-        };
-        signal("-INT", -pid);
-        let sent = Instant::now();
-        let code = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status.code().unwrap_or(-1);
-            }
-            if sent.elapsed() > Duration::from_secs(120) {
-                signal("-KILL", -pid);
-                let _ = child.wait();
-                break -2;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        signal("-KILL", -pid);
-        let text = std::fs::read_to_string(out.path()).unwrap_or_default();
-        (code, text, sent.elapsed())
+        interrupt_when(tf.command(INVOKE), |out| {
+            common::wait::until_printed_then_polled(
+                out,
+                common::wait::LAST_ENTRY_OF_A_NEVER_ENDING_RUN,
+                &sb,
+                &id,
+                Duration::from_secs(60),
+            )
+        })
     })
     .await;
+    let (code, text, waited) = (ended.code, ended.text, ended.waited);
     eprintln!("terraform ended {waited:?} after SIGINT, exit {code}:\n{text}");
     assert_ne!(code, -2, "terraform did not end after Ctrl-C:\n{text}");
     assert_ne!(code, 0, "{text}");
@@ -244,27 +173,16 @@ async fn interrupt_ends_the_invoke_promptly_and_says_the_import_keeps_running() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn webhook_invoke_keeps_both_keys_out_of_output_and_log() {
-    let sb = sandbox().await;
-    let id = dataset();
     let rk = "rk-action-4d2e-do-not-print";
-    sb.configure_dataset(&id, DatasetConfig::default().reimport_key(rk))
-        .unwrap();
-    let tf = Terraform::new(&sb.base_url());
+    let (sb, id, tf) = case(Some(DatasetConfig::default().reimport_key(rk))).await;
     tf.write(&format!(
-        r#"
-variable "reimport_key" {{
-  type      = string
-  sensitive = true
-  ephemeral = true
-}}
-{}"#,
+        "{}{}",
+        secret_variable("reimport_key", true),
         action_config(&id, "    reimport_key = var.reimport_key")
     ));
-    let (ran, log, sb, id) = blocking(move || {
-        let mut cmd = tf.command(&["apply", "-auto-approve", "-no-color", INVOKE]);
-        cmd.env("TF_LOG", "trace").env("TF_VAR_reimport_key", rk);
-        let ran: common::Ran = cmd.output().unwrap().into();
-        (ran, tf.file("terraform.log"), sb, id)
+    let (ran, log) = blocking(move || {
+        let ran = tf.run_env(INVOKE, &[("TF_LOG", "trace"), ("TF_VAR_reimport_key", rk)]);
+        (ran, tf.file("terraform.log"))
     })
     .await;
     assert_eq!(ran.code, 0, "{ran:?}");

@@ -7,13 +7,9 @@
 
 mod common;
 
-use common::terraform::Terraform;
-use common::{KEY, fast_config};
+use common::terraform::{Terraform, blocking};
+use common::{KEY, Ran, fast_config};
 use woosmap_sandbox::{DatasetConfig, Sandbox, SandboxConfig, SandboxHandle};
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f).await.expect("join")
-}
 
 async fn start(import_on_create: bool) -> SandboxHandle {
     Sandbox::start(SandboxConfig {
@@ -24,8 +20,8 @@ async fn start(import_on_create: bool) -> SandboxHandle {
     .expect("sandbox starts")
 }
 
-/// A dataset, an import chained on its id, and the data sources reading it back.
-fn chained(name: &str, data_key: &str) -> String {
+/// The provider block and the dataset `stores` named `name`, its title read from `data_key`.
+fn dataset(name: &str, data_key: &str) -> String {
     format!(
         r#"
 provider "woosmap" {{}}
@@ -35,7 +31,14 @@ resource "woosmap_dataset" "stores" {{
   url            = "https://example.com/stores.geojson"
   schema_mapping = [{{ schema_key = "title", data_key = "{data_key}" }}]
 }}
+"#
+    )
+}
 
+/// A dataset, an import chained on its id, and the data sources reading it back.
+fn chained(name: &str, data_key: &str) -> String {
+    format!(
+        r#"{}
 resource "woosmap_dataset_import" "stores" {{
   dataset_id    = woosmap_dataset.stores.id
   poll_interval = "300ms"
@@ -50,8 +53,23 @@ output "id" {{ value = woosmap_dataset.stores.id }}
 output "run_id" {{ value = woosmap_dataset_import.stores.run_id }}
 output "status" {{ value = woosmap_dataset_import.stores.status }}
 output "read_name" {{ value = data.woosmap_dataset.stores.name }}
-"#
+"#,
+        dataset(name, data_key)
     )
+}
+
+/// A sandbox (`import_on_create` as given) and a Terraform directory on it where `config`
+/// was applied, with the apply's output.
+async fn applied(import_on_create: bool, config: String) -> (SandboxHandle, Terraform, Ran) {
+    let sb = start(import_on_create).await;
+    let tf = Terraform::new(&sb.base_url());
+    tf.write(&config);
+    let (tf, apply) = blocking(move || {
+        let apply = tf.apply();
+        (tf, apply)
+    })
+    .await;
+    (sb, tf, apply)
 }
 
 fn id_of(tf: &Terraform) -> String {
@@ -75,14 +93,7 @@ async fn api(sb: &SandboxHandle, method: reqwest::Method, path: &str, body: Opti
 
 #[tokio::test(flavor = "multi_thread")]
 async fn chained_import_rename_replace_destroy_and_redestroy() {
-    let sb = start(true).await;
-    let tf = Terraform::new(&sb.base_url());
-    tf.write(&chained("Stores", "name"));
-    let (tf, apply) = blocking(move || {
-        let apply = tf.ok(&["apply", "-auto-approve", "-no-color"]);
-        (tf, apply)
-    })
-    .await;
+    let (sb, tf, apply) = applied(true, chained("Stores", "name")).await;
     let out = tf.outputs();
     let id = out["id"]["value"].as_str().unwrap().to_owned();
     let stats = sb.stats();
@@ -105,10 +116,9 @@ async fn chained_import_rename_replace_destroy_and_redestroy() {
 
     // Second plan: nothing to do. Then a rename, in place.
     let (tf, rename) = blocking(move || {
-        let plan = tf.run(&["plan", "-detailed-exitcode", "-no-color"]);
-        assert_eq!(plan.code, 0, "expected an empty plan: {plan:?}");
+        tf.plan_exit(0);
         tf.write(&chained("Shops", "name"));
-        let apply = tf.ok(&["apply", "-auto-approve", "-no-color"]);
+        let apply = tf.apply();
         (tf, apply)
     })
     .await;
@@ -124,7 +134,7 @@ async fn chained_import_rename_replace_destroy_and_redestroy() {
     // A schema_mapping change replaces the dataset (and the import chained on it).
     let (tf, replace) = blocking(move || {
         tf.write(&chained("Shops", "title"));
-        let apply = tf.ok(&["apply", "-auto-approve", "-no-color"]);
+        let apply = tf.apply();
         (tf, apply)
     })
     .await;
@@ -162,7 +172,7 @@ async fn chained_import_rename_replace_destroy_and_redestroy() {
     // Re-destroy of a dataset whose deletion is already scheduled (by someone else after the
     // last refresh): the 409 is success.
     let tf = blocking(move || {
-        tf.ok(&["apply", "-auto-approve", "-no-color"]);
+        tf.apply();
         tf
     })
     .await;
@@ -195,14 +205,7 @@ async fn chained_import_rename_replace_destroy_and_redestroy() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn chained_import_triggers_once_when_creation_imports_nothing() {
-    let sb = start(false).await;
-    let tf = Terraform::new(&sb.base_url());
-    tf.write(&chained("Plain", "name"));
-    let (tf, apply) = blocking(move || {
-        let apply = tf.ok(&["apply", "-auto-approve", "-no-color"]);
-        (tf, apply)
-    })
-    .await;
+    let (sb, tf, apply) = applied(false, chained("Plain", "name")).await;
     let id = id_of(&tf);
     let stats = sb.stats();
     let ds = stats.dataset(&id).unwrap();
@@ -218,35 +221,21 @@ async fn chained_import_triggers_once_when_creation_imports_nothing() {
 
 fn single(name: &str) -> String {
     format!(
-        r#"
-provider "woosmap" {{}}
-
-resource "woosmap_dataset" "stores" {{
-  name           = "{name}"
-  url            = "https://example.com/stores.geojson"
-  schema_mapping = [{{ schema_key = "title", data_key = "name" }}]
-}}
-
+        r#"{}
 data "woosmap_datasets" "all" {{
   depends_on = [woosmap_dataset.stores]
 }}
 
 output "id" {{ value = woosmap_dataset.stores.id }}
 output "listed" {{ value = data.woosmap_datasets.all.datasets[*].id }}
-"#
+"#,
+        dataset(name, "name")
     )
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn import_drift_and_deletion_behind_terraforms_back() {
-    let sb = start(false).await;
-    let tf = Terraform::new(&sb.base_url());
-    tf.write(&single("Stores"));
-    let tf = blocking(move || {
-        tf.ok(&["apply", "-auto-approve", "-no-color"]);
-        tf
-    })
-    .await;
+    let (sb, tf, _) = applied(false, single("Stores")).await;
     let id = id_of(&tf);
     assert_eq!(tf.outputs()["listed"]["value"], serde_json::json!([id]));
 
@@ -256,16 +245,13 @@ async fn import_drift_and_deletion_behind_terraforms_back() {
     let tf = blocking(move || {
         tf.ok(&["state", "rm", "woosmap_dataset.stores"]);
         tf.ok(&["import", "-no-color", "woosmap_dataset.stores", &id2]);
-        let apply = tf.ok(&["apply", "-auto-approve", "-no-color"]);
+        let apply = tf.apply();
         assert!(
             apply.stdout.contains("0 added, 1 changed, 0 destroyed"),
             "{apply:?}"
         );
-        let plan = tf.run(&["plan", "-detailed-exitcode", "-no-color"]);
-        assert_eq!(
-            plan.code, 0,
-            "expected an empty plan after import: {plan:?}"
-        );
+        // After the import, an empty plan.
+        tf.plan_exit(0);
         tf
     })
     .await;
@@ -282,8 +268,7 @@ async fn import_drift_and_deletion_behind_terraforms_back() {
     .await;
     assert_eq!(code, 200);
     let tf = blocking(move || {
-        let plan = tf.run(&["plan", "-detailed-exitcode", "-no-color"]);
-        assert_eq!(plan.code, 2, "{plan:?}");
+        let plan = tf.plan_exit(2);
         assert!(
             plan.stdout.contains("\"Renamed elsewhere\" -> \"Stores\""),
             "{plan:?}"
@@ -296,14 +281,13 @@ async fn import_drift_and_deletion_behind_terraforms_back() {
     // Deleted outside Terraform: the next plan creates it again, with a warning.
     sb.configure_dataset(&id, DatasetConfig::missing()).unwrap();
     let tf = blocking(move || {
-        let plan = tf.run(&["plan", "-detailed-exitcode", "-no-color"]);
-        assert_eq!(plan.code, 2, "{plan:?}");
+        let plan = tf.plan_exit(2);
         assert!(plan.stdout.contains("will be created"), "{plan:?}");
         assert!(
             plan.all().contains("no longer exists on Woosmap"),
             "{plan:?}"
         );
-        tf.ok(&["apply", "-auto-approve", "-no-color"]);
+        tf.apply();
         tf
     })
     .await;

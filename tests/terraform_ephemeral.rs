@@ -8,34 +8,47 @@
 
 mod common;
 
-use common::terraform::{Terraform, flatten};
-use common::{KEY, assert_no_secrets, assert_no_secrets_in_dir, dataset, sandbox};
-use woosmap_sandbox::DatasetConfig;
+use common::terraform::{Import, Terraform, action_config, blocking, case, flatten};
+use common::{KEY, assert_no_secrets, assert_no_secrets_in_dir};
+use woosmap_sandbox::{DatasetConfig, SandboxHandle};
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f).await.expect("join")
+/// The ephemeral resource `stores` on dataset `id`.
+fn ephemeral(id: &str) -> String {
+    format!(
+        "\nephemeral \"woosmap_dataset_reimport_key\" \"stores\" {{\n  dataset_id = \"{id}\"\n}}\n"
+    )
+}
+
+/// Where the configurations take the key from.
+const FROM_EPHEMERAL: &str = "ephemeral.woosmap_dataset_reimport_key.stores.reimport_key";
+
+/// The import `stores` on dataset `id`, its `reimport_key` from the ephemeral resource.
+fn import(id: &str) -> Import {
+    Import::new(id).attr("reimport_key", FROM_EPHEMERAL)
 }
 
 fn config(id: &str, version: &str) -> String {
+    let import = import(id).version(version).fast_poll();
     format!(
-        r#"
-provider "woosmap" {{}}
-
-ephemeral "woosmap_dataset_reimport_key" "stores" {{
-  dataset_id = "{id}"
-}}
-
-resource "woosmap_dataset_import" "stores" {{
-  dataset_id    = "{id}"
-  reimport_key  = ephemeral.woosmap_dataset_reimport_key.stores.reimport_key
-  triggers      = {{ version = "{version}" }}
-  poll_interval = "300ms"
-}}
-
-output "run_id" {{ value = woosmap_dataset_import.stores.run_id }}
-output "status" {{ value = woosmap_dataset_import.stores.status }}
-"#
+        "{}{}",
+        import.outputs(&["run_id", "status"]).hcl(),
+        ephemeral(id)
     )
+}
+
+/// How many requests `method path` the sandbox has seen.
+fn requests_to(sb: &SandboxHandle, method: &str, path: &str) -> usize {
+    sb.requests()
+        .iter()
+        .filter(|r| r.method == method && r.path == path)
+        .count()
+}
+
+/// A sandbox and a Terraform directory for dataset `id`, whose reimport key is [`RK`], with a
+/// pacer folder of the test's own.
+async fn rk_case() -> (SandboxHandle, String, Terraform, tempfile::TempDir) {
+    let (sb, id, tf) = case(Some(DatasetConfig::default().reimport_key(RK))).await;
+    (sb, id, tf, tempfile::tempdir().unwrap())
 }
 
 /// The reimport key of the test's dataset.
@@ -53,12 +66,12 @@ fn run(tf: &Terraform, pacer: &std::path::Path, args: &[&str]) -> common::Ran {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_schema_lists_it_and_a_bad_dataset_id_fails_at_validate() {
-    let sb = sandbox().await;
-    let tf = Terraform::new(&sb.base_url());
+    let (sb, _, tf) = case(None).await;
     let pacer = tempfile::tempdir().unwrap();
-    tf.write(
-        "provider \"woosmap\" {}\n\nephemeral \"woosmap_dataset_reimport_key\" \"stores\" {\n  dataset_id = \"stores\"\n}\n",
-    );
+    tf.write(&format!(
+        "provider \"woosmap\" {{}}\n{}",
+        ephemeral("stores")
+    ));
     let (tf, schema, validate) = blocking(move || {
         let schema = run(&tf, pacer.path(), &["providers", "schema", "-json"]);
         let validate = run(&tf, pacer.path(), &["validate", "-no-color"]);
@@ -87,13 +100,8 @@ async fn the_schema_lists_it_and_a_bad_dataset_id_fails_at_validate() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_apply_fed_by_it_triggers_through_the_webhook_and_stores_no_key() {
-    let sb = sandbox().await;
-    let id = dataset();
     let rk = RK;
-    sb.configure_dataset(&id, DatasetConfig::default().reimport_key(rk))
-        .unwrap();
-    let tf = Terraform::new(&sb.base_url());
-    let pacer = tempfile::tempdir().unwrap();
+    let (sb, id, tf, pacer) = rk_case().await;
     tf.write(&config(&id, "1"));
     let (tf, pacer, plan_json) = blocking(move || {
         let plan = run(&tf, pacer.path(), &["plan", "-no-color", "-out=tfplan"]);
@@ -108,13 +116,7 @@ async fn an_apply_fed_by_it_triggers_through_the_webhook_and_stores_no_key() {
 
     // Triggered through the webhook with the key read from the dataset, not with the private
     // key; the key was read at plan and again at apply.
-    let requests = sb.requests();
-    let hit = |method: &str, path: &str| {
-        requests
-            .iter()
-            .filter(|r| r.method == method && r.path == path)
-            .count()
-    };
+    let hit = |method: &str, path: &str| requests_to(&sb, method, path);
     assert_eq!(
         hit("POST", &format!("/datasets/hooks/reimport/{rk}")),
         1,
@@ -165,11 +167,7 @@ async fn an_apply_fed_by_it_triggers_through_the_webhook_and_stores_no_key() {
         tf
     })
     .await;
-    let webhook = sb
-        .requests()
-        .iter()
-        .filter(|r| r.method == "POST" && r.path == format!("/datasets/hooks/reimport/{rk}"))
-        .count();
+    let webhook = requests_to(&sb, "POST", &format!("/datasets/hooks/reimport/{rk}"));
     assert_eq!(webhook, 2, "the second import went through the webhook too");
     assert_no_secrets_in_dir(tf.dir.path(), &[rk]);
 }
@@ -178,29 +176,9 @@ async fn an_apply_fed_by_it_triggers_through_the_webhook_and_stores_no_key() {
 /// ephemeral resource too: `-invoke` triggers through the webhook.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_action_takes_the_key_from_it_too() {
-    let sb = sandbox().await;
-    let id = dataset();
-    sb.configure_dataset(&id, DatasetConfig::default().reimport_key(RK))
-        .unwrap();
-    let tf = Terraform::new(&sb.base_url());
-    let pacer = tempfile::tempdir().unwrap();
-    tf.write(&format!(
-        r#"
-provider "woosmap" {{}}
-
-ephemeral "woosmap_dataset_reimport_key" "stores" {{
-  dataset_id = "{id}"
-}}
-
-action "woosmap_dataset_import" "stores" {{
-  config {{
-    dataset_id    = "{id}"
-    reimport_key  = ephemeral.woosmap_dataset_reimport_key.stores.reimport_key
-    poll_interval = "300ms"
-  }}
-}}
-"#
-    ));
+    let (sb, id, tf, pacer) = rk_case().await;
+    let key = format!("    reimport_key  = {FROM_EPHEMERAL}");
+    tf.write(&format!("{}{}", action_config(&id, &key), ephemeral(&id)));
     let tf = blocking(move || {
         let args = [
             "apply",
@@ -230,32 +208,13 @@ action "woosmap_dataset_import" "stores" {{
 /// webhook.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_private_key_known_only_at_apply_defers_the_read_to_the_apply() {
-    let sb = sandbox().await;
-    let id = dataset();
-    sb.configure_dataset(&id, DatasetConfig::default().reimport_key(RK))
-        .unwrap();
-    let tf = Terraform::new(&sb.base_url());
-    let pacer = tempfile::tempdir().unwrap();
+    let (sb, id, tf, pacer) = rk_case().await;
+    // The provider's key comes from a resource, known only once it is applied.
+    let import = import(&id).provider("  private_key = terraform_data.key.output");
+    let config = import.fast_poll().hcl();
     tf.write(&format!(
-        r#"
-resource "terraform_data" "key" {{
-  input = sensitive("{KEY}")
-}}
-
-provider "woosmap" {{
-  private_key = terraform_data.key.output
-}}
-
-ephemeral "woosmap_dataset_reimport_key" "stores" {{
-  dataset_id = "{id}"
-}}
-
-resource "woosmap_dataset_import" "stores" {{
-  dataset_id    = "{id}"
-  reimport_key  = ephemeral.woosmap_dataset_reimport_key.stores.reimport_key
-  poll_interval = "300ms"
-}}
-"#
+        "resource \"terraform_data\" \"key\" {{\n  input = sensitive(\"{KEY}\")\n}}\n{config}{}",
+        ephemeral(&id)
     ));
     let (tf, pacer) = blocking(move || {
         let plan = run(&tf, pacer.path(), &["plan", "-no-color", "-out=tfplan"]);
@@ -270,13 +229,7 @@ resource "woosmap_dataset_import" "stores" {{
         tf
     })
     .await;
-    let requests = sb.requests();
-    let count = |method: &str, path: &str| {
-        requests
-            .iter()
-            .filter(|r| r.method == method && r.path == path)
-            .count()
-    };
+    let count = |method: &str, path: &str| requests_to(&sb, method, path);
     assert_eq!(count("GET", &format!("/datasets/{id}")), 1, "read at apply");
     assert_eq!(count("POST", &format!("/datasets/hooks/reimport/{RK}")), 1);
     assert_eq!(count("POST", &format!("/datasets/{id}/import")), 0);

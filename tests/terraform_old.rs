@@ -8,37 +8,20 @@
 
 mod common;
 
-use common::terraform::Terraform;
-use common::{assert_no_secrets_in_dir, dataset, sandbox};
+use common::terraform::{APPLY, Import, Terraform, blocking, case_run_by, secret_variable};
+use common::{assert_no_secrets_in_dir, sandbox};
 use woosmap_sandbox::DatasetConfig;
 
 const OLD: &str = "scripts/terraform-old";
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f).await.expect("join")
-}
-
 fn config(id: &str, version: &str, extra: &str) -> String {
-    format!(
-        r#"
-provider "woosmap" {{}}
-
-resource "woosmap_dataset_import" "stores" {{
-  dataset_id    = "{id}"
-  triggers      = {{ version = "{version}" }}
-  poll_interval = "300ms"
-{extra}
-}}
-
-data "woosmap_dataset_status" "latest" {{
-  dataset_id = woosmap_dataset_import.stores.dataset_id
-}}
-
-output "run_id" {{ value = woosmap_dataset_import.stores.run_id }}
-output "status" {{ value = woosmap_dataset_import.stores.status }}
-output "latest_run" {{ value = data.woosmap_dataset_status.latest.run_id }}
-"#
-    )
+    Import::new(id)
+        .version(version)
+        .fast_poll()
+        .lines(extra)
+        .outputs(&["run_id", "status"])
+        .with_latest_status()
+        .hcl()
 }
 
 /// `major.minor` of `terraform version`'s first line (`Terraform v1.6.6`).
@@ -67,15 +50,10 @@ async fn the_old_launcher_runs_a_terraform_without_actions_or_write_only() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn resource_and_data_source_plan_apply_and_converge() {
-    let sb = sandbox().await;
-    let id = dataset();
-    let tf = Terraform::with_launcher(&sb.base_url(), OLD);
+    let (sb, id, tf) = case_run_by(OLD, None).await;
     tf.write(&config(&id, "1", ""));
     let (tf, sb, id) = blocking(move || {
-        tf.ok(&["validate", "-no-color"]);
-        let plan = tf.ok(&["plan", "-no-color"]);
-        assert!(plan.stdout.contains("will be created"), "{plan:?}");
-        tf.ok(&["apply", "-auto-approve", "-no-color"]);
+        tf.validate_plan_apply();
         (tf, sb, id)
     })
     .await;
@@ -88,10 +66,9 @@ async fn resource_and_data_source_plan_apply_and_converge() {
 
     // Converged: nothing to do; a new trigger value imports again in place.
     let (tf, id) = blocking(move || {
-        let plan = tf.run(&["plan", "-detailed-exitcode", "-no-color"]);
-        assert_eq!(plan.code, 0, "changes after apply: {plan:?}");
+        tf.plan_exit(0);
         tf.write(&config(&id, "2", ""));
-        let ran = tf.ok(&["apply", "-auto-approve", "-no-color"]);
+        let ran = tf.apply();
         assert!(ran.stdout.contains("1 changed"), "{ran:?}");
         (tf, id)
     })
@@ -126,25 +103,25 @@ async fn the_action_in_the_schema_is_ignored_without_error() {
         }
     };
     let (new, _) = blocking(schema("scripts/terraform")).await;
-    assert!(
-        new["action_schemas"]["woosmap_dataset_import"].is_object(),
-        "Terraform 1.15 does not see the action: {new}"
-    );
-    assert!(
-        new["ephemeral_resource_schemas"]["woosmap_dataset_reimport_key"].is_object(),
-        "Terraform 1.15 does not see the ephemeral resource: {new}"
-    );
+    for (kind, name) in [
+        ("action_schemas", "woosmap_dataset_import"),
+        ("ephemeral_resource_schemas", "woosmap_dataset_reimport_key"),
+    ] {
+        assert!(
+            new[kind][name].is_object(),
+            "Terraform 1.15 does not see {kind}.{name}: {new}"
+        );
+    }
     let (old, text) = blocking(schema(OLD)).await;
-    assert!(
-        old["resource_schemas"]["woosmap_dataset_import"].is_object(),
-        "{old}"
-    );
-    assert!(
-        old["data_source_schemas"]["woosmap_dataset_status"].is_object(),
-        "{old}"
-    );
-    assert!(old.get("action_schemas").is_none(), "{old}");
-    assert!(old.get("ephemeral_resource_schemas").is_none(), "{old}");
+    for (kind, name) in [
+        ("resource_schemas", "woosmap_dataset_import"),
+        ("data_source_schemas", "woosmap_dataset_status"),
+    ] {
+        assert!(old[kind][name].is_object(), "{old}");
+    }
+    for kind in ["action_schemas", "ephemeral_resource_schemas"] {
+        assert!(old.get(kind).is_none(), "{old}");
+    }
     assert!(!text.contains("Error"), "{text}");
 }
 
@@ -154,16 +131,13 @@ async fn the_action_in_the_schema_is_ignored_without_error() {
 /// minimum version is issue 11's; this test only pins that the key is not stored.)
 #[tokio::test(flavor = "multi_thread")]
 async fn reimport_key_is_never_stored_by_an_old_terraform() {
-    let sb = sandbox().await;
-    let id = dataset();
     let rk = "rk-old-terraform-7f3a-do-not-store";
-    sb.configure_dataset(&id, DatasetConfig::default().reimport_key(rk))
-        .unwrap();
-    let tf = Terraform::with_launcher(&sb.base_url(), OLD);
+    let (_sb, id, tf) = case_run_by(OLD, Some(DatasetConfig::default().reimport_key(rk))).await;
     // The key comes from a variable, as the examples pass it: Terraform quotes the offending
     // line of the configuration in its diagnostic, and that line must not be the key itself.
     tf.write(&format!(
-        "variable \"reimport_key\" {{\n  type      = string\n  sensitive = true\n}}\n{}",
+        "{}{}",
+        secret_variable("reimport_key", false),
         config(&id, "1", "  reimport_key = var.reimport_key")
     ));
     std::fs::write(
@@ -171,12 +145,7 @@ async fn reimport_key_is_never_stored_by_an_old_terraform() {
         format!("reimport_key = \"{rk}\"\n"),
     )
     .unwrap();
-    let (ran, tf) = blocking(move || {
-        let ran = tf.run(&["apply", "-auto-approve", "-no-color"]);
-        (ran, tf)
-    })
-    .await;
-    assert_ne!(ran.code, 0, "{ran:?}");
+    let (ran, tf) = blocking(move || (tf.fails(APPLY), tf)).await;
     assert!(ran.stderr.contains("reimport_key"), "{ran:?}");
     // Refused at validation, naming the Terraform version that supports write-only arguments.
     assert!(ran.stderr.contains("Terraform 1.11 or later"), "{ran:?}");

@@ -5,27 +5,35 @@
 
 mod common;
 
-use common::terraform::Terraform;
-use common::{KEY, dataset, sandbox};
-use woosmap_sandbox::{DatasetConfig, Fault, FaultEndpoint, FaultKind, PreviousRun};
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f).await.expect("join")
-}
+use common::terraform::{APPLY, Import, Terraform, blocking, case, secret_variable};
+use common::{KEY, dataset};
+use woosmap_sandbox::{DatasetConfig, Fault, FaultEndpoint, FaultKind, PreviousRun, SandboxHandle};
 
 /// One `woosmap_dataset_import` with `id` and the extra lines `extra`.
 fn config(id: &str, extra: &str) -> String {
-    format!(
-        r#"
-provider "woosmap" {{}}
+    Import::new(id).version("1").lines(extra).hcl()
+}
 
-resource "woosmap_dataset_import" "stores" {{
-  dataset_id = "{id}"
-  triggers   = {{ version = "1" }}
-{extra}
-}}
-"#
-    )
+/// A sandbox and a directory configured with [`config`] for a fresh dataset, polling every
+/// 300 ms.
+async fn fast_case() -> (SandboxHandle, String, Terraform) {
+    let (sb, id, tf) = case(None).await;
+    tf.write(&config(&id, "  poll_interval = \"300ms\""));
+    (sb, id, tf)
+}
+
+/// The first resource instance of the state file.
+fn first_instance(tf: &Terraform) -> serde_json::Value {
+    let state: serde_json::Value = serde_json::from_str(&tf.file("terraform.tfstate")).unwrap();
+    state["resources"][0]["instances"][0].clone()
+}
+
+/// Asserts that no import of dataset `id` ran (`what` would have triggered one).
+fn assert_no_run(sb: &SandboxHandle, id: &str, what: &str) {
+    assert!(
+        sb.stats().dataset(id).is_none_or(|d| d.runs.is_empty()),
+        "{what} triggered an import"
+    );
 }
 
 /// `terraform state show` of the resource.
@@ -53,33 +61,29 @@ fn state_attrs(tf: &Terraform) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn removing_wait_plans_it_back_to_true_without_an_import() {
-    let sb = sandbox().await;
-    let id = dataset();
-    let tf = Terraform::new(&sb.base_url());
+    let (sb, id, tf) = case(None).await;
     tf.write(&config(
         &id,
         "  wait          = false\n  poll_interval = \"300ms\"",
     ));
     let (tf, id) = blocking(move || {
-        tf.ok(&["apply", "-auto-approve", "-no-color"]);
+        tf.apply();
         assert_eq!(state_attrs(&tf)["wait"], false);
         // Both lines removed: both attributes plan back to their defaults, in place.
         tf.write(&config(&id, ""));
-        let plan = tf.run(&["plan", "-detailed-exitcode", "-no-color"]);
-        assert_eq!(plan.code, 2, "expected changes: {plan:?}");
+        let plan = tf.plan_exit(2);
         assert!(plan.stdout.contains("updated in-place"), "{plan:?}");
         assert!(plan.stdout.contains("~ wait"), "{plan:?}");
         assert!(plan.stdout.contains("false -> true"), "{plan:?}");
         assert!(plan.stdout.contains("\"300ms\" -> \"5s\""), "{plan:?}");
         assert!(!plan.stdout.contains("known after apply"), "{plan:?}");
         assert!(!plan.stdout.contains("must be replaced"), "{plan:?}");
-        tf.ok(&["apply", "-auto-approve", "-no-color"]);
+        tf.apply();
         let attrs = state_attrs(&tf);
         assert_eq!(attrs["wait"], true, "{attrs}");
         assert_eq!(attrs["poll_interval"], "5s", "{attrs}");
         assert_eq!(attrs["status"], "triggered", "{attrs}");
-        let again = tf.run(&["plan", "-detailed-exitcode", "-no-color"]);
-        assert_eq!(again.code, 0, "{again:?}");
+        tf.plan_exit(0);
         (tf, id)
     })
     .await;
@@ -90,12 +94,9 @@ async fn removing_wait_plans_it_back_to_true_without_an_import() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn another_spelling_of_the_dataset_id_is_no_change() {
-    let sb = sandbox().await;
-    let id = dataset();
-    let tf = Terraform::new(&sb.base_url());
-    tf.write(&config(&id, "  poll_interval = \"300ms\""));
+    let (sb, id, tf) = fast_case().await;
     let (tf, id) = blocking(move || {
-        tf.ok(&["apply", "-auto-approve", "-no-color"]);
+        tf.apply();
         for spelling in [
             id.to_uppercase(),
             format!("{{{id}}}"),
@@ -107,7 +108,7 @@ async fn another_spelling_of_the_dataset_id_is_no_change() {
             assert_eq!(plan.code, 0, "{spelling}: expected no changes: {plan:?}");
             assert!(plan.stdout.contains("No changes"), "{plan:?}");
         }
-        tf.ok(&["apply", "-auto-approve", "-no-color"]);
+        tf.apply();
         let attrs = state_attrs(&tf);
         assert_eq!(attrs["dataset_id"], id.as_str(), "{attrs}");
         assert_eq!(attrs["id"], id.as_str(), "{attrs}");
@@ -130,8 +131,7 @@ async fn another_spelling_of_the_dataset_id_is_no_change() {
         let attrs = state_attrs(&tf2);
         assert_eq!(attrs["dataset_id"], other.as_str(), "{attrs}");
         assert_eq!(attrs["id"], other.as_str(), "{attrs}");
-        let plan = tf2.run(&["plan", "-detailed-exitcode", "-no-color"]);
-        assert_eq!(plan.code, 0, "{plan:?}");
+        tf2.plan_exit(0);
         tf2
     })
     .await;
@@ -140,35 +140,24 @@ async fn another_spelling_of_the_dataset_id_is_no_change() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_plan_that_sends_nothing_needs_no_key_and_unknowns_plan_known_after_apply() {
-    let sb = sandbox().await;
-    let id = dataset();
-    let tf = Terraform::new(&sb.base_url());
-    tf.write(&config(&id, "  poll_interval = \"300ms\""));
+    let (_sb, id, tf) = fast_case().await;
     let tf = blocking(move || {
-        tf.ok(&["apply", "-auto-approve", "-no-color"]);
+        tf.apply();
         // No key at all: a plan that changes only how to wait sends nothing.
         tf.write(&config(&id, "  poll_interval = \"2s\""));
-        let mut cmd = tf.command(&["plan", "-detailed-exitcode", "-no-color"]);
-        cmd.env_remove("WOOSMAP_PRIVATE_KEY");
-        let plan: common::Ran = cmd.output().unwrap().into();
+        let plan = tf.run_keyless(&["plan", "-detailed-exitcode", "-no-color"], &[]);
         assert_eq!(plan.code, 2, "{plan:?}");
         assert!(plan.stdout.contains("\"300ms\" -> \"2s\""), "{plan:?}");
         // A plan that would trigger still says what is missing.
         tf.write(&config(&id, "  poll_interval = \"2s\"").replace("\"1\"", "\"2\""));
-        let mut cmd = tf.command(&["plan", "-no-color"]);
-        cmd.env_remove("WOOSMAP_PRIVATE_KEY");
-        let plan: common::Ran = cmd.output().unwrap().into();
+        let plan = tf.run_keyless(&["plan", "-no-color"], &[]);
         assert_ne!(plan.code, 0, "{plan:?}");
         assert!(plan.stderr.contains("No Woosmap private key"), "{plan:?}");
 
         // A key and a dataset id known only after apply: refresh and plan go through, and
         // the run attributes are "known after apply".
         let unknown = format!(
-            r#"
-variable "key" {{
-  type      = string
-  sensitive = true
-}}
+            r#"{}
 resource "terraform_data" "key" {{
   input            = var.key
   triggers_replace = ["2"]
@@ -189,12 +178,11 @@ resource "woosmap_dataset_import" "other" {{
   poll_interval = "300ms"
 }}
 "#,
+            secret_variable("key", false),
             other = dataset(),
         );
         tf.write(&unknown);
-        let mut cmd = tf.command(&["plan", "-no-color"]);
-        cmd.env_remove("WOOSMAP_PRIVATE_KEY").env("TF_VAR_key", KEY);
-        let plan: common::Ran = cmd.output().unwrap().into();
+        let plan = tf.run_keyless(&["plan", "-no-color"], &[("TF_VAR_key", KEY)]);
         assert_eq!(plan.code, 0, "{plan:?}");
         let other_block = plan
             .stdout
@@ -213,9 +201,7 @@ resource "woosmap_dataset_import" "other" {{
         tf.write(&format!(
             "{unknown}\ndata \"woosmap_dataset_status\" \"s\" {{\n  dataset_id = \"{id}\"\n}}\n"
         ));
-        let mut cmd = tf.command(&["plan", "-no-color"]);
-        cmd.env_remove("WOOSMAP_PRIVATE_KEY").env("TF_VAR_key", KEY);
-        let plan: common::Ran = cmd.output().unwrap().into();
+        let plan = tf.run_keyless(&["plan", "-no-color"], &[("TF_VAR_key", KEY)]);
         assert_ne!(plan.code, 0, "{plan:?}");
         assert!(
             plan.stderr.contains("Private key not known yet"),
@@ -229,12 +215,9 @@ resource "woosmap_dataset_import" "other" {{
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refresh_fault_keeps_the_state_with_a_warning_and_a_404_removes_it() {
-    let sb = sandbox().await;
-    let id = dataset();
-    let tf = Terraform::new(&sb.base_url());
-    tf.write(&config(&id, "  poll_interval = \"300ms\""));
+    let (sb, id, tf) = fast_case().await;
     let tf = blocking(move || {
-        tf.ok(&["apply", "-auto-approve", "-no-color"]);
+        tf.apply();
         tf
     })
     .await;
@@ -247,8 +230,7 @@ async fn a_refresh_fault_keeps_the_state_with_a_warning_and_a_404_removes_it() {
             .times(1000),
     );
     let tf = blocking(move || {
-        let plan = tf.run(&["plan", "-detailed-exitcode", "-no-color"]);
-        assert_eq!(plan.code, 0, "expected no changes and no error: {plan:?}");
+        let plan = tf.plan_exit(0);
         assert!(plan.all().contains("Warning"), "{plan:?}");
         assert!(
             plan.all()
@@ -272,8 +254,7 @@ async fn a_refresh_fault_keeps_the_state_with_a_warning_and_a_404_removes_it() {
         assert_eq!(plan.code, 0, "{plan:?}");
         assert!(plan.all().contains("not found"), "{plan:?}");
         assert!(plan.stdout.contains("will be created"), "{plan:?}");
-        let apply = tf.run(&["apply", "-auto-approve", "-no-color"]);
-        assert_ne!(apply.code, 0, "{apply:?}");
+        let apply = tf.fails(APPLY);
         assert!(apply.stderr.contains("was not found"), "{apply:?}");
     })
     .await;
@@ -281,24 +262,17 @@ async fn a_refresh_fault_keeps_the_state_with_a_warning_and_a_404_removes_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn importing_a_failed_run_adopts_it_without_triggering() {
-    let sb = sandbox().await;
-    let id = dataset();
-    sb.configure_dataset(
-        &id,
-        DatasetConfig::default().previous_run(Some(PreviousRun::Failed)),
-    )
-    .unwrap();
-    let tf = Terraform::new(&sb.base_url());
+    let failed = DatasetConfig::default().previous_run(Some(PreviousRun::Failed));
+    let (sb, id, tf) = case(Some(failed)).await;
     tf.write(&config(&id, "  poll_interval = \"300ms\""));
     let (tf, id) = blocking(move || {
         let import = tf.ok(&["import", "-no-color", "woosmap_dataset_import.stores", &id]);
         assert!(import.all().contains("adopted run"), "{import:?}");
         assert!(show(&tf).contains("\"failed\""));
         // The first plan records the configured triggers, in place, without an import.
-        let plan = tf.run(&["plan", "-detailed-exitcode", "-no-color"]);
-        assert_eq!(plan.code, 2, "{plan:?}");
+        let plan = tf.plan_exit(2);
         assert!(!plan.stdout.contains("known after apply"), "{plan:?}");
-        tf.ok(&["apply", "-auto-approve", "-no-color"]);
+        tf.apply();
         let plan = tf.run(&["plan", "-detailed-exitcode", "-no-color"]);
         assert_eq!(plan.code, 0, "the adopted failed run was retried: {plan:?}");
         (tf, id)
@@ -311,7 +285,7 @@ async fn importing_a_failed_run_adopts_it_without_triggering() {
     sb.configure_dataset(&id, DatasetConfig::default()).unwrap();
     let (tf, id) = blocking(move || {
         tf.write(&config(&id, "  poll_interval = \"300ms\"").replace("\"1\"", "\"2\""));
-        let apply = tf.ok(&["apply", "-auto-approve", "-no-color"]);
+        let apply = tf.apply();
         assert!(apply.stdout.contains("updated in-place"), "{apply:?}");
         (tf, id)
     })
@@ -339,9 +313,7 @@ fn v0_state(id: &str, version: u32) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_v0_state_upgrades_and_a_newer_one_is_refused() {
-    let sb = sandbox().await;
-    let id = dataset();
-    let tf = Terraform::new(&sb.base_url());
+    let (sb, id, tf) = case(None).await;
     std::fs::write(tf.dir.path().join("terraform.tfstate"), v0_state(&id, 0)).unwrap();
     tf.write(&config(&id.to_uppercase(), "  poll_interval = \"1s\""));
     let newer = Terraform::new(&sb.base_url());
@@ -351,8 +323,7 @@ async fn a_v0_state_upgrades_and_a_newer_one_is_refused() {
         // No refresh: only the upgrade can have canonicalised the id.
         let apply = tf.ok(&["apply", "-refresh=false", "-auto-approve", "-no-color"]);
         assert!(apply.stdout.contains("1 changed"), "{apply:?}");
-        let state: serde_json::Value = serde_json::from_str(&tf.file("terraform.tfstate")).unwrap();
-        let instance = &state["resources"][0]["instances"][0];
+        let instance = &first_instance(&tf);
         assert_eq!(instance["schema_version"], 1, "{instance}");
         assert_eq!(instance["attributes"]["dataset_id"], id.as_str());
         assert_eq!(instance["attributes"]["id"], id.as_str());
@@ -361,13 +332,11 @@ async fn a_v0_state_upgrades_and_a_newer_one_is_refused() {
             instance["attributes"]["run_id"],
             "7d3c9a52-1f0e-4b8a-a6c2-90e4d1b7f388"
         );
-        let plan = tf.run(&["plan", "-detailed-exitcode", "-no-color"]);
-        assert_eq!(plan.code, 0, "{plan:?}");
+        tf.plan_exit(0);
 
         // Terraform refuses a newer schema version itself, before asking the provider (whose
         // own refusal, for a Terraform that would ask, is unit-tested in provider::resource).
-        let refused = newer.run(&["plan", "-no-color"]);
-        assert_ne!(refused.code, 0, "{refused:?}");
+        let refused = newer.fails(&["plan", "-no-color"]);
         assert!(
             refused.stderr.contains("managed by newer provider version"),
             "{refused:?}"
@@ -379,10 +348,7 @@ async fn a_v0_state_upgrades_and_a_newer_one_is_refused() {
         (tf, id)
     })
     .await;
-    assert!(
-        sb.stats().dataset(&id).is_none_or(|d| d.runs.is_empty()),
-        "the upgrade triggered an import"
-    );
+    assert_no_run(&sb, &id, "the upgrade");
     drop(tf);
 }
 
@@ -392,7 +358,7 @@ async fn debug_mode_serves_terraform_through_tf_reattach_providers() {
     use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
 
-    let sb = sandbox().await;
+    let sb = common::sandbox().await;
     let id = dataset();
     // The provider runs on its own, with the sandbox settings in its environment.
     let mut cmd = Command::new(common::bin("terraform-provider-woosmap"));
@@ -433,15 +399,8 @@ async fn debug_mode_serves_terraform_through_tf_reattach_providers() {
     std::fs::write(tf.dir.path().join("cli.tfrc"), "").unwrap();
     tf.write(&config(&id, "  poll_interval = \"300ms\""));
     let (tf, debug) = blocking(move || {
-        let run = |args: &[&str]| -> common::Ran {
-            let mut cmd = tf.command(args);
-            cmd.env("TF_REATTACH_PROVIDERS", &reattach)
-                .env_remove("WOOSMAP_PRIVATE_KEY");
-            let ran: common::Ran = cmd.output().unwrap().into();
-            eprintln!("$ terraform {args:?}\n{ran:?}");
-            ran
-        };
-        let apply = run(&["apply", "-auto-approve", "-no-color"]);
+        let run = |args: &[&str]| tf.run_keyless(args, &[("TF_REATTACH_PROVIDERS", &reattach)]);
+        let apply = run(APPLY);
         assert_eq!(apply.code, 0, "{apply:?}");
         assert!(apply.stdout.contains("1 added"), "{apply:?}");
         // The same process serves the next run too.
@@ -470,14 +429,12 @@ async fn debug_mode_serves_terraform_through_tf_reattach_providers() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_import_block_with_identity_adopts_the_latest_run_without_triggering() {
-    let sb = sandbox().await;
-    let id = dataset();
-    let tf = Terraform::new(&sb.base_url());
+    let (sb, id, tf) = case(None).await;
     tf.write(&format!(
         "{}\nimport {{\n  to       = woosmap_dataset_import.stores\n  identity = {{ dataset_id = \"{id}\" }}\n}}\n",
         config(&id, "  poll_interval = \"300ms\"")
     ));
-    let (tf, id) = blocking(move || {
+    let (_tf, id) = blocking(move || {
         let schema = tf.ok(&["providers", "schema", "-json"]);
         let schema: serde_json::Value = serde_json::from_str(&schema.stdout).unwrap();
         let provider = &schema["provider_schemas"]["registry.terraform.io/woosmap/woosmap"];
@@ -494,10 +451,9 @@ async fn an_import_block_with_identity_adopts_the_latest_run_without_triggering(
         let plan = tf.ok(&["plan", "-no-color"]);
         assert!(plan.stdout.contains("will be imported"), "{plan:?}");
         assert!(!plan.stdout.contains("known after apply"), "{plan:?}");
-        let apply = tf.ok(&["apply", "-auto-approve", "-no-color"]);
+        let apply = tf.apply();
         assert!(apply.stdout.contains("1 imported"), "{apply:?}");
-        let state: serde_json::Value = serde_json::from_str(&tf.file("terraform.tfstate")).unwrap();
-        let instance = &state["resources"][0]["instances"][0];
+        let instance = &first_instance(&tf);
         assert_eq!(
             instance["identity"]["dataset_id"],
             id.as_str(),
@@ -505,50 +461,39 @@ async fn an_import_block_with_identity_adopts_the_latest_run_without_triggering(
         );
         assert_eq!(instance["attributes"]["status"], "success", "{instance}");
         assert!(instance["attributes"]["run_id"].is_string(), "{instance}");
-        let plan = tf.run(&["plan", "-detailed-exitcode", "-no-color"]);
-        assert_eq!(plan.code, 0, "{plan:?}");
+        tf.plan_exit(0);
         (tf, id)
     })
     .await;
-    assert!(
-        sb.stats().dataset(&id).is_none_or(|d| d.runs.is_empty()),
-        "importing by identity triggered an import"
-    );
-    drop(tf);
+    assert_no_run(&sb, &id, "importing by identity");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn terraform_1_10_works_but_refuses_reimport_key_naming_1_11() {
-    let sb = sandbox().await;
-    let id = dataset();
-    let tf = Terraform::new(&sb.base_url());
+    let (sb, id, tf) = case(None).await;
     // The oldest Terraform installed by scripts/setup-tools.sh: 1.10, without write-only
     // attributes.
     let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-tf1.10");
+    let venv = venv.to_str().unwrap().to_owned();
     let (tf, id) = blocking(move || {
-        let run = |args: &[&str]| -> common::Ran {
-            let mut cmd = tf.command(args);
-            cmd.env("WOOSMAP_TF_VENV", &venv);
-            let ran: common::Ran = cmd.output().unwrap().into();
-            eprintln!("$ terraform(1.10) {args:?}\n{ran:?}");
-            ran
-        };
+        let run = |args: &[&str]| tf.run_env(args, &[("WOOSMAP_TF_VENV", &venv)]);
         let version = run(&["version"]);
         assert!(
             version.stdout.starts_with("Terraform v1.10."),
             "{version:?}"
         );
         tf.write(&format!(
-            "variable \"rk\" {{\n  type      = string\n  sensitive = true\n}}\n{}",
+            "{}{}",
+            secret_variable("rk", false),
             config(&id, "  poll_interval = \"300ms\"\n  reimport_key  = var.rk",)
         ));
-        let validate = {
-            let mut cmd = tf.command(&["validate", "-no-color"]);
-            cmd.env("WOOSMAP_TF_VENV", &venv)
-                .env("TF_VAR_rk", "rk-old-terraform-1f2e");
-            let ran: common::Ran = cmd.output().unwrap().into();
-            ran
-        };
+        let validate = tf.run_env(
+            &["validate", "-no-color"],
+            &[
+                ("WOOSMAP_TF_VENV", &venv),
+                ("TF_VAR_rk", "rk-old-terraform-1f2e"),
+            ],
+        );
         assert_ne!(validate.code, 0, "{validate:?}");
         assert!(
             validate
@@ -566,7 +511,7 @@ async fn terraform_1_10_works_but_refuses_reimport_key_naming_1_11() {
         );
         // Everything else works.
         tf.write(&config(&id, "  poll_interval = \"300ms\""));
-        let apply = run(&["apply", "-auto-approve", "-no-color"]);
+        let apply = run(APPLY);
         assert_eq!(apply.code, 0, "{apply:?}");
         let plan = run(&["plan", "-detailed-exitcode", "-no-color"]);
         assert_eq!(plan.code, 0, "{plan:?}");

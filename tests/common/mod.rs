@@ -7,8 +7,10 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 pub mod act;
+pub mod action_step;
 pub mod pacer;
 pub mod rocketchat;
+pub mod rocketchat_tf;
 pub mod terraform;
 pub mod wait;
 

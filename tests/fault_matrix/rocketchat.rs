@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -568,15 +568,9 @@ async fn sandbox(row: &Row) -> RocketChatHandle {
 }
 
 /// Runs `cmd` to its end (or kills it after [`CELL_LIMIT`]); returns (exit code, output).
-fn drive(mut cmd: Command) -> (i32, String) {
+fn drive(cmd: Command) -> (i32, String) {
     let out = tempfile::NamedTempFile::new().unwrap();
-    let file = out.reopen().unwrap();
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(file.try_clone().unwrap())
-        .stderr(file)
-        .spawn()
-        .expect("the front end starts");
+    let mut child = super::spawn_into(cmd, &out);
     let started = Instant::now();
     let code = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -670,21 +664,27 @@ const TF_HEADER: &str = r#"terraform {
 provider "rocketchat" {}
 "#;
 
+/// The row's users and switches, as attribute lines indented by `indent` (of the resource,
+/// or of the action's `config` block).
+fn tf_settings(row: &Row, indent: &str) -> String {
+    format!(
+        "{indent}users_json        = {users:?}\n{indent}abort_running     = {abort}\n{indent}allow_user_errors = {allow}\n",
+        users = row.users.json(),
+        abort = row.abort_running,
+        allow = row.allow_user_errors,
+    )
+}
+
 fn tf_config(row: &Row) -> String {
     format!(
         r#"{TF_HEADER}
 resource "rocketchat_user_import" "this" {{
-  users_json        = {users:?}
-  abort_running     = {abort}
-  allow_user_errors = {allow}
-  timeouts {{
+{settings}  timeouts {{
     create = "{timeout}"
   }}
 }}
 "#,
-        users = row.users.json(),
-        abort = row.abort_running,
-        allow = row.allow_user_errors,
+        settings = tf_settings(row, "  "),
         timeout = row.timeout.unwrap_or("2m"),
     )
 }
@@ -695,16 +695,11 @@ fn tf_action_config(row: &Row) -> String {
         r#"{TF_HEADER}
 action "rocketchat_user_import" "this" {{
   config {{
-    users_json        = {users:?}
-    abort_running     = {abort}
-    allow_user_errors = {allow}
-    timeout           = "{timeout}"
+{settings}    timeout           = "{timeout}"
   }}
 }}
 "#,
-        users = row.users.json(),
-        abort = row.abort_running,
-        allow = row.allow_user_errors,
+        settings = tf_settings(row, "    "),
         timeout = row.timeout.unwrap_or("2m"),
     )
 }
@@ -766,14 +761,41 @@ fn paragraphs(text: &str) -> impl Iterator<Item = String> + '_ {
         .filter(|p| !p.is_empty())
 }
 
-fn run_terraform(sb: &RocketChatHandle, row: &Row) -> Ran {
-    let dir = tf_dir(&tf_config(row));
-    let (code, text) = drive(tf_apply(dir.path(), sb, row, &[]));
+/// Applies `config` (with the `extra` arguments) in a directory of its own, kept for the key
+/// scan; `read(output, log, dir)` gives the counts and lines the cell records. The outcome is
+/// `"{verb} exit {code}"`.
+fn run_tf_cell(
+    sb: &RocketChatHandle,
+    row: &Row,
+    config: String,
+    extra: &[&str],
+    verb: &str,
+    read: impl FnOnce(&str, &str, &Path) -> (String, Vec<String>),
+) -> Ran {
+    let dir = tf_dir(&config);
+    let (code, text) = drive(tf_apply(dir.path(), sb, row, extra));
     let log = std::fs::read_to_string(dir.path().join("terraform.log")).unwrap_or_default();
-    let mut lines: Vec<String> = paragraphs(&text).collect();
-    lines.extend(provider_log(&log));
+    let (counts, lines) = read(&text, &log, dir.path());
+    Ran {
+        outcome: format!("{verb} exit {code}"),
+        counts,
+        lines,
+        text,
+        dirs: vec![keep(dir)],
+    }
+}
+
+fn run_terraform(sb: &RocketChatHandle, row: &Row) -> Ran {
+    run_tf_cell(sb, row, tf_config(row), &[], "apply", terraform_cell)
+}
+
+/// The resource's cell: the output's paragraphs and the provider's log; the counts the state
+/// records.
+fn terraform_cell(text: &str, log: &str, dir: &Path) -> (String, Vec<String>) {
+    let mut lines: Vec<String> = paragraphs(text).collect();
+    lines.extend(provider_log(log));
     let state: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("terraform.tfstate")).unwrap_or_default(),
+        &std::fs::read_to_string(dir.join("terraform.tfstate")).unwrap_or_default(),
     )
     .unwrap_or_default();
     let attrs = &state["resources"][0]["instances"][0]["attributes"];
@@ -784,21 +806,18 @@ fn run_terraform(sb: &RocketChatHandle, row: &Row) -> Ran {
         ),
         None => NONE.to_owned(),
     };
-    Ran {
-        outcome: format!("apply exit {code}"),
-        counts,
-        lines,
-        text,
-        dirs: vec![keep(dir)],
-    }
+    (counts, lines)
 }
 
 /// The action invoked by hand. It keeps no state: its counts are those of the outcome
 /// sentence it reported (a progress line, or the error's detail).
 fn run_tf_action(sb: &RocketChatHandle, row: &Row) -> Ran {
-    let dir = tf_dir(&tf_action_config(row));
-    let (code, text) = drive(tf_apply(dir.path(), sb, row, &[TF_INVOKE]));
-    let log = std::fs::read_to_string(dir.path().join("terraform.log")).unwrap_or_default();
+    let config = tf_action_config(row);
+    run_tf_cell(sb, row, config, &[TF_INVOKE], "invoke", tf_action_cell)
+}
+
+/// The action's cell: see [`run_tf_action`].
+fn tf_action_cell(text: &str, log: &str, _dir: &Path) -> (String, Vec<String>) {
     // Progress lines (`Action action.NAME (TRIGGER): MESSAGE`) and the failure line
     // (`Action failed: action.NAME (TRIGGER) - SUMMARY: DETAIL`) come one per line, without
     // blank lines between them: each is a line of its own, the rest goes by paragraphs. The
@@ -825,15 +844,9 @@ fn run_tf_action(sb: &RocketChatHandle, row: &Row) -> Ran {
         }
     }
     lines.extend(paragraphs(&rest).filter(|p| failed.as_ref() != Some(p)));
-    lines.extend(provider_log(&log));
+    lines.extend(provider_log(log));
     let counts = counts_of_message(&lines.join("\n"));
-    Ran {
-        outcome: format!("invoke exit {code}"),
-        counts,
-        lines,
-        text,
-        dirs: vec![keep(dir)],
-    }
+    (counts, lines)
 }
 
 const WORKFLOW_NAME: &str = "fault-matrix-rocketchat";
@@ -868,26 +881,19 @@ fn run_act(
 ) -> (BTreeMap<&'static str, (Option<i32>, String)>, String) {
     let scratch = tempfile::tempdir().unwrap();
     // As for the Woosmap action: a minimal repository with what `uses: ./` reads.
-    let repo = scratch.path().join("repo");
     let root = super::common::act::root();
-    for file in [
+    let files: Vec<&str> = [
         "action.yml",
         "scripts/action-service.sh",
         "scripts/action-rocketchat.sh",
         "scripts/action-install.sh",
         "Cargo.toml",
-    ] {
-        let to = repo.join(file);
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        if root.join(file).exists() {
-            std::fs::copy(root.join(file), &to).unwrap();
-        }
-    }
-    let file = repo.join("fault-matrix-rocketchat.yml");
-    std::fs::write(&file, workflow(cells)).unwrap();
-    super::git_commit_all(&repo);
-    let mut cmd = super::common::act::command(&file, scratch.path());
-    cmd.current_dir(&repo);
+    ]
+    .into_iter()
+    .filter(|file| root.join(file).exists())
+    .collect();
+    let workflow = ("fault-matrix-rocketchat.yml", workflow(cells));
+    let mut cmd = super::act_in_minimal_repo(scratch.path(), &files, workflow);
     cmd.args(["--concurrent-jobs", "32"])
         .args(["-s", &format!("ROCKETCHAT_AUTH_TOKEN={DEFAULT_AUTH_TOKEN}")])
         .args(["-s", &format!("WRONG_TOKEN={WRONG_TOKEN}")])
@@ -961,21 +967,8 @@ fn action_ran(exit: Option<i32>, log: String) -> Ran {
 /// and the wait of a 429 masked, `|` escaped, and at most 150 characters around `phrase`.
 fn normalise(line: &str, phrase: &str) -> String {
     let chars: Vec<char> = super::without_colours(line).trim().chars().collect();
-    let mut out = String::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let ts: String = chars[i..].iter().take(19).collect();
-        if ts.len() == 19 && humantime::parse_rfc3339_weak(&ts).is_ok() {
-            let mut j = i + 19;
-            while j < chars.len()
-                && (chars[j].is_ascii_digit() || chars[j] == '.' || chars[j] == 'Z')
-            {
-                j += 1;
-            }
-            out.push_str("<time>");
-            i = j;
-            continue;
-        }
+    // Operation ids: words of 24 hex digits.
+    let mut out = super::mask_times_and_ids(&chars, |chars, i| {
         let starts_word = i == 0 || !chars[i - 1].is_ascii_alphanumeric();
         let hex = chars[i..]
             .iter()
@@ -984,14 +977,8 @@ fn normalise(line: &str, phrase: &str) -> String {
         let ends_word = chars
             .get(i + hex)
             .is_none_or(|c| !c.is_ascii_alphanumeric());
-        if starts_word && ends_word && hex == 24 {
-            out.push_str("<id>");
-            i += hex;
-            continue;
-        }
-        out.push(chars[i]);
-        i += 1;
-    }
+        (starts_word && ends_word && hex == 24).then_some(hex)
+    });
     if let Some(at) = out.find("waiting ") {
         let start = at + "waiting ".len();
         if out[start..].starts_with(|c: char| c.is_ascii_digit()) {
@@ -1139,18 +1126,18 @@ pub async fn run(only: Option<&[String]>, act_gate: tokio::sync::oneshot::Receiv
             operations: stats.operations,
             aborts: stats.aborts,
             rate_limited: stats.rate_limited,
-            seconds: (took.as_secs_f64() * 10.0).round() / 10.0,
+            seconds: super::tenths(took),
         };
-        if std::env::var_os("WOOSMAP_FAULT_MATRIX_DEBUG").is_some() {
-            eprintln!("=== {} / {front:?}: {o:?}\n{}", row.id, ran.text);
-        }
-        if !o.passed(&e) {
-            let _ = writeln!(
-                report,
-                "\n=== {} / {front:?}: expected {e:?}\n    observed {o:?}\n    lines holding the phrase: {found:#?}\n    stats {stats:?}\n--- output\n{}",
-                row.id, ran.text
-            );
-        }
+        let failure = (!o.passed(&e)).then(|| {
+            format!("expected {e:?}\n    observed {o:?}\n    lines holding the phrase: {found:#?}\n    stats {stats:?}")
+        });
+        super::record_cell(
+            &mut report,
+            &format!("{} / {front:?}", row.id),
+            &o,
+            failure,
+            &ran.text,
+        );
         texts.push((format!("{} / {front:?} output", row.id), ran.text));
         dirs.extend(ran.dirs);
         observed.insert((row.id, front), o);
@@ -1207,13 +1194,7 @@ line (`Action failed: MESSAGE`; the error's paragraph repeating it is left out);
 Action, a line of the step's log or its `message` output.\n\
 - Every output, log, act's log and Terraform working directory is scanned for the auth tokens.\n\n",
         );
-        md.push_str("| Fault |");
-        for front in RcFront::ALL {
-            let _ = write!(md, " {} |", front.title());
-        }
-        md.push_str("\n|---|");
-        md.push_str(&"---|".repeat(RcFront::ALL.len()));
-        md.push('\n');
+        super::overview_header(&mut md, RcFront::ALL.map(RcFront::title));
         for row in self.rows {
             let _ = write!(md, "| [{}](#{}) |", row.title, row.id.replace('_', "-"));
             for front in RcFront::ALL {
@@ -1235,13 +1216,8 @@ Action, a line of the step's log or its `message` output.\n\
             md.push('\n');
         }
         for row in self.rows {
-            let _ = write!(
-                md,
-                "\n### {}\n\n<a id=\"{}\"></a>Setup: {}.\n\n| Front end | Outcome expected | Outcome observed | Counts expected | Counts observed | Operations / aborts expected | Operations / aborts observed | Message |\n|---|---|---|---|---|---|---|---|\n",
-                row.title,
-                row.id.replace('_', "-"),
-                row.setup_text
-            );
+            let columns = "Front end | Outcome expected | Outcome observed | Counts expected | Counts observed | Operations / aborts expected | Operations / aborts observed | Message";
+            super::cell_heading(&mut md, (row.title, row.id, row.setup_text), columns);
             for front in RcFront::ALL {
                 let e = row.expect(front);
                 let Some(o) = self.observed.get(&(row.id, front)) else {

@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{STATUS_WINDOW, TRIGGER_WINDOW};
 
@@ -96,18 +96,7 @@ pub fn run_with_limit(mut cmd: Command, limit: Duration) -> (i32, String) {
         .stderr(errors.reopen().unwrap())
         .spawn()
         .expect("act starts");
-    let started = Instant::now();
-    let code = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status.code().unwrap_or(-1);
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            break -1;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let code = super::wait::exit_within(&mut child, limit);
     let mut text = String::new();
     log.reopen().unwrap().read_to_string(&mut text).unwrap();
     errors.reopen().unwrap().read_to_string(&mut text).unwrap();

@@ -16,6 +16,23 @@ pub fn until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// Waits for `child` to exit, for at most `limit`; past it, kills it and returns -1.
+/// Returns its exit code (-1 when a signal ended it).
+pub fn exit_within(child: &mut std::process::Child, limit: Duration) -> i32 {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code().unwrap_or(-1);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return -1;
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
 /// Waits until the sandbox started a run of dataset `id` (a trigger was accepted); returns
 /// when it was first seen.
 pub fn until_run_started(sb: &SandboxHandle, id: &str, limit: Duration) -> Instant {

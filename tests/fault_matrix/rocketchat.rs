@@ -571,18 +571,7 @@ async fn sandbox(row: &Row) -> RocketChatHandle {
 fn drive(cmd: Command) -> (i32, String) {
     let out = tempfile::NamedTempFile::new().unwrap();
     let mut child = super::spawn_into(cmd, &out);
-    let started = Instant::now();
-    let code = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status.code().unwrap_or(-1);
-        }
-        if started.elapsed() > CELL_LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            break -1;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let code = super::common::wait::exit_within(&mut child, CELL_LIMIT);
     (
         code,
         std::fs::read_to_string(out.path()).unwrap_or_default(),

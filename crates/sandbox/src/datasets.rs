@@ -198,6 +198,18 @@ fn check_url(url: &str) -> Result<(), String> {
 
 type Problems = Vec<(Vec<Value>, String, &'static str, Value)>;
 
+/// What a handler answers: `Err` is an error answer, so that the checks can end it with `?`.
+type Answer = Result<Response, Response>;
+
+/// FastAPI's 422 when the request's fields had problems.
+fn no_problems(problems: Problems) -> Result<(), Response> {
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(unprocessable(problems))
+    }
+}
+
 fn body_object(body: &Bytes) -> Result<serde_json::Map<String, Value>, Response> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
@@ -259,14 +271,9 @@ fn check_url_field(url: &Option<String>, problems: &mut Problems) {
     }
 }
 
-async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = admit(&shared, &headers, Op::Create) {
-        return r;
-    }
-    let map = match body_object(&body) {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
+async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Answer {
+    admit(&shared, &headers, Op::Create)?;
+    let map = body_object(&body)?;
     let mut problems = Problems::new();
     let name = string_field(&map, "name", true, &mut problems);
     let url = string_field(&map, "url", true, &mut problems);
@@ -332,9 +339,7 @@ async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
             other.clone(),
         )),
     }
-    if !problems.is_empty() {
-        return unprocessable(problems);
-    }
+    no_problems(problems)?;
     let (name, url) = (name.unwrap_or_default(), url.unwrap_or_default());
 
     let cfg = &shared.config;
@@ -355,7 +360,7 @@ async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
     let meta = state.catalog.meta_for(id, Some(&reimport_key));
     meta.name = name;
     meta.url = url;
-    Json(view(id, meta)).into_response()
+    Ok(Json(view(id, meta)).into_response())
 }
 
 /// Whether the dataset exists (known and not removed through the control API).
@@ -406,16 +411,11 @@ async fn read(
     State(shared): State<Arc<Shared>>,
     Path(raw): Path<String>,
     headers: HeaderMap,
-) -> Response {
-    let id = match admitted_id(&shared, &headers, Op::Get, &raw) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
+) -> Answer {
+    let id = admitted_id(&shared, &headers, Op::Get, &raw)?;
     let mut state = shared.lock();
-    match existing_meta(&mut state, &shared.config, id) {
-        Some(meta) => Json(view(id, meta)).into_response(),
-        None => not_found(),
-    }
+    let meta = existing_meta(&mut state, &shared.config, id).ok_or_else(not_found)?;
+    Ok(Json(view(id, meta)).into_response())
 }
 
 async fn update(
@@ -423,26 +423,16 @@ async fn update(
     Path(raw): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let id = match admitted_id(&shared, &headers, Op::Update, &raw) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
-    let map = match body_object(&body) {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
+) -> Answer {
+    let id = admitted_id(&shared, &headers, Op::Update, &raw)?;
+    let map = body_object(&body)?;
     let mut problems = Problems::new();
     let name = string_field(&map, "name", false, &mut problems);
     let url = string_field(&map, "url", false, &mut problems);
     check_url_field(&url, &mut problems);
-    if !problems.is_empty() {
-        return unprocessable(problems);
-    }
+    no_problems(problems)?;
     let mut state = shared.lock();
-    let Some(meta) = existing_meta(&mut state, &shared.config, id) else {
-        return not_found();
-    };
+    let meta = existing_meta(&mut state, &shared.config, id).ok_or_else(not_found)?;
     if let Some(name) = name {
         meta.name = name;
     }
@@ -450,34 +440,31 @@ async fn update(
         meta.url = url;
     }
     meta.updated_at = SystemTime::now();
-    Json(view(id, meta)).into_response()
+    Ok(Json(view(id, meta)).into_response())
 }
 
 async fn delete(
     State(shared): State<Arc<Shared>>,
     Path(raw): Path<String>,
     headers: HeaderMap,
-) -> Response {
-    let id = match admitted_id(&shared, &headers, Op::Delete, &raw) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
+) -> Answer {
+    let id = admitted_id(&shared, &headers, Op::Delete, &raw)?;
     let mut state = shared.lock();
-    let Some(meta) = existing_meta(&mut state, &shared.config, id) else {
-        return not_found();
-    };
+    let meta = existing_meta(&mut state, &shared.config, id).ok_or_else(not_found)?;
     if meta.scheduled_for_deletion_after.is_some() {
-        return error(
+        return Err(error(
             StatusCode::CONFLICT,
             "details",
             "The Dataset was already scheduled for deletion.",
-        );
+        ));
     }
     let date = rfc3339(SystemTime::now() + DELETION_DELAY)[..10].to_owned();
     meta.scheduled_for_deletion_after = Some(date.clone());
     state.catalog.deletions_scheduled += 1;
-    Json(json!({ "dataset_id": id.to_string(), "scheduled_for_deletion_after": date }))
-        .into_response()
+    Ok(
+        Json(json!({ "dataset_id": id.to_string(), "scheduled_for_deletion_after": date }))
+            .into_response(),
+    )
 }
 
 /// A query integer as FastAPI validates it.
@@ -531,16 +518,12 @@ async fn list(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     Query(params): Query<HashMap<String, String>>,
-) -> Response {
-    if let Err(r) = admit(&shared, &headers, Op::List) {
-        return r;
-    }
+) -> Answer {
+    admit(&shared, &headers, Op::List)?;
     let mut problems = Problems::new();
     let per_page = query_int(&params, "per_page", 10, Some(MAX_PER_PAGE), &mut problems);
     let page = query_int(&params, "page", 1, None, &mut problems);
-    if !problems.is_empty() {
-        return unprocessable(problems);
-    }
+    no_problems(problems)?;
     let cfg = &shared.config;
     let mut state = shared.lock();
     let ids: Vec<Uuid> = state.dataset_ids();
@@ -571,11 +554,11 @@ async fn list(
         .collect();
     let next = (start.saturating_add(per_page) < total).then_some(page + 1);
     let prev = (page > 1).then_some(page - 1);
-    Json(json!({
+    Ok(Json(json!({
         "datasets": datasets,
         "pagination": { "page": page, "next": next, "prev": prev },
     }))
-    .into_response()
+    .into_response())
 }
 
 #[cfg(test)]

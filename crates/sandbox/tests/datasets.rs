@@ -3,11 +3,15 @@
 //! pagination, deletion scheduling (409 the second time), created datasets being importable
 //! like configured ones, and the stats that count it all.
 
+mod common;
+
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use woosmap_sandbox::{DatasetConfig, KeyState, Sandbox, SandboxConfig, SandboxHandle};
+use woosmap_sandbox::{DatasetConfig, KeyState, SandboxConfig, SandboxHandle};
+
+type Api = common::Api<SandboxHandle>;
 
 const KEY: &str = "sandbox-private-key";
 /// Short windows so that the tests take little time; the rate-limit test uses its own.
@@ -24,19 +28,7 @@ fn fast() -> SandboxConfig {
     }
 }
 
-struct Api {
-    sb: SandboxHandle,
-    http: reqwest::Client,
-}
-
 impl Api {
-    async fn start(cfg: SandboxConfig) -> Api {
-        Api {
-            sb: Sandbox::start(cfg).await.expect("sandbox starts"),
-            http: reqwest::Client::new(),
-        }
-    }
-
     /// Sends with the key after waiting out the (short) window, so tests see no 429.
     async fn call(
         &self,
@@ -66,13 +58,7 @@ impl Api {
                 .header("content-type", "application/json")
                 .body(body.to_string());
         }
-        let resp = req.send().await.expect("answered");
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        common::answer(req).await
     }
 
     async fn create(&self, name: &str) -> Value {

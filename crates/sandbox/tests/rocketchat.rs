@@ -2,28 +2,20 @@
 //! its states, per-user failures, `import.new` aborting a running operation, the limiter and
 //! its headers, faults and the control API.
 
+mod common;
+
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use woosmap_sandbox::rocketchat::{
     DEFAULT_AUTH_TOKEN, DEFAULT_USER_ID, ForeignOperation, RcFault, RcFaultKind, RocketChatConfig,
-    RocketChatHandle, RocketChatSandbox,
+    RocketChatHandle,
 };
 
-struct Api {
-    sb: RocketChatHandle,
-    http: reqwest::Client,
-}
+type Api = common::Api<RocketChatHandle>;
 
 impl Api {
-    async fn start(cfg: RocketChatConfig) -> Api {
-        Api {
-            sb: RocketChatSandbox::start(cfg).await.expect("sandbox starts"),
-            http: reqwest::Client::new(),
-        }
-    }
-
     async fn fast() -> Api {
         Api::start(RocketChatConfig {
             limit_calls: 0,
@@ -336,29 +328,11 @@ async fn the_control_api_starts_foreign_operations_and_reports_stats() {
 /// back to credentials the sandbox accepts.
 #[tokio::test]
 async fn the_binary_serves_rocketchat_and_prints_ready_to_paste_exports() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_woosmap-sandbox"))
-        .args(["--quiet", "--rocketchat"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+    use std::process::Command;
+    let mut child = common::binary(&["--quiet", "--rocketchat"])
         .spawn()
         .expect("binary starts");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut printed = Vec::new();
-    while printed.len() < 3 {
-        match rx.recv_timeout(Duration::from_secs(10)) {
-            Ok(line) => printed.push(line),
-            Err(_) => break,
-        }
-    }
+    let printed = common::Lines::of(&mut child).first(3);
     let export = printed
         .iter()
         .find(|l| l.starts_with("export "))

@@ -1,6 +1,8 @@
 //! The sandbox over real HTTP: documented answers and error bodies, rate-limit windows, run
 //! timelines, faults, the control API, and the `woosmap-sandbox` binary.
 
+mod common;
+
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -9,6 +11,8 @@ use woosmap_sandbox::{
     DatasetConfig, Fault, FaultBody, FaultEndpoint, FaultKind, KeyState, Outcome, PreviousRun,
     Sandbox, SandboxConfig, SandboxHandle, Stats,
 };
+
+type Api = common::Api<SandboxHandle>;
 
 const KEY: &str = "sandbox-private-key";
 const DS: &str = "8c4c51f1-f6f3-43bc-b65d-7415e8ef22c0";
@@ -29,29 +33,13 @@ fn fast() -> SandboxConfig {
     }
 }
 
-struct Api {
-    sb: SandboxHandle,
-    http: reqwest::Client,
-}
-
 impl Api {
-    async fn start(cfg: SandboxConfig) -> Api {
-        Api {
-            sb: Sandbox::start(cfg).await.expect("sandbox starts"),
-            http: reqwest::Client::new(),
-        }
-    }
-
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.sb.base_url())
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> (StatusCode, Value) {
-        let response = request.send().await.expect("request is answered");
-        let status = response.status();
-        let text = response.text().await.expect("body is read");
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        (status, body)
+        common::answer(request).await
     }
 
     async fn status(&self, id: &str) -> (StatusCode, Value) {

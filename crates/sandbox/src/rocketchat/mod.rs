@@ -108,6 +108,18 @@ pub struct RcFault {
     pub count: u32,
 }
 
+impl RcFault {
+    /// `kind` on the next `count` requests to `endpoint` (a route such as `import.status`, or
+    /// `any`).
+    pub fn new(endpoint: &str, kind: RcFaultKind, count: u32) -> RcFault {
+        RcFault {
+            endpoint: endpoint.to_owned(),
+            kind,
+            count,
+        }
+    }
+}
+
 fn any() -> String {
     "any".to_owned()
 }

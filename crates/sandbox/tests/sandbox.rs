@@ -42,16 +42,24 @@ impl Api {
         common::answer(request).await
     }
 
-    async fn status(&self, id: &str) -> (StatusCode, Value) {
+    /// `GET /datasets/{id}/status` with the key, to be sent.
+    fn status_request(&self, id: &str) -> reqwest::RequestBuilder {
         let path = format!("/datasets/{id}/status");
-        self.send(self.http.get(self.url(&path)).header("X-Api-Key", KEY))
-            .await
+        self.http.get(self.url(&path)).header("X-Api-Key", KEY)
+    }
+
+    /// `POST /datasets/{id}/import` with the key, to be sent.
+    fn trigger_request(&self, id: &str) -> reqwest::RequestBuilder {
+        let path = format!("/datasets/{id}/import");
+        self.http.post(self.url(&path)).header("X-Api-Key", KEY)
+    }
+
+    async fn status(&self, id: &str) -> (StatusCode, Value) {
+        self.send(self.status_request(id)).await
     }
 
     async fn trigger(&self, id: &str) -> (StatusCode, Value) {
-        let path = format!("/datasets/{id}/import");
-        self.send(self.http.post(self.url(&path)).header("X-Api-Key", KEY))
-            .await
+        self.send(self.trigger_request(id)).await
     }
 
     async fn webhook(&self, key: &str) -> (StatusCode, Value) {
@@ -68,6 +76,16 @@ impl Api {
     fn stats(&self) -> Stats {
         self.sb.stats()
     }
+}
+
+/// A 429 with the documented body and `Retry-After: retry_after`.
+async fn assert_rate_limited(response: reqwest::Response, retry_after: &str) {
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers()["retry-after"], retry_after);
+    assert_eq!(
+        response.text().await.unwrap(),
+        r#"{"details":"Rate limit reached"}"#
+    );
 }
 
 fn run_id(body: &Value) -> String {
@@ -226,19 +244,8 @@ async fn windows_limit_each_dataset_and_count_429s() {
 
     assert_eq!(api.status(DS).await.0, StatusCode::OK);
     let started = tokio::time::Instant::now();
-    let response = api
-        .http
-        .get(api.url(&format!("/datasets/{DS}/status")))
-        .header("X-Api-Key", KEY)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(response.headers()["retry-after"], "7");
-    assert_eq!(
-        response.text().await.unwrap(),
-        r#"{"details":"Rate limit reached"}"#
-    );
+    let response = api.status_request(DS).send().await.unwrap();
+    assert_rate_limited(response, "7").await;
     // Another dataset has its own window.
     assert_eq!(api.status(DS2).await.0, StatusCode::OK);
     // The window runs from the last accepted call, not from the 429.
@@ -544,11 +551,8 @@ async fn reset_fault_cuts_the_connection() {
     let api = Api::start(fast()).await;
     // Default: head and half the body arrive, then the connection is cut.
     api.sb.inject(Fault::new(FaultKind::Reset));
-    let url = api.url(&format!("/datasets/{DS}/status"));
     let response = api
-        .http
-        .get(&url)
-        .header("X-Api-Key", KEY)
+        .status_request(DS)
         .send()
         .await
         .expect("the head arrives");
@@ -561,11 +565,8 @@ async fn reset_fault_cuts_the_connection() {
             .on(FaultEndpoint::Trigger)
             .body(FaultBody::Empty),
     );
-    let url = api.url(&format!("/datasets/{DS}/import"));
     let err = api
-        .http
-        .post(&url)
-        .header("X-Api-Key", KEY)
+        .trigger_request(DS)
         .send()
         .await
         .expect_err("the send fails");
@@ -641,19 +642,8 @@ async fn injected_rate_limit_is_counted_apart_from_window_429s() {
             .on(FaultEndpoint::Trigger)
             .retry_after(2),
     );
-    let response = api
-        .http
-        .post(api.url(&format!("/datasets/{DS}/import")))
-        .header("X-Api-Key", KEY)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(response.headers()["retry-after"], "2");
-    assert_eq!(
-        response.text().await.unwrap(),
-        r#"{"details":"Rate limit reached"}"#
-    );
+    let response = api.trigger_request(DS).send().await.unwrap();
+    assert_rate_limited(response, "2").await;
     assert_eq!(api.trigger(DS).await.0, StatusCode::ACCEPTED);
     let stats = api.stats();
     assert_eq!((stats.rate_limited, stats.injected), (0, 1));

@@ -46,7 +46,9 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/datasets/", get(list).post(create))
         .route(
             "/datasets/{dataset_id}",
-            get(read).put(update).delete(delete),
+            get(|s, p, h| read_or_delete(Op::Get, s, p, h))
+                .put(update)
+                .delete(|s, p, h| read_or_delete(Op::Delete, s, p, h)),
         )
 }
 
@@ -271,6 +273,46 @@ fn check_url_field(url: &Option<String>, problems: &mut Problems) {
     }
 }
 
+/// The fields of a schema mapping item, in the order they are checked: the name, the values
+/// it accepts, and the 422's `msg` and `type` for another value.
+type MappingField = (&'static str, fn(&Value) -> bool, &'static str, &'static str);
+const MAPPING_FIELDS: [MappingField; 2] = [
+    ("schema_key", is_title, "Input should be 'title'", "enum"),
+    (
+        "data_key",
+        Value::is_string,
+        "Input should be a valid string",
+        "string_type",
+    ),
+];
+
+fn is_title(value: &Value) -> bool {
+    value == "title"
+}
+
+/// Checks `field` of the schema mapping item `i`: a value `accepts` takes, else the problem
+/// `(msg, type)`; missing, `Field required`.
+fn check_mapping_field(
+    item: &Value,
+    i: usize,
+    field: &str,
+    accepts: fn(&Value) -> bool,
+    (msg, kind): (&str, &'static str),
+    problems: &mut Problems,
+) {
+    let loc = vec![
+        json!("body"),
+        json!("schema_mapping"),
+        json!(i),
+        json!(field),
+    ];
+    match item.get(field) {
+        Some(value) if accepts(value) => {}
+        Some(other) => problems.push((loc, msg.to_owned(), kind, other.clone())),
+        None => problems.push((loc, "Field required".to_owned(), "missing", item.clone())),
+    }
+}
+
 async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Answer {
     admit(&shared, &headers, Op::Create)?;
     let map = body_object(&body)?;
@@ -282,15 +324,7 @@ async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
         None | Some(Value::Null) => {}
         Some(Value::Array(items)) => {
             for (i, item) in items.iter().enumerate() {
-                let loc = |field: &str| {
-                    vec![
-                        json!("body"),
-                        json!("schema_mapping"),
-                        json!(i),
-                        json!(field),
-                    ]
-                };
-                let Some(obj) = item.as_object() else {
+                if !item.is_object() {
                     problems.push((
                         vec![json!("body"), json!("schema_mapping"), json!(i)],
                         "Input should be a valid dictionary or object to extract fields from"
@@ -299,36 +333,9 @@ async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
                         item.clone(),
                     ));
                     continue;
-                };
-                match obj.get("schema_key") {
-                    Some(Value::String(k)) if k == "title" => {}
-                    Some(other) => problems.push((
-                        loc("schema_key"),
-                        "Input should be 'title'".to_owned(),
-                        "enum",
-                        other.clone(),
-                    )),
-                    None => problems.push((
-                        loc("schema_key"),
-                        "Field required".to_owned(),
-                        "missing",
-                        item.clone(),
-                    )),
                 }
-                match obj.get("data_key") {
-                    Some(Value::String(_)) => {}
-                    Some(other) => problems.push((
-                        loc("data_key"),
-                        "Input should be a valid string".to_owned(),
-                        "string_type",
-                        other.clone(),
-                    )),
-                    None => problems.push((
-                        loc("data_key"),
-                        "Field required".to_owned(),
-                        "missing",
-                        item.clone(),
-                    )),
+                for (field, accepts, msg, kind) in MAPPING_FIELDS {
+                    check_mapping_field(item, i, field, accepts, (msg, kind), &mut problems);
                 }
             }
         }
@@ -407,17 +414,6 @@ fn admitted_id(shared: &Shared, headers: &HeaderMap, op: Op, raw: &str) -> Resul
     path_id(raw)
 }
 
-async fn read(
-    State(shared): State<Arc<Shared>>,
-    Path(raw): Path<String>,
-    headers: HeaderMap,
-) -> Answer {
-    let id = admitted_id(&shared, &headers, Op::Get, &raw)?;
-    let mut state = shared.lock();
-    let meta = existing_meta(&mut state, &shared.config, id).ok_or_else(not_found)?;
-    Ok(Json(view(id, meta)).into_response())
-}
-
 async fn update(
     State(shared): State<Arc<Shared>>,
     Path(raw): Path<String>,
@@ -443,14 +439,20 @@ async fn update(
     Ok(Json(view(id, meta)).into_response())
 }
 
-async fn delete(
+/// `GET /datasets/{id}` answers the dataset; `DELETE` schedules its deletion (409 when it
+/// already is). Both 404 for a dataset that does not exist.
+async fn read_or_delete(
+    op: Op,
     State(shared): State<Arc<Shared>>,
     Path(raw): Path<String>,
     headers: HeaderMap,
 ) -> Answer {
-    let id = admitted_id(&shared, &headers, Op::Delete, &raw)?;
+    let id = admitted_id(&shared, &headers, op, &raw)?;
     let mut state = shared.lock();
     let meta = existing_meta(&mut state, &shared.config, id).ok_or_else(not_found)?;
+    if op != Op::Delete {
+        return Ok(Json(view(id, meta)).into_response());
+    }
     if meta.scheduled_for_deletion_after.is_some() {
         return Err(error(
             StatusCode::CONFLICT,

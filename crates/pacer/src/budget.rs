@@ -77,6 +77,36 @@ impl Book {
     }
 }
 
+/// The rule of [`Budgets::wait_blocking`] on a book of budgets per route, at `now` (ms since
+/// the Unix epoch): how long to wait before `route` may be called, nothing reserved. For
+/// callers that keep their own book on their own clock (a simulation).
+pub fn wait_in(routes: &BTreeMap<String, Budget>, route: &str, now: u64) -> Option<Duration> {
+    let budget = routes.get(route)?;
+    (budget.remaining == 0 && budget.reset_ms + RESET_MARGIN_MS > now)
+        .then(|| Duration::from_millis(budget.reset_ms + RESET_MARGIN_MS - now).min(MAX_WAIT))
+}
+
+/// The rule of [`Budgets::reserve_blocking`] on a book of budgets per route, at `now`: how
+/// long to wait before calling `route`, one call reserved when none is needed; a budget whose
+/// window has reset is forgotten.
+pub fn reserve_in(
+    routes: &mut BTreeMap<String, Budget>,
+    route: &str,
+    now: u64,
+) -> Option<Duration> {
+    let budget = routes.get_mut(route)?;
+    if budget.reset_ms + RESET_MARGIN_MS <= now {
+        routes.remove(route);
+        return None;
+    }
+    if budget.remaining == 0 {
+        let wait = Duration::from_millis(budget.reset_ms + RESET_MARGIN_MS - now);
+        return Some(wait.min(MAX_WAIT));
+    }
+    budget.remaining -= 1;
+    None
+}
+
 /// The budgets of one (service, key): in its file, or in memory when sharing is not possible.
 pub struct Budgets {
     path: Option<PathBuf>,
@@ -150,31 +180,14 @@ impl Budgets {
     /// How long to wait before `route` may be called (nothing reserved). Blocking.
     pub fn wait_blocking(&self, route: &str) -> Option<Duration> {
         let now = now_ms();
-        self.with_book(|routes| {
-            let budget = routes.get(route)?;
-            (budget.remaining == 0 && budget.reset_ms + RESET_MARGIN_MS > now).then(|| {
-                Duration::from_millis(budget.reset_ms + RESET_MARGIN_MS - now).min(MAX_WAIT)
-            })
-        })
+        self.with_book(|routes| wait_in(routes, route, now))
     }
 
     /// How long to wait before calling `route`, reserving one call when none is needed.
     /// Blocking: see [`Budgets::reserve`].
     pub fn reserve_blocking(&self, route: &str) -> Option<Duration> {
         let now = now_ms();
-        self.with_book(|routes| {
-            let budget = routes.get_mut(route)?;
-            if budget.reset_ms + RESET_MARGIN_MS <= now {
-                routes.remove(route);
-                return None;
-            }
-            if budget.remaining == 0 {
-                let wait = Duration::from_millis(budget.reset_ms + RESET_MARGIN_MS - now);
-                return Some(wait.min(MAX_WAIT));
-            }
-            budget.remaining -= 1;
-            None
-        })
+        self.with_book(|routes| reserve_in(routes, route, now))
     }
 
     /// Records the budget a response announced. Blocking: see [`Budgets::record`].

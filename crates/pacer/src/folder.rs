@@ -253,6 +253,19 @@ pub(crate) mod tests {
         assert!(err.contains("cannot be written"), "{err}");
     }
 
+    /// The service every unit test of this crate paces under: its folder is
+    /// [`test_folder`] (keys are random, so tests do not meet).
+    pub(crate) static TEST_SERVICE: Service = Service::new(
+        "pacer-unit-tests",
+        FolderSpec {
+            env: None,
+            env_subfolder: None,
+            runtime_name: "pacer-unit-tests",
+            temp_prefix: "pacer-unit-tests",
+            unit_tests: Some(test_folder),
+        },
+    );
+
     /// This crate's unit tests: one folder of the test process's own, removed at its exit.
     pub(crate) fn test_folder() -> PathBuf {
         static ROOT: OnceLock<PathBuf> = OnceLock::new();

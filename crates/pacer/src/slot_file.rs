@@ -396,22 +396,11 @@ impl SlotFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::folder::FolderSpec;
-
-    static TEST: Service = Service::new(
-        "pacer-unit-tests",
-        FolderSpec {
-            env: None,
-            env_subfolder: None,
-            runtime_name: "pacer-unit-tests",
-            temp_prefix: "pacer-unit-tests",
-            unit_tests: Some(crate::folder::tests::test_folder),
-        },
-    );
+    use crate::folder::tests::TEST_SERVICE;
 
     fn key() -> SlotKey {
         SlotKey {
-            service: &TEST,
+            service: &TEST_SERVICE,
             scope: Arc::from(format!("{:032x}", fastrand::u128(..))),
             route: "trigger",
         }

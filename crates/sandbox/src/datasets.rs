@@ -46,7 +46,9 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/datasets/", get(list).post(create))
         .route(
             "/datasets/{dataset_id}",
-            get(read).put(update).delete(delete),
+            get(|s, p, h| read_or_delete(Op::Get, s, p, h))
+                .put(update)
+                .delete(|s, p, h| read_or_delete(Op::Delete, s, p, h)),
         )
 }
 
@@ -198,6 +200,18 @@ fn check_url(url: &str) -> Result<(), String> {
 
 type Problems = Vec<(Vec<Value>, String, &'static str, Value)>;
 
+/// What a handler answers: `Err` is an error answer, so that the checks can end it with `?`.
+type Answer = Result<Response, Response>;
+
+/// FastAPI's 422 when the request's fields had problems.
+fn no_problems(problems: Problems) -> Result<(), Response> {
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(unprocessable(problems))
+    }
+}
+
 fn body_object(body: &Bytes) -> Result<serde_json::Map<String, Value>, Response> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
@@ -259,14 +273,49 @@ fn check_url_field(url: &Option<String>, problems: &mut Problems) {
     }
 }
 
-async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Err(r) = admit(&shared, &headers, Op::Create) {
-        return r;
+/// The fields of a schema mapping item, in the order they are checked: the name, the values
+/// it accepts, and the 422's `msg` and `type` for another value.
+type MappingField = (&'static str, fn(&Value) -> bool, &'static str, &'static str);
+const MAPPING_FIELDS: [MappingField; 2] = [
+    ("schema_key", is_title, "Input should be 'title'", "enum"),
+    (
+        "data_key",
+        Value::is_string,
+        "Input should be a valid string",
+        "string_type",
+    ),
+];
+
+fn is_title(value: &Value) -> bool {
+    value == "title"
+}
+
+/// Checks `field` of the schema mapping item `i`: a value `accepts` takes, else the problem
+/// `(msg, type)`; missing, `Field required`.
+fn check_mapping_field(
+    item: &Value,
+    i: usize,
+    field: &str,
+    accepts: fn(&Value) -> bool,
+    (msg, kind): (&str, &'static str),
+    problems: &mut Problems,
+) {
+    let loc = vec![
+        json!("body"),
+        json!("schema_mapping"),
+        json!(i),
+        json!(field),
+    ];
+    match item.get(field) {
+        Some(value) if accepts(value) => {}
+        Some(other) => problems.push((loc, msg.to_owned(), kind, other.clone())),
+        None => problems.push((loc, "Field required".to_owned(), "missing", item.clone())),
     }
-    let map = match body_object(&body) {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
+}
+
+async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Answer {
+    admit(&shared, &headers, Op::Create)?;
+    let map = body_object(&body)?;
     let mut problems = Problems::new();
     let name = string_field(&map, "name", true, &mut problems);
     let url = string_field(&map, "url", true, &mut problems);
@@ -275,15 +324,7 @@ async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
         None | Some(Value::Null) => {}
         Some(Value::Array(items)) => {
             for (i, item) in items.iter().enumerate() {
-                let loc = |field: &str| {
-                    vec![
-                        json!("body"),
-                        json!("schema_mapping"),
-                        json!(i),
-                        json!(field),
-                    ]
-                };
-                let Some(obj) = item.as_object() else {
+                if !item.is_object() {
                     problems.push((
                         vec![json!("body"), json!("schema_mapping"), json!(i)],
                         "Input should be a valid dictionary or object to extract fields from"
@@ -292,36 +333,9 @@ async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
                         item.clone(),
                     ));
                     continue;
-                };
-                match obj.get("schema_key") {
-                    Some(Value::String(k)) if k == "title" => {}
-                    Some(other) => problems.push((
-                        loc("schema_key"),
-                        "Input should be 'title'".to_owned(),
-                        "enum",
-                        other.clone(),
-                    )),
-                    None => problems.push((
-                        loc("schema_key"),
-                        "Field required".to_owned(),
-                        "missing",
-                        item.clone(),
-                    )),
                 }
-                match obj.get("data_key") {
-                    Some(Value::String(_)) => {}
-                    Some(other) => problems.push((
-                        loc("data_key"),
-                        "Input should be a valid string".to_owned(),
-                        "string_type",
-                        other.clone(),
-                    )),
-                    None => problems.push((
-                        loc("data_key"),
-                        "Field required".to_owned(),
-                        "missing",
-                        item.clone(),
-                    )),
+                for (field, accepts, msg, kind) in MAPPING_FIELDS {
+                    check_mapping_field(item, i, field, accepts, (msg, kind), &mut problems);
                 }
             }
         }
@@ -332,9 +346,7 @@ async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
             other.clone(),
         )),
     }
-    if !problems.is_empty() {
-        return unprocessable(problems);
-    }
+    no_problems(problems)?;
     let (name, url) = (name.unwrap_or_default(), url.unwrap_or_default());
 
     let cfg = &shared.config;
@@ -355,7 +367,7 @@ async fn create(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byt
     let meta = state.catalog.meta_for(id, Some(&reimport_key));
     meta.name = name;
     meta.url = url;
-    Json(view(id, meta)).into_response()
+    Ok(Json(view(id, meta)).into_response())
 }
 
 /// Whether the dataset exists (known and not removed through the control API).
@@ -402,47 +414,21 @@ fn admitted_id(shared: &Shared, headers: &HeaderMap, op: Op, raw: &str) -> Resul
     path_id(raw)
 }
 
-async fn read(
-    State(shared): State<Arc<Shared>>,
-    Path(raw): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let id = match admitted_id(&shared, &headers, Op::Get, &raw) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
-    let mut state = shared.lock();
-    match existing_meta(&mut state, &shared.config, id) {
-        Some(meta) => Json(view(id, meta)).into_response(),
-        None => not_found(),
-    }
-}
-
 async fn update(
     State(shared): State<Arc<Shared>>,
     Path(raw): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Response {
-    let id = match admitted_id(&shared, &headers, Op::Update, &raw) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
-    let map = match body_object(&body) {
-        Ok(m) => m,
-        Err(r) => return r,
-    };
+) -> Answer {
+    let id = admitted_id(&shared, &headers, Op::Update, &raw)?;
+    let map = body_object(&body)?;
     let mut problems = Problems::new();
     let name = string_field(&map, "name", false, &mut problems);
     let url = string_field(&map, "url", false, &mut problems);
     check_url_field(&url, &mut problems);
-    if !problems.is_empty() {
-        return unprocessable(problems);
-    }
+    no_problems(problems)?;
     let mut state = shared.lock();
-    let Some(meta) = existing_meta(&mut state, &shared.config, id) else {
-        return not_found();
-    };
+    let meta = existing_meta(&mut state, &shared.config, id).ok_or_else(not_found)?;
     if let Some(name) = name {
         meta.name = name;
     }
@@ -450,34 +436,37 @@ async fn update(
         meta.url = url;
     }
     meta.updated_at = SystemTime::now();
-    Json(view(id, meta)).into_response()
+    Ok(Json(view(id, meta)).into_response())
 }
 
-async fn delete(
+/// `GET /datasets/{id}` answers the dataset; `DELETE` schedules its deletion (409 when it
+/// already is). Both 404 for a dataset that does not exist.
+async fn read_or_delete(
+    op: Op,
     State(shared): State<Arc<Shared>>,
     Path(raw): Path<String>,
     headers: HeaderMap,
-) -> Response {
-    let id = match admitted_id(&shared, &headers, Op::Delete, &raw) {
-        Ok(id) => id,
-        Err(r) => return r,
-    };
+) -> Answer {
+    let id = admitted_id(&shared, &headers, op, &raw)?;
     let mut state = shared.lock();
-    let Some(meta) = existing_meta(&mut state, &shared.config, id) else {
-        return not_found();
-    };
+    let meta = existing_meta(&mut state, &shared.config, id).ok_or_else(not_found)?;
+    if op != Op::Delete {
+        return Ok(Json(view(id, meta)).into_response());
+    }
     if meta.scheduled_for_deletion_after.is_some() {
-        return error(
+        return Err(error(
             StatusCode::CONFLICT,
             "details",
             "The Dataset was already scheduled for deletion.",
-        );
+        ));
     }
     let date = rfc3339(SystemTime::now() + DELETION_DELAY)[..10].to_owned();
     meta.scheduled_for_deletion_after = Some(date.clone());
     state.catalog.deletions_scheduled += 1;
-    Json(json!({ "dataset_id": id.to_string(), "scheduled_for_deletion_after": date }))
-        .into_response()
+    Ok(
+        Json(json!({ "dataset_id": id.to_string(), "scheduled_for_deletion_after": date }))
+            .into_response(),
+    )
 }
 
 /// A query integer as FastAPI validates it.
@@ -531,16 +520,12 @@ async fn list(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     Query(params): Query<HashMap<String, String>>,
-) -> Response {
-    if let Err(r) = admit(&shared, &headers, Op::List) {
-        return r;
-    }
+) -> Answer {
+    admit(&shared, &headers, Op::List)?;
     let mut problems = Problems::new();
     let per_page = query_int(&params, "per_page", 10, Some(MAX_PER_PAGE), &mut problems);
     let page = query_int(&params, "page", 1, None, &mut problems);
-    if !problems.is_empty() {
-        return unprocessable(problems);
-    }
+    no_problems(problems)?;
     let cfg = &shared.config;
     let mut state = shared.lock();
     let ids: Vec<Uuid> = state.dataset_ids();
@@ -571,11 +556,11 @@ async fn list(
         .collect();
     let next = (start.saturating_add(per_page) < total).then_some(page + 1);
     let prev = (page > 1).then_some(page - 1);
-    Json(json!({
+    Ok(Json(json!({
         "datasets": datasets,
         "pagination": { "page": page, "next": next, "prev": prev },
     }))
-    .into_response()
+    .into_response())
 }
 
 #[cfg(test)]

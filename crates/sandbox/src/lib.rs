@@ -27,6 +27,7 @@ mod datasets;
 mod faults;
 pub mod rocketchat;
 mod routes;
+mod server;
 mod state;
 mod timeline;
 
@@ -35,7 +36,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use control::{
@@ -44,6 +44,7 @@ pub use control::{
 };
 pub use faults::{Fault, FaultBody, FaultEndpoint, FaultKind};
 
+use server::{Server, lock_state};
 use state::State;
 
 /// The accepted private key when none is configured.
@@ -116,28 +117,8 @@ pub(crate) struct Shared {
 impl Shared {
     /// Locks the state; a panic while holding the lock does not make the sandbox unusable.
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock_state(&self.state)
     }
-}
-
-/// Serves `app` on `listener` in a background task until `stop` is cancelled (then finishes
-/// the requests in flight); `what` names the server in the log if serving fails.
-pub(crate) fn spawn_server(
-    listener: tokio::net::TcpListener,
-    app: axum::Router,
-    stop: CancellationToken,
-    what: &'static str,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await;
-        if let Err(err) = served {
-            tracing::error!("{what} stopped: {err}");
-        }
-    })
 }
 
 /// Entry point: `Sandbox::start(cfg).await`.
@@ -147,35 +128,28 @@ impl Sandbox {
     /// Binds `cfg.listen` and serves in a background task until the handle is shut down or
     /// dropped.
     pub async fn start(cfg: SandboxConfig) -> io::Result<SandboxHandle> {
-        if cfg.import_duration.is_zero() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "import_duration must be greater than zero",
-            ));
-        }
-        let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
-        let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared {
-            state: Mutex::new(State::new(&cfg)),
-            config: cfg,
-            stop: CancellationToken::new(),
-            started: tokio::time::Instant::now(),
-        });
-        let app = routes::router(shared.clone());
-        let task = spawn_server(listener, app, shared.stop.clone(), "sandbox server");
-        Ok(SandboxHandle {
-            addr,
-            shared,
-            task: Some(task),
-        })
+        let (listen, import_duration) = (cfg.listen, cfg.import_duration);
+        let (server, shared) = Server::start(
+            listen,
+            import_duration,
+            "sandbox server",
+            routes::router,
+            |stop| Shared {
+                state: Mutex::new(State::new(&cfg)),
+                config: cfg,
+                stop,
+                started: tokio::time::Instant::now(),
+            },
+        )
+        .await?;
+        Ok(SandboxHandle { server, shared })
     }
 }
 
 /// A running sandbox. Dropping it stops the server.
 pub struct SandboxHandle {
-    addr: SocketAddr,
+    server: Server,
     shared: Arc<Shared>,
-    task: Option<JoinHandle<()>>,
 }
 
 /// Error from the typed control methods.
@@ -189,12 +163,12 @@ pub enum ControlError {
 impl SandboxHandle {
     /// `http://127.0.0.1:PORT` (no trailing slash).
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.base_url()
     }
 
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// The same counters as `GET /_sandbox/stats`.
@@ -239,22 +213,7 @@ impl SandboxHandle {
 
     /// Stops accepting connections, lets requests in flight finish (held `slow` responses are
     /// released at once) and waits up to 5 s for the server task.
-    pub async fn shutdown(mut self) {
-        self.shared.stop.cancel();
-        if let Some(mut task) = self.task.take()
-            && tokio::time::timeout(Duration::from_secs(5), &mut task)
-                .await
-                .is_err()
-        {
-            task.abort();
-        }
-    }
-}
-
-impl Drop for SandboxHandle {
-    fn drop(&mut self) {
-        // The server task winds down on its own: it stops accepting at once and closes each
-        // connection when its request in flight (if any) is answered.
-        self.shared.stop.cancel();
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
     }
 }

@@ -3,11 +3,15 @@
 //! pagination, deletion scheduling (409 the second time), created datasets being importable
 //! like configured ones, and the stats that count it all.
 
+mod common;
+
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use woosmap_sandbox::{DatasetConfig, KeyState, Sandbox, SandboxConfig, SandboxHandle};
+use woosmap_sandbox::{DatasetConfig, KeyState, SandboxConfig, SandboxHandle};
+
+type Api = common::Api<SandboxHandle>;
 
 const KEY: &str = "sandbox-private-key";
 /// Short windows so that the tests take little time; the rate-limit test uses its own.
@@ -24,19 +28,7 @@ fn fast() -> SandboxConfig {
     }
 }
 
-struct Api {
-    sb: SandboxHandle,
-    http: reqwest::Client,
-}
-
 impl Api {
-    async fn start(cfg: SandboxConfig) -> Api {
-        Api {
-            sb: Sandbox::start(cfg).await.expect("sandbox starts"),
-            http: reqwest::Client::new(),
-        }
-    }
-
     /// Sends with the key after waiting out the (short) window, so tests see no 429.
     async fn call(
         &self,
@@ -46,6 +38,34 @@ impl Api {
     ) -> (StatusCode, Value) {
         tokio::time::sleep(WINDOW + Duration::from_millis(20)).await;
         self.raw(method, path, body, Some(KEY)).await
+    }
+
+    /// [`Api::call`] on `/datasets/{id}`.
+    async fn dataset(
+        &self,
+        method: reqwest::Method,
+        id: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.call(method, &format!("/datasets/{id}"), body).await
+    }
+
+    /// [`Api::call`]: the status of the dataset's latest run.
+    async fn status(&self, id: &str) -> (StatusCode, Value) {
+        let path = format!("/datasets/{id}/status");
+        self.call(Method::GET, &path, None).await
+    }
+
+    /// [`Api::call`]: triggers the dataset's import.
+    async fn trigger(&self, id: &str) -> (StatusCode, Value) {
+        let path = format!("/datasets/{id}/import");
+        self.call(Method::POST, &path, None).await
+    }
+
+    /// The webhook of `key` (it takes no private key).
+    async fn webhook(&self, key: &str) -> (StatusCode, Value) {
+        let path = format!("/datasets/hooks/reimport/{key}");
+        self.raw(reqwest::Method::POST, &path, None, None).await
     }
 
     async fn raw(
@@ -66,13 +86,7 @@ impl Api {
                 .header("content-type", "application/json")
                 .body(body.to_string());
         }
-        let resp = req.send().await.expect("answered");
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        common::answer(req).await
     }
 
     async fn create(&self, name: &str) -> Value {
@@ -110,18 +124,12 @@ async fn create_read_update_delete_lifecycle() {
     assert!(created["updated_at"].as_str().is_some());
     assert_eq!(created["scheduled_for_deletion_after"], Value::Null);
 
-    let (status, read) = api
-        .call(Method::GET, &format!("/datasets/{id}"), None)
-        .await;
+    let (status, read) = api.dataset(Method::GET, &id, None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(read, created);
 
     let (status, updated) = api
-        .call(
-            Method::PUT,
-            &format!("/datasets/{id}"),
-            Some(json!({"name": "Shops"})),
-        )
+        .dataset(Method::PUT, &id, Some(json!({"name": "Shops"})))
         .await;
     assert_eq!(status, StatusCode::OK, "{updated}");
     assert_eq!(updated["name"], "Shops");
@@ -131,23 +139,17 @@ async fn create_read_update_delete_lifecycle() {
     );
     assert_ne!(updated["updated_at"], created["updated_at"]);
 
-    let (status, body) = api
-        .call(Method::DELETE, &format!("/datasets/{id}"), None)
-        .await;
+    let (status, body) = api.dataset(Method::DELETE, &id, None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let date = body["scheduled_for_deletion_after"]
         .as_str()
         .unwrap()
         .to_owned();
     assert_eq!(date.len(), 10, "a date: {date}");
-    let (_, read) = api
-        .call(Method::GET, &format!("/datasets/{id}"), None)
-        .await;
+    let (_, read) = api.dataset(Method::GET, &id, None).await;
     assert_eq!(read["scheduled_for_deletion_after"], date.as_str());
 
-    let (status, body) = api
-        .call(Method::DELETE, &format!("/datasets/{id}"), None)
-        .await;
+    let (status, body) = api.dataset(Method::DELETE, &id, None).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(
         body,
@@ -194,18 +196,12 @@ async fn documented_errors() {
 
     let unknown = "8c4c51f1-f6f3-43bc-b65d-7415e8ef22c0";
     for method in [Method::GET, Method::DELETE] {
-        let (status, body) = api
-            .call(method, &format!("/datasets/{unknown}"), None)
-            .await;
+        let (status, body) = api.dataset(method, unknown, None).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert_eq!(body, json!({"details": "Dataset was not found"}));
     }
     let (status, _) = api
-        .call(
-            Method::PUT,
-            &format!("/datasets/{unknown}"),
-            Some(json!({"name": "x"})),
-        )
+        .dataset(Method::PUT, unknown, Some(json!({"name": "x"})))
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
@@ -348,24 +344,13 @@ async fn created_datasets_import_like_configured_ones() {
     let id = created["id"].as_str().unwrap();
     let key = created["reimport_key"].as_str().unwrap();
     // Never imported: the status answers 404 until a run appears.
-    let (status, _) = api
-        .call(Method::GET, &format!("/datasets/{id}/status"), None)
-        .await;
+    let (status, _) = api.status(id).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, body) = api
-        .raw(
-            Method::POST,
-            &format!("/datasets/hooks/reimport/{key}"),
-            None,
-            None,
-        )
-        .await;
+    let (status, body) = api.webhook(key).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert_eq!(body["dataset_id"], id);
     tokio::time::sleep(Duration::from_millis(400)).await;
-    let (status, body) = api
-        .call(Method::POST, &format!("/datasets/{id}/import"), None)
-        .await;
+    let (status, body) = api.trigger(id).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let stats = api.sb.stats();
     let ds = stats.dataset(id).unwrap();
@@ -377,19 +362,10 @@ async fn created_datasets_import_like_configured_ones() {
     api.sb
         .configure_dataset(configured, DatasetConfig::default())
         .unwrap();
-    let (status, body) = api
-        .call(Method::GET, &format!("/datasets/{configured}"), None)
-        .await;
+    let (status, body) = api.dataset(Method::GET, configured, None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let key = body["reimport_key"].as_str().unwrap();
-    let (status, _) = api
-        .raw(
-            Method::POST,
-            &format!("/datasets/hooks/reimport/{key}"),
-            None,
-            None,
-        )
-        .await;
+    let (status, _) = api.webhook(key).await;
     assert_eq!(status, StatusCode::ACCEPTED);
 }
 
@@ -399,9 +375,7 @@ async fn creation_can_start_the_first_import() {
     let created = api.create("Auto").await;
     let id = created["id"].as_str().unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let (status, body) = api
-        .call(Method::GET, &format!("/datasets/{id}/status"), None)
-        .await;
+    let (status, body) = api.status(id).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let stats = api.sb.stats();
     let ds = stats.dataset(id).unwrap();

@@ -2,40 +2,24 @@
 //! stdout line (`woosmap-sandbox listening on URL`, which scripts parse), `export` lines that a
 //! POSIX shell accepts as they are.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+mod common;
+
+use std::process::Command;
+
+use common::{Lines, binary};
 
 #[test]
 fn the_binary_prints_ready_to_paste_export_lines() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_woosmap-sandbox"))
-        .args([
-            "--quiet",
-            "--trigger-window",
-            "10s",
-            "--status-window",
-            "1500ms",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("binary starts");
-    // Read on a thread: a binary that prints fewer lines must fail the test, not hang it.
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut printed = Vec::new();
-    while printed.len() < 4 {
-        match rx.recv_timeout(Duration::from_secs(10)) {
-            Ok(line) => printed.push(line),
-            Err(_) => break,
-        }
-    }
+    let mut child = binary(&[
+        "--quiet",
+        "--trigger-window",
+        "10s",
+        "--status-window",
+        "1500ms",
+    ])
+    .spawn()
+    .expect("binary starts");
+    let printed = Lines::of(&mut child).first(4);
     child.kill().ok();
     child.wait().ok();
     let url = printed[0]

@@ -2,11 +2,13 @@
 //! bsdutils, gives it a pseudo-terminal; `TERM=xterm`): coloured by default, without a single
 //! escape sequence when `NO_COLOR` is set.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+
+use common::Lines;
 
 /// Runs the sandbox on a pseudo-terminal, sends it one API request and returns the terminal's
 /// lines up to the log line of that request.
@@ -30,15 +32,8 @@ fn log_of_one_request(no_color: bool) -> Vec<String> {
         .spawn()
         .expect("`script` (util-linux; Debian package bsdutils) runs: see scripts/setup-tools.sh");
     // Read on a thread: a sandbox that never logs must fail the test, not hang it.
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let next = || rx.recv_timeout(Duration::from_secs(10));
-    let mut lines = vec![next().expect("the sandbox prints its address")];
+    let terminal = Lines::of(&mut child);
+    let mut lines = vec![terminal.next().expect("the sandbox prints its address")];
     let addr = lines[0]
         .trim_end()
         .strip_prefix("woosmap-sandbox listening on http://")
@@ -52,7 +47,7 @@ fn log_of_one_request(no_color: bool) -> Vec<String> {
         )
         .unwrap();
     stream.read_to_end(&mut Vec::new()).unwrap();
-    while let Ok(line) = next() {
+    while let Some(line) = terminal.next() {
         let done = line.contains("/status -> 200");
         lines.push(line);
         if done {

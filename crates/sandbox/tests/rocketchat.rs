@@ -2,28 +2,20 @@
 //! its states, per-user failures, `import.new` aborting a running operation, the limiter and
 //! its headers, faults and the control API.
 
+mod common;
+
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use woosmap_sandbox::rocketchat::{
     DEFAULT_AUTH_TOKEN, DEFAULT_USER_ID, ForeignOperation, RcFault, RcFaultKind, RocketChatConfig,
-    RocketChatHandle, RocketChatSandbox,
+    RocketChatHandle,
 };
 
-struct Api {
-    sb: RocketChatHandle,
-    http: reqwest::Client,
-}
+type Api = common::Api<RocketChatHandle>;
 
 impl Api {
-    async fn start(cfg: RocketChatConfig) -> Api {
-        Api {
-            sb: RocketChatSandbox::start(cfg).await.expect("sandbox starts"),
-            http: reqwest::Client::new(),
-        }
-    }
-
     async fn fast() -> Api {
         Api::start(RocketChatConfig {
             limit_calls: 0,
@@ -33,16 +25,20 @@ impl Api {
         .await
     }
 
-    async fn call(&self, route: &str, body: Option<Value>) -> (StatusCode, Value) {
+    /// A request to `route` (`import.status` is a GET, the others POSTs) as the admin.
+    fn request(&self, route: &str) -> reqwest::RequestBuilder {
         let url = format!("{}/api/v1/{route}", self.sb.base_url());
         let req = if route == "import.status" {
             self.http.get(url)
         } else {
             self.http.post(url)
         };
-        let req = req
-            .header("X-User-Id", DEFAULT_USER_ID)
-            .header("X-Auth-Token", DEFAULT_AUTH_TOKEN);
+        req.header("X-User-Id", DEFAULT_USER_ID)
+            .header("X-Auth-Token", DEFAULT_AUTH_TOKEN)
+    }
+
+    async fn call(&self, route: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let req = self.request(route);
         let req = match body {
             Some(b) => with_json(req, &b),
             None => req,
@@ -67,6 +63,32 @@ impl Api {
         }
         panic!("the import never ended");
     }
+}
+
+/// The default sandbox with a limiter of `calls` per route per `window`.
+fn limited(calls: u32, window: Duration) -> RocketChatConfig {
+    RocketChatConfig {
+        limit_calls: calls,
+        limit_window: window,
+        ..RocketChatConfig::default()
+    }
+}
+
+/// An operation by someone else (`user` unset), `users` (default 5) staged, `duration_ms` in
+/// each state.
+fn foreign(state: &str, duration_ms: u64, users: Option<u32>) -> ForeignOperation {
+    ForeignOperation {
+        state: state.into(),
+        duration_ms: Some(duration_ms),
+        users,
+        user: None,
+    }
+}
+
+/// The operation in `body` (an `import.status` answer) ended `done`, `completed` users imported.
+fn assert_done(body: &Value, completed: u64) {
+    assert_eq!(body["state"], "done", "{body}");
+    assert_eq!(body["operation"]["count"]["completed"], completed, "{body}");
 }
 
 fn with_json(req: reqwest::RequestBuilder, body: &Value) -> reqwest::RequestBuilder {
@@ -159,9 +181,8 @@ async fn a_full_import_moves_through_the_states_and_counts_user_errors() {
     assert_eq!(api.call("import.run", None).await.0, StatusCode::OK);
     assert_eq!(api.state().await, "importing");
     let done = api.wait_terminal().await;
-    assert_eq!(done["state"], "done");
+    assert_done(&done, 2);
     assert_eq!(done["operation"]["_id"], json!(id));
-    assert_eq!(done["operation"]["count"]["completed"], 2);
     assert_eq!(done["operation"]["count"]["error"], 2);
     let stats = api.sb.stats();
     assert_eq!((stats.aborts, stats.operations, stats.runs), (0, 1, 1));
@@ -172,12 +193,7 @@ async fn import_new_aborts_a_running_operation_and_counts_it() {
     let api = Api::fast().await;
     let foreign = api
         .sb
-        .start_foreign(&ForeignOperation {
-            state: "importing".into(),
-            duration_ms: Some(60_000),
-            users: Some(3),
-            user: None,
-        })
+        .start_foreign(&foreign("importing", 60_000, Some(3)))
         .unwrap();
     assert_eq!(api.state().await, "importing");
     let (_, body) = api.call("import.new", None).await;
@@ -198,66 +214,35 @@ async fn import_new_aborts_a_running_operation_and_counts_it() {
 async fn finish_current_ends_an_importing_operation_and_leaves_a_ready_one() {
     let api = Api::fast().await;
     api.sb
-        .start_foreign(&ForeignOperation {
-            state: "ready".into(),
-            duration_ms: Some(600_000),
-            users: Some(2),
-            user: None,
-        })
+        .start_foreign(&foreign("ready", 600_000, Some(2)))
         .unwrap();
     api.sb.finish_current();
     assert_eq!(api.state().await, "ready", "not importing yet: left as is");
     api.sb
-        .start_foreign(&ForeignOperation {
-            state: "importing".into(),
-            duration_ms: Some(600_000),
-            users: Some(2),
-            user: None,
-        })
+        .start_foreign(&foreign("importing", 600_000, Some(2)))
         .unwrap();
     assert_eq!(api.state().await, "importing");
     api.sb.finish_current();
     let (_, body) = api.call("import.status", None).await;
-    assert_eq!(body["state"], "done", "{body}");
-    assert_eq!(body["operation"]["count"]["completed"], 2, "{body}");
+    assert_done(&body, 2);
 }
 
 #[tokio::test]
 async fn a_foreign_ready_operation_is_run_by_its_owner_and_ends() {
     let api = Api::fast().await;
     api.sb
-        .start_foreign(&ForeignOperation {
-            state: "loading".into(),
-            duration_ms: Some(100),
-            users: None,
-            user: None,
-        })
+        .start_foreign(&foreign("loading", 100, None))
         .unwrap();
     assert_eq!(api.state().await, "loading");
-    let done = api.wait_terminal().await;
-    assert_eq!(done["state"], "done");
-    assert_eq!(done["operation"]["count"]["completed"], 5);
+    assert_done(&api.wait_terminal().await, 5);
 }
 
 #[tokio::test]
 async fn the_limiter_sends_its_headers_and_429s_over_the_limit() {
-    let api = Api::start(RocketChatConfig {
-        limit_calls: 3,
-        limit_window: Duration::from_millis(600),
-        ..RocketChatConfig::default()
-    })
-    .await;
-    let url = format!("{}/api/v1/import.status", api.sb.base_url());
+    let api = Api::start(limited(3, Duration::from_millis(600))).await;
     let mut remaining = Vec::new();
     for _ in 0..4 {
-        let resp = api
-            .http
-            .get(&url)
-            .header("X-User-Id", DEFAULT_USER_ID)
-            .header("X-Auth-Token", DEFAULT_AUTH_TOKEN)
-            .send()
-            .await
-            .unwrap();
+        let resp = api.request("import.status").send().await.unwrap();
         let h = |n: &str| resp.headers()[n].to_str().unwrap().to_owned();
         assert_eq!(h("x-ratelimit-limit"), "3");
         let reset: u128 = h("x-ratelimit-reset").parse().unwrap();
@@ -283,11 +268,8 @@ async fn the_limiter_sends_its_headers_and_429s_over_the_limit() {
 #[tokio::test]
 async fn faults_are_served_once_then_the_api_answers_again() {
     let api = Api::fast().await;
-    api.sb.inject(RcFault {
-        endpoint: "import.status".into(),
-        kind: RcFaultKind::Http500,
-        count: 1,
-    });
+    api.sb
+        .inject(RcFault::new("import.status", RcFaultKind::Http500, 1));
     assert_eq!(
         api.call("import.status", None).await.0,
         StatusCode::INTERNAL_SERVER_ERROR
@@ -336,29 +318,11 @@ async fn the_control_api_starts_foreign_operations_and_reports_stats() {
 /// back to credentials the sandbox accepts.
 #[tokio::test]
 async fn the_binary_serves_rocketchat_and_prints_ready_to_paste_exports() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_woosmap-sandbox"))
-        .args(["--quiet", "--rocketchat"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+    use std::process::Command;
+    let mut child = common::binary(&["--quiet", "--rocketchat"])
         .spawn()
         .expect("binary starts");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut printed = Vec::new();
-    while printed.len() < 3 {
-        match rx.recv_timeout(Duration::from_secs(10)) {
-            Ok(line) => printed.push(line),
-            Err(_) => break,
-        }
-    }
+    let printed = common::Lines::of(&mut child).first(3);
     let export = printed
         .iter()
         .find(|l| l.starts_with("export "))
@@ -394,37 +358,24 @@ async fn a_foreign_operation_being_staged_is_new_then_ready_then_imports() {
     let api = Api::fast().await;
     api.sb
         .start_foreign(&ForeignOperation {
-            state: "new".into(),
-            duration_ms: Some(200),
-            users: Some(2),
             user: Some("another-admin".into()),
+            ..foreign("new", 200, Some(2))
         })
         .unwrap();
     let (_, body) = api.call("import.status", None).await;
     assert_eq!(body["state"], "new", "{body}");
     assert_eq!(body["operation"]["user"], "another-admin", "{body}");
-    let done = api.wait_terminal().await;
-    assert_eq!(done["state"], "done");
-    assert_eq!(done["operation"]["count"]["completed"], 2);
+    assert_done(&api.wait_terminal().await, 2);
 }
 
 #[tokio::test]
 async fn a_server_clock_behind_shows_in_date_and_the_rate_limit_reset() {
     let api = Api::start(RocketChatConfig {
-        limit_calls: 3,
-        limit_window: Duration::from_secs(60),
         clock_offset_ms: -600_000,
-        ..RocketChatConfig::default()
+        ..limited(3, Duration::from_secs(60))
     })
     .await;
-    let url = format!("{}/api/v1/import.status", api.sb.base_url());
-    let resp = reqwest::Client::new()
-        .get(&url)
-        .header("X-User-Id", DEFAULT_USER_ID)
-        .header("X-Auth-Token", DEFAULT_AUTH_TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let resp = api.request("import.status").send().await.unwrap();
     let now = std::time::SystemTime::now();
     let date = resp.headers()["date"].to_str().unwrap().to_owned();
     let date = httpdate::parse_http_date(&date).unwrap();

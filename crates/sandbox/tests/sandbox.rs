@@ -1,6 +1,8 @@
 //! The sandbox over real HTTP: documented answers and error bodies, rate-limit windows, run
 //! timelines, faults, the control API, and the `woosmap-sandbox` binary.
 
+mod common;
+
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -9,6 +11,8 @@ use woosmap_sandbox::{
     DatasetConfig, Fault, FaultBody, FaultEndpoint, FaultKind, KeyState, Outcome, PreviousRun,
     Sandbox, SandboxConfig, SandboxHandle, Stats,
 };
+
+type Api = common::Api<SandboxHandle>;
 
 const KEY: &str = "sandbox-private-key";
 const DS: &str = "8c4c51f1-f6f3-43bc-b65d-7415e8ef22c0";
@@ -29,17 +33,21 @@ fn fast() -> SandboxConfig {
     }
 }
 
-struct Api {
-    sb: SandboxHandle,
-    http: reqwest::Client,
-}
-
 impl Api {
-    async fn start(cfg: SandboxConfig) -> Api {
-        Api {
-            sb: Sandbox::start(cfg).await.expect("sandbox starts"),
-            http: reqwest::Client::new(),
+    /// A sandbox with the [`fast`] settings and `faults` queued in this order.
+    async fn with_faults(faults: impl IntoIterator<Item = Fault>) -> Api {
+        let api = Api::start(fast()).await;
+        for fault in faults {
+            api.sb.inject(fault);
         }
+        api
+    }
+
+    /// A sandbox with the [`fast`] settings and dataset `id` configured with `cfg`.
+    async fn with_dataset(id: &str, cfg: DatasetConfig) -> Api {
+        let api = Api::start(fast()).await;
+        api.sb.configure_dataset(id, cfg).unwrap();
+        api
     }
 
     fn url(&self, path: &str) -> String {
@@ -47,23 +55,27 @@ impl Api {
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> (StatusCode, Value) {
-        let response = request.send().await.expect("request is answered");
-        let status = response.status();
-        let text = response.text().await.expect("body is read");
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        (status, body)
+        common::answer(request).await
+    }
+
+    /// `GET /datasets/{id}/status` with the key, to be sent.
+    fn status_request(&self, id: &str) -> reqwest::RequestBuilder {
+        let path = format!("/datasets/{id}/status");
+        self.http.get(self.url(&path)).header("X-Api-Key", KEY)
+    }
+
+    /// `POST /datasets/{id}/import` with the key, to be sent.
+    fn trigger_request(&self, id: &str) -> reqwest::RequestBuilder {
+        let path = format!("/datasets/{id}/import");
+        self.http.post(self.url(&path)).header("X-Api-Key", KEY)
     }
 
     async fn status(&self, id: &str) -> (StatusCode, Value) {
-        let path = format!("/datasets/{id}/status");
-        self.send(self.http.get(self.url(&path)).header("X-Api-Key", KEY))
-            .await
+        self.send(self.status_request(id)).await
     }
 
     async fn trigger(&self, id: &str) -> (StatusCode, Value) {
-        let path = format!("/datasets/{id}/import");
-        self.send(self.http.post(self.url(&path)).header("X-Api-Key", KEY))
-            .await
+        self.send(self.trigger_request(id)).await
     }
 
     async fn webhook(&self, key: &str) -> (StatusCode, Value) {
@@ -80,6 +92,16 @@ impl Api {
     fn stats(&self) -> Stats {
         self.sb.stats()
     }
+}
+
+/// A 429 with the documented body and `Retry-After: retry_after`.
+async fn assert_rate_limited(response: reqwest::Response, retry_after: &str) {
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers()["retry-after"], retry_after);
+    assert_eq!(
+        response.text().await.unwrap(),
+        r#"{"details":"Rate limit reached"}"#
+    );
 }
 
 fn run_id(body: &Value) -> String {
@@ -238,19 +260,8 @@ async fn windows_limit_each_dataset_and_count_429s() {
 
     assert_eq!(api.status(DS).await.0, StatusCode::OK);
     let started = tokio::time::Instant::now();
-    let response = api
-        .http
-        .get(api.url(&format!("/datasets/{DS}/status")))
-        .header("X-Api-Key", KEY)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(response.headers()["retry-after"], "7");
-    assert_eq!(
-        response.text().await.unwrap(),
-        r#"{"details":"Rate limit reached"}"#
-    );
+    let response = api.status_request(DS).send().await.unwrap();
+    assert_rate_limited(response, "7").await;
     // Another dataset has its own window.
     assert_eq!(api.status(DS2).await.0, StatusCode::OK);
     // The window runs from the last accepted call, not from the 429.
@@ -338,10 +349,7 @@ async fn previous_run_stays_visible_for_the_start_delay_then_the_run_plays_out()
 
 #[tokio::test]
 async fn never_imported_dataset_answers_404_until_its_first_run_appears() {
-    let api = Api::start(fast()).await;
-    api.sb
-        .configure_dataset(DS, DatasetConfig::never_imported())
-        .unwrap();
+    let api = Api::with_dataset(DS, DatasetConfig::never_imported()).await;
     let (status, body) = api.status(DS).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body, json!({"details": "Dataset was not found"}));
@@ -358,10 +366,7 @@ async fn never_imported_dataset_answers_404_until_its_first_run_appears() {
 
 #[tokio::test]
 async fn missing_datasets_answer_404_everywhere() {
-    let api = Api::start(fast()).await;
-    api.sb
-        .configure_dataset(DS, DatasetConfig::missing())
-        .unwrap();
+    let api = Api::with_dataset(DS, DatasetConfig::missing()).await;
     for (status, body) in [api.status(DS).await, api.trigger(DS).await] {
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert_eq!(body, json!({"details": "Dataset was not found"}));
@@ -465,10 +470,7 @@ async fn undocumented_statuses_cancelled_and_queued() {
 
 #[tokio::test]
 async fn a_trigger_during_a_run_is_accepted_replaces_it_and_is_counted() {
-    let api = Api::start(fast()).await;
-    api.sb
-        .configure_dataset(DS, DatasetConfig::default().running())
-        .unwrap();
+    let api = Api::with_dataset(DS, DatasetConfig::default().running()).await;
     let (_, body) = api.status(DS).await;
     assert_eq!(body["status"], "in_progress", "running: true shows at once");
     let first = run_id(&body);
@@ -496,15 +498,14 @@ async fn a_trigger_during_a_run_is_accepted_replaces_it_and_is_counted() {
 
 #[tokio::test]
 async fn server_error_faults() {
-    let api = Api::start(fast()).await;
-    api.sb.inject(Fault::new(FaultKind::Http500));
-    api.sb
-        .inject(Fault::new(FaultKind::Http502).on(FaultEndpoint::Trigger));
-    api.sb.inject(
+    let api = Api::with_faults([
+        Fault::new(FaultKind::Http500),
+        Fault::new(FaultKind::Http502).on(FaultEndpoint::Trigger),
         Fault::new(FaultKind::Http503)
             .on(FaultEndpoint::Status)
             .body(FaultBody::Json),
-    );
+    ])
+    .await;
 
     let (status, body) = api.status(DS).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
@@ -528,13 +529,11 @@ async fn server_error_faults() {
 
 #[tokio::test]
 async fn faults_match_endpoint_dataset_and_count() {
-    let api = Api::start(fast()).await;
-    api.sb.inject(
-        Fault::new(FaultKind::Http500)
-            .on(FaultEndpoint::Status)
-            .for_dataset(DS2)
-            .times(2),
-    );
+    let api = Api::with_faults([Fault::new(FaultKind::Http500)
+        .on(FaultEndpoint::Status)
+        .for_dataset(DS2)
+        .times(2)])
+    .await;
     assert_eq!(api.status(DS).await.0, StatusCode::OK);
     assert_eq!(api.trigger(DS2).await.0, StatusCode::ACCEPTED);
     assert_eq!(api.status(DS2).await.0, StatusCode::INTERNAL_SERVER_ERROR);
@@ -553,14 +552,10 @@ async fn faults_match_endpoint_dataset_and_count() {
 
 #[tokio::test]
 async fn reset_fault_cuts_the_connection() {
-    let api = Api::start(fast()).await;
     // Default: head and half the body arrive, then the connection is cut.
-    api.sb.inject(Fault::new(FaultKind::Reset));
-    let url = api.url(&format!("/datasets/{DS}/status"));
+    let api = Api::with_faults([Fault::new(FaultKind::Reset)]).await;
     let response = api
-        .http
-        .get(&url)
-        .header("X-Api-Key", KEY)
+        .status_request(DS)
         .send()
         .await
         .expect("the head arrives");
@@ -573,11 +568,8 @@ async fn reset_fault_cuts_the_connection() {
             .on(FaultEndpoint::Trigger)
             .body(FaultBody::Empty),
     );
-    let url = api.url(&format!("/datasets/{DS}/import"));
     let err = api
-        .http
-        .post(&url)
-        .header("X-Api-Key", KEY)
+        .trigger_request(DS)
         .send()
         .await
         .expect_err("the send fails");
@@ -592,19 +584,13 @@ async fn reset_fault_cuts_the_connection() {
 
 #[tokio::test]
 async fn slow_fault_outlasts_a_client_timeout_but_the_request_was_handled() {
-    let api = Api::start(fast()).await;
-    api.sb.inject(
-        Fault::new(FaultKind::Slow)
-            .on(FaultEndpoint::Status)
-            .delay(Duration::from_millis(1500)),
-    );
-    let client = reqwest::Client::builder()
+    let api = Api::with_faults([Fault::new(FaultKind::Slow)
+        .on(FaultEndpoint::Status)
+        .delay(Duration::from_millis(1500))])
+    .await;
+    let err = api
+        .status_request(DS)
         .timeout(Duration::from_millis(300))
-        .build()
-        .unwrap();
-    let err = client
-        .get(api.url(&format!("/datasets/{DS}/status")))
-        .header("X-Api-Key", KEY)
         .send()
         .await
         .expect_err("times out");
@@ -625,12 +611,12 @@ async fn slow_fault_outlasts_a_client_timeout_but_the_request_was_handled() {
 
 #[tokio::test]
 async fn garbage_fault_bodies_are_not_the_documented_json() {
-    let api = Api::start(fast()).await;
-    api.sb.inject(Fault::new(FaultKind::Garbage));
-    api.sb
-        .inject(Fault::new(FaultKind::Garbage).body(FaultBody::Truncated));
-    api.sb
-        .inject(Fault::new(FaultKind::Garbage).body(FaultBody::Json));
+    let api = Api::with_faults([
+        Fault::new(FaultKind::Garbage),
+        Fault::new(FaultKind::Garbage).body(FaultBody::Truncated),
+        Fault::new(FaultKind::Garbage).body(FaultBody::Json),
+    ])
+    .await;
 
     let (status, body) = api.status(DS).await;
     assert_eq!(status, StatusCode::OK);
@@ -647,25 +633,12 @@ async fn garbage_fault_bodies_are_not_the_documented_json() {
 
 #[tokio::test]
 async fn injected_rate_limit_is_counted_apart_from_window_429s() {
-    let api = Api::start(fast()).await;
-    api.sb.inject(
-        Fault::new(FaultKind::RateLimit)
-            .on(FaultEndpoint::Trigger)
-            .retry_after(2),
-    );
-    let response = api
-        .http
-        .post(api.url(&format!("/datasets/{DS}/import")))
-        .header("X-Api-Key", KEY)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(response.headers()["retry-after"], "2");
-    assert_eq!(
-        response.text().await.unwrap(),
-        r#"{"details":"Rate limit reached"}"#
-    );
+    let api = Api::with_faults([Fault::new(FaultKind::RateLimit)
+        .on(FaultEndpoint::Trigger)
+        .retry_after(2)])
+    .await;
+    let response = api.trigger_request(DS).send().await.unwrap();
+    assert_rate_limited(response, "2").await;
     assert_eq!(api.trigger(DS).await.0, StatusCode::ACCEPTED);
     let stats = api.stats();
     assert_eq!((stats.rate_limited, stats.injected), (0, 1));
@@ -673,13 +646,11 @@ async fn injected_rate_limit_is_counted_apart_from_window_429s() {
 
 #[tokio::test]
 async fn status_stale_fault_holds_the_previous_run() {
-    let api = Api::start(fast()).await;
     // On a trigger: the new run stays hidden for delay_ms instead of the start delay.
-    api.sb.inject(
-        Fault::new(FaultKind::StatusStale)
-            .on(FaultEndpoint::Trigger)
-            .delay(Duration::from_millis(900)),
-    );
+    let api = Api::with_faults([Fault::new(FaultKind::StatusStale)
+        .on(FaultEndpoint::Trigger)
+        .delay(Duration::from_millis(900))])
+    .await;
     let (_, before) = api.status(DS).await;
     let triggered = tokio::time::Instant::now();
     assert_eq!(api.trigger(DS).await.0, StatusCode::ACCEPTED);
@@ -704,32 +675,39 @@ async fn status_stale_fault_holds_the_previous_run() {
 #[tokio::test]
 async fn http_error_faults_answer_the_documented_bodies_and_have_no_effect() {
     let api = Api::start(fast()).await;
+    // (fault, status, the body's one key and its message)
     let cases = [
         (
             FaultKind::Http401,
             StatusCode::UNAUTHORIZED,
-            json!({"detail": "Unable to locate credentials"}),
+            "detail",
+            "Unable to locate credentials",
         ),
         (
             FaultKind::Http402,
             StatusCode::PAYMENT_REQUIRED,
-            json!({"detail": "Out of free quota"}),
+            "detail",
+            "Out of free quota",
         ),
         (
             FaultKind::Http403,
             StatusCode::FORBIDDEN,
-            json!({"detail": "Credentials found, but not matching"}),
+            "detail",
+            "Credentials found, but not matching",
         ),
         (
             FaultKind::Http404,
             StatusCode::NOT_FOUND,
-            json!({"details": "Dataset was not found"}),
+            "details",
+            "Dataset was not found",
         ),
     ];
-    for (kind, code, body) in cases {
+    for (kind, code, key, message) in cases {
         api.sb
             .inject(Fault::new(kind).on(FaultEndpoint::Trigger).for_dataset(DS));
-        assert_eq!(api.trigger(DS).await, (code, body), "{kind:?}");
+        let (status, body) = api.trigger(DS).await;
+        assert_eq!(status, code, "{kind:?}");
+        assert_eq!(body, json!({ key: message }), "{kind:?}");
     }
     // 422: FastAPI's validation body, a list of {type, loc, msg, input}.
     api.sb
@@ -870,13 +848,11 @@ async fn control_api_over_http() {
 
 #[tokio::test]
 async fn processed_faults_do_the_work_then_hide_the_answer() {
-    let api = Api::start(fast()).await;
     // A proxy 502 after the import was scheduled.
-    api.sb.inject(
-        Fault::new(FaultKind::Http502)
-            .on(FaultEndpoint::Trigger)
-            .after_processing(),
-    );
+    let api = Api::with_faults([Fault::new(FaultKind::Http502)
+        .on(FaultEndpoint::Trigger)
+        .after_processing()])
+    .await;
     let (status, _) = api.trigger(DS).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     let stats = api.stats();
@@ -922,9 +898,7 @@ async fn processed_faults_do_the_work_then_hide_the_answer() {
 
 #[tokio::test]
 async fn http_status_fault_answers_any_code_with_the_chosen_detail() {
-    let api = Api::start(fast()).await;
-    api.sb
-        .inject(Fault::http_status(418, "teapot").on(FaultEndpoint::Status));
+    let api = Api::with_faults([Fault::http_status(418, "teapot").on(FaultEndpoint::Status)]).await;
     let (status, body) = api.status(DS).await;
     assert_eq!(status, StatusCode::IM_A_TEAPOT);
     assert_eq!(body, json!({"detail": "teapot"}));
@@ -949,10 +923,7 @@ async fn http_status_fault_answers_any_code_with_the_chosen_detail() {
 
 #[tokio::test]
 async fn the_request_log_shows_what_clients_sent() {
-    let api = Api::start(fast()).await;
-    api.sb
-        .configure_dataset(DS2, DatasetConfig::default().reimport_key("hook-3"))
-        .unwrap();
+    let api = Api::with_dataset(DS2, DatasetConfig::default().reimport_key("hook-3")).await;
     let before = tokio::time::Instant::now();
     api.status(DS).await;
     api.send(

@@ -29,6 +29,20 @@ fn private_dir() -> tempfile::TempDir {
     dir
 }
 
+/// A private folder, a fresh key, and the path its answer is stored at in that folder.
+fn answer_file() -> (tempfile::TempDir, AnswerKey, std::path::PathBuf) {
+    let dir = private_dir();
+    let key = key("k");
+    let path = dir.path().join(&key.file);
+    (dir, key, path)
+}
+
+/// The bytes of a well-formed answer sent a second ago; `None` without a boot id (nothing is
+/// shared then).
+fn good_answer() -> Option<Vec<u8>> {
+    encode(&answer(SystemTime::now() - Duration::from_secs(1)))
+}
+
 fn plant(path: &Path, bytes: &[u8]) {
     std::fs::write(path, bytes).unwrap();
     #[cfg(unix)]
@@ -132,10 +146,8 @@ fn only_answers_sent_after_the_call_asked_are_accepted() {
 
 #[test]
 fn garbage_cut_future_or_other_version_files_are_ignored_and_newer_ones_kept() {
-    let dir = private_dir();
-    let key = key("k");
-    let path = dir.path().join(&key.file);
-    let Some(good) = encode(&answer(SystemTime::now() - Duration::from_secs(1))) else {
+    let (dir, key, path) = answer_file();
+    let Some(good) = good_answer() else {
         return; // no boot id: nothing is shared
     };
     let text = String::from_utf8(good.clone()).unwrap();
@@ -180,9 +192,7 @@ fn garbage_cut_future_or_other_version_files_are_ignored_and_newer_ones_kept() {
 
 #[test]
 fn an_answer_planted_ahead_of_time_is_ignored_when_its_time_comes() {
-    let dir = private_dir();
-    let key = key("k");
-    let path = dir.path().join(&key.file);
+    let (_dir, _key, path) = answer_file();
     let Some(mut stamp) = Stamp::now() else {
         return;
     };
@@ -215,11 +225,9 @@ fn an_answer_planted_ahead_of_time_is_ignored_when_its_time_comes() {
 #[test]
 fn symlinked_open_or_foreign_owned_files_are_ignored() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = private_dir();
-    let key = key("k");
-    let path = dir.path().join(&key.file);
-    let Some(good) = encode(&answer(SystemTime::now() - Duration::from_secs(1))) else {
-        return;
+    let (dir, key, path) = answer_file();
+    let Some(good) = good_answer() else {
+        return; // no boot id: nothing is shared
     };
     let elsewhere = private_dir();
     let target = elsewhere.path().join("answer");

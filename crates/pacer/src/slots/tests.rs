@@ -1,21 +1,9 @@
 use super::*;
-use crate::folder::{FolderSpec, Service};
-
-/// The crate's own unit tests share a folder of their own (keys are random).
-static TEST: Service = Service::new(
-    "pacer-unit-tests",
-    FolderSpec {
-        env: None,
-        env_subfolder: None,
-        runtime_name: "pacer-unit-tests",
-        temp_prefix: "pacer-unit-tests",
-        unit_tests: Some(crate::folder::tests::test_folder),
-    },
-);
+use crate::folder::tests::TEST_SERVICE;
 
 fn key(route: &'static str) -> SlotKey {
     SlotKey {
-        service: &TEST,
+        service: &TEST_SERVICE,
         scope: Arc::from(format!("http://pacer.test\n{:032x}", fastrand::u128(..))),
         route,
     }
@@ -43,6 +31,11 @@ fn claim(since: Instant, recheck: Duration) -> Wants {
         claim: Some((since, recheck)),
         wish: None,
     }
+}
+
+/// Takes a slot from the in-process pacer and answers it (its response came back).
+async fn local_received(k: &SlotKey, interval: Duration, deadline: Instant) {
+    local(k, interval, deadline).await.unwrap().received().await;
 }
 
 /// A claim that sleeps out the whole window.
@@ -158,11 +151,7 @@ async fn concurrent_callers_queue() {
 async fn deadline_fails_fast_without_sleeping() {
     let k = key("status");
     let t0 = Instant::now();
-    local(&k, Duration::from_secs(5), t0 + Duration::from_secs(60))
-        .await
-        .unwrap()
-        .received()
-        .await;
+    local_received(&k, Duration::from_secs(5), t0 + Duration::from_secs(60)).await;
     let err = local(&k, Duration::from_secs(5), t0 + Duration::from_secs(3))
         .await
         .err()
@@ -204,16 +193,8 @@ async fn keys_are_independent() {
     };
     let far = Instant::now() + Duration::from_secs(3600);
     let t0 = Instant::now();
-    local(&a, Duration::from_secs(5), far)
-        .await
-        .unwrap()
-        .received()
-        .await;
-    local(&b, Duration::from_secs(5), far)
-        .await
-        .unwrap()
-        .received()
-        .await;
+    local_received(&a, Duration::from_secs(5), far).await;
+    local_received(&b, Duration::from_secs(5), far).await;
     assert_eq!(Instant::now(), t0);
 }
 
@@ -285,7 +266,7 @@ async fn a_reservation_of_a_live_process_holds_and_of_a_gone_one_does_not() {
     child.wait().unwrap();
     for (pid, held) in [(gone, false), (1, true)] {
         let k = key("status");
-        let path = TEST.dir().unwrap().join(k.file_name());
+        let path = TEST_SERVICE.dir().unwrap().join(k.file_name());
         let stamp = crate::Stamp::now().unwrap();
         let until = stamp.mono_ns + 20_000_000_000;
         let planted = serde_json::json!({

@@ -26,8 +26,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+
+use crate::server::{Server, lock_state};
 
 use state::RcState;
 
@@ -108,6 +108,18 @@ pub struct RcFault {
     pub count: u32,
 }
 
+impl RcFault {
+    /// `kind` on the next `count` requests to `endpoint` (a route such as `import.status`, or
+    /// `any`).
+    pub fn new(endpoint: &str, kind: RcFaultKind, count: u32) -> RcFault {
+        RcFault {
+            endpoint: endpoint.to_owned(),
+            kind,
+            count,
+        }
+    }
+}
+
 fn any() -> String {
     "any".to_owned()
 }
@@ -162,14 +174,11 @@ pub struct RcStats {
 pub(crate) struct RcShared {
     pub(crate) config: RocketChatConfig,
     pub(crate) state: Mutex<RcState>,
-    pub(crate) stop: CancellationToken,
 }
 
 impl RcShared {
     pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, RcState> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock_state(&self.state)
     }
 }
 
@@ -179,40 +188,30 @@ pub struct RocketChatSandbox;
 impl RocketChatSandbox {
     /// Binds `cfg.listen` and serves until the handle is shut down or dropped.
     pub async fn start(cfg: RocketChatConfig) -> io::Result<RocketChatHandle> {
-        if cfg.import_duration.is_zero() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "import_duration must be greater than zero",
-            ));
-        }
-        let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
-        let addr = listener.local_addr()?;
-        let shared = Arc::new(RcShared {
-            state: Mutex::new(RcState::default()),
-            config: cfg,
-            stop: CancellationToken::new(),
-        });
-        let app = routes::router(shared.clone());
-        let task = crate::spawn_server(listener, app, shared.stop.clone(), "rocket.chat sandbox");
-        Ok(RocketChatHandle {
-            addr,
-            shared,
-            task: Some(task),
-        })
+        let (listen, import_duration) = (cfg.listen, cfg.import_duration);
+        let what = "rocket.chat sandbox";
+        let (server, shared) =
+            Server::start(listen, import_duration, what, routes::router, |_stop| {
+                RcShared {
+                    state: Mutex::new(RcState::default()),
+                    config: cfg,
+                }
+            })
+            .await?;
+        Ok(RocketChatHandle { server, shared })
     }
 }
 
 /// A running Rocket.Chat sandbox. Dropping it stops the server.
 pub struct RocketChatHandle {
-    addr: SocketAddr,
+    server: Server,
     shared: Arc<RcShared>,
-    task: Option<JoinHandle<()>>,
 }
 
 impl RocketChatHandle {
     /// `http://127.0.0.1:PORT` (no trailing slash).
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.base_url()
     }
 
     /// The same counters as `GET /_sandbox/stats`.
@@ -251,20 +250,7 @@ impl RocketChatHandle {
     }
 
     /// Stops the server and waits up to 5 s for it.
-    pub async fn shutdown(mut self) {
-        self.shared.stop.cancel();
-        if let Some(mut task) = self.task.take()
-            && tokio::time::timeout(Duration::from_secs(5), &mut task)
-                .await
-                .is_err()
-        {
-            task.abort();
-        }
-    }
-}
-
-impl Drop for RocketChatHandle {
-    fn drop(&mut self) {
-        self.shared.stop.cancel();
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
     }
 }

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use woosmap_sandbox::{Fault, FaultBody, FaultEndpoint, FaultKind, SandboxHandle};
 
-use super::test_support::{PRIVATE_KEY, add_dataset, rejected_429, start, triggers_accepted};
+use super::test_support::{
+    PRIVATE_KEY, add_dataset, new_dataset_id, rejected_429, start, triggers_accepted,
+};
 use super::*;
 
 const TRIGGER_WINDOW: Duration = Duration::from_millis(400);
@@ -14,7 +16,7 @@ const STATUS_WINDOW: Duration = Duration::from_millis(150);
 const REIMPORT_KEY: &str = "rk-TOPSECRET-98765";
 
 fn new_dataset() -> DatasetId {
-    DatasetId::parse(&uuid::Uuid::from_u128(fastrand::u128(..)).to_string()).unwrap()
+    new_dataset_id()
 }
 
 async fn server() -> SandboxHandle {

@@ -1,6 +1,6 @@
 //! Unit tests of `api` and `engine` run against the real sandbox (`woosmap_sandbox`), started
 //! in process with short windows. This module holds the few shortcuts those tests share: the
-//! start-up settings, dataset set-up, and the counters they assert on.
+//! start-up settings, dataset ids and set-up, and the counters they assert on.
 
 use std::time::Duration;
 
@@ -30,6 +30,23 @@ pub(crate) async fn start(
     })
     .await
     .expect("the sandbox starts")
+}
+
+/// A sandbox with the windows the provider tests use: 400 ms between triggers, 150 ms between
+/// status reads, runs that start after 100 ms and last 1 s.
+pub(crate) async fn start_for_provider() -> SandboxHandle {
+    start(
+        Duration::from_millis(400),
+        Duration::from_millis(150),
+        Duration::from_millis(100),
+        Duration::from_secs(1),
+    )
+    .await
+}
+
+/// A fresh random dataset id (a UUID), so tests sharing a sandbox never meet.
+pub(crate) fn new_dataset_id() -> super::DatasetId {
+    super::DatasetId::parse(&uuid::Uuid::from_u128(fastrand::u128(..)).to_string()).unwrap()
 }
 
 /// Registers a dataset; with `previous` it already has a finished (successful) run, else it

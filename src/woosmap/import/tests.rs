@@ -10,7 +10,7 @@ use woosmap_sandbox::{
 
 use super::*;
 use crate::woosmap::api::test_support::{
-    PRIVATE_KEY, add_dataset, rejected_429, requests_with, start, triggers_accepted,
+    PRIVATE_KEY, add_dataset, new_dataset_id, rejected_429, requests_with, start, triggers_accepted,
 };
 use crate::woosmap::api::{ClientConfig, RateLimits};
 
@@ -20,7 +20,7 @@ const START_DELAY: Duration = Duration::from_millis(300);
 const DURATION: Duration = Duration::from_millis(800);
 
 fn new_dataset() -> DatasetId {
-    DatasetId::parse(&uuid::Uuid::from_u128(fastrand::u128(..)).to_string()).unwrap()
+    new_dataset_id()
 }
 
 async fn server() -> SandboxHandle {

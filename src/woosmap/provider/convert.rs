@@ -82,28 +82,16 @@ pub fn duration_at(
     min: Duration,
     max: Duration,
 ) -> Result<Option<Duration>, Diagnostic> {
-    let Some(s) = v.as_str() else {
-        return Ok(None);
-    };
-    let bad = |why: String| Diagnostic::error(format!("Invalid {label}"), why).at(path.clone());
-    let d = humantime::parse_duration(s.trim()).map_err(|e| {
-        bad(format!(
-            "{label} must be a duration such as 30s, 5m or 1h30m; got {s:?} ({e})."
-        ))
-    })?;
-    if d < min {
-        return Err(bad(format!(
-            "{label} must be at least {}; got {s:?}.",
-            humantime::format_duration(min)
-        )));
-    }
-    if d > max {
-        return Err(bad(format!(
-            "{label} must be at most {}; got {s:?}.",
-            humantime::format_duration(max)
-        )));
-    }
-    Ok(Some(d))
+    let fmt = humantime::format_duration;
+    crate::frontend::terraform::duration_attr(v, path, label, "30s, 5m or 1h30m", |d| {
+        if d < min {
+            Some(format!("must be at least {}", fmt(min)))
+        } else if d > max {
+            Some(format!("must be at most {}", fmt(max)))
+        } else {
+            None
+        }
+    })
 }
 
 /// `poll_interval` (default 5 s).

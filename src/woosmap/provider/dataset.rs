@@ -285,6 +285,15 @@ pub fn error_diag(e: &ApiError) -> Diagnostic {
     Diagnostic::error(summary, e.to_string())
 }
 
+/// The error for a dataset id the API answered 404 for, at the attribute that gave the id.
+pub fn dataset_not_found(id: impl std::fmt::Display, attribute: &str) -> Diagnostic {
+    Diagnostic::error(
+        format!("Dataset {id} not found"),
+        "Woosmap answered 404: no dataset has this id in the private key's project (it may have been deleted).",
+    )
+    .at(AttrPath::attr(attribute))
+}
+
 /// The state of a dataset: the API's values, with `schema_mapping` kept from `base`.
 fn state_of(base: &Value, d: &Dataset) -> Value {
     let mut state = base.clone();

@@ -42,6 +42,29 @@ pub(crate) struct Configured {
     pub key_known: bool,
 }
 
+#[cfg(test)]
+impl Configured {
+    /// A configuration for unit tests against the sandbox at `base_url`: the test private key
+    /// (known now when `key_known`, else still unknown), the sandbox's short windows.
+    pub(crate) fn for_tests(base_url: &str, key_known: bool) -> Self {
+        use crate::woosmap::api::test_support::PRIVATE_KEY;
+        Configured {
+            client: Client::new(ClientConfig {
+                base_url: base_url.to_owned(),
+                private_key: key_known.then(|| Secret::new(PRIVATE_KEY)),
+                limits: RateLimits {
+                    trigger: std::time::Duration::from_millis(400),
+                    status: std::time::Duration::from_millis(150),
+                },
+                request_timeout: std::time::Duration::from_secs(60),
+            })
+            .unwrap(),
+            has_private_key: true,
+            key_known,
+        }
+    }
+}
+
 /// The `woosmap` provider.
 #[derive(Default)]
 pub struct WoosmapProvider {
@@ -440,36 +463,17 @@ mod stop_tests {
     use woosmap_sandbox::{Fault, FaultEndpoint, FaultKind};
 
     use super::*;
-    use crate::woosmap::api::test_support::{PRIVATE_KEY, add_dataset, start};
+    use crate::woosmap::api::test_support::{add_dataset, new_dataset_id, start_for_provider};
 
     /// `StopProvider` ends a `ReadDataSource` / `ReadResource` whose status read is held by a
     /// slow server, at once and with a diagnostic.
     #[tokio::test]
     async fn stop_provider_cancels_reads_in_progress() {
-        let sb = start(
-            Duration::from_millis(400),
-            Duration::from_millis(150),
-            Duration::from_millis(100),
-            Duration::from_secs(1),
-        )
-        .await;
-        let id = uuid::Uuid::from_u128(fastrand::u128(..)).to_string();
+        let sb = start_for_provider().await;
+        let id = new_dataset_id().to_string();
         add_dataset(&sb, &id, true, None);
         let provider = Arc::new(WoosmapProvider::new());
-        *provider.configured.write().unwrap() = Some(Configured {
-            client: Client::new(ClientConfig {
-                base_url: sb.base_url(),
-                private_key: Some(Secret::new(PRIVATE_KEY)),
-                limits: RateLimits {
-                    trigger: Duration::from_millis(400),
-                    status: Duration::from_millis(150),
-                },
-                request_timeout: Duration::from_secs(60),
-            })
-            .unwrap(),
-            has_private_key: true,
-            key_known: true,
-        });
+        *provider.configured.write().unwrap() = Some(Configured::for_tests(&sb.base_url(), true));
         let config = Value::object([("dataset_id", Value::string(&id))]);
         for which in ["data source", "resource"] {
             sb.inject(

@@ -10,12 +10,10 @@ use woosmap_sandbox::{
 
 use super::*;
 use crate::woosmap::api::test_support::{
-    PRIVATE_KEY, add_dataset, new_dataset_id, rejected_429, requests_with, start, triggers_accepted,
+    PRIVATE_KEY, STATUS_WINDOW, TRIGGER_WINDOW, add_dataset, imported_dataset, new_dataset_id,
+    rejected_429, requests_with, start, start_with_test_windows, test_client, triggers_accepted,
 };
-use crate::woosmap::api::{ClientConfig, RateLimits};
 
-const TRIGGER_WINDOW: Duration = Duration::from_millis(400);
-const STATUS_WINDOW: Duration = Duration::from_millis(150);
 const START_DELAY: Duration = Duration::from_millis(300);
 const DURATION: Duration = Duration::from_millis(800);
 
@@ -24,20 +22,11 @@ fn new_dataset() -> DatasetId {
 }
 
 async fn server() -> SandboxHandle {
-    start(TRIGGER_WINDOW, STATUS_WINDOW, START_DELAY, DURATION).await
+    start_with_test_windows(START_DELAY, DURATION).await
 }
 
 fn client(srv: &SandboxHandle, key: Option<&str>) -> Client {
-    Client::new(ClientConfig {
-        base_url: srv.base_url(),
-        private_key: key.map(Secret::new),
-        request_timeout: Duration::from_secs(5),
-        limits: RateLimits {
-            trigger: TRIGGER_WINDOW,
-            status: STATUS_WINDOW,
-        },
-    })
-    .unwrap()
+    test_client(srv.base_url(), key, Duration::from_secs(5))
 }
 
 fn spec(id: &DatasetId) -> ImportSpec {
@@ -81,8 +70,7 @@ fn names(events: &[Event]) -> Vec<String> {
 #[tokio::test]
 async fn imports_and_follows_the_new_run() {
     let srv = server().await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
+    let id = imported_dataset(&srv);
     let c = client(&srv, Some(PRIVATE_KEY));
     let (sink, events) = recorder();
     let t0 = Instant::now();
@@ -149,8 +137,7 @@ async fn first_import_of_a_dataset_never_imported() {
 #[tokio::test]
 async fn waits_for_a_running_import_before_triggering() {
     let srv = server().await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
+    let id = imported_dataset(&srv);
     // someone else's import, running for DURATION
     srv.configure_dataset(id.as_str(), DatasetConfig::default().running())
         .unwrap();
@@ -180,8 +167,7 @@ async fn waits_for_a_running_import_before_triggering() {
 #[tokio::test]
 async fn a_429_on_the_trigger_means_look_again_and_join_their_import() {
     let srv = server().await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
+    let id = imported_dataset(&srv);
     // Someone else triggered just after we began: our trigger is refused with a 429, and their
     // run shows up (started after our invocation began) while we wait the 429 out. It imports
     // data published before we began, so it is ours to report: no second trigger.
@@ -218,8 +204,7 @@ async fn a_429_on_the_trigger_means_look_again_and_join_their_import() {
 #[tokio::test]
 async fn overlapping_invocations_send_one_trigger_and_report_one_run() {
     let srv = server().await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
+    let id = imported_dataset(&srv);
     let c = client(&srv, Some(PRIVATE_KEY));
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..3 {
@@ -244,8 +229,7 @@ async fn overlapping_invocations_send_one_trigger_and_report_one_run() {
 #[tokio::test]
 async fn no_wait_triggers_and_returns() {
     let srv = server().await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
+    let id = imported_dataset(&srv);
     let c = client(&srv, Some(PRIVATE_KEY));
     let out = run_import(
         &c,
@@ -266,8 +250,7 @@ async fn no_wait_triggers_and_returns() {
 #[tokio::test]
 async fn failed_import_is_an_outcome() {
     let srv = server().await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
+    let id = imported_dataset(&srv);
     srv.configure_dataset(
         id.as_str(),
         DatasetConfig::default().outcome(RunOutcome::Failed),
@@ -301,8 +284,7 @@ async fn times_out_with_the_last_snapshot() {
         Duration::from_secs(60),
     )
     .await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
+    let id = imported_dataset(&srv);
     let c = client(&srv, Some(PRIVATE_KEY));
     let t0 = Instant::now();
     let err = run_import(
@@ -350,8 +332,7 @@ async fn cancellation_is_prompt() {
         Duration::from_secs(60),
     )
     .await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
+    let id = imported_dataset(&srv);
     let c = client(&srv, Some(PRIVATE_KEY));
     let cancel = CancellationToken::new();
     let (sink, mut rx) = EventSink::channel();
@@ -398,8 +379,7 @@ async fn cancellation_is_prompt() {
 #[tokio::test]
 async fn lost_trigger_response_is_confirmed_not_repeated() {
     let srv = server().await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
+    let id = imported_dataset(&srv);
     // The import is scheduled, but the connection breaks before the answer arrives.
     srv.inject(
         Fault::new(FaultKind::Reset)
@@ -425,8 +405,7 @@ async fn lost_trigger_response_is_confirmed_not_repeated() {
 #[tokio::test]
 async fn failed_trigger_is_retried_after_confirming_no_run() {
     let srv = server().await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
+    let id = imported_dataset(&srv);
     // A 502 that did not schedule anything.
     srv.inject(Fault::new(FaultKind::Http502).on(FaultEndpoint::Trigger));
     let c = client(&srv, Some(PRIVATE_KEY));
@@ -512,8 +491,7 @@ async fn webhook_import_and_blind_webhook_without_private_key() {
 #[tokio::test]
 async fn auth_errors_end_the_import() {
     let srv = server().await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
+    let id = imported_dataset(&srv);
     let c = client(&srv, Some("not-the-right-key"));
     let err = run_import(&c, spec(&id), EventSink::none(), CancellationToken::new())
         .await
@@ -572,8 +550,7 @@ async fn latest_run_reads_the_status() {
 #[tokio::test]
 async fn an_undocumented_status_with_every_step_ended_is_final_at_once() {
     let srv = server().await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
+    let id = imported_dataset(&srv);
     srv.configure_dataset(
         id.as_str(),
         DatasetConfig::default().outcome(RunOutcome::Cancelled),
@@ -628,8 +605,7 @@ async fn an_undocumented_status_with_every_step_ended_is_final_at_once() {
 #[tokio::test]
 async fn an_undocumented_status_with_open_steps_is_waited_on() {
     let srv = server().await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
+    let id = imported_dataset(&srv);
     srv.configure_dataset(
         id.as_str(),
         DatasetConfig::default().outcome(RunOutcome::Queued),
@@ -658,8 +634,7 @@ async fn an_undocumented_status_with_open_steps_is_waited_on() {
 #[tokio::test]
 async fn a_deadline_before_the_trigger_slot_means_nothing_was_triggered() {
     let srv = server().await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
+    let id = imported_dataset(&srv);
     let c = client(&srv, Some(PRIVATE_KEY));
     // Its run shows only after 5 s: the second invocation does not see it (a run started
     // after that invocation began would be its result, see README "when is a run mine").
@@ -733,8 +708,7 @@ async fn a_running_import_past_the_deadline_means_nothing_was_triggered() {
         Duration::from_secs(60),
     )
     .await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
+    let id = imported_dataset(&srv);
     srv.configure_dataset(id.as_str(), DatasetConfig::default().running())
         .unwrap();
     let running = srv.stats().dataset(id.as_str()).unwrap().runs[0].clone();

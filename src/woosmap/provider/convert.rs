@@ -74,6 +74,14 @@ pub fn dataset_id(config: &Value) -> Result<Option<DatasetId>, Diagnostic> {
     }
 }
 
+/// Whether attribute `name` of `config` is a known string of blanks only (an empty setting).
+pub fn is_blank(config: &Value, name: &str) -> bool {
+    config
+        .attr(name)
+        .as_str()
+        .is_some_and(|v| v.trim().is_empty())
+}
+
 /// Reads a duration attribute at `path`; `Ok(None)` when null or unknown.
 pub fn duration_at(
     v: &Value,

@@ -47,18 +47,10 @@ impl Configured {
     /// A configuration for unit tests against the sandbox at `base_url`: the test private key
     /// (known now when `key_known`, else still unknown), the sandbox's short windows.
     pub(crate) fn for_tests(base_url: &str, key_known: bool) -> Self {
-        use crate::woosmap::api::test_support::PRIVATE_KEY;
+        use crate::woosmap::api::test_support::{PRIVATE_KEY, test_client};
+        let key = key_known.then_some(PRIVATE_KEY);
         Configured {
-            client: Client::new(ClientConfig {
-                base_url: base_url.to_owned(),
-                private_key: key_known.then(|| Secret::new(PRIVATE_KEY)),
-                limits: RateLimits {
-                    trigger: std::time::Duration::from_millis(400),
-                    status: std::time::Duration::from_millis(150),
-                },
-                request_timeout: std::time::Duration::from_secs(60),
-            })
-            .unwrap(),
+            client: test_client(base_url.to_owned(), key, std::time::Duration::from_secs(60)),
             has_private_key: true,
             key_known,
         }
@@ -147,15 +139,10 @@ impl tfplugin::Provider for WoosmapProvider {
         {
             diags.push(Diagnostic::error("Invalid base_url", e).at(AttrPath::attr("base_url")));
         }
-        if let Some(k) = req.config.attr("private_key").as_str()
-            && k.trim().is_empty()
-        {
+        if convert::is_blank(&req.config, "private_key") {
+            let why = "private_key is empty: set it to a Woosmap private key with write permission, or leave it out to use WOOSMAP_PRIVATE_KEY.";
             diags.push(
-                Diagnostic::error(
-                    "Empty private_key",
-                    "private_key is empty: set it to a Woosmap private key with write permission, or leave it out to use WOOSMAP_PRIVATE_KEY.",
-                )
-                .at(AttrPath::attr("private_key")),
+                Diagnostic::error("Empty private_key", why).at(AttrPath::attr("private_key")),
             );
         }
         diags

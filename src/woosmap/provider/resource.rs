@@ -597,27 +597,21 @@ pub async fn read(c: &Configured, req: ReadResourceRequest) -> ReadResourceRespo
 /// configured, in any spelling the provider accepts; version 1 stores the canonical id (and
 /// `wait` / `poll_interval` never null). A state written by a newer provider is refused.
 pub fn upgrade(req: &UpgradeResourceStateRequest) -> UpgradeResourceStateResponse {
-    let mut resp = UpgradeResourceStateResponse::default();
     if req.version > req.schema.version {
-        resp.diagnostics.error(
+        let mut refused = UpgradeResourceStateResponse::default();
+        refused.diagnostics.push(Diagnostic::error(
             "Resource state is from a newer provider",
             format!(
                 "The stored state of this {} has schema version {}, but this version of the woosmap provider only reads versions 0 to {}: the state was written by a newer release. Use that release (or a later one) of woosmap/woosmap; downgrading the provider would lose what the newer state records.",
                 req.type_name, req.version, req.schema.version
             ),
-        );
-        return resp;
+        ));
+        return refused;
     }
-    let decoded = tfplugin::default_upgrade(req);
-    resp.diagnostics = decoded.diagnostics;
-    if resp.diagnostics.has_errors() {
-        return resp;
+    let mut resp = tfplugin::default_upgrade(req);
+    if req.version < 1 && !resp.diagnostics.has_errors() {
+        normalise_state(&mut resp.state);
     }
-    let mut state = decoded.state;
-    if req.version < 1 {
-        normalise_state(&mut state);
-    }
-    resp.state = state;
     resp
 }
 

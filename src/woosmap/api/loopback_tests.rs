@@ -26,6 +26,14 @@ fn client_for(base_url: &str, key: Option<&str>) -> Client {
     test_client(format!("{base_url}/"), key, Duration::from_secs(5))
 }
 
+/// A sandbox with an imported dataset, and a client of it sending the private key.
+async fn imported() -> (SandboxHandle, DatasetId, Client) {
+    let srv = server().await;
+    let id = imported_dataset(&srv);
+    let client = client_for(&srv.base_url(), Some(PRIVATE_KEY));
+    (srv, id, client)
+}
+
 fn soon(secs: u64) -> Instant {
     Instant::now() + Duration::from_secs(secs)
 }
@@ -40,9 +48,7 @@ fn assert_no_secret(err: &ApiError) {
 
 #[tokio::test]
 async fn status_sends_key_header_and_user_agent() {
-    let srv = server().await;
-    let id = imported_dataset(&srv);
-    let client = client_for(&srv.base_url(), Some(PRIVATE_KEY));
+    let (srv, id, client) = imported().await;
     let run = client.status(&id, Duration::ZERO, soon(5)).await.unwrap();
     let run = run.expect("a previous run");
     assert_eq!(run.status, RunStatus::Success);
@@ -266,9 +272,7 @@ async fn status_429_waits_retry_after_and_reports_retries() {
 
 #[tokio::test]
 async fn trigger_429_is_waited_out_then_retried() {
-    let srv = server().await;
-    let id = imported_dataset(&srv);
-    let client = client_for(&srv.base_url(), Some(PRIVATE_KEY));
+    let (srv, id, client) = imported().await;
     srv.inject(Fault::new(FaultKind::RateLimit).on(FaultEndpoint::Trigger));
     let t0 = Instant::now();
     client.trigger_import(&id, soon(10)).await.unwrap();
@@ -279,9 +283,7 @@ async fn trigger_429_is_waited_out_then_retried() {
 
 #[tokio::test]
 async fn rate_limited_past_deadline_returns_at_once() {
-    let srv = server().await;
-    let id = imported_dataset(&srv);
-    let client = client_for(&srv.base_url(), Some(PRIVATE_KEY));
+    let (srv, id, client) = imported().await;
     srv.inject(
         Fault::new(FaultKind::RateLimit)
             .on(FaultEndpoint::Status)
@@ -303,9 +305,7 @@ async fn rate_limited_past_deadline_returns_at_once() {
 
 #[tokio::test]
 async fn status_retries_5xx_and_garbage_but_trigger_does_not() {
-    let srv = server().await;
-    let id = imported_dataset(&srv);
-    let client = client_for(&srv.base_url(), Some(PRIVATE_KEY));
+    let (srv, id, client) = imported().await;
     srv.inject(Fault::new(FaultKind::Http502).on(FaultEndpoint::Status));
     srv.inject(
         Fault::new(FaultKind::Garbage)
@@ -443,9 +443,7 @@ async fn pacing_spaces_calls_and_is_shared_by_all_clients() {
 
 #[tokio::test]
 async fn next_slot_past_deadline_fails_fast() {
-    let srv = server().await;
-    let id = imported_dataset(&srv);
-    let client = client_for(&srv.base_url(), Some(PRIVATE_KEY));
+    let (srv, id, client) = imported().await;
     client.trigger_import(&id, soon(5)).await.unwrap();
     let t0 = Instant::now();
     let err = client
@@ -550,10 +548,7 @@ fn no_variant_ever_shows_a_key() {
 async fn a_client_has_at_most_max_in_flight_requests_on_the_wire() {
     let srv = server().await;
     let ids: Vec<DatasetId> = (0..3 * super::client::MAX_IN_FLIGHT)
-        .map(|_| {
-            let id = imported_dataset(&srv);
-            id
-        })
+        .map(|_| imported_dataset(&srv))
         .collect();
     // Every status answer is held back 300 ms: without the cap all 96 would be on the wire
     // at once (each dataset has its own pacing windows).

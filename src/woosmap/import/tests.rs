@@ -11,7 +11,7 @@ use woosmap_sandbox::{
 use super::*;
 use crate::woosmap::api::test_support::{
     PRIVATE_KEY, STATUS_WINDOW, TRIGGER_WINDOW, add_dataset, imported_dataset, new_dataset_id,
-    rejected_429, requests_with, start, start_with_test_windows, test_client, triggers_accepted,
+    rejected_429, requests_with, start_with_test_windows, test_client, triggers_accepted,
 };
 
 const START_DELAY: Duration = Duration::from_millis(300);
@@ -27,6 +27,11 @@ async fn server() -> SandboxHandle {
 
 fn client(srv: &SandboxHandle, key: Option<&str>) -> Client {
     test_client(srv.base_url(), key, Duration::from_secs(5))
+}
+
+/// `run_import` of `spec` with no events and no cancellation.
+async fn quietly(c: &Client, spec: ImportSpec) -> Result<Outcome, EngineError> {
+    run_import(c, spec, EventSink::none(), CancellationToken::new()).await
 }
 
 fn spec(id: &DatasetId) -> ImportSpec {
@@ -209,9 +214,7 @@ async fn overlapping_invocations_send_one_trigger_and_report_one_run() {
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..3 {
         let (c, spec) = (c.clone(), spec(&id));
-        set.spawn(async move {
-            run_import(&c, spec, EventSink::none(), CancellationToken::new()).await
-        });
+        set.spawn(async move { quietly(&c, spec).await });
     }
     let mut runs = Vec::new();
     let mut triggered = 0;
@@ -231,14 +234,12 @@ async fn no_wait_triggers_and_returns() {
     let srv = server().await;
     let id = imported_dataset(&srv);
     let c = client(&srv, Some(PRIVATE_KEY));
-    let out = run_import(
+    let out = quietly(
         &c,
         ImportSpec {
             wait: false,
             ..spec(&id)
         },
-        EventSink::none(),
-        CancellationToken::new(),
     )
     .await
     .unwrap();
@@ -257,9 +258,7 @@ async fn failed_import_is_an_outcome() {
     )
     .unwrap();
     let c = client(&srv, Some(PRIVATE_KEY));
-    let out = run_import(&c, spec(&id), EventSink::none(), CancellationToken::new())
-        .await
-        .unwrap();
+    let out = quietly(&c, spec(&id)).await.unwrap();
     let run = out.run.as_ref().unwrap();
     assert_eq!(run.status, RunStatus::Failed);
     assert!(!out.succeeded());
@@ -277,24 +276,16 @@ async fn failed_import_is_an_outcome() {
 
 #[tokio::test]
 async fn times_out_with_the_last_snapshot() {
-    let srv = start(
-        TRIGGER_WINDOW,
-        STATUS_WINDOW,
-        Duration::from_millis(100),
-        Duration::from_secs(60),
-    )
-    .await;
+    let srv = start_with_test_windows(Duration::from_millis(100), Duration::from_secs(60)).await;
     let id = imported_dataset(&srv);
     let c = client(&srv, Some(PRIVATE_KEY));
     let t0 = Instant::now();
-    let err = run_import(
+    let err = quietly(
         &c,
         ImportSpec {
             timeout: Duration::from_millis(1500),
             ..spec(&id)
         },
-        EventSink::none(),
-        CancellationToken::new(),
     )
     .await
     .unwrap_err();
@@ -325,13 +316,7 @@ async fn times_out_with_the_last_snapshot() {
 
 #[tokio::test]
 async fn cancellation_is_prompt() {
-    let srv = start(
-        TRIGGER_WINDOW,
-        STATUS_WINDOW,
-        Duration::from_millis(100),
-        Duration::from_secs(60),
-    )
-    .await;
+    let srv = start_with_test_windows(Duration::from_millis(100), Duration::from_secs(60)).await;
     let id = imported_dataset(&srv);
     let c = client(&srv, Some(PRIVATE_KEY));
     let cancel = CancellationToken::new();
@@ -410,14 +395,12 @@ async fn failed_trigger_is_retried_after_confirming_no_run() {
     srv.inject(Fault::new(FaultKind::Http502).on(FaultEndpoint::Trigger));
     let c = client(&srv, Some(PRIVATE_KEY));
     let t0 = Instant::now();
-    let out = run_import(
+    let out = quietly(
         &c,
         ImportSpec {
             timeout: Duration::from_secs(30),
             ..spec(&id)
         },
-        EventSink::none(),
-        CancellationToken::new(),
     )
     .await
     .unwrap();
@@ -493,9 +476,7 @@ async fn auth_errors_end_the_import() {
     let srv = server().await;
     let id = imported_dataset(&srv);
     let c = client(&srv, Some("not-the-right-key"));
-    let err = run_import(&c, spec(&id), EventSink::none(), CancellationToken::new())
-        .await
-        .unwrap_err();
+    let err = quietly(&c, spec(&id)).await.unwrap_err();
     match err {
         EngineError::Api(e) => {
             assert!(matches!(e, ApiError::Forbidden { .. }), "{e:?}");
@@ -612,14 +593,12 @@ async fn an_undocumented_status_with_open_steps_is_waited_on() {
     )
     .unwrap();
     let c = client(&srv, Some(PRIVATE_KEY));
-    let err = run_import(
+    let err = quietly(
         &c,
         ImportSpec {
             timeout: Duration::from_secs(3),
             ..spec(&id)
         },
-        EventSink::none(),
-        CancellationToken::new(),
     )
     .await
     .unwrap_err();
@@ -647,20 +626,16 @@ async fn a_deadline_before_the_trigger_slot_means_nothing_was_triggered() {
         wait: false,
         ..spec(&id)
     };
-    run_import(&c, no_wait, EventSink::none(), CancellationToken::new())
-        .await
-        .unwrap();
+    quietly(&c, no_wait).await.unwrap();
     // The next trigger slot opens a window + margin (1.4 s) after that trigger: past a 1 s
     // timeout, while the status read before it fits (a slot 300 ms away).
     let t0 = Instant::now();
-    let err = run_import(
+    let err = quietly(
         &c,
         ImportSpec {
             timeout: Duration::from_secs(1),
             ..spec(&id)
         },
-        EventSink::none(),
-        CancellationToken::new(),
     )
     .await
     .unwrap_err();
@@ -701,26 +676,18 @@ async fn a_deadline_before_the_trigger_slot_means_nothing_was_triggered() {
 
 #[tokio::test]
 async fn a_running_import_past_the_deadline_means_nothing_was_triggered() {
-    let srv = start(
-        TRIGGER_WINDOW,
-        STATUS_WINDOW,
-        Duration::from_millis(100),
-        Duration::from_secs(60),
-    )
-    .await;
+    let srv = start_with_test_windows(Duration::from_millis(100), Duration::from_secs(60)).await;
     let id = imported_dataset(&srv);
     srv.configure_dataset(id.as_str(), DatasetConfig::default().running())
         .unwrap();
     let running = srv.stats().dataset(id.as_str()).unwrap().runs[0].clone();
     let c = client(&srv, Some(PRIVATE_KEY));
-    let err = run_import(
+    let err = quietly(
         &c,
         ImportSpec {
             timeout: Duration::from_secs(1),
             ..spec(&id)
         },
-        EventSink::none(),
-        CancellationToken::new(),
     )
     .await
     .unwrap_err();

@@ -352,7 +352,7 @@ impl Server {
             _ => {}
         }
         let delay = if after == Some("slow") {
-            let most = w.faults.slow_max.as_millis() as u64;
+            let most = w.faults.net.slow_max.as_millis() as u64;
             let delay = Duration::from_millis(w.rng.u64(0..=most));
             w.fault_line(
                 req,
@@ -423,7 +423,7 @@ impl World {
                 _ => (None, Some(fault)),
             };
         }
-        let f = &self.faults;
+        let f = &self.faults.net;
         let bands = [
             (f.reset, Some("reset"), None),
             (f.http_5xx, Some("5xx"), None),

@@ -29,6 +29,13 @@ fn client(srv: &SandboxHandle, key: Option<&str>) -> Client {
     test_client(srv.base_url(), key, Duration::from_secs(5))
 }
 
+/// A dataset on `srv` set up as [`imported_dataset`] does, then configured with `config`.
+fn imported_with(srv: &SandboxHandle, config: DatasetConfig) -> DatasetId {
+    let id = imported_dataset(srv);
+    srv.configure_dataset(id.as_str(), config).unwrap();
+    id
+}
+
 /// `run_import` of `spec` with no events and no cancellation.
 async fn quietly(c: &Client, spec: ImportSpec) -> Result<Outcome, EngineError> {
     run_import(c, spec, EventSink::none(), CancellationToken::new()).await
@@ -142,10 +149,8 @@ async fn first_import_of_a_dataset_never_imported() {
 #[tokio::test]
 async fn waits_for_a_running_import_before_triggering() {
     let srv = server().await;
-    let id = imported_dataset(&srv);
     // someone else's import, running for DURATION
-    srv.configure_dataset(id.as_str(), DatasetConfig::default().running())
-        .unwrap();
+    let id = imported_with(&srv, DatasetConfig::default().running());
     let running_until = Instant::now() + DURATION;
     let c = client(&srv, Some(PRIVATE_KEY));
     let (sink, events) = recorder();
@@ -172,15 +177,13 @@ async fn waits_for_a_running_import_before_triggering() {
 #[tokio::test]
 async fn a_429_on_the_trigger_means_look_again_and_join_their_import() {
     let srv = server().await;
-    let id = imported_dataset(&srv);
     // Someone else triggered just after we began: our trigger is refused with a 429, and their
     // run shows up (started after our invocation began) while we wait the 429 out. It imports
     // data published before we began, so it is ours to report: no second trigger.
-    srv.configure_dataset(
-        id.as_str(),
+    let id = imported_with(
+        &srv,
         DatasetConfig::default().run_starts_in(Duration::from_secs(2)),
-    )
-    .unwrap();
+    );
     srv.inject(
         Fault::new(FaultKind::RateLimit)
             .on(FaultEndpoint::Trigger)
@@ -251,12 +254,7 @@ async fn no_wait_triggers_and_returns() {
 #[tokio::test]
 async fn failed_import_is_an_outcome() {
     let srv = server().await;
-    let id = imported_dataset(&srv);
-    srv.configure_dataset(
-        id.as_str(),
-        DatasetConfig::default().outcome(RunOutcome::Failed),
-    )
-    .unwrap();
+    let id = imported_with(&srv, DatasetConfig::default().outcome(RunOutcome::Failed));
     let c = client(&srv, Some(PRIVATE_KEY));
     let out = quietly(&c, spec(&id)).await.unwrap();
     let run = out.run.as_ref().unwrap();
@@ -531,12 +529,10 @@ async fn latest_run_reads_the_status() {
 #[tokio::test]
 async fn an_undocumented_status_with_every_step_ended_is_final_at_once() {
     let srv = server().await;
-    let id = imported_dataset(&srv);
-    srv.configure_dataset(
-        id.as_str(),
+    let id = imported_with(
+        &srv,
         DatasetConfig::default().outcome(RunOutcome::Cancelled),
-    )
-    .unwrap();
+    );
     let c = client(&srv, Some(PRIVATE_KEY));
     let (sink, events) = recorder();
     let out = run_import(&c, spec(&id), sink, CancellationToken::new())
@@ -586,12 +582,7 @@ async fn an_undocumented_status_with_every_step_ended_is_final_at_once() {
 #[tokio::test]
 async fn an_undocumented_status_with_open_steps_is_waited_on() {
     let srv = server().await;
-    let id = imported_dataset(&srv);
-    srv.configure_dataset(
-        id.as_str(),
-        DatasetConfig::default().outcome(RunOutcome::Queued),
-    )
-    .unwrap();
+    let id = imported_with(&srv, DatasetConfig::default().outcome(RunOutcome::Queued));
     let c = client(&srv, Some(PRIVATE_KEY));
     let err = quietly(
         &c,
@@ -677,9 +668,7 @@ async fn a_deadline_before_the_trigger_slot_means_nothing_was_triggered() {
 #[tokio::test]
 async fn a_running_import_past_the_deadline_means_nothing_was_triggered() {
     let srv = start_with_test_windows(Duration::from_millis(100), Duration::from_secs(60)).await;
-    let id = imported_dataset(&srv);
-    srv.configure_dataset(id.as_str(), DatasetConfig::default().running())
-        .unwrap();
+    let id = imported_with(&srv, DatasetConfig::default().running());
     let running = srv.stats().dataset(id.as_str()).unwrap().runs[0].clone();
     let c = client(&srv, Some(PRIVATE_KEY));
     let err = quietly(

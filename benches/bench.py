@@ -486,6 +486,15 @@ def pin_clock(sb):
     return (t0 + t1) / 2 - at / 1000.0
 
 
+def clocked_env(sb, trigger_window, status_window, pacer_dir):
+    """Pins the sandbox clock (see pin_clock) and returns that offset with a client environment
+    for these windows and pacer folder."""
+    offset = pin_clock(sb)
+    env = client_env(sb, trigger_window, status_window)
+    env["WOOSMAP_PACER_DIR"] = pacer_dir
+    return offset, env
+
+
 def status_reads(sb, offset):
     """dataset id -> sorted wall-clock times of its status reads, from the request log."""
     reads = {}
@@ -543,14 +552,7 @@ class Watched:
         self.p.returncode = self.code
 
     def _children(self):
-        kids = []
-        try:
-            for task in os.listdir(f"/proc/{self.p.pid}/task"):
-                with open(f"/proc/{self.p.pid}/task/{task}/children") as f:
-                    kids += [int(x) for x in f.read().split()]
-        except OSError:
-            pass
-        return kids
+        return children_of(self.p.pid)
 
     def _sample(self, every):
         while self.end is None:
@@ -744,9 +746,7 @@ def section_pacing(a, tmp, out):
     start_delay = 3.0
     sb = Sandbox(sandbox_bin, ["--status-window", "5s", "--trigger-window", "90s", "--start-delay", "3s"])
     try:
-        offset = pin_clock(sb)
-        env = client_env(sb, "90s", "5s")
-        env["WOOSMAP_PACER_DIR"] = private_dir(tmp, "pacer-pacing")
+        offset, env = clocked_env(sb, "90s", "5s", private_dir(tmp, "pacer-pacing"))
         results = []
         # Front ends one after the other; within one, every (duration, rep) runs concurrently
         # on its own dataset (windows are per dataset, so they do not interfere).
@@ -819,9 +819,7 @@ def section_scale(a, tmp, out):
         longest = start_delay + max(durations)
         sb = Sandbox(sandbox_bin, ["--status-window", "5s", "--trigger-window", "90s", "--start-delay", "3s"])
         try:
-            offset = pin_clock(sb)
-            env = client_env(sb, "90s", "5s")
-            env["WOOSMAP_PACER_DIR"] = private_dir(tmp, f"pacer-scale-{n}") if shared else "off"
+            offset, env = clocked_env(sb, "90s", "5s", private_dir(tmp, f"pacer-scale-{n}") if shared else "off")
             ids = [new_id() for _ in range(n)]
             for ds, d in zip(ids, durations):
                 sb.configure(ds, duration_ms=int(d * 1000))
@@ -884,9 +882,7 @@ def section_terraform(a, tmp, out):
     res = {"n": n, "longest": longest, "start_delay": start_delay, "min": min(durations), "max": max(durations)}
     sb = Sandbox(sandbox_bin, ["--status-window", "5s", "--trigger-window", "90s", "--start-delay", "3s"])
     try:
-        offset = pin_clock(sb)
-        env = client_env(sb, "90s", "5s")
-        env["WOOSMAP_PACER_DIR"] = private_dir(tmp, "pacer-terraform")
+        offset, env = clocked_env(sb, "90s", "5s", private_dir(tmp, "pacer-terraform"))
         ids = [new_id() for _ in range(n)]
         for ds, d in zip(ids, durations):
             sb.configure(ds, duration_ms=int(d * 1000))
@@ -1058,9 +1054,7 @@ def section_frontends(a, tmp, out):
     results = []
     sb = Sandbox(sandbox_bin, ["--status-window", "1s", "--trigger-window", "2s", "--start-delay", "1s"])
     try:
-        offset = pin_clock(sb)
-        env = client_env(sb, "2s", "1s")
-        env["WOOSMAP_PACER_DIR"] = private_dir(tmp, "pacer-frontends")
+        offset, env = clocked_env(sb, "2s", "1s", private_dir(tmp, "pacer-frontends"))
         fronts = ["cli", "resource", "action"]
         log(f"frontends: {len(a.action_durations)} imports each for {fronts}, "
             f"{len(a.act_durations)} under act, one at a time")
@@ -1150,9 +1144,7 @@ def section_cancel(a, tmp, out):
     cli = os.path.join(a.bin_dir, "woosmap-import")
     sb = Sandbox(sandbox_bin, ["--status-window", "1s", "--trigger-window", "10s", "--start-delay", "500ms"])
     try:
-        offset = pin_clock(sb)
-        env = client_env(sb, "10s", "1s")
-        env["WOOSMAP_PACER_DIR"] = private_dir(tmp, "pacer-cancel")
+        offset, env = clocked_env(sb, "10s", "1s", private_dir(tmp, "pacer-cancel"))
         rows = []
         for _ in range(a.cancel_runs):
             ds = new_id()

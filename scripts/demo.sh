@@ -32,15 +32,38 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Waits (up to 5 s) until the sandbox started in the background has printed its `export PREFIX...`
+# lines into FILE, then prints the address it listens on (the last word of its first line).
+sandbox_url() {  # FILE PREFIX
+  for _ in $(seq 50); do
+    grep -q "^export $2" "$1" 2>/dev/null && break
+    sleep 0.1
+  done
+  head -n 1 "$1" | awk '{print $NF}'
+}
+
+# Makes $work/NAME the current folder, with a main.tf that requires PROVIDER (from SOURCE) and
+# configures it from the environment; the caller appends the rest of the configuration.
+tf_folder() {  # NAME PROVIDER SOURCE
+  mkdir -p "$work/$1"
+  cd "$work/$1"
+  cat >main.tf <<TF
+terraform {
+  required_providers {
+    $2 = { source = "$3" }
+  }
+}
+
+provider "$2" {}
+
+TF
+}
+
 # Short windows so the demo takes seconds; the client is told the same windows.
 "$bin/woosmap-sandbox" --quiet --trigger-window 10s --status-window 1s --start-delay 2s \
   --import-duration 8s >"$work/sandbox.out" 2>"$work/sandbox.err" &
 sandbox_pid=$!
-for _ in $(seq 50); do
-  grep -q '^export WOOSMAP_TRIGGER_INTERVAL' "$work/sandbox.out" 2>/dev/null && break
-  sleep 0.1
-done
-url=$(head -n 1 "$work/sandbox.out" | awk '{print $NF}')
+url=$(sandbox_url "$work/sandbox.out" WOOSMAP_TRIGGER_INTERVAL)
 echo "==> sandbox listening on $url"
 # The sandbox prints the export lines a user would paste (address, key and windows).
 eval "$(grep '^export WOOSMAP_' "$work/sandbox.out")"
@@ -70,17 +93,8 @@ echo "==> terraform plan (nothing to do)"
 # The action (Terraform 1.14+): no state, it runs after the resource that publishes a file
 # changes (the same wiring as examples/actions/woosmap_dataset_import, with a local file).
 echo "==> the action woosmap_dataset_import after a file change (terraform_data + filemd5 + action_trigger)"
-mkdir -p "$work/tf-action"
-cd "$work/tf-action"
-cat >main.tf <<'TF'
-terraform {
-  required_providers {
-    woosmap = { source = "woosmap/woosmap" }
-  }
-}
-
-provider "woosmap" {}
-
+tf_folder tf-action woosmap woosmap/woosmap
+cat >>main.tf <<'TF'
 action "woosmap_dataset_import" "stores" {
   config {
     dataset_id    = "3e8f2b1c-9d4a-4c6e-b7f0-5a1d2c3b4e71"
@@ -105,28 +119,23 @@ entries='\] (info|warn|error): '   # the import's log entries: shown by the run 
 # Terraform starts each progress line of an action with the action's address and what triggered
 # it; shortened here to "action:".
 shorten() { sed -E 's/^Action action\.woosmap_dataset_import\.stores \(triggered by terraform_data\.stores_published\): /  action: /'; }
+# terraform apply, showing only what the action printed.
+apply_showing_action() {
+  "$root/scripts/terraform" apply -auto-approve -no-color -compact-warnings | grep -E "$action_lines" | grep -Ev "$entries" | shorten
+}
 echo '[{"storeId": "s1"}]' >stores.json
 echo "--> publish stores.json (terraform apply: the create invokes the action)"
-"$root/scripts/terraform" apply -auto-approve -no-color -compact-warnings | grep -E "$action_lines" | grep -Ev "$entries" | shorten
+apply_showing_action
 echo "--> apply again, file unchanged: nothing is invoked"
-"$root/scripts/terraform" apply -auto-approve -no-color -compact-warnings | grep -E "$action_lines" | grep -Ev "$entries" | shorten
+apply_showing_action
 echo '[{"storeId": "s1"}, {"storeId": "s2"}]' >stores.json
 echo "--> edit stores.json and apply: the update invokes the action once more"
-"$root/scripts/terraform" apply -auto-approve -no-color -compact-warnings | grep -E "$action_lines" | grep -Ev "$entries" | shorten
+apply_showing_action
 
 # The whole pipeline in one configuration: the dataset itself, then its import.
 echo "==> woosmap_dataset: create a dataset, then import it in the same apply"
-mkdir -p "$work/tf-dataset"
-cd "$work/tf-dataset"
-cat >main.tf <<'TF'
-terraform {
-  required_providers {
-    woosmap = { source = "woosmap/woosmap" }
-  }
-}
-
-provider "woosmap" {}
-
+tf_folder tf-dataset woosmap woosmap/woosmap
+cat >>main.tf <<'TF'
 resource "woosmap_dataset" "stores" {
   name = "Demo stores"
   url  = "https://example.com/stores.json"
@@ -157,11 +166,7 @@ echo "==> Rocket.Chat: woosmap-sandbox --rocketchat (import.new, addUsers, run, 
 "$bin/woosmap-sandbox" --rocketchat --quiet --rc-limit-window 10s --import-duration 3s \
   >"$work/rc.out" 2>"$work/rc.err" &
 rc_pid=$!
-for _ in $(seq 50); do
-  grep -q '^export ROCKETCHAT_' "$work/rc.out" 2>/dev/null && break
-  sleep 0.1
-done
-rc_url=$(head -n 1 "$work/rc.out" | awk '{print $NF}')
+rc_url=$(sandbox_url "$work/rc.out" ROCKETCHAT_)
 echo "==> Rocket.Chat sandbox listening on $rc_url; pointing rocketchat-import and the provider at it:"
 grep '^export ROCKETCHAT_' "$work/rc.out" | sed 's/^/    /'
 eval "$(grep '^export ROCKETCHAT_' "$work/rc.out")"
@@ -176,17 +181,8 @@ echo "==> rocketchat-import run --users users.json (CLI)"
 "$bin/rocketchat-import" run --users "$work/users.json" --poll-interval 1s
 
 echo "==> terraform apply (provider rocketchat): two users, one the sandbox fails; allow_user_errors = true accepts it"
-mkdir -p "$work/tf-rocketchat"
-cd "$work/tf-rocketchat"
-cat >main.tf <<'TF'
-terraform {
-  required_providers {
-    rocketchat = { source = "rocketchat/rocketchat" }
-  }
-}
-
-provider "rocketchat" {}
-
+tf_folder tf-rocketchat rocketchat rocketchat/rocketchat
+cat >>main.tf <<'TF'
 resource "rocketchat_user_import" "team" {
   users_json = jsonencode([
     { username = "dee", emails = ["dee@example.com"], importIds = ["ldap-dee"] },

@@ -20,17 +20,17 @@ fn root() -> &'static Path {
             .tempdir()
             .expect("a folder in the temporary directory")
             .keep();
-        // SAFETY: registers a function without arguments that only reads a set OnceLock. The
-        // test harness ends by returning from `main` or by `process::exit`: both run it.
-        let registered = unsafe { libc::atexit(remove_root) };
-        assert_eq!(
-            registered,
-            0,
-            "atexit refused the clean-up of {}",
-            dir.display()
-        );
+        remove_at_exit(&dir);
         dir
     })
+}
+
+/// Has [`remove_root`] remove the root (`dir`, once `ROOT` holds it) when the process exits:
+/// the test harness ends by returning from `main` or by `process::exit`, and both run it.
+fn remove_at_exit(dir: &Path) {
+    // SAFETY: registers a function without arguments that only reads a OnceLock, set by then.
+    let registered = unsafe { libc::atexit(remove_root) };
+    assert_eq!(registered, 0, "atexit refused the clean-up of {dir:?}");
 }
 
 /// `name` inside the process's folder (not created: the callers create their folder 0700).

@@ -335,13 +335,14 @@ mod tests {
 
     /// Observations served in order (the last one repeats, one per second); counts starts.
     /// `start_hangs`: the start marks its request as leaving, then never answers (a lost
-    /// answer).
+    /// answer). `serves`: which operations under way serve this call (none by default).
     struct Scripted {
         seen: Vec<Option<Op>>,
         started: u32,
         start_id: Option<String>,
         steps: Vec<String>,
         start_hangs: bool,
+        serves: fn(&Op) -> bool,
     }
 
     #[derive(Debug, PartialEq)]
@@ -366,6 +367,9 @@ mod tests {
         }
         fn is_final(&self, op: &Op) -> bool {
             op.1
+        }
+        fn serves_this_call(&self, op: &Op, _: bool) -> bool {
+            (self.serves)(op)
         }
         fn blocks_start(&self, op: &Op) -> bool {
             op.2
@@ -422,7 +426,13 @@ mod tests {
             start_id: start_id.map(str::to_owned),
             steps: Vec::new(),
             start_hangs: false,
+            serves: |_| false,
         }
+    }
+
+    /// `reconcile` of `b` under `plan`, never cancelled.
+    async fn run(b: &mut Scripted, plan: Plan) -> Result<Finished<Op>, Err> {
+        reconcile(b, plan, &CancellationToken::new()).await
     }
 
     fn plan(abort_running: bool, until: Until, secs: u64) -> Plan {
@@ -446,10 +456,7 @@ mod tests {
             ],
             None,
         );
-        let p = plan(false, Until::Final, 60);
-        let done = reconcile(&mut b, p, &CancellationToken::new())
-            .await
-            .unwrap();
+        let done = run(&mut b, plan(false, Until::Final, 60)).await.unwrap();
         assert_eq!(done.last.as_ref().map(|o| o.0.as_str()), Some("mine"));
         assert_eq!(done.id.as_deref(), Some("mine"));
         assert_eq!(done.previous_id.as_deref(), Some("theirs"));
@@ -474,10 +481,7 @@ mod tests {
             &[Some(("theirs", false, true)), Some(("mine", true, false))],
             Some("mine"),
         );
-        let p = plan(true, Until::Final, 60);
-        let done = reconcile(&mut b, p, &CancellationToken::new())
-            .await
-            .unwrap();
+        let done = run(&mut b, plan(true, Until::Final, 60)).await.unwrap();
         assert_eq!(done.aborted.as_deref(), Some("theirs"));
         assert_eq!(done.waited_for, None);
         assert!(b.steps.contains(&"aborting theirs".to_owned()));
@@ -485,76 +489,36 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn an_operation_serving_this_call_is_followed_not_started() {
-        struct Serving(Scripted);
-        // Reuse the scripted backend, treating "joinable" as serving this call.
-        impl Backend for Serving {
-            type Op = Op;
-            type Error = Err;
-            async fn observe(&mut self) -> Result<Option<Op>, Err> {
-                self.0.observe().await
-            }
-            fn op_id(op: &Op) -> &str {
-                &op.0
-            }
-            fn is_final(&self, op: &Op) -> bool {
-                op.1
-            }
-            fn serves_this_call(&self, op: &Op, _: bool) -> bool {
-                op.0 == "joinable"
-            }
-            fn blocks_start(&self, op: &Op) -> bool {
-                op.2
-            }
-            async fn start(&mut self, p: Option<&Op>, s: &SendMark) -> Result<Started<Op>, Err> {
-                self.0.start(p, s).await
-            }
-            fn identify(&self, o: Option<&Op>, ours: Option<&str>, p: Option<&str>) -> Identified {
-                self.0.identify(o, ours, p)
-            }
-            fn on_step(&mut self, step: Step<'_, Op>) {
-                self.0.on_step(step)
-            }
-            fn timed_out(&self, at: &State<Op>, cause: Option<Err>) -> Err {
-                self.0.timed_out(at, cause)
-            }
-            fn cancelled(&self, at: &State<Op>) -> Err {
-                self.0.cancelled(at)
-            }
-        }
-        let mut b = Serving(backend(
-            &[
-                Some(("joinable", false, true)),
-                Some(("joinable", true, false)),
-            ],
-            None,
-        ));
-        let p = plan(false, Until::Final, 60);
-        let done = reconcile(&mut b, p, &CancellationToken::new())
-            .await
-            .unwrap();
-        assert_eq!((b.0.started, done.started_here), (0, false));
+        // The scripted backend, treating "joinable" as serving this call.
+        let mut b = Scripted {
+            serves: |op| op.0 == "joinable",
+            ..backend(
+                &[
+                    Some(("joinable", false, true)),
+                    Some(("joinable", true, false)),
+                ],
+                None,
+            )
+        };
+        let done = run(&mut b, plan(false, Until::Final, 60)).await.unwrap();
+        assert_eq!((b.started, done.started_here), (0, false));
         assert_eq!(done.id.as_deref(), Some("joinable"));
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_replaced_operation_ends_and_a_deadline_names_the_stage() {
         let mut b = backend(&[None, Some(("other", false, true))], Some("mine"));
-        let p = plan(false, Until::Final, 60);
-        let done = reconcile(&mut b, p, &CancellationToken::new())
-            .await
-            .unwrap();
+        let done = run(&mut b, plan(false, Until::Final, 60)).await.unwrap();
         assert!(done.replaced && done.last.is_none());
 
         let mut b = backend(&[None, Some(("mine", false, true))], Some("mine"));
-        let p = plan(false, Until::Final, 30);
-        let err = reconcile(&mut b, p, &CancellationToken::new())
+        let err = run(&mut b, plan(false, Until::Final, 30))
             .await
             .unwrap_err();
         assert_eq!(err, Err::TimedOut("started Some(\"mine\")".into()));
 
         let mut b = backend(&[Some(("theirs", false, true))], None);
-        let p = plan(false, Until::Final, 30);
-        let err = reconcile(&mut b, p, &CancellationToken::new())
+        let err = run(&mut b, plan(false, Until::Final, 30))
             .await
             .unwrap_err();
         assert_eq!(err, Err::TimedOut("waiting theirs".into()));
@@ -572,23 +536,11 @@ mod tests {
         assert_eq!((err, b.started), (Err::Cancelled(Sent::Nothing), 0));
 
         let mut b = backend(&[None, Some(("mine", false, false))], Some("mine"));
-        let done = reconcile(
-            &mut b,
-            plan(false, Until::Started, 60),
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap();
+        let done = run(&mut b, plan(false, Until::Started, 60)).await.unwrap();
         assert!(done.last.is_none() && done.id.as_deref() == Some("mine"));
 
         let mut b = backend(&[None, Some(("mine", false, false))], Some("mine"));
-        let done = reconcile(
-            &mut b,
-            plan(false, Until::Seen, 60),
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap();
+        let done = run(&mut b, plan(false, Until::Seen, 60)).await.unwrap();
         assert_eq!(
             done.last.map(|o| o.1),
             Some(false),
@@ -602,13 +554,9 @@ mod tests {
         // have left (a backend's own tracker used to say "nothing was triggered").
         let mut b = backend(&[None], None);
         b.start_hangs = true;
-        let err = reconcile(
-            &mut b,
-            plan(false, Until::Final, 30),
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap_err();
+        let err = run(&mut b, plan(false, Until::Final, 30))
+            .await
+            .unwrap_err();
         assert_eq!(err, Err::TimedOut("starting, sent AnswerUnknown".into()));
 
         // Cancelled (Ctrl-C) while the answer is awaited: same truth.
@@ -627,66 +575,24 @@ mod tests {
 
         // Nothing marked: nothing sent.
         let mut b = backend(&[Some(("theirs", false, true))], None);
-        let err = reconcile(
-            &mut b,
-            plan(false, Until::Final, 30),
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap_err();
+        let err = run(&mut b, plan(false, Until::Final, 30))
+            .await
+            .unwrap_err();
         assert_eq!(err, Err::TimedOut("waiting theirs".into()));
     }
 
     #[tokio::test(start_paused = true)]
     async fn an_operation_ended_at_the_first_observation_never_serves_this_call() {
-        struct Eager(Scripted);
-        impl Backend for Eager {
-            type Op = Op;
-            type Error = Err;
-            async fn observe(&mut self) -> Result<Option<Op>, Err> {
-                self.0.observe().await
-            }
-            fn op_id(op: &Op) -> &str {
-                &op.0
-            }
-            fn is_final(&self, op: &Op) -> bool {
-                op.1
-            }
-            /// Would take anything (as a lagging clock might make it).
-            fn serves_this_call(&self, _: &Op, _: bool) -> bool {
-                true
-            }
-            fn blocks_start(&self, op: &Op) -> bool {
-                op.2
-            }
-            async fn start(&mut self, p: Option<&Op>, s: &SendMark) -> Result<Started<Op>, Err> {
-                self.0.start(p, s).await
-            }
-            fn identify(&self, o: Option<&Op>, ours: Option<&str>, p: Option<&str>) -> Identified {
-                self.0.identify(o, ours, p)
-            }
-            fn on_step(&mut self, step: Step<'_, Op>) {
-                self.0.on_step(step)
-            }
-            fn timed_out(&self, at: &State<Op>, cause: Option<Err>) -> Err {
-                self.0.timed_out(at, cause)
-            }
-            fn cancelled(&self, at: &State<Op>) -> Err {
-                self.0.cancelled(at)
-            }
-        }
-        let mut b = Eager(backend(
-            &[Some(("old", true, false)), Some(("mine", true, false))],
-            None,
-        ));
-        let done = reconcile(
-            &mut b,
-            plan(false, Until::Final, 60),
-            &CancellationToken::new(),
-        )
-        .await
-        .unwrap();
-        assert_eq!(b.0.started, 1, "the old, ended run was not adopted");
+        // Would take anything (as a lagging clock might make it).
+        let mut b = Scripted {
+            serves: |_| true,
+            ..backend(
+                &[Some(("old", true, false)), Some(("mine", true, false))],
+                None,
+            )
+        };
+        let done = run(&mut b, plan(false, Until::Final, 60)).await.unwrap();
+        assert_eq!(b.started, 1, "the old, ended run was not adopted");
         assert_eq!(done.id.as_deref(), Some("mine"));
         assert_eq!((done.started_here, done.sent), (true, Sent::Accepted));
     }

@@ -226,20 +226,7 @@ pub async fn run() -> ExitCode {
     )
     .await;
     say(commands::end_group());
-    let (code, report) = match &result {
-        Ok(outcome) => {
-            let code = if outcome.succeeded() {
-                ExitCode::Success
-            } else {
-                ExitCode::ImportFailed
-            };
-            (code, Report::of_outcome(outcome, code))
-        }
-        Err(e) => {
-            let code = super::cli::code_of_error(e);
-            (code, Report::of_error(e, code))
-        }
-    };
+    let (code, report) = super::cli::code_and_report(&result);
     if code != ExitCode::Success {
         say(&commands::error(
             Some(&format!("Rocket.Chat import ({})", report.outcome)),

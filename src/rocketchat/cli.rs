@@ -197,19 +197,7 @@ pub(crate) fn code_of_error(e: &RunError) -> ExitCode {
 
 /// One progress event as a line (the same words in the CLI and the GitHub Action).
 pub fn event_line(event: &Event) -> String {
-    match event {
-        Event::WaitingForRunning(f) => format!(
-            "Another import {} is in progress: waiting for it to end; it is not aborted (--abort-running would abort it).",
-            f.describe()
-        ),
-        Event::AbortingRunning(f) => format!(
-            "Aborting the import {} as asked by --abort-running.",
-            f.describe()
-        ),
-        Event::WaitingForLocalRun => "Another run on this machine (rocketchat-import or Terraform) is importing into this server: waiting for it to finish (one import per server at a time).".to_owned(),
-        Event::Step(line) | Event::Progress(line) => line.clone(),
-        Event::Started { operation_id } => format!("Import {operation_id} started."),
-    }
+    event.line("--abort-running")
 }
 
 /// Cancels `cancel` on Ctrl-C or SIGTERM (the same signals as `woosmap-import`).
@@ -266,7 +254,13 @@ async fn import(args: &RunArgs, users: Vec<Value>, client: &RcClient) -> (ExitCo
     let mut events = |e: Event| progress.show(&event_line(&e));
     let result = run::import(client, &spec, args.timeout, &cancel, &mut events).await;
     progress.finish();
-    match &result {
+    code_and_report(&result)
+}
+
+/// The exit code of an import's result and the report that goes with it (the CLI and the
+/// GitHub Action end the same way).
+pub(crate) fn code_and_report(result: &Result<run::Outcome, RunError>) -> (ExitCode, Report) {
+    match result {
         Ok(outcome) => {
             let code = if outcome.succeeded() {
                 ExitCode::Success

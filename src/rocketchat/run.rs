@@ -56,6 +56,27 @@ pub enum Event {
     Progress(String),
 }
 
+impl Event {
+    /// The event as one progress line, naming the setting that aborts a running import as
+    /// `abort_setting` (`--abort-running` on the command line, `abort_running = true` in
+    /// Terraform).
+    pub fn line(&self, abort_setting: &str) -> String {
+        match self {
+            Event::WaitingForRunning(f) => format!(
+                "Another import {} is in progress: waiting for it to end; it is not aborted ({abort_setting} would abort it).",
+                f.describe()
+            ),
+            Event::AbortingRunning(f) => format!(
+                "Aborting the import {} as asked by {abort_setting}.",
+                f.describe()
+            ),
+            Event::WaitingForLocalRun => "Another run on this machine (rocketchat-import or Terraform) is importing into this server: waiting for it to finish (one import per server at a time).".to_owned(),
+            Event::Step(line) | Event::Progress(line) => line.clone(),
+            Event::Started { operation_id } => format!("Import {operation_id} started."),
+        }
+    }
+}
+
 /// Why the run did not reach an outcome.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {

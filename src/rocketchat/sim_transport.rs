@@ -74,16 +74,17 @@ impl Book {
     pub(super) fn reserve(&self, route: &str, now: u64) -> Option<Duration> {
         self.with(|routes| {
             let b = routes.get_mut(route)?;
-            if b.reset_ms + RESET_MARGIN_MS <= now {
+            let reset = b.reset_ms + RESET_MARGIN_MS;
+            if reset <= now {
+                // The window has passed: the budget says nothing any more.
                 routes.remove(route);
-                return None;
+                None
+            } else if b.remaining == 0 {
+                Some(Duration::from_millis(reset - now).min(MAX_WAIT))
+            } else {
+                b.remaining -= 1;
+                None
             }
-            if b.remaining == 0 {
-                let wait = Duration::from_millis(b.reset_ms + RESET_MARGIN_MS - now);
-                return Some(wait.min(MAX_WAIT));
-            }
-            b.remaining -= 1;
-            None
         })
     }
 

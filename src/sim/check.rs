@@ -9,6 +9,7 @@
 //! - `determinism` (checked by the caller): the same seed gives the same trace.
 
 use std::fmt;
+use std::time::Duration;
 
 use super::Ended;
 use super::scenario::Scenario;
@@ -25,6 +26,21 @@ pub struct Violation {
 impl Violation {
     pub(crate) fn new(invariant: &'static str, detail: String) -> Violation {
         Violation { invariant, detail }
+    }
+
+    /// `deadline`: invocation `inv` ended at `ended`, later than `bound` (`None` when in time).
+    /// `after` words the bound ("after its deadline plus one request timeout").
+    pub(crate) fn late(inv: usize, ended: Duration, bound: Duration, after: &str) -> Option<Self> {
+        (ended > bound).then(|| {
+            Violation::new(
+                "deadline",
+                format!(
+                    "inv{inv} ended at {:.3}s, {after} ({:.3}s)",
+                    ended.as_secs_f64(),
+                    bound.as_secs_f64()
+                ),
+            )
+        })
     }
 }
 
@@ -107,17 +123,8 @@ fn invocation(scenario: &Scenario, record: &Record, e: &Ended, out: &mut Vec<Vio
         Err(_) => {}
     }
     let bound = plan.offset + plan.timeout + plan.request_timeout;
-    if e.ended > bound {
-        out.push(Violation::new(
-            "deadline",
-            format!(
-                "inv{} ended at {:.3}s, after its deadline plus one request timeout ({:.3}s)",
-                e.inv,
-                e.ended.as_secs_f64(),
-                bound.as_secs_f64()
-            ),
-        ));
-    }
+    let after = "after its deadline plus one request timeout";
+    out.extend(Violation::late(e.inv, e.ended, bound, after));
 }
 
 /// `pacing`: no 429 drawn by a machine's own pacing, one accepted trigger per dataset and

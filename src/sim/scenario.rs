@@ -38,10 +38,11 @@ pub(crate) enum History {
     Running(Duration),
 }
 
-/// Per-request fault rates (per mille) and timings of the simulated API.
-#[derive(Debug, Clone)]
-pub(crate) struct Faults {
-    /// 429 without processing; half of them with a `Retry-After`.
+/// The network faults both simulated APIs draw for each request: rates per mille, and how
+/// slow a slow answer may be.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct NetFaults {
+    /// 429 without processing.
     pub rate_limit: u32,
     /// Processed, then the answer is lost (connection reset).
     pub lost_after: u32,
@@ -56,6 +57,46 @@ pub(crate) struct Faults {
     pub slow_max: Duration,
     /// Never answered, not processed.
     pub silent: u32,
+}
+
+impl NetFaults {
+    /// Draws each rate as 0 half of the time, else up to its `most` (in the order
+    /// `[rate_limit, lost_after, reset, http_5xx, http_5xx_after, slow, silent]`), and
+    /// `slow_max` with `slow_max`; in the fields' order, so a seed draws what it always drew.
+    pub(crate) fn draw(
+        rng: &mut fastrand::Rng,
+        most: [u32; 7],
+        slow_max: impl FnOnce(&mut fastrand::Rng) -> Duration,
+    ) -> NetFaults {
+        let rate =
+            |rng: &mut fastrand::Rng, max: u32| if rng.bool() { rng.u32(0..=max) } else { 0 };
+        let [
+            rate_limit,
+            lost_after,
+            reset,
+            http_5xx,
+            http_5xx_after,
+            slow,
+            silent,
+        ] = most;
+        NetFaults {
+            rate_limit: rate(rng, rate_limit),
+            lost_after: rate(rng, lost_after),
+            reset: rate(rng, reset),
+            http_5xx: rate(rng, http_5xx),
+            http_5xx_after: rate(rng, http_5xx_after),
+            slow: rate(rng, slow),
+            slow_max: slow_max(rng),
+            silent: rate(rng, silent),
+        }
+    }
+}
+
+/// Per-request fault rates (per mille) and timings of the simulated API.
+#[derive(Debug, Clone)]
+pub(crate) struct Faults {
+    /// The network's faults; half of the 429s come with a `Retry-After`.
+    pub net: NetFaults,
     /// Answered with the run before the latest visible one (while the latest is fresh).
     pub stale: u32,
     /// One-way network delay, each way.
@@ -124,14 +165,9 @@ impl Scenario {
         let rate =
             |rng: &mut fastrand::Rng, max: u32| if rng.bool() { rng.u32(0..=max) } else { 0 };
         let faults = Faults {
-            rate_limit: rate(&mut rng, 150),
-            lost_after: rate(&mut rng, 150),
-            reset: rate(&mut rng, 100),
-            http_5xx: rate(&mut rng, 150),
-            http_5xx_after: rate(&mut rng, 100),
-            slow: rate(&mut rng, 150),
-            slow_max: secs(&mut rng, 1, 60),
-            silent: rate(&mut rng, 60),
+            net: NetFaults::draw(&mut rng, [150, 150, 100, 150, 100, 150, 60], |rng| {
+                secs(rng, 1, 60)
+            }),
             stale: rate(&mut rng, 200),
             latency: Duration::from_millis(rng.u64(1..=400)),
             // Within the engine's tolerance (a larger lag is outside what it promises).

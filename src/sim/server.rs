@@ -270,26 +270,26 @@ impl World {
             answer,
             delay: Some(Duration::ZERO),
         };
-        if hit(f.rate_limit) {
+        if hit(f.net.rate_limit) {
             let retry_after = self.rng.bool().then(|| self.rng.u64(1..=30));
             return now_answer(Ok(self.too_many(retry_after)));
         }
-        if hit(f.reset) {
+        if hit(f.net.reset) {
             return now_answer(Err(SimFault::Reset));
         }
-        if hit(f.http_5xx) {
+        if hit(f.net.http_5xx) {
             return now_answer(Ok(self.plain(503, json!({"detail": "Service Unavailable"}))));
         }
-        if hit(f.silent) {
+        if hit(f.net.silent) {
             return Decision {
                 answer: Err(SimFault::Reset),
                 delay: None,
             };
         }
         let stale = endpoint == Endpoint::Status && hit(f.stale);
-        let lost = hit(f.lost_after);
-        let after_5xx = hit(f.http_5xx_after);
-        let slow = hit(f.slow);
+        let lost = hit(f.net.lost_after);
+        let after_5xx = hit(f.net.http_5xx_after);
+        let slow = hit(f.net.slow);
         let answer = self.process(endpoint, ds, machine, now, stale);
         let answer = if lost && answer.status < 300 {
             return now_answer(Err(SimFault::Reset));
@@ -299,7 +299,7 @@ impl World {
             answer
         };
         let delay = if slow {
-            Duration::from_millis(self.rng.u64(0..=f.slow_max.as_millis() as u64))
+            Duration::from_millis(self.rng.u64(0..=f.net.slow_max.as_millis() as u64))
         } else {
             Duration::ZERO
         };

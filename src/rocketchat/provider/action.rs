@@ -95,19 +95,7 @@ fn spec(config: &Value) -> Result<(ImportSpec, Duration, bool), Diagnostics> {
 
 /// One engine event as the progress line Terraform shows under the action.
 pub fn progress_line(event: &Event) -> String {
-    match event {
-        Event::WaitingForRunning(f) => format!(
-            "Another import {} is in progress: waiting for it to end; it is not aborted ({ABORT_RUNNING} would abort it).",
-            f.describe()
-        ),
-        Event::AbortingRunning(f) => format!(
-            "Aborting the import {} as asked by {ABORT_RUNNING}.",
-            f.describe()
-        ),
-        Event::WaitingForLocalRun => "Another run on this machine (rocketchat-import or Terraform) is importing into this server: waiting for it to finish (one import per server at a time).".to_owned(),
-        Event::Step(line) | Event::Progress(line) => line.clone(),
-        Event::Started { operation_id } => format!("Import {operation_id} started."),
-    }
+    event.line(ABORT_RUNNING)
 }
 
 fn capitalized(s: &str) -> String {
@@ -222,20 +210,22 @@ mod tests {
         DEFAULT_AUTH_TOKEN, DEFAULT_USER_ID, ForeignOperation, RocketChatConfig, RocketChatSandbox,
     };
 
+    /// The action's configuration: `users` an empty list, the rest null, then `pairs`.
     fn config(pairs: &[(&str, Value)]) -> Value {
-        let mut v = Value::object([
-            ("users_json", Value::Null),
-            ("users", Value::list([])),
-            ("wait", Value::Null),
-            ("timeout", Value::Null),
-            ("abort_running", Value::Null),
-            ("keep_staged", Value::Null),
-            ("allow_user_errors", Value::Null),
-        ]);
-        for (k, x) in pairs {
-            v.set(*k, x.clone());
-        }
-        v
+        let names = "users_json users wait timeout abort_running keep_staged allow_user_errors";
+        let pairs = [&[("users", Value::list([]))][..], pairs].concat();
+        crate::frontend::terraform::config_with(names, &pairs)
+    }
+
+    /// Starts another administrator's import on `sb` that runs for ten minutes; its id.
+    fn start_long_foreign_import(sb: &woosmap_sandbox::rocketchat::RocketChatHandle) -> String {
+        sb.start_foreign(&ForeignOperation {
+            state: "importing".into(),
+            duration_ms: Some(600_000),
+            users: Some(3),
+            user: None,
+        })
+        .unwrap()
     }
 
     const USERS: &str = r#"[{"emails":["ann@example.com"],"importIds":["ann"],"username":"ann"}]"#;
@@ -291,14 +281,7 @@ mod tests {
         let sb = RocketChatSandbox::start(RocketChatConfig::default())
             .await
             .unwrap();
-        let foreign = sb
-            .start_foreign(&ForeignOperation {
-                state: "importing".into(),
-                duration_ms: Some(600_000),
-                users: Some(3),
-                user: None,
-            })
-            .unwrap();
+        let foreign = start_long_foreign_import(&sb);
         let (progress, _lines) = ActionProgress::channel();
         let config = config(&[
             ("users_json", Value::from(USERS)),
@@ -334,14 +317,7 @@ mod tests {
         })
         .await
         .unwrap();
-        let foreign = sb
-            .start_foreign(&ForeignOperation {
-                state: "importing".into(),
-                duration_ms: Some(600_000),
-                users: Some(3),
-                user: None,
-            })
-            .unwrap();
+        let foreign = start_long_foreign_import(&sb);
         let client = client(&sb);
         let (progress, mut lines) = ActionProgress::channel();
         let cancel = CancellationToken::new();

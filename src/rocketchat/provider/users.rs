@@ -147,24 +147,23 @@ pub fn check(config: &Value) -> Diagnostics {
     let json = config.attr("users_json");
     let blocks = config.attr("users");
     let list = blocks.as_list().unwrap_or_default();
-    if json.as_str().is_some() && !list.is_empty() {
-        diags.push(
-            Diagnostic::error(
-                "Conflicting users_json and users",
-                "give either users_json or users blocks, not both.",
-            )
-            .at(AttrPath::attr("users_json")),
-        );
-        return diags;
-    }
-    if json.is_null() && blocks.is_known() && list.is_empty() {
-        diags.push(
-            Diagnostic::error(
-                "Missing users",
-                "give the users to import: users_json = jsonencode([...]) or users { emails = [...], import_ids = [...] } blocks.",
-            )
-            .at(AttrPath::attr("users_json")),
-        );
+    let conflicting = json.as_str().is_some() && !list.is_empty();
+    let missing = json.is_null() && blocks.is_known() && list.is_empty();
+    let refused = if conflicting {
+        Some((
+            "Conflicting users_json and users",
+            "give either users_json or users blocks, not both.",
+        ))
+    } else if missing {
+        Some((
+            "Missing users",
+            "give the users to import: users_json = jsonencode([...]) or users { emails = [...], import_ids = [...] } blocks.",
+        ))
+    } else {
+        None
+    };
+    if let Some((summary, detail)) = refused {
+        diags.push(Diagnostic::error(summary, detail).at(AttrPath::attr("users_json")));
         return diags;
     }
     if let Some(text) = json.as_str() {
@@ -218,24 +217,16 @@ pub fn users(config: &Value) -> Result<Vec<Json>, Diagnostics> {
 /// A duration attribute (`timeout`, `timeouts.create`) at `path`: `Ok(None)` when null or
 /// unknown; an error names `label` and the expected form.
 pub fn duration(v: &Value, path: AttrPath, label: &str) -> Result<Option<Duration>, Diagnostic> {
-    let Some(s) = v.as_str() else {
-        return Ok(None);
-    };
-    let bad = |why: String| Diagnostic::error(format!("Invalid {label}"), why).at(path.clone());
-    let d = humantime::parse_duration(s.trim()).map_err(|e| {
-        bad(format!(
-            "{label} must be a duration such as 30s, 30m or 1h30m; got {s:?} ({e})."
-        ))
-    })?;
-    let fmt = humantime::format_duration;
-    if d < MIN_TIMEOUT || d > MAX_TIMEOUT {
-        return Err(bad(format!(
-            "{label} must be between {} and {}; got {s:?}.",
-            fmt(MIN_TIMEOUT),
-            fmt(MAX_TIMEOUT)
-        )));
-    }
-    Ok(Some(d))
+    crate::frontend::terraform::duration_attr(v, path, label, "30s, 30m or 1h30m", |d| {
+        let fmt = humantime::format_duration;
+        (d < MIN_TIMEOUT || d > MAX_TIMEOUT).then(|| {
+            format!(
+                "must be between {} and {}",
+                fmt(MIN_TIMEOUT),
+                fmt(MAX_TIMEOUT)
+            )
+        })
+    })
 }
 
 /// A known bool attribute, or `default`.

@@ -76,17 +76,8 @@ pub(crate) fn all(scenario: &Scenario, record: &Record, ended: &[Ended]) -> Vec<
         staging(record, e, &mut out);
         let plan = &scenario.invocations[e.inv];
         let bound = plan.offset + plan.timeout + CLEANUP + plan.request_timeout;
-        if e.ended > bound {
-            out.push(Violation::new(
-                "deadline",
-                format!(
-                    "inv{} ended at {:.3}s, after {:.3}s",
-                    e.inv,
-                    e.ended.as_secs_f64(),
-                    bound.as_secs_f64()
-                ),
-            ));
-        }
+        let after = "after its deadline plus clean-up and one request timeout";
+        out.extend(Violation::late(e.inv, e.ended, bound, after));
     }
     out
 }

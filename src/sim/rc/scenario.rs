@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use crate::sim::scenario::NetFaults;
+
 /// One invocation of the Rocket.Chat run (`rocketchat::run::import_with`).
 #[derive(Debug, Clone)]
 pub(crate) struct Invocation {
@@ -37,21 +39,9 @@ pub(crate) struct Foreign {
 /// Per-request fault rates (per mille) and timings.
 #[derive(Debug, Clone)]
 pub(crate) struct Faults {
-    /// 429 without processing: another client behind the same address spent the window.
-    pub rate_limit: u32,
-    /// Processed, then the answer is lost (connection reset).
-    pub lost_after: u32,
-    /// Not processed, connection reset.
-    pub reset: u32,
-    /// 502/503 without processing.
-    pub http_5xx: u32,
-    /// Processed, then 502 (the work happened, the answer says it failed).
-    pub http_5xx_after: u32,
-    /// Processed; the answer comes after up to `slow_max`.
-    pub slow: u32,
-    pub slow_max: Duration,
-    /// Never answered, not processed.
-    pub silent: u32,
+    /// The network's faults; a 429 means another client behind the same address spent the
+    /// window.
+    pub net: NetFaults,
     /// One-way network delay.
     pub latency: Duration,
 }
@@ -172,14 +162,9 @@ impl Scenario {
             })
             .collect();
         let faults = Faults {
-            rate_limit: rate(&mut rng, 100),
-            lost_after: rate(&mut rng, 120),
-            reset: rate(&mut rng, 100),
-            http_5xx: rate(&mut rng, 120),
-            http_5xx_after: rate(&mut rng, 80),
-            slow: rate(&mut rng, 150),
-            slow_max: secs(&mut rng, 1, 45),
-            silent: rate(&mut rng, 50),
+            net: NetFaults::draw(&mut rng, [100, 120, 100, 120, 80, 150, 50], |rng| {
+                secs(rng, 1, 45)
+            }),
             latency: Duration::from_millis(rng.u64(1..=300)),
         };
         let limits = rng.bool().then(|| Limits {
@@ -226,14 +211,7 @@ impl Scenario {
             initial: None,
             others: Vec::new(),
             faults: Faults {
-                rate_limit: 0,
-                lost_after: 0,
-                reset: 0,
-                http_5xx: 0,
-                http_5xx_after: 0,
-                slow: 0,
-                slow_max: Duration::ZERO,
-                silent: 0,
+                net: NetFaults::default(),
                 latency: Duration::from_millis(20),
             },
             limits: None,

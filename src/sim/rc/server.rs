@@ -315,20 +315,15 @@ impl Server {
         let key = (inv, req.route.clone());
         w.note_retry(&key, now);
         let (before, after) = w.draw(&key, scenario);
+        let at = (req, inv, now);
         match before {
-            Some("reset") => {
-                w.fault_line(req, inv, now, "reset, not processed");
-                return Decision::lost(Some(Duration::ZERO));
-            }
+            Some("reset") => return w.lose(at, "reset, not processed", Some(Duration::ZERO)),
             Some("5xx") => {
                 w.fault_line(req, inv, now, "503, not processed");
                 let answer = w.answer(503, json!({"error": "Service Unavailable"}), &key, now);
                 return Decision::answer(answer, None, Duration::ZERO);
             }
-            Some("silent") => {
-                w.fault_line(req, inv, now, "silent, not processed");
-                return Decision::lost(None);
-            }
+            Some("silent") => return w.lose(at, "silent, not processed", None),
             _ => {}
         }
         let limited = w.rate_limit(&key, now, before == Some("429"));
@@ -347,14 +342,8 @@ impl Server {
         }
         let mut w = self.world();
         match after {
-            Some("lost") => {
-                w.fault_line(req, inv, now, "processed, answer lost");
-                return Decision::lost(Some(Duration::ZERO));
-            }
-            Some("hang") => {
-                w.fault_line(req, inv, now, "processed, never answered");
-                return Decision::lost(None);
-            }
+            Some("lost") => return w.lose(at, "processed, answer lost", Some(Duration::ZERO)),
+            Some("hang") => return w.lose(at, "processed, never answered", None),
             Some("5xx") => {
                 w.fault_line(req, inv, now, "processed, then 502");
                 answer.status = 502;
@@ -363,7 +352,7 @@ impl Server {
             _ => {}
         }
         let delay = if after == Some("slow") {
-            let most = w.faults.slow_max.as_millis() as u64;
+            let most = w.faults.net.slow_max.as_millis() as u64;
             let delay = Duration::from_millis(w.rng.u64(0..=most));
             w.fault_line(
                 req,
@@ -434,7 +423,7 @@ impl World {
                 _ => (None, Some(fault)),
             };
         }
-        let f = &self.faults;
+        let f = &self.faults.net;
         let bands = [
             (f.reset, Some("reset"), None),
             (f.http_5xx, Some("5xx"), None),
@@ -452,6 +441,18 @@ impl World {
             }
         }
         (None, None)
+    }
+
+    /// Traces the fault, then loses the request: the connection is reset after `delay`, or
+    /// never answered (`None`).
+    fn lose(
+        &mut self,
+        (req, inv, now): (&SimRequest, usize, u64),
+        what: &str,
+        delay: Option<Duration>,
+    ) -> Decision {
+        self.fault_line(req, inv, now, what);
+        Decision::lost(delay)
     }
 
     fn fault_line(&mut self, req: &SimRequest, inv: usize, now: u64, what: &str) {

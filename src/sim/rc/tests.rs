@@ -1,7 +1,7 @@
 //! Scripted simulations: one invocation on a calm server with faults forced on given
 //! requests, for the bugs the seeded simulation found.
 
-use super::scenario::Scenario;
+use super::scenario::{Foreign, Scenario};
 use super::{Ended, simulate_scenario};
 
 /// Runs `scenario` on a paused clock; its one invocation's end, after checking that no
@@ -22,6 +22,27 @@ fn run(scenario: Scenario) -> Ended {
     ended.remove(0)
 }
 
+/// Asserts that `message` says every one of `parts`.
+fn assert_says(message: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(message.contains(part), "{part:?} is not in: {message}");
+    }
+}
+
+/// Asserts that `message` does not say `part`.
+fn assert_says_not(message: &str, part: &str) {
+    assert!(!message.contains(part), "{part:?} is in: {message}");
+}
+
+/// Another administrator's `import.new` at `at`, its operation at once in `state`.
+fn other_admin_at(at: std::time::Duration, state: &'static str) -> Foreign {
+    Foreign {
+        user: "u-other-admin".to_owned(),
+        at,
+        steps: vec![(std::time::Duration::ZERO, state)],
+    }
+}
+
 #[test]
 fn a_calm_import_succeeds() {
     let e = run(Scenario::calm());
@@ -39,12 +60,12 @@ fn a_lost_answer_to_import_new_is_reported_naming_the_operation() {
     let e = run(scenario);
     let r = &e.report;
     assert_eq!(r.outcome, "error", "{}", r.to_json());
-    assert!(
-        r.message
-            .contains("an import operation may have been created")
-            && r.message.contains("the current one is operation op0 (new"),
-        "{}",
-        r.message
+    assert_says(
+        &r.message,
+        &[
+            "an import operation may have been created",
+            "the current one is operation op0 (new",
+        ],
     );
 }
 
@@ -58,16 +79,8 @@ fn an_interrupt_while_import_new_is_unanswered_says_one_may_have_been_created() 
     let e = run(scenario);
     let r = &e.report;
     assert_eq!(r.outcome, "interrupted", "{}", r.to_json());
-    assert!(
-        r.message.contains("may have been created") && r.message.contains("op0"),
-        "{}",
-        r.message
-    );
-    assert!(
-        !r.message.contains("no import was started"),
-        "{}",
-        r.message
-    );
+    assert_says(&r.message, &["may have been created", "op0"]);
+    assert_says_not(&r.message, "no import was started");
 }
 
 /// Found by the simulation: once our import was started, status reads that kept failing
@@ -84,11 +97,12 @@ fn failing_status_reads_after_the_start_name_our_running_operation() {
     let r = &e.report;
     assert_eq!(r.outcome, "error", "{}", r.to_json());
     assert_eq!(r.operation_id.as_deref(), Some("op0"), "{}", r.to_json());
-    assert!(
-        r.message.contains("import operation op0 was started")
-            && r.message.contains("keeps running on the server"),
-        "{}",
-        r.message
+    assert_says(
+        &r.message,
+        &[
+            "import operation op0 was started",
+            "keeps running on the server",
+        ],
     );
 }
 
@@ -99,20 +113,11 @@ fn failing_status_reads_after_the_start_name_our_running_operation() {
 fn an_operation_replaced_after_it_ended_is_not_said_to_be_aborted() {
     let mut scenario = Scenario::calm();
     scenario.invocations[0].poll_interval = std::time::Duration::from_secs(30);
-    scenario.others = vec![super::scenario::Foreign {
-        user: "u-other-admin".to_owned(),
-        at: std::time::Duration::from_secs(10),
-        steps: vec![(std::time::Duration::ZERO, "new")],
-    }];
+    scenario.others = vec![other_admin_at(std::time::Duration::from_secs(10), "new")];
     let e = run(scenario);
     let r = &e.report;
     assert_eq!(r.state.as_deref(), Some("invalidated"), "{}", r.to_json());
-    assert!(
-        r.message
-            .contains("replaced it before its end could be read"),
-        "{}",
-        r.message
-    );
+    assert_says(&r.message, &["replaced it before its end could be read"]);
 }
 
 /// Found by the simulation's ownership check: `import.run` runs the current operation,
@@ -123,11 +128,10 @@ fn an_operation_replaced_after_it_ended_is_not_said_to_be_aborted() {
 fn another_operation_that_replaced_ours_while_staging_is_not_run() {
     let mut scenario = Scenario::calm();
     // after our last import.addUsers (0.18 s), before import.run
-    scenario.others = vec![super::scenario::Foreign {
-        user: "u-other-admin".to_owned(),
-        at: std::time::Duration::from_millis(190),
-        steps: vec![(std::time::Duration::ZERO, "ready")],
-    }];
+    scenario.others = vec![other_admin_at(
+        std::time::Duration::from_millis(190),
+        "ready",
+    )];
     let e = run(scenario);
     let r = &e.report;
     assert_eq!(r.outcome, "error", "{}", r.to_json());

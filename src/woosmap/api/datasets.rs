@@ -227,6 +227,21 @@ impl<'a> Request<'a> {
             body: None,
         }
     }
+
+    /// A call about dataset `id`, at `/datasets/{id}`.
+    fn about(op: DatasetOp, id: &'a DatasetId) -> Request<'a> {
+        Request::new(
+            op,
+            Subject::Dataset(id.clone()),
+            vec!["datasets", id.as_str()],
+        )
+    }
+
+    /// The request with `body` as its JSON body; `serialises` says why encoding cannot fail.
+    fn json_body(mut self, body: &impl Serialize, serialises: &str) -> Request<'a> {
+        self.body = Some(serde_json::to_vec(body).expect(serialises));
+        self
+    }
 }
 
 /// A received answer (never a 429), for a call to read.
@@ -277,8 +292,8 @@ impl Client {
         deadline: Instant,
     ) -> Result<Dataset, ApiError> {
         let subject = Subject::Named(new.name.clone());
-        let mut req = Request::new(DatasetOp::Create, subject, vec!["datasets", ""]);
-        req.body = Some(serde_json::to_vec(new).expect("a NewDataset serialises"));
+        let req = Request::new(DatasetOp::Create, subject, vec!["datasets", ""]);
+        let req = req.json_body(new, "a NewDataset serialises");
         self.dataset_call(req, deadline, |reply| reply.json()).await
     }
 
@@ -288,8 +303,7 @@ impl Client {
         id: &DatasetId,
         deadline: Instant,
     ) -> Result<Option<Dataset>, ApiError> {
-        let subject = Subject::Dataset(id.clone());
-        let req = Request::new(DatasetOp::Get, subject, vec!["datasets", id.as_str()]);
+        let req = Request::about(DatasetOp::Get, id);
         self.dataset_call(req, deadline, |reply| {
             if reply.status == StatusCode::NOT_FOUND {
                 return Ok(None);
@@ -307,9 +321,8 @@ impl Client {
         changes: &DatasetChanges,
         deadline: Instant,
     ) -> Result<Dataset, ApiError> {
-        let subject = Subject::Dataset(id.clone());
-        let mut req = Request::new(DatasetOp::Update, subject, vec!["datasets", id.as_str()]);
-        req.body = Some(serde_json::to_vec(changes).expect("DatasetChanges serialise"));
+        let req =
+            Request::about(DatasetOp::Update, id).json_body(changes, "DatasetChanges serialise");
         self.dataset_call(req, deadline, |reply| reply.json()).await
     }
 
@@ -321,8 +334,7 @@ impl Client {
         id: &DatasetId,
         deadline: Instant,
     ) -> Result<Deletion, ApiError> {
-        let subject = Subject::Dataset(id.clone());
-        let req = Request::new(DatasetOp::Delete, subject, vec!["datasets", id.as_str()]);
+        let req = Request::about(DatasetOp::Delete, id);
         self.dataset_call(req, deadline, |reply| match reply.status {
             StatusCode::CONFLICT => Ok(Deletion::AlreadyScheduled),
             s if s.is_success() => Ok(Deletion::Scheduled),

@@ -169,23 +169,27 @@ impl Action {
 
     /// "triggering an import of dataset X", used as "... while {doing}".
     fn doing(&self) -> String {
-        match self {
-            Action::Import {
-                endpoint,
-                dataset_id,
-            } => format!("{} dataset {dataset_id}", endpoint.doing()),
-            Action::Manage { op, subject } => format!("{} {subject}", op.doing()),
-        }
+        self.phrase(Endpoint::doing, DatasetOp::doing)
     }
 
     /// "trigger an import of dataset X", used as "... to {purpose}".
     fn purpose(&self) -> String {
+        self.phrase(Endpoint::purpose, DatasetOp::verb)
+    }
+
+    /// The call's words (`import` of its endpoint, or `manage` of its dataset operation)
+    /// followed by what it was about.
+    fn phrase(
+        &self,
+        import: fn(Endpoint) -> &'static str,
+        manage: fn(DatasetOp) -> &'static str,
+    ) -> String {
         match self {
             Action::Import {
                 endpoint,
                 dataset_id,
-            } => format!("{} dataset {dataset_id}", endpoint.purpose()),
-            Action::Manage { op, subject } => format!("{} {subject}", op.verb()),
+            } => format!("{} dataset {dataset_id}", import(*endpoint)),
+            Action::Manage { op, subject } => format!("{} {subject}", manage(*op)),
         }
     }
 
@@ -584,15 +588,10 @@ impl ApiError {
 
     /// Faults worth retrying with backoff: server errors, transport faults, unreadable bodies.
     /// (429 is handled separately: waited out, not backed off.)
+    /// These are the faults that [may have been processed](Self::may_have_been_processed),
+    /// plus connect errors.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            ApiError::Server { .. }
-                | ApiError::Connect { .. }
-                | ApiError::Timeout { .. }
-                | ApiError::Transport { .. }
-                | ApiError::InvalidResponse { .. }
-        )
+        self.is_connect() || self.may_have_been_processed()
     }
 
     /// The request may have reached Woosmap and been acted on even though no clear answer

@@ -6,38 +6,32 @@ use std::time::Duration;
 
 use woosmap_sandbox::{Fault, FaultBody, FaultEndpoint, FaultKind, SandboxHandle};
 
-use super::test_support::{PRIVATE_KEY, add_dataset, rejected_429, start, triggers_accepted};
+use super::test_support::{
+    PRIVATE_KEY, STATUS_WINDOW, TRIGGER_WINDOW, add_dataset, imported_dataset, new_dataset_id,
+    rejected_429, start_with_test_windows, test_client, triggers_accepted,
+};
 use super::*;
 
-const TRIGGER_WINDOW: Duration = Duration::from_millis(400);
-const STATUS_WINDOW: Duration = Duration::from_millis(150);
 const REIMPORT_KEY: &str = "rk-TOPSECRET-98765";
 
 fn new_dataset() -> DatasetId {
-    DatasetId::parse(&uuid::Uuid::from_u128(fastrand::u128(..)).to_string()).unwrap()
+    new_dataset_id()
 }
 
 async fn server() -> SandboxHandle {
-    start(
-        TRIGGER_WINDOW,
-        STATUS_WINDOW,
-        Duration::from_millis(200),
-        Duration::from_millis(600),
-    )
-    .await
+    start_with_test_windows(Duration::from_millis(200), Duration::from_millis(600)).await
 }
 
 fn client_for(base_url: &str, key: Option<&str>) -> Client {
-    Client::new(ClientConfig {
-        base_url: format!("{base_url}/"),
-        private_key: key.map(Secret::new),
-        request_timeout: Duration::from_secs(5),
-        limits: RateLimits {
-            trigger: TRIGGER_WINDOW,
-            status: STATUS_WINDOW,
-        },
-    })
-    .unwrap()
+    test_client(format!("{base_url}/"), key, Duration::from_secs(5))
+}
+
+/// A sandbox with an imported dataset, and a client of it sending the private key.
+async fn imported() -> (SandboxHandle, DatasetId, Client) {
+    let srv = server().await;
+    let id = imported_dataset(&srv);
+    let client = client_for(&srv.base_url(), Some(PRIVATE_KEY));
+    (srv, id, client)
 }
 
 fn soon(secs: u64) -> Instant {
@@ -54,10 +48,7 @@ fn assert_no_secret(err: &ApiError) {
 
 #[tokio::test]
 async fn status_sends_key_header_and_user_agent() {
-    let srv = server().await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
-    let client = client_for(&srv.base_url(), Some(PRIVATE_KEY));
+    let (srv, id, client) = imported().await;
     let run = client.status(&id, Duration::ZERO, soon(5)).await.unwrap();
     let run = run.expect("a previous run");
     assert_eq!(run.status, RunStatus::Success);
@@ -108,8 +99,7 @@ async fn trigger_posts_empty_json_object() {
 #[tokio::test]
 async fn documented_errors_map_to_variants_without_secrets() {
     let srv = server().await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
+    let id = imported_dataset(&srv);
 
     // 401: no key at all would be refused locally; have the sandbox answer as if none had
     // been sent.
@@ -258,8 +248,7 @@ async fn webhook_puts_key_in_path_only_and_never_in_errors() {
 #[tokio::test]
 async fn status_429_waits_retry_after_and_reports_retries() {
     let srv = server().await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
+    let id = imported_dataset(&srv);
     let notices = Arc::new(Mutex::new(Vec::new()));
     let n = notices.clone();
     let client = client_for(&srv.base_url(), Some(PRIVATE_KEY))
@@ -283,10 +272,7 @@ async fn status_429_waits_retry_after_and_reports_retries() {
 
 #[tokio::test]
 async fn trigger_429_is_waited_out_then_retried() {
-    let srv = server().await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
-    let client = client_for(&srv.base_url(), Some(PRIVATE_KEY));
+    let (srv, id, client) = imported().await;
     srv.inject(Fault::new(FaultKind::RateLimit).on(FaultEndpoint::Trigger));
     let t0 = Instant::now();
     client.trigger_import(&id, soon(10)).await.unwrap();
@@ -297,10 +283,7 @@ async fn trigger_429_is_waited_out_then_retried() {
 
 #[tokio::test]
 async fn rate_limited_past_deadline_returns_at_once() {
-    let srv = server().await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
-    let client = client_for(&srv.base_url(), Some(PRIVATE_KEY));
+    let (srv, id, client) = imported().await;
     srv.inject(
         Fault::new(FaultKind::RateLimit)
             .on(FaultEndpoint::Status)
@@ -322,10 +305,7 @@ async fn rate_limited_past_deadline_returns_at_once() {
 
 #[tokio::test]
 async fn status_retries_5xx_and_garbage_but_trigger_does_not() {
-    let srv = server().await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
-    let client = client_for(&srv.base_url(), Some(PRIVATE_KEY));
+    let (srv, id, client) = imported().await;
     srv.inject(Fault::new(FaultKind::Http502).on(FaultEndpoint::Status));
     srv.inject(
         Fault::new(FaultKind::Garbage)
@@ -395,18 +375,12 @@ async fn connect_errors_retry_until_the_deadline() {
 #[tokio::test]
 async fn request_timeout_is_a_timeout_error() {
     let srv = server().await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
-    let client = Client::new(ClientConfig {
-        base_url: srv.base_url().clone(),
-        private_key: Some(Secret::new(PRIVATE_KEY)),
-        request_timeout: Duration::from_millis(200),
-        limits: RateLimits {
-            trigger: TRIGGER_WINDOW,
-            status: STATUS_WINDOW,
-        },
-    })
-    .unwrap();
+    let id = imported_dataset(&srv);
+    let client = test_client(
+        srv.base_url(),
+        Some(PRIVATE_KEY),
+        Duration::from_millis(200),
+    );
     srv.inject(
         Fault::new(FaultKind::Slow)
             .on(FaultEndpoint::Trigger)
@@ -423,8 +397,7 @@ async fn request_timeout_is_a_timeout_error() {
 #[tokio::test]
 async fn pacing_spaces_calls_and_is_shared_by_all_clients() {
     let srv = server().await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
+    let id = imported_dataset(&srv);
     // Two independent clients for the same API and dataset, several concurrent callers each.
     let a = client_for(&srv.base_url(), Some(PRIVATE_KEY));
     let b = client_for(&srv.base_url(), Some(PRIVATE_KEY));
@@ -470,10 +443,7 @@ async fn pacing_spaces_calls_and_is_shared_by_all_clients() {
 
 #[tokio::test]
 async fn next_slot_past_deadline_fails_fast() {
-    let srv = server().await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
-    let client = client_for(&srv.base_url(), Some(PRIVATE_KEY));
+    let (srv, id, client) = imported().await;
     client.trigger_import(&id, soon(5)).await.unwrap();
     let t0 = Instant::now();
     let err = client
@@ -578,11 +548,7 @@ fn no_variant_ever_shows_a_key() {
 async fn a_client_has_at_most_max_in_flight_requests_on_the_wire() {
     let srv = server().await;
     let ids: Vec<DatasetId> = (0..3 * super::client::MAX_IN_FLIGHT)
-        .map(|_| {
-            let id = new_dataset();
-            add_dataset(&srv, id.as_str(), true, None);
-            id
-        })
+        .map(|_| imported_dataset(&srv))
         .collect();
     // Every status answer is held back 300 ms: without the cap all 96 would be on the wire
     // at once (each dataset has its own pacing windows).

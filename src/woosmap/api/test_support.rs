@@ -1,15 +1,39 @@
 //! Unit tests of `api` and `engine` run against the real sandbox (`woosmap_sandbox`), started
 //! in process with short windows. This module holds the few shortcuts those tests share: the
-//! start-up settings, dataset set-up, and the counters they assert on.
+//! start-up settings and clients, dataset ids and set-up, and the counters they assert on.
 
 use std::time::Duration;
 
+use super::{Client, ClientConfig, RateLimits, Secret};
 use woosmap_sandbox::{
     DatasetConfig, PreviousRun, RequestRecord, Sandbox, SandboxConfig, SandboxHandle,
 };
 
 /// The one private key the test sandboxes accept.
 pub(crate) const PRIVATE_KEY: &str = "pk-SECRET-0123456789";
+
+/// The windows the test clients pace by (and most test sandboxes enforce).
+pub(crate) const TRIGGER_WINDOW: Duration = Duration::from_millis(400);
+pub(crate) const STATUS_WINDOW: Duration = Duration::from_millis(150);
+
+/// A client of the sandbox at `base_url` sending `key`, pacing by [`TRIGGER_WINDOW`] and
+/// [`STATUS_WINDOW`], giving up on one request after `request_timeout`.
+pub(crate) fn test_client(
+    base_url: String,
+    key: Option<&str>,
+    request_timeout: Duration,
+) -> Client {
+    Client::new(ClientConfig {
+        base_url,
+        private_key: key.map(Secret::new),
+        request_timeout,
+        limits: RateLimits {
+            trigger: TRIGGER_WINDOW,
+            status: STATUS_WINDOW,
+        },
+    })
+    .unwrap()
+}
 
 /// A sandbox with these windows and run timeline. Datasets exist only once set up with
 /// [`add_dataset`] (no auto-creation), so an unknown id answers 404 everywhere.
@@ -32,6 +56,25 @@ pub(crate) async fn start(
     .expect("the sandbox starts")
 }
 
+/// A sandbox enforcing the test windows ([`TRIGGER_WINDOW`], [`STATUS_WINDOW`]) whose runs
+/// start after `start_delay` and last `duration`.
+pub(crate) async fn start_with_test_windows(
+    start_delay: Duration,
+    duration: Duration,
+) -> SandboxHandle {
+    start(TRIGGER_WINDOW, STATUS_WINDOW, start_delay, duration).await
+}
+
+/// The sandbox the provider tests use: runs start after 100 ms and last 1 s.
+pub(crate) async fn start_for_provider() -> SandboxHandle {
+    start_with_test_windows(Duration::from_millis(100), Duration::from_secs(1)).await
+}
+
+/// A fresh random dataset id (a UUID), so tests sharing a sandbox never meet.
+pub(crate) fn new_dataset_id() -> super::DatasetId {
+    super::DatasetId::parse(&uuid::Uuid::from_u128(fastrand::u128(..)).to_string()).unwrap()
+}
+
 /// Registers a dataset; with `previous` it already has a finished (successful) run, else it
 /// was never imported. `reimport_key` sets its webhook key.
 pub(crate) fn add_dataset(
@@ -45,6 +88,13 @@ pub(crate) fn add_dataset(
         cfg = cfg.reimport_key(key);
     }
     sb.configure_dataset(id, cfg).expect("a UUID");
+}
+
+/// A fresh dataset on `sb` that already has a finished run (see [`add_dataset`]); its id.
+pub(crate) fn imported_dataset(sb: &SandboxHandle) -> super::DatasetId {
+    let id = new_dataset_id();
+    add_dataset(sb, id.as_str(), true, None);
+    id
 }
 
 /// Triggers that started a run (whatever the client was answered).

@@ -10,34 +10,35 @@ use woosmap_sandbox::{
 
 use super::*;
 use crate::woosmap::api::test_support::{
-    PRIVATE_KEY, add_dataset, rejected_429, requests_with, start, triggers_accepted,
+    PRIVATE_KEY, STATUS_WINDOW, TRIGGER_WINDOW, add_dataset, imported_dataset, new_dataset_id,
+    rejected_429, requests_with, start_with_test_windows, test_client, triggers_accepted,
 };
-use crate::woosmap::api::{ClientConfig, RateLimits};
 
-const TRIGGER_WINDOW: Duration = Duration::from_millis(400);
-const STATUS_WINDOW: Duration = Duration::from_millis(150);
 const START_DELAY: Duration = Duration::from_millis(300);
 const DURATION: Duration = Duration::from_millis(800);
 
 fn new_dataset() -> DatasetId {
-    DatasetId::parse(&uuid::Uuid::from_u128(fastrand::u128(..)).to_string()).unwrap()
+    new_dataset_id()
 }
 
 async fn server() -> SandboxHandle {
-    start(TRIGGER_WINDOW, STATUS_WINDOW, START_DELAY, DURATION).await
+    start_with_test_windows(START_DELAY, DURATION).await
 }
 
 fn client(srv: &SandboxHandle, key: Option<&str>) -> Client {
-    Client::new(ClientConfig {
-        base_url: srv.base_url(),
-        private_key: key.map(Secret::new),
-        request_timeout: Duration::from_secs(5),
-        limits: RateLimits {
-            trigger: TRIGGER_WINDOW,
-            status: STATUS_WINDOW,
-        },
-    })
-    .unwrap()
+    test_client(srv.base_url(), key, Duration::from_secs(5))
+}
+
+/// A dataset on `srv` set up as [`imported_dataset`] does, then configured with `config`.
+fn imported_with(srv: &SandboxHandle, config: DatasetConfig) -> DatasetId {
+    let id = imported_dataset(srv);
+    srv.configure_dataset(id.as_str(), config).unwrap();
+    id
+}
+
+/// `run_import` of `spec` with no events and no cancellation.
+async fn quietly(c: &Client, spec: ImportSpec) -> Result<Outcome, EngineError> {
+    run_import(c, spec, EventSink::none(), CancellationToken::new()).await
 }
 
 fn spec(id: &DatasetId) -> ImportSpec {
@@ -81,8 +82,7 @@ fn names(events: &[Event]) -> Vec<String> {
 #[tokio::test]
 async fn imports_and_follows_the_new_run() {
     let srv = server().await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
+    let id = imported_dataset(&srv);
     let c = client(&srv, Some(PRIVATE_KEY));
     let (sink, events) = recorder();
     let t0 = Instant::now();
@@ -149,11 +149,8 @@ async fn first_import_of_a_dataset_never_imported() {
 #[tokio::test]
 async fn waits_for_a_running_import_before_triggering() {
     let srv = server().await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
     // someone else's import, running for DURATION
-    srv.configure_dataset(id.as_str(), DatasetConfig::default().running())
-        .unwrap();
+    let id = imported_with(&srv, DatasetConfig::default().running());
     let running_until = Instant::now() + DURATION;
     let c = client(&srv, Some(PRIVATE_KEY));
     let (sink, events) = recorder();
@@ -180,16 +177,13 @@ async fn waits_for_a_running_import_before_triggering() {
 #[tokio::test]
 async fn a_429_on_the_trigger_means_look_again_and_join_their_import() {
     let srv = server().await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
     // Someone else triggered just after we began: our trigger is refused with a 429, and their
     // run shows up (started after our invocation began) while we wait the 429 out. It imports
     // data published before we began, so it is ours to report: no second trigger.
-    srv.configure_dataset(
-        id.as_str(),
+    let id = imported_with(
+        &srv,
         DatasetConfig::default().run_starts_in(Duration::from_secs(2)),
-    )
-    .unwrap();
+    );
     srv.inject(
         Fault::new(FaultKind::RateLimit)
             .on(FaultEndpoint::Trigger)
@@ -218,15 +212,12 @@ async fn a_429_on_the_trigger_means_look_again_and_join_their_import() {
 #[tokio::test]
 async fn overlapping_invocations_send_one_trigger_and_report_one_run() {
     let srv = server().await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
+    let id = imported_dataset(&srv);
     let c = client(&srv, Some(PRIVATE_KEY));
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..3 {
         let (c, spec) = (c.clone(), spec(&id));
-        set.spawn(async move {
-            run_import(&c, spec, EventSink::none(), CancellationToken::new()).await
-        });
+        set.spawn(async move { quietly(&c, spec).await });
     }
     let mut runs = Vec::new();
     let mut triggered = 0;
@@ -244,17 +235,14 @@ async fn overlapping_invocations_send_one_trigger_and_report_one_run() {
 #[tokio::test]
 async fn no_wait_triggers_and_returns() {
     let srv = server().await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
+    let id = imported_dataset(&srv);
     let c = client(&srv, Some(PRIVATE_KEY));
-    let out = run_import(
+    let out = quietly(
         &c,
         ImportSpec {
             wait: false,
             ..spec(&id)
         },
-        EventSink::none(),
-        CancellationToken::new(),
     )
     .await
     .unwrap();
@@ -266,17 +254,9 @@ async fn no_wait_triggers_and_returns() {
 #[tokio::test]
 async fn failed_import_is_an_outcome() {
     let srv = server().await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
-    srv.configure_dataset(
-        id.as_str(),
-        DatasetConfig::default().outcome(RunOutcome::Failed),
-    )
-    .unwrap();
+    let id = imported_with(&srv, DatasetConfig::default().outcome(RunOutcome::Failed));
     let c = client(&srv, Some(PRIVATE_KEY));
-    let out = run_import(&c, spec(&id), EventSink::none(), CancellationToken::new())
-        .await
-        .unwrap();
+    let out = quietly(&c, spec(&id)).await.unwrap();
     let run = out.run.as_ref().unwrap();
     assert_eq!(run.status, RunStatus::Failed);
     assert!(!out.succeeded());
@@ -294,25 +274,16 @@ async fn failed_import_is_an_outcome() {
 
 #[tokio::test]
 async fn times_out_with_the_last_snapshot() {
-    let srv = start(
-        TRIGGER_WINDOW,
-        STATUS_WINDOW,
-        Duration::from_millis(100),
-        Duration::from_secs(60),
-    )
-    .await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
+    let srv = start_with_test_windows(Duration::from_millis(100), Duration::from_secs(60)).await;
+    let id = imported_dataset(&srv);
     let c = client(&srv, Some(PRIVATE_KEY));
     let t0 = Instant::now();
-    let err = run_import(
+    let err = quietly(
         &c,
         ImportSpec {
             timeout: Duration::from_millis(1500),
             ..spec(&id)
         },
-        EventSink::none(),
-        CancellationToken::new(),
     )
     .await
     .unwrap_err();
@@ -343,15 +314,8 @@ async fn times_out_with_the_last_snapshot() {
 
 #[tokio::test]
 async fn cancellation_is_prompt() {
-    let srv = start(
-        TRIGGER_WINDOW,
-        STATUS_WINDOW,
-        Duration::from_millis(100),
-        Duration::from_secs(60),
-    )
-    .await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
+    let srv = start_with_test_windows(Duration::from_millis(100), Duration::from_secs(60)).await;
+    let id = imported_dataset(&srv);
     let c = client(&srv, Some(PRIVATE_KEY));
     let cancel = CancellationToken::new();
     let (sink, mut rx) = EventSink::channel();
@@ -398,8 +362,7 @@ async fn cancellation_is_prompt() {
 #[tokio::test]
 async fn lost_trigger_response_is_confirmed_not_repeated() {
     let srv = server().await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
+    let id = imported_dataset(&srv);
     // The import is scheduled, but the connection breaks before the answer arrives.
     srv.inject(
         Fault::new(FaultKind::Reset)
@@ -425,20 +388,17 @@ async fn lost_trigger_response_is_confirmed_not_repeated() {
 #[tokio::test]
 async fn failed_trigger_is_retried_after_confirming_no_run() {
     let srv = server().await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
+    let id = imported_dataset(&srv);
     // A 502 that did not schedule anything.
     srv.inject(Fault::new(FaultKind::Http502).on(FaultEndpoint::Trigger));
     let c = client(&srv, Some(PRIVATE_KEY));
     let t0 = Instant::now();
-    let out = run_import(
+    let out = quietly(
         &c,
         ImportSpec {
             timeout: Duration::from_secs(30),
             ..spec(&id)
         },
-        EventSink::none(),
-        CancellationToken::new(),
     )
     .await
     .unwrap();
@@ -512,12 +472,9 @@ async fn webhook_import_and_blind_webhook_without_private_key() {
 #[tokio::test]
 async fn auth_errors_end_the_import() {
     let srv = server().await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
+    let id = imported_dataset(&srv);
     let c = client(&srv, Some("not-the-right-key"));
-    let err = run_import(&c, spec(&id), EventSink::none(), CancellationToken::new())
-        .await
-        .unwrap_err();
+    let err = quietly(&c, spec(&id)).await.unwrap_err();
     match err {
         EngineError::Api(e) => {
             assert!(matches!(e, ApiError::Forbidden { .. }), "{e:?}");
@@ -572,13 +529,10 @@ async fn latest_run_reads_the_status() {
 #[tokio::test]
 async fn an_undocumented_status_with_every_step_ended_is_final_at_once() {
     let srv = server().await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
-    srv.configure_dataset(
-        id.as_str(),
+    let id = imported_with(
+        &srv,
         DatasetConfig::default().outcome(RunOutcome::Cancelled),
-    )
-    .unwrap();
+    );
     let c = client(&srv, Some(PRIVATE_KEY));
     let (sink, events) = recorder();
     let out = run_import(&c, spec(&id), sink, CancellationToken::new())
@@ -628,22 +582,14 @@ async fn an_undocumented_status_with_every_step_ended_is_final_at_once() {
 #[tokio::test]
 async fn an_undocumented_status_with_open_steps_is_waited_on() {
     let srv = server().await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
-    srv.configure_dataset(
-        id.as_str(),
-        DatasetConfig::default().outcome(RunOutcome::Queued),
-    )
-    .unwrap();
+    let id = imported_with(&srv, DatasetConfig::default().outcome(RunOutcome::Queued));
     let c = client(&srv, Some(PRIVATE_KEY));
-    let err = run_import(
+    let err = quietly(
         &c,
         ImportSpec {
             timeout: Duration::from_secs(3),
             ..spec(&id)
         },
-        EventSink::none(),
-        CancellationToken::new(),
     )
     .await
     .unwrap_err();
@@ -658,8 +604,7 @@ async fn an_undocumented_status_with_open_steps_is_waited_on() {
 #[tokio::test]
 async fn a_deadline_before_the_trigger_slot_means_nothing_was_triggered() {
     let srv = server().await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
+    let id = imported_dataset(&srv);
     let c = client(&srv, Some(PRIVATE_KEY));
     // Its run shows only after 5 s: the second invocation does not see it (a run started
     // after that invocation began would be its result, see README "when is a run mine").
@@ -672,20 +617,16 @@ async fn a_deadline_before_the_trigger_slot_means_nothing_was_triggered() {
         wait: false,
         ..spec(&id)
     };
-    run_import(&c, no_wait, EventSink::none(), CancellationToken::new())
-        .await
-        .unwrap();
+    quietly(&c, no_wait).await.unwrap();
     // The next trigger slot opens a window + margin (1.4 s) after that trigger: past a 1 s
     // timeout, while the status read before it fits (a slot 300 ms away).
     let t0 = Instant::now();
-    let err = run_import(
+    let err = quietly(
         &c,
         ImportSpec {
             timeout: Duration::from_secs(1),
             ..spec(&id)
         },
-        EventSink::none(),
-        CancellationToken::new(),
     )
     .await
     .unwrap_err();
@@ -726,27 +667,16 @@ async fn a_deadline_before_the_trigger_slot_means_nothing_was_triggered() {
 
 #[tokio::test]
 async fn a_running_import_past_the_deadline_means_nothing_was_triggered() {
-    let srv = start(
-        TRIGGER_WINDOW,
-        STATUS_WINDOW,
-        Duration::from_millis(100),
-        Duration::from_secs(60),
-    )
-    .await;
-    let id = new_dataset();
-    add_dataset(&srv, id.as_str(), true, None);
-    srv.configure_dataset(id.as_str(), DatasetConfig::default().running())
-        .unwrap();
+    let srv = start_with_test_windows(Duration::from_millis(100), Duration::from_secs(60)).await;
+    let id = imported_with(&srv, DatasetConfig::default().running());
     let running = srv.stats().dataset(id.as_str()).unwrap().runs[0].clone();
     let c = client(&srv, Some(PRIVATE_KEY));
-    let err = run_import(
+    let err = quietly(
         &c,
         ImportSpec {
             timeout: Duration::from_secs(1),
             ..spec(&id)
         },
-        EventSink::none(),
-        CancellationToken::new(),
     )
     .await
     .unwrap_err();

@@ -74,6 +74,14 @@ pub fn dataset_id(config: &Value) -> Result<Option<DatasetId>, Diagnostic> {
     }
 }
 
+/// Whether attribute `name` of `config` is a known string of blanks only (an empty setting).
+pub fn is_blank(config: &Value, name: &str) -> bool {
+    config
+        .attr(name)
+        .as_str()
+        .is_some_and(|v| v.trim().is_empty())
+}
+
 /// Reads a duration attribute at `path`; `Ok(None)` when null or unknown.
 pub fn duration_at(
     v: &Value,
@@ -82,28 +90,16 @@ pub fn duration_at(
     min: Duration,
     max: Duration,
 ) -> Result<Option<Duration>, Diagnostic> {
-    let Some(s) = v.as_str() else {
-        return Ok(None);
-    };
-    let bad = |why: String| Diagnostic::error(format!("Invalid {label}"), why).at(path.clone());
-    let d = humantime::parse_duration(s.trim()).map_err(|e| {
-        bad(format!(
-            "{label} must be a duration such as 30s, 5m or 1h30m; got {s:?} ({e})."
-        ))
-    })?;
-    if d < min {
-        return Err(bad(format!(
-            "{label} must be at least {}; got {s:?}.",
-            humantime::format_duration(min)
-        )));
-    }
-    if d > max {
-        return Err(bad(format!(
-            "{label} must be at most {}; got {s:?}.",
-            humantime::format_duration(max)
-        )));
-    }
-    Ok(Some(d))
+    let fmt = humantime::format_duration;
+    crate::frontend::terraform::duration_attr(v, path, label, "30s, 5m or 1h30m", |d| {
+        if d < min {
+            Some(format!("must be at least {}", fmt(min)))
+        } else if d > max {
+            Some(format!("must be at most {}", fmt(max)))
+        } else {
+            None
+        }
+    })
 }
 
 /// `poll_interval` (default 5 s).

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use super::Configured;
+use super::convert;
 use crate::woosmap::api::datasets::{MAX_URL_LEN, SCHEMA_KEYS, check_dataset_url};
 use crate::woosmap::api::{
     Action, ApiError, Dataset, DatasetChanges, DatasetId, DatasetOp, Deletion, Instant, NewDataset,
@@ -114,16 +115,9 @@ impl Private {
 /// Plan-time checks of the known values: a non-empty name, a usable URL, known schema keys.
 pub fn validate(config: &Value) -> Diagnostics {
     let mut diags = Diagnostics::new();
-    if let Some(name) = config.attr("name").as_str()
-        && name.trim().is_empty()
-    {
-        diags.push(
-            Diagnostic::error(
-                "Invalid name",
-                "name must not be empty: give the dataset a friendly name.",
-            )
-            .at(AttrPath::attr("name")),
-        );
+    if convert::is_blank(config, "name") {
+        let why = "name must not be empty: give the dataset a friendly name.";
+        diags.push(Diagnostic::error("Invalid name", why).at(AttrPath::attr("name")));
     }
     if let Some(url) = config.attr("url").as_str()
         && let Err(why) = check_dataset_url(url)
@@ -283,6 +277,15 @@ pub fn error_diag(e: &ApiError) -> Diagnostic {
         None => "The Woosmap API call failed",
     };
     Diagnostic::error(summary, e.to_string())
+}
+
+/// The error for a dataset id the API answered 404 for, at the attribute that gave the id.
+pub fn dataset_not_found(id: impl std::fmt::Display, attribute: &str) -> Diagnostic {
+    Diagnostic::error(
+        format!("Dataset {id} not found"),
+        "Woosmap answered 404: no dataset has this id in the private key's project (it may have been deleted).",
+    )
+    .at(AttrPath::attr(attribute))
 }
 
 /// The state of a dataset: the API's values, with `schema_mapping` kept from `base`.

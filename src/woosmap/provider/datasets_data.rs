@@ -2,7 +2,7 @@
 //! of the key's project, all pages followed): schemas and reads.
 
 use super::Configured;
-use super::dataset::{CALL_BUDGET, error_diag};
+use super::dataset::{CALL_BUDGET, dataset_not_found, error_diag};
 use crate::woosmap::api::{DatasetId, DatasetSummary, Instant};
 use tfplugin::{
     AttrPath, AttrType, Attribute, Block, Diagnostic, Diagnostics, ReadDataSourceRequest,
@@ -135,13 +135,7 @@ pub async fn read_dataset(c: &Configured, req: ReadDataSourceRequest) -> ReadDat
             );
             resp.state = state;
         }
-        Ok(None) => resp.diagnostics.push(
-            Diagnostic::error(
-                format!("Dataset {id} not found"),
-                "Woosmap answered 404: no dataset has this id in the private key's project (it may have been deleted).",
-            )
-            .at(AttrPath::attr("id")),
-        ),
+        Ok(None) => resp.diagnostics.push(dataset_not_found(&id, "id")),
         Err(e) => resp.diagnostics.push(error_diag(&e)),
     }
     resp

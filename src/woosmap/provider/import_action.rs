@@ -156,33 +156,41 @@ pub async fn invoke(
                 sent: Sent::AnswerUnknown,
                 ..
             },
-        ) => diags.push(Diagnostic::error(
+        ) => diags.push(engine_diag(
             format!(
                 "A trigger of dataset {dataset_id} was sent but its answer was lost: an import \
                  may be running"
             ),
-            Knobs::TERRAFORM_ACTION.word(&e.to_string()),
+            &e,
+            None,
         )),
-        Err(e @ EngineError::TimedOut { .. }) => diags.push(Diagnostic::error(
+        Err(e @ EngineError::TimedOut { .. }) => diags.push(engine_diag(
             format!("Import of dataset {dataset_id} did not finish in time"),
-            format!(
-                "{} The import keeps running on Woosmap's side.",
-                Knobs::TERRAFORM_ACTION.word(&e.to_string())
-            ),
+            &e,
+            Some("The import keeps running on Woosmap's side."),
         )),
-        Err(e @ EngineError::NotTriggered { .. }) => diags.push(Diagnostic::error(
+        Err(e @ EngineError::NotTriggered { .. }) => diags.push(engine_diag(
             "The timeout passed before an import could be triggered".to_owned(),
-            Knobs::TERRAFORM_ACTION.word(&e.to_string()),
+            &e,
+            None,
         )),
-        Err(e @ EngineError::Cancelled { .. }) => diags.push(Diagnostic::error(
+        Err(e @ EngineError::Cancelled { .. }) => diags.push(engine_diag(
             format!("Stopped waiting for the import of dataset {dataset_id}"),
-            format!(
-                "{} Terraform was interrupted; the import keeps running on Woosmap's side.",
-                Knobs::TERRAFORM_ACTION.word(&e.to_string())
-            ),
+            &e,
+            Some("Terraform was interrupted; the import keeps running on Woosmap's side."),
         )),
     }
     diags
+}
+
+/// An engine error as the action's error: `summary`, then the error's sentence (in the
+/// action's words) followed by `then`.
+fn engine_diag(summary: String, e: &EngineError, then: Option<&str>) -> Diagnostic {
+    let sentence = Knobs::TERRAFORM_ACTION.word(&e.to_string());
+    match then {
+        Some(then) => Diagnostic::error(summary, format!("{sentence} {then}")),
+        None => Diagnostic::error(summary, sentence),
+    }
 }
 
 #[cfg(test)]
@@ -190,17 +198,8 @@ mod tests {
     use super::*;
 
     fn config(pairs: &[(&str, Value)]) -> Value {
-        let mut v = Value::object([
-            ("dataset_id", Value::Null),
-            ("reimport_key", Value::Null),
-            ("wait", Value::Null),
-            ("timeout", Value::Null),
-            ("poll_interval", Value::Null),
-        ]);
-        for (k, x) in pairs {
-            v.set(*k, x.clone());
-        }
-        v
+        let names = "dataset_id reimport_key wait timeout poll_interval";
+        crate::frontend::terraform::config_with(names, pairs)
     }
 
     const ID: &str = "0b2d4b7e-8f7a-4c1e-9a56-3f1d2c3b4a59";

@@ -42,6 +42,21 @@ pub(crate) struct Configured {
     pub key_known: bool,
 }
 
+#[cfg(test)]
+impl Configured {
+    /// A configuration for unit tests against the sandbox at `base_url`: the test private key
+    /// (known now when `key_known`, else still unknown), the sandbox's short windows.
+    pub(crate) fn for_tests(base_url: &str, key_known: bool) -> Self {
+        use crate::woosmap::api::test_support::{PRIVATE_KEY, test_client};
+        let key = key_known.then_some(PRIVATE_KEY);
+        Configured {
+            client: test_client(base_url.to_owned(), key, std::time::Duration::from_secs(60)),
+            has_private_key: true,
+            key_known,
+        }
+    }
+}
+
 /// The `woosmap` provider.
 #[derive(Default)]
 pub struct WoosmapProvider {
@@ -124,15 +139,10 @@ impl tfplugin::Provider for WoosmapProvider {
         {
             diags.push(Diagnostic::error("Invalid base_url", e).at(AttrPath::attr("base_url")));
         }
-        if let Some(k) = req.config.attr("private_key").as_str()
-            && k.trim().is_empty()
-        {
+        if convert::is_blank(&req.config, "private_key") {
+            let why = "private_key is empty: set it to a Woosmap private key with write permission, or leave it out to use WOOSMAP_PRIVATE_KEY.";
             diags.push(
-                Diagnostic::error(
-                    "Empty private_key",
-                    "private_key is empty: set it to a Woosmap private key with write permission, or leave it out to use WOOSMAP_PRIVATE_KEY.",
-                )
-                .at(AttrPath::attr("private_key")),
+                Diagnostic::error("Empty private_key", why).at(AttrPath::attr("private_key")),
             );
         }
         diags
@@ -440,36 +450,17 @@ mod stop_tests {
     use woosmap_sandbox::{Fault, FaultEndpoint, FaultKind};
 
     use super::*;
-    use crate::woosmap::api::test_support::{PRIVATE_KEY, add_dataset, start};
+    use crate::woosmap::api::test_support::{add_dataset, new_dataset_id, start_for_provider};
 
     /// `StopProvider` ends a `ReadDataSource` / `ReadResource` whose status read is held by a
     /// slow server, at once and with a diagnostic.
     #[tokio::test]
     async fn stop_provider_cancels_reads_in_progress() {
-        let sb = start(
-            Duration::from_millis(400),
-            Duration::from_millis(150),
-            Duration::from_millis(100),
-            Duration::from_secs(1),
-        )
-        .await;
-        let id = uuid::Uuid::from_u128(fastrand::u128(..)).to_string();
+        let sb = start_for_provider().await;
+        let id = new_dataset_id().to_string();
         add_dataset(&sb, &id, true, None);
         let provider = Arc::new(WoosmapProvider::new());
-        *provider.configured.write().unwrap() = Some(Configured {
-            client: Client::new(ClientConfig {
-                base_url: sb.base_url(),
-                private_key: Some(Secret::new(PRIVATE_KEY)),
-                limits: RateLimits {
-                    trigger: Duration::from_millis(400),
-                    status: Duration::from_millis(150),
-                },
-                request_timeout: Duration::from_secs(60),
-            })
-            .unwrap(),
-            has_private_key: true,
-            key_known: true,
-        });
+        *provider.configured.write().unwrap() = Some(Configured::for_tests(&sb.base_url(), true));
         let config = Value::object([("dataset_id", Value::string(&id))]);
         for which in ["data source", "resource"] {
             sb.inject(

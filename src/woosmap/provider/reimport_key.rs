@@ -5,7 +5,7 @@
 //! The key does not expire, so there is nothing to renew or close.
 
 use super::Configured;
-use super::dataset::{CALL_BUDGET, error_diag};
+use super::dataset::{CALL_BUDGET, dataset_not_found, error_diag};
 use crate::woosmap::api::Instant;
 use tfplugin::{
     AttrPath, AttrType, Attribute, Block, Diagnostic, Diagnostics, OpenEphemeralResourceRequest,
@@ -86,13 +86,7 @@ pub async fn open(
                 .at(AttrPath::attr("dataset_id")),
             ),
         },
-        Ok(None) => resp.diagnostics.push(
-            Diagnostic::error(
-                format!("Dataset {id} not found"),
-                "Woosmap answered 404: no dataset has this id in the private key's project (it may have been deleted).",
-            )
-            .at(AttrPath::attr("dataset_id")),
-        ),
+        Ok(None) => resp.diagnostics.push(dataset_not_found(&id, "dataset_id")),
         Err(e) => resp.diagnostics.push(error_diag(&e)),
     }
     resp
@@ -100,27 +94,13 @@ pub async fn open(
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
-    use crate::woosmap::api::test_support::{PRIVATE_KEY, add_dataset, requests_with, start};
-    use crate::woosmap::api::{Client, ClientConfig, RateLimits, Secret};
+    use crate::woosmap::api::test_support::{
+        PRIVATE_KEY, add_dataset, new_dataset_id, requests_with, start_for_provider,
+    };
 
     fn configured(base_url: &str, key_known: bool) -> Configured {
-        Configured {
-            client: Client::new(ClientConfig {
-                base_url: base_url.to_owned(),
-                private_key: key_known.then(|| Secret::new(PRIVATE_KEY)),
-                limits: RateLimits {
-                    trigger: Duration::from_millis(400),
-                    status: Duration::from_millis(150),
-                },
-                request_timeout: Duration::from_secs(60),
-            })
-            .unwrap(),
-            has_private_key: true,
-            key_known,
-        }
+        Configured::for_tests(base_url, key_known)
     }
 
     fn request(id: &str) -> OpenEphemeralResourceRequest {
@@ -135,18 +115,12 @@ mod tests {
     }
 
     fn new_id() -> String {
-        uuid::Uuid::from_u128(fastrand::u128(..)).to_string()
+        new_dataset_id().to_string()
     }
 
     #[tokio::test]
     async fn open_reads_the_key_of_the_dataset() {
-        let sb = start(
-            Duration::from_millis(400),
-            Duration::from_millis(150),
-            Duration::from_millis(100),
-            Duration::from_secs(1),
-        )
-        .await;
+        let sb = start_for_provider().await;
         let (id, missing) = (new_id(), new_id());
         add_dataset(&sb, &id, true, Some("rk-unit-4c1d-secret"));
         let c = configured(&sb.base_url(), true);
@@ -173,13 +147,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_unknown_private_key_leaves_the_key_unknown_without_a_request() {
-        let sb = start(
-            Duration::from_millis(400),
-            Duration::from_millis(150),
-            Duration::from_millis(100),
-            Duration::from_secs(1),
-        )
-        .await;
+        let sb = start_for_provider().await;
         let id = new_id();
         add_dataset(&sb, &id, true, Some("rk-unit-77aa-secret"));
         let resp = open(&configured(&sb.base_url(), false), request(&id)).await;

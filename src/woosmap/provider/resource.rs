@@ -495,6 +495,24 @@ pub fn api_diag(dataset: &str, e: &ApiError) -> Diagnostic {
 /// state (shorter than an apply's wait: a plan should not hang on a flaky API).
 const REFRESH_BUDGET: std::time::Duration = std::time::Duration::from_secs(15);
 
+/// What version 1 of the state guarantees, applied to a state that may predate it: `id` and
+/// `dataset_id` hold the canonical dataset id, and `wait` / `poll_interval` are never null.
+fn normalise_state(state: &mut Value) {
+    let canonical = canonical_dataset(state.attr("dataset_id"));
+    state.set("id", canonical.clone());
+    state.set("dataset_id", canonical);
+    for name in ["wait", "poll_interval"] {
+        if state.attr(name).is_null() {
+            let default = if name == "wait" {
+                Value::Bool(true)
+            } else {
+                Value::string(DEFAULT_POLL_INTERVAL)
+            };
+            state.set(name, default);
+        }
+    }
+}
+
 /// ReadResource: refresh the recorded run. Only the latest run is visible through the API: when
 /// it is the recorded one, its status and steps are updated; when another run has started
 /// since, the record stays as it is (no invented diff). A transient API fault keeps the
@@ -503,19 +521,7 @@ const REFRESH_BUDGET: std::time::Duration = std::time::Duration::from_secs(15);
 pub async fn read(c: &Configured, req: ReadResourceRequest) -> ReadResourceResponse {
     let mut new_state = req.current_state.clone();
     // State holds the canonical id whatever spelling created it.
-    let canonical = canonical_dataset(new_state.attr("dataset_id"));
-    new_state.set("id", canonical.clone());
-    new_state.set("dataset_id", canonical);
-    for name in ["wait", "poll_interval"] {
-        if new_state.attr(name).is_null() {
-            let default = if name == "wait" {
-                Value::Bool(true)
-            } else {
-                Value::string(DEFAULT_POLL_INTERVAL)
-            };
-            new_state.set(name, default);
-        }
-    }
+    normalise_state(&mut new_state);
     let mut resp = ReadResourceResponse {
         new_state: Some(new_state.clone()),
         private: req.private.clone(),
@@ -591,39 +597,21 @@ pub async fn read(c: &Configured, req: ReadResourceRequest) -> ReadResourceRespo
 /// configured, in any spelling the provider accepts; version 1 stores the canonical id (and
 /// `wait` / `poll_interval` never null). A state written by a newer provider is refused.
 pub fn upgrade(req: &UpgradeResourceStateRequest) -> UpgradeResourceStateResponse {
-    let mut resp = UpgradeResourceStateResponse::default();
     if req.version > req.schema.version {
-        resp.diagnostics.error(
+        let mut refused = UpgradeResourceStateResponse::default();
+        refused.diagnostics.push(Diagnostic::error(
             "Resource state is from a newer provider",
             format!(
                 "The stored state of this {} has schema version {}, but this version of the woosmap provider only reads versions 0 to {}: the state was written by a newer release. Use that release (or a later one) of woosmap/woosmap; downgrading the provider would lose what the newer state records.",
                 req.type_name, req.version, req.schema.version
             ),
-        );
-        return resp;
+        ));
+        return refused;
     }
-    let decoded = tfplugin::default_upgrade(req);
-    resp.diagnostics = decoded.diagnostics;
-    if resp.diagnostics.has_errors() {
-        return resp;
+    let mut resp = tfplugin::default_upgrade(req);
+    if req.version < 1 && !resp.diagnostics.has_errors() {
+        normalise_state(&mut resp.state);
     }
-    let mut state = decoded.state;
-    if req.version < 1 {
-        let canonical = canonical_dataset(state.attr("dataset_id"));
-        state.set("id", canonical.clone());
-        state.set("dataset_id", canonical);
-        for name in ["wait", "poll_interval"] {
-            if state.attr(name).is_null() {
-                let default = if name == "wait" {
-                    Value::Bool(true)
-                } else {
-                    Value::string(DEFAULT_POLL_INTERVAL)
-                };
-                state.set(name, default);
-            }
-        }
-    }
-    resp.state = state;
     resp
 }
 

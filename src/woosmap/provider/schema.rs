@@ -2,6 +2,7 @@
 //! `woosmap_dataset_status` and action `woosmap_dataset_import`, with the description of every attribute (the docs pages are
 //! checked against these).
 
+use super::{dataset, datasets_data, reimport_key};
 use tfplugin::{
     AttrType, Attribute, Block, DescriptionKind, IdentityAttribute, IdentitySchema, NestedBlock,
     Nesting, ProviderSchema, Schema,
@@ -238,41 +239,34 @@ pub fn all() -> ProviderSchema {
         provider: provider(),
         resources: [
             (IMPORT_RESOURCE.to_owned(), import_resource()),
-            (
-                super::dataset::DATASET_RESOURCE.to_owned(),
-                super::dataset::schema(),
-            ),
+            (dataset::DATASET_RESOURCE.to_owned(), dataset::schema()),
         ]
         .into(),
         data_sources: [
             (STATUS_DATA_SOURCE.to_owned(), status_data_source()),
             (
-                super::datasets_data::DATASET_DATA_SOURCE.to_owned(),
-                super::datasets_data::dataset_schema(),
+                datasets_data::DATASET_DATA_SOURCE.to_owned(),
+                datasets_data::dataset_schema(),
             ),
             (
-                super::datasets_data::DATASETS_DATA_SOURCE.to_owned(),
-                super::datasets_data::datasets_schema(),
+                datasets_data::DATASETS_DATA_SOURCE.to_owned(),
+                datasets_data::datasets_schema(),
             ),
         ]
         .into(),
-        list_resources: [(
-            super::dataset::DATASET_RESOURCE.to_owned(),
-            super::dataset::list_schema(),
-        )]
-        .into(),
+        list_resources: [(dataset::DATASET_RESOURCE.to_owned(), dataset::list_schema())].into(),
         identities: [
             (IMPORT_RESOURCE.to_owned(), import_identity()),
             (
-                super::dataset::DATASET_RESOURCE.to_owned(),
-                super::dataset::identity_schema(),
+                dataset::DATASET_RESOURCE.to_owned(),
+                dataset::identity_schema(),
             ),
         ]
         .into(),
         actions: [(IMPORT_ACTION.to_owned(), import_action())].into(),
         ephemeral_resources: [(
-            super::reimport_key::REIMPORT_KEY_EPHEMERAL.to_owned(),
-            super::reimport_key::schema(),
+            reimport_key::REIMPORT_KEY_EPHEMERAL.to_owned(),
+            reimport_key::schema(),
         )]
         .into(),
     };

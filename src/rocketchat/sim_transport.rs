@@ -17,7 +17,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use pacer::budget::{Budget, MAX_WAIT};
+use pacer::budget::Budget;
 
 /// One request, as the simulated server sees it.
 #[derive(Debug, Clone)]
@@ -51,10 +51,7 @@ pub trait Transport: Send + Sync {
     fn now_ms(&self) -> u64;
 }
 
-/// The margin added to a reset before calling again (as `pacer::budget`).
-const RESET_MARGIN_MS: u64 = 150;
-
-/// The budgets of one simulated client, on its simulated clock, by `pacer::budget`'s rules.
+/// The budgets of one simulated client, on its simulated clock, by `pacer::budget`'s own rules (`wait_in`, `reserve_in`).
 #[derive(Debug, Default)]
 pub(super) struct Book(Mutex<BTreeMap<String, Budget>>);
 
@@ -64,28 +61,11 @@ impl Book {
     }
 
     pub(super) fn wait(&self, route: &str, now: u64) -> Option<Duration> {
-        self.with(|routes| {
-            let b = routes.get(route)?;
-            (b.remaining == 0 && b.reset_ms + RESET_MARGIN_MS > now)
-                .then(|| Duration::from_millis(b.reset_ms + RESET_MARGIN_MS - now).min(MAX_WAIT))
-        })
+        self.with(|routes| pacer::budget::wait_in(routes, route, now))
     }
 
     pub(super) fn reserve(&self, route: &str, now: u64) -> Option<Duration> {
-        self.with(|routes| {
-            let b = routes.get_mut(route)?;
-            let reset = b.reset_ms + RESET_MARGIN_MS;
-            if reset <= now {
-                // The window has passed: the budget says nothing any more.
-                routes.remove(route);
-                None
-            } else if b.remaining == 0 {
-                Some(Duration::from_millis(reset - now).min(MAX_WAIT))
-            } else {
-                b.remaining -= 1;
-                None
-            }
-        })
+        self.with(|routes| pacer::budget::reserve_in(routes, route, now))
     }
 
     pub(super) fn record(&self, route: &str, budget: Budget) {

@@ -5,8 +5,9 @@
 //! the [`engine`] (reconcile-and-wait, generic over a backend), whose backend talks to its
 //! service through the slice's API client.
 //! - Core: [`engine`], [`frontend`] (what every front end shares: exit codes, generic value
-//!   parsers, signals, logging, GitHub Actions commands and outputs), [`secret`]; the plugin protocol is the `tfplugin`
-//!   crate, the local stand-in APIs the `woosmap-sandbox` crate.
+//!   parsers, signals, logging, GitHub Actions commands and outputs), [`tfglue`] (what the
+//!   Terraform providers share on the `tfplugin` crate), [`secret`]; the plugin protocol is
+//!   the `tfplugin` crate, the local stand-in APIs the `woosmap-sandbox` crate.
 //! - Slices: [`woosmap`], [`rocketchat`].
 
 pub mod engine;
@@ -20,4 +21,5 @@ pub mod secret;
 pub mod sim;
 #[cfg(test)]
 mod test_dirs;
+pub mod tfglue;
 pub mod woosmap;

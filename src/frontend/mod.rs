@@ -3,8 +3,8 @@
 //! their ranking ([`exit`]), generic value parsers ([`parse`]), environment variable tables
 //! and their common checks ([`env`]), diagnostic logging ([`logging`]) and whether terminal
 //! output is coloured ([`color`]), the signals that stop a wait ([`signals`]), GitHub Actions
-//! workflow commands, outputs and job-summary helpers ([`github`]), what the Terraform providers
-//! share ([`terraform`]), and starting a front end's runtime ([`block_on`]). What is specific to a
+//! workflow commands, outputs and job-summary helpers ([`github`]), the command lines' completions
+//! and manual pages ([`cli_docs`]), and starting a front end's runtime ([`block_on`]). What is specific to a
 //! service (its reports, its settings, its exit-code mapping) lives in that service's slice,
 //! e.g. `crate::woosmap::{report, settings, values, exit}`.
 
@@ -16,7 +16,6 @@ pub mod github;
 pub mod logging;
 pub mod parse;
 pub mod signals;
-pub mod terraform;
 
 pub use exit::ExitCode;
 

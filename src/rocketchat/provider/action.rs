@@ -214,7 +214,7 @@ mod tests {
     fn config(pairs: &[(&str, Value)]) -> Value {
         let names = "users_json users wait timeout abort_running keep_staged allow_user_errors";
         let pairs = [&[("users", Value::list([]))][..], pairs].concat();
-        crate::frontend::terraform::config_with(names, &pairs)
+        crate::tfglue::config_with(names, &pairs)
     }
 
     /// Starts another administrator's import on `sb` that runs for ten minutes; its id.

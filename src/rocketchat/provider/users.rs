@@ -217,7 +217,7 @@ pub fn users(config: &Value) -> Result<Vec<Json>, Diagnostics> {
 /// A duration attribute (`timeout`, `timeouts.create`) at `path`: `Ok(None)` when null or
 /// unknown; an error names `label` and the expected form.
 pub fn duration(v: &Value, path: AttrPath, label: &str) -> Result<Option<Duration>, Diagnostic> {
-    crate::frontend::terraform::duration_attr(v, path, label, "30s, 30m or 1h30m", |d| {
+    crate::tfglue::duration_attr(v, path, label, "30s, 30m or 1h30m", |d| {
         let fmt = humantime::format_duration;
         (d < MIN_TIMEOUT || d > MAX_TIMEOUT).then(|| {
             format!(

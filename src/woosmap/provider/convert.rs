@@ -91,7 +91,7 @@ pub fn duration_at(
     max: Duration,
 ) -> Result<Option<Duration>, Diagnostic> {
     let fmt = humantime::format_duration;
-    crate::frontend::terraform::duration_attr(v, path, label, "30s, 5m or 1h30m", |d| {
+    crate::tfglue::duration_attr(v, path, label, "30s, 5m or 1h30m", |d| {
         if d < min {
             Some(format!("must be at least {}", fmt(min)))
         } else if d > max {

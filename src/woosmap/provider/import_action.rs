@@ -199,7 +199,7 @@ mod tests {
 
     fn config(pairs: &[(&str, Value)]) -> Value {
         let names = "dataset_id reimport_key wait timeout poll_interval";
-        crate::frontend::terraform::config_with(names, pairs)
+        crate::tfglue::config_with(names, pairs)
     }
 
     const ID: &str = "0b2d4b7e-8f7a-4c1e-9a56-3f1d2c3b4a59";

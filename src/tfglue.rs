@@ -1,6 +1,7 @@
-//! What every service's Terraform provider shares beyond the protocol itself: reading a
-//! duration attribute into a diagnostic-bearing result, and (for unit tests) building an
-//! action or resource configuration from a list of attribute names.
+//! Core: what the Terraform providers of every service share on top of `crates/tfplugin`:
+//! reading a duration attribute into a diagnostic-bearing result, and (for unit tests)
+//! building an action or resource configuration from a list of attribute names. Only the
+//! slices' `provider` modules use it; it uses nothing of the product.
 
 use std::time::Duration;
 

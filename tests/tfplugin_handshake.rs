@@ -216,8 +216,12 @@ async fn health(channel: Channel) -> Result<ServingStatus, tonic::Status> {
     Ok(resp.into_inner().status())
 }
 
-/// Calls Shutdown and checks the process exits promptly, having printed nothing more.
+/// Calls Shutdown and checks the process exits by itself, cleanly, having printed nothing
+/// more. Nothing else ends it: a server whose graceful shutdown waited on a stream still open
+/// (go-plugin's stdio stream stays open for the plugin's life) would run forever, which the
+/// limit, far above any real exit, only turns into a failure.
 async fn shutdown(channel: Channel, plugin: &mut Plugin) {
+    const HANG: Duration = Duration::from_secs(60);
     plugin::grpc_controller_client::GrpcControllerClient::new(channel)
         .shutdown(plugin::Empty {})
         .await
@@ -229,8 +233,8 @@ async fn shutdown(channel: Channel, plugin: &mut Plugin) {
             break;
         }
         assert!(
-            start.elapsed() < Duration::from_secs(2),
-            "still running 2 s after Shutdown"
+            start.elapsed() < HANG,
+            "still running {HANG:?} after Shutdown: it does not end by itself"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

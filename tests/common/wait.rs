@@ -88,3 +88,24 @@ pub fn until_printed_then_polled(
         || !status_reads_since(sb, id, printed).is_empty(),
     );
 }
+
+/// How many status reads of dataset `id` arrived after its first trigger: a count that proves
+/// a front end stopped polling (when a run ended, when its timeout came) where a wall-clock
+/// bound would only prove speed.
+pub fn reads_after_trigger(sb: &SandboxHandle, id: &str) -> usize {
+    let requests = sb.requests();
+    let trigger = format!("/datasets/{id}/import");
+    let status = format!("/datasets/{id}/status");
+    let Some(triggered) = requests
+        .iter()
+        .find(|r| r.method == "POST" && r.path == trigger)
+        .and_then(|r| r.at)
+    else {
+        panic!("{id} was never triggered");
+    };
+    requests
+        .iter()
+        .filter(|r| r.method == "GET" && r.path == status)
+        .filter(|r| r.at.is_some_and(|at| at > triggered))
+        .count()
+}

@@ -121,6 +121,7 @@ pub(crate) fn requests_with(sb: &SandboxHandle, method: &str) -> Vec<RequestReco
 #[cfg(feature = "sim")]
 pub(crate) mod scripted {
     use std::sync::{Arc, Mutex};
+    use std::time::Duration;
 
     use super::super::sim_transport::{SimAnswer, SimFault, SimFuture, SimRequest, Transport};
     use super::super::{Client, Endpoint, Instant};
@@ -162,7 +163,7 @@ pub(crate) mod scripted {
             log: Mutex::new(Vec::new()),
         });
         let base = format!("https://{}.sim.test/", new_dataset_id());
-        let client = test_client(base, Some(PRIVATE_KEY), std::time::Duration::from_secs(5))
+        let client = test_client(base, Some(PRIVATE_KEY), Duration::from_secs(5))
             .with_transport(transport.clone());
         (client, transport)
     }

@@ -114,3 +114,75 @@ pub(crate) fn requests_with(sb: &SandboxHandle, method: &str) -> Vec<RequestReco
         .filter(|r| r.method == method)
         .collect()
 }
+
+/// A scripted network for tests on tokio's paused clock (feature `sim`): every exchange is
+/// answered at once by one function of the request, and the arrival of each request is logged
+/// on tokio's clock, so elapsed (virtual) time is deterministic and may be asserted exactly.
+#[cfg(feature = "sim")]
+pub(crate) mod scripted {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use super::super::sim_transport::{SimAnswer, SimFault, SimFuture, SimRequest, Transport};
+    use super::super::{Client, Endpoint, Instant};
+    use super::{PRIVATE_KEY, new_dataset_id, test_client};
+
+    type Answer = Result<SimAnswer, SimFault>;
+
+    /// The transport; [`Scripted::log`] lists what arrived, oldest first.
+    pub(crate) struct Scripted {
+        answer: Box<dyn Fn(&SimRequest) -> Answer + Send + Sync>,
+        log: Mutex<Vec<(Endpoint, Instant)>>,
+    }
+
+    impl Scripted {
+        /// The endpoints and arrival times of the requests so far.
+        pub(crate) fn log(&self) -> Vec<(Endpoint, Instant)> {
+            self.log.lock().unwrap().clone()
+        }
+    }
+
+    impl Transport for Scripted {
+        fn exchange(&self, request: SimRequest) -> SimFuture {
+            self.log
+                .lock()
+                .unwrap()
+                .push((request.endpoint, Instant::now()));
+            let answer = (self.answer)(&request);
+            Box::pin(async move { answer })
+        }
+    }
+
+    /// A client (test windows, the test key) of its own simulated API (a base URL no other
+    /// test paces by), answered by `answer`; and its transport, to read the log.
+    pub(crate) fn scripted_client(
+        answer: impl Fn(&SimRequest) -> Answer + Send + Sync + 'static,
+    ) -> (Client, Arc<Scripted>) {
+        let transport = Arc::new(Scripted {
+            answer: Box::new(answer),
+            log: Mutex::new(Vec::new()),
+        });
+        let base = format!("https://{}.sim.test/", new_dataset_id());
+        let client = test_client(base, Some(PRIVATE_KEY), Duration::from_secs(5))
+            .with_transport(transport.clone());
+        (client, transport)
+    }
+
+    /// A JSON answer with `status`, `headers` and `body`.
+    pub(crate) fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> Answer {
+        Ok(SimAnswer {
+            status,
+            headers: headers
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect(),
+            body: body.as_bytes().to_vec(),
+        })
+    }
+
+    /// The 202 acknowledging a trigger of the dataset asked for.
+    pub(crate) fn scheduled(request: &SimRequest) -> Answer {
+        let body = format!(r#"{{"dataset_id":"{}"}}"#, request.dataset_id.as_str());
+        answer(202, &[("content-type", "application/json")], &body)
+    }
+}

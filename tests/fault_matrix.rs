@@ -1329,7 +1329,6 @@ fn run_act(
     (out, log)
 }
 
-/// `git init` and one commit of everything in `repo` (act wants a repository).
 /// `act` running `workflow` (a file name and its text) in a minimal repository under
 /// `scratch` holding the `files` of the checkout that `uses: ./` reads, committed.
 fn act_in_minimal_repo(scratch: &Path, files: &[&str], workflow: (&str, String)) -> Command {
@@ -1348,6 +1347,7 @@ fn act_in_minimal_repo(scratch: &Path, files: &[&str], workflow: (&str, String))
     cmd
 }
 
+/// `git init` and one commit of everything in `repo` (act wants a repository).
 fn git_commit_all(repo: &Path) {
     for args in [
         &["init", "-q"][..],

@@ -10,7 +10,8 @@ use std::time::Duration;
 use woosmap_sandbox::rocketchat::DEFAULT_AUTH_TOKEN;
 
 use common::rocketchat::TfRun;
-use common::rocketchat_tf::{APPLY, start_foreign_import, two_users};
+use common::rocketchat::start_foreign;
+use common::rocketchat_tf::{APPLY, two_users};
 
 /// The provider under real Terraform (`tests/common/rocketchat.rs`).
 type Tf = common::rocketchat::RcTerraform;
@@ -41,7 +42,7 @@ fn resource(third: &str, allow: bool) -> String {
 }
 
 async fn sandbox() -> woosmap_sandbox::rocketchat::RocketChatHandle {
-    common::rocketchat_tf::sandbox(Duration::from_millis(300)).await
+    common::rocketchat::sandbox_2s_window(Duration::from_millis(300)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -140,14 +141,14 @@ output "completed" {{ value = rocketchat_user_import.team.count_completed }}
 async fn a_running_operation_is_waited_on_unless_abort_running() {
     let sb = sandbox().await;
     let tf = Tf::new(&sb);
-    start_foreign_import(&sb, 1500);
+    start_foreign(&sb, "importing", 1500, 3, None);
     tf.write(DEFAULT_AUTH_TOKEN, &resource("cy", false));
     let TfRun { code, .. } = tf.run(APPLY).await;
     assert_eq!(code, 0);
     assert_eq!(tf.outputs().await["state"]["value"], "done");
     assert_eq!(sb.stats().aborts, 0, "waited on, not aborted");
 
-    let foreign = start_foreign_import(&sb, 600_000);
+    let foreign = start_foreign(&sb, "importing", 600_000, 3, None);
     let body = resource("cy", false).replace(
         "allow_user_errors = false",
         "allow_user_errors = false\n  abort_running = true\n  triggers = { run = \"2\" }",

@@ -16,7 +16,8 @@ use std::time::Duration;
 
 use woosmap_sandbox::rocketchat::{DEFAULT_AUTH_TOKEN, RocketChatHandle};
 
-use common::rocketchat_tf::{APPLY, start_foreign_import, two_users};
+use common::rocketchat::start_foreign;
+use common::rocketchat_tf::{APPLY, two_users};
 use common::terraform::{command_in, interrupt_when};
 
 /// `terraform apply -invoke` of the action `team`.
@@ -70,7 +71,7 @@ const THREE_IMPORTED: &[&str] = &[
 
 /// A sandbox with 300 ms imports and a directory on it with `body` behind the provider block.
 async fn start(body: &str) -> (RocketChatHandle, Tf) {
-    let sb = common::rocketchat_tf::sandbox(Duration::from_millis(300)).await;
+    let sb = common::rocketchat::sandbox_2s_window(Duration::from_millis(300)).await;
     let tf = Tf::new(&sb);
     tf.write(DEFAULT_AUTH_TOKEN, body);
     (sb, tf)
@@ -167,7 +168,7 @@ async fn a_bad_token_fails_with_the_documented_message_and_no_secret() {
 async fn a_running_operation_is_waited_on_unless_abort_running() {
     let (sb, tf) = start(&action("cy", "")).await;
     // Long enough for Terraform to start and plan on loaded cores, short enough to wait for.
-    let first = start_foreign_import(&sb, 10_000);
+    let first = start_foreign(&sb, "importing", 10_000, 3, None);
     let ran = invoke(&tf, true).await;
     assert!(
         ran.text.contains(&format!(
@@ -183,7 +184,7 @@ async fn a_running_operation_is_waited_on_unless_abort_running() {
     );
     assert_eq!(sb.stats().aborts, 0, "waited on, not aborted");
 
-    let second = start_foreign_import(&sb, 600_000);
+    let second = start_foreign(&sb, "importing", 600_000, 3, None);
     tf.write(
         DEFAULT_AUTH_TOKEN,
         &action("cy", "    abort_running = true"),
@@ -288,7 +289,7 @@ resource "rocketchat_user_import" "team" {
 
 /// A sandbox whose imports take ten minutes once started.
 async fn slow_sandbox() -> RocketChatHandle {
-    common::rocketchat_tf::sandbox(Duration::from_secs(600)).await
+    common::rocketchat::sandbox_2s_window(Duration::from_secs(600)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

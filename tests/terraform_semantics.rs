@@ -423,8 +423,9 @@ async fn debug_mode_serves_terraform_through_tf_reattach_providers() {
     let code =
         blocking(move || common::wait::exit_within(&mut debug, Duration::from_secs(60))).await;
     assert_eq!(
-        code, 0,
-        "the debug session did not end cleanly on Ctrl-C (-1: still running after 60 s)"
+        code,
+        Some(0),
+        "the debug session did not end cleanly on Ctrl-C (None: still running after 60 s)"
     );
     let log = log.join().unwrap();
     assert!(log.contains("ApplyResourceChange"), "{log}");

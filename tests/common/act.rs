@@ -96,7 +96,7 @@ pub fn run_with_limit(mut cmd: Command, limit: Duration) -> (i32, String) {
         .stderr(errors.reopen().unwrap())
         .spawn()
         .expect("act starts");
-    let code = super::wait::exit_within(&mut child, limit);
+    let code = super::wait::exit_within(&mut child, limit).unwrap_or(-1);
     let mut text = String::new();
     log.reopen().unwrap().read_to_string(&mut text).unwrap();
     errors.reopen().unwrap().read_to_string(&mut text).unwrap();

@@ -163,6 +163,16 @@ pub fn assert_no_secrets(what: &str, text: &str, extra: &[&str]) {
     }
 }
 
+/// `text` with the suites' keys ([`KEY`], [`OTHER_KEYS`]) and `extra` (non-empty values only)
+/// replaced by `[secret]`, for echoing what a command printed.
+pub fn masked(text: &str, extra: &[&str]) -> String {
+    std::iter::once(KEY)
+        .chain(OTHER_KEYS.iter().copied())
+        .chain(extra.iter().copied())
+        .filter(|key| !key.is_empty())
+        .fold(text.to_owned(), |text, key| text.replace(key, "[secret]"))
+}
+
 /// [`assert_no_secrets`] over every file under `dir` (recursively): Terraform state and its
 /// backups, plan files, JSON renderings, logs. Returns how many files were scanned.
 pub fn assert_no_secrets_in_dir(dir: &std::path::Path, extra: &[&str]) -> usize {

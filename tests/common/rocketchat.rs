@@ -137,8 +137,8 @@ impl RcEnv {
 }
 
 impl RcEnv {
-    /// `rocketchat-import` with `args`, the sandbox's URL and credentials, no log level of the
-    /// user's and no terminal input; the caller names the pacer folder.
+    /// `rocketchat-import` with `args`, the sandbox's URL and credentials, no log level nor
+    /// pacer folder of the user's and no terminal input; the caller names the pacer folder.
     pub fn import_command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_rocketchat-import"));
         cmd.args(args)
@@ -146,6 +146,7 @@ impl RcEnv {
             .env("ROCKETCHAT_USER_ID", DEFAULT_USER_ID)
             .env("ROCKETCHAT_AUTH_TOKEN", DEFAULT_AUTH_TOKEN)
             .env_remove("WOOSMAP_LOG")
+            .env_remove("WOOSMAP_PACER_DIR")
             .stdin(Stdio::null());
         cmd
     }
@@ -160,14 +161,7 @@ impl RcEnv {
     /// Someone else's operation, now in `state` for `duration_ms`, staging `users` users,
     /// created by `by` (the sandbox's default other user when `None`); returns its id.
     pub fn foreign(&self, state: &str, duration_ms: u64, users: u32, by: Option<&str>) -> String {
-        self.sb
-            .start_foreign(&ForeignOperation {
-                state: state.into(),
-                duration_ms: Some(duration_ms),
-                users: Some(users),
-                user: by.map(str::to_owned),
-            })
-            .unwrap()
+        start_foreign(&self.sb, state, duration_ms, users, by)
     }
 
     /// Waits until the sandbox's counters satisfy `done`, for at most a minute; panics naming
@@ -222,6 +216,24 @@ pub fn assert_exit(out: &Output, code: i32) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Starts someone else's operation in `sb`, now in `state` for `duration_ms`, staging `users`
+/// users, created by `by` (the sandbox's default other user when `None`); returns its id.
+pub fn start_foreign(
+    sb: &RocketChatHandle,
+    state: &str,
+    duration_ms: u64,
+    users: u32,
+    by: Option<&str>,
+) -> String {
+    sb.start_foreign(&ForeignOperation {
+        state: state.into(),
+        duration_ms: Some(duration_ms),
+        users: Some(users),
+        user: by.map(str::to_owned),
+    })
+    .unwrap()
 }
 
 /// A sandbox with the default call budget in a 2 s window and imports lasting `import`.

@@ -4,7 +4,7 @@
 //! of `woosmap_dataset_import`), [`blocking`] and [`interrupt_when`] (Ctrl-C mid-run).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use woosmap_sandbox::{DatasetConfig, SandboxHandle};
@@ -239,17 +239,8 @@ pub fn interrupt_when(mut cmd: Command, ready: impl FnOnce(&Path)) -> Interrupte
     };
     signal("-INT", -pid);
     let sent = Instant::now();
-    let code = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status.code().unwrap_or(-1);
-        }
-        if sent.elapsed() > Duration::from_secs(120) {
-            signal("-KILL", -pid);
-            let _ = child.wait();
-            break -2;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    // -2: still running two minutes after the interrupt (then killed with its whole group).
+    let code = super::wait::exit_within(&mut child, Duration::from_secs(120)).unwrap_or(-2);
     signal("-KILL", -pid);
     Interrupted {
         code,
@@ -314,10 +305,7 @@ impl Terraform {
     }
 
     pub fn run(&self, args: &[&str]) -> super::Ran {
-        let out: Output = self.command(args).output().expect("terraform runs");
-        let ran: super::Ran = out.into();
-        eprintln!("$ terraform {}\n{ran:?}", args.join(" "));
-        ran
+        self.run_cmd(self.command(args), args, &[])
     }
 
     /// Runs and insists on success.
@@ -351,7 +339,12 @@ impl Terraform {
     /// 2: changes).
     pub fn plan_exit(&self, code: i32) -> super::Ran {
         let plan = self.run(&["plan", "-detailed-exitcode", "-no-color"]);
-        assert_eq!(plan.code, code, "plan exit code: {plan:?}");
+        let wanted = if code == 0 {
+            "expected an empty plan"
+        } else {
+            "expected changes"
+        };
+        assert_eq!(plan.code, code, "{wanted}: {plan:?}");
         plan
     }
 
@@ -367,10 +360,19 @@ impl Terraform {
         self.run_cmd(cmd, args, env)
     }
 
+    /// Runs `cmd` with `env` on top and echoes what it printed to the test's log, with the
+    /// suites' keys and the values of the `TF_VAR_*` variables in `env` (how secrets reach a
+    /// configuration here) masked: a test that checks for a leak must not print the leak.
     fn run_cmd(&self, mut cmd: Command, args: &[&str], env: &[(&str, &str)]) -> super::Ran {
         cmd.envs(env.iter().copied());
         let ran: super::Ran = cmd.output().expect("terraform runs").into();
-        eprintln!("$ terraform {}\n{ran:?}", args.join(" "));
+        let variables: Vec<&str> = env
+            .iter()
+            .filter(|(name, _)| name.starts_with("TF_VAR_"))
+            .map(|(_, value)| *value)
+            .collect();
+        let echo = super::masked(&format!("{ran:?}"), &variables);
+        eprintln!("$ terraform {}\n{echo}", args.join(" "));
         ran
     }
 

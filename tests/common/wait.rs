@@ -16,18 +16,18 @@ pub fn until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
-/// Waits for `child` to exit, for at most `limit`; past it, kills it and returns -1.
-/// Returns its exit code (-1 when a signal ended it).
-pub fn exit_within(child: &mut std::process::Child, limit: Duration) -> i32 {
+/// Waits for `child` to exit, for at most `limit`: its exit code (-1 when a signal ended it),
+/// or `None` when it was still running at the limit (it is then killed).
+pub fn exit_within(child: &mut std::process::Child, limit: Duration) -> Option<i32> {
     let deadline = Instant::now() + limit;
     loop {
         if let Some(status) = child.try_wait().unwrap() {
-            return status.code().unwrap_or(-1);
+            return Some(status.code().unwrap_or(-1));
         }
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            return -1;
+            return None;
         }
         std::thread::sleep(POLL);
     }
@@ -93,19 +93,14 @@ pub fn until_printed_then_polled(
 /// a front end stopped polling (when a run ended, when its timeout came) where a wall-clock
 /// bound would only prove speed.
 pub fn reads_after_trigger(sb: &SandboxHandle, id: &str) -> usize {
-    let requests = sb.requests();
     let trigger = format!("/datasets/{id}/import");
-    let status = format!("/datasets/{id}/status");
-    let Some(triggered) = requests
-        .iter()
+    let Some(triggered) = sb
+        .requests()
+        .into_iter()
         .find(|r| r.method == "POST" && r.path == trigger)
         .and_then(|r| r.at)
     else {
         panic!("{id} was never triggered");
     };
-    requests
-        .iter()
-        .filter(|r| r.method == "GET" && r.path == status)
-        .filter(|r| r.at.is_some_and(|at| at > triggered))
-        .count()
+    status_reads_since(sb, id, triggered.into_std()).len()
 }

@@ -571,7 +571,7 @@ async fn sandbox(row: &Row) -> RocketChatHandle {
 fn drive(cmd: Command) -> (i32, String) {
     let out = tempfile::NamedTempFile::new().unwrap();
     let mut child = super::spawn_into(cmd, &out);
-    let code = super::common::wait::exit_within(&mut child, CELL_LIMIT);
+    let code = super::common::wait::exit_within(&mut child, CELL_LIMIT).unwrap_or(-1);
     (
         code,
         std::fs::read_to_string(out.path()).unwrap_or_default(),

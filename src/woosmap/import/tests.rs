@@ -556,8 +556,6 @@ async fn an_undocumented_status_with_every_step_ended_is_final_at_once() {
     assert!(!out.succeeded());
     let trace = names(&events.lock().unwrap());
     assert_eq!(trace.last().unwrap(), "finished cancelled", "{trace:?}");
-    // Reported by the first status read that shows every step ended: the run's end (its
-    // last step's end) is at most two status intervals before that read.
     // Reported by the first status read that shows every step ended: the read before it
     // arrived before the run's end (its last step's end), read on the sandbox's clock. The
     // millisecond allows for the stamp's precision and the wall/monotonic conversion.

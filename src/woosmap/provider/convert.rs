@@ -76,10 +76,7 @@ pub fn dataset_id(config: &Value) -> Result<Option<DatasetId>, Diagnostic> {
 
 /// Whether attribute `name` of `config` is a known string of blanks only (an empty setting).
 pub fn is_blank(config: &Value, name: &str) -> bool {
-    config
-        .attr(name)
-        .as_str()
-        .is_some_and(|v| v.trim().is_empty())
+    known_str(config, name).is_some_and(|v| v.trim().is_empty())
 }
 
 /// Reads a duration attribute at `path`; `Ok(None)` when null or unknown.
@@ -126,12 +123,12 @@ pub fn timeout(config: &Value, which: &str) -> Result<Option<Duration>, Diagnost
 
 /// `reimport_key`, when given and known, is not empty (left out, the private key triggers).
 pub fn reimport_key(config: &Value) -> Result<(), Diagnostic> {
-    match known_str(config, "reimport_key") {
-        Some(k) if k.trim().is_empty() => Err(Diagnostic::error(
+    if is_blank(config, "reimport_key") {
+        return Err(Diagnostic::error(
             "Empty reimport_key",
             "reimport_key is empty: set it to the dataset's reimport key, or leave it out to trigger with the private key.",
         )
-        .at(AttrPath::attr("reimport_key"))),
-        _ => Ok(()),
+        .at(AttrPath::attr("reimport_key")));
     }
+    Ok(())
 }

@@ -309,7 +309,7 @@ impl Provider for EchoProvider {
 
     /// Nothing exists outside Terraform's state, so there is nothing to refresh.
     async fn read_resource(&self, req: ReadResourceRequest) -> ReadResourceResponse {
-        ReadResourceResponse::unchanged(&req)
+        ReadResourceResponse::unchanged(req)
     }
 
     async fn import_resource_state(

@@ -99,11 +99,11 @@ impl ReadResourceResponse {
     /// Reads back what Terraform has: the request's current state and private data, no
     /// diagnostics, no identity. For a resource whose remote object is not refreshed, or,
     /// with struct update syntax, for a read that fails:
-    /// `ReadResourceResponse { diagnostics, ..ReadResourceResponse::unchanged(&req) }`.
-    pub fn unchanged(req: &ReadResourceRequest) -> ReadResourceResponse {
+    /// `ReadResourceResponse { diagnostics, ..ReadResourceResponse::unchanged(req) }`.
+    pub fn unchanged(req: ReadResourceRequest) -> ReadResourceResponse {
         ReadResourceResponse {
-            new_state: Some(req.current_state.clone()),
-            private: req.private.clone(),
+            new_state: Some(req.current_state),
+            private: req.private,
             ..Default::default()
         }
     }
@@ -676,8 +676,9 @@ mod tests {
             client_capabilities: ClientCapabilities::default(),
             current_identity: Value::Null,
         };
-        let resp = ReadResourceResponse::unchanged(&req);
-        assert_eq!(resp.new_state, Some(req.current_state));
+        let state = req.current_state.clone();
+        let resp = ReadResourceResponse::unchanged(req);
+        assert_eq!(resp.new_state, Some(state));
         assert_eq!(resp.private, b"p");
         assert!(resp.diagnostics.is_empty() && resp.new_identity.is_none());
     }

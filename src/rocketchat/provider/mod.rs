@@ -138,12 +138,7 @@ impl tfplugin::Provider for RocketChatProvider {
     }
 
     async fn read_resource(&self, req: ReadResourceRequest) -> ReadResourceResponse {
-        ReadResourceResponse {
-            new_state: Some(req.current_state),
-            private: req.private,
-            diagnostics: Diagnostics::new(),
-            ..Default::default()
-        }
+        ReadResourceResponse::unchanged(req)
     }
 
     async fn plan_resource_change(

@@ -256,10 +256,8 @@ impl tfplugin::Provider for WoosmapProvider {
                 }
             }
             Err(d) => tfplugin::ReadResourceResponse {
-                new_state: Some(req.current_state),
-                private: req.private,
                 diagnostics: d.into(),
-                ..Default::default()
+                ..tfplugin::ReadResourceResponse::unchanged(req)
             },
         };
         resp.new_identity = resp.new_state.as_ref().and_then(resource::identity_of);
@@ -450,15 +448,14 @@ mod stop_tests {
     use woosmap_sandbox::{Fault, FaultEndpoint, FaultKind};
 
     use super::*;
-    use crate::woosmap::api::test_support::{add_dataset, new_dataset_id, start_for_provider};
+    use crate::woosmap::api::test_support::{imported_dataset, start_for_provider};
 
     /// `StopProvider` ends a `ReadDataSource` / `ReadResource` whose status read is held by a
     /// slow server, at once and with a diagnostic.
     #[tokio::test]
     async fn stop_provider_cancels_reads_in_progress() {
         let sb = start_for_provider().await;
-        let id = new_dataset_id().to_string();
-        add_dataset(&sb, &id, true, None);
+        let id = imported_dataset(&sb).to_string();
         let provider = Arc::new(WoosmapProvider::new());
         *provider.configured.write().unwrap() = Some(Configured::for_tests(&sb.base_url(), true));
         let config = Value::object([("dataset_id", Value::string(&id))]);

@@ -46,9 +46,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/datasets/", get(list).post(create))
         .route(
             "/datasets/{dataset_id}",
-            get(|s, p, h| read_or_delete(Op::Get, s, p, h))
-                .put(update)
-                .delete(|s, p, h| read_or_delete(Op::Delete, s, p, h)),
+            get(read).put(update).delete(delete),
         )
 }
 
@@ -439,20 +437,28 @@ async fn update(
     Ok(Json(view(id, meta)).into_response())
 }
 
-/// `GET /datasets/{id}` answers the dataset; `DELETE` schedules its deletion (409 when it
-/// already is). Both 404 for a dataset that does not exist.
-async fn read_or_delete(
-    op: Op,
+/// `GET /datasets/{id}`: the dataset's view (404 for a dataset that does not exist).
+async fn read(
     State(shared): State<Arc<Shared>>,
     Path(raw): Path<String>,
     headers: HeaderMap,
 ) -> Answer {
-    let id = admitted_id(&shared, &headers, op, &raw)?;
+    let id = admitted_id(&shared, &headers, Op::Get, &raw)?;
     let mut state = shared.lock();
     let meta = existing_meta(&mut state, &shared.config, id).ok_or_else(not_found)?;
-    if op != Op::Delete {
-        return Ok(Json(view(id, meta)).into_response());
-    }
+    Ok(Json(view(id, meta)).into_response())
+}
+
+/// `DELETE /datasets/{id}`: schedules the dataset's deletion (409 when it already is, 404
+/// for a dataset that does not exist).
+async fn delete(
+    State(shared): State<Arc<Shared>>,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+) -> Answer {
+    let id = admitted_id(&shared, &headers, Op::Delete, &raw)?;
+    let mut state = shared.lock();
+    let meta = existing_meta(&mut state, &shared.config, id).ok_or_else(not_found)?;
     if meta.scheduled_for_deletion_after.is_some() {
         return Err(error(
             StatusCode::CONFLICT,

@@ -128,20 +128,17 @@ impl Sandbox {
     /// Binds `cfg.listen` and serves in a background task until the handle is shut down or
     /// dropped.
     pub async fn start(cfg: SandboxConfig) -> io::Result<SandboxHandle> {
-        let (listen, import_duration) = (cfg.listen, cfg.import_duration);
-        let (server, shared) = Server::start(
-            listen,
-            import_duration,
-            "sandbox server",
-            routes::router,
-            |stop| Shared {
-                state: Mutex::new(State::new(&cfg)),
-                config: cfg,
-                stop,
-                started: tokio::time::Instant::now(),
-            },
-        )
-        .await?;
+        server::check_import_duration(cfg.import_duration)?;
+        let (server, shared) =
+            Server::start(cfg.listen, "sandbox server", routes::router, |stop| {
+                Shared {
+                    state: Mutex::new(State::new(&cfg)),
+                    config: cfg,
+                    stop,
+                    started: tokio::time::Instant::now(),
+                }
+            })
+            .await?;
         Ok(SandboxHandle { server, shared })
     }
 }

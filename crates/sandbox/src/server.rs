@@ -1,6 +1,7 @@
 //! The HTTP server under both sandboxes (Woosmap and Rocket.Chat): binding the listener,
 //! serving a router in a background task, and stopping it (gracefully with a time limit on
-//! `shutdown`, or at once when the handle is dropped). Also the poison-tolerant lock both
+//! `shutdown`; when the handle is dropped, it stops accepting at once and finishes the requests
+//! in flight). Also the poison-tolerant lock both
 //! sandboxes take on their state.
 
 use std::io;
@@ -19,23 +20,16 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    /// Refuses a zero `import_duration`, binds `listen`, then serves `router(shared)` in a
+    /// Binds `listen`, then serves `router(shared)` in a
     /// background task until the server is shut down or dropped; `shared` is made by `make`
     /// (given the token that stops the server) and returned for the handle. `what` names the
     /// server in the log if serving fails.
     pub(crate) async fn start<S>(
         listen: SocketAddr,
-        import_duration: Duration,
         what: &'static str,
         router: fn(Arc<S>) -> axum::Router,
         make: impl FnOnce(CancellationToken) -> S,
     ) -> io::Result<(Server, Arc<S>)> {
-        if import_duration.is_zero() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "import_duration must be greater than zero",
-            ));
-        }
         let listener = tokio::net::TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let stop = CancellationToken::new();
@@ -71,6 +65,18 @@ impl Server {
             task.abort();
         }
     }
+}
+
+/// Refuses a zero `import_duration` (a run must take some time to be seen running), which both
+/// sandboxes' configurations hold.
+pub(crate) fn check_import_duration(import_duration: Duration) -> io::Result<()> {
+    if import_duration.is_zero() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "import_duration must be greater than zero",
+        ));
+    }
+    Ok(())
 }
 
 impl Drop for Server {

@@ -188,16 +188,13 @@ pub struct RocketChatSandbox;
 impl RocketChatSandbox {
     /// Binds `cfg.listen` and serves until the handle is shut down or dropped.
     pub async fn start(cfg: RocketChatConfig) -> io::Result<RocketChatHandle> {
-        let (listen, import_duration) = (cfg.listen, cfg.import_duration);
-        let what = "rocket.chat sandbox";
-        let (server, shared) =
-            Server::start(listen, import_duration, what, routes::router, |_stop| {
-                RcShared {
-                    state: Mutex::new(RcState::default()),
-                    config: cfg,
-                }
-            })
-            .await?;
+        crate::server::check_import_duration(cfg.import_duration)?;
+        let (listen, what) = (cfg.listen, "rocket.chat sandbox");
+        let (server, shared) = Server::start(listen, what, routes::router, |_stop| RcShared {
+            state: Mutex::new(RcState::default()),
+            config: cfg,
+        })
+        .await?;
         Ok(RocketChatHandle { server, shared })
     }
 }
